@@ -1,0 +1,1 @@
+"""The pure domain: money, rates, opportunity, sizing, risk, fills, positions, PnL. No I/O, no SDKs."""

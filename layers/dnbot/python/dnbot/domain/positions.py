@@ -1,0 +1,80 @@
+"""A position's life: the record both workflows and the API share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+
+from dnbot.domain.assets import Asset, Protocol
+
+
+class PositionStatus(str, Enum):
+    PENDING = "pending"  # reserved; the open workflow is running
+    OPEN = "open"  # both legs on, delta within tolerance
+    CLOSING = "closing"  # the close workflow is running
+    CLOSED = "closed"
+    FAILED = "failed"  # the open failed and every leg it opened was unwound
+    NEEDS_ATTENTION = "needs_attention"  # compensation failed: an operator must look (a leg may be naked)
+
+    @property
+    def is_live(self) -> bool:
+        """Holds (or may hold) capital at a venue."""
+        return self in {PositionStatus.PENDING, PositionStatus.OPEN, PositionStatus.CLOSING,
+                        PositionStatus.NEEDS_ATTENTION}
+
+
+class StageStatus(str, Enum):
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    name: str
+    status: StageStatus
+    at: datetime
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """One filled leg. `size` in SOL (or LST) units; `notional_usd` = size x fill price at entry."""
+
+    venue: str  # "asgard" | "hyperliquid"
+    size: Decimal
+    entry_price: Decimal
+    notional_usd: Decimal
+    fees_usd: Decimal
+    reference: str  # venue's id: Asgard position pda, Hyperliquid order id
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    position_id: str
+    user_id: str
+    asset: Asset
+    protocol: Protocol
+    leverage: Decimal
+    target_notional_usd: Decimal
+    status: PositionStatus
+    created_at: datetime
+    updated_at: datetime
+    long_leg: Leg | None = None
+    short_leg: Leg | None = None
+    stages: tuple[Stage, ...] = field(default_factory=tuple)
+    failure: str | None = None
+    realized_pnl_usd: Decimal | None = None
+    close_reason: str | None = None
+
+    def with_stage(self, name: str, status: StageStatus, at: datetime, detail: str = "") -> Position:
+        """Append a stage, or update the latest one of the same name (a retried step reports once)."""
+        stages = list(self.stages)
+        if stages and stages[-1].name == name:
+            stages[-1] = Stage(name, status, at, detail)
+        else:
+            stages.append(Stage(name, status, at, detail))
+        return replace(self, stages=tuple(stages), updated_at=at)

@@ -1,0 +1,208 @@
+"""The small interfaces the services need. Adapters implement them; services and tests depend only on these.
+
+Venue ports speak domain types (Decimal money, named rate periods) so that a service never sees a wire format.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from dnbot.domain.assets import Asset
+from dnbot.domain.positions import Position
+from dnbot.domain.rates import FundingQuote, LendingMarket, RatesSnapshot
+from dnbot.resources import KillSwitch
+
+# --- time --------------------------------------------------------------------------------------------------
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """Timezone-aware UTC."""
+        ...
+
+
+# --- market data (read-only, public) -----------------------------------------------------------------------
+
+
+class LendingMarketSource(Protocol):
+    """Asgard /markets (or a replay of it): every asset x protocol the long can use, with its rates."""
+
+    def lending_markets(self) -> list[LendingMarket]: ...
+
+    def sol_price_usd(self) -> Decimal: ...
+
+
+class FundingSource(Protocol):
+    """Hyperliquid metaAndAssetCtxs + predictedFundings for SOL."""
+
+    def sol_funding(self) -> FundingQuote: ...
+
+
+# --- state ---------------------------------------------------------------------------------------------------
+
+
+class RatesStore(Protocol):
+    def put_snapshot(self, snapshot: RatesSnapshot) -> None: ...
+
+    def latest_snapshot(self) -> RatesSnapshot | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    user_id: str
+    email: str
+    created_at: datetime
+    solana_address: str | None = None
+    evm_address: str | None = None
+    bot_status: str = "standby"  # standby | running | paused
+    settings: dict[str, Any] | None = None
+
+
+class UserStore(Protocol):
+    def get_user(self, user_id: str) -> UserRecord | None: ...
+
+    def find_user_by_email(self, email: str) -> UserRecord | None: ...
+
+    def put_user(self, user: UserRecord) -> None: ...
+
+    def running_user_ids(self) -> list[str]: ...
+
+
+class PositionConflict(Exception):
+    """A conditional write lost: the position already exists, or is not in the state the caller expected."""
+
+
+class PositionStore(Protocol):
+    def create_position(self, position: Position) -> None:
+        """Raises PositionConflict if a position with this id exists (the open workflow is idempotent)."""
+        ...
+
+    def get_position(self, user_id: str, position_id: str) -> Position | None: ...
+
+    def save_position(self, position: Position, *, expected_updated_at: datetime | None = None) -> None:
+        """Overwrite; with `expected_updated_at`, only if nobody saved in between (else PositionConflict)."""
+        ...
+
+    def list_positions(self, user_id: str) -> list[Position]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    session_id: str
+    user_id: str
+    created_at: datetime
+    expires_at: datetime
+
+
+class SessionStore(Protocol):
+    def create_session(self, session: SessionRecord) -> None: ...
+
+    def get_session(self, session_id: str) -> SessionRecord | None:
+        """Returns None for an unknown or expired session (DynamoDB TTL is lazy: expiry is checked here)."""
+        ...
+
+    def delete_session(self, session_id: str) -> None: ...
+
+
+class KillSwitchReader(Protocol):
+    def kill_switch(self) -> KillSwitch: ...
+
+
+class KillSwitchWriter(Protocol):
+    def set_kill_switch(self, value: KillSwitch) -> None: ...
+
+
+class WorkflowStarter(Protocol):
+    def start_open(self, position: Position) -> str:
+        """Start the open state machine for this position; returns the execution id. Idempotent by id."""
+        ...
+
+    def start_close(self, position: Position, reason: str) -> str: ...
+
+
+# --- identity ------------------------------------------------------------------------------------------------
+
+
+class LoginRejected(Exception):
+    """Wrong or expired code, malformed or forged token: the user is not logged in."""
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedIdentity:
+    subject: str  # the identity provider's user id (Privy DID, or the local provider's)
+    email: str
+
+
+class IdentityProvider(Protocol):
+    def start_email_login(self, email: str) -> None:
+        """Send (or, locally, print) a one-time code to this address."""
+        ...
+
+    def verify_email_code(self, email: str, code: str) -> VerifiedIdentity: ...
+
+
+# --- venues (trading) ----------------------------------------------------------------------------------------
+
+
+class TransientVenueError(Exception):
+    """The venue was briefly unavailable (5xx, timeout before sending, rate limit): safe to retry."""
+
+
+class VenueRejected(Exception):
+    """The venue refused the request (bad parameters, insufficient funds): retrying will not help."""
+
+
+class AmbiguousVenueError(Exception):
+    """The request may have landed (timeout after sending): reconcile by client id before anything else."""
+
+
+@dataclass(frozen=True, slots=True)
+class LongOpenRequest:
+    user_id: str
+    position_id: str  # idempotency key at the venue
+    asset: Asset
+    protocol: int  # Asgard protocol code
+    collateral_usd: Decimal
+    leverage: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class LongFill:
+    reference: str  # Asgard position address
+    size: Decimal  # asset units held
+    entry_price_usd: Decimal  # USD per asset unit
+    notional_usd: Decimal
+    fees_usd: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class ShortFill:
+    reference: str  # order id / cloid
+    size_sol: Decimal  # filled SOL (positive number; the position is short)
+    average_price_usd: Decimal
+    fees_usd: Decimal
+
+
+class LongVenue(Protocol):
+    def open_long(self, request: LongOpenRequest) -> LongFill: ...
+
+    def find_long(self, user_id: str, position_id: str) -> LongFill | None:
+        """The long this position opened, if any (reconciliation after an ambiguous failure)."""
+        ...
+
+    def close_long(self, user_id: str, position_id: str) -> Decimal:
+        """Close it; returns USD proceeds after fees. Closing an absent long is a no-op returning 0."""
+        ...
+
+
+class ShortVenue(Protocol):
+    def open_short(self, user_id: str, position_id: str, size_sol: Decimal) -> ShortFill: ...
+
+    def find_short(self, user_id: str, position_id: str) -> ShortFill | None: ...
+
+    def close_short(self, user_id: str, position_id: str) -> Decimal:
+        """Reduce-only buy back; returns realized USD PnL after fees. Closing an absent short is a no-op."""
+        ...

@@ -1,0 +1,110 @@
+"""The one description of the AWS resources dnbot runs on.
+
+The CDK stack (infra/) deploys exactly these, and `dnbot local` creates the same ones in its in-process AWS
+(moto), so the handlers cannot tell the two apart. Change a resource here and both follow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Literal
+
+
+@dataclass(frozen=True, slots=True)
+class IndexSpec:
+    name: str
+    partition_key: str
+    sort_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class TableSpec:
+    """Single-table design: every item is keyed (pk, sk); see docs/architecture.md for the item types."""
+
+    logical_id: str
+    local_name: str
+    partition_key: str = "pk"
+    sort_key: str = "sk"
+    ttl_attribute: str = "expires_at"
+    indexes: tuple[IndexSpec, ...] = ()
+    stream: bool = True
+
+
+STATE_TABLE = TableSpec(
+    logical_id="StateTable",
+    local_name="dnbot-state",
+    indexes=(IndexSpec("gsi1", "gsi1pk", "gsi1sk"),),
+)
+
+
+class KillSwitch(str, Enum):
+    """Values of the operator's kill-switch parameter."""
+
+    OFF = "off"  # trading as usual
+    NO_NEW_POSITIONS = "no-new-positions"  # hold and protect what is open, open nothing new
+    CLOSE_ALL = "close-all"  # close every open position, open nothing
+
+
+KILL_SWITCH_PARAMETER = "/dnbot/kill-switch"
+KILL_SWITCH_DEFAULT = KillSwitch.OFF
+
+# Symmetric key: envelope encryption of agent-wallet keys (data keys, AES-256-GCM, encryption context).
+ENVELOPE_KEY_ALIAS = "alias/dnbot-envelope"
+# ECC_NIST_P256 SIGN_VERIFY key: Privy authorization signatures. The private half never leaves KMS.
+PRIVY_AUTHORIZATION_KEY_ALIAS = "alias/dnbot-privy-authorization"
+
+LayerName = Literal["api", "trading"]
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionSpec:
+    """A Lambda under functions/<name>/handler.py."""
+
+    name: str
+    layer: LayerName  # "api": light deps only; "trading": also solana, solders, hyperliquid SDK, eth-account
+    memory_mb: int
+    timeout_seconds: int
+    description: str
+    schedule_minutes: int | None = None  # EventBridge rate, driven by the local scheduler in `dnbot local`
+
+
+FUNCTIONS: tuple[FunctionSpec, ...] = (
+    FunctionSpec("api", "api", 512, 29, "HTTP API: FastAPI wrapped by Mangum"),
+    FunctionSpec("rates_poller", "api", 256, 50, "Polls venue rates into a snapshot", schedule_minutes=1),
+    FunctionSpec("strategy_tick", "api", 512, 50, "Risk checks and entries for every running user",
+                 schedule_minutes=1),
+    FunctionSpec("position_steps", "trading", 512, 120, "Steps of the open and close state machines"),
+    FunctionSpec("ws_connections", "api", 256, 10, "WebSocket $connect / $disconnect"),
+    FunctionSpec("ws_broadcast", "api", 256, 30, "Pushes state-table changes to WebSocket clients"),
+)
+
+
+def function(name: str) -> FunctionSpec:
+    for spec in FUNCTIONS:
+        if spec.name == name:
+            return spec
+    raise KeyError(name)
+
+
+@dataclass(frozen=True, slots=True)
+class StateMachineSpec:
+    name: str
+    local_name: str
+    # placeholder in the definition -> the function it stands for
+    substitutions: dict[str, str] = field(default_factory=dict)
+
+
+STATE_MACHINES: tuple[StateMachineSpec, ...] = (
+    StateMachineSpec("open_position", "dnbot-open-position", {"PositionStepsFunctionArn": "position_steps"}),
+    StateMachineSpec("close_position", "dnbot-close-position", {"PositionStepsFunctionArn": "position_steps"}),
+)
+
+# Environment variables the CDK stack sets on every function; the Settings object reads them (nothing else does).
+ENV_TABLE_NAME = "DNBOT_TABLE_NAME"
+ENV_KILL_SWITCH_PARAMETER = "DNBOT_KILL_SWITCH_PARAMETER"
+ENV_ENVELOPE_KEY_ID = "DNBOT_ENVELOPE_KEY_ID"
+ENV_PRIVY_AUTHORIZATION_KEY_ID = "DNBOT_PRIVY_AUTHORIZATION_KEY_ID"
+ENV_OPEN_STATE_MACHINE_ARN = "DNBOT_OPEN_STATE_MACHINE_ARN"
+ENV_CLOSE_STATE_MACHINE_ARN = "DNBOT_CLOSE_STATE_MACHINE_ARN"
+ENV_WEBSOCKET_ENDPOINT = "DNBOT_WEBSOCKET_ENDPOINT"
