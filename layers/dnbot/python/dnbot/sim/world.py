@@ -185,11 +185,21 @@ class MarketReplay:
         return self.data.staking_snapshot.get(asset)
 
 
+BridgeDepositListener = Callable[[str, Decimal], None]
+
+
 @dataclass
 class SimWorld:
     clock: SimClock
     market: MarketReplay
     faults: FaultInjector = field(default_factory=FaultInjector)
+    # Cross-venue money movement: the Arbitrum bridge credits Hyperliquid. The Hyperliquid venue subscribes.
+    bridge_deposit_listeners: list[BridgeDepositListener] = field(default_factory=list)
+
+    def bridge_deposit(self, evm_address: str, usdc: Decimal) -> None:
+        """USDC sent to Hyperliquid's bridge on Arbitrum arrives as margin on Hyperliquid for the same address."""
+        for listener in self.bridge_deposit_listeners:
+            listener(evm_address.lower(), usdc)
 
     @classmethod
     def create(cls, data: RecordedData | None = None, speed: float = 1.0,
