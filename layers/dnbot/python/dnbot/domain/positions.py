@@ -65,12 +65,37 @@ class Position:
     updated_at: datetime
     long_leg: Leg | None = None
     short_leg: Leg | None = None
-    stages: tuple[Stage, ...] = field(default_factory=tuple)
     failure: str | None = None
     realized_pnl_usd: Decimal | None = None
     close_reason: str | None = None
 
-    def with_stage(self, name: str, status: StageStatus, at: datetime, detail: str = "") -> Position:
+
+class JobKind(str, Enum):
+    OPEN = "open"
+    CLOSE = "close"
+
+
+class JobStatus(str, Enum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One run of a workflow on one position, as the dashboard follows it stage by stage."""
+
+    job_id: str
+    user_id: str
+    position_id: str
+    kind: JobKind
+    status: JobStatus
+    created_at: datetime
+    updated_at: datetime
+    stages: tuple[Stage, ...] = field(default_factory=tuple)
+    error: str | None = None
+
+    def with_stage(self, name: str, status: StageStatus, at: datetime, detail: str = "") -> Job:
         """Append a stage, or update the latest one of the same name (a retried step reports once)."""
         stages = list(self.stages)
         if stages and stages[-1].name == name:
@@ -78,3 +103,6 @@ class Position:
         else:
             stages.append(Stage(name, status, at, detail))
         return replace(self, stages=tuple(stages), updated_at=at)
+
+    def finished(self, status: JobStatus, at: datetime, error: str | None = None) -> Job:
+        return replace(self, status=status, updated_at=at, error=error)
