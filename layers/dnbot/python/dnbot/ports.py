@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from dnbot.domain.assets import Asset
-from dnbot.domain.positions import Position
+from dnbot.domain.positions import Job, Position
 from dnbot.domain.rates import FundingQuote, LendingMarket, RatesSnapshot
 from dnbot.resources import KillSwitch
 
@@ -89,12 +89,19 @@ class PositionStore(Protocol):
     def list_positions(self, user_id: str) -> list[Position]: ...
 
 
+class JobStore(Protocol):
+    def put_job(self, job: Job) -> None: ...
+
+    def get_job(self, job_id: str) -> Job | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class SessionRecord:
     session_id: str
     user_id: str
     created_at: datetime
     expires_at: datetime
+    csrf_token: str
 
 
 class SessionStore(Protocol):
@@ -116,11 +123,11 @@ class KillSwitchWriter(Protocol):
 
 
 class WorkflowStarter(Protocol):
-    def start_open(self, position: Position) -> str:
+    def start_open(self, position: Position, job_id: str) -> str:
         """Start the open state machine for this position; returns the execution id. Idempotent by id."""
         ...
 
-    def start_close(self, position: Position, reason: str) -> str: ...
+    def start_close(self, position: Position, job_id: str, reason: str) -> str: ...
 
 
 # --- identity ------------------------------------------------------------------------------------------------
@@ -134,6 +141,18 @@ class LoginRejected(Exception):
 class VerifiedIdentity:
     subject: str  # the identity provider's user id (Privy DID, or the local provider's)
     email: str
+
+
+@dataclass(frozen=True, slots=True)
+class UserWallets:
+    solana_address: str
+    evm_address: str
+
+
+class WalletProvisioner(Protocol):
+    def wallets_for(self, user_id: str) -> UserWallets:
+        """Create (or find) the user's Solana and EVM wallets; idempotent per user."""
+        ...
 
 
 class IdentityProvider(Protocol):

@@ -69,6 +69,9 @@ class Position:
     realized_pnl_usd: Decimal | None = None
     close_reason: str | None = None
 
+    def moved_to(self, status: PositionStatus, at: datetime, **changes: object) -> Position:
+        return replace(self, status=status, updated_at=at, **changes)  # type: ignore[arg-type]
+
 
 class JobKind(str, Enum):
     OPEN = "open"

@@ -1,0 +1,1 @@
+"""AWS adapters: DynamoDB state, SSM kill switch, Step Functions, KMS, WebSocket."""

@@ -1,0 +1,357 @@
+"""DynamoDB single-table state (see docs/architecture.md, "State table"), through boto3's resource API.
+
+Item types (pk / sk):
+    RATES / LATEST                      the latest rates snapshot (overwritten each poll)
+    RATES / AT#<iso>                    history, expires after `history_ttl` (TTL attribute)
+    USER#<id> / PROFILE                 user; gsi1 = EMAIL#<email> / USER (login lookup)
+    BOTS / RUNNING#<id>                 present while the user's bot runs (what the tick iterates)
+    USER#<id> / POSITION#<pid>          position; gsi1 = POSITION#<pid> / POSITION
+    JOB#<id> / JOB                      a workflow run with its stages
+    SESSION#<id> / SESSION              login session, expires (TTL is lazy, so expiry is also checked here)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, Key
+from botocore.exceptions import ClientError
+
+from dnbot.domain.assets import Asset, Protocol
+from dnbot.domain.positions import (
+    Job,
+    JobKind,
+    JobStatus,
+    Leg,
+    Position,
+    PositionStatus,
+    Stage,
+    StageStatus,
+)
+from dnbot.domain.rates import FundingQuote, LendingMarket, RatesSnapshot
+from dnbot.ports import PositionConflict, SessionRecord, UserRecord
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+def _dt(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _epoch(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def _dec(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+# --- codecs ------------------------------------------------------------------------------------------------
+
+
+def snapshot_to_item(snapshot: RatesSnapshot) -> dict[str, Any]:
+    funding = snapshot.funding
+    return {
+        "at": _iso(snapshot.at),
+        "source": snapshot.source,
+        "sol_price_usd": snapshot.sol_price_usd,
+        "funding": {
+            "funding_hourly": funding.funding_hourly,
+            "predicted_funding_hourly": funding.predicted_funding_hourly,
+            "mark_price": funding.mark_price,
+            "oracle_price": funding.oracle_price,
+            "open_interest": funding.open_interest,
+        },
+        "markets": [
+            {
+                "asset": m.asset.value,
+                "protocol": m.protocol.label,
+                "supply_apy": m.supply_apy,
+                "usdc_borrow_apy": m.usdc_borrow_apy,
+                "staking_apy": m.staking_apy,
+                "max_leverage": m.max_leverage,
+                "borrow_capacity_usd": m.borrow_capacity_usd,
+                "deposit_capacity_usd": m.deposit_capacity_usd,
+            }
+            for m in snapshot.markets
+        ],
+    }
+
+
+def snapshot_from_item(item: dict[str, Any]) -> RatesSnapshot:
+    funding = item["funding"]
+    return RatesSnapshot(
+        at=_dt(item["at"]),
+        source=item["source"],
+        sol_price_usd=Decimal(item["sol_price_usd"]),
+        funding=FundingQuote(
+            funding_hourly=Decimal(funding["funding_hourly"]),
+            predicted_funding_hourly=_dec(funding.get("predicted_funding_hourly")),
+            mark_price=Decimal(funding["mark_price"]),
+            oracle_price=Decimal(funding["oracle_price"]),
+            open_interest=_dec(funding.get("open_interest")),
+        ),
+        markets=tuple(
+            LendingMarket(
+                asset=Asset.parse(m["asset"]),
+                protocol=Protocol.parse(m["protocol"]),
+                supply_apy=Decimal(m["supply_apy"]),
+                usdc_borrow_apy=Decimal(m["usdc_borrow_apy"]),
+                staking_apy=Decimal(m["staking_apy"]),
+                max_leverage=_dec(m.get("max_leverage")),
+                borrow_capacity_usd=_dec(m.get("borrow_capacity_usd")),
+                deposit_capacity_usd=_dec(m.get("deposit_capacity_usd")),
+            )
+            for m in item["markets"]
+        ),
+    )
+
+
+def _leg_to_item(leg: Leg | None) -> dict[str, Any] | None:
+    if leg is None:
+        return None
+    return {"venue": leg.venue, "size": leg.size, "entry_price": leg.entry_price,
+            "notional_usd": leg.notional_usd, "fees_usd": leg.fees_usd, "reference": leg.reference}
+
+
+def _leg_from_item(item: dict[str, Any] | None) -> Leg | None:
+    if not item:
+        return None
+    return Leg(venue=item["venue"], size=Decimal(item["size"]), entry_price=Decimal(item["entry_price"]),
+               notional_usd=Decimal(item["notional_usd"]), fees_usd=Decimal(item["fees_usd"]),
+               reference=item["reference"])
+
+
+def position_to_item(position: Position) -> dict[str, Any]:
+    return {
+        "pk": f"USER#{position.user_id}",
+        "sk": f"POSITION#{position.position_id}",
+        "gsi1pk": f"POSITION#{position.position_id}",
+        "gsi1sk": "POSITION",
+        "type": "position",
+        "position_id": position.position_id,
+        "user_id": position.user_id,
+        "asset": position.asset.value,
+        "protocol": position.protocol.label,
+        "leverage": position.leverage,
+        "target_notional_usd": position.target_notional_usd,
+        "status": position.status.value,
+        "created_at": _iso(position.created_at),
+        "updated_at": _iso(position.updated_at),
+        "long_leg": _leg_to_item(position.long_leg),
+        "short_leg": _leg_to_item(position.short_leg),
+        "failure": position.failure,
+        "realized_pnl_usd": position.realized_pnl_usd,
+        "close_reason": position.close_reason,
+    }
+
+
+def position_from_item(item: dict[str, Any]) -> Position:
+    return Position(
+        position_id=item["position_id"],
+        user_id=item["user_id"],
+        asset=Asset.parse(item["asset"]),
+        protocol=Protocol.parse(item["protocol"]),
+        leverage=Decimal(item["leverage"]),
+        target_notional_usd=Decimal(item["target_notional_usd"]),
+        status=PositionStatus(item["status"]),
+        created_at=_dt(item["created_at"]),
+        updated_at=_dt(item["updated_at"]),
+        long_leg=_leg_from_item(item.get("long_leg")),
+        short_leg=_leg_from_item(item.get("short_leg")),
+        failure=item.get("failure"),
+        realized_pnl_usd=_dec(item.get("realized_pnl_usd")),
+        close_reason=item.get("close_reason"),
+    )
+
+
+def job_to_item(job: Job) -> dict[str, Any]:
+    return {
+        "pk": f"JOB#{job.job_id}", "sk": "JOB", "type": "job",
+        "job_id": job.job_id, "user_id": job.user_id, "position_id": job.position_id,
+        "kind": job.kind.value, "status": job.status.value,
+        "created_at": _iso(job.created_at), "updated_at": _iso(job.updated_at), "error": job.error,
+        "stages": [{"name": s.name, "status": s.status.value, "at": _iso(s.at), "detail": s.detail}
+                   for s in job.stages],
+    }
+
+
+def job_from_item(item: dict[str, Any]) -> Job:
+    return Job(
+        job_id=item["job_id"], user_id=item["user_id"], position_id=item["position_id"],
+        kind=JobKind(item["kind"]), status=JobStatus(item["status"]),
+        created_at=_dt(item["created_at"]), updated_at=_dt(item["updated_at"]), error=item.get("error"),
+        stages=tuple(Stage(s["name"], StageStatus(s["status"]), _dt(s["at"]), s.get("detail", ""))
+                     for s in item.get("stages", [])),
+    )
+
+
+def _strip_none(item: dict[str, Any]) -> dict[str, Any]:
+    """DynamoDB stores None as NULL; dropping it keeps items small and reads identical."""
+    return {k: (_strip_none(v) if isinstance(v, dict) else v) for k, v in item.items() if v is not None}
+
+
+# --- the store ----------------------------------------------------------------------------------------------
+
+
+class DynamoStateStore:
+    """Implements RatesStore, UserStore, PositionStore, JobStore and SessionStore on one table."""
+
+    def __init__(self, table: Any, clock: Callable[[], datetime], history_ttl: timedelta = timedelta(days=7)):
+        self._table = table  # a boto3 dynamodb.Table
+        self._now = clock
+        self._history_ttl = history_ttl
+
+    # rates
+    def put_snapshot(self, snapshot: RatesSnapshot) -> None:
+        body = _strip_none(snapshot_to_item(snapshot))
+        with self._table.batch_writer() as batch:
+            batch.put_item(Item={"pk": "RATES", "sk": "LATEST", "type": "rates", **body})
+            batch.put_item(Item={"pk": "RATES", "sk": f"AT#{body['at']}", "type": "rates", **body,
+                                 "expires_at": _epoch(snapshot.at + self._history_ttl)})
+
+    def latest_snapshot(self) -> RatesSnapshot | None:
+        item = self._table.get_item(Key={"pk": "RATES", "sk": "LATEST"}).get("Item")
+        return None if item is None else snapshot_from_item(item)
+
+    def recent_snapshots(self, since: datetime) -> list[RatesSnapshot]:
+        response = self._table.query(
+            KeyConditionExpression=Key("pk").eq("RATES") & Key("sk").between(f"AT#{_iso(since)}", "AT#~"))
+        return [snapshot_from_item(i) for i in response.get("Items", [])]
+
+    # users
+    def get_user(self, user_id: str) -> UserRecord | None:
+        item = self._table.get_item(Key={"pk": f"USER#{user_id}", "sk": "PROFILE"}).get("Item")
+        return None if item is None else _user_from_item(item)
+
+    def find_user_by_email(self, email: str) -> UserRecord | None:
+        response = self._table.query(IndexName="gsi1",
+                                     KeyConditionExpression=Key("gsi1pk").eq(f"EMAIL#{email.lower()}"))
+        items = response.get("Items", [])
+        return _user_from_item(items[0]) if items else None
+
+    def put_user(self, user: UserRecord) -> None:
+        item = _strip_none({
+            "pk": f"USER#{user.user_id}", "sk": "PROFILE", "type": "user",
+            "gsi1pk": f"EMAIL#{user.email.lower()}", "gsi1sk": "USER",
+            "user_id": user.user_id, "email": user.email, "created_at": _iso(user.created_at),
+            "solana_address": user.solana_address, "evm_address": user.evm_address,
+            "bot_status": user.bot_status, "settings": user.settings,
+        })
+        running_key = {"pk": "BOTS", "sk": f"RUNNING#{user.user_id}"}
+        with self._table.batch_writer() as batch:
+            batch.put_item(Item=item)
+            if user.bot_status == "running":
+                batch.put_item(Item={**running_key, "type": "running", "user_id": user.user_id})
+            else:
+                batch.delete_item(Key=running_key)
+
+    def running_user_ids(self) -> list[str]:
+        ids: list[str] = []
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key("pk").eq("BOTS") & Key("sk").begins_with("RUNNING#")}
+        while True:
+            response = self._table.query(**kwargs)
+            ids.extend(item["user_id"] for item in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return ids
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    # positions
+    def create_position(self, position: Position) -> None:
+        try:
+            self._table.put_item(Item=_strip_none(position_to_item(position)),
+                                 ConditionExpression=Attr("pk").not_exists())
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise PositionConflict(f"position {position.position_id} exists") from error
+            raise
+
+    def get_position(self, user_id: str, position_id: str) -> Position | None:
+        item = self._table.get_item(Key={"pk": f"USER#{user_id}", "sk": f"POSITION#{position_id}"}).get("Item")
+        return None if item is None else position_from_item(item)
+
+    def save_position(self, position: Position, *, expected_updated_at: datetime | None = None) -> None:
+        kwargs: dict[str, Any] = {"Item": _strip_none(position_to_item(position))}
+        if expected_updated_at is not None:
+            kwargs["ConditionExpression"] = Attr("updated_at").eq(_iso(expected_updated_at))
+        try:
+            self._table.put_item(**kwargs)
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise PositionConflict(f"position {position.position_id} changed underneath") from error
+            raise
+
+    def list_positions(self, user_id: str) -> list[Position]:
+        response = self._table.query(
+            KeyConditionExpression=Key("pk").eq(f"USER#{user_id}") & Key("sk").begins_with("POSITION#"))
+        positions = [position_from_item(i) for i in response.get("Items", [])]
+        return sorted(positions, key=lambda p: p.created_at, reverse=True)
+
+    # jobs
+    def put_job(self, job: Job) -> None:
+        self._table.put_item(Item=_strip_none(job_to_item(job)))
+
+    def get_job(self, job_id: str) -> Job | None:
+        item = self._table.get_item(Key={"pk": f"JOB#{job_id}", "sk": "JOB"}).get("Item")
+        return None if item is None else job_from_item(item)
+
+    # sessions
+    def create_session(self, session: SessionRecord) -> None:
+        self._table.put_item(Item={
+            "pk": f"SESSION#{session.session_id}", "sk": "SESSION", "type": "session",
+            "user_id": session.user_id, "created_at": _iso(session.created_at),
+            "csrf_token": session.csrf_token, "expires_at": _epoch(session.expires_at)})
+
+    def get_session(self, session_id: str) -> SessionRecord | None:
+        item = self._table.get_item(Key={"pk": f"SESSION#{session_id}", "sk": "SESSION"}).get("Item")
+        if item is None:
+            return None
+        expires_at = datetime.fromtimestamp(int(item["expires_at"]), tz=UTC)
+        if expires_at <= self._now():
+            return None
+        return SessionRecord(session_id, item["user_id"], _dt(item["created_at"]), expires_at,
+                             item["csrf_token"])
+
+    def delete_session(self, session_id: str) -> None:
+        self._table.delete_item(Key={"pk": f"SESSION#{session_id}", "sk": "SESSION"})
+
+    # generic counters (login rate limits, one-time codes)
+    def put_expiring(self, pk: str, sk: str, attributes: dict[str, Any], expires_at: datetime) -> None:
+        self._table.put_item(Item={"pk": pk, "sk": sk, **attributes, "expires_at": _epoch(expires_at)})
+
+    def get_unexpired(self, pk: str, sk: str) -> dict[str, Any] | None:
+        item: dict[str, Any] | None = self._table.get_item(Key={"pk": pk, "sk": sk}).get("Item")
+        if item is None or int(item["expires_at"]) <= _epoch(self._now()):
+            return None
+        return item
+
+    def delete(self, pk: str, sk: str) -> None:
+        self._table.delete_item(Key={"pk": pk, "sk": sk})
+
+    def increment_in_window(self, pk: str, sk: str, window: timedelta) -> int:
+        """Count events in a fixed window starting at the first one; returns the count including this one."""
+        now = self._now()
+        current = self.get_unexpired(pk, sk)
+        if current is None:
+            self.put_expiring(pk, sk, {"count": 1}, now + window)
+            return 1
+        response = self._table.update_item(
+            Key={"pk": pk, "sk": sk}, UpdateExpression="ADD #c :one",
+            ExpressionAttributeNames={"#c": "count"}, ExpressionAttributeValues={":one": 1},
+            ReturnValues="UPDATED_NEW")
+        return int(response["Attributes"]["count"])
+
+
+def _user_from_item(item: dict[str, Any]) -> UserRecord:
+    return UserRecord(
+        user_id=item["user_id"], email=item["email"], created_at=_dt(item["created_at"]),
+        solana_address=item.get("solana_address"), evm_address=item.get("evm_address"),
+        bot_status=item.get("bot_status", "standby"), settings=item.get("settings"),
+    )
+
