@@ -1,0 +1,135 @@
+"""The carry of one delta-neutral position, exactly as ARCHITECTURE.md writes it, expressed on CAPITAL.
+
+For a long of notional N at Asgard leverage L (collateral C = N / L, USDC debt D = N - C) and a short of
+notional N on Hyperliquid posted with the same leverage (margin M = N / L), the capital tied up is
+C + M = 2N / L. Per hour:
+
+    carry = N * (staking_apy + supply_apy) / 8760     earned on the whole long
+          - D * usdc_borrow_apy / 8760                 paid on the debt only
+          + N * funding_hourly                         Hyperliquid: a POSITIVE hourly rate means longs pay
+                                                       shorts, so the bot's short EARNS it, every hour
+
+Divided by the capital and annualized (simple, x 8760) each term becomes an APY on capital:
+
+    staking = staking_apy * L / 2        supply = supply_apy * L / 2
+    borrow  = -usdc_borrow_apy * (L - 1) / 2
+    funding = funding_hourly * 8760 * L / 2
+
+Fees are paid once per round trip (open + close) and are amortized over the expected holding period, so a
+trade that is expected to last a day must clear much more carry than one expected to last a month.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from dnbot.domain.rates import HOURS_PER_YEAR, LendingMarket
+
+ONE = Decimal(1)
+TWO = Decimal(2)
+ZERO = Decimal(0)
+
+# Hyperliquid's base-tier taker fee: 0.045% of the order's notional, paid on the open and on the close.
+HYPERLIQUID_TAKER_FEE_RATE = Decimal("0.00045")
+# Hyperliquid caps the hourly funding rate at 4%/hour (either sign).
+HYPERLIQUID_FUNDING_CAP_HOURLY = Decimal("0.04")
+# A reference capital for fixed (per-transaction) fees when no capital is given, e.g. the opportunity list.
+REFERENCE_CAPITAL_USD = Decimal(10_000)
+
+
+def long_per_capital(leverage: Decimal) -> Decimal:
+    """N / capital = L / 2: the notional of EACH leg per dollar of capital."""
+    return leverage / TWO
+
+
+def debt_per_capital(leverage: Decimal) -> Decimal:
+    """D / capital = (L - 1) / 2: the USDC debt per dollar of capital."""
+    return (leverage - ONE) / TWO
+
+
+def notional_for_capital(capital_usd: Decimal, leverage: Decimal) -> Decimal:
+    """N = capital x L / 2 on each leg (Asgard collateral = Hyperliquid margin = capital / 2)."""
+    return capital_usd * leverage / TWO
+
+
+@dataclass(frozen=True, slots=True)
+class CarryComponents:
+    """APYs on capital (simple, x 8760). `borrow` is negative (a cost); the others are signed as earned."""
+
+    staking: Decimal
+    supply: Decimal
+    borrow: Decimal
+    funding: Decimal
+
+    @property
+    def gross(self) -> Decimal:
+        return self.staking + self.supply + self.borrow + self.funding
+
+    def as_strings(self) -> dict[str, str]:
+        return {"staking": str(self.staking), "supply": str(self.supply), "borrow": str(self.borrow),
+                "funding": str(self.funding)}
+
+
+def carry_components(market: LendingMarket, funding_hourly: Decimal, leverage: Decimal) -> CarryComponents:
+    """The four carry sources of `market` at `leverage` with Hyperliquid's hourly rate `funding_hourly`."""
+    if leverage < ONE:
+        raise ValueError(f"leverage must be >= 1, got {leverage}")
+    long_share = long_per_capital(leverage)
+    return CarryComponents(
+        staking=market.staking_apy * long_share,
+        supply=market.supply_apy * long_share,
+        borrow=-market.usdc_borrow_apy * debt_per_capital(leverage),
+        funding=funding_hourly * HOURS_PER_YEAR * long_share,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FeeSchedule:
+    """One round trip's costs. Rates are fractions of the leg's notional; `jito_tip_usd` is per transaction.
+
+    The Asgard fee and slippage defaults are this project's planning assumptions (Asgard quotes its fee per
+    position); pass the venue's quote when it is known.
+    """
+
+    hyperliquid_taker_rate: Decimal = HYPERLIQUID_TAKER_FEE_RATE  # per side: open and close
+    asgard_open_rate: Decimal = Decimal("0.0005")
+    asgard_close_rate: Decimal = Decimal("0.0005")
+    swap_slippage_rate: Decimal = Decimal("0.0005")  # per swap; the long swaps USDC->asset and back
+    jito_tip_usd: Decimal = Decimal("0.02")  # per Solana transaction; an open and a close are two
+
+    def round_trip_usd(self, notional_usd: Decimal) -> Decimal:
+        """Everything paid to open and later close a position of `notional_usd` on each leg."""
+        per_notional = (TWO * self.hyperliquid_taker_rate + self.asgard_open_rate + self.asgard_close_rate
+                        + TWO * self.swap_slippage_rate)
+        return notional_usd * per_notional + TWO * self.jito_tip_usd
+
+    def open_usd(self, notional_usd: Decimal) -> Decimal:
+        """The half paid at the open (taker on the short, Asgard open fee, one swap, one tip)."""
+        return (notional_usd * (self.hyperliquid_taker_rate + self.asgard_open_rate + self.swap_slippage_rate)
+                + self.jito_tip_usd)
+
+    def close_usd(self, notional_usd: Decimal) -> Decimal:
+        per_notional = self.hyperliquid_taker_rate + self.asgard_close_rate + self.swap_slippage_rate
+        return notional_usd * per_notional + self.jito_tip_usd
+
+
+DEFAULT_FEES = FeeSchedule()
+
+
+def fee_drag_apy(fees: FeeSchedule, leverage: Decimal, holding_hours: Decimal | int,
+                 capital_usd: Decimal = REFERENCE_CAPITAL_USD) -> Decimal:
+    """The round trip's cost as an APY on capital, amortized over `holding_hours`."""
+    hours = Decimal(holding_hours)
+    if hours <= ZERO:
+        raise ValueError("holding_hours must be positive")
+    if capital_usd <= ZERO:
+        raise ValueError("capital_usd must be positive")
+    round_trip = fees.round_trip_usd(notional_for_capital(capital_usd, leverage))
+    return round_trip / capital_usd * HOURS_PER_YEAR / hours
+
+
+def net_apy(components: CarryComponents, fees: FeeSchedule, leverage: Decimal, holding_hours: Decimal | int,
+            capital_usd: Decimal = REFERENCE_CAPITAL_USD) -> Decimal:
+    """Gross carry on capital minus the round trip's fees amortized over the expected holding period."""
+    return components.gross - fee_drag_apy(fees, leverage, holding_hours, capital_usd)

@@ -1,0 +1,187 @@
+"""Risk presets and a user's settings: what the dashboard edits and the strategy tick reads.
+
+Each preset fixes an entry rule (leverage, minimum net APY after fees, how long funding must have persisted)
+and its exits (Asgard health factor, Hyperliquid margin ratio, funding flipped for N hours, drawdown, LST
+depeg, price divergence between venues, stale data). docs/strategy.md explains the numbers with backtests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+
+MIN_LEVERAGE = Decimal(2)
+MAX_LEVERAGE = Decimal(4)
+DEFAULT_LEVERAGE = Decimal(3)
+# Hyperliquid refuses orders under $10; a position under $50 a leg is mostly fees.
+MIN_POSITION_USD = Decimal(50)
+
+
+class PresetName(StrEnum):
+    CONSERVATIVE = "conservative"
+    BALANCED = "balanced"
+    AGGRESSIVE = "aggressive"
+
+
+@dataclass(frozen=True, slots=True)
+class ExitRules:
+    """Any one of these closes a position; each names the reading it compares."""
+
+    min_health_factor: Decimal  # Asgard: close when collateral x liq. threshold / debt falls below this
+    rebalance_share: Decimal  # rebalance when the SOL move to the first liquidation is under this share of
+    #                           what it was at the open (leverage-agnostic, so overrides keep working)
+    max_margin_ratio: Decimal  # Hyperliquid: maintenance margin / account value; 1.0 is liquidation
+    funding_flipped_hours: int  # close after this many consecutive hours of negative funding (short pays)
+    max_drawdown: Decimal  # fraction of the position's peak equity
+    max_depeg: Decimal  # LST below its fair SOL value by this fraction
+    max_divergence: Decimal  # |long venue SOL price / Hyperliquid oracle - 1|
+    max_data_age_seconds: int  # older rates than this: hold, do not act on them (except to protect)
+    min_net_apy_to_stay: Decimal  # hold while the recent carry is above this even if under the entry bar
+
+
+@dataclass(frozen=True, slots=True)
+class Preset:
+    name: PresetName
+    leverage: Decimal
+    min_net_apy: Decimal  # to ENTER: net of fees amortized over `expected_holding_hours`
+    persistence_hours: int  # funding must have been good over this many recent hours, not one spike
+    min_positive_share: Decimal  # of those hours, this share at least must have had positive funding
+    expected_holding_hours: int  # the fee amortization horizon
+    max_position_usd: Decimal  # per position, capital (collateral + margin)
+    margin_buffer: Decimal  # share of the capital kept aside as extra Hyperliquid margin
+    exits: ExitRules
+
+    @classmethod
+    def parse(cls, name: str) -> Preset:
+        """Accepts any case: 'Balanced', 'BALANCED'."""
+        key = name.strip().lower()
+        for preset_name, preset in PRESETS.items():
+            if preset_name.value == key:
+                return preset
+        raise ValueError(f"unknown preset {name!r}; expected one of {', '.join(p.value for p in PresetName)}")
+
+
+PRESETS: dict[PresetName, Preset] = {
+    PresetName.CONSERVATIVE: Preset(
+        name=PresetName.CONSERVATIVE,
+        leverage=Decimal(2),
+        min_net_apy=Decimal("0.08"),
+        persistence_hours=48,
+        min_positive_share=Decimal("0.8"),
+        expected_holding_hours=24 * 14,
+        max_position_usd=Decimal(25_000),
+        margin_buffer=Decimal("0.10"),
+        exits=ExitRules(
+            min_health_factor=Decimal("1.10"),
+            rebalance_share=Decimal("0.6"),
+            max_margin_ratio=Decimal("0.50"),
+            funding_flipped_hours=6,
+            max_drawdown=Decimal("0.03"),
+            max_depeg=Decimal("0.01"),
+            max_divergence=Decimal("0.005"),
+            max_data_age_seconds=180,
+            min_net_apy_to_stay=Decimal("0.02"),
+        ),
+    ),
+    PresetName.BALANCED: Preset(
+        name=PresetName.BALANCED,
+        leverage=Decimal(3),
+        min_net_apy=Decimal("0.10"),
+        persistence_hours=24,
+        min_positive_share=Decimal("0.7"),
+        expected_holding_hours=24 * 10,
+        max_position_usd=Decimal(50_000),
+        margin_buffer=Decimal("0.05"),
+        exits=ExitRules(
+            min_health_factor=Decimal("1.06"),
+            rebalance_share=Decimal("0.5"),
+            max_margin_ratio=Decimal("0.65"),
+            funding_flipped_hours=12,
+            max_drawdown=Decimal("0.05"),
+            max_depeg=Decimal("0.02"),
+            max_divergence=Decimal("0.01"),
+            max_data_age_seconds=300,
+            min_net_apy_to_stay=Decimal("0.0"),
+        ),
+    ),
+    PresetName.AGGRESSIVE: Preset(
+        name=PresetName.AGGRESSIVE,
+        leverage=Decimal(4),
+        min_net_apy=Decimal("0.12"),
+        persistence_hours=12,
+        min_positive_share=Decimal("0.6"),
+        expected_holding_hours=24 * 7,
+        max_position_usd=Decimal(100_000),
+        margin_buffer=Decimal("0.03"),
+        exits=ExitRules(
+            min_health_factor=Decimal("1.04"),
+            rebalance_share=Decimal("0.4"),
+            max_margin_ratio=Decimal("0.80"),
+            funding_flipped_hours=24,
+            max_drawdown=Decimal("0.08"),
+            max_depeg=Decimal("0.03"),
+            max_divergence=Decimal("0.015"),
+            max_data_age_seconds=300,
+            min_net_apy_to_stay=Decimal("-0.02"),
+        ),
+    ),
+}
+
+
+def _decimal(value: object, what: str) -> Decimal:
+    if isinstance(value, float):
+        value = repr(value)  # the float's shortest repr, not its binary expansion
+    try:
+        result = Decimal(str(value))
+    except InvalidOperation:
+        raise ValueError(f"{what} must be a number, got {value!r}") from None
+    if not result.is_finite():
+        raise ValueError(f"{what} must be finite, got {value!r}")
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class UserSettings:
+    """A preset plus the user's overrides. Construct with `UserSettings.create(...)` to validate input."""
+
+    preset: Preset
+    leverage: Decimal
+    max_position_usd: Decimal
+
+    def __post_init__(self) -> None:
+        if not MIN_LEVERAGE <= self.leverage <= MAX_LEVERAGE:
+            raise ValueError(
+                f"leverage must be between {MIN_LEVERAGE}x and {MAX_LEVERAGE}x, got {self.leverage}")
+        if self.max_position_usd < MIN_POSITION_USD:
+            raise ValueError(
+                f"max position size must be at least ${MIN_POSITION_USD}, got {self.max_position_usd}")
+
+    @classmethod
+    def create(cls, preset: str | PresetName | Preset = PresetName.BALANCED, leverage: object | None = None,
+               max_position_usd: object | None = None) -> UserSettings:
+        chosen = preset if isinstance(preset, Preset) else Preset.parse(
+            preset.value if isinstance(preset, PresetName) else preset)
+        return cls(
+            preset=chosen,
+            leverage=chosen.leverage if leverage is None else _decimal(leverage, "leverage"),
+            max_position_usd=(chosen.max_position_usd if max_position_usd is None
+                              else _decimal(max_position_usd, "max position size")),
+        )
+
+    def with_overrides(self, leverage: object | None = None,
+                       max_position_usd: object | None = None) -> UserSettings:
+        return replace(
+            self,
+            leverage=self.leverage if leverage is None else _decimal(leverage, "leverage"),
+            max_position_usd=(self.max_position_usd if max_position_usd is None
+                              else _decimal(max_position_usd, "max position size")),
+        )
+
+    @property
+    def exits(self) -> ExitRules:
+        return self.preset.exits
+
+    def to_dict(self) -> dict[str, str]:
+        return {"preset": self.preset.name.value, "leverage": str(self.leverage),
+                "max_position_usd": str(self.max_position_usd)}

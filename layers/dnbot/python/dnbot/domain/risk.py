@@ -1,0 +1,162 @@
+"""Risk readings of a live position and the circuit breakers that act on them. Pure: numbers in, verdicts out.
+
+The joint view: the long (Asgard) is liquidated by a SOL DROP, the short (Hyperliquid) by a SOL RISE. With
+collateral value linear in the SOL price and the debt fixed in USDC, the long's health factor HF falls to 1
+after a drop of 1 - 1/HF. The short is liquidated at Hyperliquid's liquidation price; the rise to it is
+liq_px / price - 1. The smaller of the two moves is the position's distance to its first liquidation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+
+from dnbot.domain.presets import ExitRules
+
+ONE = Decimal(1)
+ZERO = Decimal(0)
+
+
+class ExitReason(StrEnum):
+    KILL_SWITCH = "kill_switch"
+    HEALTH_FACTOR = "health_factor"
+    MARGIN_RATIO = "margin_ratio"
+    LIQUIDATION_DISTANCE = "liquidation_distance"
+    FUNDING_FLIPPED = "funding_flipped"
+    CARRY_GONE = "carry_gone"
+    DRAWDOWN = "drawdown"
+    DEPEG = "depeg"
+    DIVERGENCE = "divergence"
+
+
+class Verdict(StrEnum):
+    HOLD = "hold"
+    REBALANCE = "rebalance"
+    CLOSE = "close"
+
+
+@dataclass(frozen=True, slots=True)
+class RiskReadings:
+    """What the venues say about one live position now. None = not known: that check is skipped."""
+
+    health_factor: Decimal | None = None  # Asgard: collateral x liquidation threshold / debt
+    margin_ratio: Decimal | None = None  # Hyperliquid: maintenance margin / account value
+    short_liquidation_price: Decimal | None = None  # Hyperliquid's liquidationPx of the short
+    oracle_price_usd: Decimal | None = None  # Hyperliquid's SOL oracle price
+    long_venue_sol_price_usd: Decimal | None = None  # the SOL price the long venue uses
+    lst_depeg: Decimal | None = None  # 1 - LST market price / LST fair (redemption) value; 0 for SOL
+    equity_usd: Decimal | None = None  # both legs' value now
+    peak_equity_usd: Decimal | None = None  # the highest equity since the open
+    # the joint distance to the first liquidation right after the open (or the last rebalance)
+    liquidation_distance_at_open: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JointView:
+    long_drop_to_liquidation: Decimal | None  # a fraction of the SOL price
+    short_rise_to_liquidation: Decimal | None
+
+    @property
+    def first(self) -> str | None:
+        """Which leg a SOL move liquidates first: 'long', 'short' or None when neither is known."""
+        drop, rise = self.long_drop_to_liquidation, self.short_rise_to_liquidation
+        if drop is None and rise is None:
+            return None
+        if rise is None or (drop is not None and drop <= rise):
+            return "long"
+        return "short"
+
+    @property
+    def distance(self) -> Decimal | None:
+        known = [d for d in (self.long_drop_to_liquidation, self.short_rise_to_liquidation) if d is not None]
+        return min(known) if known else None
+
+
+def long_drop_to_liquidation(health_factor: Decimal) -> Decimal:
+    """The SOL drop (fraction) that takes the long's health factor to 1."""
+    if health_factor <= ONE:
+        return ZERO
+    return ONE - ONE / health_factor
+
+
+def short_rise_to_liquidation(liquidation_price: Decimal, price: Decimal) -> Decimal:
+    if price <= ZERO:
+        raise ValueError("price must be positive")
+    return max(ZERO, liquidation_price / price - ONE)
+
+
+def short_liquidation_price(account_value_usd: Decimal, size: Decimal, price: Decimal,
+                            maintenance_margin_rate: Decimal) -> Decimal:
+    """Hyperliquid isolated short: liquidated where account value + size x (price - p) = mmr x size x p."""
+    if size <= ZERO:
+        raise ValueError("size must be positive")
+    return (account_value_usd + size * price) / (size * (ONE + maintenance_margin_rate))
+
+
+def joint_view(readings: RiskReadings) -> JointView:
+    drop = None if readings.health_factor is None else long_drop_to_liquidation(readings.health_factor)
+    rise = None
+    if readings.short_liquidation_price is not None and readings.oracle_price_usd:
+        rise = short_rise_to_liquidation(readings.short_liquidation_price, readings.oracle_price_usd)
+    return JointView(drop, rise)
+
+
+def price_divergence(long_venue_price: Decimal, oracle_price: Decimal) -> Decimal:
+    """|long venue / oracle - 1|: how far the venues disagree on SOL."""
+    if oracle_price <= ZERO:
+        raise ValueError("oracle price must be positive")
+    return abs(long_venue_price / oracle_price - ONE)
+
+
+@dataclass(frozen=True, slots=True)
+class RiskVerdict:
+    verdict: Verdict
+    reason: ExitReason | None
+    explanation: str
+
+
+def trailing_negative_hours(funding_history_hourly: tuple[Decimal, ...] | list[Decimal]) -> int:
+    """Consecutive most recent hours (history oldest first) in which the short PAID funding (rate < 0)."""
+    count = 0
+    for rate in reversed(funding_history_hourly):
+        if rate >= ZERO:
+            break
+        count += 1
+    return count
+
+
+def assess(readings: RiskReadings, rules: ExitRules) -> RiskVerdict:
+    """The circuit breakers on the position's own readings, most urgent first. Rate-based exits (funding
+    flipped, carry gone) live in the strategy because they need the funding history."""
+    hf = readings.health_factor
+    if hf is not None and hf < rules.min_health_factor:
+        return RiskVerdict(Verdict.CLOSE, ExitReason.HEALTH_FACTOR,
+                           f"Asgard health factor {hf:.4f} < {rules.min_health_factor}")
+    mr = readings.margin_ratio
+    if mr is not None and mr > rules.max_margin_ratio:
+        return RiskVerdict(Verdict.CLOSE, ExitReason.MARGIN_RATIO,
+                           f"Hyperliquid margin ratio {mr:.4f} > {rules.max_margin_ratio}")
+    if readings.lst_depeg is not None and readings.lst_depeg > rules.max_depeg:
+        return RiskVerdict(Verdict.CLOSE, ExitReason.DEPEG,
+                           f"LST {readings.lst_depeg:.2%} below its SOL value > {rules.max_depeg:.2%}")
+    if readings.long_venue_sol_price_usd is not None and readings.oracle_price_usd:
+        gap = price_divergence(readings.long_venue_sol_price_usd, readings.oracle_price_usd)
+        if gap > rules.max_divergence:
+            return RiskVerdict(Verdict.CLOSE, ExitReason.DIVERGENCE,
+                               f"venues disagree on SOL by {gap:.3%} > {rules.max_divergence:.3%}")
+    if readings.equity_usd is not None and readings.peak_equity_usd:
+        drawdown = (readings.peak_equity_usd - readings.equity_usd) / readings.peak_equity_usd
+        if drawdown > rules.max_drawdown:
+            return RiskVerdict(Verdict.CLOSE, ExitReason.DRAWDOWN,
+                               f"drawdown {drawdown:.2%} from the position's peak > {rules.max_drawdown:.2%}")
+    view = joint_view(readings)
+    distance = view.distance
+    at_open = readings.liquidation_distance_at_open
+    if distance is not None and at_open is not None and distance < at_open * rules.rebalance_share:
+        return RiskVerdict(Verdict.REBALANCE, ExitReason.LIQUIDATION_DISTANCE,
+                           f"a {distance:.1%} SOL move liquidates the {view.first} leg (was {at_open:.1%} at "
+                           f"the open; rebalance under {rules.rebalance_share:.0%} of it)")
+    what = ("no reading" if distance is None
+            else f"{distance:.1%} SOL move to the first liquidation ({view.first})")
+    return RiskVerdict(Verdict.HOLD, None, f"within limits: {what}")
