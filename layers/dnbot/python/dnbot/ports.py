@@ -11,8 +11,9 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from dnbot.domain.assets import Asset
-from dnbot.domain.positions import Job, Position
+from dnbot.domain.positions import Job, Position, PositionStatus
 from dnbot.domain.rates import FundingQuote, LendingMarket, RatesSnapshot
+from dnbot.domain.risk import RiskReadings
 from dnbot.resources import KillSwitch
 
 # --- time --------------------------------------------------------------------------------------------------
@@ -36,9 +37,13 @@ class LendingMarketSource(Protocol):
 
 
 class FundingSource(Protocol):
-    """Hyperliquid metaAndAssetCtxs + predictedFundings for SOL."""
+    """Hyperliquid metaAndAssetCtxs + predictedFundings + fundingHistory for SOL."""
 
     def sol_funding(self) -> FundingQuote: ...
+
+    def funding_history_hourly(self, hours: int) -> list[Decimal]:
+        """The last `hours` settled hourly rates, OLDEST FIRST (positive = the short earned)."""
+        ...
 
 
 # --- state ---------------------------------------------------------------------------------------------------
@@ -71,6 +76,18 @@ class UserStore(Protocol):
     def running_user_ids(self) -> list[str]: ...
 
 
+class CapitalSource(Protocol):
+    def free_capital_usd(self, user: UserRecord) -> Decimal:
+        """Capital a new position may use: collateral on Solana plus margin on Hyperliquid, not committed."""
+        ...
+
+
+class RiskReader(Protocol):
+    def readings(self, position: Position) -> RiskReadings:
+        """What the venues say about this live position now (unknown readings stay None)."""
+        ...
+
+
 class PositionConflict(Exception):
     """A conditional write lost: the position already exists, or is not in the state the caller expected."""
 
@@ -87,6 +104,10 @@ class PositionStore(Protocol):
         ...
 
     def list_positions(self, user_id: str) -> list[Position]: ...
+
+    def positions_with_status(self, status: PositionStatus) -> list[Position]:
+        """Across every user (the kill switch's close-all must reach paused users too)."""
+        ...
 
 
 class JobStore(Protocol):
@@ -156,11 +177,21 @@ class WalletProvisioner(Protocol):
 
 
 class IdentityProvider(Protocol):
+    """Email one-time-code login run by the server (the local provider of `dnbot local`)."""
+
     def start_email_login(self, email: str) -> None:
         """Send (or, locally, print) a one-time code to this address."""
         ...
 
     def verify_email_code(self, email: str, code: str) -> VerifiedIdentity: ...
+
+
+class AccessTokenVerifier(Protocol):
+    """Privy: the browser runs the email OTP with Privy; the server verifies the access token it gets."""
+
+    def verify(self, access_token: str) -> VerifiedIdentity:
+        """Raises LoginRejected for a bad, expired or foreign token."""
+        ...
 
 
 # --- venues (trading) ----------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ Item types (pk / sk):
     RATES / AT#<iso>                    history, expires after `history_ttl` (TTL attribute)
     USER#<id> / PROFILE                 user; gsi1 = EMAIL#<email> / USER (login lookup)
     BOTS / RUNNING#<id>                 present while the user's bot runs (what the tick iterates)
-    USER#<id> / POSITION#<pid>          position; gsi1 = POSITION#<pid> / POSITION
+    USER#<id> / POSITION#<pid>          position; gsi1 = STATUS#<status> / <user id>#<pid> (every open one)
     JOB#<id> / JOB                      a workflow run with its stages
     SESSION#<id> / SESSION              login session, expires (TTL is lazy, so expiry is also checked here)
 """
@@ -131,8 +131,8 @@ def position_to_item(position: Position) -> dict[str, Any]:
     return {
         "pk": f"USER#{position.user_id}",
         "sk": f"POSITION#{position.position_id}",
-        "gsi1pk": f"POSITION#{position.position_id}",
-        "gsi1sk": "POSITION",
+        "gsi1pk": f"STATUS#{position.status.value}",
+        "gsi1sk": f"{position.user_id}#{position.position_id}",
         "type": "position",
         "position_id": position.position_id,
         "user_id": position.user_id,
@@ -292,6 +292,17 @@ class DynamoStateStore:
             KeyConditionExpression=Key("pk").eq(f"USER#{user_id}") & Key("sk").begins_with("POSITION#"))
         positions = [position_from_item(i) for i in response.get("Items", [])]
         return sorted(positions, key=lambda p: p.created_at, reverse=True)
+
+    def positions_with_status(self, status: PositionStatus) -> list[Position]:
+        positions: list[Position] = []
+        kwargs: dict[str, Any] = {"IndexName": "gsi1",
+                                  "KeyConditionExpression": Key("gsi1pk").eq(f"STATUS#{status.value}")}
+        while True:
+            response = self._table.query(**kwargs)
+            positions.extend(position_from_item(i) for i in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return positions
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     # jobs
     def put_job(self, job: Job) -> None:

@@ -1,0 +1,68 @@
+"""The FastAPI app factory. Routes are a few lines each: they parse, call one service, and shape the reply."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from dnbot.api.routes import auth, control, positions, rates
+from dnbot.services.errors import ServiceError
+
+if TYPE_CHECKING:
+    from dnbot.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+
+def _error(status: int, code: str, message: str, details: list[dict[str, object]] | None = None) -> JSONResponse:
+    body: dict[str, object] = {"code": code, "message": message}
+    if details:
+        body["details"] = details
+    return JSONResponse(status_code=status, content={"error": body})
+
+
+def create_app(runtime: Runtime, static_dir: Path | None = None) -> FastAPI:
+    app = FastAPI(title="dnbot API", version="1", docs_url="/api/docs", openapi_url="/api/openapi.json",
+                  redoc_url=None)
+    app.state.runtime = runtime
+
+    @app.exception_handler(ServiceError)
+    async def _service_error(_: Request, error: ServiceError) -> JSONResponse:
+        return _error(error.status, error.code, str(error))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+        details = [{"field": ".".join(str(p) for p in e["loc"][1:]), "problem": e["msg"]} for e in error.errors()]
+        first = details[0] if details else {"field": "", "problem": "invalid"}
+        message = f"{first['field']}: {first['problem']}" if first["field"] else str(first["problem"])
+        return _error(422, "invalid_request", message, details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+        return _error(error.status_code, code, str(error.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+        logger.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _error(500, "internal_error", "Something went wrong on our side; it has been logged.")
+
+    for module in (rates, auth, positions, control):
+        app.include_router(module.router, prefix="/api/v1")
+
+    if static_dir is not None:
+        _serve_dashboard(app, static_dir)
+    return app
+
+
+def _serve_dashboard(app: FastAPI, static_dir: Path) -> None:
+    """`dnbot local` serves the built dashboard itself (CloudFront + S3 do it in AWS)."""
+    from fastapi.staticfiles import StaticFiles
+
+    app.mount("/", StaticFiles(directory=static_dir, html=True), name="dashboard")

@@ -1,0 +1,249 @@
+"""Every request and response body of the API. Decimals travel as strings (pydantic's JSON mode)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+
+from dnbot.domain.assets import Asset, Protocol
+from dnbot.domain.positions import Job, Leg, Position
+from dnbot.domain.rates import RatesSnapshot
+from dnbot.ports import UserRecord
+from dnbot.services.rates import RatedMarket
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- errors ----------------------------------------------------------------------------------------------
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: list[dict[str, object]] | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+# --- config ----------------------------------------------------------------------------------------------
+
+
+class ConfigResponse(BaseModel):
+    identity_provider: Literal["local", "privy"]
+    privy_app_id: str | None
+    websocket_url: str | None
+    environment: Literal["local", "aws", "test"]
+
+
+# --- rates -----------------------------------------------------------------------------------------------
+
+
+class FundingOut(BaseModel):
+    coin: str = "SOL"
+    funding_hourly: Decimal
+    funding_apy: Decimal
+    predicted_funding_hourly: Decimal | None
+    mark_price: Decimal
+    oracle_price: Decimal
+
+
+class MarketOut(BaseModel):
+    asset: str
+    protocol: str
+    supply_apy: Decimal
+    usdc_borrow_apy: Decimal
+    staking_apy: Decimal
+    max_leverage: Decimal | None
+
+
+class ComponentsOut(BaseModel):
+    staking: Decimal
+    supply: Decimal
+    borrow: Decimal
+    funding: Decimal
+
+
+class OpportunityOut(BaseModel):
+    asset: str
+    protocol: str
+    leverage: Decimal
+    gross_apy: Decimal
+    net_apy: Decimal
+    components: ComponentsOut
+
+
+class RatesResponse(BaseModel):
+    at: datetime
+    source: str
+    sol_price_usd: Decimal
+    hyperliquid: FundingOut
+    asgard: list[MarketOut]
+    opportunities: list[OpportunityOut]
+
+    @classmethod
+    def build(cls, snapshot: RatesSnapshot, rated: list[RatedMarket]) -> RatesResponse:
+        funding = snapshot.funding
+        return cls(
+            at=snapshot.at, source=snapshot.source, sol_price_usd=snapshot.sol_price_usd,
+            hyperliquid=FundingOut(
+                funding_hourly=funding.funding_hourly, funding_apy=funding.funding_apy,
+                predicted_funding_hourly=funding.predicted_funding_hourly, mark_price=funding.mark_price,
+                oracle_price=funding.oracle_price),
+            asgard=[MarketOut(asset=m.asset.value, protocol=m.protocol.label, supply_apy=m.supply_apy,
+                              usdc_borrow_apy=m.usdc_borrow_apy, staking_apy=m.staking_apy,
+                              max_leverage=m.max_leverage) for m in snapshot.markets],
+            opportunities=[OpportunityOut(
+                asset=r.market.asset.value, protocol=r.market.protocol.label, leverage=r.leverage,
+                gross_apy=r.components.gross, net_apy=r.net_apy,
+                components=ComponentsOut(staking=r.components.staking, supply=r.components.supply,
+                                         borrow=r.components.borrow, funding=r.components.funding))
+                for r in rated],
+        )
+
+
+# --- auth ------------------------------------------------------------------------------------------------
+
+
+class EmailStartRequest(Strict):
+    email: EmailStr
+
+
+class EmailVerifyRequest(Strict):
+    email: EmailStr
+    code: str = Field(pattern=r"^\d{6}$", description="the 6-digit code")
+    remember: bool = False
+
+
+class PrivyLoginRequest(Strict):
+    access_token: str = Field(min_length=20, max_length=4096)
+    remember: bool = False
+
+
+class WalletsOut(BaseModel):
+    solana: str | None
+    evm: str | None
+
+
+class UserOut(BaseModel):
+    user_id: str
+    email: str
+    is_new_user: bool
+    wallets: WalletsOut
+    bot_status: str
+
+    @classmethod
+    def build(cls, user: UserRecord, is_new_user: bool = False) -> UserOut:
+        return cls(user_id=user.user_id, email=user.email, is_new_user=is_new_user,
+                   wallets=WalletsOut(solana=user.solana_address, evm=user.evm_address),
+                   bot_status=user.bot_status)
+
+
+class SessionResponse(BaseModel):
+    user: UserOut
+    csrf_token: str
+
+
+class StatusMessage(BaseModel):
+    status: str
+
+
+# --- positions -------------------------------------------------------------------------------------------
+
+
+class OpenPositionRequest(Strict):
+    asset: str
+    protocol: str | None = None
+    leverage: Decimal = Field(default=Decimal(3), ge=2, le=4)
+    size_usd: Decimal = Field(gt=0, le=Decimal(10_000_000), description="capital: collateral + margin")
+
+    @field_validator("asset")
+    @classmethod
+    def _known_asset(cls, value: str) -> str:
+        return Asset.parse(value).value
+
+    @field_validator("protocol")
+    @classmethod
+    def _known_protocol(cls, value: str | None) -> str | None:
+        return None if value in (None, "", "best") else Protocol.parse(value).label
+
+
+class JobAccepted(BaseModel):
+    job_id: str
+    position_id: str
+    status: str
+
+
+class StageOut(BaseModel):
+    name: str
+    status: str
+    at: datetime
+    detail: str
+
+
+class JobOut(BaseModel):
+    job_id: str
+    position_id: str
+    kind: str
+    status: str
+    stages: list[StageOut]
+    error: str | None
+
+    @classmethod
+    def build(cls, job: Job) -> JobOut:
+        return cls(job_id=job.job_id, position_id=job.position_id, kind=job.kind.value, status=job.status.value,
+                   stages=[StageOut(name=s.name, status=s.status.value, at=s.at, detail=s.detail)
+                           for s in job.stages],
+                   error=job.error)
+
+
+class LegOut(BaseModel):
+    size: Decimal
+    entry_price: Decimal
+    notional_usd: Decimal
+
+    @classmethod
+    def build(cls, leg: Leg | None) -> LegOut | None:
+        return None if leg is None else cls(size=leg.size, entry_price=leg.entry_price,
+                                            notional_usd=leg.notional_usd)
+
+
+class PositionOut(BaseModel):
+    position_id: str
+    asset: str
+    protocol: str
+    leverage: Decimal
+    status: str
+    notional_usd: Decimal
+    long: LegOut | None
+    short: LegOut | None
+    created_at: datetime
+    pnl_usd: Decimal | None
+    failure: str | None
+
+    @classmethod
+    def build(cls, p: Position) -> PositionOut:
+        return cls(position_id=p.position_id, asset=p.asset.value, protocol=p.protocol.label,
+                   leverage=p.leverage, status=p.status.value, notional_usd=p.target_notional_usd,
+                   long=LegOut.build(p.long_leg), short=LegOut.build(p.short_leg), created_at=p.created_at,
+                   pnl_usd=p.realized_pnl_usd, failure=p.failure)
+
+
+class PositionsResponse(BaseModel):
+    positions: list[PositionOut]
+
+
+# --- control ---------------------------------------------------------------------------------------------
+
+
+class StatusResponse(BaseModel):
+    bot_status: str
+    kill_switch: str
+    positions_open: int
+    pnl_24h_usd: Decimal

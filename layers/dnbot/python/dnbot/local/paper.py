@@ -1,0 +1,187 @@
+"""Market data and paper venues straight from the replayed recordings, with no wire protocol in between.
+
+`dnbot local --venues replay` uses these; the default speaks to the venue simulator through the real adapters.
+Tests use PaperVenues as a venue that behaves (fills at the replayed price, charges the documented fees,
+reports legs by position id) and can be told to fail.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from decimal import Decimal
+
+from dnbot.domain.assets import Asset, Protocol
+from dnbot.domain.carry import HYPERLIQUID_TAKER_FEE_RATE
+from dnbot.domain.positions import Position
+from dnbot.domain.rates import FundingQuote, LendingMarket
+from dnbot.domain.risk import RiskReadings
+from dnbot.marketdata.recorded import HOUR
+from dnbot.ports import LongFill, LongOpenRequest, ShortFill, UserRecord, VenueRejected
+from dnbot.sim.world import SimWorld
+
+CENT = Decimal("0.01")
+ASGARD_FEE_RATE = Decimal("0.0005")
+
+
+class ReplayMarkets:
+    """Implements LendingMarketSource and FundingSource from the replayed recordings."""
+
+    def __init__(self, world: SimWorld) -> None:
+        self._world = world
+        self._max_leverage = _max_leverage_by_bank(world)
+
+    def lending_markets(self) -> list[LendingMarket]:
+        now = self._world.clock.now()
+        market = self._world.market
+        markets: list[LendingMarket] = []
+        for protocol in Protocol:
+            usdc = market.lending(protocol, "usdc", now)
+            sol = market.lending(protocol, "sol", now)
+            if usdc is None or sol is None:
+                continue  # no recording for this protocol (Solend): not offered
+            markets.append(LendingMarket(Asset.SOL, protocol, sol.supply_apy, usdc.borrow_apy, Decimal(0),
+                                         self._max_leverage.get((Asset.SOL, protocol))))
+            for asset in (Asset.JITOSOL, Asset.JUPSOL, Asset.INF):
+                staking = market.staking_apy(asset, now)
+                if staking is not None and (asset, protocol) in self._max_leverage:
+                    # No LST reserve rate is recorded: its supply APY is ~0 (its yield is staking).
+                    markets.append(LendingMarket(asset, protocol, Decimal(0), usdc.borrow_apy, staking,
+                                                 self._max_leverage[(asset, protocol)]))
+        return markets
+
+    def sol_price_usd(self) -> Decimal:
+        return self._world.market.sol_price(self._world.clock.now())
+
+    def funding_history_hourly(self, hours: int) -> list[Decimal]:
+        now = self._world.clock.now()
+        return [self._world.market.funding_hourly(now - back * HOUR) for back in range(hours, 0, -1)]
+
+    def sol_funding(self) -> FundingQuote:
+        now = self._world.clock.now()
+        price = self._world.market.sol_price(now)
+        premium = self._world.market.premium(now)
+        return FundingQuote(
+            funding_hourly=self._world.market.funding_hourly(now),
+            predicted_funding_hourly=self._world.market.funding_hourly(now + HOUR),
+            mark_price=(price * (1 + premium)).quantize(Decimal("0.001")),
+            oracle_price=price,
+        )
+
+
+def _max_leverage_by_bank(world: SimWorld) -> dict[tuple[Asset, Protocol], Decimal | None]:
+    """Which asset x protocol banks exist (recorded token config) and their max long leverage, if stated."""
+    found: dict[tuple[Asset, Protocol], Decimal | None] = {}
+    for symbol, entry in world.market.data.token_config.items():
+        try:
+            asset = Asset.parse(symbol)
+        except ValueError:
+            continue
+        for bank in entry.get("banks", []):
+            if bank.get("market") != "Main Market":
+                continue
+            try:
+                protocol = Protocol.parse(bank["protocol"])
+            except ValueError:
+                continue
+            long_max = bank.get("maxLeverage", {}).get("long")
+            found[(asset, protocol)] = None if long_max is None else Decimal(str(long_max))
+    return found
+
+
+@dataclass
+class _PaperLong:
+    fill: LongFill
+    debt_usd: Decimal
+
+
+class PaperVenues:
+    """Implements LongVenue, ShortVenue, CapitalSource and RiskReader by filling at the replayed SOL price
+    (LSTs at par with SOL), with `paper_capital_usd` of capital per user.
+
+    `fail_next(call, error)` makes the next call of that name raise `error` (tests of compensation).
+    """
+
+    def __init__(self, world: SimWorld, paper_capital_usd: Decimal = Decimal(10_000)) -> None:
+        self._world = world
+        self._paper_capital = paper_capital_usd
+        self._longs: dict[tuple[str, str], _PaperLong] = {}
+        self._shorts: dict[tuple[str, str], ShortFill] = {}
+        self._failures: dict[str, Exception] = {}
+        self._lock = threading.Lock()
+
+    def fail_next(self, call: str, error: Exception) -> None:
+        self._failures[call] = error
+
+    def _maybe_fail(self, call: str) -> None:
+        error = self._failures.pop(call, None)
+        if error is not None:
+            raise error
+
+    def _price(self) -> Decimal:
+        return self._world.market.sol_price(self._world.clock.now())
+
+    # CapitalSource
+    def free_capital_usd(self, user: UserRecord) -> Decimal:
+        with self._lock:
+            committed = sum((held.fill.notional_usd - held.debt_usd for key, held in self._longs.items()
+                             if key[0] == user.user_id), Decimal(0))
+        return max(Decimal(0), self._paper_capital - 2 * committed)
+
+    # RiskReader
+    def readings(self, position: Position) -> RiskReadings:
+        price = self._price()
+        return RiskReadings(oracle_price_usd=price, long_venue_sol_price_usd=price,
+                            lst_depeg=Decimal(0))
+
+    # LongVenue
+    def open_long(self, request: LongOpenRequest) -> LongFill:
+        self._maybe_fail("open_long")
+        if request.collateral_usd <= 0:
+            raise VenueRejected("collateral must be positive")
+        price = self._price()
+        notional = (request.collateral_usd * request.leverage).quantize(CENT)
+        fees = (notional * ASGARD_FEE_RATE).quantize(CENT)
+        fill = LongFill(reference=f"paper-long-{request.position_id}", size=(notional / price).quantize(
+            Decimal("0.000000001")), entry_price_usd=price, notional_usd=notional, fees_usd=fees)
+        with self._lock:
+            self._longs[(request.user_id, request.position_id)] = _PaperLong(fill, notional - request.collateral_usd)
+        return fill
+
+    def find_long(self, user_id: str, position_id: str) -> LongFill | None:
+        held = self._longs.get((user_id, position_id))
+        return None if held is None else held.fill
+
+    def close_long(self, user_id: str, position_id: str) -> Decimal:
+        self._maybe_fail("close_long")
+        with self._lock:
+            held = self._longs.pop((user_id, position_id), None)
+        if held is None:
+            return Decimal(0)
+        value = held.fill.size * self._price()
+        return (value - held.debt_usd - value * ASGARD_FEE_RATE).quantize(CENT)
+
+    # ShortVenue
+    def open_short(self, user_id: str, position_id: str, size_sol: Decimal) -> ShortFill:
+        self._maybe_fail("open_short")
+        if size_sol <= 0:
+            raise VenueRejected("order size must be positive")
+        price = self._price()
+        fill = ShortFill(reference=f"paper-short-{position_id}", size_sol=size_sol, average_price_usd=price,
+                         fees_usd=(size_sol * price * HYPERLIQUID_TAKER_FEE_RATE).quantize(CENT))
+        with self._lock:
+            self._shorts[(user_id, position_id)] = fill
+        return fill
+
+    def find_short(self, user_id: str, position_id: str) -> ShortFill | None:
+        return self._shorts.get((user_id, position_id))
+
+    def close_short(self, user_id: str, position_id: str) -> Decimal:
+        self._maybe_fail("close_short")
+        with self._lock:
+            held = self._shorts.pop((user_id, position_id), None)
+        if held is None:
+            return Decimal(0)
+        price = self._price()
+        pnl = (held.average_price_usd - price) * held.size_sol
+        return (pnl - held.size_sol * price * HYPERLIQUID_TAKER_FEE_RATE).quantize(CENT)

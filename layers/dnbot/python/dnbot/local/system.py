@@ -1,0 +1,137 @@
+"""Assembles the embedded default: in-process AWS, the runtime, the scheduler, and the API + dashboard."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import uvicorn
+
+from dnbot.api.app import create_app
+from dnbot.local.cloud import LocalCloud
+from dnbot.local.functions import LocalFunctions, repo_root
+from dnbot.local.identity import LocalEmailCodes
+from dnbot.local.paper import PaperVenues, ReplayMarkets
+from dnbot.local.scheduler import LocalScheduler
+from dnbot.marketdata.recorded import RecordedData
+from dnbot.runtime import Runtime, install
+from dnbot.settings import Settings
+from dnbot.sim.world import SimWorld
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _wallet_secret(state_dir: Path) -> bytes:
+    """Per-checkout secret from which local wallets derive: same users, same addresses, every run."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / "local-wallet-secret"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return bytes.fromhex(path.read_text().strip())
+
+
+@dataclass
+class LocalSystem:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    state_dir: Path = Path(".dnbot")
+    data_dir: Path | None = None
+    speed: float = 1.0
+    scheduled: bool = True  # run the EventBridge schedules (tests drive handlers themselves)
+    say: Callable[[str], None] = print
+    admin_emails: tuple[str, ...] = ()
+    url: str = ""
+    runtime: Runtime | None = None
+    cloud: LocalCloud | None = None
+    functions: LocalFunctions = field(default_factory=LocalFunctions)
+    venues: PaperVenues | None = None
+    world: SimWorld | None = None
+    _server: uvicorn.Server | None = None
+    _thread: threading.Thread | None = None
+    _scheduler: LocalScheduler | None = None
+
+    def start(self) -> str:
+        started = time.monotonic()
+        # Powertools would print one metrics blob per invocation to this terminal; locally nobody reads them.
+        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+        self.cloud = LocalCloud(self.functions).start()
+        self.world = SimWorld.create(RecordedData(self.data_dir) if self.data_dir else None, speed=self.speed)
+        settings = Settings(
+            environment="local", aws_endpoint_url=self.cloud.endpoint_url,
+            open_state_machine_arn=self.cloud.state_machine_arns["open_position"],
+            close_state_machine_arn=self.cloud.state_machine_arns["close_position"],
+            envelope_key_id=self.cloud.envelope_key_id,
+            privy_authorization_key_id=self.cloud.privy_authorization_key_id,
+            identity_provider="local", cookie_secure=False, market_source="replay",
+            admin_emails=self.admin_emails,
+        )
+        runtime = Runtime(settings, clock=self.world.clock, boto_session=self.cloud.session())
+        markets = ReplayMarkets(self.world)
+        self.venues = PaperVenues(self.world)
+        from dnbot.local.wallets import DerivedLocalWallets
+
+        runtime.override(
+            lending_markets=markets, funding_source=markets, long_venue=self.venues, short_venue=self.venues,
+            capital=self.venues, risk=self.venues,
+            identity=LocalEmailCodes(runtime.store, runtime.clock.now, self._announce_code),
+            wallets=DerivedLocalWallets(_wallet_secret(self.state_dir)),
+        )
+        install(runtime)
+        self.runtime = runtime
+        self._scheduler = LocalScheduler(self.functions, runtime.clock.now,
+                                         on_error=lambda name, e: self.say(f"dnbot local: {name} failed: {e}"))
+        if self.scheduled:
+            self._scheduler.start()
+        else:
+            self._scheduler.run_once("rates_poller")
+        self._serve(create_app(runtime, static_dir=self._dashboard_dir()))
+        self.say(f"dnbot local: dashboard at {self.url} (ready in {time.monotonic() - started:.1f} s)")
+        return self.url
+
+    def _dashboard_dir(self) -> Path | None:
+        dist = repo_root() / "frontend" / "dist"
+        if (dist / "index.html").exists():
+            return dist
+        self.say("dnbot local: frontend/dist is missing (run `make frontend`); serving the API only")
+        return None
+
+    def _serve(self, app: object) -> None:
+        config = uvicorn.Config(app, host=self.host, port=self.port, log_level="warning", lifespan="off")  # type: ignore[arg-type]
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name="uvicorn", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 30
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the API server did not start on {self.host}:{self.port}")
+            time.sleep(0.02)
+        bound = self._server.servers[0].sockets[0].getsockname()
+        self.url = f"http://{bound[0]}:{bound[1]}"
+
+    def _announce_code(self, email: str, code: str) -> None:
+        self.say(f"dnbot local: login code for {email}: {code}")
+
+    def stop(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.stop()
+        if self._server is not None:
+            self._server.should_exit = True
+            if self._thread is not None:
+                self._thread.join(timeout=10)
+        if self.cloud is not None:
+            self.cloud.stop()
+        install(None)

@@ -1,0 +1,193 @@
+"""The composition root: the one place that turns Settings into a graph of adapters and services.
+
+- In Lambda, `lambda_runtime()` builds it once per container from the environment (Settings).
+- `dnbot local` builds it against its in-process AWS and installs it, so the very same handlers use it.
+- Tests build it on moto and swap single parts with `override(...)`.
+
+Parts are built lazily: the API and the poller never import the trading SDKs that only the steps need.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import boto3
+
+from dnbot.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from dnbot.adapters.aws.dynamodb import DynamoStateStore
+    from dnbot.adapters.aws.ssm import SsmKillSwitch
+    from dnbot.ports import (
+        AccessTokenVerifier,
+        CapitalSource,
+        Clock,
+        FundingSource,
+        IdentityProvider,
+        LendingMarketSource,
+        LongVenue,
+        RiskReader,
+        ShortVenue,
+        WalletProvisioner,
+        WorkflowStarter,
+    )
+    from dnbot.services.auth import AuthService
+    from dnbot.services.control import ControlService
+    from dnbot.services.position_steps import PositionSteps
+    from dnbot.services.positions import PositionService
+    from dnbot.services.rates import RatesService
+    from dnbot.services.tick import StrategyTick
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class Runtime:
+    def __init__(self, settings: Settings, *, clock: Clock | None = None,
+                 boto_session: boto3.Session | None = None) -> None:
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self._session = boto_session or boto3.Session(region_name=settings.aws_region)
+
+    def override(self, **parts: Any) -> Runtime:
+        """Replace lazily-built parts (tests, and `dnbot local` for its local-only adapters)."""
+        for name, part in parts.items():
+            if not isinstance(getattr(type(self), name, None), cached_property):
+                raise AttributeError(f"Runtime has no part named {name!r}")
+            self.__dict__[name] = part
+        return self
+
+    def client(self, service: str) -> Any:
+        return self._session.client(service, endpoint_url=self.settings.aws_endpoint_url)  # type: ignore[call-overload]
+
+    # --- AWS ----------------------------------------------------------------------------------------------
+
+    @cached_property
+    def store(self) -> DynamoStateStore:
+        from dnbot.adapters.aws.dynamodb import DynamoStateStore
+
+        dynamodb = self._session.resource("dynamodb", endpoint_url=self.settings.aws_endpoint_url)
+        return DynamoStateStore(dynamodb.Table(self.settings.table_name), self.clock.now,
+                                timedelta(days=self.settings.rates_history_ttl_days))
+
+    @cached_property
+    def kill_switch(self) -> SsmKillSwitch:
+        from dnbot.adapters.aws.ssm import SsmKillSwitch
+
+        return SsmKillSwitch(self.client("ssm"), self.settings.kill_switch_parameter,
+                             self.settings.kill_switch_cache_seconds)
+
+    @cached_property
+    def workflows(self) -> WorkflowStarter:
+        from dnbot.adapters.aws.stepfunctions import StepFunctionsWorkflows
+
+        return StepFunctionsWorkflows(self.client("stepfunctions"), self.settings.open_state_machine_arn,
+                                      self.settings.close_state_machine_arn)
+
+    # --- venues --------------------------------------------------------------------------------------------
+
+    @cached_property
+    def lending_markets(self) -> LendingMarketSource:
+        raise NotImplementedError("the Asgard adapter is wired in the venue-adapters change")
+
+    @cached_property
+    def funding_source(self) -> FundingSource:
+        raise NotImplementedError("the Hyperliquid adapter is wired in the venue-adapters change")
+
+    @cached_property
+    def long_venue(self) -> LongVenue:
+        raise NotImplementedError("the Asgard adapter is wired in the venue-adapters change")
+
+    @cached_property
+    def short_venue(self) -> ShortVenue:
+        raise NotImplementedError("the Hyperliquid adapter is wired in the venue-adapters change")
+
+    @cached_property
+    def capital(self) -> CapitalSource:
+        raise NotImplementedError("balances are wired in the venue-adapters change")
+
+    @cached_property
+    def risk(self) -> RiskReader:
+        raise NotImplementedError("venue risk readings are wired in the venue-adapters change")
+
+    # --- identity -----------------------------------------------------------------------------------------
+
+    @cached_property
+    def identity(self) -> IdentityProvider | None:
+        """Server-run email codes exist only locally; in the cloud Privy runs the OTP in the browser."""
+        return None
+
+    @cached_property
+    def token_verifier(self) -> AccessTokenVerifier | None:
+        return None
+
+    @cached_property
+    def wallets(self) -> WalletProvisioner:
+        raise NotImplementedError("Privy wallets are wired in the venue-adapters change")
+
+    # --- services -----------------------------------------------------------------------------------------
+
+    @cached_property
+    def rates(self) -> RatesService:
+        from dnbot.services.rates import RatesService
+
+        return RatesService(self.lending_markets, self.funding_source, self.store, self.clock,
+                            self.settings.market_source)
+
+    @cached_property
+    def auth(self) -> AuthService:
+        from dnbot.services.auth import AuthService
+
+        return AuthService(self.store, self.store, self.store, self.wallets, self.clock,
+                           identity=self.identity, token_verifier=self.token_verifier,
+                           session_ttl=timedelta(hours=self.settings.session_ttl_hours),
+                           remembered_session_ttl=timedelta(hours=self.settings.session_ttl_hours_remembered))
+
+    @cached_property
+    def positions(self) -> PositionService:
+        from dnbot.services.positions import PositionService
+
+        return PositionService(self.store, self.store, self.store, self.workflows, self.clock)
+
+    @cached_property
+    def control(self) -> ControlService:
+        from dnbot.services.control import ControlService
+
+        return ControlService(self.store, self.store, self.kill_switch, self.clock, self.settings.admin_emails)
+
+    @cached_property
+    def tick(self) -> StrategyTick:
+        from dnbot.services.tick import StrategyTick
+
+        return StrategyTick(self.store, self.store, self.store, self.funding_source, self.kill_switch,
+                            self.capital, self.risk, self.positions, self.clock)
+
+    @cached_property
+    def steps(self) -> PositionSteps:
+        from dnbot.services.position_steps import PositionSteps, StepLimits
+
+        limits = StepLimits(self.settings.rates_stale_after_seconds, self.settings.price_consensus_tolerance,
+                            self.settings.fill_delta_tolerance)
+        return PositionSteps(self.store, self.store, self.store, self.kill_switch, self.funding_source,
+                             self.long_venue, self.short_venue, self.clock, limits)
+
+
+_installed: Runtime | None = None
+
+
+def install(runtime: Runtime | None) -> None:
+    """Make `runtime` the process-wide one (what `dnbot local` and the integration tests do)."""
+    global _installed
+    _installed = runtime
+
+
+def lambda_runtime() -> Runtime:
+    """The runtime every handler uses: the installed one, else one built from the environment, once."""
+    global _installed
+    if _installed is None:
+        _installed = Runtime(load_settings())
+    return _installed

@@ -1,0 +1,1 @@
+"""Use cases. Each service takes its ports in its constructor and holds no I/O of its own."""

@@ -1,0 +1,303 @@
+"""The steps of the open and close state machines (dnbot/workflows/definitions.py).
+
+Each step takes the execution state (a JSON object: user_id, position_id, job_id, ...) and returns it, updated.
+Every step is idempotent: Step Functions retries it after a timeout, and a retried step must not open a second
+leg. So each trading step first looks at what the position record (and then the venue, by the position id used
+as the venue's client id) says already happened.
+
+Exceptions are the workflow's error names: TransientVenueError is retried by the state machine; anything else
+sends the execution to compensation (Unwind for opens, MarkNeedsAttention for closes).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from decimal import ROUND_DOWN, Decimal
+from typing import Any
+
+from dnbot.domain.positions import Job, JobStatus, Leg, Position, PositionStatus, StageStatus
+from dnbot.ports import (
+    Clock,
+    FundingSource,
+    JobStore,
+    KillSwitchReader,
+    LongOpenRequest,
+    LongVenue,
+    PositionStore,
+    RatesStore,
+    ShortVenue,
+    TransientVenueError,
+)
+from dnbot.resources import KillSwitch
+
+State = dict[str, Any]
+
+SOL_SIZE_STEP = Decimal("0.01")  # Hyperliquid SOL szDecimals = 2
+
+
+class StepRefused(Exception):
+    """A precondition failed before any money moved (kill switch, stale rates, no consensus...)."""
+
+
+class FillMismatch(Exception):
+    """The two legs' notionals differ by more than the tolerance: the position is not delta neutral."""
+
+
+class LegsStillOpen(TransientVenueError):
+    """Reconcile found a leg the venue still reports open; retried until it is flat."""
+
+
+@dataclass(frozen=True)
+class StepLimits:
+    rates_stale_after_seconds: int
+    price_consensus_tolerance: Decimal
+    fill_delta_tolerance: Decimal
+
+
+class PositionSteps:
+    def __init__(self, positions: PositionStore, jobs: JobStore, rates: RatesStore, kill_switch: KillSwitchReader,
+                 funding: FundingSource, long_venue: LongVenue, short_venue: ShortVenue, clock: Clock,
+                 limits: StepLimits) -> None:
+        self._positions = positions
+        self._jobs = jobs
+        self._rates = rates
+        self._kill_switch = kill_switch
+        self._funding = funding
+        self._long = long_venue
+        self._short = short_venue
+        self._clock = clock
+        self._limits = limits
+        self._steps: dict[str, Callable[[State], State]] = {
+            "preflight": self.preflight, "reserve": self.reserve, "open_long": self.open_long,
+            "open_short": self.open_short, "validate_fills": self.validate_fills, "mark_open": self.mark_open,
+            "unwind": self.unwind, "mark_failed": self.mark_failed,
+            "mark_needs_attention": self.mark_needs_attention,
+            "close_preflight": self.close_preflight, "close_short": self.close_short,
+            "close_long": self.close_long, "reconcile": self.reconcile, "mark_closed": self.mark_closed,
+        }
+
+    def run(self, step: str, state: State) -> State:
+        handler = self._steps.get(step)
+        if handler is None:
+            raise ValueError(f"unknown workflow step {step!r}")
+        return handler(state)
+
+    # --- records ----------------------------------------------------------------------------------------
+
+    def _position(self, state: State) -> Position:
+        position = self._positions.get_position(state["user_id"], state["position_id"])
+        if position is None:
+            raise StepRefused(f"position {state['position_id']} does not exist")
+        return position
+
+    def _job(self, state: State) -> Job:
+        job = self._jobs.get_job(state["job_id"])
+        if job is None:
+            raise StepRefused(f"job {state['job_id']} does not exist")
+        return job
+
+    def _stage(self, state: State, name: str, status: StageStatus, detail: str = "") -> None:
+        self._jobs.put_job(self._job(state).with_stage(name, status, self._clock.now(), detail))
+
+    def _save(self, before: Position, after: Position) -> Position:
+        self._positions.save_position(after, expected_updated_at=before.updated_at)
+        return after
+
+    # --- open ---------------------------------------------------------------------------------------------
+
+    def preflight(self, state: State) -> State:
+        self._stage(state, "preflight", StageStatus.RUNNING)
+        switch = self._kill_switch.kill_switch()
+        if switch is not KillSwitch.OFF:
+            raise StepRefused(f"kill switch is {switch.value}: no new positions")
+        position = self._position(state)
+        if position.status is not PositionStatus.PENDING:
+            raise StepRefused(f"position is {position.status.value}, not pending")
+        snapshot = self._rates.latest_snapshot()
+        if snapshot is None:
+            raise StepRefused("no rates snapshot yet")
+        age = (self._clock.now() - snapshot.at).total_seconds()
+        if age > self._limits.rates_stale_after_seconds:
+            raise StepRefused(f"rates are {age:.0f} s old (limit {self._limits.rates_stale_after_seconds} s)")
+        if snapshot.market(position.asset, position.protocol) is None:
+            raise StepRefused(f"{position.asset.value} on {position.protocol.label} is no longer offered")
+        hyperliquid_price = snapshot.funding.oracle_price
+        divergence = abs(snapshot.sol_price_usd - hyperliquid_price) / hyperliquid_price
+        if divergence > self._limits.price_consensus_tolerance:
+            raise StepRefused(f"venues disagree on SOL: Asgard {snapshot.sol_price_usd}, Hyperliquid "
+                              f"{hyperliquid_price} ({divergence:.2%} apart)")
+        self._stage(state, "preflight", StageStatus.DONE,
+                    f"SOL {hyperliquid_price}; funding {snapshot.funding.funding_hourly}/h")
+        return state
+
+    def reserve(self, state: State) -> State:
+        """Commit the position's capital: refuse if the user's live exposure would pass their limit.
+
+        The execution name (open-<position id>) already makes this the only open run for the position; the
+        conditional save makes a concurrent change to the record fail this step instead of being overwritten.
+        """
+        self._stage(state, "reserve", StageStatus.RUNNING)
+        position = self._position(state)
+        live = [p for p in self._positions.list_positions(position.user_id)
+                if p.status.is_live and p.position_id != position.position_id]
+        exposure = sum((p.target_notional_usd for p in live), Decimal(0)) + position.target_notional_usd
+        limit = Decimal(str(state.get("max_exposure_usd", "Infinity")))
+        if exposure > limit:
+            raise StepRefused(f"live exposure would be ${exposure}, over the limit ${limit}")
+        self._save(position, replace(position, updated_at=self._clock.now()))
+        self._stage(state, "reserve", StageStatus.DONE, f"${position.target_notional_usd} per leg")
+        return state
+
+    def open_long(self, state: State) -> State:
+        self._stage(state, "open_long", StageStatus.RUNNING)
+        position = self._position(state)
+        fill = None if position.long_leg else self._long.find_long(position.user_id, position.position_id)
+        if position.long_leg is None and fill is None:
+            fill = self._long.open_long(LongOpenRequest(
+                user_id=position.user_id, position_id=position.position_id, asset=position.asset,
+                protocol=int(position.protocol), collateral_usd=position.target_notional_usd / position.leverage,
+                leverage=position.leverage))
+        if fill is not None:
+            leg = Leg("asgard", fill.size, fill.entry_price_usd, fill.notional_usd, fill.fees_usd, fill.reference)
+            position = self._save(position, replace(position, long_leg=leg, updated_at=self._clock.now()))
+        assert position.long_leg is not None
+        self._stage(state, "open_long", StageStatus.DONE,
+                    f"{position.long_leg.size} {position.asset.value} @ {position.long_leg.entry_price}")
+        return state
+
+    def open_short(self, state: State) -> State:
+        self._stage(state, "open_short", StageStatus.RUNNING)
+        position = self._position(state)
+        if position.long_leg is None:
+            raise StepRefused("no long leg to hedge")
+        fill = None if position.short_leg else self._short.find_short(position.user_id, position.position_id)
+        if position.short_leg is None and fill is None:
+            # Hedge what the long actually bought, in SOL terms, at Hyperliquid's price.
+            price = self._funding.sol_funding().mark_price
+            size_sol = (position.long_leg.notional_usd / price).quantize(SOL_SIZE_STEP, rounding=ROUND_DOWN)
+            fill = self._short.open_short(position.user_id, position.position_id, size_sol)
+        if fill is not None:
+            leg = Leg("hyperliquid", fill.size_sol, fill.average_price_usd,
+                      (fill.size_sol * fill.average_price_usd).quantize(Decimal("0.01")), fill.fees_usd,
+                      fill.reference)
+            position = self._save(position, replace(position, short_leg=leg, updated_at=self._clock.now()))
+        assert position.short_leg is not None
+        self._stage(state, "open_short", StageStatus.DONE,
+                    f"{position.short_leg.size} SOL @ {position.short_leg.entry_price}")
+        return state
+
+    def validate_fills(self, state: State) -> State:
+        self._stage(state, "validate_fills", StageStatus.RUNNING)
+        position = self._position(state)
+        if position.long_leg is None or position.short_leg is None:
+            raise FillMismatch("a leg is missing")
+        long_usd, short_usd = position.long_leg.notional_usd, position.short_leg.notional_usd
+        delta = abs(long_usd - short_usd) / long_usd
+        if delta > self._limits.fill_delta_tolerance:
+            raise FillMismatch(f"long ${long_usd} vs short ${short_usd}: {delta:.2%} apart "
+                               f"(tolerance {self._limits.fill_delta_tolerance:.2%})")
+        self._stage(state, "validate_fills", StageStatus.DONE, f"delta {delta:.3%}")
+        return state
+
+    def mark_open(self, state: State) -> State:
+        position = self._position(state)
+        now = self._clock.now()
+        self._save(position, position.moved_to(PositionStatus.OPEN, now))
+        job = self._job(state).with_stage("open", StageStatus.DONE, now)
+        self._jobs.put_job(job.finished(JobStatus.SUCCEEDED, now))
+        return state
+
+    def unwind(self, state: State) -> State:
+        """Compensation: close whatever this position opened, short first (it was sized to the long)."""
+        self._stage(state, "unwind", StageStatus.RUNNING, _error_text(state))
+        position = self._position(state)
+        short_pnl = self._short.close_short(position.user_id, position.position_id)
+        long_proceeds = self._long.close_long(position.user_id, position.position_id)
+        state["unwound"] = {"short_pnl_usd": str(short_pnl), "long_proceeds_usd": str(long_proceeds)}
+        self._stage(state, "unwind", StageStatus.DONE, "no leg left open")
+        return state
+
+    def mark_failed(self, state: State) -> State:
+        position = self._position(state)
+        now = self._clock.now()
+        reason = _error_text(state)
+        self._positions.save_position(position.moved_to(PositionStatus.FAILED, now, failure=reason))
+        self._jobs.put_job(self._job(state).finished(JobStatus.FAILED, now, reason))
+        return state
+
+    def mark_needs_attention(self, state: State) -> State:
+        """Compensation itself failed: a leg may be naked. Recorded loudly for the operator's runbook."""
+        position = self._position(state)
+        now = self._clock.now()
+        reason = "compensation failed, a leg may be open: " + _error_text(state)
+        self._positions.save_position(position.moved_to(PositionStatus.NEEDS_ATTENTION, now, failure=reason))
+        self._jobs.put_job(self._job(state).finished(JobStatus.FAILED, now, reason))
+        return state
+
+    # --- close ---------------------------------------------------------------------------------------------
+
+    def close_preflight(self, state: State) -> State:
+        self._stage(state, "close_preflight", StageStatus.RUNNING)
+        position = self._position(state)
+        if position.status is PositionStatus.CLOSED:
+            raise StepRefused("already closed")
+        if position.status is not PositionStatus.CLOSING:
+            position = self._save(position, position.moved_to(
+                PositionStatus.CLOSING, self._clock.now(), close_reason=state.get("reason")))
+        # Without live risk readings the short goes first: a briefly naked long is the leg Asgard can carry.
+        state["close_order"] = state.get("close_order", "short_first")
+        self._stage(state, "close_preflight", StageStatus.DONE, state["close_order"].replace("_", " "))
+        return state
+
+    def close_short(self, state: State) -> State:
+        self._stage(state, "close_short", StageStatus.RUNNING)
+        position = self._position(state)
+        state["short_pnl_usd"] = str(self._short.close_short(position.user_id, position.position_id))
+        self._stage(state, "close_short", StageStatus.DONE, f"short PnL ${state['short_pnl_usd']}")
+        return state
+
+    def close_long(self, state: State) -> State:
+        self._stage(state, "close_long", StageStatus.RUNNING)
+        position = self._position(state)
+        state["long_proceeds_usd"] = str(self._long.close_long(position.user_id, position.position_id))
+        self._stage(state, "close_long", StageStatus.DONE, f"long returned ${state['long_proceeds_usd']}")
+        return state
+
+    def reconcile(self, state: State) -> State:
+        self._stage(state, "reconcile", StageStatus.RUNNING)
+        position = self._position(state)
+        still_open = [venue for venue, found in (
+            ("hyperliquid", self._short.find_short(position.user_id, position.position_id)),
+            ("asgard", self._long.find_long(position.user_id, position.position_id))) if found is not None]
+        if still_open:
+            raise LegsStillOpen(f"still open at {', '.join(still_open)}")
+        self._stage(state, "reconcile", StageStatus.DONE, "both venues flat")
+        return state
+
+    def mark_closed(self, state: State) -> State:
+        position = self._position(state)
+        now = self._clock.now()
+        collateral = position.long_leg.notional_usd / position.leverage if position.long_leg else Decimal(0)
+        realized = (Decimal(state.get("long_proceeds_usd", "0")) - collateral
+                    + Decimal(state.get("short_pnl_usd", "0"))).quantize(Decimal("0.01"))
+        self._save(position, position.moved_to(PositionStatus.CLOSED, now, realized_pnl_usd=realized))
+        job = self._job(state).with_stage("closed", StageStatus.DONE, now, f"realized ${realized}")
+        self._jobs.put_job(job.finished(JobStatus.SUCCEEDED, now))
+        return state
+
+
+def _error_text(state: State) -> str:
+    """The Catch'ed error as one readable line (Step Functions puts {Error, Cause} at $.error)."""
+    error = state.get("error")
+    if not isinstance(error, dict):
+        return ""
+    cause = error.get("Cause", "")
+    try:
+        message = json.loads(cause).get("errorMessage", cause)
+    except (ValueError, AttributeError):
+        message = cause
+    return f"{error.get('Error', 'Error')}: {message}".strip()
+
+
