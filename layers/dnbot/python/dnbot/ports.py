@@ -256,3 +256,53 @@ class ShortVenue(Protocol):
     def close_short(self, user_id: str, position_id: str) -> Decimal:
         """Reduce-only buy back; returns realized USD PnL after fees. Closing an absent short is a no-op."""
         ...
+
+
+# --- signing (Privy wallets, authorization keys) -----------------------------------------------------------
+
+
+class SolanaTransactionSigner(Protocol):
+    def sign_transaction(self, user_id: str, tx_base64: str) -> str:
+        """Validate, then sign with the user's Solana wallet; returns the signed transaction (base64).
+
+        Raises dnbot.security.transaction_validator.TransactionRefused for a transaction the policy refuses.
+        """
+        ...
+
+
+class EvmTypedDataSigner(Protocol):
+    def sign_typed_data(self, user_id: str, typed_data: dict[str, Any]) -> str:
+        """EIP-712 (eth_signTypedData_v4 shape: domain, types, primaryType, message); returns 0x-hex r||s||v."""
+        ...
+
+
+class AuthorizationSigner(Protocol):
+    """The server's P-256 authorization key (Privy): ECDSA over SHA-256 of `payload`, DER-encoded."""
+
+    def sign(self, payload: bytes) -> bytes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PrivyWalletRecord:
+    """The user's Privy wallets: ids to call the wallet API with, addresses to show and fund."""
+
+    solana_wallet_id: str
+    solana_address: str
+    evm_wallet_id: str
+    evm_address: str
+
+
+class WalletDirectory(Protocol):
+    """user id -> that user's Privy wallet ids (the lead backs it with DynamoDB)."""
+
+    def get_wallets(self, user_id: str) -> PrivyWalletRecord | None: ...
+
+    def put_wallets(self, user_id: str, record: PrivyWalletRecord) -> None: ...
+
+
+class EncryptedBlobStore(Protocol):
+    """Opaque encrypted blobs by key (the envelope vault's storage; the lead backs it with DynamoDB)."""
+
+    def put_blob(self, key: str, blob: dict[str, str]) -> None: ...
+
+    def get_blob(self, key: str) -> dict[str, str] | None: ...
