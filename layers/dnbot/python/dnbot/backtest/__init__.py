@@ -1,0 +1,1 @@
+"""Backtesting on recorded data and the `dnbot opportunities` / `dnbot backtest` commands."""

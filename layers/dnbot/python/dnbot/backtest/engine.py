@@ -1,0 +1,453 @@
+"""Hour-by-hour replay of recorded data through the SAME `decide_for_user` the strategy tick runs.
+
+Each hour h (a Binance SOL candle: open, high, low, close):
+1. Decide at the hour's open price with the snapshot of hour h (Asgard's hourly rates of bucket h, the
+   funding Hyperliquid paid at h) and the position's risk readings at that price: `dnbot` asks
+   `decide_for_user`; `always` opens the given pair once, at the first hour it has data, and holds.
+2. Liquidation on the hour's extremes: the long (Asgard) if the LOW takes its health factor to 1, the short
+   (Hyperliquid) if the HIGH reaches its liquidation price. A liquidated leg loses its penalty (the long: a
+   liquidation bonus on its debt; the short: its remaining maintenance margin) and the other leg is closed at
+   the same price, paying its close fee. That hour accrues no interest or funding.
+3. Otherwise accrue over the hour, in this order: staking (the LST/SOL rate grows; the LST's USD price is
+   SOL x that rate, since no LST market price is recorded), supply interest (the long's units grow), USDC
+   borrow interest (the debt grows), the price move from open to close on both legs, and the funding
+   Hyperliquid pays at h + 1 on size x the close price (POSITIVE rate: the short EARNS).
+
+Gaps, honestly: an hour without a SOL candle is SKIPPED (no accrual, nothing decided; counted). For an open
+position, a missing Asgard rate or funding rate is CARRIED FORWARD from the last recorded hour (interest and
+funding do not stop because a recorder missed an hour; counted as `carried_hours`). No new position opens on
+an hour without its own recorded data: the strategy only sees the markets recorded at that hour.
+
+Money is Decimal throughout; the per-source PnL sums to the equity change exactly before rounding to cents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from dnbot.backtest.history import MarketHistory
+from dnbot.domain.assets import Asset, Protocol
+from dnbot.domain.carry import DEFAULT_FEES, FeeSchedule, notional_for_capital
+from dnbot.domain.pnl import CENT, PnlBreakdown
+from dnbot.domain.positions import Position, PositionStatus
+from dnbot.domain.presets import PRESETS, Preset, PresetName, UserSettings
+from dnbot.domain.rates import HOURS_PER_YEAR, LendingMarket
+from dnbot.domain.risk import RiskReadings
+from dnbot.domain.strategy import Close, LivePosition, Open, Rebalance, decide_for_user
+from dnbot.resources import KillSwitch
+
+HOUR = timedelta(hours=1)
+ZERO = Decimal(0)
+ONE = Decimal(1)
+POLICIES = ("dnbot", "always")
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestConfig:
+    capital_usd: Decimal = Decimal(10_000)
+    policy: str = "dnbot"
+    preset: Preset = field(default_factory=lambda: PRESETS[PresetName.BALANCED])
+    asset: Asset | None = None  # `always`: required; `dnbot`: restricts the markets it may choose
+    protocol: Protocol | None = None
+    leverage: Decimal | None = None  # default: the preset's
+    start: datetime | None = None
+    end: datetime | None = None
+    fees: FeeSchedule = DEFAULT_FEES
+    # Planning assumptions, not recorded data: Asgard's 4x maximum implies a liquidation LTV above 0.75;
+    # Hyperliquid's SOL max leverage 20x gives a maintenance margin of 1/(2 x 20).
+    liquidation_ltv: Decimal = Decimal("0.85")
+    maintenance_margin_rate: Decimal = Decimal("0.025")
+    liquidation_penalty: Decimal = Decimal("0.05")
+    record_series: bool = True
+
+    def settings(self) -> UserSettings:
+        return UserSettings.create(self.preset, leverage=self.leverage)
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    asset: Asset
+    protocol: Protocol
+    leverage: Decimal
+    opened_at: datetime
+    closed_at: datetime | None
+    notional_usd: Decimal
+    open_reason: str
+    close_reason: str
+    pnl_usd: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesPoint:
+    at: datetime
+    equity: Decimal
+    pnl: PnlBreakdown  # cumulative, exact
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestResult:
+    config: BacktestConfig
+    start: datetime | None
+    end: datetime | None
+    hours: int
+    capital_usd: Decimal
+    final_equity_usd: Decimal
+    pnl: PnlBreakdown  # exact
+    max_drawdown: Decimal
+    trades: tuple[Trade, ...]
+    hours_in_market: int
+    rebalances: int
+    liquidations: int
+    skipped_hours: int  # no SOL candle
+    carried_hours: int  # an open position's rate or funding carried forward
+    series: tuple[SeriesPoint, ...]
+
+    @property
+    def total_pnl_usd(self) -> Decimal:
+        return self.final_equity_usd - self.capital_usd
+
+    @property
+    def net_apy(self) -> Decimal:
+        if self.hours == 0:
+            return ZERO
+        return self.total_pnl_usd / self.capital_usd * HOURS_PER_YEAR / self.hours
+
+    def to_json(self) -> dict[str, object]:
+        final = self.final_equity_usd.quantize(CENT)
+        capital = self.capital_usd.quantize(CENT)
+        parts = self.pnl.to_cents(target=final - capital)
+        return {
+            "start": None if self.start is None else _iso(self.start),
+            "end": None if self.end is None else _iso(self.end),
+            "hours": self.hours,
+            "capital": format(capital, "f"),
+            "final_equity": format(final, "f"),
+            "total_pnl": format(final - capital, "f"),
+            "net_apy": format(self.net_apy.quantize(Decimal("1e-6")), "f"),
+            "max_drawdown": format(self.max_drawdown.quantize(Decimal("1e-6")), "f"),
+            "trades": len(self.trades),
+            "hours_in_market": self.hours_in_market,
+            "pnl": {name: format(value, "f") for name, value in parts.as_dict().items()},
+        }
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+class _Book:
+    """One open position's accounts: the long's units, LST/SOL rate and USDC debt; the short's margin."""
+
+    __slots__ = ("asset", "debt", "dist_open", "entry", "leverage", "margin", "market", "notional",
+                 "open_reason", "opened_at", "peak", "pnl_at_open", "position", "protocol", "rate", "size",
+                 "units")
+
+    def __init__(self, position: Position, units: Decimal, debt: Decimal, margin: Decimal, size: Decimal,
+                 entry: Decimal, market: LendingMarket, open_reason: str, pnl_at_open: PnlBreakdown) -> None:
+        self.position = position
+        self.asset = position.asset
+        self.protocol = position.protocol
+        self.leverage = position.leverage
+        self.opened_at = position.created_at
+        self.notional = position.target_notional_usd
+        self.units, self.rate, self.debt, self.margin = units, ONE, debt, margin
+        self.size, self.entry, self.market = size, entry, market
+        self.open_reason, self.pnl_at_open = open_reason, pnl_at_open
+        self.peak = self.value(entry)
+        self.dist_open = ZERO
+
+    def value(self, price: Decimal) -> Decimal:
+        return self.units * self.rate * price - self.debt + self.margin + self.size * (self.entry - price)
+
+    def long_liquidation_price(self, ltv: Decimal) -> Decimal:
+        return self.debt / (self.units * self.rate * ltv)
+
+    def short_liquidation_price(self, mmr: Decimal) -> Decimal:
+        return (self.margin + self.size * self.entry) / (self.size * (ONE + mmr))
+
+    def readings(self, price: Decimal, ltv: Decimal, mmr: Decimal) -> RiskReadings:
+        account = self.margin + self.size * (self.entry - price)
+        return RiskReadings(
+            health_factor=self.units * self.rate * price * ltv / self.debt if self.debt > ZERO else None,
+            margin_ratio=mmr * self.size * price / account if account > ZERO else Decimal(99),
+            short_liquidation_price=self.short_liquidation_price(mmr),
+            oracle_price_usd=price,
+            long_venue_sol_price_usd=None,  # one recorded SOL price only: divergence cannot be replayed
+            lst_depeg=None,  # no LST market price recorded: depeg cannot be replayed
+            equity_usd=self.value(price),
+            peak_equity_usd=self.peak,
+            liquidation_distance_at_open=self.dist_open,
+        )
+
+    def distance(self, price: Decimal, ltv: Decimal, mmr: Decimal) -> Decimal:
+        drop = ONE - self.long_liquidation_price(ltv) / price
+        rise = self.short_liquidation_price(mmr) / price - ONE
+        return min(drop, rise)
+
+
+class Backtester:
+    """Runs configurations against one `MarketHistory` (which caches the per-hour markets and snapshots, so
+    many runs share that work)."""
+
+    def __init__(self, history: MarketHistory) -> None:
+        self.history = history
+
+    def run(self, config: BacktestConfig) -> BacktestResult:
+        return _Run(self.history, config).execute()
+
+
+class _Run:
+    def __init__(self, history: MarketHistory, config: BacktestConfig) -> None:
+        if config.policy not in POLICIES:
+            raise ValueError(f"unknown policy {config.policy!r}; expected one of {', '.join(POLICIES)}")
+        if config.capital_usd <= ZERO:
+            raise ValueError("capital must be positive")
+        self.h = history
+        self.c = config
+        self.settings = config.settings()
+        self.leverage = self.settings.leverage
+        if config.policy == "always" and (config.asset is None or config.protocol is None):
+            raise ValueError("--policy always needs --asset and --protocol")
+        self.cash = config.capital_usd
+        self.book: _Book | None = None
+        self.pnl = PnlBreakdown()
+        self.trades: list[Trade] = []
+        self.rebalances = 0
+        self.liquidations = 0
+        self.carried = 0
+        self.opened_once = False
+        self.series: list[SeriesPoint] = []
+        self._last_funding: Decimal | None = None
+
+    # --- the span ------------------------------------------------------------------------------------
+
+    def _span(self) -> tuple[datetime | None, datetime | None]:
+        candles = self.h.candles
+        if not candles:
+            return None, None
+        first, last = min(candles), max(candles)
+        if self.c.policy == "always":
+            assert self.c.asset is not None and self.c.protocol is not None
+            default_start = self.h.first_hour_of(self.c.asset, self.c.protocol)
+        else:
+            default_start = self.h.first_hour_with_markets()
+        start = self.c.start or default_start or first
+        end = self.c.end or last
+        return max(start, first), min(end, last)
+
+    # --- the loop ------------------------------------------------------------------------------------
+
+    def execute(self) -> BacktestResult:
+        start, end = self._span()
+        hours = 0
+        in_market = 0
+        skipped = 0
+        peak_equity = self.c.capital_usd
+        max_drawdown = ZERO
+        last_close: Decimal | None = None
+        last_hour: datetime | None = None
+        if start is not None and end is not None:
+            hour = start
+            candles = self.h.candles
+            while hour <= end:
+                candle = candles.get(hour)
+                if candle is None:
+                    skipped += 1
+                    hour += HOUR
+                    continue
+                hours += 1
+                self._decide(hour, candle.open)
+                if self.book is not None:
+                    in_market += 1
+                    self._hour(hour, candle.open, candle.high, candle.low, candle.close)
+                equity = self.cash if self.book is None else self.cash + self.book.value(candle.close)
+                if self.book is not None and equity - self.cash > self.book.peak:
+                    self.book.peak = equity - self.cash
+                if equity > peak_equity:
+                    peak_equity = equity
+                elif peak_equity > ZERO:
+                    drawdown = (peak_equity - equity) / peak_equity
+                    if drawdown > max_drawdown:
+                        max_drawdown = drawdown
+                if self.c.record_series:
+                    self.series.append(SeriesPoint(hour, equity, self.pnl))
+                last_close, last_hour = candle.close, hour
+                hour += HOUR
+        if self.book is not None and last_close is not None and last_hour is not None:
+            self._close(last_hour, last_close, "end of the backtest")
+        return BacktestResult(
+            config=self.c, start=start, end=end, hours=hours, capital_usd=self.c.capital_usd,
+            final_equity_usd=self.cash, pnl=self.pnl, max_drawdown=max_drawdown, trades=tuple(self.trades),
+            hours_in_market=in_market, rebalances=self.rebalances, liquidations=self.liquidations,
+            skipped_hours=skipped, carried_hours=self.carried, series=tuple(self.series),
+        )
+
+    # --- decisions -----------------------------------------------------------------------------------
+
+    def _decide(self, hour: datetime, price: Decimal) -> None:
+        if self.c.policy == "always":
+            if self.book is None and not self.opened_once:
+                assert self.c.asset is not None and self.c.protocol is not None
+                market = self.h.market(self.c.asset, self.c.protocol, hour, with_limits=False)
+                if market is not None:
+                    notional = notional_for_capital(self.cash, self.leverage)
+                    self._open(hour, price, market, self.leverage, notional, self.cash,
+                               "policy always: the whole capital at the first hour with data")
+            return
+        snapshot = self.h.snapshot_at(hour)
+        if snapshot is None:
+            return
+        if self.c.asset is not None or self.c.protocol is not None:
+            markets = tuple(m for m in snapshot.markets
+                            if (self.c.asset is None or m.asset is self.c.asset)
+                            and (self.c.protocol is None or m.protocol is self.c.protocol))
+            snapshot = replace(snapshot, markets=markets)
+        book = self.book
+        live = [] if book is None else [LivePosition(book.position, book.readings(
+            price, self.c.liquidation_ltv, self.c.maintenance_margin_rate))]
+        tick = decide_for_user(
+            snapshot=snapshot,
+            funding_history_hourly=self.h.funding_history(hour, 48),
+            positions=live,
+            free_capital_usd=self.cash if book is None else ZERO,
+            settings=self.settings,
+            kill_switch=KillSwitch.OFF,
+            now=hour,
+            fees=self.c.fees,
+        )
+        for decision in tick.decisions:
+            if isinstance(decision, Close) and self.book is not None:
+                self._close(hour, price, decision.reason)
+            elif isinstance(decision, Rebalance) and self.book is not None:
+                self._rebalance(price)
+            elif isinstance(decision, Open) and self.book is None:
+                market = snapshot.market(decision.asset, decision.protocol)
+                assert market is not None
+                self._open(hour, price, market, decision.leverage, decision.notional_usd,
+                           decision.capital_usd, decision.reason)
+
+    def _open(self, hour: datetime, price: Decimal, market: LendingMarket, leverage: Decimal,
+              notional: Decimal, capital: Decimal, reason: str) -> None:
+        fee = self.c.fees.open_usd(notional)
+        collateral = notional / leverage
+        position = Position(
+            position_id=f"bt-{len(self.trades) + 1}", user_id="backtest", asset=market.asset,
+            protocol=market.protocol, leverage=leverage, target_notional_usd=notional,
+            status=PositionStatus.OPEN, created_at=hour, updated_at=hour,
+        )
+        self.cash -= capital
+        self.pnl = self.pnl.add(fees=-fee)
+        size = notional / price
+        book = _Book(position, units=size, debt=notional - collateral, margin=capital - collateral - fee,
+                     size=size, entry=price, market=market, open_reason=reason, pnl_at_open=self.pnl)
+        book.dist_open = book.distance(price, self.c.liquidation_ltv, self.c.maintenance_margin_rate)
+        self.book = book
+        self.opened_once = True
+
+    def _finish(self, hour: datetime, reason: str) -> None:
+        book = self.book
+        assert book is not None
+        self.trades.append(Trade(book.asset, book.protocol, book.leverage, book.opened_at, hour,
+                                 book.notional, book.open_reason, reason,
+                                 self.pnl.total - book.pnl_at_open.total))
+        self.book = None
+
+    def _close(self, hour: datetime, price: Decimal, reason: str) -> None:
+        book = self.book
+        assert book is not None
+        fee = self.c.fees.close_usd(book.size * price)
+        self.cash += book.value(price) - fee
+        self.pnl = self.pnl.add(fees=-fee)
+        self._finish(hour, reason)
+
+    def _rebalance(self, price: Decimal) -> None:
+        """Re-center both legs on the position's equity (realizes the short's gain into the long's debt)."""
+        book = self.book
+        assert book is not None
+        equity = book.value(price)
+        buffer = self.settings.preset.margin_buffer
+        notional = equity * (ONE - buffer) * book.leverage / 2
+        fee = self.c.fees.rebalance_usd(notional - book.size * price)
+        equity -= fee
+        self.pnl = self.pnl.add(fees=-fee)
+        collateral = notional / book.leverage
+        book.units = notional / (book.rate * price)
+        book.debt = notional - collateral
+        book.size = notional / price
+        book.entry = price
+        book.margin = equity - collateral
+        book.dist_open = book.distance(price, self.c.liquidation_ltv, self.c.maintenance_margin_rate)
+        self.rebalances += 1
+
+    # --- one hour of a live position -------------------------------------------------------------------
+
+    def _hour(self, hour: datetime, p0: Decimal, high: Decimal, low: Decimal, p1: Decimal) -> None:
+        book = self.book
+        assert book is not None
+        c = self.c
+        market = self.h.market(book.asset, book.protocol, hour, with_limits=False)
+        funding = self.h.funding_hourly.get(hour + HOUR)
+        if market is None or funding is None:
+            self.carried += 1
+        if market is None:
+            market = book.market
+        else:
+            book.market = market
+        if funding is None:
+            funding = self._last_funding if self._last_funding is not None else ZERO
+        else:
+            self._last_funding = funding
+
+        long_exposure = book.units * book.rate
+        long_liq = book.long_liquidation_price(c.liquidation_ltv)
+        short_liq = book.short_liquidation_price(c.maintenance_margin_rate)
+        long_hit, short_hit = low <= long_liq, high >= short_liq
+        if long_hit and short_hit:  # whichever price is nearer the open is reached first
+            long_hit = p0 - long_liq <= short_liq - p0
+            short_hit = not long_hit
+        if long_hit:
+            self._liquidate_long(hour, p0, long_liq, long_exposure)
+            return
+        if short_hit:
+            self._liquidate_short(hour, p0, short_liq, long_exposure)
+            return
+
+        rate1 = book.rate * (ONE + market.staking_apy / HOURS_PER_YEAR)
+        staking = book.units * (rate1 - book.rate) * p0
+        units1 = book.units * (ONE + market.supply_apy / HOURS_PER_YEAR)
+        lending = (units1 - book.units) * rate1 * p0
+        debt1 = book.debt * (ONE + market.usdc_borrow_apy / HOURS_PER_YEAR)
+        borrow = book.debt - debt1
+        move = p1 - p0
+        price = (units1 * rate1 - book.size) * move
+        earned = book.size * p1 * funding  # POSITIVE funding: longs pay shorts; this short earns
+        book.rate, book.units, book.debt = rate1, units1, debt1
+        book.margin += earned
+        pnl = self.pnl
+        self.pnl = PnlBreakdown(pnl.funding + earned, pnl.staking + staking, pnl.lending + lending,
+                                pnl.borrow + borrow, pnl.fees, pnl.price + price)
+
+    def _liquidate_long(self, hour: datetime, p0: Decimal, at: Decimal, exposure: Decimal) -> None:
+        book = self.book
+        assert book is not None
+        price_pnl = (exposure - book.size) * (at - p0)
+        penalty = min(self.c.liquidation_penalty * book.debt, exposure * at - book.debt)
+        short_fee = self.c.fees.hyperliquid_taker_rate * book.size * at
+        self.cash += book.value(at) - penalty - short_fee
+        self.pnl = self.pnl.add(price=price_pnl, fees=-penalty - short_fee)
+        self.liquidations += 1
+        self._finish(hour, f"the long was liquidated at ${at:.2f} (hour low)")
+
+    def _liquidate_short(self, hour: datetime, p0: Decimal, at: Decimal, exposure: Decimal) -> None:
+        book = self.book
+        assert book is not None
+        price_pnl = (exposure - book.size) * (at - p0)
+        lost = book.margin + book.size * (book.entry - at)  # what is left in the isolated account
+        fees = self.c.fees
+        long_fee = (fees.asgard_close_rate + fees.swap_slippage_rate) * exposure * at + fees.jito_tip_usd
+        self.cash += book.value(at) - lost - long_fee
+        self.pnl = self.pnl.add(price=price_pnl, fees=-lost - long_fee)
+        self.liquidations += 1
+        self._finish(hour, f"the short was liquidated at ${at:.2f} (hour high)")

@@ -1,0 +1,116 @@
+"""Recorded data as the strategy sees it, hour by hour: `LendingMarket`s and `RatesSnapshot`s built once.
+
+Which pairs have data at an hour (the same rule for `dnbot opportunities` and the backtester):
+- every pair needs the protocol's USDC reserve rates (the borrow) at that hour;
+- SOL needs the protocol's SOL reserve rates (its supply rate); its staking is 0;
+- an LST needs its hourly staking APY (recorded for jitoSOL only); its supply is 0 because no LST reserve
+  rate is recorded. jupSOL and INF have only a one-day staking snapshot, so they never have hourly data.
+A snapshot also needs the hour's Hyperliquid funding and the hour's SOL candle. Nothing is interpolated here:
+a missing hour is missing. The backtester decides what a gap means for an open position (see engine.py).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from datetime import datetime
+from decimal import Decimal
+
+from dnbot.domain.assets import Asset, Protocol
+from dnbot.domain.rates import FundingQuote, LendingMarket, RatesSnapshot
+from dnbot.marketdata.recorded import Candle, LendingPoint, RecordedData
+
+ZERO = Decimal(0)
+# token_config.json spells the symbols its own way
+_CONFIG_SYMBOL = {Asset.SOL: "SOL", Asset.JITOSOL: "JitoSOL", Asset.JUPSOL: "JUPSOL", Asset.INF: "INF"}
+
+
+class MarketHistory:
+    """Hour-keyed markets, funding and prices from a `RecordedData`, each built once and cached."""
+
+    def __init__(self, data: RecordedData) -> None:
+        self.data = data
+        self.funding_hourly: dict[datetime, Decimal] = data.funding_hourly
+        self.candles: dict[datetime, Candle] = data.sol_hourly_candles
+        self._usdc: dict[Protocol, dict[datetime, LendingPoint]] = {
+            p: data.lending_hourly(p, "usdc") for p in Protocol}
+        self._sol: dict[Protocol, dict[datetime, LendingPoint]] = {
+            p: data.lending_hourly(p, "sol") for p in Protocol}
+        self._staking: dict[Asset, dict[datetime, Decimal]] = {
+            a: data.staking_hourly(a) for a in Asset if a.is_lst}
+        self.max_leverage = self._max_leverages(data)
+        self._funding_hours = sorted(self.funding_hourly)
+        self._funding_values = [self.funding_hourly[h] for h in self._funding_hours]
+        self._markets: dict[datetime, tuple[LendingMarket, ...]] = {}
+
+    @staticmethod
+    def _max_leverages(data: RecordedData) -> dict[tuple[Asset, Protocol], Decimal]:
+        """Asgard's long max leverage per (asset, protocol) main market, from the recorded token config."""
+        found: dict[tuple[Asset, Protocol], Decimal] = {}
+        config = data.token_config
+        for asset, symbol in _CONFIG_SYMBOL.items():
+            for bank in config.get(symbol, {}).get("banks", []):
+                limit = (bank.get("maxLeverage") or {}).get("long")
+                if limit is None or bank.get("market") != "Main Market":
+                    continue
+                try:
+                    protocol = Protocol.parse(bank["protocol"])
+                except ValueError:
+                    continue
+                found[(asset, protocol)] = Decimal(str(limit))
+        return found
+
+    def pairs(self) -> list[tuple[Asset, Protocol]]:
+        return [(a, p) for a in Asset for p in Protocol]
+
+    def market(self, asset: Asset, protocol: Protocol, hour: datetime,
+               with_limits: bool = True) -> LendingMarket | None:
+        usdc = self._usdc[protocol].get(hour)
+        if usdc is None:
+            return None
+        if asset is Asset.SOL:
+            sol = self._sol[protocol].get(hour)
+            if sol is None:
+                return None
+            supply, staking = sol.supply_apy, ZERO
+        else:
+            staked = self._staking[asset].get(hour)
+            if staked is None:
+                return None
+            supply, staking = ZERO, staked
+        limit = self.max_leverage.get((asset, protocol)) if with_limits else None
+        return LendingMarket(asset, protocol, supply, usdc.borrow_apy, staking, max_leverage=limit)
+
+    def markets_at(self, hour: datetime) -> tuple[LendingMarket, ...]:
+        cached = self._markets.get(hour)
+        if cached is None:
+            built = (self.market(a, p, hour) for a, p in self.pairs())
+            cached = tuple(m for m in built if m is not None)
+            self._markets[hour] = cached
+        return cached
+
+    def snapshot_at(self, hour: datetime) -> RatesSnapshot | None:
+        """The snapshot the tick would have seen at `hour` (None when the hour's funding or price is missing).
+        No predicted funding is recorded per hour, so the prediction is None."""
+        funding = self.funding_hourly.get(hour)
+        candle = self.candles.get(hour)
+        if funding is None or candle is None:
+            return None
+        quote = FundingQuote(funding_hourly=funding, predicted_funding_hourly=None, mark_price=candle.open,
+                             oracle_price=candle.open)
+        return RatesSnapshot(at=hour, markets=self.markets_at(hour), funding=quote, sol_price_usd=candle.open,
+                             source="recorded")
+
+    def funding_history(self, hour: datetime, hours: int) -> list[Decimal]:
+        """The last `hours` RECORDED hourly rates up to and including `hour`, oldest first (gaps skipped)."""
+        end = bisect_right(self._funding_hours, hour)
+        return self._funding_values[max(0, end - hours):end]
+
+    def first_hour_of(self, asset: Asset, protocol: Protocol) -> datetime | None:
+        for hour in sorted(self._usdc[protocol]):
+            if self.market(asset, protocol, hour, with_limits=False) is not None:
+                return hour
+        return None
+
+    def first_hour_with_markets(self) -> datetime | None:
+        starts = [min(series) for series in self._usdc.values() if series]
+        return min(starts) if starts else None
