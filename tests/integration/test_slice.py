@@ -1,0 +1,175 @@
+"""The walking skeleton's slice, end to end through the handlers on moto:
+poller -> snapshot -> GET /rates; login; POST /positions/open -> the open state machine -> stages -> position."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from dnbot.domain.rates import HOURS_PER_YEAR
+from dnbot.local.system import LocalSystem
+from dnbot.ports import TransientVenueError, VenueRejected
+from dnbot.resources import KillSwitch
+from tests.integration.conftest import Client, Terminal, log_in
+
+pytestmark = pytest.mark.xdist_group("moto")
+
+
+@pytest.fixture(scope="module")
+def alice(system: LocalSystem, terminal: Terminal) -> Client:
+    return log_in(system, terminal, "alice@example.com")
+
+
+def test_poller_snapshot_is_served_by_rates(system: LocalSystem) -> None:
+    result = system.functions.invoke("rates_poller", {"source": "aws.events"})
+    rates = httpx.get(f"{system.url}/api/v1/rates").json()
+    assert rates["at"].startswith(result["at"][:19])
+    funding = rates["hyperliquid"]
+    assert Decimal(funding["funding_hourly"]) == Decimal(result["funding_hourly"])
+    # annualized simply, from the HOURLY rate: 8760 hours a year
+    assert Decimal(funding["funding_apy"]) == Decimal(funding["funding_hourly"]) * HOURS_PER_YEAR
+    pairs = {(m["asset"], m["protocol"]) for m in rates["asgard"]}
+    assert {("SOL", "kamino"), ("SOL", "marginfi"), ("SOL", "drift"), ("jitoSOL", "kamino")} <= pairs
+    nets = [Decimal(o["net_apy"]) for o in rates["opportunities"]]
+    assert nets == sorted(nets, reverse=True)
+
+
+def test_rates_leverage_is_validated(system: LocalSystem) -> None:
+    reply = httpx.get(f"{system.url}/api/v1/rates", params={"leverage": "9"})
+    assert reply.status_code == 422
+    assert reply.json()["error"]["code"] == "invalid_request"
+
+
+def test_login_with_the_printed_code(alice: Client) -> None:
+    me = alice.get("/api/v1/auth/me").json()
+    assert me["user"]["email"] == "alice@example.com"
+    assert me["user"]["wallets"]["solana"] and me["user"]["wallets"]["evm"].startswith("0x")
+
+
+def test_wrong_code_is_refused_and_logs_nobody_in(system: LocalSystem) -> None:
+    http = httpx.Client(base_url=system.url)
+    http.post("/api/v1/auth/email/start", json={"email": "mallory@example.com"})
+    reply = http.post("/api/v1/auth/email/verify", json={"email": "mallory@example.com", "code": "000000"})
+    assert reply.status_code == 401
+    assert reply.json()["error"]["code"] == "invalid_code"
+    assert http.get("/api/v1/auth/me").status_code == 401
+
+
+def test_writes_need_the_csrf_token(alice: Client) -> None:
+    reply = alice.http.post("/api/v1/positions/open", json={"asset": "SOL", "size_usd": "1000"})
+    assert reply.status_code == 403
+    assert reply.json()["error"]["code"] == "csrf_failed"
+
+
+def test_open_runs_every_stage_and_lists_the_position(system: LocalSystem, alice: Client) -> None:
+    accepted = alice.post("/api/v1/positions/open", {"asset": "jitoSOL", "leverage": "2", "size_usd": "1000"})
+    assert accepted.status_code == 202, accepted.text
+    job = alice.wait_job(accepted.json()["job_id"])
+    assert job["status"] == "succeeded", job
+    assert [s["name"] for s in job["stages"]] == [
+        "queued", "preflight", "reserve", "open_long", "open_short", "validate_fills", "open"]
+    positions = alice.get("/api/v1/positions").json()["positions"]
+    mine = next(p for p in positions if p["position_id"] == job["position_id"])
+    assert mine["status"] == "open"
+    long_usd, short_usd = Decimal(mine["long"]["notional_usd"]), Decimal(mine["short"]["notional_usd"])
+    assert long_usd == Decimal("1000.00")  # capital 1000 at 2x: 1000 on each leg
+    assert abs(long_usd - short_usd) / long_usd <= Decimal("0.01")
+
+
+def test_close_flattens_both_legs(system: LocalSystem, alice: Client) -> None:
+    opened = alice.wait_job(alice.post("/api/v1/positions/open",
+                                       {"asset": "SOL", "protocol": "kamino", "size_usd": "600"}).json()["job_id"])
+    position_id = opened["position_id"]
+    closing = alice.post(f"/api/v1/positions/{position_id}/close")
+    assert closing.status_code == 202
+    job = alice.wait_job(closing.json()["job_id"])
+    assert job["status"] == "succeeded", job
+    assert [s["name"] for s in job["stages"]][-4:] == ["close_short", "close_long", "reconcile", "closed"]
+    position = alice.get(f"/api/v1/positions/{position_id}").json()
+    assert position["status"] == "closed" and position["pnl_usd"] is not None
+    assert system.venues is not None
+    user_id = alice.get("/api/v1/auth/me").json()["user"]["user_id"]
+    assert system.venues.find_long(user_id, position_id) is None
+    assert system.venues.find_short(user_id, position_id) is None
+
+
+def test_a_refused_short_unwinds_the_long(system: LocalSystem, alice: Client) -> None:
+    assert system.venues is not None
+    system.venues.fail_next("open_short", VenueRejected("insufficient margin"))
+    job = alice.wait_job(alice.post("/api/v1/positions/open",
+                                    {"asset": "SOL", "size_usd": "500"}).json()["job_id"])
+    assert job["status"] == "failed"
+    assert "insufficient margin" in job["error"]
+    assert "unwind" in [s["name"] for s in job["stages"]]
+    user_id = alice.get("/api/v1/auth/me").json()["user"]["user_id"]
+    assert system.venues.find_long(user_id, job["position_id"]) is None  # no naked long left behind
+    assert alice.get(f"/api/v1/positions/{job['position_id']}").json()["status"] == "failed"
+
+
+def test_a_transient_venue_error_is_retried(system: LocalSystem, alice: Client) -> None:
+    assert system.venues is not None
+    system.venues.fail_next("open_short", TransientVenueError("502 from the venue"))
+    job = alice.wait_job(alice.post("/api/v1/positions/open",
+                                    {"asset": "SOL", "size_usd": "500"}).json()["job_id"])
+    assert job["status"] == "succeeded", job
+
+
+def test_kill_switch_stops_new_positions_before_any_leg(system: LocalSystem, alice: Client) -> None:
+    assert system.runtime is not None and system.venues is not None
+    system.runtime.kill_switch.set_kill_switch(KillSwitch.NO_NEW_POSITIONS)
+    try:
+        job = alice.wait_job(alice.post("/api/v1/positions/open",
+                                        {"asset": "SOL", "size_usd": "500"}).json()["job_id"])
+    finally:
+        system.runtime.kill_switch.set_kill_switch(KillSwitch.OFF)
+    assert job["status"] == "failed"
+    assert "kill switch is no-new-positions" in job["error"]
+    assert [s["name"] for s in job["stages"]][-1] == "preflight"
+    user_id = alice.get("/api/v1/auth/me").json()["user"]["user_id"]
+    assert system.venues.find_long(user_id, job["position_id"]) is None
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"asset": "DOGE", "size_usd": "100"}, "asset"),
+    ({"asset": "SOL", "size_usd": "100", "leverage": "5"}, "leverage"),
+    ({"asset": "SOL", "size_usd": "-1"}, "size_usd"),
+    ({"asset": "SOL", "protocol": "aave", "size_usd": "100"}, "protocol"),
+    ({"asset": "SOL", "size_usd": "100", "extra": 1}, "extra"),
+])
+def test_bad_open_requests_get_a_json_422_and_change_nothing(alice: Client, body: dict[str, object],
+                                                              field: str) -> None:
+    before = len(alice.get("/api/v1/positions").json()["positions"])
+    reply = alice.post("/api/v1/positions/open", body)
+    assert reply.status_code == 422
+    error = reply.json()["error"]
+    assert error["code"] == "invalid_request" and field in error["message"]
+    assert len(alice.get("/api/v1/positions").json()["positions"]) == before
+
+
+def test_too_small_a_position_is_refused_with_its_reason(alice: Client) -> None:
+    reply = alice.post("/api/v1/positions/open", {"asset": "SOL", "size_usd": "5", "leverage": "2"})
+    assert reply.status_code == 400
+    assert reply.json()["error"]["code"] == "size_too_small"
+
+
+def test_unknown_routes_and_other_users_jobs_are_json_404s(system: LocalSystem, terminal: Terminal,
+                                                           alice: Client) -> None:
+    assert httpx.get(f"{system.url}/api/v1/nope").json()["error"]["code"] == "not_found"
+    job_id = alice.post("/api/v1/positions/open", {"asset": "SOL", "size_usd": "500"}).json()["job_id"]
+    bob = log_in(system, terminal, "bob@example.com")
+    reply = bob.get(f"/api/v1/positions/jobs/{job_id}")
+    assert reply.status_code == 404 and reply.json()["error"]["code"] == "job_not_found"
+    alice.wait_job(job_id)
+
+
+def test_emergency_stop_is_for_operators_only(system: LocalSystem, terminal: Terminal, alice: Client) -> None:
+    assert alice.post("/api/v1/control/emergency-stop").status_code == 403
+    operator = log_in(system, terminal, "operator@example.com")
+    assert system.runtime is not None
+    try:
+        status = operator.post("/api/v1/control/emergency-stop").json()
+        assert status["kill_switch"] == "close-all"
+    finally:
+        system.runtime.kill_switch.set_kill_switch(KillSwitch.OFF)
