@@ -173,3 +173,22 @@ def test_emergency_stop_is_for_operators_only(system: LocalSystem, terminal: Ter
         assert status["kill_switch"] == "close-all"
     finally:
         system.runtime.kill_switch.set_kill_switch(KillSwitch.OFF)
+
+
+def test_settings_round_trip_and_reset(alice: Client) -> None:
+    assert alice.get("/api/v1/settings").json()["preset"] == "balanced"
+    saved = alice.post("/api/v1/settings", {"preset": "conservative", "leverage": "2.5",
+                                            "max_position_usd": "5000"})
+    assert saved.status_code == 200, saved.text
+    assert alice.get("/api/v1/settings").json()["leverage"] == "2.5"
+    refused = alice.post("/api/v1/settings", {"preset": "conservative", "max_position_usd": "10"})
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "invalid_settings"
+    assert alice.get("/api/v1/settings").json()["max_position_usd"] == "5000"
+    assert alice.post("/api/v1/settings/reset").json()["preset"] == "balanced"
+
+
+def test_balances_show_the_wallet_addresses(alice: Client) -> None:
+    me = alice.get("/api/v1/auth/me").json()["user"]
+    balances = alice.get("/api/v1/balances").json()
+    assert balances["solana"]["address"] == me["wallets"]["solana"]
+    assert balances["evm"]["address"] == me["wallets"]["evm"]

@@ -82,6 +82,20 @@ class CapitalSource(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class Balances:
+    """What the user holds where (None: that venue could not be read just now)."""
+
+    solana_sol: Decimal | None
+    solana_usdc: Decimal | None
+    evm_usdc: Decimal | None  # on Arbitrum, on its way to Hyperliquid
+    hyperliquid_account_value_usd: Decimal | None
+
+
+class BalanceReader(Protocol):
+    def balances(self, user: UserRecord) -> Balances: ...
+
+
 class RiskReader(Protocol):
     def readings(self, position: Position) -> RiskReadings:
         """What the venues say about this live position now (unknown readings stay None)."""

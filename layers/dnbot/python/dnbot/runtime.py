@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from dnbot.adapters.aws.ssm import SsmKillSwitch
     from dnbot.ports import (
         AccessTokenVerifier,
+        BalanceReader,
         CapitalSource,
         Clock,
         FundingSource,
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
         WalletProvisioner,
         WorkflowStarter,
     )
+    from dnbot.services.account import AccountService
     from dnbot.services.auth import AuthService
     from dnbot.services.control import ControlService
     from dnbot.services.position_steps import PositionSteps
@@ -111,6 +113,10 @@ class Runtime:
         raise NotImplementedError("balances are wired in the venue-adapters change")
 
     @cached_property
+    def balances(self) -> BalanceReader:
+        raise NotImplementedError("balances are wired in the venue-adapters change")
+
+    @cached_property
     def risk(self) -> RiskReader:
         raise NotImplementedError("venue risk readings are wired in the venue-adapters change")
 
@@ -158,6 +164,12 @@ class Runtime:
         from dnbot.services.control import ControlService
 
         return ControlService(self.store, self.store, self.kill_switch, self.clock, self.settings.admin_emails)
+
+    @cached_property
+    def account(self) -> AccountService:
+        from dnbot.services.account import AccountService
+
+        return AccountService(self.store, self.balances)
 
     @cached_property
     def tick(self) -> StrategyTick:

@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 from dnbot.domain.assets import Asset, Protocol
 from dnbot.domain.positions import Job, Leg, Position
 from dnbot.domain.rates import RatesSnapshot
-from dnbot.ports import UserRecord
+from dnbot.domain.presets import UserSettings
+from dnbot.ports import Balances, UserRecord
 from dnbot.services.rates import RatedMarket
 
 
@@ -247,3 +248,57 @@ class StatusResponse(BaseModel):
     kill_switch: str
     positions_open: int
     pnl_24h_usd: Decimal
+
+
+# --- account ---------------------------------------------------------------------------------------------
+
+
+class SettingsBody(Strict):
+    preset: Literal["conservative", "balanced", "aggressive"] = "balanced"
+    leverage: Decimal | None = Field(default=None, ge=2, le=4)
+    max_position_usd: Decimal | None = Field(default=None, gt=0)
+
+
+class SettingsOut(BaseModel):
+    preset: str
+    leverage: Decimal
+    max_position_usd: Decimal
+    min_net_apy: Decimal
+    persistence_hours: int
+    exits: dict[str, str]
+
+    @classmethod
+    def build(cls, settings: UserSettings) -> SettingsOut:
+        exits = settings.exits
+        return cls(preset=settings.preset.name.value, leverage=settings.leverage,
+                   max_position_usd=settings.max_position_usd, min_net_apy=settings.preset.min_net_apy,
+                   persistence_hours=settings.preset.persistence_hours,
+                   exits={name: str(getattr(exits, name)) for name in exits.__dataclass_fields__})
+
+
+class SolanaBalanceOut(BaseModel):
+    address: str | None
+    sol: Decimal | None
+    usdc: Decimal | None
+
+
+class EvmBalanceOut(BaseModel):
+    address: str | None
+    usdc: Decimal | None
+
+
+class HyperliquidBalanceOut(BaseModel):
+    account_value_usd: Decimal | None
+
+
+class BalancesResponse(BaseModel):
+    solana: SolanaBalanceOut
+    evm: EvmBalanceOut
+    hyperliquid: HyperliquidBalanceOut
+
+    @classmethod
+    def build(cls, user: UserRecord, balances: Balances) -> BalancesResponse:
+        return cls(solana=SolanaBalanceOut(address=user.solana_address, sol=balances.solana_sol,
+                                           usdc=balances.solana_usdc),
+                   evm=EvmBalanceOut(address=user.evm_address, usdc=balances.evm_usdc),
+                   hyperliquid=HyperliquidBalanceOut(account_value_usd=balances.hyperliquid_account_value_usd))

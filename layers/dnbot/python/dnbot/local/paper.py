@@ -17,7 +17,7 @@ from dnbot.domain.positions import Position
 from dnbot.domain.rates import FundingQuote, LendingMarket
 from dnbot.domain.risk import RiskReadings
 from dnbot.marketdata.recorded import HOUR
-from dnbot.ports import LongFill, LongOpenRequest, ShortFill, UserRecord, VenueRejected
+from dnbot.ports import Balances, LongFill, LongOpenRequest, ShortFill, UserRecord, VenueRejected
 from dnbot.sim.world import SimWorld
 
 CENT = Decimal("0.01")
@@ -96,7 +96,7 @@ class _PaperLong:
 
 
 class PaperVenues:
-    """Implements LongVenue, ShortVenue, CapitalSource and RiskReader by filling at the replayed SOL price
+    """Implements LongVenue, ShortVenue, CapitalSource, BalanceReader and RiskReader by filling at the replayed SOL price
     (LSTs at par with SOL), with `paper_capital_usd` of capital per user.
 
     `fail_next(call, error)` makes the next call of that name raise `error` (tests of compensation).
@@ -127,6 +127,12 @@ class PaperVenues:
             committed = sum((held.fill.notional_usd - held.debt_usd for key, held in self._longs.items()
                              if key[0] == user.user_id), Decimal(0))
         return max(Decimal(0), self._paper_capital - 2 * committed)
+
+    # BalanceReader: the paper capital, half as collateral on Solana and half as margin on Hyperliquid
+    def balances(self, user: UserRecord) -> Balances:
+        free_half = (self.free_capital_usd(user) / 2).quantize(CENT)
+        return Balances(solana_sol=Decimal("0.05"), solana_usdc=free_half, evm_usdc=Decimal(0),
+                        hyperliquid_account_value_usd=free_half)
 
     # RiskReader
     def readings(self, position: Position) -> RiskReadings:

@@ -86,7 +86,7 @@ class LocalSystem:
 
         runtime.override(
             lending_markets=markets, funding_source=markets, long_venue=self.venues, short_venue=self.venues,
-            capital=self.venues, risk=self.venues,
+            capital=self.venues, risk=self.venues, balances=self.venues,
             identity=LocalEmailCodes(runtime.store, runtime.clock.now, self._announce_code),
             wallets=DerivedLocalWallets(_wallet_secret(self.state_dir)),
         )
