@@ -14,8 +14,9 @@ Each hour h (a Binance SOL candle: open, high, low, close):
    Hyperliquid pays at h + 1 on size x the close price (POSITIVE rate: the short EARNS).
 
 Gaps, honestly: an hour without a SOL candle is SKIPPED (no accrual, nothing decided; counted). For an open
-position, a missing Asgard rate or funding rate is CARRIED FORWARD from the last recorded hour (interest and
-funding do not stop because a recorder missed an hour; counted as `carried_hours`). No new position opens on
+position, each missing rate (the USDC borrow, the SOL supply, the LST staking, the funding) is CARRIED FORWARD
+from its last recorded hour, the others still coming from their own series (interest and funding do not stop
+because a recorder missed an hour; counted as `carried_hours`). No new position opens on
 an hour without its own recorded data: the strategy only sees the markets recorded at that hour.
 
 Money is Decimal throughout; the per-source PnL sums to the equity change exactly before rounding to cents.
@@ -387,14 +388,11 @@ class _Run:
         book = self.book
         assert book is not None
         c = self.c
-        market = self.h.market(book.asset, book.protocol, hour, with_limits=False)
+        market, carried = self.h.market_or_carried(book.market, hour)
+        book.market = market
         funding = self.h.funding_hourly.get(hour + HOUR)
-        if market is None or funding is None:
+        if carried or funding is None:
             self.carried += 1
-        if market is None:
-            market = book.market
-        else:
-            book.market = market
         if funding is None:
             funding = self._last_funding if self._last_funding is not None else ZERO
         else:

@@ -80,6 +80,26 @@ class MarketHistory:
         limit = self.max_leverage.get((asset, protocol)) if with_limits else None
         return LendingMarket(asset, protocol, supply, usdc.borrow_apy, staking, max_leverage=limit)
 
+    def market_or_carried(self, last: LendingMarket, hour: datetime) -> tuple[LendingMarket, bool]:
+        """`last`'s market at `hour`, each rate from its own series where recorded and carried forward from
+        `last` where not. The flag says whether anything was carried."""
+        asset, protocol = last.asset, last.protocol
+        usdc = self._usdc[protocol].get(hour)
+        borrow = last.usdc_borrow_apy if usdc is None else usdc.borrow_apy
+        carried = usdc is None
+        if asset is Asset.SOL:
+            sol = self._sol[protocol].get(hour)
+            supply, staking = (last.supply_apy, ZERO) if sol is None else (sol.supply_apy, ZERO)
+            carried = carried or sol is None
+        else:
+            staked = self._staking[asset].get(hour)
+            supply, staking = ZERO, last.staking_apy if staked is None else staked
+            carried = carried or staked is None
+        if not carried and supply == last.supply_apy and borrow == last.usdc_borrow_apy \
+                and staking == last.staking_apy:
+            return last, False
+        return LendingMarket(asset, protocol, supply, borrow, staking, max_leverage=last.max_leverage), carried
+
     def markets_at(self, hour: datetime) -> tuple[LendingMarket, ...]:
         cached = self._markets.get(hour)
         if cached is None:
