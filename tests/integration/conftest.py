@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from dnbot.local.system import LocalSystem
 
 

@@ -6,7 +6,6 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dnbot import resources
@@ -17,7 +16,8 @@ class Settings(BaseSettings):
 
     # Where we run: "aws" inside Lambda, "local" under `dnbot local`, "test" in the test suite.
     environment: Literal["aws", "local", "test"] = "aws"
-    aws_region: str = Field("us-east-1", validation_alias="AWS_REGION")
+    # None: boto3's own resolution (in Lambda, the function's region)
+    aws_region: str | None = None
     # Set only for the local emulation (moto server); None means the real AWS endpoints.
     aws_endpoint_url: str | None = None
 

@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from dnbot.domain.assets import Asset, Protocol
 from dnbot.domain.positions import Job, Leg, Position
-from dnbot.domain.rates import RatesSnapshot
 from dnbot.domain.presets import UserSettings
+from dnbot.domain.rates import RatesSnapshot
 from dnbot.ports import Balances, UserRecord
 from dnbot.services.rates import RatedMarket
 

@@ -52,7 +52,8 @@ class LocalCloud:
             self._server = None
 
     def session(self) -> boto3.Session:
-        return boto3.Session(region_name=LOCAL_REGION, **LOCAL_CREDENTIALS)
+        return boto3.Session(region_name=LOCAL_REGION, aws_access_key_id=LOCAL_CREDENTIALS["aws_access_key_id"],
+                             aws_secret_access_key=LOCAL_CREDENTIALS["aws_secret_access_key"])
 
     def client(self, service: str) -> Any:
         return self.session().client(service, endpoint_url=self.endpoint_url)  # type: ignore[call-overload]

@@ -96,8 +96,8 @@ class _PaperLong:
 
 
 class PaperVenues:
-    """Implements LongVenue, ShortVenue, CapitalSource, BalanceReader and RiskReader by filling at the replayed SOL price
-    (LSTs at par with SOL), with `paper_capital_usd` of capital per user.
+    """Implements LongVenue, ShortVenue, CapitalSource, BalanceReader and RiskReader: fills at the replayed SOL
+    price (LSTs at par with SOL), with `paper_capital_usd` of capital per user.
 
     `fail_next(call, error)` makes the next call of that name raise `error` (tests of compensation).
     """

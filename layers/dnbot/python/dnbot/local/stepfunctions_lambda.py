@@ -21,7 +21,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda
 from dnbot.local.functions import LocalFunctions
 
 logger = logging.getLogger(__name__)
-_original_boto_client_for = lambda_eval_utils.boto_client_for
+_original_boto_client_for = lambda_eval_utils.boto_client_for  # type: ignore[attr-defined]
 
 
 class InProcessLambdaClient:
@@ -51,8 +51,8 @@ def route_lambda_to(functions: LocalFunctions) -> None:
             return client
         return _original_boto_client_for(region=region, service=service, state_credentials=state_credentials)
 
-    lambda_eval_utils.boto_client_for = boto_client_for  # type: ignore[assignment]
+    lambda_eval_utils.boto_client_for = boto_client_for  # type: ignore[attr-defined]
 
 
 def restore() -> None:
-    lambda_eval_utils.boto_client_for = _original_boto_client_for  # type: ignore[assignment]
+    lambda_eval_utils.boto_client_for = _original_boto_client_for  # type: ignore[attr-defined]

@@ -71,7 +71,7 @@ class LocalSystem:
         self.cloud = LocalCloud(self.functions).start()
         self.world = SimWorld.create(RecordedData(self.data_dir) if self.data_dir else None, speed=self.speed)
         settings = Settings(
-            environment="local", aws_endpoint_url=self.cloud.endpoint_url,
+            environment="local", aws_region="us-east-1", aws_endpoint_url=self.cloud.endpoint_url,
             open_state_machine_arn=self.cloud.state_machine_arns["open_position"],
             close_state_machine_arn=self.cloud.state_machine_arns["close_position"],
             envelope_key_id=self.cloud.envelope_key_id,

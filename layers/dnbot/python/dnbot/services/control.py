@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, Protocol
 
 from dnbot.domain.positions import PositionStatus
 from dnbot.ports import Clock, KillSwitchReader, KillSwitchWriter, PositionStore, UserRecord, UserStore
@@ -16,7 +16,7 @@ BotAction = Literal["start", "pause", "stop"]
 _STATUS_AFTER: dict[BotAction, str] = {"start": "running", "pause": "paused", "stop": "standby"}
 
 
-class KillSwitchControl(KillSwitchReader, KillSwitchWriter):
+class KillSwitchControl(KillSwitchReader, KillSwitchWriter, Protocol):
     """Both halves of the kill switch (the SSM adapter implements both)."""
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-
 from decimal import Decimal
 
 from dnbot.domain.positions import PositionStatus

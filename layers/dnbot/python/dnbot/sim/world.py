@@ -147,7 +147,7 @@ class MarketReplay:
     def _carry_back(series: dict[datetime, Decimal] | dict[datetime, Candle] | dict[datetime, LendingPoint],
                     at: datetime, max_hours: int = 72) -> object | None:
         for back in range(max_hours + 1):
-            value = series.get(at - back * HOUR)  # type: ignore[arg-type]
+            value = series.get(at - back * HOUR)
             if value is not None:
                 return value
         return None

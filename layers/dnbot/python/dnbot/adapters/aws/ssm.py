@@ -34,4 +34,4 @@ class SsmKillSwitch:
 
     def set_kill_switch(self, value: KillSwitch) -> None:
         self._client.put_parameter(Name=self._name, Value=value.value, Type="String", Overwrite=True)
-        self._provider.clear_cache()
+        self._provider.clear_cache()  # type: ignore[no-untyped-call]  # Powertools leaves it unannotated
