@@ -1,0 +1,1 @@
+"""Login: verification of identity-provider tokens (Privy access and identity tokens)."""

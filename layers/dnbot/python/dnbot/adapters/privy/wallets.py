@@ -1,0 +1,220 @@
+"""The user's Privy wallets through the official SDK (privy-client): create them, sign with them.
+
+Each user gets one Solana and one Ethereum wallet OWNED by the app's P-256 authorization key (in AWS a
+KMS key; see dnbot.adapters.aws.kms.KmsAuthorizationSigner), so only this server can make them sign, and only
+with a valid authorization signature on each request. Every write carries a `privy-idempotency-key` derived
+from what it does, so a retry after a lost response (the SDK itself retries 5xx and timeouts) can never
+create a second wallet or act twice.
+
+Before a Solana transaction goes to Privy it passes dnbot.security.transaction_validator (fee payer, program
+allow-list, where funds may go); what comes back is checked to be the same message, signed by the user's key.
+An EIP-712 signature is checked to recover to the user's EVM address.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from privy import (
+    APIConnectionError,
+    APIStatusError,
+    PrivyAPIError,
+)
+from privy.lib.authorization import AuthorizationContext
+from privy.lib.client import PrivyClient
+from privy.lib.request_options import PrivyRequestOptions
+from solders.pubkey import Pubkey
+from solders.transaction import Transaction, VersionedTransaction
+
+from dnbot.adapters.privy.authorization import privy_signer_function
+from dnbot.ports import (
+    AuthorizationSigner,
+    PrivyWalletRecord,
+    TransientVenueError,
+    UserWallets,
+    VenueRejected,
+    WalletDirectory,
+)
+from dnbot.security.transaction_validator import SigningPolicy, parse_transaction, validate_transaction
+
+# (wallet address, transaction base64) -> None, or raises TransactionRefused.
+SolanaValidator = Callable[[str, str], None]
+
+
+def default_solana_validator(wallet_address: str, tx_base64: str) -> None:
+    """The default policy for the user's wallet (dnbot.security.transaction_validator)."""
+    validate_transaction(tx_base64, SigningPolicy.for_wallet(wallet_address))
+
+
+def idempotency_key(*parts: str) -> str:
+    """A stable key for one logical write: the same request retried maps to the same key."""
+    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+    return f"dnbot-{digest[:48]}"
+
+
+class InMemoryWalletDirectory:
+    """WalletDirectory in a dict (tests, single-process runs)."""
+
+    def __init__(self) -> None:
+        self._records: dict[str, PrivyWalletRecord] = {}
+        self._lock = threading.Lock()
+
+    def get_wallets(self, user_id: str) -> PrivyWalletRecord | None:
+        with self._lock:
+            return self._records.get(user_id)
+
+    def put_wallets(self, user_id: str, record: PrivyWalletRecord) -> None:
+        with self._lock:
+            self._records[user_id] = record
+
+
+def _message_bytes(tx: VersionedTransaction | Transaction) -> bytes:
+    if isinstance(tx, VersionedTransaction):
+        from solders.message import to_bytes_versioned
+
+        return bytes(to_bytes_versioned(tx.message))
+    return bytes(tx.message_data())
+
+
+class PrivyWallets:
+    """Implements WalletProvisioner, SolanaTransactionSigner and EvmTypedDataSigner over privy-client.
+
+    client: a `privy.PrivyClient(app_id=..., app_secret=..., base_url=...)` (base_url: the sim's `/privy`).
+    signer: the authorization key (KMS in AWS, a local key in `dnbot local` and tests).
+    owner_public_key: that key's public half, base64 DER SPKI (the wallets' owner at creation).
+    directory: where each user's wallet ids live.
+    validator: checks a Solana transaction before signing; default: the project's transaction validator
+        with `SigningPolicy.for_wallet(address)` (pass your own to allow extra programs or recipients).
+    """
+
+    def __init__(self, client: PrivyClient, signer: AuthorizationSigner, owner_public_key: str,
+                 directory: WalletDirectory, validator: SolanaValidator = default_solana_validator) -> None:
+        self._client = client
+        self._owner_public_key = owner_public_key
+        self._directory = directory
+        self._validator = validator
+        self._options = PrivyRequestOptions(
+            authorization_context=AuthorizationContext(signers=[privy_signer_function(signer)]))
+        self._create_lock = threading.Lock()
+
+    # WalletProvisioner
+
+    def wallets_for(self, user_id: str) -> UserWallets:
+        record = self.wallet_record(user_id)
+        return UserWallets(solana_address=record.solana_address, evm_address=record.evm_address)
+
+    def wallet_record(self, user_id: str) -> PrivyWalletRecord:
+        """The user's wallets, creating both on first use (idempotent: the keys are derived from the user)."""
+        existing = self._directory.get_wallets(user_id)
+        if existing is not None:
+            return existing
+        with self._create_lock:
+            existing = self._directory.get_wallets(user_id)
+            if existing is not None:
+                return existing
+            solana = self._create_wallet(user_id, "solana")
+            evm = self._create_wallet(user_id, "ethereum")
+            record = PrivyWalletRecord(solana_wallet_id=solana.id, solana_address=solana.address,
+                                       evm_wallet_id=evm.id, evm_address=evm.address)
+            self._directory.put_wallets(user_id, record)
+            return record
+
+    def _create_wallet(self, user_id: str, chain_type: str) -> Any:
+        with _venue_errors(f"create the {chain_type} wallet"):
+            return self._client.wallets.create(
+                chain_type=chain_type,
+                owner={"public_key": self._owner_public_key},
+                idempotency_key=idempotency_key("create-wallet", user_id, chain_type, self._owner_public_key),
+            )
+
+    def _record(self, user_id: str) -> PrivyWalletRecord:
+        record = self._directory.get_wallets(user_id)
+        if record is None:
+            raise VenueRejected(f"user {user_id!r} has no Privy wallets yet")
+        return record
+
+    # SolanaTransactionSigner
+
+    def sign_transaction(self, user_id: str, tx_base64: str) -> str:
+        record = self._record(user_id)
+        self._validator(record.solana_address, tx_base64)
+        with _venue_errors("sign the Solana transaction"):
+            data = self._client.wallets.solana.sign_transaction(
+                record.solana_wallet_id, tx_base64, address=record.solana_address,
+                idempotency_key=idempotency_key("signTransaction", user_id, tx_base64),
+                request_options=self._options)
+        signed: str = data.signed_transaction
+        self._check_signed(record.solana_address, tx_base64, signed)
+        return signed
+
+    @staticmethod
+    def _check_signed(address: str, sent_base64: str, signed_base64: str) -> None:
+        """The signed transaction must be the message we validated, with a valid signature by the wallet."""
+        sent, signed = parse_transaction(sent_base64), parse_transaction(signed_base64)
+        message = _message_bytes(signed)
+        if message != _message_bytes(sent):
+            raise VenueRejected("Privy returned a different transaction than the one sent for signing")
+        wallet = Pubkey.from_string(address)
+        keys = list(signed.message.account_keys)
+        required = signed.message.header.num_required_signatures
+        if wallet not in keys[:required]:
+            raise VenueRejected(f"the wallet {address} is not a signer of this transaction")
+        signature = signed.signatures[keys.index(wallet)]
+        if not signature.verify(wallet, message):
+            raise VenueRejected("Privy's signature does not verify against the user's Solana wallet")
+
+    # EvmTypedDataSigner
+
+    def sign_typed_data(self, user_id: str, typed_data: dict[str, Any]) -> str:
+        record = self._record(user_id)
+        privy_typed_data = {
+            "domain": typed_data["domain"],
+            "types": typed_data["types"],
+            "primary_type": typed_data["primaryType"],
+            "message": typed_data["message"],
+        }
+        canonical = json.dumps(privy_typed_data, sort_keys=True, separators=(",", ":"), default=str)
+        with _venue_errors("sign the EIP-712 typed data"):
+            data = self._client.wallets.ethereum.sign_typed_data(
+                record.evm_wallet_id, params={"typed_data": privy_typed_data},  # type: ignore[typeddict-item]
+                address=record.evm_address,
+                idempotency_key=idempotency_key("eth_signTypedData_v4", user_id, canonical),
+                request_options=self._options)
+        signature: str = data.signature
+        signature = signature if signature.startswith("0x") else "0x" + signature
+        recovered = Account.recover_message(encode_typed_data(full_message=typed_data), signature=signature)
+        if recovered.lower() != record.evm_address.lower():
+            raise VenueRejected(f"Privy's EIP-712 signature recovers to {recovered}, "
+                                f"not {record.evm_address}")
+        return signature
+
+
+@contextmanager
+def _venue_errors(action: str) -> Iterator[None]:
+    """Maps privy-client errors onto the venue error taxonomy (every write here is idempotent by key)."""
+    try:
+        yield
+    except APIStatusError as exc:
+        detail = _error_text(exc)
+        if exc.status_code >= 500 or exc.status_code in (408, 429):
+            raise TransientVenueError(f"Privy could not {action}: {exc.status_code} {detail}") from exc
+        raise VenueRejected(f"Privy refused to {action}: {exc.status_code} {detail}") from exc
+    except APIConnectionError as exc:  # includes timeouts: safe to retry with the same idempotency key
+        raise TransientVenueError(f"Privy unreachable while trying to {action}: {exc}") from exc
+    except PrivyAPIError as exc:
+        raise VenueRejected(f"Privy could not {action}: {exc}") from exc
+
+
+def _error_text(exc: APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict) and "error" in body:
+        return str(body["error"])
+    return str(body) if body is not None else exc.message
+
