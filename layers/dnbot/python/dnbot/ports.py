@@ -149,6 +149,24 @@ class SessionStore(Protocol):
     def delete_session(self, session_id: str) -> None: ...
 
 
+class ConnectionStore(Protocol):
+    """Open WebSocket connections (API Gateway connection ids) and whose they are."""
+
+    def add_connection(self, connection_id: str, user_id: str | None) -> None: ...
+
+    def remove_connection(self, connection_id: str) -> None: ...
+
+    def connections(self, user_id: str | None = None) -> list[str]:
+        """Every connection, or only this user's."""
+        ...
+
+
+class ConnectionPusher(Protocol):
+    def push(self, connection_id: str, message: dict[str, Any]) -> bool:
+        """Send one JSON message; False when the connection is gone."""
+        ...
+
+
 class KillSwitchReader(Protocol):
     def kill_switch(self) -> KillSwitch: ...
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         BalanceReader,
         CapitalSource,
         Clock,
+        ConnectionPusher,
         FundingSource,
         IdentityProvider,
         LendingMarketSource,
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from dnbot.services.account import AccountService
     from dnbot.services.auth import AuthService
     from dnbot.services.control import ControlService
+    from dnbot.services.live_updates import LiveUpdates
     from dnbot.services.position_steps import PositionSteps
     from dnbot.services.positions import PositionService
     from dnbot.services.rates import RatesService
@@ -89,6 +91,16 @@ class Runtime:
 
         return StepFunctionsWorkflows(self.client("stepfunctions"), self.settings.open_state_machine_arn,
                                       self.settings.close_state_machine_arn)
+
+    @cached_property
+    def pusher(self) -> ConnectionPusher:
+        from dnbot.adapters.aws.websocket import ApiGatewayPusher
+
+        if not self.settings.websocket_endpoint:
+            raise RuntimeError("DNBOT_WEBSOCKET_ENDPOINT is not set: this deployment has no WebSocket API")
+        management = self._session.client("apigatewaymanagementapi",
+                                          endpoint_url=self.settings.websocket_endpoint)
+        return ApiGatewayPusher(management)
 
     # --- venues --------------------------------------------------------------------------------------------
 
@@ -170,6 +182,12 @@ class Runtime:
         from dnbot.services.account import AccountService
 
         return AccountService(self.store, self.balances)
+
+    @cached_property
+    def live_updates(self) -> LiveUpdates:
+        from dnbot.services.live_updates import LiveUpdates
+
+        return LiveUpdates(self.store, self.pusher)
 
     @cached_property
     def tick(self) -> StrategyTick:

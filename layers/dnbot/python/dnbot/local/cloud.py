@@ -37,6 +37,7 @@ class LocalCloud:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request is noise here
         self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         self._server.start()
+        moto_api_backend.reset()  # moto's backends are process-wide: start from an empty account
         host, port = self._server.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"
         # Execute the real ASL (Retry/Catch included) with Task states calling our in-process handlers.
@@ -50,6 +51,7 @@ class LocalCloud:
         if self._server is not None:
             self._server.stop()
             self._server = None
+            moto_api_backend.reset()
 
     def session(self) -> boto3.Session:
         return boto3.Session(region_name=LOCAL_REGION, aws_access_key_id=LOCAL_CREDENTIALS["aws_access_key_id"],

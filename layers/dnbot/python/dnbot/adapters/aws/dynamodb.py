@@ -8,6 +8,7 @@ Item types (pk / sk):
     USER#<id> / POSITION#<pid>          position; gsi1 = STATUS#<status> / <user id>#<pid> (every open one)
     JOB#<id> / JOB                      a workflow run with its stages
     SESSION#<id> / SESSION              login session, expires (TTL is lazy, so expiry is also checked here)
+    WS / CONN#<id>                      an open WebSocket connection (with its user, if logged in)
 """
 
 from __future__ import annotations
@@ -331,6 +332,30 @@ class DynamoStateStore:
 
     def delete_session(self, session_id: str) -> None:
         self._table.delete_item(Key={"pk": f"SESSION#{session_id}", "sk": "SESSION"})
+
+    # WebSocket connections
+    def add_connection(self, connection_id: str, user_id: str | None) -> None:
+        item: dict[str, Any] = {"pk": "WS", "sk": f"CONN#{connection_id}", "type": "connection",
+                                "connection_id": connection_id,
+                                "expires_at": _epoch(self._now() + timedelta(hours=2))}  # API Gateway's limit
+        if user_id:
+            item["user_id"] = user_id
+        self._table.put_item(Item=item)
+
+    def remove_connection(self, connection_id: str) -> None:
+        self._table.delete_item(Key={"pk": "WS", "sk": f"CONN#{connection_id}"})
+
+    def connections(self, user_id: str | None = None) -> list[str]:
+        now = _epoch(self._now())
+        found: list[str] = []
+        kwargs: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq("WS") & Key("sk").begins_with("CONN#")}
+        while True:
+            response = self._table.query(**kwargs)
+            found.extend(item["connection_id"] for item in response.get("Items", [])
+                         if int(item["expires_at"]) > now and (user_id is None or item.get("user_id") == user_id))
+            if "LastEvaluatedKey" not in response:
+                return found
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     # generic counters (login rate limits, one-time codes)
     def put_expiring(self, pk: str, sk: str, attributes: dict[str, Any], expires_at: datetime) -> None:
