@@ -2,10 +2,11 @@
 
 from typing import Any
 
+from mangum import Mangum
+
 from dnbot.api.app import create_app
 from dnbot.observability import logger, tracer
 from dnbot.runtime import lambda_runtime
-from mangum import Mangum
 
 _asgi = Mangum(create_app(lambda_runtime()), lifespan="off")
 

@@ -3,6 +3,7 @@
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
+
 from dnbot.observability import logger, metrics, tracer
 from dnbot.runtime import lambda_runtime
 

@@ -4,6 +4,7 @@ from dataclasses import asdict
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
+
 from dnbot.observability import logger, metrics, tracer
 from dnbot.runtime import lambda_runtime
 

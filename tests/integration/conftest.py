@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from dnbot.local.system import LocalSystem
 
 
