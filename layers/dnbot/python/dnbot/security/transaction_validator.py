@@ -428,3 +428,7 @@ def _check_token(view: InstructionView, policy: SigningPolicy) -> list[Refusal]:
     if tag in (*_SPL_INIT_ACCOUNTS, _SPL_REVOKE, _SPL_SYNC_NATIVE):
         return []
     return [Refusal(f"token instruction {tag} is not permitted", view.index, program)]
+
+
+# The name the ports' docstrings use.
+TransactionRefused = TransactionRefusedError
