@@ -141,7 +141,7 @@ def _iso(moment: datetime) -> str:
 class _Book:
     """One open position's accounts: the long's units, LST/SOL rate and USDC debt; the short's margin."""
 
-    __slots__ = ("asset", "debt", "dist_open", "entry", "leverage", "margin", "market", "notional",
+    __slots__ = ("asset", "debt", "dist_open", "entry", "leverage", "margin", "mark", "market", "notional",
                  "open_reason", "opened_at", "peak", "pnl_at_open", "position", "protocol", "rate", "size",
                  "units")
 
@@ -155,6 +155,7 @@ class _Book:
         self.notional = position.target_notional_usd
         self.units, self.rate, self.debt, self.margin = units, ONE, debt, margin
         self.size, self.entry, self.market = size, entry, market
+        self.mark = entry  # the price up to which the price PnL is accounted
         self.open_reason, self.pnl_at_open = open_reason, pnl_at_open
         self.peak = self.value(entry)
         self.dist_open = ZERO
@@ -259,6 +260,8 @@ class _Run:
                     hour += HOUR
                     continue
                 hours += 1
+                if self.book is not None:
+                    self._mark(candle.open)  # last close -> this open: a gap the price PnL must include
                 self._decide(hour, candle.open)
                 if self.book is not None:
                     in_market += 1
@@ -329,6 +332,13 @@ class _Run:
                 self._open(hour, price, market, decision.leverage, decision.notional_usd,
                            decision.capital_usd, decision.reason)
 
+    def _mark(self, price: Decimal) -> None:
+        book = self.book
+        assert book is not None
+        if price != book.mark:
+            self.pnl = self.pnl.add(price=(book.units * book.rate - book.size) * (price - book.mark))
+            book.mark = price
+
     def _open(self, hour: datetime, price: Decimal, market: LendingMarket, leverage: Decimal,
               notional: Decimal, capital: Decimal, reason: str) -> None:
         fee = self.c.fees.open_usd(notional)
@@ -338,11 +348,12 @@ class _Run:
             protocol=market.protocol, leverage=leverage, target_notional_usd=notional,
             status=PositionStatus.OPEN, created_at=hour, updated_at=hour,
         )
+        before = self.pnl
         self.cash -= capital
         self.pnl = self.pnl.add(fees=-fee)
         size = notional / price
         book = _Book(position, units=size, debt=notional - collateral, margin=capital - collateral - fee,
-                     size=size, entry=price, market=market, open_reason=reason, pnl_at_open=self.pnl)
+                     size=size, entry=price, market=market, open_reason=reason, pnl_at_open=before)
         book.dist_open = book.distance(price, self.c.liquidation_ltv, self.c.maintenance_margin_rate)
         self.book = book
         self.opened_once = True
@@ -377,7 +388,7 @@ class _Run:
         book.units = notional / (book.rate * price)
         book.debt = notional - collateral
         book.size = notional / price
-        book.entry = price
+        book.entry = book.mark = price
         book.margin = equity - collateral
         book.dist_open = book.distance(price, self.c.liquidation_ltv, self.c.maintenance_margin_rate)
         self.rebalances += 1
@@ -418,8 +429,9 @@ class _Run:
         lending = (units1 - book.units) * rate1 * p0
         debt1 = book.debt * (ONE + market.usdc_borrow_apy / HOURS_PER_YEAR)
         borrow = book.debt - debt1
-        move = p1 - p0
+        move = p1 - book.mark
         price = (units1 * rate1 - book.size) * move
+        book.mark = p1
         earned = book.size * p1 * funding  # POSITIVE funding: longs pay shorts; this short earns
         book.rate, book.units, book.debt = rate1, units1, debt1
         book.margin += earned
@@ -430,7 +442,7 @@ class _Run:
     def _liquidate_long(self, hour: datetime, p0: Decimal, at: Decimal, exposure: Decimal) -> None:
         book = self.book
         assert book is not None
-        price_pnl = (exposure - book.size) * (at - p0)
+        price_pnl = (exposure - book.size) * (at - book.mark)
         penalty = min(self.c.liquidation_penalty * book.debt, exposure * at - book.debt)
         short_fee = self.c.fees.hyperliquid_taker_rate * book.size * at
         self.cash += book.value(at) - penalty - short_fee
@@ -441,7 +453,7 @@ class _Run:
     def _liquidate_short(self, hour: datetime, p0: Decimal, at: Decimal, exposure: Decimal) -> None:
         book = self.book
         assert book is not None
-        price_pnl = (exposure - book.size) * (at - p0)
+        price_pnl = (exposure - book.size) * (at - book.mark)
         lost = book.margin + book.size * (book.entry - at)  # what is left in the isolated account
         fees = self.c.fees
         long_fee = (fees.asgard_close_rate + fees.swap_slippage_rate) * exposure * at + fees.jito_tip_usd

@@ -35,18 +35,24 @@ class PnlBreakdown:
         return replace(self, **{name: getattr(self, name) + value for name, value in parts.items()})
 
     def to_cents(self, target: Decimal | None = None) -> PnlBreakdown:
-        """Each part to the cent, the rounding residue given to the parts that lost the most to rounding
-        (largest remainder), so that the parts sum exactly to the total rounded to the cent. `target` is that
-        rounded total when the caller computed it independently (e.g. final equity - capital, in cents)."""
+        """Each part rounded to the cent, then the few cents of rounding residue moved one at a time onto the
+        parts that rounding moved most the other way (never onto a part that is exactly zero), so that the
+        parts sum exactly to the total rounded to the cent. `target` is that rounded total when the caller
+        computed it independently (e.g. final equity - capital, in cents)."""
         exact = [getattr(self, name) for name in SOURCES]
         if target is None:
             target = self.total.quantize(CENT, rounding=ROUND_HALF_EVEN)
-        floored = [value.quantize(CENT, rounding="ROUND_FLOOR") for value in exact]
-        cents_left = int((target - sum(floored, ZERO)) / CENT)
-        order = sorted(range(len(exact)), key=lambda i: exact[i] - floored[i], reverse=True)
-        for i in order[:cents_left]:
-            floored[i] += CENT
-        return PnlBreakdown(*floored)
+        rounded = [value.quantize(CENT, rounding=ROUND_HALF_EVEN) for value in exact]
+        residue = int((target - sum(rounded, ZERO)) / CENT)
+        step = CENT if residue > 0 else -CENT
+        # the parts rounding lost most in the direction of the residue come first; exact zeros never take one
+        order = sorted((i for i in range(len(exact)) if exact[i] != ZERO),
+                       key=lambda i: (exact[i] - rounded[i]) * step, reverse=True)
+        if not order:
+            order = [SOURCES.index("price")]
+        for n in range(abs(residue)):
+            rounded[order[n % len(order)]] += step
+        return PnlBreakdown(*rounded)
 
     def as_dict(self) -> dict[str, Decimal]:
         return {name: getattr(self, name) for name in SOURCES}

@@ -1,0 +1,224 @@
+"""The backtester on synthetic data with hand-checkable figures, and both commands on the vendored data."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+import dnbot.backtest.engine as engine
+from dnbot.backtest.engine import BacktestConfig, Backtester
+from dnbot.backtest.history import MarketHistory
+from dnbot.cli import main
+from dnbot.domain.assets import Asset, Protocol
+from dnbot.domain.carry import DEFAULT_FEES
+from dnbot.domain.presets import Preset
+from dnbot.marketdata.recorded import RecordedData
+from tests.unit.synthetic import START, write_recorded
+
+D = Decimal
+CENT = D("0.01")
+
+
+def run(root: Path, **config: object) -> engine.BacktestResult:
+    return Backtester(MarketHistory(RecordedData(root))).run(BacktestConfig(**config))  # type: ignore[arg-type]
+
+
+def always(asset: Asset = Asset.SOL, leverage: str = "2", **config: object) -> dict[str, object]:
+    return dict(policy="always", asset=asset, protocol=Protocol.KAMINO, leverage=D(leverage), **config)
+
+
+def test_flat_price_hold_matches_the_hand_computation(tmp_path: Path) -> None:
+    root = write_recorded(tmp_path, hours=10)
+    result = run(root, **always())
+    # 2x on 10000: 10000 notional each leg = 100 SOL at $100; 5000 USDC debt; 11 hours (0..10 inclusive)
+    hours = 11
+    lending = D(100) * ((1 + D("0.05") / 8760) ** hours - 1) * 100
+    borrow = -D(5000) * ((1 + D("0.08") / 8760) ** hours - 1)
+    funding = D(100) * 100 * D("0.0000125") * hours  # the short EARNS the positive hourly rate
+    fees = -(DEFAULT_FEES.open_usd(D(10_000)) + DEFAULT_FEES.close_usd(D(10_000)))
+    expected = lending + borrow + funding + fees
+    assert result.hours == hours and result.hours_in_market == hours
+    assert abs(result.total_pnl_usd - expected) < D("1e-9")
+    data = result.to_json()
+    assert data["total_pnl"] == str(expected.quantize(CENT))
+    pnl = data["pnl"]
+    assert isinstance(pnl, dict)
+    assert funding == D("1.375")
+    assert abs(D(pnl["funding"]) - funding) < CENT  # 1.37 or 1.38: the cent goes where rounding lost most
+    assert pnl["price"] == "0.00" and pnl["staking"] == "0.00"
+    assert pnl["fees"] == "-29.04"
+
+
+def test_negative_funding_is_paid_by_the_short(tmp_path: Path) -> None:
+    root = write_recorded(tmp_path, hours=5, funding_hourly=lambda i: "-0.0001")
+    pnl = run(root, **always()).pnl
+    assert pnl.funding == D(100) * 100 * D("-0.0001") * 6
+
+
+def test_lst_staking_and_moving_prices_attribute_to_the_cent(tmp_path: Path) -> None:
+    def price(i: int) -> tuple[str, str, str, str]:
+        o = 100 + (i % 7) - 3 + i * D("0.4")
+        c = o + D("0.7") if i % 2 else o - D("0.9")
+        return str(o), str(max(o, c) + 1), str(min(o, c) - 1), str(c)
+
+    root = write_recorded(tmp_path, hours=72, price=price, funding_hourly=lambda i: str(D("0.00002") * (i % 5 - 1)))
+    result = run(root, **always(Asset.JITOSOL, leverage="3"))
+    assert result.pnl.staking > 0 and result.pnl.lending == 0
+    exact_total = result.pnl.total
+    assert abs(exact_total - result.total_pnl_usd) < D("1e-12")  # the parts are the equity change, exactly
+    data = result.to_json()
+    parts = data["pnl"]
+    assert isinstance(parts, dict)
+    assert sum(D(v) for v in parts.values()) == D(str(data["total_pnl"]))
+    assert D(str(data["final_equity"])) - D(str(data["capital"])) == D(str(data["total_pnl"]))
+
+
+def test_a_spike_through_the_shorts_liquidation_price_liquidates_it(tmp_path: Path) -> None:
+    def price(i: int) -> tuple[str, str, str, str]:
+        return ("100", "150", "100", "120") if i == 3 else (("100",) * 4 if i < 3 else ("120",) * 4)
+
+    root = write_recorded(tmp_path, hours=8, price=price)
+    result = run(root, **always())
+    assert result.liquidations == 1
+    assert result.hours_in_market == 4  # hours 0..3; the position ends in hour 3
+    assert "short was liquidated" in result.trades[0].close_reason
+    # the short's remaining (maintenance) margin at its liquidation price is lost, on top of the round trip
+    liquidation_price = (D(5000) - DEFAULT_FEES.open_usd(D(10_000)) + D(10_000)) / (D(100) * D("1.025"))
+    lost = D("0.025") * 100 * liquidation_price
+    assert abs(result.pnl.fees + lost + DEFAULT_FEES.open_usd(D(10_000)) + (
+        D("0.0005") + D("0.0005")) * 100 * liquidation_price + DEFAULT_FEES.jito_tip_usd) < D("0.01")
+    assert abs(result.pnl.total - result.total_pnl_usd) < D("1e-12")
+
+
+def test_a_drop_through_the_longs_liquidation_price_liquidates_it(tmp_path: Path) -> None:
+    def price(i: int) -> tuple[str, str, str, str]:
+        return ("100", "100", "60", "70") if i == 2 else (("100",) * 4 if i < 2 else ("70",) * 4)
+
+    result = run(write_recorded(tmp_path, hours=6, price=price), **always(leverage="4"))
+    assert result.liquidations == 1 and "long was liquidated" in result.trades[0].close_reason
+
+
+def test_rate_gaps_are_carried_forward_and_counted(tmp_path: Path) -> None:
+    root = write_recorded(tmp_path, hours=10, skip_rate_hours=frozenset({3, 4}))
+    result = run(root, **always())
+    assert result.carried_hours == 2 + 1  # two rate gaps, and the funding after the last recorded hour
+    assert result.hours == 11
+
+
+def test_the_bot_policy_calls_the_ticks_own_decision_every_hour(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    root = write_recorded(tmp_path, hours=120, funding_hourly=lambda i: "0.00005")
+    calls: list[object] = []
+    real = engine.decide_for_user
+
+    def spy(**kwargs: object) -> object:
+        calls.append(kwargs["now"])
+        return real(**kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine, "decide_for_user", spy)
+    result = run(root, policy="dnbot", preset=Preset.parse("balanced"))
+    assert len(calls) == result.hours == 121
+    # balanced needs 24 recorded hours of funding before it may enter: the first chance is hour 23
+    assert result.trades and result.trades[0].opened_at == START + timedelta(hours=23)
+    assert result.trades[0].asset is Asset.JITOSOL and result.trades[0].leverage == D(3)
+    assert result.total_pnl_usd > 0  # 97 hours at 0.005%/h repay the round trip's fees
+    assert result.trades[0].pnl_usd == result.pnl.total  # the one trade is all of the PnL, fees included
+
+
+# --- the commands, on the vendored recorded data ----------------------------------------------------------
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_opportunities_json_contract(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = cli(capsys, "opportunities", "--at", "2025-08-01T12:34:56Z", "--json")
+    assert code == 0
+    payload = json.loads(out)
+    assert payload["at"].startswith("2025-08-01T12:00")
+    found = payload["opportunities"]
+    assert found, "the vendored data has pairs at that hour"
+    nets = [D(o["net_apy"]) for o in found]
+    assert nets == sorted(nets, reverse=True)
+    for o in found:
+        assert set(o) == {"asset", "protocol", "leverage", "gross_apy", "net_apy", "components"}
+        assert o["asset"] in {"SOL", "jitoSOL", "jupSOL", "INF"}
+        assert o["protocol"] in {"marginfi", "kamino", "solend", "drift"}
+        parts = {k: D(v) for k, v in o["components"].items()}
+        assert set(parts) == {"staking", "supply", "borrow", "funding"}
+        assert sum(parts.values()) == D(o["gross_apy"])
+        assert parts["borrow"] <= 0 and D(o["net_apy"]) < D(o["gross_apy"])
+        if o["asset"] == "SOL":
+            assert parts["staking"] == 0
+        else:
+            assert parts["supply"] == 0 and parts["staking"] > 0
+    assert {o["leverage"] for o in found} == {"2", "3", "4"}
+
+
+def test_opportunities_leverage_filter_and_case(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = cli(capsys, "opportunities", "--at", "2025-09-10T05:00:00+00:00", "--leverage", "3", "--json")
+    assert code == 0
+    found = json.loads(out)["opportunities"]
+    assert found and {o["leverage"] for o in found} == {"3"}
+    # funding at 3x: hourly x 8760 x 1.5, the same for every pair at the hour
+    funding = RecordedData().funding_hourly[datetime(2025, 9, 10, 5, tzinfo=UTC)]
+    assert {D(o["components"]["funding"]) for o in found} == {(funding * 8760 * D("1.5")).quantize(D("1e-12"))}
+
+
+def test_opportunities_at_an_hour_without_data_lists_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = cli(capsys, "opportunities", "--at", "2020-01-01T00:00:00Z", "--json")
+    assert code == 0 and json.loads(out)["opportunities"] == []
+
+
+@pytest.mark.parametrize("argv", [
+    ("opportunities", "--at", "yesterday"),
+    ("opportunities", "--at", "2025-08-01T00:00:00Z", "--leverage", "5"),
+    ("opportunities", "--at", "2025-08-01T00:00:00Z", "--leverage", "three"),
+    ("opportunities", "--at", "2025-08-01T00:00:00Z", "--data", "/nonexistent/dir"),
+    ("backtest", "--policy", "yolo", "--json"),
+    ("backtest", "--policy", "always", "--json"),
+    ("backtest", "--asset", "DOGE", "--json"),
+    ("backtest", "--protocol", "aave", "--json"),
+    ("backtest", "--capital", "-5", "--json"),
+    ("backtest", "--start", "2025-09-01", "--end", "2025-08-01", "--json"),
+    ("backtest", "--preset", "reckless", "--json"),
+    ("backtest", "--policy", "always", "--asset", "INF", "--protocol", "solend", "--json"),
+])
+def test_bad_input_exits_2_with_one_line(capsys: pytest.CaptureFixture[str], argv: tuple[str, ...]) -> None:
+    code, out, err = cli(capsys, *argv)
+    assert code == 2
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1 and "error" in err
+
+
+def test_backtest_json_contract_always(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = cli(capsys, "backtest", "--policy", "always", "--asset", "JITOSOL", "--protocol", "Kamino",
+                       "--leverage", "2", "--start", "2025-08-01T00:00:00Z", "--end", "2025-08-31T23:00:00Z",
+                       "--capital", "20000", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert set(data) == {"start", "end", "hours", "capital", "final_equity", "total_pnl", "net_apy",
+                         "max_drawdown", "trades", "hours_in_market", "pnl"}
+    assert data["hours"] == 31 * 24 and data["trades"] == 1 and data["capital"] == "20000.00"
+    assert set(data["pnl"]) == {"funding", "staking", "lending", "borrow", "fees", "price"}
+    assert sum(D(v) for v in data["pnl"].values()) == D(data["total_pnl"])
+    assert D(data["final_equity"]) - D(data["capital"]) == D(data["total_pnl"])
+    assert D(data["pnl"]["staking"]) > 0 and D(data["pnl"]["lending"]) == 0 and D(data["pnl"]["fees"]) < 0
+    # August 2025 paid the short on balance
+    assert D(data["pnl"]["funding"]) > 0
+
+
+def test_backtest_table_and_chart(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    chart = tmp_path / "chart.png"
+    code, out, _ = cli(capsys, "backtest", "--start", "2025-07-01T00:00:00Z", "--end", "2025-08-15T00:00:00Z",
+                       "--preset", "aggressive", "--chart", str(chart))
+    assert code == 0
+    assert "PnL by source" in out and "net APY" in out
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

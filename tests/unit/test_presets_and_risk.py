@@ -1,0 +1,123 @@
+"""Presets, user settings, and every circuit breaker at its boundary."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from dnbot.domain.presets import PRESETS, Preset, PresetName, UserSettings
+from dnbot.domain.risk import (
+    ExitReason,
+    JointView,
+    RiskReadings,
+    Verdict,
+    assess,
+    joint_view,
+    long_drop_to_liquidation,
+    short_liquidation_price,
+    trailing_negative_hours,
+)
+
+D = Decimal
+BALANCED = PRESETS[PresetName.BALANCED]
+RULES = BALANCED.exits
+
+
+def test_presets_parse_in_any_case_and_step_up_in_risk() -> None:
+    assert Preset.parse("Balanced") is BALANCED
+    assert Preset.parse(" AGGRESSIVE ").leverage == D(4)
+    with pytest.raises(ValueError, match="expected one of"):
+        Preset.parse("yolo")
+    c, b, a = (PRESETS[n] for n in PresetName)
+    assert (c.leverage, b.leverage, a.leverage) == (D(2), D(3), D(4))
+    assert c.persistence_hours > b.persistence_hours > a.persistence_hours
+    assert c.exits.max_drawdown < b.exits.max_drawdown < a.exits.max_drawdown
+    assert c.exits.min_health_factor > b.exits.min_health_factor > a.exits.min_health_factor
+
+
+def test_user_settings_validate_leverage_and_size() -> None:
+    settings = UserSettings.create("conservative", leverage="4", max_position_usd=1000)
+    assert settings.leverage == D(4) and settings.max_position_usd == D(1000)
+    assert settings.preset.name is PresetName.CONSERVATIVE
+    assert UserSettings.create().leverage == D(3)  # balanced by default
+    assert UserSettings.create(leverage=2).leverage == D(2)
+    for bad in ("1.99", "4.01", "abc", "NaN"):
+        with pytest.raises(ValueError):
+            UserSettings.create(leverage=bad)
+    with pytest.raises(ValueError, match="max position"):
+        UserSettings.create(max_position_usd="49.99")
+    assert UserSettings.create().with_overrides(leverage=2.5).leverage == D("2.5")
+
+
+def readings(**values: object) -> RiskReadings:
+    return RiskReadings(**values)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("field", "at_limit", "beyond", "reason"), [
+    ("health_factor", RULES.min_health_factor, RULES.min_health_factor - D("0.0001"), ExitReason.HEALTH_FACTOR),
+    ("margin_ratio", RULES.max_margin_ratio, RULES.max_margin_ratio + D("0.0001"), ExitReason.MARGIN_RATIO),
+    ("lst_depeg", RULES.max_depeg, RULES.max_depeg + D("0.0001"), ExitReason.DEPEG),
+])
+def test_breakers_act_just_beyond_their_limit(field: str, at_limit: Decimal, beyond: Decimal,
+                                              reason: ExitReason) -> None:
+    assert assess(readings(**{field: at_limit}), RULES).verdict is Verdict.HOLD
+    verdict = assess(readings(**{field: beyond}), RULES)
+    assert verdict.verdict is Verdict.CLOSE and verdict.reason is reason
+    assert verdict.explanation  # every decision explains itself
+
+
+def test_divergence_between_venues() -> None:
+    oracle = D(100)
+    ok = readings(oracle_price_usd=oracle, long_venue_sol_price_usd=oracle * (1 + RULES.max_divergence))
+    assert assess(ok, RULES).verdict is Verdict.HOLD
+    bad = readings(oracle_price_usd=oracle, long_venue_sol_price_usd=oracle * (1 - RULES.max_divergence) - D("0.01"))
+    assert assess(bad, RULES).reason is ExitReason.DIVERGENCE
+
+
+def test_drawdown_from_the_position_peak() -> None:
+    peak = D(10_000)
+    at_limit = peak * (1 - RULES.max_drawdown)
+    assert assess(readings(equity_usd=at_limit, peak_equity_usd=peak), RULES).verdict is Verdict.HOLD
+    verdict = assess(readings(equity_usd=at_limit - D("0.01"), peak_equity_usd=peak), RULES)
+    assert verdict.reason is ExitReason.DRAWDOWN
+
+
+def test_joint_view_names_the_leg_a_move_liquidates_first() -> None:
+    # HF 1.25: a 20% drop liquidates the long; the short's liquidation price 130 is a 30% rise from 100
+    view = joint_view(readings(health_factor=D("1.25"), short_liquidation_price=D(130), oracle_price_usd=D(100)))
+    assert view.long_drop_to_liquidation == D("0.2")
+    assert view.short_rise_to_liquidation == D("0.3")
+    assert view.first == "long" and view.distance == D("0.2")
+    assert JointView(D("0.4"), D("0.1")).first == "short"
+    assert JointView(None, None).first is None
+    assert long_drop_to_liquidation(D("0.9")) == 0
+
+
+def test_short_liquidation_price_matches_its_definition() -> None:
+    account, size, price, mmr = D(500), D(10), D(100), D("0.025")
+    liq = short_liquidation_price(account, size, price, mmr)
+    # at the liquidation price the account's value equals the maintenance margin
+    assert abs(account + size * (price - liq) - mmr * size * liq) < D("1e-18")
+    assert liq > price  # a short is liquidated by a rise
+
+
+def test_rebalance_when_the_distance_shrinks_below_its_share() -> None:
+    at_open = D("0.20")
+    limit = at_open * RULES.rebalance_share
+    hf_at_limit = 1 / (1 - limit)
+    assert assess(readings(health_factor=hf_at_limit + D("0.001"), liquidation_distance_at_open=at_open),
+                  RULES).verdict is Verdict.HOLD
+    verdict = assess(readings(health_factor=hf_at_limit - D("0.001"), liquidation_distance_at_open=at_open), RULES)
+    assert verdict.verdict is Verdict.REBALANCE and verdict.reason is ExitReason.LIQUIDATION_DISTANCE
+
+
+def test_most_urgent_breaker_wins() -> None:
+    verdict = assess(readings(health_factor=D("1.01"), margin_ratio=D("0.99"), lst_depeg=D("0.5")), RULES)
+    assert verdict.reason is ExitReason.HEALTH_FACTOR
+
+
+def test_trailing_negative_hours_counts_only_the_latest_run() -> None:
+    assert trailing_negative_hours([D(-1), D(1), D(-1), D(-2)]) == 2
+    assert trailing_negative_hours([D(-1), D(0)]) == 0  # a zero rate is not a flip
+    assert trailing_negative_hours([]) == 0
