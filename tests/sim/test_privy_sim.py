@@ -1,0 +1,260 @@
+"""`/privy` against privy-client, unmodified: wallets owned by a KMS key (moto), signatures verified by the sim."""
+
+from __future__ import annotations
+
+import base64
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+import uvicorn
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from fastapi import FastAPI
+from moto import mock_aws
+from privy import AuthenticationError, BadRequestError, PrivyClient
+from privy.lib.authorization import AuthorizationContext
+from privy.lib.request_options import PrivyRequestOptions
+from solders.compute_budget import set_compute_unit_limit
+from solders.hash import Hash
+from solders.keypair import Keypair
+from solders.message import Message, MessageV0
+from solders.pubkey import Pubkey
+from solders.system_program import TransferParams, transfer
+from solders.transaction import Transaction, VersionedTransaction
+
+from dnbot.adapters.aws.kms import KmsAuthorizationSigner
+from dnbot.adapters.privy.authorization import LocalAuthorizationSigner, privy_signer_function
+from dnbot.adapters.privy.wallets import InMemoryWalletDirectory, PrivyWallets
+from dnbot.ports import VenueRejected
+from dnbot.security.transaction_validator import TransactionRefused
+from dnbot.sim import privy as privy_sim
+from dnbot.sim.world import Fault, FaultKind, SimWorld
+
+APP_ID = "cm-sim-app-0001"
+APP_SECRET = "sim-secret-0001"
+VENUE_PRIVY = "privy"
+
+
+@dataclass
+class RunningPrivySim:
+    base_url: str
+    world: SimWorld
+
+
+def _serve_alone() -> tuple[RunningPrivySim, Any]:
+    """The venue mounted alone in uvicorn on a free port (used until dnbot.sim.server is available)."""
+    world = SimWorld.create()
+    sim = privy_sim.create_sim(world)
+    app = FastAPI()
+    app.mount("/privy", privy_sim.build_app(sim))
+    app.include_router(privy_sim.build_control(sim), prefix="/sim/privy")
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+
+    def stop() -> None:
+        server.should_exit = True
+        thread.join(5)
+
+    return RunningPrivySim(f"http://127.0.0.1:{sock.getsockname()[1]}", world), stop
+
+
+@pytest.fixture(scope="module")
+def running() -> Iterator[RunningPrivySim]:
+    try:
+        from dnbot.sim.server import start_in_thread
+    except ImportError:
+        started, stop = _serve_alone()
+    else:
+        sim = start_in_thread()
+        started, stop = RunningPrivySim(sim.base_url.rstrip("/"), sim.world), sim.stop
+    yield started
+    stop()
+
+
+@pytest.fixture(scope="module")
+def kms_signer() -> Iterator[KmsAuthorizationSigner]:
+    with mock_aws():
+        kms = boto3.client("kms", region_name="us-east-1")
+        key_id = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+        yield KmsAuthorizationSigner(kms, key_id)
+
+
+@pytest.fixture(scope="module")
+def registered(running: RunningPrivySim, kms_signer: KmsAuthorizationSigner) -> RunningPrivySim:
+    answer = httpx.post(f"{running.base_url}/sim/privy/apps", json={
+        "app_id": APP_ID, "app_secret": APP_SECRET,
+        "authorization_public_key": kms_signer.public_key_base64()})
+    assert answer.status_code == 200, answer.text
+    return running
+
+
+@pytest.fixture(scope="module")
+def client(registered: RunningPrivySim) -> Iterator[PrivyClient]:
+    with PrivyClient(app_id=APP_ID, app_secret=APP_SECRET, base_url=f"{registered.base_url}/privy") as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def directory() -> InMemoryWalletDirectory:
+    return InMemoryWalletDirectory()
+
+
+@pytest.fixture(scope="module")
+def wallets(client: PrivyClient, kms_signer: KmsAuthorizationSigner,
+            directory: InMemoryWalletDirectory) -> PrivyWallets:
+    return PrivyWallets(client, kms_signer, kms_signer.public_key_base64(), directory)
+
+
+def _self_transfer(payer: Pubkey, legacy: bool = False, to: Pubkey | None = None) -> str:
+    instructions = [set_compute_unit_limit(200_000),
+                    transfer(TransferParams(from_pubkey=payer, to_pubkey=to or payer, lamports=1_000))]
+    blockhash = Hash.new_unique()
+    if legacy:
+        tx: Transaction | VersionedTransaction = Transaction.new_unsigned(
+            Message.new_with_blockhash(instructions, payer, blockhash))
+    else:
+        message = MessageV0.try_compile(payer, instructions, [], blockhash)
+        tx = VersionedTransaction.populate(message, [Keypair().sign_message(b"placeholder")])
+    return base64.b64encode(bytes(tx)).decode()
+
+
+def _wallet_count(running: RunningPrivySim) -> int:
+    listed = httpx.get(f"{running.base_url}/sim/privy/wallets").json()
+    return sum(1 for w in listed if w["app_id"] == APP_ID)
+
+
+def test_creates_both_wallets_owned_by_the_kms_key(wallets: PrivyWallets, client: PrivyClient,
+                                                  registered: RunningPrivySim) -> None:
+    user = wallets.wallets_for("user-1")
+    assert Pubkey.from_string(user.solana_address)
+    assert user.evm_address.startswith("0x") and len(user.evm_address) == 42
+    record = wallets.wallet_record("user-1")
+    solana = client.wallets.get(record.solana_wallet_id)
+    evm = client.wallets.get(record.evm_wallet_id)
+    assert (solana.chain_type, solana.address) == ("solana", user.solana_address)
+    assert (evm.chain_type, evm.address) == ("ethereum", user.evm_address)
+    assert solana.owner_id is not None and solana.owner_id == evm.owner_id
+    count = _wallet_count(registered)
+    assert wallets.wallets_for("user-1") == user  # from the directory: nothing new is created
+    assert _wallet_count(registered) == count
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+def test_signs_a_solana_transaction_with_the_kms_backed_authorization(wallets: PrivyWallets,
+                                                                       legacy: bool) -> None:
+    address = Pubkey.from_string(wallets.wallets_for("user-1").solana_address)
+    unsigned = _self_transfer(address, legacy=legacy)
+    signed_b64 = wallets.sign_transaction("user-1", unsigned)
+    raw = base64.b64decode(signed_b64)
+    if legacy:
+        signed = Transaction.from_bytes(raw)
+        assert signed.verify() is None  # every required signature is valid
+    else:
+        signed_v0 = VersionedTransaction.from_bytes(raw)
+        from solders.message import to_bytes_versioned
+        assert signed_v0.signatures[0].verify(address, bytes(to_bytes_versioned(signed_v0.message)))
+
+
+def test_the_validator_refuses_before_anything_is_signed(wallets: PrivyWallets) -> None:
+    address = Pubkey.from_string(wallets.wallets_for("user-1").solana_address)
+    stranger = Keypair().pubkey()
+    with pytest.raises(TransactionRefused, match=str(stranger)):
+        wallets.sign_transaction("user-1", _self_transfer(address, to=stranger))
+
+
+def test_signs_eip712_typed_data_that_recovers_to_the_evm_wallet(wallets: PrivyWallets) -> None:
+    evm_address = wallets.wallets_for("user-1").evm_address
+    agent = Account.create().address
+    typed_data = {  # Hyperliquid's approveAgent, as its SDK builds it
+        "domain": {"name": "HyperliquidSignTransaction", "version": "1", "chainId": 421614,
+                   "verifyingContract": "0x0000000000000000000000000000000000000000"},
+        "types": {
+            "HyperliquidTransaction:ApproveAgent": [
+                {"name": "hyperliquidChain", "type": "string"}, {"name": "agentAddress", "type": "address"},
+                {"name": "agentName", "type": "string"}, {"name": "nonce", "type": "uint64"}],
+            "EIP712Domain": [
+                {"name": "name", "type": "string"}, {"name": "version", "type": "string"},
+                {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"}],
+        },
+        "primaryType": "HyperliquidTransaction:ApproveAgent",
+        "message": {"hyperliquidChain": "Testnet", "agentAddress": agent, "agentName": "dnbot",
+                    "nonce": 1764050000000, "signatureChainId": "0x66eee", "type": "approveAgent"},
+    }
+    signature = wallets.sign_typed_data("user-1", typed_data)
+    assert Account.recover_message(encode_typed_data(full_message=typed_data), signature=signature) \
+        == evm_address
+
+
+def test_a_request_signed_by_another_key_is_refused(client: PrivyClient, directory: InMemoryWalletDirectory,
+                                                    wallets: PrivyWallets) -> None:
+    address = Pubkey.from_string(wallets.wallets_for("user-1").solana_address)
+    impostor = PrivyWallets(client, LocalAuthorizationSigner.generate(),
+                            LocalAuthorizationSigner.generate().public_key_base64(), directory)
+    with pytest.raises(VenueRejected, match="No valid authorization signatures"):
+        impostor.sign_transaction("user-1", _self_transfer(address))
+    record = wallets.wallet_record("user-1")
+    with pytest.raises(AuthenticationError) as unsigned:  # no signature at all
+        client.wallets.solana.sign_transaction(record.solana_wallet_id, _self_transfer(address))
+    assert unsigned.value.body == {"error": "Missing privy-authorization-signature header.",
+                                   "code": "missing_authorization_signature"}
+
+
+def test_wrong_app_secret_is_refused(registered: RunningPrivySim) -> None:
+    with PrivyClient(app_id=APP_ID, app_secret="wrong", base_url=f"{registered.base_url}/privy") as bad, \
+            pytest.raises(AuthenticationError):
+        bad.wallets.create(chain_type="solana")
+
+
+def test_idempotency_key_replays_the_same_answer_and_refuses_a_different_body(
+        client: PrivyClient, kms_signer: KmsAuthorizationSigner, wallets: PrivyWallets) -> None:
+    owner = {"public_key": kms_signer.public_key_base64()}
+    first = client.wallets.create(chain_type="solana", owner=owner, idempotency_key="idem-create-1")
+    again = client.wallets.create(chain_type="solana", owner=owner, idempotency_key="idem-create-1")
+    assert again.id == first.id and again.address == first.address
+    with pytest.raises(BadRequestError, match="different request"):
+        client.wallets.create(chain_type="ethereum", owner=owner, idempotency_key="idem-create-1")
+    # The same on a signed RPC: same key + same transaction -> same signed transaction.
+    record = wallets.wallet_record("user-1")
+    options = PrivyRequestOptions(
+        authorization_context=AuthorizationContext(signers=[privy_signer_function(kms_signer)]))
+    tx = _self_transfer(Pubkey.from_string(record.solana_address))
+    one = client.wallets.solana.sign_transaction(record.solana_wallet_id, tx, idempotency_key="idem-rpc-1",
+                                                 request_options=options)
+    two = client.wallets.solana.sign_transaction(record.solana_wallet_id, tx, idempotency_key="idem-rpc-1",
+                                                 request_options=options)
+    assert one.signed_transaction == two.signed_transaction
+    with pytest.raises(BadRequestError):
+        client.wallets.solana.sign_transaction(record.solana_wallet_id,
+                                               _self_transfer(Pubkey.from_string(record.solana_address)),
+                                               idempotency_key="idem-rpc-1", request_options=options)
+
+
+def test_a_lost_create_response_does_not_create_a_second_wallet(wallets: PrivyWallets,
+                                                                registered: RunningPrivySim) -> None:
+    registered.world.faults.inject(Fault(VENUE_PRIVY, "create_wallet", FaultKind.LOSE_RESPONSE, times=1))
+    before = _wallet_count(registered)
+    user = wallets.wallets_for("user-lost-response")  # privy-client retries the 504 with the same key
+    assert _wallet_count(registered) == before + 2  # one Solana, one Ethereum: no duplicate
+    assert user.solana_address and user.evm_address
+
+
+def test_an_injected_rejection_surfaces_as_venue_rejected(wallets: PrivyWallets,
+                                                          registered: RunningPrivySim) -> None:
+    address = Pubkey.from_string(wallets.wallets_for("user-1").solana_address)
+    registered.world.faults.inject(Fault(VENUE_PRIVY, "signTransaction", FaultKind.REJECT, times=1,
+                                         message="policy violation"))
+    with pytest.raises(VenueRejected, match="policy violation"):
+        wallets.sign_transaction("user-1", _self_transfer(address))
+
