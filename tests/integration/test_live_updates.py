@@ -43,7 +43,6 @@ def test_position_changes_reach_only_their_owner_and_rates_reach_everyone(system
     assert system.runtime is not None
     pusher = RecordingPusher(gone={"gone-1"})
     system.runtime.override(pusher=pusher)
-    system.runtime.__dict__.pop("live_updates", None)
     carol: Client = log_in(system, terminal, "carol@example.com")
     cookie = f"dnbot_session={carol.http.cookies['dnbot_session']}"
     carol_id = carol.get("/api/v1/auth/me").json()["user"]["user_id"]

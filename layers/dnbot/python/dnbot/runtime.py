@@ -57,12 +57,20 @@ class Runtime:
         self.clock: Clock = clock or SystemClock()
         self._session = boto_session or boto3.Session(region_name=settings.aws_region)
 
+    _SERVICES = ("rates", "auth", "positions", "control", "account", "tick", "steps", "live_updates")
+
     def override(self, **parts: Any) -> Runtime:
-        """Replace lazily-built parts (tests, and `dnbot local` for its local-only adapters)."""
+        """Replace lazily-built parts (tests, and `dnbot local` for its local-only adapters).
+
+        Services already built are dropped, so they are rebuilt on the replaced parts at their next use.
+        """
         for name, part in parts.items():
             if not isinstance(getattr(type(self), name, None), cached_property):
                 raise AttributeError(f"Runtime has no part named {name!r}")
             self.__dict__[name] = part
+        for service in self._SERVICES:
+            if service not in parts:
+                self.__dict__.pop(service, None)
         return self
 
     def client(self, service: str) -> Any:

@@ -59,6 +59,7 @@ class LocalSystem:
     cloud: LocalCloud | None = None
     functions: LocalFunctions = field(default_factory=LocalFunctions)
     venues: PaperVenues | None = None
+    markets: ReplayMarkets | None = None
     world: SimWorld | None = None
     _server: uvicorn.Server | None = None
     _thread: threading.Thread | None = None
@@ -80,7 +81,7 @@ class LocalSystem:
             admin_emails=self.admin_emails,
         )
         runtime = Runtime(settings, clock=self.world.clock, boto_session=self.cloud.session())
-        markets = ReplayMarkets(self.world)
+        self.markets = markets = ReplayMarkets(self.world)
         self.venues = PaperVenues(self.world)
         from dnbot.local.wallets import DerivedLocalWallets
 

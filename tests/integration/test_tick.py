@@ -1,0 +1,91 @@
+"""The strategy tick through its handler on moto: it opens for a running user when the carry clears the preset,
+holds (saying why) when it does not, and closes everything on the kill switch's close-all."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from decimal import Decimal
+
+import pytest
+
+from dnbot.domain.positions import PositionStatus
+from dnbot.local.system import LocalSystem
+from dnbot.resources import KillSwitch
+from tests.integration.conftest import Client, Terminal, log_in
+
+pytestmark = pytest.mark.xdist_group("moto")
+
+RICH_FUNDING_HOURLY = Decimal("0.0001")  # 87.6%/yr: the short earns well every hour
+
+
+class SteadyFunding:
+    """Hyperliquid funding held at one rate, wrapping the replayed quote for prices."""
+
+    def __init__(self, inner: object, rate_hourly: Decimal) -> None:
+        self._inner = inner
+        self._rate = rate_hourly
+
+    def sol_funding(self):  # type: ignore[no-untyped-def]
+        quote = self._inner.sol_funding()  # type: ignore[attr-defined]
+        return replace(quote, funding_hourly=self._rate, predicted_funding_hourly=self._rate)
+
+    def funding_history_hourly(self, hours: int) -> list[Decimal]:
+        return [self._rate] * hours
+
+
+@pytest.fixture(scope="module")
+def dave(system: LocalSystem, terminal: Terminal) -> Client:
+    client = log_in(system, terminal, "dave@example.com")
+    assert client.post("/api/v1/control/start").json()["bot_status"] == "running"
+    return client
+
+
+def _positions(client: Client) -> list[dict[str, object]]:
+    return client.get("/api/v1/positions").json()["positions"]  # type: ignore[no-any-return]
+
+
+def _wait_for(client: Client, status: str, timeout: float = 30) -> list[dict[str, object]]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [p for p in _positions(client) if p["status"] == status]
+        if found and not [p for p in _positions(client) if p["status"] in ("pending", "closing")]:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"no settled {status} position: {_positions(client)}")
+
+
+def test_weak_funding_holds_with_a_reason(system: LocalSystem, dave: Client) -> None:
+    assert system.runtime is not None
+    steady = SteadyFunding(system.markets, Decimal("-0.00001"))  # the short would pay
+    system.runtime.override(funding_source=steady)
+    system.functions.invoke("rates_poller", {})
+    report = system.functions.invoke("strategy_tick", {})
+    dave_id = dave.get("/api/v1/auth/me").json()["user"]["user_id"]
+    assert report["opened"] == []
+    assert "funding" in report["held"][dave_id]
+    assert _positions(dave) == []
+
+
+def test_rich_persistent_funding_opens_then_close_all_closes(system: LocalSystem, dave: Client) -> None:
+    assert system.runtime is not None
+    steady = SteadyFunding(system.markets, RICH_FUNDING_HOURLY)
+    system.runtime.override(funding_source=steady)
+    system.functions.invoke("rates_poller", {})
+    report = system.functions.invoke("strategy_tick", {})
+    assert len(report["opened"]) == 1, report
+    opened = _wait_for(dave, "open")
+    assert len(opened) == 1
+
+    # a second tick does not open a second position for the same user
+    assert system.functions.invoke("strategy_tick", {})["opened"] == []
+
+    system.runtime.kill_switch.set_kill_switch(KillSwitch.CLOSE_ALL)
+    try:
+        report = system.functions.invoke("strategy_tick", {})
+        assert len(report["closed"]) >= 1
+        closed = _wait_for(dave, "closed")
+    finally:
+        system.runtime.kill_switch.set_kill_switch(KillSwitch.OFF)
+    assert closed[0]["position_id"] == opened[0]["position_id"]
+    assert not system.runtime.store.positions_with_status(PositionStatus.OPEN)
