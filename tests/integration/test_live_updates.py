@@ -8,7 +8,7 @@ import pytest
 from boto3.dynamodb.types import TypeSerializer
 
 from dnbot.local.system import LocalSystem
-from tests.integration.conftest import Client, Terminal, log_in
+from tests.integration.helpers import Client, Terminal, log_in
 
 pytestmark = pytest.mark.xdist_group("moto")
 

@@ -12,7 +12,7 @@ from dnbot.domain.rates import HOURS_PER_YEAR
 from dnbot.local.system import LocalSystem
 from dnbot.ports import TransientVenueError, VenueRejected
 from dnbot.resources import KillSwitch
-from tests.integration.conftest import Client, Terminal, log_in
+from tests.integration.helpers import Client, Terminal, log_in
 
 pytestmark = pytest.mark.xdist_group("moto")
 

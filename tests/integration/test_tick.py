@@ -12,7 +12,7 @@ import pytest
 from dnbot.domain.positions import PositionStatus
 from dnbot.local.system import LocalSystem
 from dnbot.resources import KillSwitch
-from tests.integration.conftest import Client, Terminal, log_in
+from tests.integration.helpers import Client, Terminal, log_in
 
 pytestmark = pytest.mark.xdist_group("moto")
 

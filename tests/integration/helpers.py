@@ -1,0 +1,56 @@
+"""Helpers for driving the embedded system: the terminal it prints to, and a logged-in API client."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from dnbot.local.system import LocalSystem
+
+
+@dataclass
+class Terminal:
+    lines: list[str] = field(default_factory=list)
+
+    def say(self, line: str) -> None:
+        self.lines.append(line)
+
+    def login_code(self, email: str) -> str:
+        for line in reversed(self.lines):
+            if line.startswith(f"dnbot local: login code for {email}: "):
+                return line.rsplit(" ", 1)[-1]
+        raise AssertionError(f"no login code printed for {email}")
+
+
+@dataclass
+class Client:
+    """An API client with a logged-in user's cookie and CSRF token."""
+
+    http: httpx.Client
+    csrf: str = ""
+
+    def post(self, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
+        return self.http.post(path, json=body or {}, headers={"X-CSRF-Token": self.csrf})
+
+    def get(self, path: str) -> httpx.Response:
+        return self.http.get(path)
+
+    def wait_job(self, job_id: str, timeout: float = 30.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            job = self.get(f"/api/v1/positions/jobs/{job_id}").json()
+            if job["status"] != "running":
+                return job
+            time.sleep(0.1)
+        raise AssertionError(f"job {job_id} still running after {timeout} s: {job}")
+
+
+def log_in(system: LocalSystem, terminal: Terminal, email: str) -> Client:
+    http = httpx.Client(base_url=system.url, timeout=10)
+    assert http.post("/api/v1/auth/email/start", json={"email": email}).status_code == 202
+    reply = http.post("/api/v1/auth/email/verify", json={"email": email, "code": terminal.login_code(email)})
+    assert reply.status_code == 200, reply.text
+    return Client(http, reply.json()["csrf_token"])
