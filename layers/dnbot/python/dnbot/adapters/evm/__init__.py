@@ -1,0 +1,1 @@
+"""EVM / Arbitrum One: USDC balances and the Hyperliquid bridge deposit."""

@@ -1,0 +1,249 @@
+"""`/arbitrum`: an Arbitrum One JSON-RPC node holding USDC balances, with Hyperliquid's bridge.
+
+Methods: eth_chainId (0xa4b1), net_version, eth_blockNumber, eth_getBalance, eth_getTransactionCount,
+eth_gasPrice, eth_maxPriorityFeePerGas, eth_estimateGas, eth_call (USDC `balanceOf`, `decimals`, `symbol`),
+eth_sendRawTransaction, eth_getTransactionReceipt, eth_getTransactionByHash.
+
+eth_sendRawTransaction accepts signed EIP-1559 (type 2) and legacy EIP-155 transactions: it recovers the
+sender from the signature (eth-account), checks the chain id and the sender's nonce, and executes a USDC
+`transfer`. A transfer to Hyperliquid's bridge (0x2Df1c51E09aECF9cacB7bc98cB1742757f163dF7) of at least
+5 USDC is credited to the sender's Hyperliquid account through `world.bridge_deposit`; a smaller one is LOST,
+as on the real bridge (Hyperliquid documents the 5 USDC minimum). A transfer beyond the balance reverts
+(receipt status 0x0; the nonce is consumed). Gas is priced but not charged: the simulator holds no ETH.
+
+Control: `POST /sim/arbitrum/fund {"address", "usdc"}`, `GET /sim/arbitrum/balances/{address}`.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import rlp
+from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
+from eth_account import Account
+from eth_account._utils.legacy_transactions import Transaction as LegacyTransaction
+from eth_account.typed_transactions import TypedTransaction
+from eth_utils import keccak, to_checksum_address
+from hexbytes import HexBytes
+from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, field_validator
+
+from dnbot.sim.solana_rpc import AnyPath, JsonRpcError, parse_decimal, serve_jsonrpc
+
+VENUE = "arbitrum"
+CHAIN_ID = 42161
+USDC_CONTRACT = "0xaf88d065e77c8cc2239327c5edb3a432268e5831"  # native USDC on Arbitrum One
+HYPERLIQUID_BRIDGE = "0x2df1c51e09aecf9cacb7bc98cb1742757f163df7"
+MIN_BRIDGE_DEPOSIT_USDC = Decimal(5)
+USDC_DECIMALS = 6
+GAS_PRICE_WEI = 10_000_000  # 0.01 gwei, Arbitrum's usual base fee
+TRANSFER_GAS = 65_000
+BALANCE_OF, TRANSFER, DECIMALS, SYMBOL = (bytes.fromhex(s) for s in ("70a08231", "a9059cbb", "313ce567",
+                                                                      "95d89b41"))
+TRANSFER_TOPIC = "0x" + keccak(text="Transfer(address,address,uint256)").hex()
+_GENESIS_BLOCK = 280_000_000
+
+
+@dataclass
+class ArbitrumLedger:
+    clock_now: Any
+    start: Any
+    usdc: dict[str, int] = field(default_factory=dict)  # lowercase address -> raw units
+    nonces: dict[str, int] = field(default_factory=dict)
+    receipts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    transactions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def block_number(self) -> int:
+        return _GENESIS_BLOCK + int((self.clock_now() - self.start).total_seconds() * 4)  # ~250 ms blocks
+
+    def usdc_ui(self, address: str) -> Decimal:
+        return Decimal(self.usdc.get(address.lower(), 0)).scaleb(-USDC_DECIMALS)
+
+
+def ledger_for(world: Any) -> ArbitrumLedger:
+    ledger = getattr(world, "arbitrum_ledger", None)
+    if ledger is None:
+        ledger = ArbitrumLedger(clock_now=world.clock.now, start=world.clock.start)
+        world.arbitrum_ledger = ledger
+    assert isinstance(ledger, ArbitrumLedger)
+    return ledger
+
+
+def _address(value: Any) -> str:
+    text = str(value).lower()
+    if not (text.startswith("0x") and len(text) == 42):
+        raise JsonRpcError(-32602, f"invalid address {value!r}")
+    try:
+        int(text, 16)
+    except ValueError:
+        raise JsonRpcError(-32602, f"invalid address {value!r}") from None
+    return text
+
+
+class ArbitrumNode:
+    def __init__(self, world: Any) -> None:
+        self.world = world
+        self.ledger = ledger_for(world)
+
+    def dispatch(self, method: str, params: list[Any]) -> Any:
+        handlers = {
+            "eth_chainId": lambda p: hex(CHAIN_ID),
+            "net_version": lambda p: str(CHAIN_ID),
+            "eth_blockNumber": lambda p: hex(self.ledger.block_number()),
+            "eth_getBalance": lambda p: "0x0",
+            "eth_gasPrice": lambda p: hex(GAS_PRICE_WEI),
+            "eth_maxPriorityFeePerGas": lambda p: "0x0",
+            "eth_estimateGas": self.estimate_gas,
+            "eth_getTransactionCount": lambda p: hex(self.ledger.nonces.get(_address(p[0]), 0)),
+            "eth_call": self.call,
+            "eth_sendRawTransaction": self.send_raw_transaction,
+            "eth_getTransactionReceipt": lambda p: self.ledger.receipts.get(str(p[0]).lower()),
+            "eth_getTransactionByHash": lambda p: self.ledger.transactions.get(str(p[0]).lower()),
+        }
+        handler = handlers.get(method)
+        if handler is None:
+            raise JsonRpcError(-32601, f"the method {method} does not exist/is not available")
+        try:
+            return handler(params)
+        except (IndexError, KeyError, TypeError, ValueError) as exc:
+            raise JsonRpcError(-32602, f"invalid params: {exc}") from exc
+
+    def estimate_gas(self, params: list[Any]) -> str:
+        call = params[0]
+        if _address(call.get("to", "0x" + "0" * 40)) == USDC_CONTRACT:
+            return hex(TRANSFER_GAS)
+        return hex(21_000)
+
+    def call(self, params: list[Any]) -> str:
+        call = params[0]
+        if _address(call.get("to")) != USDC_CONTRACT:
+            return "0x"  # no contract code there
+        data = bytes.fromhex(str(call.get("data") or call.get("input") or "0x")[2:])
+        if data[:4] == BALANCE_OF:
+            (owner,) = abi_decode(["address"], data[4:])
+            return "0x" + abi_encode(["uint256"], [self.ledger.usdc.get(owner.lower(), 0)]).hex()
+        if data[:4] == DECIMALS:
+            return "0x" + abi_encode(["uint8"], [USDC_DECIMALS]).hex()
+        if data[:4] == SYMBOL:
+            return "0x" + abi_encode(["string"], ["USDC"]).hex()
+        raise JsonRpcError(3, "execution reverted", "0x")
+
+    def send_raw_transaction(self, params: list[Any]) -> str:
+        raw = HexBytes(bytes.fromhex(str(params[0]).removeprefix("0x")))
+        try:
+            sender = Account.recover_transaction(raw).lower()
+            if raw and raw[0] <= 0x7F:
+                fields = TypedTransaction.from_bytes(raw).as_dict()
+                chain_id, nonce, to = int(fields["chainId"]), int(fields["nonce"]), fields.get("to") or b""
+                data, value = bytes(fields.get("data") or b""), int(fields.get("value") or 0)
+            else:
+                legacy = rlp.decode(raw, LegacyTransaction)
+                chain_id = (legacy.v - 35) // 2 if legacy.v >= 35 else 0
+                nonce, to, data, value = legacy.nonce, legacy.to, bytes(legacy.data), legacy.value
+        except Exception as exc:  # noqa: BLE001 (any decoding failure is the client's malformed transaction)
+            raise JsonRpcError(-32000, f"invalid transaction: {exc}") from exc
+        if chain_id != CHAIN_ID:
+            raise JsonRpcError(-32000, f"invalid chain id {chain_id}: this is Arbitrum One ({CHAIN_ID})")
+        tx_hash = "0x" + keccak(raw).hex()
+        target = ("0x" + bytes(to).hex()) if isinstance(to, bytes | bytearray) else str(to).lower()
+        with self.ledger.lock:
+            if tx_hash in self.ledger.receipts:
+                raise JsonRpcError(-32000, "already known")
+            expected = self.ledger.nonces.get(sender, 0)
+            if nonce < expected:
+                raise JsonRpcError(-32000, f"nonce too low: address {sender}, tx: {nonce} state: {expected}")
+            if nonce > expected:
+                raise JsonRpcError(-32000, f"nonce too high: address {sender}, tx: {nonce} state: {expected}")
+            if value:
+                raise JsonRpcError(-32000, "insufficient funds for gas * price + value: the simulator holds no ETH")
+            self.ledger.nonces[sender] = expected + 1
+            status, logs = 1, []
+            if target == USDC_CONTRACT and data[:4] == TRANSFER:
+                recipient, amount = abi_decode(["address", "uint256"], data[4:])
+                recipient = recipient.lower()
+                if self.ledger.usdc.get(sender, 0) < amount:
+                    status = 0  # reverted: ERC20 transfer amount exceeds balance
+                else:
+                    self.ledger.usdc[sender] -= amount
+                    self.ledger.usdc[recipient] = self.ledger.usdc.get(recipient, 0) + amount
+                    logs.append({"address": to_checksum_address(USDC_CONTRACT), "topics": [
+                        TRANSFER_TOPIC, "0x" + "0" * 24 + sender[2:], "0x" + "0" * 24 + recipient[2:]],
+                        "data": "0x" + abi_encode(["uint256"], [amount]).hex(), "logIndex": "0x0",
+                        "transactionHash": tx_hash, "removed": False})
+                    usdc = Decimal(amount).scaleb(-USDC_DECIMALS)
+                    if recipient == HYPERLIQUID_BRIDGE and usdc >= MIN_BRIDGE_DEPOSIT_USDC:
+                        self.world.bridge_deposit(sender, usdc)
+                    # under the minimum the bridge keeps the USDC and credits nothing: lost, as documented
+            elif target == USDC_CONTRACT:
+                status = 0
+            block = self.ledger.block_number()
+            block_hash = "0x" + keccak(text=f"dnbot-sim-arbitrum-{block}").hex()
+            self.ledger.receipts[tx_hash] = {
+                "transactionHash": tx_hash, "transactionIndex": "0x1", "blockHash": block_hash,
+                "blockNumber": hex(block), "from": sender, "to": target, "cumulativeGasUsed": hex(TRANSFER_GAS),
+                "gasUsed": hex(TRANSFER_GAS), "effectiveGasPrice": hex(GAS_PRICE_WEI), "contractAddress": None,
+                "logs": [dict(log, blockNumber=hex(block), blockHash=block_hash) for log in logs],
+                "logsBloom": "0x" + "0" * 512, "status": hex(status), "type": hex(raw[0] if raw[0] <= 0x7F else 0)}
+            self.ledger.transactions[tx_hash] = {"hash": tx_hash, "from": sender, "to": target, "nonce": hex(nonce),
+                                                 "input": "0x" + data.hex(), "blockNumber": hex(block),
+                                                 "chainId": hex(CHAIN_ID)}
+        return tx_hash
+
+
+class FundRequest(BaseModel):
+    address: str
+    usdc: Decimal
+
+    @field_validator("usdc", mode="before")
+    @classmethod
+    def _decimal(cls, value: Any) -> Decimal:
+        parsed = parse_decimal(value, "usdc")
+        if parsed is None:
+            raise ValueError("usdc is required")
+        return parsed
+
+
+def build_app(world: Any) -> AnyPath:
+    node = ArbitrumNode(world)
+    app = FastAPI(title="dnbot sim: Arbitrum JSON-RPC", openapi_url=None)
+
+    @app.post("/")
+    async def rpc(request: Request) -> Response:
+        return await serve_jsonrpc(request, world, VENUE, node.dispatch)
+
+    app.state.node = node
+    return AnyPath(app)
+
+
+def build_control(world: Any) -> APIRouter:
+    ledger = ledger_for(world)
+    router = APIRouter()
+
+    @router.post("/fund")
+    def fund(body: FundRequest) -> dict[str, str]:
+        try:
+            address = _address(body.address)
+        except JsonRpcError as exc:
+            raise HTTPException(status_code=400, detail=exc.message) from exc
+        with ledger.lock:
+            ledger.usdc[address] = ledger.usdc.get(address, 0) + int(body.usdc.scaleb(USDC_DECIMALS))
+        return balances(address)
+
+    @router.get("/balances/{address}")
+    def balances(address: str) -> dict[str, str]:
+        usdc = ledger.usdc_ui(address)
+        return {"address": address, "usdc": format(usdc.normalize(), "f") if usdc else "0"}
+
+    return router
+
+
+def create_venue(world: Any) -> Any:
+    from dnbot.sim.venue import SimVenue
+
+    return SimVenue(prefix="/arbitrum", app=build_app(world), control=build_control(world))
