@@ -338,3 +338,10 @@ class EncryptedBlobStore(Protocol):
     def put_blob(self, key: str, blob: dict[str, str]) -> None: ...
 
     def get_blob(self, key: str) -> dict[str, str] | None: ...
+
+
+class EvmTransactionSigner(Protocol):
+    def sign_transaction(self, user_id: str, transaction: dict[str, Any]) -> str:
+        """Sign an EVM transaction (eth-account dict: chainId, nonce, to, value, data, gas, fees) with the user's
+        EVM wallet after validating it (dnbot.security.evm_validator); returns the raw signed transaction, 0x-hex."""
+        ...
