@@ -1,0 +1,86 @@
+import { useQueryClient } from "@tanstack/react-query";
+import { useState } from "react";
+import { api, setCsrfToken } from "./api/client";
+import { keys, useConfig, useSession } from "./api/hooks";
+import type { Session } from "./api/schemas";
+import { useEmailLogin } from "./auth/types";
+import { DepositModal } from "./components/DepositModal";
+import { Header, type Page } from "./components/Header";
+import { LoginModal } from "./components/LoginModal";
+import { ProfileModal } from "./components/ProfileModal";
+import { HomePage } from "./pages/HomePage";
+import { SettingsPage } from "./pages/SettingsPage";
+
+type Dialog = null | "login" | "deposit" | "welcome" | "profile";
+
+export function App() {
+  const client = useQueryClient();
+  const config = useConfig();
+  const session = useSession();
+  const login = useEmailLogin();
+  const [page, setPage] = useState<Page>("home");
+  const [dialog, setDialog] = useState<Dialog>(null);
+  const user = session.data?.user ?? null;
+
+  const onLoggedIn = (next: Session) => {
+    setCsrfToken(next.csrf_token);
+    client.setQueryData(keys.session, next);
+    setDialog(next.user.is_new_user ? "welcome" : null);
+  };
+
+  const disconnect = async () => {
+    try {
+      await api.logout();
+    } catch {
+      // Already logged out server-side (401) or offline: the local state is cleared either way.
+    }
+    try {
+      await login?.signOut();
+    } catch {
+      // Privy's own logout failing must not keep the dnbot session on screen.
+    }
+    setCsrfToken(null);
+    client.setQueryData(keys.session, null);
+    client.removeQueries({ queryKey: keys.positions });
+    client.removeQueries({ queryKey: keys.status });
+    client.removeQueries({ queryKey: keys.balances });
+    client.removeQueries({ queryKey: keys.settings });
+    setPage("home");
+  };
+
+  return (
+    <div className="app">
+      <Header
+        user={user}
+        sessionLoading={session.isLoading}
+        page={page}
+        onNavigate={setPage}
+        onConnect={() => setDialog("login")}
+        onDeposit={() => setDialog("deposit")}
+        onProfile={() => setDialog("profile")}
+        onDisconnect={() => void disconnect()}
+        environment={config.data?.environment ?? null}
+      />
+      {config.error ? (
+        <div className="banner banner-error" role="alert">
+          Cannot reach the dnbot API ({config.error instanceof Error ? config.error.message : "unknown error"}). Retrying…
+        </div>
+      ) : null}
+      <main>
+        {page === "settings" && user ? (
+          <SettingsPage />
+        ) : (
+          <HomePage user={user} onConnect={() => setDialog("login")} onDeposit={() => setDialog("deposit")} />
+        )}
+      </main>
+      <footer className="footer muted small">
+        dnbot · delta-neutral: leveraged long on Asgard + equal SOL-PERP short on Hyperliquid. Funding is paid hourly.
+      </footer>
+      {dialog === "login" && <LoginModal onClose={() => setDialog(null)} onLoggedIn={onLoggedIn} />}
+      {(dialog === "deposit" || dialog === "welcome") && user && (
+        <DepositModal user={user} welcome={dialog === "welcome"} onClose={() => setDialog(null)} />
+      )}
+      {dialog === "profile" && user && <ProfileModal user={user} onClose={() => setDialog(null)} />}
+    </div>
+  );
+}

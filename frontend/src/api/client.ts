@@ -1,0 +1,104 @@
+// The one way the dashboard talks to the API: same-origin fetch under /api/v1, the session cookie travels by
+// itself, mutating calls carry the CSRF token, and every response body is validated with zod.
+import { z } from "zod";
+import * as S from "./schemas";
+
+export const API_BASE = "/api/v1";
+
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = code;
+  }
+}
+
+let csrfToken: string | null = null;
+export function setCsrfToken(token: string | null): void {
+  csrfToken = token;
+}
+export function getCsrfToken(): string | null {
+  return csrfToken;
+}
+
+type Method = "GET" | "POST";
+
+async function request<T extends z.ZodType>(method: Method, path: string, schema: T, body?: unknown)
+  : Promise<z.infer<T>> {
+  const headers: Record<string, string> = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (method !== "GET" && csrfToken) headers["X-CSRF-Token"] = csrfToken;
+  let response: Response;
+  try {
+    response = await fetch(`${API_BASE}${path}`, {
+      method,
+      headers,
+      credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, "network_error", "Cannot reach the dnbot server. Is it running?");
+  }
+  const text = await response.text();
+  let payload: unknown = null;
+  if (text) {
+    try {
+      payload = JSON.parse(text);
+    } catch {
+      throw new ApiError(response.status, "bad_response", `The server sent something that is not JSON (HTTP ${response.status}).`);
+    }
+  }
+  if (!response.ok) {
+    const envelope = S.ErrorEnvelope.safeParse(payload);
+    if (envelope.success) throw new ApiError(response.status, envelope.data.error.code, envelope.data.error.message);
+    // FastAPI's own 422 body ({"detail": [...]}) if a route ever lets one through.
+    throw new ApiError(response.status, `http_${response.status}`, `Request failed (HTTP ${response.status}).`);
+  }
+  const parsed = schema.safeParse(payload);
+  if (!parsed.success) {
+    const where = parsed.error.issues[0]?.path.join(".") || "body";
+    throw new ApiError(response.status, "bad_response", `Unexpected response from ${path} (${where}).`);
+  }
+  return parsed.data;
+}
+
+const Anything = z.unknown();
+const Nothing = z.null();
+
+export interface OpenPositionRequest {
+  asset: string;
+  protocol: string | null;
+  leverage: string;
+  size_usd: string;
+}
+
+export interface SettingsUpdate {
+  preset: S.PresetName;
+  leverage: string;
+  max_position_usd: string;
+}
+
+export const api = {
+  config: () => request("GET", "/config", S.Config),
+  rates: (leverage: string) => request("GET", `/rates?leverage=${encodeURIComponent(leverage)}`, S.Rates),
+  me: () => request("GET", "/auth/me", S.Session),
+  emailStart: (email: string) => request("POST", "/auth/email/start", S.EmailStarted, { email }),
+  emailVerify: (email: string, code: string) => request("POST", "/auth/email/verify", S.Session, { email, code }),
+  privyLogin: (accessToken: string) => request("POST", "/auth/privy", S.Session, { access_token: accessToken }),
+  logout: () => request("POST", "/auth/logout", Nothing.or(Anything)),
+  openPosition: (body: OpenPositionRequest) => request("POST", "/positions/open", S.JobAccepted, body),
+  closePosition: (positionId: string) =>
+    request("POST", `/positions/${encodeURIComponent(positionId)}/close`, S.JobAccepted),
+  job: (jobId: string) => request("GET", `/positions/jobs/${encodeURIComponent(jobId)}`, S.Job),
+  positions: () => request("GET", "/positions", S.Positions),
+  status: () => request("GET", "/status", S.Status),
+  control: (action: "start" | "pause" | "stop") => request("POST", `/control/${action}`, Anything),
+  emergencyStop: () => request("POST", "/control/emergency-stop", Anything),
+  balances: () => request("GET", "/balances", S.Balances),
+  settings: () => request("GET", "/settings", S.UserSettings),
+  saveSettings: (body: SettingsUpdate) => request("POST", "/settings", S.UserSettings, body),
+  resetSettings: () => request("POST", "/settings/reset", S.UserSettings),
+};

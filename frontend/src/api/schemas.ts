@@ -1,0 +1,160 @@
+// Zod schemas for every payload the API returns: the dashboard never trusts a shape it has not checked.
+// Money and rates travel as decimal strings (see the API contract); they stay strings here and are only turned
+// into numbers at the last moment, for display, by format.ts.
+import { z } from "zod";
+
+const DECIMAL_RE = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
+
+/** A decimal string ("0.1095", "-12.5", "1E-7"). A JSON number is accepted too and normalised to a string. */
+export const Dec = z
+  .union([z.string(), z.number()])
+  .transform((v) => (typeof v === "number" ? String(v) : v.trim()))
+  .refine((v) => DECIMAL_RE.test(v), { message: "expected a decimal string" });
+export type Dec = z.infer<typeof Dec>;
+
+export const ErrorEnvelope = z.object({
+  error: z.object({ code: z.string(), message: z.string() }),
+});
+
+export const Config = z.object({
+  identity_provider: z.enum(["local", "privy"]),
+  privy_app_id: z.string().nullable().optional().default(null),
+  websocket_url: z.string().nullable().optional().default(null),
+  environment: z.string(),
+});
+export type Config = z.infer<typeof Config>;
+
+export const Funding = z.object({
+  coin: z.string(),
+  funding_hourly: Dec,
+  funding_apy: Dec,
+  predicted_funding_hourly: Dec.nullable().optional().default(null),
+  mark_price: Dec,
+  oracle_price: Dec,
+});
+export type Funding = z.infer<typeof Funding>;
+
+export const Market = z.object({
+  asset: z.string(),
+  protocol: z.string(),
+  supply_apy: Dec,
+  usdc_borrow_apy: Dec,
+  staking_apy: Dec,
+  max_leverage: Dec.nullable().optional().default(null),
+});
+export type Market = z.infer<typeof Market>;
+
+export const Opportunity = z.object({
+  asset: z.string(),
+  protocol: z.string(),
+  leverage: Dec,
+  gross_apy: Dec,
+  net_apy: Dec,
+  components: z.object({ staking: Dec, supply: Dec, borrow: Dec, funding: Dec }),
+});
+export type Opportunity = z.infer<typeof Opportunity>;
+
+export const Rates = z.object({
+  at: z.string(),
+  source: z.string(),
+  sol_price_usd: Dec,
+  hyperliquid: Funding,
+  asgard: z.array(Market),
+  opportunities: z.array(Opportunity),
+});
+export type Rates = z.infer<typeof Rates>;
+
+export const BotStatus = z.enum(["standby", "running", "paused"]);
+export type BotStatus = z.infer<typeof BotStatus>;
+
+export const User = z.object({
+  user_id: z.string(),
+  email: z.string(),
+  is_new_user: z.boolean(),
+  wallets: z.object({ solana: z.string().nullable(), evm: z.string().nullable() }),
+  bot_status: BotStatus,
+});
+export type User = z.infer<typeof User>;
+
+export const Session = z.object({ user: User, csrf_token: z.string() });
+export type Session = z.infer<typeof Session>;
+
+export const EmailStarted = z.object({ status: z.string() });
+
+export const JobAccepted = z.object({
+  job_id: z.string(),
+  position_id: z.string(),
+  status: z.string(),
+});
+export type JobAccepted = z.infer<typeof JobAccepted>;
+
+export const StageStatus = z.enum(["running", "done", "failed", "skipped"]);
+export type StageStatus = z.infer<typeof StageStatus>;
+
+export const Stage = z.object({
+  name: z.string(),
+  status: StageStatus,
+  at: z.string().nullable().optional(),
+  detail: z.string().nullable().optional(),
+});
+export type Stage = z.infer<typeof Stage>;
+
+export const Job = z.object({
+  job_id: z.string(),
+  position_id: z.string(),
+  kind: z.enum(["open", "close"]),
+  status: z.enum(["running", "succeeded", "failed"]),
+  stages: z.array(Stage),
+  error: z.string().nullable().optional().default(null),
+});
+export type Job = z.infer<typeof Job>;
+
+export const Leg = z.object({ size: Dec, entry_price: Dec, notional_usd: Dec });
+export type Leg = z.infer<typeof Leg>;
+
+export const PositionStatus = z.enum(["pending", "open", "closing", "closed", "failed", "needs_attention"]);
+export type PositionStatus = z.infer<typeof PositionStatus>;
+
+export const Position = z.object({
+  position_id: z.string(),
+  asset: z.string(),
+  protocol: z.string(),
+  leverage: Dec,
+  status: PositionStatus,
+  notional_usd: Dec,
+  long: Leg.nullable(),
+  short: Leg.nullable(),
+  created_at: z.string(),
+  pnl_usd: Dec.nullable(),
+});
+export type Position = z.infer<typeof Position>;
+
+export const Positions = z.object({ positions: z.array(Position) });
+
+export const KillSwitch = z.enum(["off", "no-new-positions", "close-all"]);
+export const Status = z.object({
+  bot_status: BotStatus,
+  kill_switch: KillSwitch,
+  positions_open: z.number().int(),
+  pnl_24h_usd: Dec,
+});
+export type Status = z.infer<typeof Status>;
+
+export const Balances = z.object({
+  solana: z.object({ address: z.string().nullable(), sol: Dec, usdc: Dec }),
+  evm: z.object({ address: z.string().nullable(), usdc: Dec }),
+  hyperliquid: z.object({ account_value_usd: Dec }),
+});
+export type Balances = z.infer<typeof Balances>;
+
+export const PresetName = z.enum(["conservative", "balanced", "aggressive"]);
+export type PresetName = z.infer<typeof PresetName>;
+
+// The server may add fields (exit rules, thresholds); keep them so they can be shown, but only the three
+// below are edited here.
+export const UserSettings = z.looseObject({
+  preset: PresetName,
+  leverage: Dec,
+  max_position_usd: Dec,
+});
+export type UserSettings = z.infer<typeof UserSettings>;

@@ -1,0 +1,219 @@
+import { ApiError } from "../api/client";
+import type { Funding, Market, Opportunity, Rates } from "../api/schemas";
+import { leverageText, pct, protocolName, signClass, signedPct, timeAgo, toNumber, usd } from "../format";
+import { Notice } from "./Spinner";
+
+/** What the sign of Hyperliquid's funding means for the bot, which is always SHORT the perp. */
+export function fundingSignText(fundingHourly: string): string {
+  const n = toNumber(fundingHourly) ?? 0;
+  if (n > 0) return "Positive funding: longs pay shorts, so the bot's short EARNS this every hour.";
+  if (n < 0) return "Negative funding: shorts pay longs, so the bot's short PAYS this every hour.";
+  return "Funding is zero: neither side pays this hour.";
+}
+
+export function ratesErrorText(error: unknown): string {
+  if (error instanceof ApiError) {
+    if (error.code === "no_rates_yet") return "Waiting for the first rates poll...";
+    if (error.status === 401) return "Connect to see live rates.";
+    return error.message;
+  }
+  return "Could not load rates.";
+}
+
+export function FundingPanel({ funding, at, source, solPrice }: { funding: Funding; at: string; source: string; solPrice: string }) {
+  return (
+    <section className="card funding" aria-labelledby="funding-title">
+      <div className="card-head">
+        <h2 id="funding-title">Hyperliquid {funding.coin} funding</h2>
+        <span className="muted small" title={at}>{source} · {timeAgo(at)}</span>
+      </div>
+      <div className="funding-figures">
+        <div className="figure">
+          <span className="figure-label">Hourly</span>
+          <span className={`figure-value ${signClass(funding.funding_hourly)}`} data-testid="funding-hourly">
+            {signedPct(funding.funding_hourly, 4)}
+          </span>
+        </div>
+        <div className="figure">
+          <span className="figure-label">Annualized</span>
+          <span className={`figure-value ${signClass(funding.funding_apy)}`} data-testid="funding-apy">
+            {signedPct(funding.funding_apy, 2)}
+          </span>
+        </div>
+        <div className="figure">
+          <span className="figure-label">Predicted next hour</span>
+          <span className={`figure-value small-figure ${signClass(funding.predicted_funding_hourly)}`}>
+            {funding.predicted_funding_hourly === null ? "—" : signedPct(funding.predicted_funding_hourly, 4)}
+          </span>
+        </div>
+      </div>
+      <p className={`funding-sign ${signClass(funding.funding_hourly)}`} data-testid="funding-sign">
+        {fundingSignText(funding.funding_hourly)}
+      </p>
+      <dl className="kv kv-inline small">
+        <dt>Mark</dt><dd>{usd(funding.mark_price)}</dd>
+        <dt>Oracle</dt><dd>{usd(funding.oracle_price)}</dd>
+        <dt>SOL</dt><dd>{usd(solPrice)}</dd>
+      </dl>
+    </section>
+  );
+}
+
+export function AsgardRatesTable({ markets }: { markets: Market[] }) {
+  if (markets.length === 0) return <Notice kind="empty">Asgard reported no markets in the last poll.</Notice>;
+  const rows = [...markets].sort((a, b) => a.asset.localeCompare(b.asset) || a.protocol.localeCompare(b.protocol));
+  return (
+    <div className="table-wrap">
+      <table className="table" aria-label="Asgard rates">
+        <thead>
+          <tr>
+            <th>Asset</th>
+            <th>Protocol</th>
+            <th className="num">Staking APY</th>
+            <th className="num">Supply APY</th>
+            <th className="num">USDC borrow APY</th>
+            <th className="num">Max leverage</th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((m) => (
+            <tr key={`${m.asset}-${m.protocol}`}>
+              <td><strong>{m.asset}</strong></td>
+              <td>{protocolName(m.protocol)}</td>
+              <td className="num">{pct(m.staking_apy)}</td>
+              <td className="num">{pct(m.supply_apy)}</td>
+              <td className="num">{pct(m.usdc_borrow_apy)}</td>
+              <td className="num">{m.max_leverage === null ? "—" : leverageText(m.max_leverage)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+export function OpportunitiesTable({ opportunities, onOpen }: { opportunities: Opportunity[]; onOpen?: (o: Opportunity) => void }) {
+  if (opportunities.length === 0) return <Notice kind="empty">No opportunities at this leverage.</Notice>;
+  return (
+    <div className="table-wrap">
+      <table className="table" aria-label="Opportunities">
+        <thead>
+          <tr>
+            <th>#</th>
+            <th>Asset</th>
+            <th>Protocol</th>
+            <th className="num">Leverage</th>
+            <th className="num" title="Staking yield on the long">Staking</th>
+            <th className="num" title="Lending supply yield on the long">Supply</th>
+            <th className="num" title="USDC borrow cost on the long's debt">Borrow</th>
+            <th className="num" title="Hyperliquid funding earned (or paid) by the short">Funding</th>
+            <th className="num">Gross APY</th>
+            <th className="num">Net APY</th>
+            {onOpen && <th aria-label="Actions" />}
+          </tr>
+        </thead>
+        <tbody>
+          {opportunities.map((o, i) => (
+            <tr key={`${o.asset}-${o.protocol}-${o.leverage}`} className={i === 0 ? "best" : undefined}>
+              <td className="muted">{i + 1}</td>
+              <td><strong>{o.asset}</strong>{i === 0 && <span className="chip chip-good">best</span>}</td>
+              <td>{protocolName(o.protocol)}</td>
+              <td className="num">{leverageText(o.leverage)}</td>
+              <td className={`num ${signClass(o.components.staking)}`}>{signedPct(o.components.staking)}</td>
+              <td className={`num ${signClass(o.components.supply)}`}>{signedPct(o.components.supply)}</td>
+              <td className={`num ${signClass(o.components.borrow)}`}>{signedPct(o.components.borrow)}</td>
+              <td className={`num ${signClass(o.components.funding)}`}>{signedPct(o.components.funding)}</td>
+              <td className={`num ${signClass(o.gross_apy)}`}>{signedPct(o.gross_apy)}</td>
+              <td className={`num strong ${signClass(o.net_apy)}`}>{signedPct(o.net_apy)}</td>
+              {onOpen && (
+                <td className="num">
+                  <button type="button" className="btn btn-small" onClick={() => onOpen(o)} aria-label={`Open ${o.asset} on ${protocolName(o.protocol)}`}>
+                    Open
+                  </button>
+                </td>
+              )}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+export const LEVERAGE_STEPS = ["2", "2.5", "3", "3.5", "4"] as const;
+
+export function LeverageSlider({ value, onChange, label = "Leverage", id = "leverage" }: { value: string; onChange: (v: string) => void; label?: string; id?: string }) {
+  // A value between steps (typed in a text field) shows at the nearest step.
+  const wanted = Number(value);
+  let index = 0;
+  LEVERAGE_STEPS.forEach((step, i) => {
+    if (Math.abs(Number(step) - wanted) < Math.abs(Number(LEVERAGE_STEPS[index]) - wanted)) index = i;
+  });
+  return (
+    <div className="slider">
+      <label htmlFor={id}>{label}</label>
+      <input
+        id={id}
+        type="range"
+        min={0}
+        max={LEVERAGE_STEPS.length - 1}
+        step={1}
+        value={index}
+        aria-valuetext={`${LEVERAGE_STEPS[index]}x`}
+        onChange={(e) => onChange(LEVERAGE_STEPS[Number(e.target.value)] ?? "3")}
+      />
+      <output htmlFor={id} className="slider-value">{LEVERAGE_STEPS[index]}x</output>
+    </div>
+  );
+}
+
+interface RatesSectionProps {
+  rates: Rates | undefined;
+  error: unknown;
+  loading: boolean;
+  fetching: boolean;
+  leverage: string;
+  onLeverage: (v: string) => void;
+  onOpen?: (o: Opportunity) => void;
+}
+
+/** Asgard rates and the ranked opportunities at the chosen leverage. */
+export function MarketsSection({ rates, error, loading, fetching, leverage, onLeverage, onOpen }: RatesSectionProps) {
+  return (
+    <>
+      <section className="card" aria-labelledby="opps-title">
+        <div className="card-head">
+          <h2 id="opps-title">Opportunities</h2>
+          <div className="row gap">
+            {fetching && !loading && <span className="muted small">updating…</span>}
+            <LeverageSlider value={leverage} onChange={onLeverage} />
+          </div>
+        </div>
+        <p className="muted small">
+          Annualized carry of one position: a leveraged long on Asgard at the chosen leverage and an
+          equal-notional SOL short on Hyperliquid. Sorted by net APY.
+        </p>
+        {rates ? (
+          <OpportunitiesTable opportunities={rates.opportunities} onOpen={onOpen} />
+        ) : loading ? (
+          <Notice kind="loading">Loading opportunities…</Notice>
+        ) : (
+          <Notice kind={error instanceof ApiError && error.code === "no_rates_yet" ? "loading" : "error"}>{ratesErrorText(error)}</Notice>
+        )}
+      </section>
+      <section className="card" aria-labelledby="asgard-title">
+        <div className="card-head">
+          <h2 id="asgard-title">Asgard rates</h2>
+          <span className="muted small">per asset × protocol</span>
+        </div>
+        {rates ? (
+          <AsgardRatesTable markets={rates.asgard} />
+        ) : loading ? (
+          <Notice kind="loading">Loading Asgard rates…</Notice>
+        ) : (
+          <Notice kind={error instanceof ApiError && error.code === "no_rates_yet" ? "loading" : "error"}>{ratesErrorText(error)}</Notice>
+        )}
+      </section>
+    </>
+  );
+}

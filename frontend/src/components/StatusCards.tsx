@@ -1,0 +1,108 @@
+import { useState } from "react";
+import { ApiError } from "../api/client";
+import { useEmergencyStop } from "../api/hooks";
+import type { Balances, Status } from "../api/schemas";
+import { num, signClass, signedUsd, usd } from "../format";
+import { Modal } from "./Modal";
+import { Notice } from "./Spinner";
+
+function errorMessage(error: unknown, what: string): string {
+  return error instanceof ApiError ? error.message : `Could not load ${what}.`;
+}
+
+export function TradeStatusCard({ status, error, loading }: { status: Status | undefined; error: unknown; loading: boolean }) {
+  return (
+    <section className="card" aria-labelledby="status-title">
+      <div className="card-head"><h2 id="status-title">Trade status</h2></div>
+      {status ? (
+        <>
+          <div className="stat-grid">
+            <div className="figure">
+              <span className="figure-label">Bot</span>
+              <span className={`badge badge-${status.bot_status}`} data-testid="bot-status">{status.bot_status}</span>
+            </div>
+            <div className="figure">
+              <span className="figure-label">Positions</span>
+              <span className="figure-value" data-testid="positions-open">{status.positions_open}</span>
+            </div>
+            <div className="figure">
+              <span className="figure-label">PnL 24h</span>
+              <span className={`figure-value ${signClass(status.pnl_24h_usd)}`}>{signedUsd(status.pnl_24h_usd)}</span>
+            </div>
+          </div>
+          {status.kill_switch !== "off" && (
+            <p className="warning small" role="status">
+              Kill switch: <strong>{status.kill_switch}</strong>
+              {status.kill_switch === "close-all" ? " — all positions are being closed." : " — no new positions open."}
+            </p>
+          )}
+        </>
+      ) : loading ? (
+        <Notice kind="loading">Loading status…</Notice>
+      ) : (
+        <Notice kind="error">{errorMessage(error, "the bot status")}</Notice>
+      )}
+    </section>
+  );
+}
+
+export function BalancesCard({ balances, error, loading }: { balances: Balances | undefined; error: unknown; loading: boolean }) {
+  return (
+    <section className="card" aria-labelledby="balances-title">
+      <div className="card-head"><h2 id="balances-title">Wallet balances</h2></div>
+      {balances ? (
+        <table className="table compact" aria-label="Wallet balances">
+          <tbody>
+            <tr><th scope="row">Solana USDC</th><td className="num">{usd(balances.solana.usdc)}</td></tr>
+            <tr><th scope="row">Solana SOL</th><td className="num">{num(balances.solana.sol, 4)} SOL</td></tr>
+            <tr><th scope="row">Arbitrum USDC</th><td className="num">{usd(balances.evm.usdc)}</td></tr>
+            <tr><th scope="row">Hyperliquid account</th><td className="num">{usd(balances.hyperliquid.account_value_usd)}</td></tr>
+          </tbody>
+        </table>
+      ) : loading ? (
+        <Notice kind="loading">Loading balances…</Notice>
+      ) : (
+        <Notice kind="error">{errorMessage(error, "balances")}</Notice>
+      )}
+    </section>
+  );
+}
+
+export function EmergencyStopButton() {
+  const [confirming, setConfirming] = useState(false);
+  const stop = useEmergencyStop();
+  return (
+    <>
+      <button type="button" className="btn btn-danger" onClick={() => { stop.reset(); setConfirming(true); }}>
+        Emergency stop
+      </button>
+      {confirming && (
+        <Modal title="Emergency stop" onClose={() => setConfirming(false)}>
+          {stop.isSuccess ? (
+            <p className="field-ok" role="status">Kill switch set to close-all. Every position is being closed.</p>
+          ) : (
+            <>
+              <p>
+                This sets the kill switch to <strong>close-all</strong>: no new positions open and every open position is
+                closed, for all users. Only operators can do this.
+              </p>
+              {stop.error && (
+                <p className="field-error" role="alert">
+                  {stop.error instanceof ApiError && stop.error.status === 403
+                    ? "Only an operator can trigger the emergency stop."
+                    : stop.error instanceof Error ? stop.error.message : "Could not stop."}
+                </p>
+              )}
+              <button type="button" className="btn btn-danger btn-block" disabled={stop.isPending} onClick={() => stop.mutate()}>
+                {stop.isPending ? "Stopping…" : "Stop everything"}
+              </button>
+            </>
+          )}
+          <button type="button" className="btn btn-block" onClick={() => setConfirming(false)}>
+            {stop.isSuccess ? "Close" : "Cancel"}
+          </button>
+        </Modal>
+      )}
+    </>
+  );
+}

@@ -1,0 +1,145 @@
+import { useEffect, useState, type FormEvent } from "react";
+import { ApiError, type SettingsUpdate } from "../api/client";
+import { useResetSettings, useSaveSettings, useSettings } from "../api/hooks";
+import type { PresetName, UserSettings } from "../api/schemas";
+import { humanize, usd } from "../format";
+import { LeverageSlider } from "../components/Rates";
+import { Notice } from "../components/Spinner";
+
+// Mirrors dnbot.domain.presets: what picking a preset fills in (the server re-validates everything).
+export const PRESETS: Record<PresetName, { leverage: string; max_position_usd: string; blurb: string }> = {
+  conservative: { leverage: "2", max_position_usd: "25000", blurb: "2x, enters above 8% net APY after 48 h of steady funding; exits early." },
+  balanced: { leverage: "3", max_position_usd: "50000", blurb: "3x, enters above 10% net APY after 24 h of steady funding." },
+  aggressive: { leverage: "4", max_position_usd: "100000", blurb: "4x, enters above 12% net APY after 12 h; tighter liquidation buffer." },
+};
+export const MIN_LEVERAGE = 2;
+export const MAX_LEVERAGE = 4;
+export const MIN_POSITION_USD = 50;
+
+export interface SettingsErrors {
+  leverage?: string;
+  max_position_usd?: string;
+}
+
+export function validateSettings(form: SettingsUpdate): SettingsErrors {
+  const errors: SettingsErrors = {};
+  const leverage = Number(form.leverage);
+  if (!/^\d+(\.\d+)?$/.test(form.leverage.trim()) || leverage < MIN_LEVERAGE || leverage > MAX_LEVERAGE) {
+    errors.leverage = `Leverage must be between ${MIN_LEVERAGE}x and ${MAX_LEVERAGE}x.`;
+  }
+  const max = form.max_position_usd.trim();
+  if (!/^\d+(\.\d{1,2})?$/.test(max)) {
+    errors.max_position_usd = "Enter an amount in USD, like 25000.";
+  } else if (Number(max) < MIN_POSITION_USD) {
+    errors.max_position_usd = `The maximum position must be at least ${usd(String(MIN_POSITION_USD))}.`;
+  }
+  return errors;
+}
+
+function toForm(settings: UserSettings): SettingsUpdate {
+  return { preset: settings.preset, leverage: String(Number(settings.leverage)), max_position_usd: String(Number(settings.max_position_usd)) };
+}
+
+function extraFields(settings: UserSettings): [string, string][] {
+  return Object.entries(settings)
+    .filter(([key, value]) => !["preset", "leverage", "max_position_usd"].includes(key) && (typeof value === "string" || typeof value === "number" || typeof value === "boolean"))
+    .map(([key, value]) => [humanize(key), String(value)]);
+}
+
+export function SettingsForm({ settings }: { settings: UserSettings }) {
+  const [form, setForm] = useState<SettingsUpdate>(() => toForm(settings));
+  const [errors, setErrors] = useState<SettingsErrors>({});
+  const [saved, setSaved] = useState<string | null>(null);
+  const save = useSaveSettings();
+  const reset = useResetSettings();
+
+  useEffect(() => setForm(toForm(settings)), [settings]);
+
+  const update = (patch: Partial<SettingsUpdate>) => {
+    setForm((f) => ({ ...f, ...patch }));
+    setErrors({});
+    setSaved(null);
+  };
+
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    const problems = validateSettings(form);
+    setErrors(problems);
+    if (Object.keys(problems).length > 0) return;
+    save.mutate(
+      { preset: form.preset, leverage: form.leverage.trim(), max_position_usd: form.max_position_usd.trim() },
+      { onSuccess: () => setSaved("Settings saved.") },
+    );
+  };
+
+  const serverError = save.error ?? reset.error;
+
+  return (
+    <form onSubmit={submit} noValidate className="form settings-form">
+      <fieldset className="presets">
+        <legend>Risk preset</legend>
+        {(Object.keys(PRESETS) as PresetName[]).map((name) => (
+          <label key={name} className={`preset ${form.preset === name ? "selected" : ""}`}>
+            <input
+              type="radio"
+              name="preset"
+              value={name}
+              checked={form.preset === name}
+              onChange={() => update({ preset: name, leverage: PRESETS[name].leverage, max_position_usd: PRESETS[name].max_position_usd })}
+            />
+            <span className="preset-name">{humanize(name)}</span>
+            <span className="muted small">{PRESETS[name].blurb}</span>
+          </label>
+        ))}
+      </fieldset>
+      <LeverageSlider id="settings-leverage" label="Leverage" value={form.leverage} onChange={(leverage) => update({ leverage })} />
+      <label className="field">
+        <span>Leverage, exact (x)</span>
+        <input name="leverage" inputMode="decimal" value={form.leverage} aria-invalid={errors.leverage ? true : undefined} onChange={(e) => update({ leverage: e.target.value })} />
+      </label>
+      {errors.leverage && <p className="field-error" role="alert">{errors.leverage}</p>}
+      <label className="field">
+        <span>Max position size (USD)</span>
+        <input name="max_position_usd" inputMode="decimal" value={form.max_position_usd} aria-invalid={errors.max_position_usd ? true : undefined} onChange={(e) => update({ max_position_usd: e.target.value })} />
+      </label>
+      {errors.max_position_usd && <p className="field-error" role="alert">{errors.max_position_usd}</p>}
+      {serverError && <p className="field-error" role="alert">{serverError instanceof ApiError ? serverError.message : "Could not save."}</p>}
+      {saved && <p className="field-ok" role="status">{saved}</p>}
+      <div className="row gap">
+        <button type="submit" className="btn btn-primary" disabled={save.isPending}>{save.isPending ? "Saving…" : "Save"}</button>
+        <button
+          type="button"
+          className="btn"
+          disabled={reset.isPending}
+          onClick={() => reset.mutate(undefined, { onSuccess: () => { setErrors({}); setSaved("Settings reset to the preset's defaults."); } })}
+        >
+          Reset
+        </button>
+      </div>
+      {extraFields(settings).length > 0 && (
+        <details className="small">
+          <summary>Everything the bot uses</summary>
+          <dl className="kv">{extraFields(settings).map(([k, v]) => <div key={k} className="kv-row"><dt>{k}</dt><dd>{v}</dd></div>)}</dl>
+        </details>
+      )}
+    </form>
+  );
+}
+
+export function SettingsPage() {
+  const settings = useSettings(true);
+  return (
+    <div className="page narrow">
+      <section className="card" aria-labelledby="settings-title">
+        <div className="card-head"><h2 id="settings-title">Strategy settings</h2></div>
+        {settings.data ? (
+          <SettingsForm settings={settings.data} />
+        ) : settings.isLoading ? (
+          <Notice kind="loading">Loading settings…</Notice>
+        ) : (
+          <Notice kind="error">{settings.error instanceof ApiError ? settings.error.message : "Could not load settings."}</Notice>
+        )}
+      </section>
+    </div>
+  );
+}
