@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from dnbot.backtest.history import MarketHistory
+from dnbot.backtest.history import HourRates, MarketHistory
 from dnbot.domain.assets import Asset, Protocol
 from dnbot.domain.carry import DEFAULT_FEES, FeeSchedule, notional_for_capital
 from dnbot.domain.pnl import CENT, PnlBreakdown
@@ -142,11 +142,11 @@ class _Book:
     """One open position's accounts: the long's units, LST/SOL rate and USDC debt; the short's margin."""
 
     __slots__ = ("asset", "debt", "dist_open", "entry", "leverage", "margin", "mark", "market", "notional",
-                 "open_reason", "opened_at", "peak", "pnl_at_open", "position", "protocol", "rate", "size",
-                 "units")
+                 "open_reason", "opened_at", "peak", "pnl_at_open", "position", "protocol", "rate", "rates",
+                 "size", "units")
 
     def __init__(self, position: Position, units: Decimal, debt: Decimal, margin: Decimal, size: Decimal,
-                 entry: Decimal, market: LendingMarket, open_reason: str, pnl_at_open: PnlBreakdown) -> None:
+                 entry: Decimal, rates: dict[datetime, HourRates], open_reason: str, pnl_at_open: Decimal) -> None:
         self.position = position
         self.asset = position.asset
         self.protocol = position.protocol
@@ -154,7 +154,7 @@ class _Book:
         self.opened_at = position.created_at
         self.notional = position.target_notional_usd
         self.units, self.rate, self.debt, self.margin = units, ONE, debt, margin
-        self.size, self.entry, self.market = size, entry, market
+        self.size, self.entry, self.rates = size, entry, rates
         self.mark = entry  # the price up to which the price PnL is accounted
         self.open_reason, self.pnl_at_open = open_reason, pnl_at_open
         self.peak = self.value(entry)
@@ -190,8 +190,8 @@ class _Book:
 
 
 class Backtester:
-    """Runs configurations against one `MarketHistory` (which caches the per-hour markets and snapshots, so
-    many runs share that work)."""
+    """Runs configurations against one `MarketHistory` (which caches the per-hour markets, snapshots and
+    per-pair rate series, so many runs share that work)."""
 
     def __init__(self, history: MarketHistory) -> None:
         self.history = history
@@ -206,22 +206,30 @@ class _Run:
             raise ValueError(f"unknown policy {config.policy!r}; expected one of {', '.join(POLICIES)}")
         if config.capital_usd <= ZERO:
             raise ValueError("capital must be positive")
+        if config.policy == "always" and (config.asset is None or config.protocol is None):
+            raise ValueError("--policy always needs --asset and --protocol")
         self.h = history
         self.c = config
         self.settings = config.settings()
         self.leverage = self.settings.leverage
-        if config.policy == "always" and (config.asset is None or config.protocol is None):
-            raise ValueError("--policy always needs --asset and --protocol")
         self.cash = config.capital_usd
         self.book: _Book | None = None
-        self.pnl = PnlBreakdown()
+        # PnL by source, accumulated as plain Decimals (the hot loop); `pnl` assembles them
+        self.funding = self.staking = self.lending = self.borrow = self.fees = self.price = ZERO
         self.trades: list[Trade] = []
         self.rebalances = 0
         self.liquidations = 0
         self.carried = 0
         self.opened_once = False
         self.series: list[SeriesPoint] = []
-        self._last_funding: Decimal | None = None
+        self.funding_paid = history.funding_paid()
+
+    @property
+    def pnl(self) -> PnlBreakdown:
+        return PnlBreakdown(self.funding, self.staking, self.lending, self.borrow, self.fees, self.price)
+
+    def _pnl_total(self) -> Decimal:
+        return self.funding + self.staking + self.lending + self.borrow + self.fees + self.price
 
     # --- the span ------------------------------------------------------------------------------------
 
@@ -243,49 +251,44 @@ class _Run:
 
     def execute(self) -> BacktestResult:
         start, end = self._span()
-        hours = 0
+        candles = [] if start is None or end is None else self.h.candles_between(start, end)
+        span_hours = 0 if start is None or end is None or end < start else int((end - start) / HOUR) + 1
         in_market = 0
-        skipped = 0
         peak_equity = self.c.capital_usd
         max_drawdown = ZERO
-        last_close: Decimal | None = None
-        last_hour: datetime | None = None
-        if start is not None and end is not None:
-            hour = start
-            candles = self.h.candles
-            while hour <= end:
-                candle = candles.get(hour)
-                if candle is None:
-                    skipped += 1
-                    hour += HOUR
-                    continue
-                hours += 1
-                if self.book is not None:
-                    self._mark(candle.open)  # last close -> this open: a gap the price PnL must include
-                self._decide(hour, candle.open)
-                if self.book is not None:
-                    in_market += 1
-                    self._hour(hour, candle.open, candle.high, candle.low, candle.close)
-                equity = self.cash if self.book is None else self.cash + self.book.value(candle.close)
-                if self.book is not None and equity - self.cash > self.book.peak:
-                    self.book.peak = equity - self.cash
-                if equity > peak_equity:
-                    peak_equity = equity
-                elif peak_equity > ZERO:
-                    drawdown = (peak_equity - equity) / peak_equity
-                    if drawdown > max_drawdown:
-                        max_drawdown = drawdown
-                if self.c.record_series:
-                    self.series.append(SeriesPoint(hour, equity, self.pnl))
-                last_close, last_hour = candle.close, hour
-                hour += HOUR
-        if self.book is not None and last_close is not None and last_hour is not None:
-            self._close(last_hour, last_close, "end of the backtest")
+        record = self.c.record_series
+        for hour, candle in candles:
+            if self.book is not None:
+                self._mark(candle.open)  # last close -> this open: a gap the price PnL must include
+            self._decide(hour, candle.open)
+            book = self.book
+            if book is not None:
+                in_market += 1
+                self._hour(book, hour, candle.open, candle.high, candle.low, candle.close)
+                book = self.book  # it may have been liquidated
+            if book is None:
+                equity = self.cash
+            else:
+                held = book.value(candle.close)
+                if held > book.peak:
+                    book.peak = held
+                equity = self.cash + held
+            if equity > peak_equity:
+                peak_equity = equity
+            elif peak_equity > ZERO:
+                drawdown = (peak_equity - equity) / peak_equity
+                if drawdown > max_drawdown:
+                    max_drawdown = drawdown
+            if record:
+                self.series.append(SeriesPoint(hour, equity, self.pnl))
+        if self.book is not None and candles:
+            last_hour, last_candle = candles[-1]
+            self._close(last_hour, last_candle.close, "end of the backtest")
         return BacktestResult(
-            config=self.c, start=start, end=end, hours=hours, capital_usd=self.c.capital_usd,
+            config=self.c, start=start, end=end, hours=len(candles), capital_usd=self.c.capital_usd,
             final_equity_usd=self.cash, pnl=self.pnl, max_drawdown=max_drawdown, trades=tuple(self.trades),
             hours_in_market=in_market, rebalances=self.rebalances, liquidations=self.liquidations,
-            skipped_hours=skipped, carried_hours=self.carried, series=tuple(self.series),
+            skipped_hours=span_hours - len(candles), carried_hours=self.carried, series=tuple(self.series),
         )
 
     # --- decisions -----------------------------------------------------------------------------------
@@ -336,7 +339,7 @@ class _Run:
         book = self.book
         assert book is not None
         if price != book.mark:
-            self.pnl = self.pnl.add(price=(book.units * book.rate - book.size) * (price - book.mark))
+            self.price += (book.units * book.rate - book.size) * (price - book.mark)
             book.mark = price
 
     def _open(self, hour: datetime, price: Decimal, market: LendingMarket, leverage: Decimal,
@@ -348,12 +351,13 @@ class _Run:
             protocol=market.protocol, leverage=leverage, target_notional_usd=notional,
             status=PositionStatus.OPEN, created_at=hour, updated_at=hour,
         )
-        before = self.pnl
+        before = self._pnl_total()
         self.cash -= capital
-        self.pnl = self.pnl.add(fees=-fee)
+        self.fees -= fee
         size = notional / price
         book = _Book(position, units=size, debt=notional - collateral, margin=capital - collateral - fee,
-                     size=size, entry=price, market=market, open_reason=reason, pnl_at_open=before)
+                     size=size, entry=price, rates=self.h.pair_hours(market.asset, market.protocol),
+                     open_reason=reason, pnl_at_open=before)
         book.dist_open = book.distance(price, self.c.liquidation_ltv, self.c.maintenance_margin_rate)
         self.book = book
         self.opened_once = True
@@ -362,8 +366,7 @@ class _Run:
         book = self.book
         assert book is not None
         self.trades.append(Trade(book.asset, book.protocol, book.leverage, book.opened_at, hour,
-                                 book.notional, book.open_reason, reason,
-                                 self.pnl.total - book.pnl_at_open.total))
+                                 book.notional, book.open_reason, reason, self._pnl_total() - book.pnl_at_open))
         self.book = None
 
     def _close(self, hour: datetime, price: Decimal, reason: str) -> None:
@@ -371,7 +374,7 @@ class _Run:
         assert book is not None
         fee = self.c.fees.close_usd(book.size * price)
         self.cash += book.value(price) - fee
-        self.pnl = self.pnl.add(fees=-fee)
+        self.fees -= fee
         self._finish(hour, reason)
 
     def _rebalance(self, price: Decimal) -> None:
@@ -383,7 +386,7 @@ class _Run:
         notional = equity * (ONE - buffer) * book.leverage / 2
         fee = self.c.fees.rebalance_usd(notional - book.size * price)
         equity -= fee
-        self.pnl = self.pnl.add(fees=-fee)
+        self.fees -= fee
         collateral = notional / book.leverage
         book.units = notional / (book.rate * price)
         book.debt = notional - collateral
@@ -393,71 +396,61 @@ class _Run:
         book.dist_open = book.distance(price, self.c.liquidation_ltv, self.c.maintenance_margin_rate)
         self.rebalances += 1
 
-    # --- one hour of a live position -------------------------------------------------------------------
+    # --- one hour of a live position: the hot loop -------------------------------------------------------
 
-    def _hour(self, hour: datetime, p0: Decimal, high: Decimal, low: Decimal, p1: Decimal) -> None:
-        book = self.book
-        assert book is not None
+    def _hour(self, book: _Book, hour: datetime, p0: Decimal, high: Decimal, low: Decimal, p1: Decimal) -> None:
         c = self.c
-        market, carried = self.h.market_or_carried(book.market, hour)
-        book.market = market
-        funding = self.h.funding_hourly.get(hour + HOUR)
-        if carried or funding is None:
+        rates = book.rates[hour]
+        funding, funding_carried = self.funding_paid[hour]
+        if rates.carried or funding_carried:
             self.carried += 1
-        if funding is None:
-            funding = self._last_funding if self._last_funding is not None else ZERO
-        else:
-            self._last_funding = funding
 
-        long_exposure = book.units * book.rate
-        long_liq = book.long_liquidation_price(c.liquidation_ltv)
+        exposure = book.units * book.rate
+        long_liq = book.debt / (exposure * c.liquidation_ltv)
         short_liq = book.short_liquidation_price(c.maintenance_margin_rate)
         long_hit, short_hit = low <= long_liq, high >= short_liq
         if long_hit and short_hit:  # whichever price is nearer the open is reached first
             long_hit = p0 - long_liq <= short_liq - p0
             short_hit = not long_hit
         if long_hit:
-            self._liquidate_long(hour, p0, long_liq, long_exposure)
+            self._liquidate_long(hour, long_liq, exposure)
             return
         if short_hit:
-            self._liquidate_short(hour, p0, short_liq, long_exposure)
+            self._liquidate_short(hour, short_liq, exposure)
             return
 
-        rate1 = book.rate * (ONE + market.staking_apy / HOURS_PER_YEAR)
-        staking = book.units * (rate1 - book.rate) * p0
-        units1 = book.units * (ONE + market.supply_apy / HOURS_PER_YEAR)
-        lending = (units1 - book.units) * rate1 * p0
-        debt1 = book.debt * (ONE + market.usdc_borrow_apy / HOURS_PER_YEAR)
-        borrow = book.debt - debt1
-        move = p1 - book.mark
-        price = (units1 * rate1 - book.size) * move
-        book.mark = p1
-        earned = book.size * p1 * funding  # POSITIVE funding: longs pay shorts; this short earns
-        book.rate, book.units, book.debt = rate1, units1, debt1
+        units, rate, size = book.units, book.rate, book.size
+        rate1 = rate * rates.stake_growth
+        units1 = units * rates.supply_growth
+        debt1 = book.debt * rates.borrow_growth
+        self.staking += units * (rate1 - rate) * p0
+        self.lending += (units1 - units) * rate1 * p0
+        self.borrow += book.debt - debt1
+        self.price += (units1 * rate1 - size) * (p1 - book.mark)
+        earned = size * p1 * funding  # POSITIVE funding: longs pay shorts; this short earns
+        self.funding += earned
+        book.rate, book.units, book.debt, book.mark = rate1, units1, debt1, p1
         book.margin += earned
-        pnl = self.pnl
-        self.pnl = PnlBreakdown(pnl.funding + earned, pnl.staking + staking, pnl.lending + lending,
-                                pnl.borrow + borrow, pnl.fees, pnl.price + price)
 
-    def _liquidate_long(self, hour: datetime, p0: Decimal, at: Decimal, exposure: Decimal) -> None:
+    def _liquidate_long(self, hour: datetime, at: Decimal, exposure: Decimal) -> None:
         book = self.book
         assert book is not None
-        price_pnl = (exposure - book.size) * (at - book.mark)
+        self.price += (exposure - book.size) * (at - book.mark)
         penalty = min(self.c.liquidation_penalty * book.debt, exposure * at - book.debt)
         short_fee = self.c.fees.hyperliquid_taker_rate * book.size * at
         self.cash += book.value(at) - penalty - short_fee
-        self.pnl = self.pnl.add(price=price_pnl, fees=-penalty - short_fee)
+        self.fees -= penalty + short_fee
         self.liquidations += 1
         self._finish(hour, f"the long was liquidated at ${at:.2f} (hour low)")
 
-    def _liquidate_short(self, hour: datetime, p0: Decimal, at: Decimal, exposure: Decimal) -> None:
+    def _liquidate_short(self, hour: datetime, at: Decimal, exposure: Decimal) -> None:
         book = self.book
         assert book is not None
-        price_pnl = (exposure - book.size) * (at - book.mark)
+        self.price += (exposure - book.size) * (at - book.mark)
         lost = book.margin + book.size * (book.entry - at)  # what is left in the isolated account
         fees = self.c.fees
         long_fee = (fees.asgard_close_rate + fees.swap_slippage_rate) * exposure * at + fees.jito_tip_usd
         self.cash += book.value(at) - lost - long_fee
-        self.pnl = self.pnl.add(price=price_pnl, fees=-lost - long_fee)
+        self.fees -= lost + long_fee
         self.liquidations += 1
         self._finish(hour, f"the short was liquidated at ${at:.2f} (hour high)")

@@ -11,15 +11,29 @@ a missing hour is missing. The backtester decides what a gap means for an open p
 
 from __future__ import annotations
 
-from bisect import bisect_right
-from datetime import datetime
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from dnbot.domain.assets import Asset, Protocol
-from dnbot.domain.rates import FundingQuote, LendingMarket, RatesSnapshot
+from dnbot.domain.rates import HOURS_PER_YEAR, FundingQuote, LendingMarket, RatesSnapshot
 from dnbot.marketdata.recorded import Candle, LendingPoint, RecordedData
 
 ZERO = Decimal(0)
+ONE = Decimal(1)
+HOUR = timedelta(hours=1)
+
+
+@dataclass(frozen=True, slots=True)
+class HourRates:
+    """The rates an open position accrues in one hour, with their one-hour growth factors precomputed."""
+
+    market: LendingMarket  # recorded at that hour, or carried forward rate by rate
+    stake_growth: Decimal  # 1 + staking_apy / 8760: the LST/SOL rate's growth
+    supply_growth: Decimal  # 1 + supply_apy / 8760: the long's units' growth
+    borrow_growth: Decimal  # 1 + usdc_borrow_apy / 8760: the debt's growth
+    carried: bool  # some rate was carried forward from an earlier hour
 # token_config.json spells the symbols its own way
 _CONFIG_SYMBOL = {Asset.SOL: "SOL", Asset.JITOSOL: "JitoSOL", Asset.JUPSOL: "JUPSOL", Asset.INF: "INF"}
 
@@ -41,6 +55,11 @@ class MarketHistory:
         self._funding_hours = sorted(self.funding_hourly)
         self._funding_values = [self.funding_hourly[h] for h in self._funding_hours]
         self._markets: dict[datetime, tuple[LendingMarket, ...]] = {}
+        self._pair_hours: dict[tuple[Asset, Protocol], dict[datetime, HourRates]] = {}
+        self._candle_hours = sorted(self.candles)
+        self._funding_paid: dict[datetime, tuple[Decimal, bool]] | None = None
+        self._candle_rows = [(hour, self.candles[hour]) for hour in self._candle_hours]
+        self._first_hours: dict[tuple[Asset, Protocol], datetime | None] = {}
 
     @staticmethod
     def _max_leverages(data: RecordedData) -> dict[tuple[Asset, Protocol], Decimal]:
@@ -100,6 +119,54 @@ class MarketHistory:
             return last, False
         return LendingMarket(asset, protocol, supply, borrow, staking, max_leverage=last.max_leverage), carried
 
+    def pair_hours(self, asset: Asset, protocol: Protocol) -> dict[datetime, HourRates]:
+        """Every hour from the pair's first recorded hour to the last candle, each rate from its own series
+        where recorded and carried forward where not. Built once per pair and shared by every run."""
+        key = (asset, protocol)
+        cached = self._pair_hours.get(key)
+        if cached is not None:
+            return cached
+        series: dict[datetime, HourRates] = {}
+        first = self.first_hour_of(asset, protocol)
+        if first is not None and self._candle_hours:
+            last = self.market(asset, protocol, first, with_limits=False)
+            assert last is not None
+            hour, end = first, max(self._candle_hours[-1], first)
+            previous: HourRates | None = None
+            while hour <= end:
+                market, carried = self.market_or_carried(last, hour)
+                if previous is not None and market is previous.market:
+                    rates = previous if previous.carried == carried else HourRates(
+                        market, previous.stake_growth, previous.supply_growth, previous.borrow_growth, carried)
+                else:
+                    rates = HourRates(market, ONE + market.staking_apy / HOURS_PER_YEAR,
+                                      ONE + market.supply_apy / HOURS_PER_YEAR,
+                                      ONE + market.usdc_borrow_apy / HOURS_PER_YEAR, carried)
+                series[hour] = previous = rates
+                last = market
+                hour += HOUR
+        self._pair_hours[key] = series
+        return series
+
+    def funding_paid(self) -> dict[datetime, tuple[Decimal, bool]]:
+        """For each candle hour h: the funding rate Hyperliquid pays at the END of h (recorded at h + 1), and
+        whether it was carried forward from the last recorded rate (0 before the first one)."""
+        if self._funding_paid is None:
+            paid: dict[datetime, tuple[Decimal, bool]] = {}
+            last = ZERO
+            for hour in self._candle_hours:
+                rate = self.funding_hourly.get(hour + HOUR)
+                if rate is None:
+                    paid[hour] = (last, True)
+                else:
+                    paid[hour] = (rate, False)
+                    last = rate
+            self._funding_paid = paid
+        return self._funding_paid
+
+    def candles_between(self, start: datetime, end: datetime) -> list[tuple[datetime, Candle]]:
+        return self._candle_rows[bisect_left(self._candle_hours, start):bisect_right(self._candle_hours, end)]
+
     def markets_at(self, hour: datetime) -> tuple[LendingMarket, ...]:
         cached = self._markets.get(hour)
         if cached is None:
@@ -126,10 +193,13 @@ class MarketHistory:
         return self._funding_values[max(0, end - hours):end]
 
     def first_hour_of(self, asset: Asset, protocol: Protocol) -> datetime | None:
-        for hour in sorted(self._usdc[protocol]):
-            if self.market(asset, protocol, hour, with_limits=False) is not None:
-                return hour
-        return None
+        """The first hour the pair has every rate it needs (cached)."""
+        key = (asset, protocol)
+        if key not in self._first_hours:
+            own = self._sol[protocol] if asset is Asset.SOL else self._staking[asset]
+            both = sorted(self._usdc[protocol].keys() & own.keys())
+            self._first_hours[key] = both[0] if both else None
+        return self._first_hours[key]
 
     def first_hour_with_markets(self) -> datetime | None:
         starts = [min(series) for series in self._usdc.values() if series]
