@@ -9,6 +9,8 @@ Item types (pk / sk):
     JOB#<id> / JOB                      a workflow run with its stages
     SESSION#<id> / SESSION              login session, expires (TTL is lazy, so expiry is also checked here)
     WS / CONN#<id>                      an open WebSocket connection (with its user, if logged in)
+    USER#<id> / WALLETS                 the user's Privy wallet ids and addresses
+    BLOB#<key> / BLOB                   an envelope-encrypted secret (agent wallet keys)
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from dnbot.domain.positions import (
     StageStatus,
 )
 from dnbot.domain.rates import FundingQuote, LendingMarket, RatesSnapshot
-from dnbot.ports import PositionConflict, SessionRecord, UserRecord
+from dnbot.ports import PositionConflict, PrivyWalletRecord, SessionRecord, UserRecord
 
 
 def _iso(moment: datetime) -> str:
@@ -356,6 +358,28 @@ class DynamoStateStore:
             if "LastEvaluatedKey" not in response:
                 return found
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    # Privy wallet directory
+    def get_wallets(self, user_id: str) -> PrivyWalletRecord | None:
+        item = self._table.get_item(Key={"pk": f"USER#{user_id}", "sk": "WALLETS"}).get("Item")
+        if item is None:
+            return None
+        return PrivyWalletRecord(item["solana_wallet_id"], item["solana_address"], item["evm_wallet_id"],
+                                 item["evm_address"])
+
+    def put_wallets(self, user_id: str, record: PrivyWalletRecord) -> None:
+        self._table.put_item(Item={"pk": f"USER#{user_id}", "sk": "WALLETS", "type": "wallets",
+                                   "solana_wallet_id": record.solana_wallet_id,
+                                   "solana_address": record.solana_address,
+                                   "evm_wallet_id": record.evm_wallet_id, "evm_address": record.evm_address})
+
+    # encrypted blobs
+    def put_blob(self, key: str, blob: dict[str, str]) -> None:
+        self._table.put_item(Item={"pk": f"BLOB#{key}", "sk": "BLOB", "type": "blob", "blob": blob})
+
+    def get_blob(self, key: str) -> dict[str, str] | None:
+        item = self._table.get_item(Key={"pk": f"BLOB#{key}", "sk": "BLOB"}).get("Item")
+        return None if item is None else {k: str(v) for k, v in item["blob"].items()}
 
     # generic counters (login rate limits, one-time codes)
     def put_expiring(self, pk: str, sk: str, attributes: dict[str, Any], expires_at: datetime) -> None:
