@@ -61,7 +61,7 @@ class LocalCloud:
         return self.session().client(service, endpoint_url=self.endpoint_url)  # type: ignore[call-overload]
 
     def _create_resources(self) -> None:
-        self._create_table()
+        create_state_table(self.client("dynamodb"))
         self._create_keys()
         ssm = self.client("ssm")
         ssm.put_parameter(Name=resources.KILL_SWITCH_PARAMETER, Value=resources.KILL_SWITCH_DEFAULT.value,
@@ -75,28 +75,6 @@ class LocalCloud:
                 roleArn=f"arn:aws:iam::{LOCAL_ACCOUNT}:role/dnbot-local-states")
             self.state_machine_arns[machine.name] = created["stateMachineArn"]
 
-    def _create_table(self) -> None:
-        spec = resources.STATE_TABLE
-        keys = {spec.partition_key, spec.sort_key}
-        for index in spec.indexes:
-            keys |= {index.partition_key, index.sort_key}
-        self.client("dynamodb").create_table(
-            TableName=spec.local_name,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in sorted(keys)],
-            KeySchema=[{"AttributeName": spec.partition_key, "KeyType": "HASH"},
-                       {"AttributeName": spec.sort_key, "KeyType": "RANGE"}],
-            GlobalSecondaryIndexes=[{
-                "IndexName": index.name,
-                "KeySchema": [{"AttributeName": index.partition_key, "KeyType": "HASH"},
-                              {"AttributeName": index.sort_key, "KeyType": "RANGE"}],
-                "Projection": {"ProjectionType": "ALL"}} for index in spec.indexes],
-            StreamSpecification={"StreamEnabled": spec.stream, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-        )
-        self.client("dynamodb").update_time_to_live(
-            TableName=spec.local_name,
-            TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute})
-
     def _create_keys(self) -> None:
         kms = self.client("kms")
         envelope = kms.create_key(KeySpec="SYMMETRIC_DEFAULT", KeyUsage="ENCRYPT_DECRYPT",
@@ -106,3 +84,27 @@ class LocalCloud:
                                 Description="dnbot Privy authorization key (local)")["KeyMetadata"]["KeyId"]
         kms.create_alias(AliasName=resources.PRIVY_AUTHORIZATION_KEY_ALIAS, TargetKeyId=signer)
         self.envelope_key_id, self.privy_authorization_key_id = envelope, signer
+
+
+def create_state_table(dynamodb: Any) -> None:
+    """The state table as resources.STATE_TABLE describes it (what the CDK stack deploys)."""
+    spec = resources.STATE_TABLE
+    keys = {spec.partition_key, spec.sort_key}
+    for index in spec.indexes:
+        keys |= {index.partition_key, index.sort_key}
+    dynamodb.create_table(
+        TableName=spec.local_name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in sorted(keys)],
+        KeySchema=[{"AttributeName": spec.partition_key, "KeyType": "HASH"},
+                   {"AttributeName": spec.sort_key, "KeyType": "RANGE"}],
+        GlobalSecondaryIndexes=[{
+            "IndexName": index.name,
+            "KeySchema": [{"AttributeName": index.partition_key, "KeyType": "HASH"},
+                          {"AttributeName": index.sort_key, "KeyType": "RANGE"}],
+            "Projection": {"ProjectionType": "ALL"}} for index in spec.indexes],
+        StreamSpecification={"StreamEnabled": spec.stream, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+    dynamodb.update_time_to_live(
+        TableName=spec.local_name,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute})
