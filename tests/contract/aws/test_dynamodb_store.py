@@ -44,9 +44,9 @@ def store(clock: Clock) -> Iterator[DynamoStateStore]:
 
 
 def _position(**changes: object) -> Position:
-    base = dict(position_id="p1", user_id="u1", asset=Asset.JITOSOL, protocol=Protocol.KAMINO,
-                leverage=Decimal(3), target_notional_usd=Decimal("1500.00"), status=PositionStatus.PENDING,
-                created_at=T0, updated_at=T0)
+    base = {"position_id": "p1", "user_id": "u1", "asset": Asset.JITOSOL, "protocol": Protocol.KAMINO,
+                "leverage": Decimal(3), "target_notional_usd": Decimal("1500.00"), "status": PositionStatus.PENDING,
+                "created_at": T0, "updated_at": T0}
     base.update(changes)
     return Position(**base)  # type: ignore[arg-type]
 
