@@ -222,3 +222,21 @@ def test_backtest_table_and_chart(capsys: pytest.CaptureFixture[str], tmp_path: 
     assert code == 0
     assert "PnL by source" in out and "net APY" in out
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_vectorized_scan_matches_the_decimal_engine_to_the_cent() -> None:
+    """The float64 grid scan (bench, leverage table) against the Decimal engine, every pair with data."""
+    from dnbot.backtest.scan import scan_always
+
+    history = MarketHistory(RecordedData())
+    rows = scan_always(history)
+    assert len(rows) == 6 * 3  # SOL and jitoSOL on marginfi, kamino, drift; at 2x, 3x, 4x
+    backtester = Backtester(history)
+    for row in rows:
+        reference = backtester.run(BacktestConfig(policy="always", asset=row.asset, protocol=row.protocol,
+                                                  leverage=row.leverage, record_series=False))
+        assert (reference.hours, reference.hours_in_market) == (row.hours, row.hours_in_market)
+        assert reference.final_equity_usd.quantize(CENT) == row.final_equity_usd
+        assert (reference.liquidations == 1) == (row.liquidated is not None)
+        for name, cents in row.pnl.as_dict().items():
+            assert abs(getattr(reference.pnl, name) - cents) <= CENT, name

@@ -164,6 +164,9 @@ class MarketHistory:
             self._funding_paid = paid
         return self._funding_paid
 
+    def last_candle_hour(self) -> datetime | None:
+        return self._candle_hours[-1] if self._candle_hours else None
+
     def candles_between(self, start: datetime, end: datetime) -> list[tuple[datetime, Candle]]:
         return self._candle_rows[bisect_left(self._candle_hours, start):bisect_right(self._candle_hours, end)]
 
