@@ -1,0 +1,66 @@
+"""The SSM kill switch fails safe; Step Functions starts are idempotent by position (moto)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from dnbot.adapters.aws.ssm import SsmKillSwitch
+from dnbot.adapters.aws.stepfunctions import StepFunctionsWorkflows
+from dnbot.domain.assets import Asset, Protocol
+from dnbot.domain.positions import Position, PositionStatus
+from dnbot.resources import KILL_SWITCH_PARAMETER, KillSwitch
+from dnbot.workflows.definitions import render
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    with mock_aws():
+        yield
+
+
+def test_kill_switch_reads_writes_and_fails_safe(aws: None) -> None:
+    ssm = boto3.client("ssm", region_name="us-east-1")
+    switch = SsmKillSwitch(ssm, KILL_SWITCH_PARAMETER, cache_seconds=0)
+    assert switch.kill_switch() is KillSwitch.NO_NEW_POSITIONS  # missing parameter: nothing new opens
+    switch.set_kill_switch(KillSwitch.OFF)
+    assert switch.kill_switch() is KillSwitch.OFF
+    ssm.put_parameter(Name=KILL_SWITCH_PARAMETER, Value="maybe", Type="String", Overwrite=True)
+    assert switch.kill_switch() is KillSwitch.NO_NEW_POSITIONS  # unknown value: fail safe, never "off"
+    switch.set_kill_switch(KillSwitch.CLOSE_ALL)
+    assert switch.kill_switch() is KillSwitch.CLOSE_ALL
+
+
+def test_kill_switch_is_cached_for_its_window(aws: None) -> None:
+    ssm = boto3.client("ssm", region_name="us-east-1")
+    ssm.put_parameter(Name=KILL_SWITCH_PARAMETER, Value="off", Type="String")
+    switch = SsmKillSwitch(ssm, KILL_SWITCH_PARAMETER, cache_seconds=300)
+    assert switch.kill_switch() is KillSwitch.OFF
+    ssm.put_parameter(Name=KILL_SWITCH_PARAMETER, Value="close-all", Type="String", Overwrite=True)
+    assert switch.kill_switch() is KillSwitch.OFF  # cached: every tick does not pay an SSM call
+
+
+def test_starting_the_same_open_twice_is_one_execution(aws: None) -> None:
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    definition = render("open_position", {"PositionStepsFunctionArn":
+                                          "arn:aws:lambda:us-east-1:123456789012:function:steps"})
+    arn = sfn.create_state_machine(name="open", definition=definition,
+                                   roleArn="arn:aws:iam::123456789012:role/r")["stateMachineArn"]
+    workflows = StepFunctionsWorkflows(sfn, arn, arn)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    position = Position("p1", "u1", Asset.SOL, Protocol.KAMINO, Decimal(3), Decimal(100), PositionStatus.PENDING,
+                        now, now)
+    first = workflows.start_open(position, "j1")
+    second = workflows.start_open(position, "j1")
+    assert first == second
+    executions = sfn.list_executions(stateMachineArn=arn)["executions"]
+    assert len(executions) == 1
+    described: dict[str, Any] = sfn.describe_execution(executionArn=first)
+    assert json.loads(described["input"]) == {"user_id": "u1", "position_id": "p1", "job_id": "j1"}
