@@ -14,8 +14,10 @@ import boto3
 import httpx
 import pytest
 import uvicorn
+from eth_abi import encode
 from eth_account import Account
 from eth_account.messages import encode_typed_data
+from eth_utils.address import to_checksum_address
 from fastapi import FastAPI
 from moto import mock_aws
 from privy import AuthenticationError, BadRequestError, PrivyClient
@@ -24,16 +26,17 @@ from privy.lib.request_options import PrivyRequestOptions
 from solders.compute_budget import set_compute_unit_limit
 from solders.hash import Hash
 from solders.keypair import Keypair
-from solders.message import Message, MessageV0
+from solders.message import Message, MessageV0, to_bytes_versioned
 from solders.pubkey import Pubkey
 from solders.system_program import TransferParams, transfer
 from solders.transaction import Transaction, VersionedTransaction
 
 from dnbot.adapters.aws.kms import KmsAuthorizationSigner
 from dnbot.adapters.privy.authorization import LocalAuthorizationSigner, privy_signer_function
-from dnbot.adapters.privy.wallets import InMemoryWalletDirectory, PrivyWallets
+from dnbot.adapters.privy.wallets import InMemoryWalletDirectory, PrivyEvmTransactionSigner, PrivyWallets
 from dnbot.ports import VenueRejected
-from dnbot.security.transaction_validator import TransactionRefused
+from dnbot.security.evm_validator import ARBITRUM_USDC, HYPERLIQUID_BRIDGE
+from dnbot.security.transaction_validator import TransactionRefusedError
 from dnbot.sim import privy as privy_sim
 from dnbot.sim.world import Fault, FaultKind, SimWorld
 
@@ -160,17 +163,16 @@ def test_signs_a_solana_transaction_with_the_kms_backed_authorization(wallets: P
     raw = base64.b64decode(signed_b64)
     if legacy:
         signed = Transaction.from_bytes(raw)
-        assert signed.verify() is None  # every required signature is valid
+        signed.verify()  # raises unless every required signature is valid
     else:
         signed_v0 = VersionedTransaction.from_bytes(raw)
-        from solders.message import to_bytes_versioned
         assert signed_v0.signatures[0].verify(address, bytes(to_bytes_versioned(signed_v0.message)))
 
 
 def test_the_validator_refuses_before_anything_is_signed(wallets: PrivyWallets) -> None:
     address = Pubkey.from_string(wallets.wallets_for("user-1").solana_address)
     stranger = Keypair().pubkey()
-    with pytest.raises(TransactionRefused, match=str(stranger)):
+    with pytest.raises(TransactionRefusedError, match=str(stranger)):
         wallets.sign_transaction("user-1", _self_transfer(address, to=stranger))
 
 
@@ -258,3 +260,20 @@ def test_an_injected_rejection_surfaces_as_venue_rejected(wallets: PrivyWallets,
     with pytest.raises(VenueRejected, match="policy violation"):
         wallets.sign_transaction("user-1", _self_transfer(address))
 
+
+
+def test_signs_the_arbitrum_bridge_deposit_and_refuses_anything_else(wallets: PrivyWallets) -> None:
+    evm_address = wallets.wallets_for("user-1").evm_address
+    signer = PrivyEvmTransactionSigner(wallets)
+
+    def usdc_transfer(recipient: str, usdc_units: int) -> dict[str, Any]:
+        data = "0xa9059cbb" + encode(["address", "uint256"], [recipient, usdc_units]).hex()
+        return {"chainId": 42161, "nonce": 7, "from": evm_address, "to": to_checksum_address(ARBITRUM_USDC),
+                "value": 0, "data": data, "gas": 120_000, "maxFeePerGas": 20_000_000,
+                "maxPriorityFeePerGas": 0, "type": 2}
+
+    deposit = usdc_transfer(to_checksum_address(HYPERLIQUID_BRIDGE), 25_000_000)
+    raw = signer.sign_transaction("user-1", deposit)
+    assert Account.recover_transaction(raw) == evm_address
+    with pytest.raises(TransactionRefusedError, match="not to Hyperliquid's bridge"):
+        signer.sign_transaction("user-1", usdc_transfer(Account.create().address, 25_000_000))

@@ -114,7 +114,7 @@ def test_privy_key_formats_round_trip() -> None:
         public_key_from_base64(base64.b64encode(der).decode())
 
 
-json_scalars = (st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
+json_scalars = (st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12)
                 | st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1) | st.booleans() | st.none())
 json_values = st.recursive(json_scalars, lambda children: st.lists(children, max_size=4)
                            | st.dictionaries(st.text(string.printable, max_size=8), children, max_size=4),

@@ -3,7 +3,8 @@
 Answers, like api.privy.io:
 - `POST /v1/wallets` (chain_type solana | ethereum, owner {public_key} or owner_id) -> the wallet;
 - `GET /v1/wallets/{id}`;
-- `POST /v1/wallets/{id}/rpc`: `signTransaction` (Solana, base64) and `eth_signTypedData_v4` (EIP-712).
+- `POST /v1/wallets/{id}/rpc`: `signTransaction` (Solana, base64), `eth_signTypedData_v4` (EIP-712) and
+  `eth_signTransaction` (EVM, RLP).
 
 Every request needs HTTP Basic auth (app id : app secret) and a `privy-app-id` header naming the same app.
 An RPC on a wallet with an owner (or, without one, on an app with a registered authorization key) needs a
@@ -17,7 +18,7 @@ The sim holds the wallets' private keys (solders Keypair, eth-account) in memory
 Solana sim and the Hyperliquid sim verify these signatures like the real chains do.
 
 Faults (`world.faults`, venue "privy"): calls `create_wallet`, `get_wallet`, and the RPC method names
-`signTransaction`, `eth_signTypedData_v4`.
+`signTransaction`, `eth_signTypedData_v4`, `eth_signTransaction`.
 
 Control (`/sim/privy`): `POST /apps {"app_id", "app_secret", "authorization_public_key"?}` registers an app
 (the key: base64 DER SPKI as Privy shows it, or PEM); `GET /wallets` lists wallets (ids, addresses, owners).
@@ -42,6 +43,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
+from eth_utils.address import to_checksum_address
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
@@ -248,6 +250,10 @@ class PrivySim:
             signed = sign_solana_transaction(wallet.solana, str(params.get("transaction", "")))
             return {"method": "signTransaction",
                     "data": {"signed_transaction": signed, "encoding": "base64"}}
+        if method == "eth_signTransaction" and wallet.evm is not None:
+            signed_tx = sign_evm_transaction(wallet.evm, params.get("transaction"))
+            return {"method": "eth_signTransaction",
+                    "data": {"signed_transaction": signed_tx, "encoding": "rlp"}}
         if method == "eth_signTypedData_v4" and wallet.evm is not None:
             signature = sign_typed_data(wallet.evm, params.get("typed_data"))
             return {"method": "eth_signTypedData_v4", "data": {"signature": signature, "encoding": "hex"}}
@@ -284,6 +290,36 @@ def sign_solana_transaction(keypair: Keypair, tx_base64: str) -> str:
     signed = (VersionedTransaction.populate(tx.message, signatures) if isinstance(tx, VersionedTransaction)
               else Transaction.populate(tx.message, signatures))
     return base64.b64encode(bytes(signed)).decode("ascii")
+
+
+# Privy's UnsignedStandardEthereumTransaction keys -> eth-account's.
+_EVM_FIELDS = {"chain_id": "chainId", "nonce": "nonce", "to": "to", "value": "value", "data": "data",
+               "gas_limit": "gas", "gas_price": "gasPrice", "max_fee_per_gas": "maxFeePerGas",
+               "max_priority_fee_per_gas": "maxPriorityFeePerGas", "type": "type"}
+
+
+def sign_evm_transaction(account: LocalAccount, transaction: Any) -> str:
+    """eth_signTransaction: quantities may be integers or 0x-hex, as Privy accepts; returns 0x RLP."""
+    if not isinstance(transaction, dict):
+        raise PrivyApiError(400, "params.transaction is required.", "invalid_data")
+    if transaction.get("from") and str(transaction["from"]).lower() != account.address.lower():
+        raise PrivyApiError(400, "transaction.from is not this wallet.", "invalid_data")
+    unsigned: dict[str, Any] = {}
+    try:
+        for key, value in transaction.items():
+            if key == "from":
+                continue
+            name = _EVM_FIELDS[key]
+            if name == "to":
+                unsigned[name] = to_checksum_address(str(value))
+            elif name == "data":
+                unsigned[name] = str(value)
+            else:
+                unsigned[name] = int(value, 16) if isinstance(value, str) else int(value)
+        signed = account.sign_transaction(unsigned)
+    except (KeyError, TypeError, ValueError) as error:
+        raise PrivyApiError(400, f"Invalid transaction: {error}", "invalid_data") from error
+    return "0x" + bytes(signed.raw_transaction).hex()
 
 
 _DOMAIN_FIELDS = (("name", "string"), ("version", "string"), ("chainId", "uint256"),

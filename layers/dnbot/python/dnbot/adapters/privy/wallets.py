@@ -22,6 +22,8 @@ from typing import Any
 
 from eth_account import Account
 from eth_account.messages import encode_typed_data
+from eth_account.typed_transactions.typed_transaction import TypedTransaction
+from hexbytes import HexBytes
 from privy import (
     APIConnectionError,
     APIStatusError,
@@ -42,9 +44,10 @@ from dnbot.ports import (
     VenueRejected,
     WalletDirectory,
 )
+from dnbot.security.evm_validator import validate_evm_transaction
 from dnbot.security.transaction_validator import SigningPolicy, parse_transaction, validate_transaction
 
-# (wallet address, transaction base64) -> None, or raises TransactionRefused.
+# (wallet address, transaction base64) -> None, or raises TransactionRefusedError.
 SolanaValidator = Callable[[str, str], None]
 
 
@@ -194,6 +197,71 @@ class PrivyWallets:
             raise VenueRejected(f"Privy's EIP-712 signature recovers to {recovered}, "
                                 f"not {record.evm_address}")
         return signature
+
+
+# eth-account transaction keys -> Privy's UnsignedStandardEthereumTransaction keys.
+_EVM_FIELDS = {"chainId": "chain_id", "nonce": "nonce", "to": "to", "value": "value", "data": "data",
+               "gas": "gas_limit", "gasPrice": "gas_price", "maxFeePerGas": "max_fee_per_gas",
+               "maxPriorityFeePerGas": "max_priority_fee_per_gas", "type": "type", "from": "from"}
+
+
+def privy_evm_transaction(transaction: dict[str, Any]) -> dict[str, Any]:
+    """An eth-account transaction dict in Privy's shape (snake_case; type as an integer)."""
+    unknown = set(transaction) - set(_EVM_FIELDS)
+    if unknown:
+        raise ValueError(f"unsupported EVM transaction fields: {sorted(unknown)}")
+    converted = {_EVM_FIELDS[k]: v for k, v in transaction.items()}
+    if isinstance(converted.get("type"), str):
+        converted["type"] = int(converted["type"], 16)
+    if isinstance(converted.get("data"), bytes):
+        converted["data"] = "0x" + converted["data"].hex()
+    return converted
+
+
+class PrivyEvmTransactionSigner:
+    """Implements EvmTransactionSigner (the Arbitrum bridge deposit) with the user's Privy EVM wallet.
+
+    The transaction passes dnbot.security.evm_validator first; the signed transaction that comes back must
+    recover to the user's wallet and carry the same chain, nonce, recipient, value and calldata.
+    """
+
+    def __init__(self, wallets: PrivyWallets) -> None:
+        self._wallets = wallets
+
+    def sign_transaction(self, user_id: str, transaction: dict[str, Any]) -> str:
+        record = self._wallets._record(user_id)
+        validate_evm_transaction(transaction, record.evm_address)
+        params = privy_evm_transaction(transaction)
+        canonical = json.dumps(params, sort_keys=True, separators=(",", ":"), default=str)
+        with _venue_errors("sign the EVM transaction"):
+            data = self._wallets._client.wallets.ethereum.sign_transaction(
+                record.evm_wallet_id, params={"transaction": params},  # type: ignore[typeddict-item]
+                address=record.evm_address,
+                idempotency_key=idempotency_key("eth_signTransaction", user_id, canonical),
+                request_options=self._wallets._options)
+        signed: str = data.signed_transaction
+        signed = signed if signed.startswith("0x") else "0x" + signed
+        _check_evm_signed(transaction, signed, record.evm_address)
+        return signed
+
+
+def _check_evm_signed(sent: dict[str, Any], signed_hex: str, address: str) -> None:
+    raw = HexBytes(signed_hex)
+    sender = Account.recover_transaction(raw)
+    if sender.lower() != address.lower():
+        raise VenueRejected(f"Privy's signed EVM transaction is from {sender}, not {address}")
+    if not raw or raw[0] >= 0x80:
+        return  # a legacy (type 0) transaction: eth-account only tells us its sender, checked above
+    decoded = TypedTransaction.from_bytes(raw).as_dict()
+    for key, value in sent.items():  # every field we asked for, as asked (fees included: no fee drain)
+        if key in ("from", "type"):
+            continue
+        got = decoded.get(key)
+        same = (HexBytes(got or b"") == HexBytes(value or b"") if key in ("to", "data")
+                else got is not None and int(got) == (int(value, 16) if isinstance(value, str) else int(value)))
+        if not same:
+            raise VenueRejected(f"Privy returned a different EVM transaction than the one sent for signing "
+                                f"({key}: {got!r} != {value!r})")
 
 
 @contextmanager
