@@ -92,7 +92,9 @@ async def serve_jsonrpc(
         fault = world.faults.take(venue, method)
         if fault is not None:
             if fault.kind is FaultKind.REJECT:
-                answers.append(rpc_error(request_id, -32005, fault.message))
+                # A node's refusal as real nodes send it: -32005 "node unhealthy" with its data object
+                # (solders, under solana-py, cannot parse an error without `data`).
+                answers.append(rpc_error(request_id, -32005, fault.message, {"numSlotsBehind": None}))
                 continue
             if fault.kind is FaultKind.SERVER_ERROR:
                 return Response("Service Unavailable", status_code=503)
@@ -110,10 +112,20 @@ async def serve_jsonrpc(
         except JsonRpcError as exc:
             answers.append(rpc_error(request_id, exc.code, exc.message, exc.data))
         except LedgerError as exc:
-            answers.append(rpc_error(request_id, exc.code, exc.message, exc.data))
+            answers.append(ledger_error(request_id, exc))
     if lose:  # the node acted; the answer never arrives
         return Response("Gateway Timeout", status_code=504)
     return JSONResponse(answers if batch else answers[0])
+
+
+def ledger_error(request_id: Any, exc: LedgerError) -> dict[str, Any]:
+    """A refused transaction as a node reports it: -32002 carries the preflight simulation result."""
+    if exc.code != -32002:
+        return rpc_error(request_id, exc.code, exc.message, exc.data)
+    data = exc.data if isinstance(exc.data, dict) else {}
+    return rpc_error(request_id, -32002, f"Transaction simulation failed: {exc.message}", {
+        "err": data.get("err", exc.message), "logs": data.get("logs", [exc.message]), "accounts": None,
+        "unitsConsumed": 0, "returnData": None})
 
 
 def _json_loads(raw: bytes) -> Any:

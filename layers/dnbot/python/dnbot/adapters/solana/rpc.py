@@ -6,6 +6,7 @@ synchronous httpx client because the ports are synchronous; solana-py 0.41 ships
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -23,11 +24,11 @@ from solders.rpc.responses import (
     GetBalanceResp,
     GetLatestBlockhashResp,
     GetSignatureStatusesResp,
-    GetTokenAccountsByOwnerResp,
+    GetTokenAccountsByOwnerJsonParsedResp,
     RPCError,
 )
+from solders.errors import SerdeJSONError
 from solders.signature import Signature
-from solders.token.state import TokenAccount
 from solders.account_decoder import UiAccountEncoding
 
 from dnbot.domain.assets import USDC, Asset
@@ -63,6 +64,26 @@ class SolanaRpc:
         return response.text
 
     @staticmethod
+    def _parse(response_type: Any, text: str) -> Any:
+        # JSON-RPC errors are handled here, not by solders: its RPCError parser panics (a BaseException) on
+        # an error object without `data`, which nodes do send (and a string `error`, as one recording shows).
+        try:
+            envelope = json.loads(text)
+        except ValueError as exc:
+            raise TransientVenueError(f"Solana RPC: not JSON: {text[:200]}") from exc
+        error = envelope.get("error") if isinstance(envelope, dict) else None
+        if error is not None:
+            code = error.get("code") if isinstance(error, dict) else None
+            message = error.get("message") if isinstance(error, dict) else error
+            if code in (-32600, -32601, -32602):
+                raise VenueRejected(f"Solana RPC refused the request: {message} ({code})")
+            raise TransientVenueError(f"Solana RPC error: {message} ({code})")
+        try:
+            return response_type.from_json(text)
+        except (SerdeJSONError, ValueError) as exc:
+            raise TransientVenueError(f"Solana RPC: unreadable answer ({exc}): {text[:200]}") from exc
+
+    @staticmethod
     def _value(parsed: Any) -> Any:
         if isinstance(parsed, RPCError) or not hasattr(parsed, "value"):
             raise TransientVenueError(f"Solana RPC error: {parsed}")
@@ -70,14 +91,19 @@ class SolanaRpc:
 
     def sol_balance(self, owner: str) -> Decimal:
         text = self._post(GetBalance(Pubkey.from_string(owner)).to_json())
-        return Decimal(self._value(GetBalanceResp.from_json(text))) / LAMPORTS_PER_SOL
+        return Decimal(self._value(self._parse(GetBalanceResp, text))) / LAMPORTS_PER_SOL
 
     def token_balance(self, owner: str, mint: str, decimals: int) -> Decimal:
         """Sum over the owner's token accounts of this mint (usually one: the associated account)."""
         request = GetTokenAccountsByOwner(Pubkey.from_string(owner), RpcTokenAccountsFilterMint(
-            Pubkey.from_string(mint)), RpcAccountInfoConfig(encoding=UiAccountEncoding.Base64))
-        accounts = self._value(GetTokenAccountsByOwnerResp.from_json(self._post(request.to_json())))
-        raw = sum(TokenAccount.from_bytes(bytes(keyed.account.data)).amount for keyed in accounts)
+            Pubkey.from_string(mint)), RpcAccountInfoConfig(encoding=UiAccountEncoding.JsonParsed))
+        accounts = self._value(self._parse(GetTokenAccountsByOwnerJsonParsedResp, self._post(request.to_json())))
+        raw = 0
+        for keyed in accounts:
+            info = keyed.account.data.parsed.get("info", {})
+            if info.get("mint") == mint:  # a node filters by mint already; a proxy might not
+                raw += int(info["tokenAmount"]["amount"])
+                decimals = int(info["tokenAmount"]["decimals"])
         return Decimal(raw).scaleb(-decimals)
 
     def usdc_balance(self, owner: str) -> Decimal:
@@ -88,12 +114,12 @@ class SolanaRpc:
                 for asset in Asset if asset.is_lst}
 
     def latest_blockhash(self) -> tuple[str, int]:
-        value = self._value(GetLatestBlockhashResp.from_json(self._post(GetLatestBlockhash().to_json())))
+        value = self._value(self._parse(GetLatestBlockhashResp, self._post(GetLatestBlockhash().to_json())))
         return str(value.blockhash), int(value.last_valid_block_height)
 
     def signature_status(self, signature: str) -> SignatureState | None:
         request = GetSignatureStatuses([Signature.from_string(signature)])
-        statuses = self._value(GetSignatureStatusesResp.from_json(self._post(request.to_json())))
+        statuses = self._value(self._parse(GetSignatureStatusesResp, self._post(request.to_json())))
         status = statuses[0] if statuses else None
         if status is None:
             return None
