@@ -1,0 +1,68 @@
+import { fireEvent, screen, waitFor } from "@testing-library/react";
+import { describe, expect, it } from "vitest";
+import { setCsrfToken } from "../api/client";
+import { SettingsPage, validateSettings } from "../pages/SettingsPage";
+import { mockApi, renderWithClient } from "./utils";
+
+describe("validateSettings", () => {
+  it("accepts the presets' values and rejects out-of-range input", () => {
+    expect(validateSettings({ preset: "balanced", leverage: "3", max_position_usd: "50000" })).toEqual({});
+    expect(validateSettings({ preset: "balanced", leverage: "2", max_position_usd: "50" })).toEqual({});
+    expect(validateSettings({ preset: "balanced", leverage: "4.5", max_position_usd: "50000" }).leverage).toMatch(/between 2x and 4x/);
+    expect(validateSettings({ preset: "balanced", leverage: "1.9", max_position_usd: "50000" }).leverage).toBeDefined();
+    expect(validateSettings({ preset: "balanced", leverage: "abc", max_position_usd: "50000" }).leverage).toBeDefined();
+    expect(validateSettings({ preset: "balanced", leverage: "3", max_position_usd: "49.99" }).max_position_usd).toMatch(/at least \$50/);
+    expect(validateSettings({ preset: "balanced", leverage: "3", max_position_usd: "-5" }).max_position_usd).toBeDefined();
+    expect(validateSettings({ preset: "balanced", leverage: "3", max_position_usd: "1e5" }).max_position_usd).toBeDefined();
+  });
+});
+
+describe("SettingsPage", () => {
+  it("loads, shows inline errors, fills a preset's values, saves with the CSRF token, and resets", async () => {
+    setCsrfToken("tok-1");
+    const { calls } = mockApi({
+      "GET /settings": { status: 200, body: { preset: "balanced", leverage: "3", max_position_usd: "50000", min_net_apy: "0.10" } },
+      "POST /settings": (call) => ({ status: 200, body: { ...(call.body as object), min_net_apy: "0.08" } }),
+      "POST /settings/reset": { status: 200, body: { preset: "balanced", leverage: "3", max_position_usd: "50000" } },
+    });
+    renderWithClient(<SettingsPage />);
+    const leverage = await screen.findByLabelText("Leverage, exact (x)");
+    expect(leverage).toHaveValue("3");
+    expect(screen.getByLabelText(/Balanced/)).toBeChecked();
+
+    fireEvent.change(leverage, { target: { value: "6" } });
+    fireEvent.change(screen.getByLabelText("Max position size (USD)"), { target: { value: "20" } });
+    fireEvent.click(screen.getByRole("button", { name: "Save" }));
+    const alerts = await screen.findAllByRole("alert");
+    expect(alerts.map((a) => a.textContent)).toEqual(["Leverage must be between 2x and 4x.", "The maximum position must be at least $50.00."]);
+    expect(calls.filter((c) => c.method === "POST")).toHaveLength(0);
+
+    fireEvent.click(screen.getByLabelText(/Conservative/));
+    expect(screen.getByLabelText("Leverage, exact (x)")).toHaveValue("2");
+    expect(screen.getByLabelText("Max position size (USD)")).toHaveValue("25000");
+    expect(screen.queryAllByRole("alert")).toHaveLength(0);
+    fireEvent.change(screen.getByLabelText("Leverage"), { target: { value: "1" } }); // slider step 1 = 2.5x
+    expect(screen.getByLabelText("Leverage, exact (x)")).toHaveValue("2.5");
+    fireEvent.click(screen.getByRole("button", { name: "Save" }));
+    expect(await screen.findByText("Settings saved.")).toBeInTheDocument();
+    const save = calls.find((c) => c.method === "POST" && c.path === "/settings");
+    expect(save?.body).toEqual({ preset: "conservative", leverage: "2.5", max_position_usd: "25000" });
+    expect(save?.headers["X-CSRF-Token"]).toBe("tok-1");
+
+    fireEvent.click(screen.getByRole("button", { name: "Reset" }));
+    await waitFor(() => expect(screen.getByLabelText("Leverage, exact (x)")).toHaveValue("3"));
+    expect(screen.getByLabelText(/Balanced/)).toBeChecked();
+    expect(calls.some((c) => c.path === "/settings/reset")).toBe(true);
+  });
+
+  it("shows the server's refusal", async () => {
+    mockApi({
+      "GET /settings": { status: 200, body: { preset: "balanced", leverage: "3", max_position_usd: "50000" } },
+      "POST /settings": { status: 422, body: { error: { code: "invalid_settings", message: "max position size must be at least $50" } } },
+    });
+    renderWithClient(<SettingsPage />);
+    await screen.findByLabelText("Leverage, exact (x)");
+    fireEvent.click(screen.getByRole("button", { name: "Save" }));
+    expect(await screen.findByRole("alert")).toHaveTextContent("max position size must be at least $50");
+  });
+});
