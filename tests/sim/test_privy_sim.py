@@ -14,7 +14,7 @@ import boto3
 import httpx
 import pytest
 import uvicorn
-from eth_abi import encode
+from eth_abi.abi import encode
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils.address import to_checksum_address
