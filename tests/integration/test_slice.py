@@ -3,6 +3,7 @@ poller -> snapshot -> GET /rates; login; POST /positions/open -> the open state 
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import httpx
@@ -192,3 +193,21 @@ def test_balances_show_the_wallet_addresses(alice: Client) -> None:
     balances = alice.get("/api/v1/balances").json()
     assert balances["solana"]["address"] == me["wallets"]["solana"]
     assert balances["evm"]["address"] == me["wallets"]["evm"]
+
+
+def test_the_api_lambda_answers_an_http_api_event(system: LocalSystem) -> None:
+    """functions/api: the same app behind API Gateway's HTTP API (payload v2) through Mangum."""
+    event = {
+        "version": "2.0", "routeKey": "$default", "rawPath": "/api/v1/rates", "rawQueryString": "leverage=4",
+        "headers": {"host": "api.example.com", "accept": "application/json"},
+        "requestContext": {"http": {"method": "GET", "path": "/api/v1/rates", "protocol": "HTTP/1.1",
+                                    "sourceIp": "203.0.113.1", "userAgent": "test"},
+                           "accountId": "123456789012", "apiId": "api", "domainName": "api.example.com",
+                           "requestId": "r1", "routeKey": "$default", "stage": "$default", "time": "",
+                           "timeEpoch": 0},
+        "isBase64Encoded": False,
+    }
+    reply = system.functions.invoke("api", event)
+    assert reply["statusCode"] == 200
+    body = json.loads(reply["body"])
+    assert {o["leverage"] for o in body["opportunities"]} == {"4"}
