@@ -20,8 +20,8 @@ from eth_account.messages import encode_typed_data
 from eth_utils.address import to_checksum_address
 from fastapi import FastAPI
 from moto import mock_aws
-from privy import AuthenticationError, BadRequestError, PrivyClient
-from privy.lib.authorization import AuthorizationContext
+from privy import AuthenticationError, BadRequestError, NotFoundError, PrivyClient
+from privy.lib.authorization import AuthorizationContext, prepare_request
 from privy.lib.request_options import PrivyRequestOptions
 from solders.compute_budget import set_compute_unit_limit
 from solders.hash import Hash
@@ -34,7 +34,7 @@ from solders.transaction import Transaction, VersionedTransaction
 from dnbot.adapters.aws.kms import KmsAuthorizationSigner
 from dnbot.adapters.privy.authorization import LocalAuthorizationSigner, privy_signer_function
 from dnbot.adapters.privy.wallets import InMemoryWalletDirectory, PrivyEvmTransactionSigner, PrivyWallets
-from dnbot.ports import VenueRejected
+from dnbot.ports import TransientVenueError, VenueRejected
 from dnbot.security.evm_validator import ARBITRUM_USDC, HYPERLIQUID_BRIDGE
 from dnbot.security.transaction_validator import TransactionRefusedError
 from dnbot.sim import privy as privy_sim
@@ -277,3 +277,62 @@ def test_signs_the_arbitrum_bridge_deposit_and_refuses_anything_else(wallets: Pr
     assert Account.recover_transaction(raw) == evm_address
     with pytest.raises(TransactionRefusedError, match="not to Hyperliquid's bridge"):
         signer.sign_transaction("user-1", usdc_transfer(Account.create().address, 25_000_000))
+
+
+def test_server_errors_past_the_sdk_retries_are_transient(wallets: PrivyWallets,
+                                                          registered: RunningPrivySim) -> None:
+    address = Pubkey.from_string(wallets.wallets_for("user-1").solana_address)
+    # privy-client retries a 5xx twice with the same idempotency key; three faults outlast it.
+    registered.world.faults.inject(Fault(VENUE_PRIVY, "signTransaction", FaultKind.SERVER_ERROR, times=3))
+    with pytest.raises(TransientVenueError, match="500"):
+        wallets.sign_transaction("user-1", _self_transfer(address))
+    assert wallets.sign_transaction("user-1", _self_transfer(address))  # and then it works again
+
+
+def test_an_expired_request_is_refused_even_when_signed(wallets: PrivyWallets, kms_signer: KmsAuthorizationSigner,
+                                                        registered: RunningPrivySim) -> None:
+    record = wallets.wallet_record("user-1")
+    url = f"{registered.base_url}/privy/v1/wallets/{record.solana_wallet_id}/rpc"
+    body = {"method": "signTransaction", "chain_type": "solana",
+            "params": {"transaction": _self_transfer(Pubkey.from_string(record.solana_address)),
+                       "encoding": "base64"}}
+    expired = int(time.time() * 1000) - 60_000
+    prepared = prepare_request(app_id=APP_ID, method="POST", url=url, body=body, request_expiry=expired,
+                               authorization_context=AuthorizationContext(
+                                   signers=[privy_signer_function(kms_signer)]))
+    answer = httpx.post(url, json=body, auth=(APP_ID, APP_SECRET),
+                        headers={"privy-app-id": APP_ID, **prepared.headers})
+    assert answer.status_code == 400 and answer.json()["code"] == "request_expired"
+    # The same request, not expired, passes: the refusal above was the expiry, not the signature.
+    fresh = prepare_request(app_id=APP_ID, method="POST", url=url, body=body,
+                            request_expiry=int(time.time() * 1000) + 60_000,
+                            authorization_context=AuthorizationContext(signers=[privy_signer_function(kms_signer)]))
+    answer = httpx.post(url, json=body, auth=(APP_ID, APP_SECRET), headers={"privy-app-id": APP_ID, **fresh.headers})
+    assert answer.status_code == 200, answer.text
+    # A header naming another app than the credentials is refused.
+    answer = httpx.post(url, json=body, auth=(APP_ID, APP_SECRET), headers={"privy-app-id": "other", **fresh.headers})
+    assert answer.status_code == 401
+
+
+def test_wallets_of_another_app_are_invisible(registered: RunningPrivySim, wallets: PrivyWallets) -> None:
+    record = wallets.wallet_record("user-1")
+    other_app = {"app_id": "cm-other-app", "app_secret": "other-secret"}
+    assert httpx.post(f"{registered.base_url}/sim/privy/apps", json=other_app).status_code == 200
+    with PrivyClient(app_id="cm-other-app", app_secret="other-secret",
+                     base_url=f"{registered.base_url}/privy") as other:
+        with pytest.raises(NotFoundError):
+            other.wallets.get(record.solana_wallet_id)
+        # An app without an authorization key gets wallets that need no signature (as Privy does).
+        unowned = other.wallets.create(chain_type="solana")
+        assert unowned.owner_id is None
+        signed = other.wallets.solana.sign_transaction(unowned.id, _self_transfer(Pubkey.from_string(unowned.address)))
+        assert VersionedTransaction.from_bytes(base64.b64decode(signed.signed_transaction)).signatures[0].verify(
+            Pubkey.from_string(unowned.address),
+            bytes(to_bytes_versioned(VersionedTransaction.from_bytes(
+                base64.b64decode(signed.signed_transaction)).message)))
+
+
+def test_a_malformed_authorization_key_is_refused_at_registration(registered: RunningPrivySim) -> None:
+    answer = httpx.post(f"{registered.base_url}/sim/privy/apps", json={
+        "app_id": "cm-bad", "app_secret": "s", "authorization_public_key": "bm90IGEga2V5"})
+    assert answer.status_code == 400
