@@ -38,11 +38,13 @@ def _path(app: cdk.App, key: str, default: Path) -> Path:
     return (REPO_ROOT / str(value)).resolve() if value else default
 
 
-def build_app(outdir: str | None = None) -> tuple[cdk.App, dnbot_stack.DnbotStack]:
+def build_app(outdir: str | None = None,
+              context: dict[str, object] | None = None) -> tuple[cdk.App, dnbot_stack.DnbotStack]:
+    """The app with its one stack and the cdk-nag checks; `context` adds to cdk.json's (tests use it)."""
     # The CDK CLI passes CDK_OUTDIR; run directly (`make synth`), the assembly goes to the repo's cdk.out.
     if outdir is None and "CDK_OUTDIR" not in os.environ:
         outdir = str(REPO_ROOT / "cdk.out")
-    app = cdk.App(outdir=outdir, context=cdk_json_context())
+    app = cdk.App(outdir=outdir, context={**cdk_json_context(), **(context or {})})
     admin_emails = tuple(e.strip() for e in str(app.node.try_get_context("adminEmails") or "").split(",")
                          if e.strip())
     inputs = dnbot_stack.DnbotStackInputs(

@@ -453,7 +453,6 @@ class DnbotStack(cdk.Stack):
             },
             # No SPA error_responses: they would also rewrite the API's JSON 404s into index.html.
             price_class=cloudfront.PriceClass.PRICE_CLASS_100,
-            minimum_protocol_version=cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
         )
         s3deploy.BucketDeployment(
             self, "DashboardDeployment",

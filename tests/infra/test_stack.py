@@ -1,0 +1,506 @@
+"""The CDK stack, synthesized once in-process (no Docker, no network), asserted resource by resource.
+
+The expectations come from dnbot.resources and dnbot.workflows.definitions (what must exist) and from the
+brief's least-privilege policy, stated here independently of infra/ (who may do what).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aws_cdk
+import build_layers  # infra/ is on sys.path (conftest)
+import dnbot_stack
+import pytest
+from aws_cdk import assertions
+from cdk_nag import AwsSolutionsChecks
+
+from dnbot import resources
+from dnbot.workflows import definitions
+from tests.infra.conftest import REPO_ROOT, load_infra_app
+
+# One worker runs them all, so the module-scoped synthesis happens once under `pytest -n 2 --dist loadgroup`.
+pytestmark = pytest.mark.xdist_group("cdk_synth")
+
+PLACEHOLDER_HANDLER = "def handler(event, context):\n    raise RuntimeError('placeholder for synthesis only')\n"
+ADMIN_EMAIL = "ops@example.com"
+
+
+@dataclass
+class Synth:
+    stack: dnbot_stack.DnbotStack
+    template: assertions.Template
+    raw: dict[str, Any]
+    assembly_dir: Path
+    nag_report: Any
+
+    def logical_id(self, construct: Any) -> str:
+        return str(self.stack.get_logical_id(construct.node.default_child))
+
+    def resource(self, construct: Any) -> dict[str, Any]:
+        return dict(self.raw["Resources"][self.logical_id(construct)])
+
+    def of_type(self, cfn_type: str) -> dict[str, dict[str, Any]]:
+        return {k: v for k, v in self.raw["Resources"].items() if v["Type"] == cfn_type}
+
+    def function(self, name: str) -> dict[str, Any]:
+        return self.resource(self.stack.functions[name])
+
+    def role_statements(self, name: str) -> list[dict[str, Any]]:
+        role = self.stack.functions[name].role
+        assert role is not None
+        role_id = self.logical_id(role)
+        statements: list[dict[str, Any]] = []
+        for policy in self.of_type("AWS::IAM::Policy").values():
+            if {"Ref": role_id} in policy["Properties"]["Roles"]:
+                statements.extend(policy["Properties"]["PolicyDocument"]["Statement"])
+        return statements
+
+    def actions(self, name: str) -> set[str]:
+        return {a for s in self.role_statements(name) if s["Effect"] == "Allow" for a in _as_list(s["Action"])}
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
+    root = tmp_path_factory.mktemp("cdk")
+    functions = root / "functions"
+    for spec in resources.FUNCTIONS:
+        source, target = REPO_ROOT / "functions" / spec.name, functions / spec.name
+        if (source / "handler.py").is_file():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:  # another engineer's function not written yet: a placeholder, here only
+            target.mkdir(parents=True)
+            (target / "handler.py").write_text(PLACEHOLDER_HANDLER)
+    layers = root / "layers"
+    for layer in build_layers.LAYER_SOURCES:
+        python = layers / layer.name / "python"
+        python.mkdir(parents=True)
+        (python / f"marker_{layer.name}.txt").write_text(layer.name)  # tells the two layer assets apart
+        (layers / layer.name / build_layers.STAMP_NAME).write_text(build_layers.requirements_digest(layer.name))
+    dist = root / "dist"
+    dist.mkdir()
+    (dist / "index.html").write_text("<!doctype html><title>dnbot</title>")
+
+    infra_app = load_infra_app()
+    app, stack = infra_app.build_app(outdir=str(root / "cdk.out"), context={
+        "functionsDir": str(functions), "layersDir": str(layers), "frontendDist": str(dist),
+        "adminEmails": ADMIN_EMAIL,
+    })
+    assembly = app.synth()  # raises if a cdk-nag finding is not acknowledged (validation plugin)
+    raw = assembly.get_stack_by_name(stack.stack_name).template
+    yield Synth(stack=stack, template=assertions.Template.from_json(raw), raw=raw,
+                assembly_dir=Path(assembly.directory), nag_report=AwsSolutionsChecks().validate_scope(stack))
+
+
+# --- data, keys, kill switch ---------------------------------------------------------------------------------
+
+def test_state_table(synth: Synth) -> None:
+    spec = resources.STATE_TABLE
+    synth.template.resource_count_is("AWS::DynamoDB::Table", 1)
+    (index,) = spec.indexes
+    synth.template.has_resource("AWS::DynamoDB::Table", {
+        "DeletionPolicy": "Retain",
+        "UpdateReplacePolicy": "Retain",
+        "Properties": {
+            "KeySchema": [{"AttributeName": spec.partition_key, "KeyType": "HASH"},
+                          {"AttributeName": spec.sort_key, "KeyType": "RANGE"}],
+            "BillingMode": "PAY_PER_REQUEST",
+            "TimeToLiveSpecification": {"AttributeName": spec.ttl_attribute, "Enabled": True},
+            "StreamSpecification": {"StreamViewType": "NEW_AND_OLD_IMAGES"},
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            "SSESpecification": {"SSEEnabled": True},
+            "GlobalSecondaryIndexes": [{
+                "IndexName": index.name,
+                "KeySchema": [{"AttributeName": index.partition_key, "KeyType": "HASH"},
+                              {"AttributeName": index.sort_key, "KeyType": "RANGE"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }],
+        },
+    })
+
+
+def test_kms_keys_and_aliases(synth: Synth) -> None:
+    synth.template.resource_count_is("AWS::KMS::Key", 2)
+    envelope = synth.resource(synth.stack.envelope_key)["Properties"]
+    assert envelope["EnableKeyRotation"] is True
+    assert envelope.get("KeySpec", "SYMMETRIC_DEFAULT") == "SYMMETRIC_DEFAULT"
+    assert envelope.get("KeyUsage", "ENCRYPT_DECRYPT") == "ENCRYPT_DECRYPT"
+    privy = synth.resource(synth.stack.privy_key)["Properties"]
+    assert (privy["KeySpec"], privy["KeyUsage"]) == ("ECC_NIST_P256", "SIGN_VERIFY")
+
+    aliases = {a["Properties"]["AliasName"]: a["Properties"]["TargetKeyId"]
+               for a in synth.of_type("AWS::KMS::Alias").values()}
+    assert aliases == {
+        resources.ENVELOPE_KEY_ALIAS: {"Fn::GetAtt": [synth.logical_id(synth.stack.envelope_key), "Arn"]},
+        resources.PRIVY_AUTHORIZATION_KEY_ALIAS: {"Fn::GetAtt": [synth.logical_id(synth.stack.privy_key), "Arn"]},
+    }
+
+
+def test_kill_switch_parameter(synth: Synth) -> None:
+    synth.template.resource_count_is("AWS::SSM::Parameter", 1)
+    (param,) = synth.of_type("AWS::SSM::Parameter").values()
+    props = param["Properties"]
+    assert (props["Name"], props["Type"], props["Value"]) == (
+        resources.KILL_SWITCH_PARAMETER, "String", resources.KILL_SWITCH_DEFAULT.value)
+    pattern = re.compile(props["AllowedPattern"])
+    assert all(pattern.fullmatch(v.value) for v in resources.KillSwitch)
+    assert not any(pattern.fullmatch(bad) for bad in ("on", "OFF", "close-all ", "", "off|close-all"))
+
+
+def test_privy_secret_is_retained_and_holds_the_documented_keys(synth: Synth) -> None:
+    secret = synth.resource(synth.stack.privy_secret)
+    assert secret["DeletionPolicy"] == "Retain"
+    generated = secret["Properties"]["GenerateSecretString"]
+    keys = {*json.loads(generated["SecretStringTemplate"]), generated["GenerateStringKey"]}
+    assert keys == set(dnbot_stack.PRIVY_SECRET_KEYS)
+
+
+# --- functions -------------------------------------------------------------------------------------------------
+
+def test_one_lambda_per_function_spec(synth: Synth) -> None:
+    ours = [f for f in synth.of_type("AWS::Lambda::Function").values()
+            if f["Properties"].get("Handler") == "handler.handler"]
+    assert len(ours) == len(resources.FUNCTIONS)
+    for spec in resources.FUNCTIONS:
+        props = synth.function(spec.name)["Properties"]
+        assert props["Runtime"] == "python3.11"
+        assert props["Architectures"] == [build_layers.LAMBDA_ARCHITECTURE]
+        assert props["MemorySize"] == spec.memory_mb
+        assert props["Timeout"] == spec.timeout_seconds
+        assert props["TracingConfig"] == {"Mode": "Active"}
+        assert spec.name in props["Description"]
+
+
+def test_architecture_matches_the_layer_wheels() -> None:
+    assert build_layers.PIP_PLATFORM.endswith(
+        {"x86_64": "_x86_64", "arm64": "_aarch64"}[build_layers.LAMBDA_ARCHITECTURE])
+
+
+def _asset_dir(synth: Synth, code: dict[str, Any]) -> Path:
+    key = code["S3Key"]
+    return synth.assembly_dir / f"asset.{key.removesuffix('.zip')}"
+
+
+def test_layers_match_each_function_spec(synth: Synth) -> None:
+    used = {ref["Ref"] for spec in resources.FUNCTIONS for ref in synth.function(spec.name)["Properties"]["Layers"]}
+    layer_dirs = {
+        layer_id: _asset_dir(synth, layer["Properties"]["Content"])
+        for layer_id, layer in synth.of_type("AWS::Lambda::LayerVersion").items() if layer_id in used
+    }
+    assert len(layer_dirs) == len(used) == 3  # the library and the two dependency sets
+    library = [i for i, d in layer_dirs.items() if (d / "python" / "dnbot" / "resources.py").is_file()]
+    assert len(library) == 1
+    library_dir = layer_dirs[library[0]]
+    assert not list(library_dir.rglob("*.egg-info")) and not list(library_dir.rglob("__pycache__"))
+
+    for spec in resources.FUNCTIONS:
+        refs = synth.function(spec.name)["Properties"]["Layers"]
+        ids = [r["Ref"] for r in refs]
+        assert len(ids) == 2 and library[0] in ids, spec.name
+        (deps,) = [i for i in ids if i != library[0]]
+        markers = [p.name for p in (layer_dirs[deps] / "python").glob("marker_*.txt")]
+        assert markers == [f"marker_{spec.layer}.txt"], spec.name
+
+
+def test_function_code_is_the_functions_directory(synth: Synth) -> None:
+    for spec in resources.FUNCTIONS:
+        code_dir = _asset_dir(synth, synth.function(spec.name)["Properties"]["Code"])
+        assert (code_dir / "handler.py").is_file(), spec.name
+
+
+def test_environment_wires_the_real_resources(synth: Synth) -> None:
+    s = synth.stack
+    for spec in resources.FUNCTIONS:
+        env = synth.function(spec.name)["Properties"]["Environment"]["Variables"]
+        assert env[resources.ENV_TABLE_NAME] == {"Ref": synth.logical_id(s.table)}
+        assert env[resources.ENV_KILL_SWITCH_PARAMETER] == {"Ref": synth.logical_id(s.kill_switch)}
+        assert env[resources.ENV_ENVELOPE_KEY_ID] == {"Fn::GetAtt": [synth.logical_id(s.envelope_key), "Arn"]}
+        assert env[resources.ENV_PRIVY_AUTHORIZATION_KEY_ID] == {
+            "Fn::GetAtt": [synth.logical_id(s.privy_key), "Arn"]}
+        assert env[dnbot_stack.ENV_PRIVY_SECRET_ARN] == {"Ref": synth.logical_id(s.privy_secret)}
+        assert resources.ENV_WEBSOCKET_ENDPOINT in env
+        assert env["POWERTOOLS_SERVICE_NAME"] == "dnbot"
+        assert "POWERTOOLS_METRICS_NAMESPACE" in env
+    for name in ("api", "strategy_tick"):
+        env = synth.function(name)["Properties"]["Environment"]["Variables"]
+        assert env[resources.ENV_OPEN_STATE_MACHINE_ARN] == {
+            "Ref": synth.logical_id(s.state_machines["open_position"])}
+        assert env[resources.ENV_CLOSE_STATE_MACHINE_ARN] == {
+            "Ref": synth.logical_id(s.state_machines["close_position"])}
+    api_env = synth.function("api")["Properties"]["Environment"]["Variables"]
+    assert json.loads(api_env[dnbot_stack.ENV_ADMIN_EMAILS]) == [ADMIN_EMAIL]
+    broadcast_env = synth.function("ws_broadcast")["Properties"]["Environment"]["Variables"]
+    endpoint = json.dumps(broadcast_env[resources.ENV_WEBSOCKET_ENDPOINT])
+    assert "https://" in endpoint and synth.logical_id(s.websocket_api) in endpoint
+
+
+def test_schedules_follow_the_function_specs(synth: Synth) -> None:
+    scheduled = [spec for spec in resources.FUNCTIONS if spec.schedule_minutes is not None]
+    assert {spec.name for spec in scheduled} == {"rates_poller", "strategy_tick"}
+    rules = list(synth.of_type("AWS::Events::Rule").values())
+    assert len(rules) == len(scheduled)
+    by_target = {
+        rule["Properties"]["Targets"][0]["Arn"]["Fn::GetAtt"][0]: rule["Properties"]["ScheduleExpression"]
+        for rule in rules
+    }
+    for spec in scheduled:
+        assert spec.schedule_minutes is not None
+        unit = "minute" if spec.schedule_minutes == 1 else "minutes"
+        assert by_target[synth.logical_id(synth.stack.functions[spec.name])] == (
+            f"rate({spec.schedule_minutes} {unit})")
+
+
+# --- workflows -------------------------------------------------------------------------------------------------
+
+def test_state_machines_are_the_shared_definitions_with_the_steps_arn(synth: Synth) -> None:
+    synth.template.resource_count_is("AWS::StepFunctions::StateMachine", len(resources.STATE_MACHINES))
+    for spec in resources.STATE_MACHINES:
+        props = synth.resource(synth.stack.state_machines[spec.name])["Properties"]
+        assert props["StateMachineType"] == "STANDARD"
+        assert props["TracingConfiguration"] == {"Enabled": True}
+        assert props["LoggingConfiguration"]["Level"] == "ALL"
+        assert props["LoggingConfiguration"]["IncludeExecutionData"] is True
+
+        definition = props["DefinitionString"]
+        assert json.loads(definition) == definitions.definition_for(spec.name)
+        substitutions = props["DefinitionSubstitutions"]
+        assert set(substitutions) == set(spec.substitutions)
+        for placeholder, function_name in spec.substitutions.items():
+            arn = {"Fn::GetAtt": [synth.logical_id(synth.stack.functions[function_name]), "Arn"]}
+            assert substitutions[placeholder] == arn
+            # What CloudFormation's substitution yields equals what `dnbot local` renders.
+            assert json.loads(definition.replace("${" + placeholder + "}", "ARN")) == json.loads(
+                definitions.render(spec.name, {placeholder: "ARN"}))
+        tasks = [s for s in json.loads(definition)["States"].values() if s["Type"] == "Task"]
+        assert tasks and all(
+            t["Parameters"]["FunctionName"] == "${" + definitions.STEP_FUNCTION_PLACEHOLDER + "}" for t in tasks)
+
+        role_id = props["RoleArn"]["Fn::GetAtt"][0]
+        invoke = [
+            s for p in synth.of_type("AWS::IAM::Policy").values() if {"Ref": role_id} in p["Properties"]["Roles"]
+            for s in p["Properties"]["PolicyDocument"]["Statement"] if "lambda:InvokeFunction" in _as_list(s["Action"])
+        ]
+        steps_id = synth.logical_id(synth.stack.functions["position_steps"])
+        assert invoke and all(json.dumps(r).count(steps_id) for s in invoke for r in _as_list(s["Resource"]))
+
+
+# --- APIs ------------------------------------------------------------------------------------------------------
+
+def test_http_api_routes_api_paths_to_the_api_lambda(synth: Synth) -> None:
+    apis = {k: v for k, v in synth.of_type("AWS::ApiGatewayV2::Api").items()
+            if v["Properties"]["ProtocolType"] == "HTTP"}
+    assert len(apis) == 1
+    (http_id,) = apis
+    routes = [r["Properties"] for r in synth.of_type("AWS::ApiGatewayV2::Route").values()
+              if r["Properties"]["ApiId"] == {"Ref": http_id}]
+    assert [r["RouteKey"] for r in routes] == ["ANY /api/{proxy+}"]
+    integration_id = routes[0]["Target"]["Fn::Join"][1][1]["Ref"]
+    integration = synth.raw["Resources"][integration_id]["Properties"]
+    assert integration["IntegrationType"] == "AWS_PROXY"
+    assert integration["PayloadFormatVersion"] == "2.0"
+    assert integration["IntegrationUri"] == {"Fn::GetAtt": [synth.logical_id(synth.stack.functions["api"]), "Arn"]}
+    stages = [s["Properties"] for s in synth.of_type("AWS::ApiGatewayV2::Stage").values()
+              if s["Properties"]["ApiId"] == {"Ref": http_id}]
+    assert len(stages) == 1 and stages[0]["StageName"] == "$default" and stages[0]["AutoDeploy"] is True
+    assert "AccessLogSettings" in stages[0]
+
+
+def test_websocket_api_connect_disconnect_and_broadcast(synth: Synth) -> None:
+    ws_id = synth.logical_id(synth.stack.websocket_api)
+    assert synth.raw["Resources"][ws_id]["Properties"]["ProtocolType"] == "WEBSOCKET"
+    routes = {r["Properties"]["RouteKey"]: r["Properties"] for r in synth.of_type("AWS::ApiGatewayV2::Route").values()
+              if r["Properties"]["ApiId"] == {"Ref": ws_id}}
+    assert set(routes) == {"$connect", "$disconnect"}
+    connections_arn = json.dumps(synth.logical_id(synth.stack.functions["ws_connections"]))
+    for route in routes.values():
+        integration_id = route["Target"]["Fn::Join"][1][1]["Ref"]
+        uri = json.dumps(synth.raw["Resources"][integration_id]["Properties"]["IntegrationUri"])
+        assert connections_arn in uri
+
+    assert "execute-api:ManageConnections" in synth.actions("ws_broadcast")
+    (mapping,) = synth.of_type("AWS::Lambda::EventSourceMapping").values()
+    props = mapping["Properties"]
+    assert props["EventSourceArn"] == {"Fn::GetAtt": [synth.logical_id(synth.stack.table), "StreamArn"]}
+    assert props["FunctionName"] == {"Ref": synth.logical_id(synth.stack.functions["ws_broadcast"])}
+    assert props["StartingPosition"] == "LATEST"
+
+
+# --- dashboard -------------------------------------------------------------------------------------------------
+
+def test_dashboard_bucket_is_private_and_ssl_only(synth: Synth) -> None:
+    bucket_id = synth.logical_id(synth.stack.dashboard_bucket)
+    props = synth.raw["Resources"][bucket_id]["Properties"]
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True}
+    (policy,) = [p for p in synth.of_type("AWS::S3::BucketPolicy").values()
+                 if p["Properties"]["Bucket"] == {"Ref": bucket_id}]
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+               for s in statements)
+
+
+def test_cloudfront_serves_the_dashboard_and_forwards_api_to_the_http_api(synth: Synth) -> None:
+    synth.template.resource_count_is("AWS::CloudFront::Distribution", 1)
+    synth.template.resource_count_is("AWS::CloudFront::OriginAccessControl", 1)
+    config = synth.resource(synth.stack.distribution)["Properties"]["DistributionConfig"]
+    assert config["DefaultRootObject"] == "index.html"
+    origins = {o["Id"]: o for o in config["Origins"]}
+    assert len(origins) == 2
+    s3_origin = [o for o in origins.values() if "S3OriginConfig" in o]
+    assert len(s3_origin) == 1 and "OriginAccessControlId" in s3_origin[0]
+    assert config["DefaultCacheBehavior"]["TargetOriginId"] == s3_origin[0]["Id"]
+    (api_behavior,) = config["CacheBehaviors"]
+    assert api_behavior["PathPattern"] == "/api/*"
+    api_origin = origins[api_behavior["TargetOriginId"]]
+    assert api_origin["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
+    http_api_id = synth.logical_id(synth.stack.http_api)
+    assert http_api_id in json.dumps(api_origin["DomainName"])
+    assert set(api_behavior["AllowedMethods"]) >= {"GET", "POST", "DELETE", "PUT", "PATCH", "OPTIONS"}
+    # Cookies must reach the API: the origin request policy forwards everything but Host.
+    assert "OriginRequestPolicyId" in api_behavior and "CachePolicyId" in api_behavior
+    assert not config.get("CustomErrorResponses"), "SPA fallbacks would turn API 404s into index.html"
+
+
+def test_dashboard_deployment_copies_the_build_and_invalidates(synth: Synth) -> None:
+    (deployment,) = synth.of_type("Custom::CDKBucketDeployment").values()
+    props = deployment["Properties"]
+    assert props["DestinationBucketName"] == {"Ref": synth.logical_id(synth.stack.dashboard_bucket)}
+    assert props["DistributionPaths"] == ["/*"]
+    (source_key,) = props["SourceObjectKeys"]
+    assert (_asset_dir(synth, {"S3Key": source_key}) / "index.html").is_file()
+
+
+def test_outputs(synth: Synth) -> None:
+    outputs = synth.raw["Outputs"]
+    for name in ("DashboardUrl", "ApiUrl", "WebSocketUrl", "TableName", "KillSwitchParameterName"):
+        assert name in outputs, name
+    assert outputs["TableName"]["Value"] == {"Ref": synth.logical_id(synth.stack.table)}
+    assert outputs["KillSwitchParameterName"]["Value"] == {"Ref": synth.logical_id(synth.stack.kill_switch)}
+    assert "/api/v1" in json.dumps(outputs["ApiUrl"]["Value"])
+    assert "wss://" in json.dumps(outputs["WebSocketUrl"]["Value"])
+
+
+# --- least privilege -------------------------------------------------------------------------------------------
+
+def _holders(synth: Synth, action: str) -> set[str]:
+    return {spec.name for spec in resources.FUNCTIONS if action in synth.actions(spec.name)}
+
+
+@pytest.mark.parametrize(("action", "allowed"), [
+    ("kms:Decrypt", {"position_steps"}),
+    ("kms:GenerateDataKey", {"position_steps"}),
+    ("kms:Sign", {"position_steps"}),
+    ("ssm:GetParameter", {"api", "strategy_tick", "position_steps"}),
+    ("ssm:PutParameter", {"api"}),
+    ("states:StartExecution", {"api", "strategy_tick"}),
+    ("execute-api:ManageConnections", {"ws_broadcast"}),
+    ("secretsmanager:GetSecretValue", {"api", "position_steps"}),
+])
+def test_least_privilege(synth: Synth, action: str, allowed: set[str]) -> None:
+    assert _holders(synth, action) == allowed
+
+
+def test_no_broad_grants(synth: Synth) -> None:
+    for spec in resources.FUNCTIONS:
+        actions = synth.actions(spec.name)
+        assert not any(a == "*" or a.endswith(":*") for a in actions), (spec.name, actions)
+        for statement in synth.role_statements(spec.name):
+            if statement["Resource"] == "*":  # only actions that have no resource-level permissions
+                assert set(_as_list(statement["Action"])) <= {
+                    "xray:PutTraceSegments", "xray:PutTelemetryRecords", "dynamodb:ListStreams"}, statement
+        role = synth.resource(synth.stack.functions[spec.name].role)
+        assert not role["Properties"].get("ManagedPolicyArns"), spec.name
+    # KMS grants name the key they are for, and no other.
+    for statement in synth.role_statements("position_steps"):
+        actions = set(_as_list(statement["Action"]))
+        if actions & {"kms:Decrypt", "kms:GenerateDataKey"}:
+            assert statement["Resource"] == {"Fn::GetAtt": [synth.logical_id(synth.stack.envelope_key), "Arn"]}
+        if "kms:Sign" in actions:
+            assert statement["Resource"] == {"Fn::GetAtt": [synth.logical_id(synth.stack.privy_key), "Arn"]}
+
+
+# --- cdk-nag ---------------------------------------------------------------------------------------------------
+
+def test_cdk_nag_aws_solutions_has_no_open_findings(synth: Synth) -> None:
+    findings = [f"{v.rule_name} at {r.construct_path}" for v in synth.nag_report.violations
+                for r in v.violating_resources]
+    assert findings == []
+    assert synth.nag_report.success
+
+
+def test_cdk_nag_would_catch_an_unacknowledged_finding() -> None:
+    # The check above can fail: the same pack on a plain bucket reports it.
+    app = aws_cdk.App()
+    stack = aws_cdk.Stack(app, "Probe")
+    aws_cdk.aws_s3.Bucket(stack, "Bucket")
+    report = AwsSolutionsChecks().validate_scope(stack)
+    assert not report.success
+    assert "AwsSolutions-S1" in {v.rule_name for v in report.violations}
+
+
+def test_every_acknowledgement_has_a_reason(synth: Synth) -> None:
+    acknowledged = {
+        rule: reason
+        for construct in synth.stack.node.find_all() for entry in construct.node.metadata
+        if entry.type == "aws:cdk:acknowledged-rules"
+        for rule, reason in dict(entry.data).items()
+    }
+    assert any("AwsSolutions-L1" in rule for rule in acknowledged)
+    for rule, reason in acknowledged.items():
+        assert len(reason) > 40, rule
+
+
+# --- inputs ----------------------------------------------------------------------------------------------------
+
+def _inputs(tmp_path: Path, synth: Synth) -> dnbot_stack.DnbotStackInputs:
+    base = synth.stack.inputs
+    return dnbot_stack.DnbotStackInputs(functions_root=base.functions_root, layers_root=base.layers_root,
+                                        frontend_dist=base.frontend_dist)
+
+
+def test_missing_frontend_says_make_frontend(tmp_path: Path, synth: Synth) -> None:
+    inputs = _inputs(tmp_path, synth)
+    broken = dnbot_stack.DnbotStackInputs(functions_root=inputs.functions_root, layers_root=inputs.layers_root,
+                                          frontend_dist=tmp_path / "no-dist")
+    with pytest.raises(ValueError, match="make frontend"):
+        broken.validate()
+
+
+def test_missing_or_stale_layers_say_make_layers(tmp_path: Path, synth: Synth) -> None:
+    inputs = _inputs(tmp_path, synth)
+    missing = dnbot_stack.DnbotStackInputs(functions_root=inputs.functions_root, layers_root=tmp_path / "none",
+                                           frontend_dist=inputs.frontend_dist)
+    with pytest.raises(ValueError, match="make layers"):
+        missing.validate()
+    stale_root = tmp_path / "stale"
+    shutil.copytree(inputs.layers_root, stale_root)
+    (stale_root / "trading" / build_layers.STAMP_NAME).write_text("built-from-something-else")
+    stale = dnbot_stack.DnbotStackInputs(functions_root=inputs.functions_root, layers_root=stale_root,
+                                         frontend_dist=inputs.frontend_dist)
+    with pytest.raises(ValueError, match=r"'trading'.*make layers"):
+        stale.validate()
+    inputs.validate()  # and the good inputs pass
+
+
+def test_missing_function_code_is_named(tmp_path: Path, synth: Synth) -> None:
+    inputs = _inputs(tmp_path, synth)
+    empty = tmp_path / "functions"
+    empty.mkdir()
+    broken = dnbot_stack.DnbotStackInputs(functions_root=empty, layers_root=inputs.layers_root,
+                                          frontend_dist=inputs.frontend_dist)
+    with pytest.raises(ValueError, match=r"functions/api/handler\.py"):
+        broken.validate()
+
+
+def test_every_function_has_decided_grants() -> None:
+    assert set(dnbot_stack.FUNCTION_GRANTS) == {spec.name for spec in resources.FUNCTIONS}
