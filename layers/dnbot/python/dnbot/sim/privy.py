@@ -136,7 +136,8 @@ class PrivySim:
         except ValueError:
             app_id, secret = "", ""
         app = self.apps.get(app_id)
-        if scheme.lower() != "basic" or app is None or not hmac.compare_digest(secret, app.app_secret):
+        secret_ok = app is not None and hmac.compare_digest(secret.encode(), app.app_secret.encode())
+        if scheme.lower() != "basic" or app is None or not secret_ok:
             raise PrivyApiError(401, "Invalid app ID or app secret.", "invalid_credentials")
         if header_app_id != app_id:
             raise PrivyApiError(401, "The privy-app-id header does not match the app credentials.",
@@ -184,6 +185,7 @@ class PrivySim:
                     raise PrivyApiError(400, "This idempotency key was already used for a different request.",
                                         "idempotency_key_reused")
                 return JSONResponse(stored.body, status_code=stored.status)
+        # Actions never await, so on the one event loop no other request runs between the lookup and the store.
         status, answer = await action()
         if key is not None and status < 500:
             with self.lock:
