@@ -60,6 +60,8 @@ class MarketHistory:
         self._funding_paid: dict[datetime, tuple[Decimal, bool]] | None = None
         self._candle_rows = [(hour, self.candles[hour]) for hour in self._candle_hours]
         self._first_hours: dict[tuple[Asset, Protocol], datetime | None] = {}
+        # other views derived once from this history (e.g. the scan's float arrays), keyed by their builder
+        self.derived: dict[object, object] = {}
 
     @staticmethod
     def _max_leverages(data: RecordedData) -> dict[tuple[Asset, Protocol], Decimal]:

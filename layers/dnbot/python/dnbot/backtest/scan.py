@@ -63,6 +63,17 @@ class _PairArrays:
 
 def _pair_arrays(history: MarketHistory, asset: Asset, protocol: Protocol, end: datetime | None
                  ) -> _PairArrays | None:
+    """The pair's per-hour arrays, built once per history (they do not depend on leverage or capital)."""
+    key = ("scan", asset, protocol, end)
+    if key not in history.derived:
+        history.derived[key] = _build_pair_arrays(history, asset, protocol, end)
+    cached = history.derived[key]
+    assert cached is None or isinstance(cached, _PairArrays)
+    return cached
+
+
+def _build_pair_arrays(history: MarketHistory, asset: Asset, protocol: Protocol, end: datetime | None
+                       ) -> _PairArrays | None:
     first = history.first_hour_of(asset, protocol)
     if first is None:
         return None
