@@ -1,0 +1,166 @@
+"""The Asgard venue of the simulator at the wire: real unsigned transactions, signature checks on submit,
+balances on the Solana ledger, interest and liquidation on the replayed price path."""
+
+from __future__ import annotations
+
+import base64
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from solders.keypair import Keypair
+from solders.instruction import CompiledInstruction
+from solders.message import MessageV0, to_bytes_versioned
+from solders.transaction import VersionedTransaction
+
+from dnbot.domain.assets import USDC, Asset
+from dnbot.security.transaction_validator import KAMINO_LENDING_PROGRAM, SigningPolicy, validate_transaction
+from dnbot.sim import asgard as asgard_sim
+from dnbot.sim.solana_ledger import ledger_for
+from dnbot.sim.world import SimWorld
+
+KEY = {"X-API-Key": "test"}
+
+
+@pytest.fixture()
+def venue() -> tuple[TestClient, SimWorld]:
+    world = SimWorld.create()
+    return TestClient(asgard_sim.build_app(world)), world
+
+
+def sign(tx_base64: str, keypair: Keypair) -> str:
+    """Sign as `keypair`, whether or not it is the fee payer (a foreign signature in the payer's slot)."""
+    tx = VersionedTransaction.from_bytes(base64.b64decode(tx_base64))
+    signature = keypair.sign_message(to_bytes_versioned(tx.message))
+    return base64.b64encode(bytes(VersionedTransaction.populate(tx.message, [signature]))).decode()
+
+
+def kamino_sol(client: TestClient) -> dict[str, Any]:
+    sources = client.get("/markets", headers=KEY).json()["strategies"]["SOL/USDC"]["liquiditySources"]
+    return next(s for s in sources if s["lendingProtocol"] == 1)
+
+
+def create(client: TestClient, wallet: Keypair, usdc: int = 100, leverage: float = 3.0,
+           source: dict[str, Any] | None = None) -> dict[str, Any]:
+    source = source or kamino_sol(client)
+    answer = client.post("/create-position", headers=KEY, json={
+        "protocol": source["lendingProtocol"], "tokenABank": source["tokenABank"], "tokenBBank": source["tokenBBank"],
+        "direction": 0, "collateralType": 1, "collateralAmountNative": usdc * 1_000_000, "collateralMint": USDC.mint,
+        "collateralUnitPrice": 1, "leverage": leverage, "jitoTipLamport": 10_000, "slippageBps": 50,
+        "walletPubkey": str(wallet.pubkey()), "useDirectRoute": False})
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
+def funded(world: SimWorld, usdc: str = "500") -> Keypair:
+    wallet = Keypair()
+    ledger_for(world).fund(str(wallet.pubkey()), sol=Decimal("0.1"), usdc=Decimal(usdc))
+    return wallet
+
+
+def test_markets_follow_the_documented_shape_and_the_recorded_rates(venue: tuple[TestClient, SimWorld]) -> None:
+    client, world = venue
+    body = client.get("/markets", headers=KEY).json()
+    assert body["totalStrategies"] == len(body["strategies"]) >= 4
+    source = kamino_sol(client)
+    recorded = world.market.lending(asgard_sim.Protocol.KAMINO, "usdc", world.clock.now())
+    assert recorded is not None and source["tokenBBorrowingApyRate"] == pytest.approx(float(recorded.borrow_apy))
+    assert source["longMaxLeverage"] == 3.5 and source["tokenABank"] == "d4A2prbA2whesmvHaL88BH6Ewn5N4bTSU2Ze8P6Bc4Q"
+
+
+def test_the_built_transaction_is_real_and_passes_the_validator(venue: tuple[TestClient, SimWorld]) -> None:
+    client, world = venue
+    wallet = funded(world)
+    built = create(client, wallet)
+    tx = VersionedTransaction.from_bytes(base64.b64decode(built["signedTxs"][0]))
+    assert tx.message.account_keys[0] == wallet.pubkey()  # the user pays the fees
+    assert ledger_for(world).blockhash_valid(tx.message.recent_blockhash)
+    assert KAMINO_LENDING_PROGRAM in tx.message.account_keys
+    validate_transaction(tx, SigningPolicy.for_wallet(wallet.pubkey()))
+
+
+def test_submit_refuses_foreign_tampered_and_replayed_signatures(venue: tuple[TestClient, SimWorld]) -> None:
+    client, world = venue
+    wallet = funded(world)
+    built = create(client, wallet)
+    unsigned = built["signedTxs"][0]
+
+    foreign = client.post("/submit-create-position-tx", headers=KEY,
+                          json={**built, "signedTxs": [sign(unsigned, Keypair())]})
+    assert foreign.status_code == 422 and foreign.json()["error"]["code"] == "SIGNATURE_VERIFICATION_FAILED"
+
+    raw = bytearray(base64.b64decode(sign(unsigned, wallet)))
+    raw[5] ^= 0xFF  # flip a bit of the signature
+    tampered_signature = client.post("/submit-create-position-tx", headers=KEY,
+                                     json={**built, "signedTxs": [base64.b64encode(bytes(raw)).decode()]})
+    assert tampered_signature.json()["error"]["code"] == "SIGNATURE_VERIFICATION_FAILED"
+
+    message = VersionedTransaction.from_bytes(base64.b64decode(unsigned)).message
+    *kept, tip = message.instructions  # raise the Jito tip, then sign the altered message properly
+    bigger_tip = CompiledInstruction(tip.program_id_index, bytes(tip.data)[:4] + (10**9).to_bytes(8, "little"),
+                                     bytes(tip.accounts))
+    altered = MessageV0(message.header, message.account_keys, message.recent_blockhash, [*kept, bigger_tip], [])
+    forged = VersionedTransaction(altered, [wallet])
+    mismatch = client.post("/submit-create-position-tx", headers=KEY,
+                           json={**built, "signedTxs": [base64.b64encode(bytes(forged)).decode()]})
+    assert mismatch.json()["error"]["code"] == "TRANSACTION_MISMATCH"
+    assert ledger_for(world).token_ui(str(wallet.pubkey()), USDC.mint) == Decimal(500)  # nothing moved
+
+    good = client.post("/submit-create-position-tx", headers=KEY, json={**built, "signedTxs": [sign(unsigned, wallet)]})
+    assert good.status_code == 200 and good.json()["state"] == 0
+    assert ledger_for(world).token_ui(str(wallet.pubkey()), USDC.mint) == Decimal(400)
+    replay = client.post("/submit-create-position-tx", headers=KEY, json={**built, "signedTxs": [sign(unsigned, wallet)]})
+    assert replay.json()["error"]["code"] == "TRANSACTION_MISMATCH"
+    assert ledger_for(world).signature_status(good.json()["openTxHash"]) is not None
+
+
+def test_insufficient_usdc_fails_like_an_onchain_failure(venue: tuple[TestClient, SimWorld]) -> None:
+    client, world = venue
+    wallet = funded(world, usdc="50")
+    built = create(client, wallet, usdc=100)
+    answer = client.post("/submit-create-position-tx", headers=KEY,
+                         json={**built, "signedTxs": [sign(built["signedTxs"][0], wallet)]})
+    assert answer.status_code == 422 and answer.json()["error"]["code"] == "INSUFFICIENT_FUNDS"
+    assert ledger_for(world).balance_lamports(str(wallet.pubkey())) == 100_000_000  # fees were not taken
+
+
+def test_rate_limit_without_a_key(venue: tuple[TestClient, SimWorld]) -> None:
+    client, _ = venue
+    codes = [client.get("/markets").status_code for _ in range(2)]
+    assert codes == [200, 429]
+    assert client.get("/markets").json()["error"]["code"] == "RATE_LIMITED"
+
+
+def test_interest_accrues_hourly_and_a_drop_liquidates_on_the_recorded_low() -> None:
+    world = SimWorld.create()
+    client = TestClient(asgard_sim.build_app(world))
+    sim: asgard_sim.AsgardSim = client.app.state.asgard  # type: ignore[attr-defined]
+    wallet = funded(world)
+    drift = next(s for s in client.get("/markets", headers=KEY).json()["strategies"]["SOL/USDC"]["liquiditySources"]
+                 if s["lendingProtocol"] == 3)
+    built = create(client, wallet, usdc=200, leverage=drift["longMaxLeverage"], source=drift)
+    record = client.post("/submit-create-position-tx", headers=KEY,
+                         json={**built, "signedTxs": [sign(built["signedTxs"][0], wallet)]}).json()
+    position = sim.positions[record["positionPda"]]
+    size, debt = position.size, position.debt
+    threshold = position.market.liquidation_threshold
+    # The first hour whose recorded low (ignoring the small interest) breaks size x low x LT >= debt.
+    start = position.accrued_to
+    hour = next(start + timedelta(hours=k) for k in range(24 * 200)
+                if size * world.market.candle(start + timedelta(hours=k)).low * threshold < debt)
+    before = hour - start
+    world.clock.advance(before - (world.clock.now() - start) - timedelta(minutes=1))
+    refreshed = client.post("/refresh-positions", headers=KEY, json={"positionPDAs": [
+        {"protocol": 3, "positionPDA": position.pda}]}).json()["positions"][position.pda]
+    assert refreshed["liquidationEvents"] == [] and refreshed["summary"]["healthFactor"] > 0
+    balances = refreshed["summary"]["booksAndBalances"]["balances"]
+    assert balances[1][drift["tokenBBank"]]["liabsQt"] > float(debt)  # interest accrued hour by hour
+    world.clock.advance(timedelta(hours=2))
+    after = client.post("/refresh-positions", headers=KEY, json={"positionPDAs": [
+        {"protocol": 3, "positionPDA": position.pda}]}).json()["positions"][position.pda]
+    [event] = after["liquidationEvents"]
+    assert event["timestamp"].startswith(hour.isoformat()[:13])
+    assert after["summary"]["booksAndBalances"]["balances"][1][drift["tokenBBank"]]["liabsQt"] == 0
+    assert Asset.SOL.token.mint == event["tokenAMint"]
