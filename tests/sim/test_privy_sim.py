@@ -336,3 +336,15 @@ def test_a_malformed_authorization_key_is_refused_at_registration(registered: Ru
     answer = httpx.post(f"{registered.base_url}/sim/privy/apps", json={
         "app_id": "cm-bad", "app_secret": "s", "authorization_public_key": "bm90IGEga2V5"})
     assert answer.status_code == 400
+
+
+def test_a_lost_directory_entry_finds_the_same_wallets_after_the_idempotency_window(
+        client: PrivyClient, kms_signer: KmsAuthorizationSigner, registered: RunningPrivySim) -> None:
+    first = PrivyWallets(client, kms_signer, kms_signer.public_key_base64(), InMemoryWalletDirectory())
+    user = first.wallets_for("user-forgotten")
+    before = _wallet_count(registered)
+    assert httpx.delete(f"{registered.base_url}/sim/privy/idempotency").status_code == 200
+    # A new directory (the record was never written) and no idempotency key left: found by external id.
+    again = PrivyWallets(client, kms_signer, kms_signer.public_key_base64(), InMemoryWalletDirectory())
+    assert again.wallets_for("user-forgotten") == user
+    assert _wallet_count(registered) == before

@@ -2,7 +2,7 @@
 
 Answers, like api.privy.io:
 - `POST /v1/wallets` (chain_type solana | ethereum, owner {public_key} or owner_id) -> the wallet;
-- `GET /v1/wallets/{id}`;
+- `GET /v1/wallets/{id}` and `GET /v1/wallets?external_id=&chain_type=&address=` (one page);
 - `POST /v1/wallets/{id}/rpc`: `signTransaction` (Solana, base64), `eth_signTypedData_v4` (EIP-712) and
   `eth_signTransaction` (EVM, RLP).
 
@@ -17,11 +17,12 @@ different request is refused (400, not 409: privy-client retries 409s, and a mis
 The sim holds the wallets' private keys (solders Keypair, eth-account) in memory and really signs, so the
 Solana sim and the Hyperliquid sim verify these signatures like the real chains do.
 
-Faults (`world.faults`, venue "privy"): calls `create_wallet`, `get_wallet`, and the RPC method names
+Faults (`world.faults`, venue "privy"): calls `create_wallet`, `get_wallet`, `list_wallets`, and the RPC method names
 `signTransaction`, `eth_signTypedData_v4`, `eth_signTransaction`.
 
 Control (`/sim/privy`): `POST /apps {"app_id", "app_secret", "authorization_public_key"?}` registers an app
-(the key: base64 DER SPKI as Privy shows it, or PEM); `GET /wallets` lists wallets (ids, addresses, owners).
+(the key: base64 DER SPKI as Privy shows it, or PEM); `GET /wallets` lists wallets (ids, addresses, owners);
+`DELETE /idempotency` forgets idempotency keys (as Privy does after 24 hours).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import string
 import threading
@@ -80,6 +82,7 @@ class _Wallet:
     created_at_ms: int
     owner_key: ec.EllipticCurvePublicKey | None
     owner_id: str | None
+    external_id: str | None = None
     solana: Keypair | None = None
     evm: LocalAccount | None = None
 
@@ -89,7 +92,7 @@ class _Wallet:
             "id": self.id, "address": self.address, "chain_type": self.chain_type,
             "created_at": self.created_at_ms, "owner_id": self.owner_id, "policy_ids": [],
             "additional_signers": [], "exported_at": None, "imported_at": None, "archived_at": None,
-            "public_key": public_key,
+            "public_key": public_key, "external_id": self.external_id,
         }
 
 
@@ -218,8 +221,12 @@ class PrivySim:
                 owner_key = self.key_quorums.get(owner_id)
             if owner_key is None:
                 raise PrivyApiError(400, f"Unknown key quorum {owner_id}.", "invalid_data")
+        external_id = body.get("external_id")
+        if external_id is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", str(external_id)):
+            raise PrivyApiError(400, "external_id must be 1-64 URL-safe characters.", "invalid_data")
         wallet = _Wallet(id=_privy_id(), app_id=app.app_id, chain_type=chain_type, address="",
-                         created_at_ms=self.world.clock.now_ms(), owner_key=owner_key, owner_id=owner_id)
+                         created_at_ms=self.world.clock.now_ms(), owner_key=owner_key, owner_id=owner_id,
+                         external_id=external_id)
         if chain_type == "solana":
             wallet.solana = Keypair()
             wallet.address = str(wallet.solana.pubkey())
@@ -235,6 +242,17 @@ class PrivySim:
         if wallet is None or wallet.app_id != app.app_id:
             raise PrivyApiError(404, f"Wallet {wallet_id} not found.", "not_found")
         return wallet
+
+    def list_wallets(self, app: SimPrivyApp, query: dict[str, str]) -> list[dict[str, Any]]:
+        """GET /v1/wallets filters (chain_type, external_id, address); one page, no cursor."""
+        with self.lock:
+            found = [w for w in self.wallets.values() if w.app_id == app.app_id]
+        for name in ("chain_type", "external_id"):
+            if name in query:
+                found = [w for w in found if getattr(w, name) == query[name]]
+        if "address" in query:
+            found = [w for w in found if w.address.lower() == query["address"].lower()]
+        return [w.to_json() for w in sorted(found, key=lambda w: w.created_at_ms)]
 
     def signer_keys(self, app: SimPrivyApp, wallet: _Wallet) -> list[ec.EllipticCurvePublicKey]:
         if wallet.owner_key is not None:
@@ -393,6 +411,14 @@ def build_app(sim: PrivySim) -> FastAPI:
         answer = await sim.idempotent(privy_app, request, body, act)
         return JSONResponse({"error": "lost response", "code": "timeout"}, status_code=504) if lose else answer
 
+    @app.get("/v1/wallets")
+    async def list_wallets(request: Request) -> Response:
+        privy_app = sim.authenticate(request)
+        _lose, early = await _apply_fault(sim.world, "list_wallets")
+        if early is not None:
+            return early
+        return JSONResponse({"data": sim.list_wallets(privy_app, dict(request.query_params)), "next_cursor": None})
+
     @app.get("/v1/wallets/{wallet_id}")
     async def get_wallet(wallet_id: str, request: Request) -> Response:
         privy_app = sim.authenticate(request)
@@ -438,6 +464,14 @@ def build_control(sim: PrivySim) -> APIRouter:
         except ValueError as error:
             return JSONResponse({"error": str(error)}, status_code=400)
         return JSONResponse({"app_id": registration.app_id, "registered": True})
+
+    @router.delete("/idempotency")
+    def forget_idempotency_keys() -> dict[str, int]:
+        """Forget every idempotency key, as Privy does after its 24-hour window."""
+        with sim.lock:
+            count = len(sim.idempotency)
+            sim.idempotency.clear()
+        return {"forgotten": count}
 
     @router.get("/wallets")
     def list_wallets() -> list[dict[str, Any]]:

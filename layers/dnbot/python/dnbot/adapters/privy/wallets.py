@@ -56,6 +56,11 @@ def default_solana_validator(wallet_address: str, tx_base64: str) -> None:
     validate_transaction(tx_base64, SigningPolicy.for_wallet(wallet_address))
 
 
+def wallet_external_id(user_id: str, chain_type: str) -> str:
+    """Privy's external_id for the user's wallet: URL-safe, at most 64 characters, no user id in clear."""
+    return f"dnbot-{hashlib.sha256(user_id.encode()).hexdigest()[:40]}-{chain_type[:3]}"
+
+
 def idempotency_key(*parts: str) -> str:
     """A stable key for one logical write: the same request retried maps to the same key."""
     digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
@@ -130,10 +135,21 @@ class PrivyWallets:
             return record
 
     def _create_wallet(self, user_id: str, chain_type: str) -> Any:
+        """Find the user's wallet by its external id, else create it.
+
+        The idempotency key covers a retry within Privy's 24-hour window; the external id (write-once at
+        Privy) covers a wallet created earlier whose directory write was lost, however long ago.
+        """
+        external_id = wallet_external_id(user_id, chain_type)
+        with _venue_errors(f"look up the {chain_type} wallet"):
+            for wallet in self._client.wallets.list(external_id=external_id, chain_type=chain_type):  # type: ignore[arg-type]
+                if wallet.external_id == external_id:
+                    return wallet
         with _venue_errors(f"create the {chain_type} wallet"):
             return self._client.wallets.create(
                 chain_type=chain_type,
                 owner={"public_key": self._owner_public_key},
+                external_id=external_id,
                 idempotency_key=idempotency_key("create-wallet", user_id, chain_type, self._owner_public_key),
             )
 
