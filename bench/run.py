@@ -87,6 +87,28 @@ def main() -> int:
     decimal_grid, runs = measure(engine_grid, repeats=2)
     line("same grid, hour-by-hour Decimal engine (the reference)", decimal_grid, f"{runs} runs")
 
+    # worst case: no position ever ends early (liquidation switched off), every hour accrues
+    never = {"liquidation_ltv": Decimal(1000), "maintenance_margin_rate": Decimal("-0.99")}
+    held, rows = measure(lambda: scan_always(history, leverages=LEVERAGES, **never), repeats=5)
+    assert isinstance(rows, list)
+    line("grid scan, every position held to the end", held,
+         f"{sum(r.hours_in_market for r in rows)} hours with a position on")
+
+    def engine_grid_held() -> int:
+        runs = 0
+        for asset in Asset:
+            for protocol in Protocol:
+                if history.first_hour_of(asset, protocol) is None:
+                    continue
+                for leverage in LEVERAGES:
+                    backtester.run(BacktestConfig(policy="always", asset=asset, protocol=protocol,
+                                                  leverage=leverage, record_series=False, **never))
+                    runs += 1
+        return runs
+
+    timing, _ = measure(engine_grid_held, repeats=2)
+    line("same, hour-by-hour Decimal engine", timing)
+
     # 2. the bot's own policy: decide_for_user every hour, per preset
     for name in ("conservative", "balanced", "aggressive"):
         config = BacktestConfig(preset=Preset.parse(name), record_series=False)
