@@ -36,7 +36,7 @@ from dnbot.adapters.privy.authorization import LocalAuthorizationSigner, privy_s
 from dnbot.adapters.privy.wallets import InMemoryWalletDirectory, PrivyEvmTransactionSigner, PrivyWallets
 from dnbot.ports import TransientVenueError, VenueRejected
 from dnbot.security.evm_validator import ARBITRUM_USDC, HYPERLIQUID_BRIDGE
-from dnbot.security.transaction_validator import TransactionRefusedError
+from dnbot.security.transaction_validator import SigningPolicy, TransactionRefusedError
 from dnbot.sim import privy as privy_sim
 from dnbot.sim.world import Fault, FaultKind, SimWorld
 
@@ -348,3 +348,15 @@ def test_a_lost_directory_entry_finds_the_same_wallets_after_the_idempotency_win
     again = PrivyWallets(client, kms_signer, kms_signer.public_key_base64(), InMemoryWalletDirectory())
     assert again.wallets_for("user-forgotten") == user
     assert _wallet_count(registered) == before
+
+
+def test_policy_for_widens_what_may_be_signed(client: PrivyClient, kms_signer: KmsAuthorizationSigner,
+                                              directory: InMemoryWalletDirectory, wallets: PrivyWallets) -> None:
+    address = Pubkey.from_string(wallets.wallets_for("user-1").solana_address)
+    partner = Keypair().pubkey()
+    widened = PrivyWallets(client, kms_signer, kms_signer.public_key_base64(), directory,
+                           policy_for=lambda _user, wallet: SigningPolicy.for_wallet(wallet,
+                                                                                     extra_recipients=[partner]))
+    assert widened.sign_transaction("user-1", _self_transfer(address, to=partner))
+    with pytest.raises(TransactionRefusedError):
+        wallets.sign_transaction("user-1", _self_transfer(address, to=partner))

@@ -47,13 +47,12 @@ from dnbot.ports import (
 from dnbot.security.evm_validator import validate_evm_transaction
 from dnbot.security.transaction_validator import SigningPolicy, parse_transaction, validate_transaction
 
-# (wallet address, transaction base64) -> None, or raises TransactionRefusedError.
-SolanaValidator = Callable[[str, str], None]
+# (user id, wallet address) -> what a transaction signed for that wallet may do.
+PolicyFor = Callable[[str, str], SigningPolicy]
 
 
-def default_solana_validator(wallet_address: str, tx_base64: str) -> None:
-    """The default policy for the user's wallet (dnbot.security.transaction_validator)."""
-    validate_transaction(tx_base64, SigningPolicy.for_wallet(wallet_address))
+def default_policy(_user_id: str, wallet_address: str) -> SigningPolicy:
+    return SigningPolicy.for_wallet(wallet_address)
 
 
 def wallet_external_id(user_id: str, chain_type: str) -> str:
@@ -98,16 +97,17 @@ class PrivyWallets:
     signer: the authorization key (KMS in AWS, a local key in `dnbot local` and tests).
     owner_public_key: that key's public half, base64 DER SPKI (the wallets' owner at creation).
     directory: where each user's wallet ids live.
-    validator: checks a Solana transaction before signing; default: the project's transaction validator
-        with `SigningPolicy.for_wallet(address)` (pass your own to allow extra programs or recipients).
+    policy_for: (user id, wallet address) -> the SigningPolicy every Solana transaction must pass
+        (dnbot.security.transaction_validator) before it is sent for signing; default
+        `SigningPolicy.for_wallet(address)`; the same hook as dnbot.adapters.solana.signer.LocalKeypairSigner.
     """
 
     def __init__(self, client: PrivyClient, signer: AuthorizationSigner, owner_public_key: str,
-                 directory: WalletDirectory, validator: SolanaValidator = default_solana_validator) -> None:
+                 directory: WalletDirectory, policy_for: PolicyFor = default_policy) -> None:
         self._client = client
         self._owner_public_key = owner_public_key
         self._directory = directory
-        self._validator = validator
+        self._policy_for = policy_for
         self._options = PrivyRequestOptions(
             authorization_context=AuthorizationContext(signers=[privy_signer_function(signer)]))
         self._create_lock = threading.Lock()
@@ -163,7 +163,7 @@ class PrivyWallets:
 
     def sign_transaction(self, user_id: str, tx_base64: str) -> str:
         record = self._record(user_id)
-        self._validator(record.solana_address, tx_base64)
+        validate_transaction(tx_base64, self._policy_for(user_id, record.solana_address))
         with _venue_errors("sign the Solana transaction"):
             data = self._client.wallets.solana.sign_transaction(
                 record.solana_wallet_id, tx_base64, address=record.solana_address,
