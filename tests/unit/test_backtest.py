@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import dnbot.backtest.engine as engine
 from dnbot.backtest.engine import BacktestConfig, Backtester
@@ -240,3 +243,35 @@ def test_the_vectorized_scan_matches_the_decimal_engine_to_the_cent() -> None:
         assert (reference.liquidations == 1) == (row.liquidated is not None)
         for name, cents in row.pnl.as_dict().items():
             assert abs(getattr(reference.pnl, name) - cents) <= CENT, name
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(moves=st.lists(st.integers(min_value=-60, max_value=60), min_size=6, max_size=30),
+       rates=st.lists(st.integers(min_value=-40, max_value=80), min_size=1, max_size=30),
+       asset=st.sampled_from([Asset.SOL, Asset.JITOSOL]), leverage=st.sampled_from(["2", "3", "4"]),
+       policy=st.sampled_from(["always", "dnbot"]))
+def test_attribution_is_the_equity_change_on_any_path(moves: list[int], rates: list[int], asset: Asset,
+                                                      leverage: str, policy: str) -> None:
+    """Random price paths (up to +-6% an hour, gaps between candles) and funding of either sign: the parts
+    are the equity change exactly, and sum to the printed total to the cent, liquidations included."""
+    closes = [D(100)]
+    for move in moves:
+        closes.append(closes[-1] * (1 + D(move) / 1000))
+
+    def price(i: int) -> tuple[str, str, str, str]:
+        open_ = closes[i] * D("1.001") if i % 3 == 0 else closes[i]  # a gap from the last close
+        close = closes[i + 1] if i + 1 < len(closes) else closes[i]
+        return (str(open_), str(max(open_, close) * D("1.01")), str(min(open_, close) * D("0.99")), str(close))
+
+    with tempfile.TemporaryDirectory() as folder:
+        root = write_recorded(Path(folder), hours=len(moves) - 1, price=price,
+                              funding_hourly=lambda i: str(D(rates[i % len(rates)]) / 1_000_000))
+        config: dict[str, object] = (always(asset, leverage=leverage) if policy == "always"
+                                     else {"policy": "dnbot", "preset": Preset.parse("aggressive"),
+                                           "leverage": D(leverage)})
+        result = run(root, **config)
+    assert abs(result.pnl.total - result.total_pnl_usd) < D("1e-12")
+    data = result.to_json()
+    parts = data["pnl"]
+    assert isinstance(parts, dict)
+    assert sum(D(v) for v in parts.values()) == D(str(data["total_pnl"]))
