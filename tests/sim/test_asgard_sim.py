@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from solders.keypair import Keypair
 from solders.instruction import CompiledInstruction
+from solders.keypair import Keypair
 from solders.message import MessageV0, to_bytes_versioned
 from solders.transaction import VersionedTransaction
 
@@ -111,7 +111,8 @@ def test_submit_refuses_foreign_tampered_and_replayed_signatures(venue: tuple[Te
     good = client.post("/submit-create-position-tx", headers=KEY, json={**built, "signedTxs": [sign(unsigned, wallet)]})
     assert good.status_code == 200 and good.json()["state"] == 0
     assert ledger_for(world).token_ui(str(wallet.pubkey()), USDC.mint) == Decimal(400)
-    replay = client.post("/submit-create-position-tx", headers=KEY, json={**built, "signedTxs": [sign(unsigned, wallet)]})
+    replay = client.post("/submit-create-position-tx", headers=KEY,
+                         json={**built, "signedTxs": [sign(unsigned, wallet)]})
     assert replay.json()["error"]["code"] == "TRANSACTION_MISMATCH"
     assert ledger_for(world).signature_status(good.json()["openTxHash"]) is not None
 
@@ -126,11 +127,17 @@ def test_insufficient_usdc_fails_like_an_onchain_failure(venue: tuple[TestClient
     assert ledger_for(world).balance_lamports(str(wallet.pubkey())) == 100_000_000  # fees were not taken
 
 
-def test_rate_limit_without_a_key(venue: tuple[TestClient, SimWorld]) -> None:
-    client, _ = venue
-    codes = [client.get("/markets").status_code for _ in range(2)]
-    assert codes == [200, 429]
-    assert client.get("/markets").json()["error"]["code"] == "RATE_LIMITED"
+def test_rate_limit_without_a_key() -> None:
+    now = [100.0]
+    client = TestClient(asgard_sim.build_app(SimWorld.create(), limiter=asgard_sim.RateLimiter(
+        monotonic=lambda: now[0])))
+    assert client.get("/markets").status_code == 200
+    now[0] += 0.5
+    limited = client.get("/markets")
+    assert limited.status_code == 429 and limited.json()["error"]["code"] == "RATE_LIMITED"
+    assert client.get("/markets", headers=KEY).status_code == 200  # a key lifts the public limit
+    now[0] += 1.0
+    assert client.get("/markets").status_code == 200
 
 
 def test_interest_accrues_hourly_and_a_drop_liquidates_on_the_recorded_low() -> None:

@@ -14,10 +14,6 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from dnbot.domain.assets import USDC, Asset
-from dnbot.sim import solana_rpc
-from dnbot.sim.solana_ledger import ledger_for
-from dnbot.sim.world import Fault, FaultKind, SimWorld
 from fastapi import FastAPI
 from solana.rpc.async_api import AsyncClient
 from solana.rpc.models import TokenAccountOpts
@@ -28,6 +24,11 @@ from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 from spl.token.instructions import transfer_checked
 from spl.token.models import TransferCheckedParams
+
+from dnbot.domain.assets import USDC, Asset
+from dnbot.sim import solana_rpc
+from dnbot.sim.solana_ledger import ledger_for
+from dnbot.sim.world import Fault, FaultKind, SimWorld
 
 TOKEN_PROGRAM = Pubkey.from_string("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA")
 
@@ -151,7 +152,7 @@ def test_blockhash_send_transfer_and_signature_status(sim: tuple[str, SimWorld])
     assert ledger.balance_lamports(str(alice.pubkey())) == 2_000_000_000 - 250_000_000 - 5_000
     assert ledger.token_ui(str(alice.pubkey()), USDC.mint) == Decimal(60)
     assert ledger.token_ui(str(bob.pubkey()), USDC.mint) == Decimal("40.000001")
-    statuses = [s for s in ledger.signatures]
+    statuses = list(ledger.signatures)
     assert len(statuses) == 1
     status = ledger.signature_status(statuses[0])
     assert status is not None and status["err"] is None and status["confirmationStatus"] == "confirmed"
@@ -204,10 +205,9 @@ def _msg(message: MessageV0) -> bytes:
 def test_batch_with_bom_and_injected_faults(sim: tuple[str, SimWorld]) -> None:
     base_url, world = sim
     owner = str(Keypair().pubkey())
-    body = (
-        '\ufeff[{"method":"getBalance","params":["%s"],"jsonrpc":"2.0","id":0},'
-        '{"method":"getSlot","jsonrpc":"2.0","id":1}]' % owner
-    ).encode("utf-8")
+    batch = (f'[{{"method":"getBalance","params":["{owner}"],"jsonrpc":"2.0","id":0}},'
+             '{"method":"getSlot","jsonrpc":"2.0","id":1}]')
+    body = ("\ufeff" + batch).encode("utf-8")
     answers = httpx.post(
         f"{base_url}/solana", content=body, headers={"content-type": "application/json"}
     ).json()

@@ -114,7 +114,8 @@ def test_deleverage_and_partial_close_on_kamino(sim: tuple[str, SimWorld]) -> No
     venue.open_long(LongOpenRequest("u2", "pos-2", Asset.SOL, int(Protocol.KAMINO), Decimal(300), Decimal(3)))
     before = venue.health("u2", "pos-2")
     answer = venue.deleverage("u2", "pos-2", Decimal(2))
-    assert answer["success"] and Decimal(answer["position"]["leverageCurrent"]) == pytest.approx(Decimal(2), abs=Decimal("0.01"))
+    assert answer["success"]
+    assert Decimal(answer["position"]["leverageCurrent"]) == pytest.approx(Decimal(2), abs=Decimal("0.01"))
     after = venue.health("u2", "pos-2")
     assert before is not None and after is not None and after.drop_to_liquidation > before.drop_to_liquidation
     assert venue.partial_close("u2", "pos-2", Decimal(50))["success"]
@@ -159,9 +160,6 @@ def test_errors_map_to_transient_rejected_and_ambiguous(sim: tuple[str, SimWorld
 
 def test_rate_limit_without_key_is_paced_by_the_client(sim: tuple[str, SimWorld]) -> None:
     base_url, _ = sim
-    raw = [httpx.get(f"{base_url}/asgard/margin-trading/markets").status_code for _ in range(2)]
-    assert raw == [200, 429]
-    time.sleep(1.0)  # the simulator's window from the raw calls above
     client = AsgardClient(f"{base_url}/asgard/margin-trading")  # no key: 1 request per second
     started = time.monotonic()
     for _ in range(2):

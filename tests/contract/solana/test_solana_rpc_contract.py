@@ -89,8 +89,13 @@ def covers(actual: Any, expected: Any, path: str = "") -> list[str]:
     if isinstance(expected, dict):
         if not isinstance(actual, dict):
             return [f"{path}: expected an object"]
-        return [p for key, item in expected.items()
-                for p in ([f"{path}.{key}: missing"] if key not in actual else covers(actual[key], item, f"{path}.{key}"))]
+        problems: list[str] = []
+        for key, item in expected.items():
+            if key not in actual:
+                problems.append(f"{path}.{key}: missing")
+            else:
+                problems += covers(actual[key], item, f"{path}.{key}")
+        return problems
     if isinstance(expected, list):
         if not isinstance(actual, list):
             return [f"{path}: expected a list"]

@@ -247,6 +247,8 @@ def validate_transaction(
     """Raise TransactionRefusedError (with every reason found) unless `policy` allows the transaction."""
     parsed = parse_transaction(tx)
     message = parsed.message
+    if not isinstance(message, Message | MessageV0):  # fail closed on message versions we cannot read
+        raise TransactionRefusedError([Refusal(f"unsupported message version {type(message).__name__}")])
     refusals: list[Refusal] = []
     fee_payer = message.account_keys[0] if message.account_keys else None
     if fee_payer != policy.wallet:
@@ -378,10 +380,8 @@ def _check_token(view: InstructionView, policy: SigningPolicy) -> list[Refusal]:
                     program,
                 )
             ]
-        if tag == _SPL_TRANSFER:
-            params = decode_spl_transfer(decodable)
-        else:
-            params = decode_spl_transfer_checked(decodable)
+        decode = decode_spl_transfer if tag == _SPL_TRANSFER else decode_spl_transfer_checked
+        params = decode(decodable)
         if _token_destination_ok(params.dest, policy):
             return []
         return [

@@ -17,20 +17,22 @@ Control: `POST /sim/arbitrum/fund {"address", "usdc"}`, `GET /sim/arbitrum/balan
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import rlp
-from eth_abi import decode as abi_decode
-from eth_abi import encode as abi_encode
+from eth_abi.abi import decode as abi_decode
+from eth_abi.abi import encode as abi_encode
 from eth_account import Account
 from eth_account._utils.legacy_transactions import Transaction as LegacyTransaction
-from eth_account.typed_transactions import TypedTransaction
-from eth_utils import keccak, to_checksum_address
-from hexbytes import HexBytes
+from eth_account.typed_transactions.typed_transaction import TypedTransaction
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import Response
+from hexbytes import HexBytes
 from pydantic import BaseModel, field_validator
 
 from dnbot.sim.solana_rpc import AnyPath, JsonRpcError, parse_decimal, serve_jsonrpc
@@ -92,7 +94,7 @@ class ArbitrumNode:
         self.ledger = ledger_for(world)
 
     def dispatch(self, method: str, params: list[Any]) -> Any:
-        handlers = {
+        handlers: dict[str, Callable[[list[Any]], Any]] = {
             "eth_chainId": lambda p: hex(CHAIN_ID),
             "net_version": lambda p: str(CHAIN_ID),
             "eth_blockNumber": lambda p: hex(self.ledger.block_number()),
@@ -146,7 +148,7 @@ class ArbitrumNode:
                 legacy = rlp.decode(raw, LegacyTransaction)
                 chain_id = (legacy.v - 35) // 2 if legacy.v >= 35 else 0
                 nonce, to, data, value = legacy.nonce, legacy.to, bytes(legacy.data), legacy.value
-        except Exception as exc:  # noqa: BLE001 (any decoding failure is the client's malformed transaction)
+        except Exception as exc:
             raise JsonRpcError(-32000, f"invalid transaction: {exc}") from exc
         if chain_id != CHAIN_ID:
             raise JsonRpcError(-32000, f"invalid chain id {chain_id}: this is Arbitrum One ({CHAIN_ID})")

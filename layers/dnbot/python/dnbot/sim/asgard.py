@@ -791,13 +791,15 @@ def _bank_key(bank: str, program: Pubkey) -> Pubkey:
 class RateLimiter:
     """Asgard's public tier: 1 request per second per client address (a little slack for clock jitter)."""
 
-    def __init__(self, interval_seconds: float = 1.0, slack_seconds: float = 0.15) -> None:
+    def __init__(self, interval_seconds: float = 1.0, slack_seconds: float = 0.15,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.interval = interval_seconds - slack_seconds
+        self._monotonic = monotonic
         self._last: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def allow(self, client: str) -> bool:
-        now = time.monotonic()
+        now = self._monotonic()
         with self._lock:
             last = self._last.get(client)
             if last is not None and now - last < self.interval:
@@ -806,9 +808,9 @@ class RateLimiter:
             return True
 
 
-def build_app(world: Any, sim: AsgardSim | None = None) -> FastAPI:
+def build_app(world: Any, sim: AsgardSim | None = None, limiter: RateLimiter | None = None) -> FastAPI:
     venue = sim or AsgardSim(world)
-    limiter = RateLimiter()
+    limiter = limiter or RateLimiter()
     app = FastAPI(title="dnbot sim: Asgard margin-trading", openapi_url=None)
     app.state.asgard = venue
 

@@ -28,6 +28,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, field_validator
+from solders.message import Message, MessageV0
 from solders.pubkey import Pubkey
 from solders.token.state import TokenAccount, TokenAccountState
 from solders.transaction import Transaction, VersionedTransaction
@@ -360,6 +361,8 @@ class SolanaNode:
         ledger = self.ledger
         saved = (copy.copy(ledger.lamports), copy.copy(ledger.tokens), copy.copy(ledger.token_accounts))
         message = tx.message
+        if not isinstance(message, Message | MessageV0):
+            raise LedgerError("unsupported transaction version", code=-32602)
         logs: list[str] = []
         try:
             payer = str(message.account_keys[0])

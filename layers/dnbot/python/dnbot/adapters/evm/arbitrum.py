@@ -14,9 +14,9 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 import httpx
-from eth_abi import decode as abi_decode
-from eth_abi import encode as abi_encode
-from eth_utils import to_checksum_address
+from eth_abi.abi import decode as abi_decode
+from eth_abi.abi import encode as abi_encode
+from eth_utils.address import to_checksum_address
 
 from dnbot.ports import AmbiguousVenueError, EvmTransactionSigner, TransientVenueError, VenueRejected
 from dnbot.security.evm_validator import (
@@ -31,7 +31,7 @@ _BALANCE_OF = bytes.fromhex("70a08231")
 _TRANSFER = bytes.fromhex("a9059cbb")
 
 
-class BridgeDepositTooSmall(VenueRejected):  # noqa: N818 (a VenueRejected, named for what it refuses)
+class BridgeDepositTooSmall(VenueRejected):
     """Hyperliquid credits no deposit under 5 USDC: the USDC would be lost."""
 
 

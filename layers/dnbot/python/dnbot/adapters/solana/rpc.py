@@ -12,6 +12,8 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+from solders.account_decoder import UiAccountEncoding
+from solders.errors import SerdeJSONError
 from solders.pubkey import Pubkey
 from solders.rpc.config import RpcAccountInfoConfig, RpcTokenAccountsFilterMint
 from solders.rpc.requests import (
@@ -25,11 +27,8 @@ from solders.rpc.responses import (
     GetLatestBlockhashResp,
     GetSignatureStatusesResp,
     GetTokenAccountsByOwnerJsonParsedResp,
-    RPCError,
 )
-from solders.errors import SerdeJSONError
 from solders.signature import Signature
-from solders.account_decoder import UiAccountEncoding
 
 from dnbot.domain.assets import USDC, Asset
 from dnbot.ports import TransientVenueError, VenueRejected
@@ -85,7 +84,7 @@ class SolanaRpc:
 
     @staticmethod
     def _value(parsed: Any) -> Any:
-        if isinstance(parsed, RPCError) or not hasattr(parsed, "value"):
+        if not hasattr(parsed, "value"):  # an error variant (errors were mostly caught in _parse)
             raise TransientVenueError(f"Solana RPC error: {parsed}")
         return parsed.value
 
