@@ -275,3 +275,12 @@ def test_attribution_is_the_equity_change_on_any_path(moves: list[int], rates: l
     parts = data["pnl"]
     assert isinstance(parts, dict)
     assert sum(D(v) for v in parts.values()) == D(str(data["total_pnl"]))
+
+
+def test_malformed_or_empty_data_is_bad_input(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    (tmp_path / "hyperliquid").mkdir()
+    (tmp_path / "hyperliquid" / "sol_funding_hourly.json").write_text('[{"coin": "SOL"')
+    for argv in (("opportunities", "--data", str(tmp_path), "--at", "2025-01-01"),
+                 ("backtest", "--data", str(tmp_path / "hyperliquid"), "--json")):
+        code, out, err = cli(capsys, *argv)
+        assert code == 2 and out == "" and len(err.strip().splitlines()) == 1

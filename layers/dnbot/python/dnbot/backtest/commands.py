@@ -8,12 +8,15 @@ import sys
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dnbot.cli import UsageError
 from dnbot.domain.assets import Asset, Protocol
 from dnbot.domain.presets import MAX_LEVERAGE, MIN_LEVERAGE, Preset
 from dnbot.marketdata.recorded import RecordedData, default_data_dir, hour_floor
+
+if TYPE_CHECKING:
+    from dnbot.backtest.history import MarketHistory
 
 
 def register(subparsers: Any) -> None:
@@ -71,17 +74,23 @@ def _leverage(text: str | None) -> Decimal | None:
     return value
 
 
-def _data(path: str | None) -> RecordedData:
+def _history(path: str | None) -> MarketHistory:
+    """Load every series the commands use, so that a malformed file is reported as bad input, once."""
+    from dnbot.backtest.history import MarketHistory
+
     root = Path(path) if path else default_data_dir()
     if not root.is_dir():
         raise UsageError(f"--data {root} is not a directory")
     data = RecordedData(root)
     try:
-        if not data.funding_hourly:
-            raise UsageError(f"--data {root} has no hyperliquid/sol_funding_hourly.json(.gz)")
-    except (ValueError, KeyError) as broken:
-        raise UsageError(f"--data {root}: unreadable funding series ({broken})") from None
-    return data
+        history = MarketHistory(data)
+    except (ValueError, KeyError, TypeError, ArithmeticError, OSError) as broken:
+        raise UsageError(f"--data {root}: unreadable recorded data ({type(broken).__name__}: {broken})") from None
+    if not history.funding_hourly:
+        raise UsageError(f"--data {root} has no hyperliquid/sol_funding_hourly.json(.gz)")
+    if not history.candles:
+        raise UsageError(f"--data {root} has no binance/SOLUSDT_1h.csv(.gz)")
+    return history
 
 
 def _parse(kind: type[Asset] | type[Protocol] | type[Preset], text: str, option: str) -> Any:
@@ -99,14 +108,13 @@ def _emit(payload: dict[str, Any]) -> None:
 # --- commands -----------------------------------------------------------------------------------------
 
 def run_opportunities(args: argparse.Namespace) -> int:
-    from dnbot.backtest.history import MarketHistory
     from dnbot.backtest.opportunities import LEVERAGES, opportunities_at
     from dnbot.backtest.report import opportunities_table
 
     at = hour_floor(_time(args.at, "--at"))
     leverage = _leverage(args.leverage)
     preset = _parse(Preset, args.preset, "--preset")
-    history = MarketHistory(_data(args.data))
+    history = _history(args.data)
     found = opportunities_at(history, at, LEVERAGES if leverage is None else (leverage,),
                              holding_hours=preset.expected_holding_hours)
     stamp = at.isoformat().replace("+00:00", "Z")
@@ -119,7 +127,6 @@ def run_opportunities(args: argparse.Namespace) -> int:
 
 def run_backtest(args: argparse.Namespace) -> int:
     from dnbot.backtest.engine import POLICIES, BacktestConfig, Backtester
-    from dnbot.backtest.history import MarketHistory
     from dnbot.backtest.report import backtest_chart, backtest_table
 
     policy = args.policy.strip().lower()
@@ -142,7 +149,7 @@ def run_backtest(args: argparse.Namespace) -> int:
     if policy == "always" and (asset is None or protocol is None):
         raise UsageError("--policy always needs --asset and --protocol")
 
-    history = MarketHistory(_data(args.data))
+    history = _history(args.data)
     if asset is not None and protocol is not None and history.first_hour_of(asset, protocol) is None:
         raise UsageError(f"no recorded data for {asset.value}/{protocol.label} in {history.data.root}")
     config = BacktestConfig(capital_usd=capital, policy=policy, preset=preset, asset=asset, protocol=protocol,
