@@ -171,3 +171,28 @@ def test_interest_accrues_hourly_and_a_drop_liquidates_on_the_recorded_low() -> 
     assert event["timestamp"].startswith(hour.isoformat()[:13])
     assert after["summary"]["booksAndBalances"]["balances"][1][drift["tokenBBank"]]["liabsQt"] == 0
     assert Asset.SOL.token.mint == event["tokenAMint"]
+
+
+def test_partial_fill_opens_only_part_and_takes_only_that_collateral(venue: tuple[TestClient, SimWorld]) -> None:
+    from dnbot.sim.world import Fault, FaultKind
+
+    client, world = venue
+    wallet = funded(world)
+    built = create(client, wallet, usdc=100)
+    world.faults.inject(Fault("asgard", "submit-create-position-tx", FaultKind.PARTIAL_FILL,
+                              fill_fraction=Decimal("0.25")))
+    record = client.post("/submit-create-position-tx", headers=KEY,
+                         json={**built, "signedTxs": [sign(built["signedTxs"][0], wallet)]}).json()
+    assert Decimal(record["tokenAAmountUIEntry"]) == pytest.approx(
+        Decimal(str(built["estimatedTokenAAmountUI"])) / 4, rel=Decimal("0.001"))
+    assert ledger_for(world).token_ui(str(wallet.pubkey()), USDC.mint) == Decimal(475)
+
+
+def test_each_module_creates_its_venue_for_the_server() -> None:
+    pytest.importorskip("dnbot.sim.venue")  # engineer HL's SimVenue
+    from dnbot.sim import arbitrum, solana_rpc
+
+    world = SimWorld.create()
+    venues = {m.__name__: m.create_venue(world) for m in (asgard_sim, solana_rpc, arbitrum)}
+    assert [v.prefix for v in venues.values()] == ["/asgard/margin-trading", "/solana", "/arbitrum"]
+    assert all(v.control is not None for v in venues.values())
