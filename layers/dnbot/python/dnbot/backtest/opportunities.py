@@ -54,7 +54,7 @@ def _text(value: Decimal) -> str:
 
 
 def _q(value: Decimal) -> Decimal:
-    return value.quantize(_QUANTUM)
+    return value.quantize(_QUANTUM) + 0  # + 0 turns a negative zero (a 0% borrow) into "0.000..."
 
 
 def opportunities_at(history: MarketHistory, hour: datetime, leverages: Iterable[Decimal] = LEVERAGES, *,
