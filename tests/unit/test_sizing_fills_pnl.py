@@ -96,3 +96,27 @@ def test_attribution_adds() -> None:
     total = PnlBreakdown(funding=D(1)) + PnlBreakdown(fees=D(-2), price=D("0.5"))
     assert total.total == D("-0.5")
     assert total.add(funding=D(1)).funding == D(2)
+
+
+def test_realized_attribution_for_the_close_workflow() -> None:
+    from dnbot.domain.pnl import attribute_realized, staking_usd_from_rate
+
+    staking = staking_usd_from_rate(D(100), D("1.0800"), D("1.0815"), D(150))
+    assert staking == D("22.5000000")
+    split = attribute_realized(total_usd=D("41.237"), funding_usd=D("35.50"), fees_usd=D("12.004"),
+                               borrow_interest_usd=D("9.9"), supply_interest_usd=D("1.111"), staking_usd=staking)
+    assert split.total == D("41.24")
+    assert (split.funding, split.fees, split.borrow, split.staking) == (D("35.50"), D("-12.00"), D("-9.90"),
+                                                                        D("22.50"))
+    assert split.price == D("41.24") - D("35.50") + D("12.00") + D("9.90") - D("1.11") - D("22.50")
+
+
+@given(parts=st.tuples(money, money, money, money, money, money))
+def test_realized_attribution_always_sums_to_the_total(parts: tuple[Decimal, ...]) -> None:
+    from dnbot.domain.pnl import attribute_realized
+
+    total, funding, fees, borrow, supply, staking = parts
+    split = attribute_realized(total_usd=total, funding_usd=funding, fees_usd=fees, borrow_interest_usd=borrow,
+                               supply_interest_usd=supply, staking_usd=staking)
+    assert split.total == total.quantize(D("0.01"))
+    assert split.fees <= 0 and split.borrow <= 0

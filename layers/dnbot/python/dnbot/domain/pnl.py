@@ -59,3 +59,27 @@ class PnlBreakdown:
 
     def as_strings(self) -> dict[str, str]:
         return {name: format(getattr(self, name), "f") for name in SOURCES}
+
+
+def attribute_realized(*, total_usd: Decimal, funding_usd: Decimal, fees_usd: Decimal,
+                       borrow_interest_usd: Decimal, supply_interest_usd: Decimal = ZERO,
+                       staking_usd: Decimal = ZERO) -> PnlBreakdown:
+    """A closed position's realized PnL split by source, in cents summing exactly to `total_usd` in cents.
+
+    What the venues measure directly is passed in (amounts as received or paid, all >= 0 except funding,
+    which is signed: + when the short earned): Hyperliquid's funding payments, every fee (taker, Asgard,
+    swaps, tips, bridge), the USDC interest the debt grew by, the supply interest the long's units grew by,
+    and the staking yield (see `staking_usd_from_rate`). `price` is what the total leaves: both legs' price
+    moves, which cancel when delta-neutral, and the LST/SOL basis.
+    """
+    measured = PnlBreakdown(funding=funding_usd, staking=staking_usd, lending=supply_interest_usd,
+                            borrow=-abs(borrow_interest_usd), fees=-abs(fees_usd))
+    exact = measured.add(price=total_usd - measured.total)
+    return exact.to_cents(target=total_usd.quantize(CENT, rounding=ROUND_HALF_EVEN))
+
+
+def staking_usd_from_rate(lst_units: Decimal, lst_sol_rate_open: Decimal, lst_sol_rate_close: Decimal,
+                          sol_price_usd: Decimal) -> Decimal:
+    """An LST's staking yield over the position: its SOL redemption rate grew, valued at one SOL price (the
+    open's, so that the SOL move stays in `price`)."""
+    return lst_units * (lst_sol_rate_close - lst_sol_rate_open) * sol_price_usd
