@@ -197,3 +197,19 @@ def test_parses_markets_answer_and_recorded_snapshots() -> None:
                                                                             Decimal("0.06"))
     assert parsed.borrow_capacity_usd == Decimal("1250000.5") and parsed.staking_apy == 0
 
+
+def test_wallet_from_directory() -> None:
+    from dnbot.adapters.asgard import wallet_from_directory
+    from dnbot.ports import PrivyWalletRecord
+
+    class Directory:
+        def get_wallets(self, user_id: str) -> PrivyWalletRecord | None:
+            return PrivyWalletRecord("w1", "SoLaddr", "w2", "0xevm") if user_id == "known" else None
+
+        def put_wallets(self, user_id: str, record: PrivyWalletRecord) -> None:
+            raise AssertionError
+
+    wallet_of = wallet_from_directory(Directory())
+    assert wallet_of("known") == "SoLaddr"
+    with pytest.raises(VenueRejected, match="no Solana wallet"):
+        wallet_of("stranger")

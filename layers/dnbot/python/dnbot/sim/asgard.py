@@ -419,6 +419,10 @@ class AsgardSim:
 
     def remember(self, pending: PendingTx) -> None:
         with self.lock:
+            # Forget built transactions whose blockhash expired: they can no longer be submitted anyway.
+            for key, old in list(self.pending.items()):
+                if not self.ledger.blockhash_valid(MessageV0.from_bytes(old.message[1:]).recent_blockhash):
+                    del self.pending[key]
             self.pending[hashlib.sha256(pending.message).hexdigest()] = pending
 
     def claim(self, signed_txs: list[str], kind: str) -> tuple[PendingTx, str]:

@@ -10,8 +10,9 @@ from dnbot.adapters.asgard.venue import (
     markets_from_snapshots,
     parse_health,
     parse_markets,
+    wallet_from_directory,
 )
 
 __all__ = ["AsgardApiError", "AsgardClient", "AsgardLongVenue", "InMemoryLongReferences", "LongHealth",
            "LongReference", "LongReferenceStore", "RateLimiter", "markets_from_snapshots", "parse_health",
-           "parse_markets"]
+           "parse_markets", "wallet_from_directory"]

@@ -23,7 +23,7 @@ from dnbot.adapters.asgard.client import AsgardClient
 from dnbot.domain.assets import USDC, Asset
 from dnbot.domain.assets import Protocol as LendingProtocol
 from dnbot.domain.rates import LendingMarket
-from dnbot.ports import LongFill, LongOpenRequest, SolanaTransactionSigner, VenueRejected
+from dnbot.ports import LongFill, LongOpenRequest, SolanaTransactionSigner, VenueRejected, WalletDirectory
 
 DIRECTION_LONG = 0
 COLLATERAL_SHORT_TOKEN = 1  # fund a long with the debt token: USDC
@@ -217,6 +217,18 @@ class AsgardLongVenue:
 
     def partial_close(self, user_id: str, position_id: str, percentage: Decimal) -> dict[str, Any]:
         return self._update(user_id, position_id, "partial-close", {"closePercentage": float(percentage)})
+
+
+def wallet_from_directory(directory: WalletDirectory) -> Callable[[str], str]:
+    """`wallet_of` for AsgardLongVenue backed by the users' Privy wallets."""
+
+    def wallet_of(user_id: str) -> str:
+        record = directory.get_wallets(user_id)
+        if record is None:
+            raise VenueRejected(f"user {user_id} has no Solana wallet yet")
+        return record.solana_address
+
+    return wallet_of
 
 
 def _preferred_sources(sources: list[dict[str, Any]]) -> list[dict[str, Any]]:
