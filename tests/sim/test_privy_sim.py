@@ -360,3 +360,12 @@ def test_policy_for_widens_what_may_be_signed(client: PrivyClient, kms_signer: K
     assert widened.sign_transaction("user-1", _self_transfer(address, to=partner))
     with pytest.raises(TransactionRefusedError):
         wallets.sign_transaction("user-1", _self_transfer(address, to=partner))
+
+
+def test_create_venue_mounts_at_privy_with_its_control_router() -> None:
+    pytest.importorskip("dnbot.sim.venue")  # engineer HL's SimVenue
+    app = privy_sim.SimPrivyApp(APP_ID, APP_SECRET, LocalAuthorizationSigner.generate().public_key_base64())
+    venue = privy_sim.create_venue(SimWorld.create(), apps=[app])
+    assert venue.prefix == "/privy" and venue.control is not None
+    paths = {getattr(route, "path", "") for route in venue.control.routes}
+    assert {"/apps", "/wallets", "/idempotency"} <= paths
