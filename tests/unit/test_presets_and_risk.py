@@ -121,3 +121,10 @@ def test_trailing_negative_hours_counts_only_the_latest_run() -> None:
     assert trailing_negative_hours([D(-1), D(1), D(-1), D(-2)]) == 2
     assert trailing_negative_hours([D(-1), D(0)]) == 0  # a zero rate is not a flip
     assert trailing_negative_hours([]) == 0
+
+
+def test_preset_describes_itself_for_the_dashboard() -> None:
+    described = PRESETS[PresetName.AGGRESSIVE].to_dict()
+    assert described["name"] == "aggressive" and described["leverage"] == "4"
+    exits = described["exits"]
+    assert isinstance(exits, dict) and exits["funding_flipped_hours"] == 48 and exits["max_drawdown"] == "0.08"

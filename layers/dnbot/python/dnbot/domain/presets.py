@@ -7,7 +7,7 @@ depeg, price divergence between venues, stale data). docs/strategy.md explains t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
@@ -60,6 +60,15 @@ class Preset:
             if preset_name.value == key:
                 return preset
         raise ValueError(f"unknown preset {name!r}; expected one of {', '.join(p.value for p in PresetName)}")
+
+    def to_dict(self) -> dict[str, object]:
+        """Every threshold as JSON-ready values (decimals as strings), for the dashboard's settings page."""
+        def plain(value: object) -> object:
+            return str(value) if isinstance(value, Decimal) else value
+
+        exits = {f.name: plain(getattr(self.exits, f.name)) for f in fields(self.exits)}
+        own = {f.name: plain(getattr(self, f.name)) for f in fields(self) if f.name not in {"name", "exits"}}
+        return {"name": self.name.value, **own, "exits": exits}
 
 
 PRESETS: dict[PresetName, Preset] = {
