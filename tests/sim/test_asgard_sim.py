@@ -196,3 +196,24 @@ def test_each_module_creates_its_venue_for_the_server() -> None:
     venues = {m.__name__: m.create_venue(world) for m in (asgard_sim, solana_rpc, arbitrum)}
     assert [v.prefix for v in venues.values()] == ["/asgard/margin-trading", "/solana", "/arbitrum"]
     assert all(v.control is not None for v in venues.values())
+
+
+def test_position_queries_and_token_metadata(venue: tuple[TestClient, SimWorld]) -> None:
+    client, world = venue
+    wallet = funded(world)
+    built = create(client, wallet)
+    record = client.post("/submit-create-position-tx", headers=KEY,
+                         json={**built, "signedTxs": [sign(built["signedTxs"][0], wallet)]}).json()
+    body = {"walletPubkey": str(wallet.pubkey())}
+    assert [p["positionPda"] for p in client.post("/positions/open", headers=KEY, json=body).json()] == [
+        record["positionPda"]]
+    assert client.post("/positions/closed", headers=KEY, json=body).json() == []
+    by_pda = client.post(f"/positions/by-pda?pda={record['positionPda']}", headers=KEY).json()
+    assert by_pda["openTxHash"] == record["openTxHash"] and by_pda["ownerAddress"] == str(wallet.pubkey())
+    assert client.post("/positions/by-pda?pda=unknown", headers=KEY).status_code == 404
+    sol = client.get(f"/token-metadata/{Asset.SOL.token.mint}", headers=KEY).json()
+    assert sol["price"] == pytest.approx(float(world.market.sol_price(world.clock.now())), rel=1e-3)
+    jito = client.get(f"/token-metadata/{Asset.JITOSOL.token.mint}", headers=KEY).json()
+    assert jito["price"] >= sol["price"]  # the LST/SOL rate starts at 1 and only accrues
+    bad = client.post("/create-position", headers=KEY, json={"protocol": 1})
+    assert bad.status_code == 422 and bad.json()["error"]["name"] == "ValidationError"
