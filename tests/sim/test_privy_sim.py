@@ -31,10 +31,11 @@ from solders.pubkey import Pubkey
 from solders.system_program import TransferParams, transfer
 from solders.transaction import Transaction, VersionedTransaction
 
+from dnbot.adapters.auth.privy_token import PrivyAccessTokenVerifier, privy_users_email_lookup
 from dnbot.adapters.aws.kms import KmsAuthorizationSigner
 from dnbot.adapters.privy.authorization import LocalAuthorizationSigner, privy_signer_function
 from dnbot.adapters.privy.wallets import InMemoryWalletDirectory, PrivyEvmTransactionSigner, PrivyWallets
-from dnbot.ports import TransientVenueError, VenueRejected
+from dnbot.ports import LoginRejected, TransientVenueError, VenueRejected, VerifiedIdentity
 from dnbot.security.evm_validator import ARBITRUM_USDC, HYPERLIQUID_BRIDGE
 from dnbot.security.transaction_validator import SigningPolicy, TransactionRefusedError
 from dnbot.sim import privy as privy_sim
@@ -369,3 +370,24 @@ def test_create_venue_mounts_at_privy_with_its_control_router() -> None:
     assert venue.prefix == "/privy" and venue.control is not None
     paths = {getattr(route, "path", "") for route in venue.control.routes}
     assert {"/apps", "/wallets", "/idempotency"} <= paths
+
+
+def test_login_tokens_from_the_sim_verify_by_jwks_and_by_pem(registered: RunningPrivySim,
+                                                             client: PrivyClient) -> None:
+    base = registered.base_url
+    tokens = httpx.post(f"{base}/sim/privy/login", json={"app_id": APP_ID, "email": "Dana@Example.com"}).json()
+    assert tokens["user_id"].startswith("did:privy:")
+    # JWKS over HTTP (PyJWKClient's own fetch), the email from GET /v1/users/{did} through privy-client.
+    by_jwks = PrivyAccessTokenVerifier(APP_ID, jwks_url=f"{base}/privy/api/v1/apps/{APP_ID}/jwks.json",
+                                       email_lookup=privy_users_email_lookup(client))
+    assert by_jwks.verify(tokens["access_token"]) == VerifiedIdentity(tokens["user_id"], "dana@example.com")
+    pem = httpx.get(f"{base}/sim/privy/apps/{APP_ID}/verification_key").text
+    by_pem = PrivyAccessTokenVerifier(APP_ID, verification_key=pem)
+    assert by_pem.verify_identity_token(tokens["identity_token"]).email == "dana@example.com"
+    # The same email logs in as the same user; another app's verifier refuses these tokens.
+    again = httpx.post(f"{base}/sim/privy/login", json={"app_id": APP_ID, "email": "dana@example.com"}).json()
+    assert again["user_id"] == tokens["user_id"]
+    with pytest.raises(LoginRejected):
+        PrivyAccessTokenVerifier("cm-other-app", verification_key=pem).verify_identity_token(
+            tokens["identity_token"])
+    assert httpx.post(f"{base}/sim/privy/login", json={"app_id": "nope", "email": "x@y.z"}).status_code == 404

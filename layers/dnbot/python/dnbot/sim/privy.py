@@ -1,28 +1,35 @@
-"""Simulated Privy wallet API (`/privy`): what privy-client calls to create wallets and sign with them.
+"""Simulated Privy (`/privy`): the wallet API privy-client calls, and the login tokens Privy gives a browser.
 
-Answers, like api.privy.io:
-- `POST /v1/wallets` (chain_type solana | ethereum, owner {public_key} or owner_id) -> the wallet;
+Wallet API, like api.privy.io:
+- `POST /v1/wallets` (chain_type solana | ethereum, owner {public_key} or owner_id, external_id) -> the wallet;
 - `GET /v1/wallets/{id}` and `GET /v1/wallets?external_id=&chain_type=&address=` (one page);
 - `POST /v1/wallets/{id}/rpc`: `signTransaction` (Solana, base64), `eth_signTypedData_v4` (EIP-712) and
-  `eth_signTransaction` (EVM, RLP).
+  `eth_signTransaction` (EVM, RLP);
+- `GET /v1/users/{did}` (the user's linked accounts: the email).
 
 Every request needs HTTP Basic auth (app id : app secret) and a `privy-app-id` header naming the same app.
 An RPC on a wallet with an owner (or, without one, on an app with a registered authorization key) needs a
 `privy-authorization-signature` that VERIFIES against that P-256 key over the canonical request (RFC 8785 JSON
-of version, method, full URL, body and the privy-* headers); anything else is refused with 401 and Privy's
-error shape `{"error": ..., "code": ...}`. An expired `privy-request-expiry` is refused.
+of version, method, full URL, body and the privy-* headers); anything else is refused with 401 and the error
+shape `{"error": message, "code": ...}`. An expired `privy-request-expiry` is refused (400).
 `privy-idempotency-key`: the same key with the same request replays the first answer; the same key with a
 different request is refused (400, not 409: privy-client retries 409s, and a mismatch never heals).
 
 The sim holds the wallets' private keys (solders Keypair, eth-account) in memory and really signs, so the
 Solana sim and the Hyperliquid sim verify these signatures like the real chains do.
 
-Faults (`world.faults`, venue "privy"): calls `create_wallet`, `get_wallet`, `list_wallets`, and the RPC method names
-`signTransaction`, `eth_signTypedData_v4`, `eth_signTransaction`.
+Login: each registered app gets an ES256 token key; `GET /api/v1/apps/{app_id}/jwks.json` serves it (Privy's
+JWKS path), and the control endpoint `POST /sim/privy/login` plays the browser's email-OTP login, returning
+the access and identity tokens Privy would (iss "privy.io", aud = app id, sub = the user's DID).
+
+Faults (`world.faults`, venue "privy"): calls `create_wallet`, `get_wallet`, `list_wallets`, `get_user`, and
+the RPC method names `signTransaction`, `eth_signTypedData_v4`, `eth_signTransaction`.
 
 Control (`/sim/privy`): `POST /apps {"app_id", "app_secret", "authorization_public_key"?}` registers an app
-(the key: base64 DER SPKI as Privy shows it, or PEM); `GET /wallets` lists wallets (ids, addresses, owners);
-`DELETE /idempotency` forgets idempotency keys (as Privy does after 24 hours).
+(the key: base64 DER SPKI as Privy shows it, or PEM); `GET /apps/{app_id}/verification_key` (PEM);
+`POST /login {"app_id", "email", "ttl_seconds"?}` -> {user_id, access_token, identity_token};
+`GET /wallets` lists wallets (ids, addresses, owners); `DELETE /idempotency` forgets idempotency keys (as
+Privy does after 24 hours).
 """
 
 from __future__ import annotations
@@ -41,13 +48,15 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import jwt
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel
 from solders.keypair import Keypair
 from solders.message import to_bytes_versioned
@@ -96,6 +105,25 @@ class _Wallet:
         }
 
 
+@dataclass(frozen=True)
+class _User:
+    did: str
+    email: str
+    created_at_s: int
+
+    def email_account(self) -> dict[str, Any]:
+        return {"type": "email", "address": self.email, "verified_at": self.created_at_s,
+                "first_verified_at": self.created_at_s, "latest_verified_at": self.created_at_s}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.did, "created_at": self.created_at_s, "has_accepted_terms": True, "is_guest": False,
+                "linked_accounts": [self.email_account()], "mfa_methods": []}
+
+
+def _kid(app_id: str) -> str:
+    return "sim-" + hashlib.sha256(app_id.encode()).hexdigest()[:16]
+
+
 class PrivyApiError(Exception):
     def __init__(self, status: int, message: str, code: str) -> None:
         super().__init__(message)
@@ -119,6 +147,9 @@ class PrivySim:
     wallets: dict[str, _Wallet] = field(default_factory=dict)
     key_quorums: dict[str, ec.EllipticCurvePublicKey] = field(default_factory=dict)
     idempotency: dict[tuple[str, str], _Stored] = field(default_factory=dict)
+    # Login: each app's ES256 token key (Privy signs access tokens with a per-app key) and its users.
+    token_keys: dict[str, ec.EllipticCurvePrivateKey] = field(default_factory=dict)
+    users: dict[tuple[str, str], _User] = field(default_factory=dict)  # (app id, email) -> user
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def register_app(self, app: SimPrivyApp) -> None:
@@ -126,6 +157,50 @@ class PrivySim:
             public_key_from_base64(app.authorization_public_key)  # refuse a malformed key now, not per call
         with self.lock:
             self.apps[app.app_id] = app
+            self.token_keys.setdefault(app.app_id, ec.generate_private_key(ec.SECP256R1()))
+
+    # --- login (what Privy's auth service does for the browser) ------------------------------------------
+
+    def verification_key_pem(self, app_id: str) -> str:
+        """The app's token verification key, as Privy's dashboard shows it (PEM)."""
+        key = self._token_key(app_id)
+        return key.public_key().public_bytes(serialization.Encoding.PEM,
+                                             serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+    def jwks(self, app_id: str) -> dict[str, Any]:
+        key = self._token_key(app_id)
+        jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
+        return {"keys": [jwk | {"kid": _kid(app_id), "alg": "ES256", "use": "sig"}]}
+
+    def _token_key(self, app_id: str) -> ec.EllipticCurvePrivateKey:
+        key = self.token_keys.get(app_id)
+        if key is None:
+            raise PrivyApiError(404, f"App {app_id} not found.", "not_found")
+        return key
+
+    def login(self, app_id: str, email: str, ttl_seconds: int = 3600) -> dict[str, Any]:
+        """Log `email` in (creating the user on first login): the tokens Privy's SDK gives the browser."""
+        key = self._token_key(app_id)
+        address = email.strip().lower()
+        with self.lock:
+            user = self.users.setdefault((app_id, address), _User(did=f"did:privy:{_privy_id()}", email=address,
+                                                                  created_at_s=int(self.world.clock.now().timestamp())))
+        # Tokens are checked on the wall clock by PyJWT, so they are stamped with it, not the sim's clock.
+        now = int(time.time())
+        claims = {"sid": _privy_id(), "iss": "privy.io", "iat": now, "aud": app_id, "sub": user.did,
+                  "exp": now + ttl_seconds}
+        headers = {"kid": _kid(app_id)}
+        access_token = jwt.encode(claims, key, algorithm="ES256", headers=headers)
+        identity_token = jwt.encode(claims | {"linked_accounts": json.dumps([user.email_account()])}, key,
+                                    algorithm="ES256", headers=headers)
+        return {"user_id": user.did, "access_token": access_token, "identity_token": identity_token}
+
+    def user(self, app: SimPrivyApp, did: str) -> dict[str, Any]:
+        with self.lock:
+            found = next((u for (a, _), u in self.users.items() if a == app.app_id and u.did == did), None)
+        if found is None:
+            raise PrivyApiError(404, f"User {did} not found.", "not_found")
+        return found.to_json()
 
     # --- checks ------------------------------------------------------------------------------------------
 
@@ -411,6 +486,18 @@ def build_app(sim: PrivySim) -> FastAPI:
         answer = await sim.idempotent(privy_app, request, body, act)
         return JSONResponse({"error": "lost response", "code": "timeout"}, status_code=504) if lose else answer
 
+    @app.get("/v1/users/{user_id}")
+    async def get_user(user_id: str, request: Request) -> Response:
+        privy_app = sim.authenticate(request)
+        _lose, early = await _apply_fault(sim.world, "get_user")
+        if early is not None:
+            return early
+        return JSONResponse(sim.user(privy_app, user_id))
+
+    @app.get("/api/v1/apps/{app_id}/jwks.json")
+    async def jwks(app_id: str) -> Response:
+        return JSONResponse(sim.jwks(app_id))
+
     @app.get("/v1/wallets")
     async def list_wallets(request: Request) -> Response:
         privy_app = sim.authenticate(request)
@@ -453,6 +540,12 @@ class AppRegistration(BaseModel):
     authorization_public_key: str | None = None
 
 
+class LoginRequest(BaseModel):
+    app_id: str
+    email: str
+    ttl_seconds: int = 3600
+
+
 def build_control(sim: PrivySim) -> APIRouter:
     router = APIRouter()
 
@@ -464,6 +557,20 @@ def build_control(sim: PrivySim) -> APIRouter:
         except ValueError as error:
             return JSONResponse({"error": str(error)}, status_code=400)
         return JSONResponse({"app_id": registration.app_id, "registered": True})
+
+    @router.post("/login")
+    def login(body: LoginRequest) -> Response:
+        try:
+            return JSONResponse(sim.login(body.app_id, body.email, body.ttl_seconds))
+        except PrivyApiError as error:
+            return error.response()
+
+    @router.get("/apps/{app_id}/verification_key", response_class=PlainTextResponse)
+    def verification_key(app_id: str) -> Response:
+        try:
+            return PlainTextResponse(sim.verification_key_pem(app_id))
+        except PrivyApiError as error:
+            return error.response()
 
     @router.delete("/idempotency")
     def forget_idempotency_keys() -> dict[str, int]:
