@@ -142,3 +142,12 @@ def test_envelope_vault_refuses_a_data_key_from_another_kms_key(kms: Any, vault:
     # AWS answers IncorrectKeyException (-> VaultError); moto answers AccessDeniedException (passed through).
     with pytest.raises((VaultError, ClientError)):
         vault.decrypt("user-1", AGENT_KEY_PURPOSE, blob)
+
+
+def test_a_malformed_blob_is_a_vault_error(vault: KmsEnvelopeVault, blobs: InMemoryBlobStore) -> None:
+    blobs.put_blob(f"{AGENT_KEY_PURPOSE}#user-9", {"version": "1", "ciphertext": "!!"})
+    with pytest.raises(VaultError, match="malformed"):
+        vault.load("user-9")
+    blobs.put_blob(f"{AGENT_KEY_PURPOSE}#user-9", {"version": "2"})
+    with pytest.raises(VaultError, match="version"):
+        vault.load("user-9")

@@ -76,7 +76,7 @@ class PrivyAccessTokenVerifier:
         self._jwks: jwt.PyJWKClient | None = None
         if jwks_url is not None:
             self._jwks = (_InjectedJWKClient(jwks_url, jwks_fetch) if jwks_fetch is not None
-                          else jwt.PyJWKClient(jwks_url, cache_keys=True))
+                          else jwt.PyJWKClient(jwks_url, cache_keys=True, timeout=5))
         self._email_lookup = email_lookup
         self._leeway = leeway_seconds
 

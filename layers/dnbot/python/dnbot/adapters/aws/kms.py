@@ -110,12 +110,15 @@ class EnvelopeBlob:
     def from_item(cls, item: dict[str, str]) -> EnvelopeBlob:
         if item.get("version") != _BLOB_VERSION:
             raise VaultError(f"unknown envelope blob version {item.get('version')!r}")
-        return cls(
-            ciphertext=base64.b64decode(item["ciphertext"]),
-            encrypted_data_key=base64.b64decode(item["encrypted_data_key"]),
-            nonce=base64.b64decode(item["nonce"]),
-            purpose=item["purpose"],
-        )
+        try:
+            return cls(
+                ciphertext=base64.b64decode(item["ciphertext"], validate=True),
+                encrypted_data_key=base64.b64decode(item["encrypted_data_key"], validate=True),
+                nonce=base64.b64decode(item["nonce"], validate=True),
+                purpose=item["purpose"],
+            )
+        except (KeyError, ValueError) as error:
+            raise VaultError(f"malformed envelope blob: {error!r}") from error
 
 
 class KmsEnvelopeVault:
