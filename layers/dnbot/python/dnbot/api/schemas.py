@@ -12,8 +12,8 @@ from dnbot.domain.assets import Asset, Protocol
 from dnbot.domain.positions import Job, Leg, Position
 from dnbot.domain.presets import UserSettings
 from dnbot.domain.rates import RatesSnapshot
+from dnbot.domain.strategy import Candidate
 from dnbot.ports import Balances, UserRecord
-from dnbot.services.rates import RatedMarket
 
 
 class Strict(BaseModel):
@@ -89,7 +89,7 @@ class RatesResponse(BaseModel):
     opportunities: list[OpportunityOut]
 
     @classmethod
-    def build(cls, snapshot: RatesSnapshot, rated: list[RatedMarket]) -> RatesResponse:
+    def build(cls, snapshot: RatesSnapshot, rated: list[Candidate], leverage: Decimal) -> RatesResponse:
         funding = snapshot.funding
         return cls(
             at=snapshot.at, source=snapshot.source, sol_price_usd=snapshot.sol_price_usd,
@@ -101,7 +101,7 @@ class RatesResponse(BaseModel):
                               usdc_borrow_apy=m.usdc_borrow_apy, staking_apy=m.staking_apy,
                               max_leverage=m.max_leverage) for m in snapshot.markets],
             opportunities=[OpportunityOut(
-                asset=r.market.asset.value, protocol=r.market.protocol.label, leverage=r.leverage,
+                asset=r.market.asset.value, protocol=r.market.protocol.label, leverage=leverage,
                 gross_apy=r.components.gross, net_apy=r.net_apy,
                 components=ComponentsOut(staking=r.components.staking, supply=r.components.supply,
                                          borrow=r.components.borrow, funding=r.components.funding))

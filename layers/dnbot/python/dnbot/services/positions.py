@@ -6,8 +6,10 @@ import uuid
 from decimal import Decimal
 
 from dnbot.domain.assets import Asset, Protocol
-from dnbot.domain.carry import carry_components
+from dnbot.domain.carry import DEFAULT_FEES
 from dnbot.domain.positions import Job, JobKind, JobStatus, Position, PositionStatus, StageStatus
+from dnbot.domain.presets import Preset
+from dnbot.domain.strategy import rank_markets
 from dnbot.ports import Clock, JobStore, PositionStore, RatesStore, WorkflowStarter
 from dnbot.services.errors import Conflict, NotFound, ServiceError, Unavailable
 
@@ -38,14 +40,17 @@ class PositionService:
         snapshot = self._rates.latest_snapshot()
         if snapshot is None:
             raise Unavailable("No rates yet; try again in a minute.", code="no_rates_yet")
-        candidates = [m for m in snapshot.markets
-                      if m.asset is asset and (protocol is None or m.protocol is protocol)]
-        if not candidates:
-            where = f" on {protocol.label}" if protocol else ""
+        offered = [m for m in snapshot.markets if m.asset is asset and (protocol is None or m.protocol is protocol)]
+        where = f" on {protocol.label}" if protocol else ""
+        if not offered:
             raise ServiceError(f"{asset.value}{where} is not offered by Asgard right now.", code="no_market")
-        best = max(candidates,
-                   key=lambda m: carry_components(m, snapshot.funding.funding_hourly, leverage).gross)
-        return self.start_open(user_id, asset, best.protocol, leverage, notional, "requested by user")
+        ranked = rank_markets(offered, snapshot.funding.funding_hourly, leverage, DEFAULT_FEES,
+                              Preset.parse("balanced").expected_holding_hours, size_usd)
+        if not ranked:
+            caps = ", ".join(f"{m.protocol.label} {m.max_leverage}x" for m in offered if m.max_leverage)
+            raise ServiceError(f"{asset.value}{where} cannot take {leverage}x at ${size_usd}"
+                               + (f" (max leverage: {caps})" if caps else " (capacity)"), code="over_market_limits")
+        return self.start_open(user_id, asset, ranked[0].market.protocol, leverage, notional, "requested by user")
 
     def start_open(self, user_id: str, asset: Asset, protocol: Protocol, leverage: Decimal,
                    notional_usd: Decimal, reason: str) -> Job:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 
-from dnbot.domain.carry import DEFAULT_FEES, CarryComponents, carry_components, net_apy
+from dnbot.domain.carry import DEFAULT_FEES, REFERENCE_CAPITAL_USD
 from dnbot.domain.presets import Preset
-from dnbot.domain.rates import LendingMarket, RatesSnapshot
+from dnbot.domain.rates import RatesSnapshot
+from dnbot.domain.strategy import Candidate, rank_markets
 from dnbot.ports import Clock, FundingSource, LendingMarketSource, RatesStore
 from dnbot.services.errors import NotFound
 
@@ -40,22 +40,9 @@ class RatesService:
         return snapshot
 
 
-@dataclass(frozen=True, slots=True)
-class RatedMarket:
-    """One asset x protocol at one leverage, with what it would earn on capital."""
-
-    market: LendingMarket
-    leverage: Decimal
-    components: CarryComponents
-    net_apy: Decimal
-
-
 def rate_markets(snapshot: RatesSnapshot, leverage: Decimal,
-                 holding_hours: int = Preset.parse("balanced").expected_holding_hours) -> list[RatedMarket]:
-    """Every market of the snapshot at this leverage, best net APY first (fees amortized over the holding)."""
-    rated = []
-    for market in snapshot.markets:
-        components = carry_components(market, snapshot.funding.funding_hourly, leverage)
-        rated.append(RatedMarket(market, leverage, components,
-                                 net_apy(components, DEFAULT_FEES, leverage, holding_hours)))
-    return sorted(rated, key=lambda r: r.net_apy, reverse=True)
+                 holding_hours: int = Preset.parse("balanced").expected_holding_hours) -> list[Candidate]:
+    """The markets a position at this leverage can use (leverage caps and capacities respected), best net APY
+    first, fees amortized over the holding period: the strategy's own ranking (`rank_markets`)."""
+    return rank_markets(snapshot.markets, snapshot.funding.funding_hourly, leverage, DEFAULT_FEES, holding_hours,
+                        REFERENCE_CAPITAL_USD)

@@ -15,7 +15,7 @@ from dnbot.domain.positions import PositionStatus
 from dnbot.domain.presets import UserSettings
 from dnbot.domain.rates import RatesSnapshot
 from dnbot.domain.risk import RiskReadings
-from dnbot.domain.strategy import Close, Hold, LivePosition, Open, decide_for_user
+from dnbot.domain.strategy import Close, Hold, LivePosition, Open, Rebalance, decide_for_user
 from dnbot.ports import (
     CapitalSource,
     Clock,
@@ -95,8 +95,11 @@ class StrategyTick:
             free_capital_usd=self._capital.free_capital_usd(user), settings=settings, kill_switch=switch,
             now=self._clock.now())
         for item in decision.decisions:
-            if isinstance(item, Close):
-                job = self._position_service.request_close(user.user_id, item.position_id, item.reason)
+            if isinstance(item, Close | Rebalance):
+                # A rebalance re-centres both legs; until a dedicated workflow exists it is a close, and the
+                # next tick re-enters at the current price if the carry still clears the bar.
+                reason = item.reason if isinstance(item, Close) else f"rebalance: {item.reason}"
+                job = self._position_service.request_close(user.user_id, item.position_id, reason)
                 report.closed.append(job.job_id)
             elif isinstance(item, Open):
                 job = self._position_service.start_open(user.user_id, item.asset, item.protocol, item.leverage,

@@ -21,4 +21,4 @@ def config(runtime: RuntimeDep) -> ConfigResponse:
 @router.get("/rates")
 def rates(runtime: RuntimeDep, leverage: Decimal = Query(Decimal(3), ge=2, le=4)) -> RatesResponse:
     snapshot = runtime.rates.latest()
-    return RatesResponse.build(snapshot, rate_markets(snapshot, leverage))
+    return RatesResponse.build(snapshot, rate_markets(snapshot, leverage), leverage)
