@@ -104,7 +104,9 @@ def test_open_health_and_close_a_long_end_to_end(sim: tuple[str, SimWorld]) -> N
     assert Decimal(200) < proceeds < Decimal(600)
     assert solana.usdc_balance(wallet) == pytest.approx(Decimal(600) + proceeds, abs=Decimal("0.000001"))
     assert venue.find_long("u1", "pos-1") is None
-    assert venue.close_long("u1", "pos-1") == 0  # closing an absent long is a no-op
+    assert venue.close_long("u1", "pos-1") == proceeds  # a retry reports the same close, moves nothing
+    assert solana.usdc_balance(wallet) == pytest.approx(Decimal(600) + proceeds, abs=Decimal("0.000001"))
+    assert venue.close_long("u1", "never-opened") == 0  # closing an absent long is a no-op
 
 
 def test_deleverage_and_partial_close_on_kamino(sim: tuple[str, SimWorld]) -> None:
@@ -155,7 +157,11 @@ def test_errors_map_to_transient_rejected_and_ambiguous(sim: tuple[str, SimWorld
     world.faults.inject(Fault("asgard", "submit-close-position-tx", FaultKind.TIMEOUT, delay_seconds=1.5))
     with pytest.raises(AmbiguousVenueError):
         venue.close_long("u4", "pos-4")
-    assert venue.close_long("u4", "pos-4") > 0  # the timed-out close had not acted: it closes now
+    world.faults.inject(Fault("asgard", "submit-close-position-tx", FaultKind.LOSE_RESPONSE))
+    with pytest.raises(AmbiguousVenueError):
+        venue.close_long("u4", "pos-4")  # the timed-out close had not acted; this one acts, its answer is lost
+    assert venue.find_long("u4", "pos-4") is None
+    assert venue.close_long("u4", "pos-4") > Decimal(90)  # the retry reports what the landed close paid out
 
 
 def test_rate_limit_without_key_is_paced_by_the_client(sim: tuple[str, SimWorld]) -> None:

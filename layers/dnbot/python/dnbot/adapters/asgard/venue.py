@@ -162,10 +162,14 @@ class AsgardLongVenue:
         return fill_from_record(found[1])
 
     def close_long(self, user_id: str, position_id: str) -> Decimal:
+        """Idempotent: a retry after our own close landed (its answer lost) returns that close's proceeds."""
         found = self._record(user_id, position_id)
-        if found is None or found[1].get("state") != 0:
+        if found is None:
             return Decimal(0)
         reference, record = found
+        if record.get("state") != 0:
+            ours = reference.close_signature is not None and record.get("closeTxHash") == reference.close_signature
+            return _d(record.get("equityWithdrawnUI")) if ours else Decimal(0)
         built = self.client.close_position({
             "protocol": reference.protocol, "walletPubkey": reference.wallet,
             "positionPDA": record["positionPda"], "collateralType": COLLATERAL_SHORT_TOKEN,
