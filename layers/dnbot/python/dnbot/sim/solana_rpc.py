@@ -520,6 +520,7 @@ def create_venue(world: Any) -> Any:
 
 # Exported for the Arbitrum venue (same JSON-RPC envelope).
 __all__ = [
+    "AnyPath",
     "JsonRpcError",
     "SolanaNode",
     "build_app",
