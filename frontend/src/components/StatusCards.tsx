@@ -1,6 +1,6 @@
 import { useState } from "react";
 import { ApiError } from "../api/client";
-import { useEmergencyStop } from "../api/hooks";
+import { useControl, useEmergencyStop } from "../api/hooks";
 import type { Balances, Status } from "../api/schemas";
 import { num, signClass, signedUsd, usd } from "../format";
 import { Modal } from "./Modal";
@@ -8,6 +8,29 @@ import { Notice } from "./Spinner";
 
 function errorMessage(error: unknown, what: string): string {
   return error instanceof ApiError ? error.message : `Could not load ${what}.`;
+}
+
+function BotControls({ status }: { status: Status }) {
+  const control = useControl();
+  const run = (action: "start" | "pause" | "stop") => () => control.mutate(action);
+  return (
+    <>
+      <div className="bot-controls">
+        {status.bot_status !== "running" && (
+          <button type="button" className="btn btn-small" disabled={control.isPending} onClick={run("start")}>Start</button>
+        )}
+        {status.bot_status === "running" && (
+          <button type="button" className="btn btn-small" disabled={control.isPending} onClick={run("pause")}>Pause</button>
+        )}
+        {status.bot_status !== "standby" && (
+          <button type="button" className="btn btn-small" disabled={control.isPending} onClick={run("stop")}>Stop</button>
+        )}
+      </div>
+      {control.error && (
+        <p className="field-error" role="alert">{control.error instanceof ApiError ? control.error.message : "Could not change the bot's status."}</p>
+      )}
+    </>
+  );
 }
 
 export function TradeStatusCard({ status, error, loading }: { status: Status | undefined; error: unknown; loading: boolean }) {
@@ -30,12 +53,20 @@ export function TradeStatusCard({ status, error, loading }: { status: Status | u
               <span className={`figure-value ${signClass(status.pnl_24h_usd)}`}>{signedUsd(status.pnl_24h_usd)}</span>
             </div>
           </div>
+          <p className="muted small">
+            {status.bot_status === "running"
+              ? "The bot opens and closes positions on its own within your settings."
+              : status.bot_status === "paused"
+                ? "Paused: open positions are kept and protected, no new ones open."
+                : "Standby: nothing opens on its own. Launch the strategy or open a position by hand."}
+          </p>
           {status.kill_switch !== "off" && (
             <p className="warning small" role="status">
               Kill switch: <strong>{status.kill_switch}</strong>
               {status.kill_switch === "close-all" ? " — all positions are being closed." : " — no new positions open."}
             </p>
           )}
+          <BotControls status={status} />
         </>
       ) : loading ? (
         <Notice kind="loading">Loading status…</Notice>

@@ -40,10 +40,20 @@ function toForm(settings: UserSettings): SettingsUpdate {
   return { preset: settings.preset, leverage: String(Number(settings.leverage)), max_position_usd: String(Number(settings.max_position_usd)) };
 }
 
+/** The server's other fields (entry thresholds, exit rules), flattened one level for a read-only list. */
 function extraFields(settings: UserSettings): [string, string][] {
-  return Object.entries(settings)
-    .filter(([key, value]) => !["preset", "leverage", "max_position_usd"].includes(key) && (typeof value === "string" || typeof value === "number" || typeof value === "boolean"))
-    .map(([key, value]) => [humanize(key), String(value)]);
+  const out: [string, string][] = [];
+  const scalar = (v: unknown) => typeof v === "string" || typeof v === "number" || typeof v === "boolean";
+  for (const [key, value] of Object.entries(settings)) {
+    if (["preset", "leverage", "max_position_usd"].includes(key)) continue;
+    if (scalar(value)) out.push([humanize(key), String(value)]);
+    else if (value && typeof value === "object" && !Array.isArray(value)) {
+      for (const [inner, v] of Object.entries(value as Record<string, unknown>)) {
+        if (scalar(v)) out.push([`${humanize(key)}: ${humanize(inner).toLowerCase()}`, String(v)]);
+      }
+    }
+  }
+  return out;
 }
 
 export function SettingsForm({ settings }: { settings: UserSettings }) {

@@ -1,0 +1,267 @@
+"""End to end: the real `dnbot local` (moto AWS, local Step Functions, replayed market data) driven through the
+built dashboard in Debian's headless Chromium.
+
+The session fixture starts `dnbot local` as a subprocess, waits for its ready line and reads the login codes it
+prints; the tests click through the dashboard exactly as a user would. `make test` builds frontend/dist first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+
+REPO = Path(__file__).resolve().parents[2]
+DNBOT = REPO / ".venv" / "bin" / "dnbot"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+READY_RE = re.compile(r"dnbot local: dashboard at (http://127\.0\.0\.1:\d+)")
+CODE_RE = re.compile(r"dnbot local: login code for (\S+): (\d{6})\b")
+READY_TIMEOUT_S = 90.0
+# Rates on screen: "+10.95%" / "\u22123.20%" (the dashboard writes a real minus sign, U+2212).
+MINUS = "\u2212"
+SIGNED_PCT_RE = re.compile(rf"^[+{MINUS}]?\d+\.\d+%$")
+
+
+def _dnbot_local_registered() -> bool:
+    try:
+        result = subprocess.run([str(DNBOT), "local", "--help"], capture_output=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return result.returncode == 0
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LocalSystem:
+    """A running `dnbot local`: its URL and everything it printed (read by a background thread)."""
+
+    process: subprocess.Popen[str]
+    url: str = ""
+    lines: list[str] = field(default_factory=list)
+    _new: queue.Queue[str] = field(default_factory=queue.Queue)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def pump(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            with self._lock:
+                self.lines.append(line.rstrip("\n"))
+            self._new.put(line)
+
+    def output(self) -> str:
+        with self._lock:
+            return "\n".join(self.lines)
+
+    def wait_for(self, pattern: re.Pattern[str], timeout_s: float, *, after: int = 0) -> re.Match[str]:
+        """The first line at index >= `after` matching `pattern`; fails with the output so far on timeout."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            with self._lock:
+                for line in self.lines[after:]:
+                    match = pattern.search(line)
+                    if match:
+                        return match
+            if self.process.poll() is not None:
+                pytest.fail(f"dnbot local exited with {self.process.returncode}:\n{self.output()[-4000:]}")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                pytest.fail(f"timed out waiting for {pattern.pattern!r}; dnbot local printed:\n{self.output()[-4000:]}")
+            with contextlib.suppress(queue.Empty):
+                self._new.get(timeout=min(remaining, 0.5))
+
+    def line_count(self) -> int:
+        with self._lock:
+            return len(self.lines)
+
+    def login_code(self, email: str, *, after: int, timeout_s: float = 30.0) -> str:
+        pattern = re.compile(rf"dnbot local: login code for {re.escape(email)}: (\d{{6}})\b")
+        return self.wait_for(pattern, timeout_s, after=after).group(1)
+
+    def stop(self) -> None:
+        """SIGINT (a clean Ctrl-C), then SIGTERM, then SIGKILL: never leave a server behind."""
+        if self.process.poll() is None:
+            for sig, wait_s in ((signal.SIGINT, 15.0), (signal.SIGTERM, 10.0)):
+                self.process.send_signal(sig)
+                try:
+                    self.process.wait(timeout=wait_s)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+            else:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def dnbot_local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSystem]:
+    if not _dnbot_local_registered():
+        pytest.skip("`dnbot local` is not a registered command yet")
+    assert (REPO / "frontend" / "dist" / "index.html").exists(), (
+        "frontend/dist is missing: run `make frontend` (make test does it) before the browser tests")
+    state_dir = tmp_path_factory.mktemp("dnbot-local-state")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [str(DNBOT), "local", "--port", str(_free_port()), "--state-dir", str(state_dir)],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+    )
+    system = LocalSystem(process)
+    threading.Thread(target=system.pump, name="dnbot-local-output", daemon=True).start()
+    try:
+        system.url = system.wait_for(READY_RE, READY_TIMEOUT_S).group(1)
+        yield system
+    finally:
+        system.stop()
+        sys.stderr.write(f"\n--- dnbot local output (last lines) ---\n{system.output()[-2000:]}\n")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser, dnbot_local: LocalSystem) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    context.set_default_timeout(20_000)
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    tab.goto(dnbot_local.url)
+    yield tab
+    context.close()
+    assert not errors, f"uncaught errors in the page: {errors}"
+
+
+def _log_in(page: Page, system: LocalSystem) -> str:
+    email = f"e2e-{uuid.uuid4().hex[:10]}@example.com"
+    page.get_by_role("banner").get_by_role("button", name="Connect").click()
+    dialog = page.get_by_role("dialog", name="Connect with email")
+    dialog.get_by_label("Email", exact=True).fill(email)
+    before = system.line_count()
+    dialog.get_by_role("button", name="Send code").click()
+    code = system.login_code(email, after=before)
+    code_dialog = page.get_by_role("dialog", name="Enter your code")
+    code_dialog.get_by_label("6-digit code").fill(code)
+    code_dialog.get_by_role("button", name="Verify").click()
+    return email
+
+
+def test_page_shows_sol_funding_and_asgard_rates(page: Page) -> None:
+    funding_apy = page.get_by_test_id("funding-apy")
+    # The first rates poll may still be running when the server says ready: allow it the poll interval.
+    expect(funding_apy).to_have_text(SIGNED_PCT_RE, timeout=60_000)
+    expect(page.get_by_test_id("funding-hourly")).to_have_text(SIGNED_PCT_RE)
+    expect(page.get_by_test_id("funding-sign")).to_contain_text(re.compile(r"longs pay shorts|shorts pay longs|zero"))
+    # The sign explained must agree with the number shown.
+    apy_text = funding_apy.inner_text()
+    sign_text = page.get_by_test_id("funding-sign").inner_text()
+    if apy_text.startswith("+"):
+        assert "short EARNS" in sign_text
+    elif apy_text.startswith(MINUS):
+        assert "short PAYS" in sign_text
+
+    asgard = page.get_by_role("table", name="Asgard rates")
+    rows = asgard.locator("tbody tr")
+    expect(rows.first).to_be_visible()
+    assert rows.count() >= 4, asgard.inner_text()
+    table_text = asgard.inner_text()
+    assert "jitoSOL" in table_text
+    assert re.search(r"Kamino|Drift|Marginfi|Solend", table_text)
+    assert re.search(r"\d+\.\d{2}%", table_text)
+
+    opportunities = page.get_by_role("table", name="Opportunities")
+    expect(opportunities.locator("tbody tr").first).to_be_visible()
+    # The leverage slider refetches the opportunities at the new leverage.
+    with page.expect_response(re.compile(r"/api/v1/rates\?leverage=4\b")) as response:
+        page.get_by_label("Leverage").first.fill("4")
+    assert response.value.ok
+    expect(opportunities.locator("tbody tr").first).to_contain_text("4x")
+
+
+def test_login_with_the_printed_code(page: Page, dnbot_local: LocalSystem) -> None:
+    email = _log_in(page, dnbot_local)
+    welcome = page.get_by_role("dialog", name=re.compile("fund your wallets", re.I))
+    expect(welcome).to_be_visible()
+    expect(welcome.get_by_test_id("address-solana")).to_have_text(re.compile(r"^[1-9A-HJ-NP-Za-km-z]{32,44}$"))
+    expect(welcome.get_by_test_id("address-evm")).to_have_text(re.compile(r"^0x[0-9a-fA-F]{40}$"))
+    expect(welcome.get_by_role("img", name=re.compile("QR code"))).to_have_count(2)
+    welcome.get_by_role("button", name="Go to dashboard").click()
+    expect(welcome).to_be_hidden()
+    header = page.get_by_role("banner")
+    expect(header.get_by_role("button", name="Deposit")).to_be_visible()
+    expect(header).to_contain_text(email)
+    expect(page.get_by_test_id("bot-status")).to_be_visible()
+
+    # A wrong code is refused inline: log out, try again with a code that is not the printed one.
+    header.get_by_role("button", name="Account menu").click()
+    page.get_by_role("menuitem", name="Disconnect").click()
+    expect(header.get_by_role("button", name="Connect")).to_be_visible()
+    header.get_by_role("button", name="Connect").click()
+    page.get_by_label("Email", exact=True).fill(email)
+    before = dnbot_local.line_count()
+    page.get_by_role("button", name="Send code").click()
+    real = dnbot_local.login_code(email, after=before)
+    wrong = f"{(int(real) + 1) % 1_000_000:06d}"
+    page.get_by_label("6-digit code").fill(wrong)
+    page.get_by_role("button", name="Verify").click()
+    expect(page.get_by_role("dialog").get_by_role("alert")).to_contain_text("not right")
+    page.get_by_label("6-digit code").fill(real)
+    page.get_by_role("button", name="Verify").click()
+    expect(header.get_by_role("button", name="Deposit")).to_be_visible()
+
+
+def test_open_position_shows_stages_and_lists_it(page: Page, dnbot_local: LocalSystem) -> None:
+    _log_in(page, dnbot_local)
+    page.get_by_role("button", name="Go to dashboard").click()
+    expect(page.get_by_test_id("funding-apy")).to_have_text(SIGNED_PCT_RE, timeout=60_000)
+
+    page.get_by_role("button", name="Open position", exact=True).click()
+    dialog = page.get_by_role("dialog", name="Open position")
+    dialog.get_by_label("Asset (long on Asgard)").select_option("jitoSOL")
+    dialog.get_by_label("Protocol").select_option("")  # best available
+    dialog.get_by_label("Size (USD)").fill("1000")
+    dialog.get_by_role("button", name="Open position").click()
+
+    progress = page.get_by_role("dialog", name=re.compile(r"^Opening jitoSOL"))
+    expect(progress.get_by_role("status").filter(has_text="Position opened.")).to_be_visible(timeout=60_000)
+    stages = progress.get_by_role("list", name="Stages").get_by_role("listitem")
+    assert stages.count() >= 5
+    statuses = [stages.nth(i).get_attribute("data-status") for i in range(stages.count())]
+    assert set(statuses) <= {"done", "skipped"}, statuses
+    names = progress.get_by_role("list", name="Stages").inner_text()
+    for label in ("Preflight checks", "Open long on Asgard", "Open short on Hyperliquid"):
+        assert label in names
+    progress.get_by_role("button", name="Close", exact=True).last.click()
+
+    positions = page.get_by_role("table", name="Active positions")
+    row = positions.locator("tbody tr").filter(has_text="jitoSOL")
+    expect(row.first).to_be_visible(timeout=15_000)
+    expect(row.first).to_contain_text("open")
+    expect(row.first.get_by_role("button", name="Close jitoSOL position")).to_be_visible()
+    expect(page.get_by_test_id("positions-open")).to_have_text(re.compile(r"^[1-9]\d*$"), timeout=15_000)
