@@ -329,7 +329,6 @@ class DnbotStack(cdk.Stack):
             retry_attempts=2,
             max_record_age=cdk.Duration.minutes(5),
             bisect_batch_on_error=True,
-            report_batch_item_failures=True,
         ))
 
     def _schedules(self) -> None:

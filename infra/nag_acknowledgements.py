@@ -33,7 +33,18 @@ def _token(stack: cdk.Stack, construct: IConstruct) -> str:
     return stack.get_logical_id(child)
 
 
+def _pseudo(stack: cdk.Stack) -> tuple[str, str, str]:
+    """Partition, region and account as they appear in findings: literal when the stack's environment is known
+    (the CDK CLI passes the profile's region), else cdk-nag's `<AWS::...>` placeholders."""
+
+    def spell(value: str, name: str) -> str:
+        return f"<AWS::{name}>" if cdk.Token.is_unresolved(value) else value
+
+    return (spell(stack.partition, "Partition"), spell(stack.region, "Region"), spell(stack.account, "AccountId"))
+
+
 def acknowledge(stack: DnbotStack) -> None:
+    partition, region, account = _pseudo(stack)
     table_index = f"AwsSolutions-IAM5[Resource::<{_token(stack, stack.table)}.Arn>/index/*]"
     runtime = (
         "Python 3.11 on purpose: the dependency layers are built from cp311 wheels (infra/build_layers.py) and the "
@@ -54,7 +65,7 @@ def acknowledge(stack: DnbotStack) -> None:
     broadcast_role = stack.functions["ws_broadcast"].role
     assert broadcast_role is not None
     _ack(broadcast_role,
-         "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:"
+         f"AwsSolutions-IAM5[Resource::arn:{partition}:execute-api:{region}:{account}:"
          f"<{_token(stack, stack.websocket_api)}>/{stack.websocket_stage.stage_name}/*/@connections/*]",
          "Connection ids are created at run time; the grant is limited to this API's stage and its @connections "
          "management path")
@@ -83,8 +94,9 @@ def acknowledge(stack: DnbotStack) -> None:
     for route in stack.websocket_api.node.find_all():
         if isinstance(route, cdk.CfnResource) and route.cfn_resource_type == "AWS::ApiGatewayV2::Route":
             _ack(route, "AwsSolutions-APIG4",
-                 "ws_connections checks the session cookie the browser sends with the $connect upgrade and "
-                 "refuses unknown sessions; $disconnect carries no credentials by protocol")
+                 "The live channel is public by design (rates are public); ws_connections ties a connection to "
+                 "a user only when the session cookie sent with the $connect upgrade is valid, so per-user "
+                 "updates reach only authenticated connections; $disconnect carries no credentials by protocol")
 
     _ack(stack.dashboard_bucket, "AwsSolutions-S1",
          "The bucket holds only the dashboard's static build, readable solely through CloudFront (OAC); no user "
@@ -108,6 +120,7 @@ def acknowledge(stack: DnbotStack) -> None:
                       "time); its runtime, managed policy and S3 grants are chosen by aws-cdk-lib")
             for finding in (
                 "AwsSolutions-L1",
+                # The managed-policy ARN always carries the partition token, even when the region is known.
                 "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
                 "AWSLambdaBasicExecutionRole]",
                 "AwsSolutions-IAM5[Resource::*]",
@@ -116,8 +129,7 @@ def acknowledge(stack: DnbotStack) -> None:
                 "AwsSolutions-IAM5[Action::s3:List*]",
                 "AwsSolutions-IAM5[Action::s3:DeleteObject*]",
                 "AwsSolutions-IAM5[Action::s3:Abort*]",
-                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-"
-                "<AWS::Region>/*]",
+                f"AwsSolutions-IAM5[Resource::arn:{partition}:s3:::cdk-hnb659fds-assets-{account}-{region}/*]",
                 f"AwsSolutions-IAM5[Resource::<{_token(stack, stack.dashboard_bucket)}.Arn>/*]",
             ):
                 _ack(child, finding, reason)

@@ -438,6 +438,18 @@ def test_cdk_nag_aws_solutions_has_no_open_findings(synth: Synth) -> None:
     assert synth.nag_report.success
 
 
+@pytest.mark.parametrize("env", [
+    aws_cdk.Environment(region="us-east-1"),  # what the CDK CLI passes without credentials
+    aws_cdk.Environment(account="123456789012", region="eu-west-1"),  # and with them
+], ids=["region", "account-and-region"])
+def test_cdk_nag_is_clean_when_the_environment_is_known(synth: Synth, env: aws_cdk.Environment) -> None:
+    # Findings spell partition/region/account literally once they are known, so acknowledgements must too.
+    app = aws_cdk.App(context=load_infra_app().cdk_json_context())
+    stack = dnbot_stack.DnbotStack(app, "DnbotEnv", inputs=synth.stack.inputs, env=env)
+    report = AwsSolutionsChecks().validate_scope(stack)
+    assert [f"{v.rule_name} at {r.construct_path}" for v in report.violations for r in v.violating_resources] == []
+
+
 def test_cdk_nag_would_catch_an_unacknowledged_finding() -> None:
     # The check above can fail: the same pack on a plain bucket reports it.
     app = aws_cdk.App()
