@@ -33,7 +33,6 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 READY_RE = re.compile(r"dnbot local: dashboard at (http://127\.0\.0\.1:\d+)")
-CODE_RE = re.compile(r"dnbot local: login code for (\S+): (\d{6})\b")
 READY_TIMEOUT_S = 90.0
 # Rates on screen: "+10.95%" / "\u22123.20%" (the dashboard writes a real minus sign, U+2212).
 MINUS = "\u2212"
@@ -152,7 +151,11 @@ def page(browser: Browser, dnbot_local: LocalSystem) -> Iterator[Page]:
     tab = context.new_page()
     errors: list[str] = []
     tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    requested: list[str] = []
+    tab.on("request", lambda request: requested.append(request.url))
     tab.goto(dnbot_local.url)
+    # Everything the dashboard needs is bundled and same-origin: no CDN, no web fonts, no Privy SDK in local mode.
+    tab.requested_urls = requested  # type: ignore[attr-defined]
     yield tab
     context.close()
     assert not errors, f"uncaught errors in the page: {errors}"
@@ -202,6 +205,13 @@ def test_page_shows_sol_funding_and_asgard_rates(page: Page) -> None:
         page.get_by_label("Leverage").first.fill("4")
     assert response.value.ok
     expect(opportunities.locator("tbody tr").first).to_contain_text("4x")
+
+    requested: list[str] = page.requested_urls  # type: ignore[attr-defined]
+    assert requested, "the page made no requests"
+    foreign = [url for url in requested if not url.startswith(page.url.split("#")[0].rstrip("/")) and
+               not url.startswith("data:")]
+    assert not foreign, f"requests left the dnbot origin: {foreign}"
+    assert not [url for url in requested if "privy" in url.lower()], "local mode must not load the Privy SDK"
 
 
 def test_login_with_the_printed_code(page: Page, dnbot_local: LocalSystem) -> None:
