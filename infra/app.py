@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -65,6 +66,9 @@ def build_app(outdir: str | None = None,
 
 
 def main() -> int:
+    if "CDK_OUTDIR" not in os.environ:
+        # Each synthesis stages the assets afresh; old copies (the layers are hundreds of MB) would pile up.
+        shutil.rmtree(REPO_ROOT / "cdk.out", ignore_errors=True)
     try:
         app, stack = build_app()
     except ValueError as exc:  # a missing build input: the message names the make target that fixes it

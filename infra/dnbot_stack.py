@@ -56,9 +56,13 @@ HANDLER = "handler.handler"
 # The Privy app's id, secret and verification key live in ONE Secrets Manager secret (JSON with the keys
 # below). The stack creates it with a placeholder; the operator writes the real values (docs/deploy.md).
 # Functions get its ARN, never its value, so the secret stays out of the Lambda configuration.
-# TODO(resources owner): move to dnbot.resources as ENV_PRIVY_SECRET_ARN and read it in Settings.
+# Not yet in dnbot.resources: ENV_PRIVY_SECRET_ARN there (and a Settings field) is requested, then this constant goes.
 ENV_PRIVY_SECRET_ARN = "DNBOT_PRIVY_SECRET_ARN"
 PRIVY_SECRET_KEYS = ("app_id", "app_secret", "verification_key")
+# The browser's WebSocket URL (wss://<dashboard host>/live), for GET /api/v1/config. ENV_WEBSOCKET_ENDPOINT is
+# the https management endpoint the broadcaster posts to, which a browser cannot use.
+# Not yet in dnbot.resources: ENV_WEBSOCKET_URL there (and a Settings field) is requested, then this constant goes.
+ENV_WEBSOCKET_URL = "DNBOT_WEBSOCKET_URL"
 # Settings.admin_emails (who may flip the kill switch from the dashboard), from `-c adminEmails=a@x,b@y`.
 ENV_ADMIN_EMAILS = "DNBOT_ADMIN_EMAILS"
 
@@ -386,6 +390,8 @@ class DnbotStack(cdk.Stack):
             throttle=apigwv2.ThrottleSettings(rate_limit=50, burst_limit=100),
             access_log_settings=AccessLogSettings(access_logs),
         )
+        # The browser reaches the stage through CloudFront at this path (see _dashboard).
+        self.websocket_path = f"/{stage.stage_name}"
         return api, stage
 
     def _http_api(self) -> apigwv2.HttpApi:
@@ -429,7 +435,9 @@ class DnbotStack(cdk.Stack):
             removal_policy=cdk.RemovalPolicy.DESTROY,
             auto_delete_objects=True,
         )
+        # "https://<id>.execute-api.<region>.amazonaws.com" and "wss://..." -> the host name.
         api_domain = cdk.Fn.select(2, cdk.Fn.split("/", self.http_api.api_endpoint))
+        ws_domain = cdk.Fn.select(2, cdk.Fn.split("/", self.websocket_api.api_endpoint))
         distribution = cloudfront.Distribution(
             self, "Dashboard",
             comment="dnbot dashboard and API (one origin, so the session cookie is first-party)",
@@ -449,6 +457,16 @@ class DnbotStack(cdk.Stack):
                     # Cookies, query strings and headers reach the API; Host must be API Gateway's own.
                     origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
                 ),
+                # The WebSocket API on the same origin too: a browser sends the (host-only) session cookie with
+                # the upgrade only to the dashboard's host, and ws_connections needs it to know the user.
+                self.websocket_path: cloudfront.BehaviorOptions(
+                    origin=origins.HttpOrigin(ws_domain, protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY),
+                    viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
+                    allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD,
+                    cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
+                    # Forwards the Sec-WebSocket-* headers and the cookie; Host must be API Gateway's own.
+                    origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+                ),
             },
             # No SPA error_responses: they would also rewrite the API's JSON 404s into index.html.
             price_class=cloudfront.PriceClass.PRICE_CLASS_100,
@@ -462,6 +480,9 @@ class DnbotStack(cdk.Stack):
             memory_limit=256,
         )
         self.dashboard_bucket = bucket
+        self.websocket_url = f"wss://{distribution.distribution_domain_name}{self.websocket_path}"
+        # What the dashboard should connect to (GET /api/v1/config's websocket_url).
+        self.functions[HTTP_API_FUNCTION].add_environment(ENV_WEBSOCKET_URL, self.websocket_url)
         return distribution
 
     # --- outputs and checks --------------------------------------------------------------------------------
@@ -474,8 +495,8 @@ class DnbotStack(cdk.Stack):
                       description="The HTTP API as the dashboard calls it (same origin as the dashboard)")
         cdk.CfnOutput(self, "HttpApiEndpoint", value=self.http_api.api_endpoint,
                       description="API Gateway's own endpoint (debugging; browsers use ApiUrl)")
-        cdk.CfnOutput(self, "WebSocketUrl", value=self.websocket_stage.url,
-                      description="Live updates (wss://)")
+        cdk.CfnOutput(self, "WebSocketUrl", value=self.websocket_url,
+                      description="Live updates (wss://), through CloudFront so the session cookie is sent")
         cdk.CfnOutput(self, "TableName", value=self.table.table_name, description="DynamoDB state table")
         cdk.CfnOutput(self, "KillSwitchParameterName", value=self.kill_switch.parameter_name,
                       description="SSM parameter: " + " | ".join(v.value for v in resources.KillSwitch))

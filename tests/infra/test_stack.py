@@ -355,12 +355,13 @@ def test_cloudfront_serves_the_dashboard_and_forwards_api_to_the_http_api(synth:
     config = synth.resource(synth.stack.distribution)["Properties"]["DistributionConfig"]
     assert config["DefaultRootObject"] == "index.html"
     origins = {o["Id"]: o for o in config["Origins"]}
-    assert len(origins) == 2
+    assert len(origins) == 3  # the bucket, the HTTP API, the WebSocket API
     s3_origin = [o for o in origins.values() if "S3OriginConfig" in o]
     assert len(s3_origin) == 1 and "OriginAccessControlId" in s3_origin[0]
     assert config["DefaultCacheBehavior"]["TargetOriginId"] == s3_origin[0]["Id"]
-    (api_behavior,) = config["CacheBehaviors"]
-    assert api_behavior["PathPattern"] == "/api/*"
+    behaviors = {b["PathPattern"]: b for b in config["CacheBehaviors"]}
+    assert set(behaviors) == {"/api/*", synth.stack.websocket_path}
+    api_behavior = behaviors["/api/*"]
     api_origin = origins[api_behavior["TargetOriginId"]]
     assert api_origin["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
     http_api_id = synth.logical_id(synth.stack.http_api)
@@ -369,6 +370,14 @@ def test_cloudfront_serves_the_dashboard_and_forwards_api_to_the_http_api(synth:
     # Cookies must reach the API: the origin request policy forwards everything but Host.
     assert "OriginRequestPolicyId" in api_behavior and "CachePolicyId" in api_behavior
     assert not config.get("CustomErrorResponses"), "SPA fallbacks would turn API 404s into index.html"
+
+    # The WebSocket upgrade goes through the same host, so the browser sends the session cookie with it.
+    ws_behavior = behaviors[synth.stack.websocket_path]
+    assert synth.stack.websocket_path == f"/{synth.stack.websocket_stage.stage_name}"
+    ws_origin = origins[ws_behavior["TargetOriginId"]]
+    assert synth.logical_id(synth.stack.websocket_api) in json.dumps(ws_origin["DomainName"])
+    assert ws_origin["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
+    assert ws_behavior["OriginRequestPolicyId"] == api_behavior["OriginRequestPolicyId"]
 
 
 def test_dashboard_deployment_copies_the_build_and_invalidates(synth: Synth) -> None:
@@ -387,7 +396,11 @@ def test_outputs(synth: Synth) -> None:
     assert outputs["TableName"]["Value"] == {"Ref": synth.logical_id(synth.stack.table)}
     assert outputs["KillSwitchParameterName"]["Value"] == {"Ref": synth.logical_id(synth.stack.kill_switch)}
     assert "/api/v1" in json.dumps(outputs["ApiUrl"]["Value"])
-    assert "wss://" in json.dumps(outputs["WebSocketUrl"]["Value"])
+    ws_url = json.dumps(outputs["WebSocketUrl"]["Value"])
+    assert "wss://" in ws_url and synth.logical_id(synth.stack.distribution) in ws_url
+    assert synth.stack.websocket_path in ws_url
+    api_env = synth.function("api")["Properties"]["Environment"]["Variables"]
+    assert api_env[dnbot_stack.ENV_WEBSOCKET_URL] == outputs["WebSocketUrl"]["Value"]
 
 
 # --- least privilege -------------------------------------------------------------------------------------------
