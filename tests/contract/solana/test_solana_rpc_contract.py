@@ -84,8 +84,14 @@ def shape(value: Any) -> Any:
     return None if value is None else type(value).__name__
 
 
+NULLABLE = {"accounts", "err", "returnData", "confirmations", "unitsConsumed"}
+
+
 def covers(actual: Any, expected: Any, path: str = "") -> list[str]:
-    """Where the simulator's answer lacks a field of the real one, or gives it another type."""
+    """Where the simulator's answer lacks a field of the real one, or gives it another type (a nullable RPC
+    field may be null, e.g. simulateTransaction's `accounts` when none were asked for)."""
+    if actual is None and path.rsplit(".", 1)[-1] in NULLABLE:
+        return []
     if isinstance(expected, dict):
         if not isinstance(actual, dict):
             return [f"{path}: expected an object"]
@@ -131,6 +137,9 @@ def sim() -> Iterator[tuple[str, SimWorld]]:
     ("Token/GetTokenAccountsByOwnerRequest.json", "Token/GetTokenAccountsByOwnerResponse.json"),
     ("Accounts/GetAccountInfoRequest.json", "Accounts/GetAccountInfoResponse.json"),
     ("Batch/SampleBatchRequest.json", "Batch/SampleBatchResponse.json"),
+    ("Signatures/GetSignatureStatusesRequest.json", "Signatures/GetSignatureStatusesResponse.json"),
+    ("Transaction/SimulateTransactionRequest.json", "Transaction/SimulateTransactionResponse.json"),
+    ("Transaction/SimulateTransactionRequest.json", "Transaction/SimulateTransactionInsufficientLamportsResponse.json"),
 ])
 def test_simulator_answers_in_the_recorded_shapes(sim: tuple[str, SimWorld], request_file: str,
                                                   response_file: str) -> None:
@@ -138,7 +147,8 @@ def test_simulator_answers_in_the_recorded_shapes(sim: tuple[str, SimWorld], req
     ledger = ledger_for(world)
     for owner in ("hoakwpFB8UoLnPpLC56gsjpY7XbVwaCuRQRMQzN5TVh", "9we6kjtbcZ2vy3GSLLsZTEhbAqXPTRvEyoxa8wxSqKp5"):
         ledger.fund(owner, sol=Decimal(1), usdc=Decimal(5))
-    ledger.fund("vc9RYXNg5VoCEDNRG6xaRxm9eHrYuLFJhrnrmFmvqzX", sol=Decimal(1))  # GetAccountInfoRequest's account
+    ledger.record_signature(  # the first signature GetSignatureStatusesRequest asks about
+        "5VERv8NMvzbJMEkV8xnrLkEaWRtSz9CosKDYjCJjBRnbJLgp8uirBgmQpjKhoR4tjF3ZpRzrFmBV6UjKdiSZkQUW")
     raw = (RECORDINGS / request_file).read_bytes()  # sent as recorded, BOM included
     answer = httpx.post(f"{base_url}/solana", content=raw, headers={"content-type": "application/json"}).json()
     expected = recorded(response_file)
