@@ -124,3 +124,18 @@ def test_the_local_signer_validates_before_signing() -> None:
     with pytest.raises(TransactionRefusedError, match="neither the user's wallet"):
         signer.sign_transaction("u1", tx([transfer(TransferParams(
             from_pubkey=WALLET.pubkey(), to_pubkey=STRANGER, lamports=1))]))
+
+
+def test_accounts_from_lookup_tables_must_be_resolvable() -> None:
+    from solders.address_lookup_table_account import AddressLookupTableAccount
+
+    table_key = Keypair().pubkey()
+    table = AddressLookupTableAccount(table_key, [STRANGER, Keypair().pubkey()])
+    message = MessageV0.try_compile(WALLET.pubkey(), [transfer(TransferParams(
+        from_pubkey=WALLET.pubkey(), to_pubkey=STRANGER, lamports=1))], [table], BLOCKHASH)
+    assert len(message.address_table_lookups) == 1  # the stranger hides in the table
+    hidden = VersionedTransaction.populate(message, [Signature.default()])
+    with pytest.raises(TransactionRefusedError, match="lookup table cannot be verified"):
+        validate_transaction(hidden, policy())
+    with pytest.raises(TransactionRefusedError, match="neither the user's wallet"):
+        validate_transaction(hidden, policy(), resolver=lambda key: list(table.addresses) if key == table_key else [])
