@@ -119,6 +119,7 @@ def test_state_table(synth: Synth) -> None:
             "StreamSpecification": {"StreamViewType": "NEW_AND_OLD_IMAGES"},
             "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
             "SSESpecification": {"SSEEnabled": True},
+            "DeletionProtectionEnabled": True,
             "GlobalSecondaryIndexes": [{
                 "IndexName": index.name,
                 "KeySchema": [{"AttributeName": index.partition_key, "KeyType": "HASH"},
