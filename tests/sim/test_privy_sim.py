@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import boto3
@@ -19,6 +20,7 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils.address import to_checksum_address
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from moto import mock_aws
 from privy import AuthenticationError, BadRequestError, NotFoundError, PrivyClient
 from privy.lib.authorization import AuthorizationContext, prepare_request
@@ -35,10 +37,13 @@ from dnbot.adapters.auth.privy_token import PrivyAccessTokenVerifier, privy_user
 from dnbot.adapters.aws.kms import KmsAuthorizationSigner
 from dnbot.adapters.privy.authorization import LocalAuthorizationSigner, privy_signer_function
 from dnbot.adapters.privy.wallets import InMemoryWalletDirectory, PrivyEvmTransactionSigner, PrivyWallets
+from dnbot.domain.assets import USDC
 from dnbot.ports import LoginRejected, TransientVenueError, VenueRejected, VerifiedIdentity
 from dnbot.security.evm_validator import ARBITRUM_USDC, HYPERLIQUID_BRIDGE
 from dnbot.security.transaction_validator import SigningPolicy, TransactionRefusedError
+from dnbot.sim import asgard as asgard_sim
 from dnbot.sim import privy as privy_sim
+from dnbot.sim.solana_ledger import ledger_for
 from dnbot.sim.world import Fault, FaultKind, SimWorld
 
 APP_ID = "cm-sim-app-0001"
@@ -391,3 +396,22 @@ def test_login_tokens_from_the_sim_verify_by_jwks_and_by_pem(registered: Running
         PrivyAccessTokenVerifier("cm-other-app", verification_key=pem).verify_identity_token(
             tokens["identity_token"])
     assert httpx.post(f"{base}/sim/privy/login", json={"app_id": "nope", "email": "x@y.z"}).status_code == 404
+
+
+def test_an_asgard_transaction_signed_through_privy_is_accepted_by_the_asgard_sim(
+        wallets: PrivyWallets, registered: RunningPrivySim) -> None:
+    address = wallets.wallets_for("user-asgard").solana_address
+    ledger_for(registered.world).fund(address, sol=Decimal("0.1"), usdc=Decimal(500))
+    asgard = TestClient(asgard_sim.build_app(registered.world))  # the same world as the Privy sim
+    key = {"X-API-Key": "test"}
+    sources = asgard.get("/markets", headers=key).json()["strategies"]["SOL/USDC"]["liquiditySources"]
+    kamino = next(s for s in sources if s["lendingProtocol"] == 1)
+    built = asgard.post("/create-position", headers=key, json={
+        "protocol": 1, "tokenABank": kamino["tokenABank"], "tokenBBank": kamino["tokenBBank"], "direction": 0,
+        "collateralType": 1, "collateralAmountNative": 100_000_000, "collateralMint": USDC.mint,
+        "collateralUnitPrice": 1, "leverage": 3.0, "jitoTipLamport": 10_000, "slippageBps": 50,
+        "walletPubkey": address, "useDirectRoute": False}).json()
+    signed = wallets.sign_transaction("user-asgard", built["signedTxs"][0])
+    submitted = asgard.post("/submit-create-position-tx", headers=key, json={**built, "signedTxs": [signed]})
+    assert submitted.status_code == 200, submitted.text
+    assert ledger_for(registered.world).token_ui(address, USDC.mint) == Decimal(400)
