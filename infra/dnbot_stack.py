@@ -10,7 +10,6 @@ built frontend/dist (`make frontend`).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,12 +55,12 @@ HANDLER = "handler.handler"
 # The Privy app's id, secret and verification key live in ONE Secrets Manager secret (JSON with the keys
 # below). The stack creates it with a placeholder; the operator writes the real values (docs/deploy.md).
 # Functions get its ARN, never its value, so the secret stays out of the Lambda configuration.
-# Not yet in dnbot.resources: ENV_PRIVY_SECRET_ARN there (and a Settings field) is requested, then this constant goes.
+# Not yet in dnbot.resources (requested there, with a Settings field; then this constant goes).
 ENV_PRIVY_SECRET_ARN = "DNBOT_PRIVY_SECRET_ARN"
 PRIVY_SECRET_KEYS = ("app_id", "app_secret", "verification_key")
 # The browser's WebSocket URL (wss://<dashboard host>/live), for GET /api/v1/config. ENV_WEBSOCKET_ENDPOINT is
 # the https management endpoint the broadcaster posts to, which a browser cannot use.
-# Not yet in dnbot.resources: ENV_WEBSOCKET_URL there (and a Settings field) is requested, then this constant goes.
+# Not yet in dnbot.resources (requested there, with a Settings field; then this constant goes).
 ENV_WEBSOCKET_URL = "DNBOT_WEBSOCKET_URL"
 # Settings.admin_emails (who may flip the kill switch from the dashboard), from `-c adminEmails=a@x,b@y`.
 ENV_ADMIN_EMAILS = "DNBOT_ADMIN_EMAILS"
@@ -529,6 +528,3 @@ class AccessLogSettings:
 def _camel(name: str) -> str:
     return "".join(part.capitalize() for part in name.split("_"))
 
-
-def function_names() -> Iterable[str]:
-    return (spec.name for spec in resources.FUNCTIONS)

@@ -7,8 +7,11 @@ brief's least-privilege policy, stated here independently of infra/ (who may do 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -530,3 +533,17 @@ def test_missing_function_code_is_named(tmp_path: Path, synth: Synth) -> None:
 
 def test_every_function_has_decided_grants() -> None:
     assert set(dnbot_stack.FUNCTION_GRANTS) == {spec.name for spec in resources.FUNCTIONS}
+
+
+def test_app_names_the_make_targets(tmp_path: Path) -> None:
+    # What `make synth` prints on a fresh clone before `make layers` / `make frontend`. A subprocess, because
+    # the CDK reads CDK_CONTEXT_JSON and CDK_OUTDIR in its node process, which starts with the interpreter.
+    env = {**os.environ, "CDK_OUTDIR": str(tmp_path / "out"), "CDK_CONTEXT_JSON": json.dumps({
+        "layersDir": str(tmp_path / "no-layers"), "frontendDist": str(tmp_path / "no-dist")})}
+    result = subprocess.run([sys.executable, str(REPO_ROOT / "infra" / "app.py")], env=env, capture_output=True,
+                            text=True, timeout=120, check=False)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith("error: cannot synthesize the dnbot stack"), result.stderr
+    assert "run `make layers`" in result.stderr and "run `make frontend`" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not list((tmp_path / "out").glob("*.template.json"))
