@@ -2,6 +2,7 @@ import { useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { api, setCsrfToken } from "./api/client";
 import { keys, useConfig, useSession } from "./api/hooks";
+import { useLiveUpdates } from "./api/live";
 import type { Session } from "./api/schemas";
 import { useEmailLogin } from "./auth/types";
 import { DepositModal } from "./components/DepositModal";
@@ -21,6 +22,7 @@ export function App() {
   const [page, setPage] = useState<Page>("home");
   const [dialog, setDialog] = useState<Dialog>(null);
   const user = session.data?.user ?? null;
+  useLiveUpdates(config.data?.websocket_url ?? null, user !== null);
 
   const onLoggedIn = (next: Session) => {
     setCsrfToken(next.csrf_token);
