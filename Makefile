@@ -28,7 +28,7 @@ $(FRONTEND_STAMP): frontend/package.json frontend/package-lock.json
 	cd frontend && npm ci --no-audit --no-fund
 	touch $@
 
-frontend/dist/index.html: $(FRONTEND_STAMP) $(shell find frontend/src frontend/index.html -type f 2>/dev/null)
+frontend/dist/index.html: $(FRONTEND_STAMP) frontend/vite.config.ts frontend/tsconfig.json $(shell find frontend/src frontend/index.html -type f 2>/dev/null)
 	cd frontend && npm run build
 
 frontend: frontend/dist/index.html ## Build the dashboard (Vite) into frontend/dist
