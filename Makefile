@@ -46,6 +46,7 @@ test: venv frontend chromium ## Install what the tests need and run them all
 lint: venv ## ruff and mypy (strict on domain/ and services/)
 	$(BIN)/ruff check layers functions infra tests bench
 	$(BIN)/mypy
+	$(BIN)/mypy --strict infra
 
 bench: venv ## Benchmarks: backtest and tick evaluation speed
 	$(BIN)/python bench/run.py

@@ -28,11 +28,14 @@ class Settings(BaseSettings):
     privy_authorization_key_id: str = resources.PRIVY_AUTHORIZATION_KEY_ALIAS
     open_state_machine_arn: str = ""
     close_state_machine_arn: str = ""
-    websocket_endpoint: str | None = None
+    websocket_endpoint: str | None = None  # https management endpoint the broadcaster posts to
+    websocket_url: str | None = None  # wss:// URL the dashboard connects to
 
     # Login
     identity_provider: Literal["local", "privy"] = "privy"
+    privy_secret_arn: str | None = None  # Secrets Manager JSON {app_id, app_secret, verification_key} (AWS)
     privy_app_id: str | None = None
+    privy_app_secret: str | None = None
     privy_verification_key: str | None = None  # PEM of the app's ES256 public key (Privy dashboard)
     session_ttl_hours: int = 24
     session_ttl_hours_remembered: int = 24 * 7

@@ -15,7 +15,7 @@ router = APIRouter(tags=["rates"])
 def config(runtime: RuntimeDep) -> ConfigResponse:
     settings = runtime.settings
     return ConfigResponse(identity_provider=settings.identity_provider, privy_app_id=settings.privy_app_id,
-                          websocket_url=settings.websocket_endpoint, environment=settings.environment)
+                          websocket_url=settings.websocket_url, environment=settings.environment)
 
 
 @router.get("/rates")
