@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import threading
 from collections.abc import Callable
@@ -71,9 +72,21 @@ class LocalFunctions:
             return self._handlers[name]
 
     def invoke(self, name: str, event: dict[str, Any]) -> Any:
+        _ensure_event_loop()
         with self._lock:
             self._counter += 1
             request_id = f"local-{self._counter:08d}"
         spec = next(s for s in FUNCTIONS if s.name == name)
         context = LambdaContext(f"dnbot-{name}", spec.memory_mb, request_id, self.arn(name))
         return self.handler(name)(event, context)
+
+
+def _ensure_event_loop() -> None:
+    """Each Lambda process has a usable event loop (Mangum runs the ASGI app on the current one); in this
+    shared process another component may have closed it, or the calling thread may never have had one."""
+    try:
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        loop = None
+    if loop is None or loop.is_closed():
+        asyncio.set_event_loop(asyncio.new_event_loop())
