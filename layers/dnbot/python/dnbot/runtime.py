@@ -9,6 +9,7 @@ Parts are built lazily: the API and the poller never import the trading SDKs tha
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,9 @@ from dnbot.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from dnbot.adapters.aws.dynamodb import DynamoStateStore
+    from dnbot.adapters.aws.kms import KmsAuthorizationSigner, KmsEnvelopeVault
     from dnbot.adapters.aws.ssm import SsmKillSwitch
+    from dnbot.adapters.privy.wallets import PrivyWallets
     from dnbot.ports import (
         AccessTokenVerifier,
         BalanceReader,
@@ -43,6 +46,13 @@ if TYPE_CHECKING:
     from dnbot.services.positions import PositionService
     from dnbot.services.rates import RatesService
     from dnbot.services.tick import StrategyTick
+
+
+@dataclass(frozen=True)
+class PrivyCredentials:
+    app_id: str
+    app_secret: str
+    verification_key: str | None  # PEM of the app's ES256 public key (access tokens)
 
 
 class SystemClock:
@@ -149,11 +159,65 @@ class Runtime:
 
     @cached_property
     def token_verifier(self) -> AccessTokenVerifier | None:
-        return None
+        if self.settings.identity_provider != "privy":
+            return None
+        from dnbot.adapters.auth.privy_token import PrivyAccessTokenVerifier, privy_users_email_lookup
+
+        credentials = self.privy_credentials
+        if not credentials.verification_key:
+            raise RuntimeError("the Privy verification key is not configured (Privy secret: verification_key)")
+        return PrivyAccessTokenVerifier(credentials.app_id, verification_key=credentials.verification_key,
+                                        email_lookup=privy_users_email_lookup(self.privy_client))
+
+    # --- custody: Privy wallets, the KMS authorization key, the envelope vault ---------------------------
+
+    @cached_property
+    def privy_credentials(self) -> PrivyCredentials:
+        """From the Secrets Manager secret in AWS (cached by Powertools), else from the settings (local)."""
+        settings = self.settings
+        if settings.privy_secret_arn:
+            from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+            provider = SecretsProvider(boto3_client=self.client("secretsmanager"))
+            secret = provider.get(settings.privy_secret_arn, transform="json", max_age=300)
+            if not isinstance(secret, dict):
+                raise RuntimeError("the Privy secret must be JSON {app_id, app_secret, verification_key}")
+            return PrivyCredentials(str(secret["app_id"]), str(secret["app_secret"]),
+                                    secret.get("verification_key"))
+        if not settings.privy_app_id or not settings.privy_app_secret:
+            raise RuntimeError("Privy is not configured: set DNBOT_PRIVY_SECRET_ARN (or the app id and secret)")
+        return PrivyCredentials(settings.privy_app_id, settings.privy_app_secret, settings.privy_verification_key)
+
+    @cached_property
+    def privy_client(self) -> Any:
+        from privy import PrivyClient
+
+        credentials = self.privy_credentials
+        return PrivyClient(app_id=credentials.app_id, app_secret=credentials.app_secret,
+                           base_url=self.settings.privy_base_url)
+
+    @cached_property
+    def authorization_signer(self) -> KmsAuthorizationSigner:
+        from dnbot.adapters.aws.kms import KmsAuthorizationSigner
+
+        return KmsAuthorizationSigner(self.client("kms"), self.settings.privy_authorization_key_id)
+
+    @cached_property
+    def privy_wallets(self) -> PrivyWallets:
+        from dnbot.adapters.privy.wallets import PrivyWallets
+
+        return PrivyWallets(self.privy_client, self.authorization_signer,
+                            self.authorization_signer.public_key_base64(), self.store)
 
     @cached_property
     def wallets(self) -> WalletProvisioner:
-        raise NotImplementedError("Privy wallets are wired in the venue-adapters change")
+        return self.privy_wallets
+
+    @cached_property
+    def agent_keys(self) -> KmsEnvelopeVault:
+        from dnbot.adapters.aws.kms import KmsEnvelopeVault
+
+        return KmsEnvelopeVault(self.client("kms"), self.settings.envelope_key_id, self.store)
 
     # --- services -----------------------------------------------------------------------------------------
 
