@@ -11,6 +11,7 @@ import pytest
 from moto import mock_aws
 
 from dnbot import resources
+from dnbot.adapters.asgard.venue import LongReference
 from dnbot.adapters.aws.dynamodb import DynamoStateStore
 from dnbot.domain.assets import Asset, Protocol
 from dnbot.domain.positions import Job, JobKind, JobStatus, Leg, Position, PositionStatus, StageStatus
@@ -114,3 +115,10 @@ def test_wallets_and_blobs(store: DynamoStateStore) -> None:
     assert store.get_wallets("u2") is None
     store.put_blob("agent#u1", {"ciphertext": "x", "nonce": "y"})
     assert store.get_blob("agent#u1") == {"ciphertext": "x", "nonce": "y"}
+
+
+def test_asgard_long_references(store: DynamoStateStore) -> None:
+    reference = LongReference(wallet="W", protocol=1, pda="PDA", open_signature="sig")
+    store.put_reference("u1", "p1", reference)
+    assert store.get_reference("u1", "p1") == reference
+    assert store.get_reference("u1", "p2") is None

@@ -19,6 +19,7 @@ import boto3
 from dnbot.settings import Settings, load_settings
 
 if TYPE_CHECKING:
+    from dnbot.adapters.asgard.venue import AsgardLongVenue
     from dnbot.adapters.aws.dynamodb import DynamoStateStore
     from dnbot.adapters.aws.kms import KmsAuthorizationSigner, KmsEnvelopeVault
     from dnbot.adapters.aws.ssm import SsmKillSwitch
@@ -123,8 +124,16 @@ class Runtime:
     # --- venues --------------------------------------------------------------------------------------------
 
     @cached_property
+    def asgard(self) -> AsgardLongVenue:
+        from dnbot.adapters.asgard.client import AsgardClient
+        from dnbot.adapters.asgard.venue import AsgardLongVenue, wallet_from_directory
+
+        client = AsgardClient(base_url=self.settings.asgard_base_url, api_key=self.settings.asgard_api_key)
+        return AsgardLongVenue(client, self.privy_wallets, wallet_from_directory(self.store), self.store)
+
+    @cached_property
     def lending_markets(self) -> LendingMarketSource:
-        raise NotImplementedError("the Asgard adapter is wired in the venue-adapters change")
+        return self.asgard
 
     @cached_property
     def funding_source(self) -> FundingSource:
@@ -132,7 +141,7 @@ class Runtime:
 
     @cached_property
     def long_venue(self) -> LongVenue:
-        raise NotImplementedError("the Asgard adapter is wired in the venue-adapters change")
+        return self.asgard
 
     @cached_property
     def short_venue(self) -> ShortVenue:

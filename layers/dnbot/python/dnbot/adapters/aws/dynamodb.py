@@ -11,6 +11,7 @@ Item types (pk / sk):
     WS / CONN#<id>                      an open WebSocket connection (with its user, if logged in)
     USER#<id> / WALLETS                 the user's Privy wallet ids and addresses
     BLOB#<key> / BLOB                   an envelope-encrypted secret (agent wallet keys)
+    USER#<id> / LONGREF#<pid>           where a position's long lives at Asgard (its PDA, tx signatures)
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
@@ -36,6 +37,9 @@ from dnbot.domain.positions import (
 )
 from dnbot.domain.rates import FundingQuote, LendingMarket, RatesSnapshot
 from dnbot.ports import PositionConflict, PrivyWalletRecord, SessionRecord, UserRecord
+
+if TYPE_CHECKING:
+    from dnbot.adapters.asgard.venue import LongReference
 
 
 def _iso(moment: datetime) -> str:
@@ -380,6 +384,22 @@ class DynamoStateStore:
     def get_blob(self, key: str) -> dict[str, str] | None:
         item = self._table.get_item(Key={"pk": f"BLOB#{key}", "sk": "BLOB"}).get("Item")
         return None if item is None else {k: str(v) for k, v in item["blob"].items()}
+
+    # Asgard long references (the AsgardLongVenue's LongReferenceStore)
+    def get_reference(self, user_id: str, position_id: str) -> LongReference | None:
+        item = self._table.get_item(Key={"pk": f"USER#{user_id}", "sk": f"LONGREF#{position_id}"}).get("Item")
+        if item is None:
+            return None
+        from dnbot.adapters.asgard.venue import LongReference  # trading functions only (it loads solders)
+
+        return LongReference(wallet=item["wallet"], protocol=int(item["protocol"]), pda=item["pda"],
+                             open_signature=item.get("open_signature"), close_signature=item.get("close_signature"))
+
+    def put_reference(self, user_id: str, position_id: str, reference: LongReference) -> None:
+        self._table.put_item(Item=_strip_none({
+            "pk": f"USER#{user_id}", "sk": f"LONGREF#{position_id}", "type": "long_reference",
+            "wallet": reference.wallet, "protocol": reference.protocol, "pda": reference.pda,
+            "open_signature": reference.open_signature, "close_signature": reference.close_signature}))
 
     # generic counters (login rate limits, one-time codes)
     def put_expiring(self, pk: str, sk: str, attributes: dict[str, Any], expires_at: datetime) -> None:
