@@ -22,11 +22,13 @@ from dnbot.adapters.aws.kms import (
     VaultError,
 )
 from dnbot.adapters.privy.authorization import (
+    LocalAuthorizationSigner,
     canonical_request,
     privy_signer_function,
     public_key_from_base64,
     verify_signature,
 )
+from dnbot.ports import AgentKeyVault, AuthorizationSigner
 
 AGENT_KEY_HEX = "0x" + "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"
 
@@ -151,3 +153,11 @@ def test_a_malformed_blob_is_a_vault_error(vault: KmsEnvelopeVault, blobs: InMem
     blobs.put_blob(f"{AGENT_KEY_PURPOSE}#user-9", {"version": "2"})
     with pytest.raises(VaultError, match="version"):
         vault.load("user-9")
+
+
+def test_the_vault_and_signers_satisfy_their_ports(vault: KmsEnvelopeVault, signer: KmsAuthorizationSigner) -> None:
+    vaults: list[AgentKeyVault] = [vault]  # mypy checks the structural match
+    signers: list[AuthorizationSigner] = [signer, LocalAuthorizationSigner.generate()]
+    vaults[0].store("user-port", AGENT_KEY_HEX)
+    assert vaults[0].load("user-port") == AGENT_KEY_HEX
+    assert all(s.sign(b"x")[0] == 0x30 for s in signers)  # DER SEQUENCE

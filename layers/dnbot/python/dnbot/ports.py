@@ -345,3 +345,13 @@ class EvmTransactionSigner(Protocol):
         """Sign an EVM transaction (eth-account dict: chainId, nonce, to, value, data, gas, fees) with the user's
         EVM wallet after validating it (dnbot.security.evm_validator); returns the raw signed transaction, 0x-hex."""
         ...
+
+
+class AgentKeyVault(Protocol):
+    """The user's Hyperliquid agent (API) wallet key, envelope-encrypted at rest (dnbot.adapters.aws.kms)."""
+
+    def store(self, user_id: str, key_hex: str) -> None: ...
+
+    def load(self, user_id: str) -> str:
+        """The key as stored (0x-hex); raises dnbot.adapters.aws.kms.VaultError if absent or not authentic."""
+        ...
