@@ -1,0 +1,67 @@
+"""Live risk readings of one position, from both venues: Asgard's health factor, Hyperliquid's margin and
+liquidation price, and each venue's SOL price (for the divergence check)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, Protocol, TypeVar
+
+from dnbot.domain.positions import Position
+from dnbot.domain.risk import RiskReadings
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class HealthReading(Protocol):
+    @property
+    def health_factor(self) -> Decimal | None: ...
+
+
+def _read(what: str, read: Callable[[], T]) -> T | None:
+    """A reading that fails is unknown (its check is skipped this tick), never a made-up number."""
+    try:
+        return read()
+    except Exception as error:  # every venue failure ends the same way: no reading this tick
+        logger.warning("could not read %s: %s", what, error)
+        return None
+
+
+def margin_from_clearinghouse(state: dict[str, Any], coin: str = "SOL") -> tuple[Decimal | None, Decimal | None]:
+    """(margin ratio = maintenance margin / account value, the coin's liquidation price) from clearinghouseState."""
+    value = Decimal(str(state.get("marginSummary", {}).get("accountValue", "0")))
+    maintenance = Decimal(str(state.get("crossMaintenanceMarginUsed", "0")))
+    ratio = maintenance / value if value > 0 else None
+    liquidation = None
+    for entry in state.get("assetPositions", []):
+        position = entry.get("position", {})
+        if position.get("coin") == coin and position.get("liquidationPx") not in (None, ""):
+            liquidation = Decimal(str(position["liquidationPx"]))
+    return ratio, liquidation
+
+
+class VenueRiskReader:
+    """Implements RiskReader."""
+
+    def __init__(self, long_health: Callable[[str, str], HealthReading | None],
+                 clearinghouse_state: Callable[[str], dict[str, Any]], address_of: Callable[[str], str],
+                 hyperliquid_oracle_price: Callable[[], Decimal], long_venue_sol_price: Callable[[], Decimal]) -> None:
+        self._long_health = long_health
+        self._clearinghouse = clearinghouse_state
+        self._address_of = address_of
+        self._oracle = hyperliquid_oracle_price
+        self._long_price = long_venue_sol_price
+
+    def readings(self, position: Position) -> RiskReadings:
+        health = _read("Asgard health", lambda: self._long_health(position.user_id, position.position_id))
+        state = _read("Hyperliquid margin", lambda: self._clearinghouse(self._address_of(position.user_id)))
+        ratio, liquidation = margin_from_clearinghouse(state) if state is not None else (None, None)
+        return RiskReadings(
+            health_factor=health.health_factor if health is not None else None,
+            margin_ratio=ratio,
+            short_liquidation_price=liquidation,
+            oracle_price_usd=_read("Hyperliquid oracle", self._oracle),
+            long_venue_sol_price_usd=_read("Asgard SOL price", self._long_price),
+        )

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from dnbot.adapters.risk import VenueRiskReader, margin_from_clearinghouse
+from dnbot.domain.assets import Asset, Protocol
+from dnbot.domain.positions import Position, PositionStatus
+from dnbot.ports import TransientVenueError
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+POSITION = Position("p1", "u1", Asset.SOL, Protocol.KAMINO, Decimal(3), Decimal(1000), PositionStatus.OPEN, NOW, NOW)
+STATE = {  # the shape of a real clearinghouseState (tests/fixtures/recorded/.../test_get_user_state.yaml)
+    "marginSummary": {"accountValue": "1000.0", "totalNtlPos": "1500.0", "totalRawUsd": "2500.0",
+                      "totalMarginUsed": "500.0"},
+    "crossMaintenanceMarginUsed": "37.5",
+    "assetPositions": [{"type": "oneWay", "position": {"coin": "SOL", "szi": "-10.0", "liquidationPx": "251.3"}}],
+}
+
+
+@dataclass
+class Health:
+    health_factor: Decimal | None
+
+
+def test_margin_ratio_and_liquidation_price_from_clearinghouse_state() -> None:
+    assert margin_from_clearinghouse(STATE) == (Decimal("0.0375"), Decimal("251.3"))
+    empty = {"marginSummary": {"accountValue": "0"}, "crossMaintenanceMarginUsed": "0", "assetPositions": []}
+    assert margin_from_clearinghouse(empty) == (None, None)
+
+
+def test_readings_combine_both_venues_and_unknowns_stay_none() -> None:
+    def down(_: str) -> dict[str, Any]:
+        raise TransientVenueError("502")
+
+    reader = VenueRiskReader(lambda u, p: Health(Decimal("1.8")), lambda a: STATE, lambda u: "0xabc",
+                             lambda: Decimal(150), lambda: Decimal("150.2"))
+    readings = reader.readings(POSITION)
+    assert readings.health_factor == Decimal("1.8") and readings.margin_ratio == Decimal("0.0375")
+    assert readings.short_liquidation_price == Decimal("251.3")
+    assert (readings.oracle_price_usd, readings.long_venue_sol_price_usd) == (Decimal(150), Decimal("150.2"))
+    blind = VenueRiskReader(lambda u, p: None, down, lambda u: "0xabc", lambda: Decimal(150), lambda: Decimal(150))
+    assert blind.readings(POSITION).margin_ratio is None and blind.readings(POSITION).health_factor is None
