@@ -20,7 +20,8 @@ open fee), borrowing D = N - C USDC. Every simulated hour the debt grows at that
 APY and the asset at its recorded supply APY (SOL reserves; an LST earns its staking APY through its price:
 the LST/SOL exchange rate starts at 1 when the simulator starts and accrues the recorded staking APY hourly).
 The health factor follows Asgard's documented meaning: the % the collateral's price may drop before
-liquidation, 100 x (1 - D / (size x price x LT)); LT = the opening LTV (1 - 1/max leverage) + 5 points. It is
+liquidation, 100 x (1 - D / (size x price x LT)); LT = the opening LTV (1 - 1/max leverage) + 5 points, at
+least 80% (Asgard's max leverage is a product limit below the protocol's LTV). It is
 checked on each hour's recorded low: below zero the protocol liquidates (repays the whole debt from
 collateral with a 5% penalty) and a liquidation event is recorded.
 
@@ -68,6 +69,7 @@ OPEN_FEE_RATE = Decimal("0.0005")  # simulator parameter: 5 bps of notional to o
 CLOSE_FEE_RATE = Decimal("0.0005")
 DEFAULT_MAX_LEVERAGE = {True: Decimal(3), False: Decimal(4)}  # by is_lst, where the token config names none
 LIQUIDATION_THRESHOLD_MARGIN = Decimal("0.05")
+MIN_LIQUIDATION_THRESHOLD = Decimal("0.80")
 LIQUIDATION_PENALTY = Decimal("0.05")
 DEPOSIT_CAPACITY_UI = Decimal(200_000)  # asset units
 BORROW_CAPACITY_USDC = Decimal(50_000_000)
@@ -162,7 +164,10 @@ class SimMarket:
 
     @property
     def liquidation_threshold(self) -> Decimal:
-        return min(Decimal("0.95"), 1 - 1 / self.max_leverage + LIQUIDATION_THRESHOLD_MARGIN)
+        # Asgard's max leverage is a product limit, often well under what the protocol's LTV allows (Kamino
+        # jitoSOL: 2x): the threshold is the opening LTV plus a margin, and never below a SOL-like 80%.
+        opening_ltv = 1 - 1 / self.max_leverage
+        return min(Decimal("0.95"), max(MIN_LIQUIDATION_THRESHOLD, opening_ltv + LIQUIDATION_THRESHOLD_MARGIN))
 
 
 def _markets_from_token_config(config: dict[str, Any]) -> list[SimMarket]:
