@@ -78,6 +78,7 @@ class Grants:
     start_workflows: bool = False
     envelope_crypto: bool = False  # kms:Decrypt + kms:GenerateDataKey on the envelope key
     privy_sign: bool = False  # kms:Sign on the Privy authorization key
+    privy_public_key: bool = False  # kms:GetPublicKey on it: the owner key new Privy wallets are created with
     privy_secret: bool = False
     manage_websocket: bool = False
 
@@ -87,11 +88,14 @@ class Grants:
 FUNCTION_GRANTS: dict[str, Grants] = {
     # The API reads the kill switch for /status, flips it for the emergency stop, starts open/close workflows,
     # and verifies Privy access tokens (app id + verification key from the Privy secret).
-    "api": Grants(read_kill_switch=True, write_kill_switch=True, start_workflows=True, privy_secret=True),
+    # and creates a new user's Privy wallets at first login (owned by the authorization key: its public half).
+    "api": Grants(read_kill_switch=True, write_kill_switch=True, start_workflows=True, privy_secret=True,
+                  privy_public_key=True),
     "rates_poller": Grants(),
     "strategy_tick": Grants(read_kill_switch=True, start_workflows=True),
     # The trading steps decrypt agent-wallet keys and sign Privy wallet-API requests.
-    "position_steps": Grants(read_kill_switch=True, envelope_crypto=True, privy_sign=True, privy_secret=True),
+    "position_steps": Grants(read_kill_switch=True, envelope_crypto=True, privy_sign=True, privy_public_key=True,
+                             privy_secret=True),
     "ws_connections": Grants(),
     "ws_broadcast": Grants(manage_websocket=True),
 }
@@ -307,6 +311,8 @@ class DnbotStack(cdk.Stack):
                 self.envelope_key.grant(fn, "kms:Decrypt", "kms:GenerateDataKey")
             if grants.privy_sign:
                 self.privy_key.grant(fn, "kms:Sign")
+            if grants.privy_public_key:
+                self.privy_key.grant(fn, "kms:GetPublicKey")
             if grants.privy_secret:
                 self.privy_secret.grant_read(fn)
             if grants.manage_websocket:

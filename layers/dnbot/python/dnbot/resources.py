@@ -70,7 +70,9 @@ class FunctionSpec:
 
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
-    FunctionSpec("api", "api", 512, 29, "HTTP API: FastAPI wrapped by Mangum"),
+    # The API creates a new user's Privy wallets at first login (privy-client), so it ships the trading layer;
+    # its imports stay lazy, so a cold start still loads only the light set (tests/unit/test_cold_imports.py).
+    FunctionSpec("api", "trading", 512, 29, "HTTP API: FastAPI wrapped by Mangum"),
     FunctionSpec("rates_poller", "api", 256, 50, "Polls venue rates into a snapshot", schedule_minutes=1),
     FunctionSpec("strategy_tick", "api", 512, 50, "Risk checks and entries for every running user",
                  schedule_minutes=1),
