@@ -14,7 +14,8 @@ from eth_account import Account
 from solana.rpc.async_api import AsyncClient
 from solders.keypair import Keypair
 
-from dnbot.adapters.asgard import AsgardClient, AsgardLongVenue
+from dnbot.adapters.asgard import AsgardClient
+from dnbot.adapters.asgard.venue import AsgardLongVenue
 from dnbot.adapters.evm.arbitrum import ArbitrumClient
 from dnbot.adapters.evm.signer import LocalEvmSigner
 from dnbot.adapters.solana.rpc import SolanaRpc

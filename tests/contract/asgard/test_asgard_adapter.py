@@ -17,7 +17,8 @@ import uvicorn
 from fastapi import FastAPI
 from solders.keypair import Keypair
 
-from dnbot.adapters.asgard import AsgardClient, AsgardLongVenue, markets_from_snapshots, parse_markets
+from dnbot.adapters.asgard import AsgardClient, markets_from_snapshots, parse_markets
+from dnbot.adapters.asgard.venue import AsgardLongVenue
 from dnbot.adapters.solana.rpc import SolanaRpc
 from dnbot.adapters.solana.signer import LocalKeypairSigner
 from dnbot.domain.assets import Asset, Protocol
@@ -205,7 +206,7 @@ def test_parses_markets_answer_and_recorded_snapshots() -> None:
 
 
 def test_wallet_from_directory() -> None:
-    from dnbot.adapters.asgard import wallet_from_directory
+    from dnbot.adapters.asgard.venue import wallet_from_directory
     from dnbot.ports import PrivyWalletRecord
 
     class Directory:

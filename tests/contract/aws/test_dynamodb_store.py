@@ -11,7 +11,7 @@ import pytest
 from moto import mock_aws
 
 from dnbot import resources
-from dnbot.adapters.asgard.venue import LongReference
+from dnbot.adapters.asgard.references import LongReference
 from dnbot.adapters.aws.dynamodb import DynamoStateStore
 from dnbot.domain.assets import Asset, Protocol
 from dnbot.domain.positions import Job, JobKind, JobStatus, Leg, Position, PositionStatus, StageStatus

@@ -133,7 +133,11 @@ class Runtime:
 
     @cached_property
     def lending_markets(self) -> LendingMarketSource:
-        return self.asgard
+        from dnbot.adapters.asgard.client import AsgardClient
+        from dnbot.adapters.asgard.markets import AsgardMarkets
+
+        # the light read side: the poller ships without the Solana SDKs the trading venue needs
+        return AsgardMarkets(AsgardClient(base_url=self.settings.asgard_base_url, api_key=self.settings.asgard_api_key))
 
     @cached_property
     def funding_source(self) -> FundingSource:

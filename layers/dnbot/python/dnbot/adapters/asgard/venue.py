@@ -11,56 +11,22 @@ client id.
 from __future__ import annotations
 
 import base64
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import ROUND_DOWN, Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from solders.transaction import VersionedTransaction
 
 from dnbot.adapters.asgard.client import AsgardClient
+from dnbot.adapters.asgard.markets import AsgardMarkets, _d, _preferred_sources, markets_from_snapshots, parse_markets
+from dnbot.adapters.asgard.references import InMemoryLongReferences, LongReference, LongReferenceStore
 from dnbot.domain.assets import USDC, Asset
-from dnbot.domain.assets import Protocol as LendingProtocol
 from dnbot.domain.rates import LendingMarket
 from dnbot.ports import LongFill, LongOpenRequest, SolanaTransactionSigner, VenueRejected, WalletDirectory
 
 DIRECTION_LONG = 0
 COLLATERAL_SHORT_TOKEN = 1  # fund a long with the debt token: USDC
-
-
-@dataclass(frozen=True, slots=True)
-class LongReference:
-    """Where a dnbot position's long lives at Asgard, and the signatures of its transactions."""
-
-    wallet: str
-    protocol: int
-    pda: str
-    open_signature: str | None = None
-    close_signature: str | None = None
-
-
-class LongReferenceStore(Protocol):
-    """(user, position) -> LongReference. In Lambda it must be durable (DynamoDB), as reconciliation runs in
-    another invocation than the open; in-memory for tests and `dnbot local`."""
-
-    def get_reference(self, user_id: str, position_id: str) -> LongReference | None: ...
-
-    def put_reference(self, user_id: str, position_id: str, reference: LongReference) -> None: ...
-
-
-class InMemoryLongReferences:
-    def __init__(self) -> None:
-        self._items: dict[tuple[str, str], LongReference] = {}
-        self._lock = threading.Lock()
-
-    def get_reference(self, user_id: str, position_id: str) -> LongReference | None:
-        with self._lock:
-            return self._items.get((user_id, position_id))
-
-    def put_reference(self, user_id: str, position_id: str, reference: LongReference) -> None:
-        with self._lock:
-            self._items[(user_id, position_id)] = reference
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +38,6 @@ class LongHealth:
     size: Decimal  # assetsQt of the long token
     debt_usdc: Decimal  # liabsQt of USDC
     liquidated: bool  # Asgard reports liquidation events for it
-
-
-def _d(value: Any, default: str = "0") -> Decimal:
-    return Decimal(str(value)) if value is not None else Decimal(default)
 
 
 def signature_of(signed_tx_base64: str) -> str:
@@ -101,10 +63,10 @@ class AsgardLongVenue:
     # --- LendingMarketSource ---
 
     def lending_markets(self) -> list[LendingMarket]:
-        return parse_markets(self.client.markets(), self.staking_apy_of)
+        return AsgardMarkets(self.client, self.staking_apy_of).lending_markets()
 
     def sol_price_usd(self) -> Decimal:
-        return _d(self.client.token_metadata(Asset.SOL.token.mint)["price"])
+        return AsgardMarkets(self.client, self.staking_apy_of).sol_price_usd()
 
     # --- LongVenue ---
 
@@ -235,11 +197,6 @@ def wallet_from_directory(directory: WalletDirectory) -> Callable[[str], str]:
     return wallet_of
 
 
-def _preferred_sources(sources: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Main markets first: an asset may have several markets per protocol (Kamino's Jito market...)."""
-    return sorted(sources, key=lambda s: 0 if str(s.get("marketKey", "")).lower().startswith("main") else 1)
-
-
 def fill_from_record(record: dict[str, Any]) -> LongFill:
     size = _d(record.get("tokenAAmountUICurrent") or record.get("tokenAAmountUIEntry"))
     price = _d(record.get("tokenAEntryPriceUSD"))
@@ -262,64 +219,5 @@ def parse_health(entry: dict[str, Any]) -> LongHealth:
     return LongHealth(drop, ratio, size, debt, bool(entry.get("liquidationEvents")))
 
 
-def parse_markets(payload: dict[str, Any],
-                  staking_apy_of: Callable[[Asset], Decimal | None] | None = None) -> list[LendingMarket]:
-    """/markets -> one LendingMarket per (asset, protocol) the bot trades (main market preferred)."""
-    by_mint = {asset.token.mint: asset for asset in Asset}
-    markets: dict[tuple[Asset, LendingProtocol], LendingMarket] = {}
-    for strategy in payload.get("strategies", {}).values():
-        asset = by_mint.get(strategy.get("tokenAMint"))
-        if asset is None or strategy.get("tokenBMint") != USDC.mint:
-            continue
-        for source in _preferred_sources(strategy.get("liquiditySources", [])):
-            if not source.get("isActive", True):
-                continue
-            try:
-                protocol = LendingProtocol(int(source["lendingProtocol"]))
-            except (ValueError, KeyError):
-                continue
-            if (asset, protocol) in markets:
-                continue
-            staking = source.get("tokenAStakingApy")
-            if staking is None and staking_apy_of is not None and asset.is_lst:
-                staking = staking_apy_of(asset)
-            capacity = source.get("tokenBMaxBorrowCapacity")
-            markets[(asset, protocol)] = LendingMarket(
-                asset=asset, protocol=protocol,
-                supply_apy=_d(source.get("tokenALendingApyRate")),
-                usdc_borrow_apy=_d(source.get("tokenBBorrowingApyRate")),
-                staking_apy=_d(staking) if asset.is_lst else Decimal(0),
-                max_leverage=_d(source["longMaxLeverage"]) if source.get("longMaxLeverage") else None,
-                borrow_capacity_usd=_d(capacity) if capacity is not None else None,
-            )
-    return list(markets.values())
-
-
-def markets_from_snapshots(rates: dict[str, Any], staking: dict[str, Any],
-                           token_config: dict[str, Any]) -> list[LendingMarket]:
-    """LendingMarkets from Asgard's recorded `current-rates` (percent), `current-staking-rates` (decimal) and
-    `token_config` payloads: the shape of dnbot/data/recorded/asgard/snapshots_*/."""
-    rate_by_bank = {(row["protocol"], str(row["address"])): row for row in rates.get("data", [])}
-    staking_by_mint = {row["address"]: _d(row["apy"]) for row in staking.get("data", [])}
-    entries = {entry.get("mint"): entry for entry in token_config.values() if isinstance(entry, dict)}
-    usdc_banks = {(b["protocol"], b.get("market")): str(b["bank"]) for b in entries.get(USDC.mint, {}).get("banks", [])}
-    markets = []
-    for asset in Asset:
-        seen: set[str] = set()
-        for bank in entries.get(asset.token.mint, {}).get("banks", []):
-            label, market_key = bank["protocol"], bank.get("market")
-            usdc_bank = usdc_banks.get((label, market_key))
-            if market_key != "Main Market" or usdc_bank is None or label in seen:
-                continue
-            asset_rates, usdc_rates = rate_by_bank.get((label, str(bank["bank"]))), rate_by_bank.get((label, usdc_bank))
-            if usdc_rates is None:
-                continue
-            seen.add(label)
-            limit = (bank.get("maxLeverage") or {}).get("long")
-            markets.append(LendingMarket(
-                asset=asset, protocol=LendingProtocol.parse(label),
-                supply_apy=_d(asset_rates["lendingRate"]) / 100 if asset_rates else Decimal(0),
-                usdc_borrow_apy=_d(usdc_rates["borrowingRate"]) / 100,
-                staking_apy=staking_by_mint.get(asset.token.mint, Decimal(0)) if asset.is_lst else Decimal(0),
-                max_leverage=_d(limit) if limit else None))
-    return markets
+__all__ = ["AsgardLongVenue", "InMemoryLongReferences", "LongHealth", "LongReference", "LongReferenceStore",
+           "markets_from_snapshots", "parse_health", "parse_markets", "wallet_from_directory"]

@@ -19,11 +19,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
+from dnbot.adapters.asgard.references import LongReference
 from dnbot.domain.assets import Asset, Protocol
 from dnbot.domain.positions import (
     Job,
@@ -37,9 +38,6 @@ from dnbot.domain.positions import (
 )
 from dnbot.domain.rates import FundingQuote, LendingMarket, RatesSnapshot
 from dnbot.ports import PositionConflict, PrivyWalletRecord, SessionRecord, UserRecord
-
-if TYPE_CHECKING:
-    from dnbot.adapters.asgard.venue import LongReference
 
 
 def _iso(moment: datetime) -> str:
@@ -390,8 +388,6 @@ class DynamoStateStore:
         item = self._table.get_item(Key={"pk": f"USER#{user_id}", "sk": f"LONGREF#{position_id}"}).get("Item")
         if item is None:
             return None
-        from dnbot.adapters.asgard.venue import LongReference  # trading functions only (it loads solders)
-
         return LongReference(wallet=item["wallet"], protocol=int(item["protocol"]), pda=item["pda"],
                              open_signature=item.get("open_signature"), close_signature=item.get("close_signature"))
 
