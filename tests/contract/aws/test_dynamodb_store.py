@@ -122,3 +122,9 @@ def test_asgard_long_references(store: DynamoStateStore) -> None:
     store.put_reference("u1", "p1", reference)
     assert store.get_reference("u1", "p1") == reference
     assert store.get_reference("u1", "p2") is None
+
+
+def test_nonces_strictly_increase_per_signer_even_when_the_clock_stands_still(store: DynamoStateStore) -> None:
+    first = [store.next_nonce("0xAgent") for _ in range(3)]
+    assert first == sorted(set(first)) and first[0] == int(T0.timestamp() * 1000)
+    assert store.next_nonce("0xother") == first[0]  # per signer

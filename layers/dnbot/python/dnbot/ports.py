@@ -352,6 +352,10 @@ class AgentKeyVault(Protocol):
 
     def store(self, user_id: str, key_hex: str) -> None: ...
 
+    def has(self, user_id: str) -> bool:
+        """Whether a key is stored for this user (a key that is stored but fails to decrypt is an error, not absent)."""
+        ...
+
     def load(self, user_id: str) -> str:
         """The key as stored (0x-hex); raises dnbot.adapters.aws.kms.VaultError if absent or not authentic."""
         ...

@@ -12,6 +12,7 @@ Item types (pk / sk):
     USER#<id> / WALLETS                 the user's Privy wallet ids and addresses
     BLOB#<key> / BLOB                   an envelope-encrypted secret (agent wallet keys)
     USER#<id> / LONGREF#<pid>           where a position's long lives at Asgard (its PDA, tx signatures)
+    NONCE#<signer> / NONCE              the last Hyperliquid nonce a signer used (every Lambda shares it)
 """
 
 from __future__ import annotations
@@ -396,6 +397,23 @@ class DynamoStateStore:
             "pk": f"USER#{user_id}", "sk": f"LONGREF#{position_id}", "type": "long_reference",
             "wallet": reference.wallet, "protocol": reference.protocol, "pda": reference.pda,
             "open_signature": reference.open_signature, "close_signature": reference.close_signature}))
+
+    # Hyperliquid nonces (the NonceSource of the trading adapter)
+    def next_nonce(self, signer: str) -> int:
+        """max(now in ms, last + 1), claimed with a conditional write: two processes never get the same one."""
+        key = {"pk": f"NONCE#{signer.lower()}", "sk": "NONCE"}
+        for _ in range(20):
+            item = self._table.get_item(Key=key, ConsistentRead=True).get("Item")
+            last = int(item["last"]) if item else 0
+            candidate = max(int(self._now().timestamp() * 1000), last + 1)
+            try:
+                self._table.put_item(Item={**key, "type": "nonce", "last": candidate},
+                                     ConditionExpression=Attr("pk").not_exists() | Attr("last").lt(candidate))
+                return candidate
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+        raise RuntimeError(f"could not claim a nonce for {signer} after 20 tries")
 
     # generic counters (login rate limits, one-time codes)
     def put_expiring(self, pk: str, sk: str, attributes: dict[str, Any], expires_at: datetime) -> None:

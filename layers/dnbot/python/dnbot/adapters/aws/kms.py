@@ -180,6 +180,9 @@ class KmsEnvelopeVault:
         blob = self.encrypt(user_id, self._agent_purpose, key_hex.encode("ascii"))
         self._blobs.put_blob(self._blob_key(user_id), blob.to_item())
 
+    def has(self, user_id: str) -> bool:
+        return self._blobs.get_blob(self._blob_key(user_id)) is not None
+
     def load(self, user_id: str) -> str:
         item = self._blobs.get_blob(self._blob_key(user_id))
         if item is None:

@@ -1,0 +1,239 @@
+"""The short leg on Hyperliquid, through the official SDK's wire format and signing.
+
+Orders are built with the SDK's `order_request_to_order_wire` / `order_wires_to_order_action` and signed with
+its `sign_l1_action`; the agent approval with its `user_signed_payload` types. The SDK's `Exchange` takes each
+nonce from the local clock; here nonces come from a `NonceSource` instead, so several Lambdas signing for one
+agent at the same millisecond cannot collide (Hyperliquid rejects a reused nonce).
+
+Idempotency: every order carries a client order id derived from the position id and the step, and each step
+first asks Hyperliquid whether that cloid already filled, so a retry after a timeout never doubles a leg.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable
+from decimal import ROUND_DOWN, Decimal
+from typing import Any, Protocol
+
+import httpx
+from eth_account import Account
+from hyperliquid.utils.constants import MAINNET_API_URL
+from hyperliquid.utils.signing import (
+    order_request_to_order_wire,
+    order_wires_to_order_action,
+    sign_l1_action,
+    user_signed_payload,
+)
+from hyperliquid.utils.types import Cloid
+
+from dnbot.adapters.hyperliquid.info import HyperliquidInfo
+from dnbot.ports import (
+    AgentKeyVault,
+    AmbiguousVenueError,
+    EvmTypedDataSigner,
+    ShortFill,
+    TransientVenueError,
+    VenueRejected,
+)
+
+TAKER_FEE_RATE = Decimal("0.00045")
+APPROVE_AGENT_TYPES = [
+    {"name": "hyperliquidChain", "type": "string"},
+    {"name": "agentAddress", "type": "address"},
+    {"name": "agentName", "type": "string"},
+    {"name": "nonce", "type": "uint64"},
+]
+AGENT_NAME = "dnbot"
+CLOSE_ATTEMPTS = 4
+
+
+class NonceSource(Protocol):
+    def next_nonce(self, signer: str) -> int:
+        """A millisecond nonce, strictly increasing per signer across every process that signs for it."""
+        ...
+
+
+class InMemoryNonces:
+    """A NonceSource for one process (tests); Lambdas share the DynamoDB one (DynamoStateStore.next_nonce)."""
+
+    def __init__(self, now_ms: Callable[[], int]) -> None:
+        self._now_ms = now_ms
+        self._last: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def next_nonce(self, signer: str) -> int:
+        with self._lock:
+            nonce = max(self._now_ms(), self._last.get(signer, 0) + 1)
+            self._last[signer] = nonce
+            return nonce
+
+
+def cloid_for(position_id: str, step: str) -> str:
+    """A stable 16-byte client order id for one step of one position."""
+    return "0x" + hashlib.sha256(f"{position_id}:{step}".encode()).hexdigest()[:32]
+
+
+def round_price(price: Decimal, sz_decimals: int) -> Decimal:
+    """Hyperliquid perps: 5 significant figures, at most 6 - szDecimals decimals (the SDK's rule)."""
+    if price <= 0:
+        raise VenueRejected(f"no price to trade at: {price}")
+    significant = price.quantize(Decimal(1).scaleb(price.adjusted() - 4))
+    return significant.quantize(Decimal(1).scaleb(-(6 - sz_decimals))).normalize()
+
+
+def signature_parts(signature_hex: str) -> dict[str, Any]:
+    raw = bytes.fromhex(signature_hex.removeprefix("0x"))
+    if len(raw) != 65:
+        raise VenueRejected("the wallet's EIP-712 signature is not 65 bytes")
+    v = raw[64] if raw[64] >= 27 else raw[64] + 27
+    return {"r": "0x" + raw[:32].hex(), "s": "0x" + raw[32:64].hex(), "v": v}
+
+
+class HyperliquidShortVenue:
+    """Implements ShortVenue for every user, each trading through their own approved agent wallet."""
+
+    def __init__(self, base_url: str, info: HyperliquidInfo, agent_keys: AgentKeyVault,
+                 address_of: Callable[[str], str], approver: EvmTypedDataSigner, nonces: NonceSource, *,
+                 slippage: Decimal = Decimal("0.01"), leverage: int = 10,
+                 transport: httpx.BaseTransport | None = None, timeout_seconds: float = 10.0) -> None:
+        self._http = httpx.Client(base_url=base_url.rstrip("/"), transport=transport, timeout=timeout_seconds)
+        self._is_mainnet = base_url.rstrip("/") == MAINNET_API_URL
+        self.info = info
+        self._agent_keys = agent_keys
+        self._address_of = address_of
+        self._approver = approver
+        self._nonces = nonces
+        self._slippage = slippage
+        self._leverage = leverage
+
+    # --- wire ----------------------------------------------------------------------------------------------
+
+    def _post_exchange(self, payload: dict[str, Any], *, places_order: bool) -> dict[str, Any]:
+        kind = payload["action"]["type"]
+        try:
+            response = self._http.post("/exchange", json=payload)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+            raise TransientVenueError(f"Hyperliquid {kind}: {error}") from error
+        except httpx.HTTPError as error:  # sent, but no answer: it may have been executed
+            if places_order:
+                raise AmbiguousVenueError(f"Hyperliquid {kind}: no answer after sending ({error})") from error
+            raise TransientVenueError(f"Hyperliquid {kind}: {error}") from error
+        if response.status_code >= 500 or response.status_code == 429:
+            if places_order and response.status_code != 429:
+                raise AmbiguousVenueError(f"Hyperliquid {kind}: HTTP {response.status_code} after sending")
+            raise TransientVenueError(f"Hyperliquid {kind}: HTTP {response.status_code}")
+        if response.status_code >= 400:
+            raise VenueRejected(f"Hyperliquid {kind}: {response.status_code} {response.text[:200]}")
+        body: dict[str, Any] = response.json()
+        if body.get("status") != "ok":
+            raise VenueRejected(f"Hyperliquid refused {kind}: {body.get('response')}")
+        return body
+
+    def _l1(self, agent: Any, action: dict[str, Any], *, places_order: bool = False) -> dict[str, Any]:
+        nonce = self._nonces.next_nonce(agent.address.lower())
+        signature = sign_l1_action(agent, action, None, nonce, None, self._is_mainnet)
+        return self._post_exchange({"action": action, "nonce": nonce, "signature": signature,
+                                    "vaultAddress": None, "expiresAfter": None}, places_order=places_order)
+
+    # --- the agent wallet ------------------------------------------------------------------------------------
+
+    def ensure_agent(self, user_id: str) -> Any:
+        """The user's agent wallet: created once, stored encrypted BEFORE it is approved (an approved key is
+        never lost), approved by the user's own EVM wallet. Never shared between users."""
+        if self._agent_keys.has(user_id):
+            # a stored key that fails to decrypt raises: it is never silently replaced by a new agent
+            return Account.from_key(self._agent_keys.load(user_id))
+        agent = Account.create()
+        self._agent_keys.store(user_id, "0x" + bytes(agent.key).hex())
+        self._approve(user_id, agent.address)
+        return agent
+
+    def _approve(self, user_id: str, agent_address: str) -> None:
+        user = self._address_of(user_id)
+        nonce = self._nonces.next_nonce(user.lower())
+        action = {"type": "approveAgent", "agentAddress": agent_address, "agentName": AGENT_NAME, "nonce": nonce,
+                  "signatureChainId": "0x66eee", "hyperliquidChain": "Mainnet" if self._is_mainnet else "Testnet"}
+        typed = user_signed_payload("HyperliquidTransaction:ApproveAgent", APPROVE_AGENT_TYPES, action)
+        signature = signature_parts(self._approver.sign_typed_data(user_id, typed))
+        self._post_exchange({"action": action, "nonce": nonce, "signature": signature, "vaultAddress": None,
+                             "expiresAfter": None}, places_order=False)
+
+    # --- orders ----------------------------------------------------------------------------------------------
+
+    def _order(self, agent: Any, *, is_buy: bool, size: Decimal, reduce_only: bool, cloid: str) -> dict[str, Any]:
+        decimals = self.info.sz_decimals()
+        size = size.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_DOWN)
+        if size <= 0:
+            raise VenueRejected(f"order size rounds to zero at {decimals} decimals")
+        mid = self.info.mid_price()
+        limit = round_price(mid * (1 + self._slippage) if is_buy else mid * (1 - self._slippage), decimals)
+        wire = order_request_to_order_wire(
+            {"coin": "SOL", "is_buy": is_buy, "sz": float(size), "limit_px": float(limit),
+             "order_type": {"limit": {"tif": "Ioc"}}, "reduce_only": reduce_only, "cloid": Cloid.from_str(cloid)},
+            self.info.asset_index())
+        body = self._l1(agent, order_wires_to_order_action([wire]), places_order=True)
+        status = body["response"]["data"]["statuses"][0]
+        if "error" in status:
+            raise VenueRejected(f"Hyperliquid refused the order: {status['error']}")
+        if "filled" not in status:
+            raise VenueRejected(f"Hyperliquid did not fill the IOC order: {status}")
+        return dict(status["filled"])
+
+    def _fill_from_fills(self, user: str, cloid: str) -> ShortFill | None:
+        fills = self.info.fills_with_cloid(user, cloid)
+        if not fills:
+            return None
+        size = sum((Decimal(f["sz"]) for f in fills), Decimal(0))
+        notional = sum((Decimal(f["sz"]) * Decimal(f["px"]) for f in fills), Decimal(0))
+        fees = sum((Decimal(f["fee"]) for f in fills), Decimal(0))
+        return ShortFill(reference=cloid, size_sol=size,
+                         average_price_usd=(notional / size).quantize(Decimal("0.0001")),
+                         fees_usd=fees.quantize(Decimal("0.000001")))
+
+    def open_short(self, user_id: str, position_id: str, size_sol: Decimal) -> ShortFill:
+        user = self._address_of(user_id)
+        cloid = cloid_for(position_id, "open")
+        existing = self._fill_from_fills(user, cloid)
+        if existing is not None:
+            return existing
+        agent = self.ensure_agent(user_id)
+        self._l1(agent, {"type": "updateLeverage", "asset": self.info.asset_index(), "isCross": True,
+                         "leverage": self._leverage})
+        filled = self._order(agent, is_buy=False, size=size_sol, reduce_only=False, cloid=cloid)
+        size, price = Decimal(filled["totalSz"]), Decimal(filled["avgPx"])
+        return ShortFill(reference=cloid, size_sol=size, average_price_usd=price,
+                         fees_usd=(size * price * TAKER_FEE_RATE).quantize(Decimal("0.000001")))
+
+    def find_short(self, user_id: str, position_id: str) -> ShortFill | None:
+        """The short this position opened, if it is still open at the venue."""
+        user = self._address_of(user_id)
+        if self.info.sol_position_size(user) >= 0:
+            return None
+        return self._fill_from_fills(user, cloid_for(position_id, "open"))
+
+    def close_short(self, user_id: str, position_id: str) -> Decimal:
+        """Buy back the SOL short, reduce-only; returns the realized PnL of the closing fills after their fees."""
+        user = self._address_of(user_id)
+        realized = Decimal(0)
+        for attempt in range(CLOSE_ATTEMPTS):
+            cloid = cloid_for(position_id, f"close-{attempt}")
+            fills = self.info.fills_with_cloid(user, cloid)
+            if fills:  # an earlier attempt (perhaps whose answer was lost) already bought some back
+                realized += sum((Decimal(f["closedPnl"]) - Decimal(f["fee"]) for f in fills), Decimal(0))
+                continue
+            short = -self.info.sol_position_size(user)
+            if short <= 0:
+                break
+            self._order(self.ensure_agent(user_id), is_buy=True, size=short, reduce_only=True, cloid=cloid)
+            fills = self.info.fills_with_cloid(user, cloid)
+            realized += sum((Decimal(f["closedPnl"]) - Decimal(f["fee"]) for f in fills), Decimal(0))
+        return realized.quantize(Decimal("0.01"))
+
+    def schedule_cancel(self, user_id: str, at_ms: int | None) -> None:
+        """Dead-man switch: Hyperliquid cancels the agent's open orders at `at_ms` unless it is pushed back."""
+        action: dict[str, Any] = {"type": "scheduleCancel"}
+        if at_ms is not None:
+            action["time"] = at_ms
+        self._l1(self.ensure_agent(user_id), action)
