@@ -51,8 +51,8 @@ def recorded_transport(*names: str) -> httpx.MockTransport:
 
 
 def test_clearinghouse_state_parses_from_the_recording() -> None:
-    info = HyperliquidInfo("https://api.hyperliquid.xyz",
-                           transport=recorded_transport("tests/cassettes/info_test/test_get_user_state.yaml"), coin="BTC")
+    transport = recorded_transport("tests/cassettes/info_test/test_get_user_state.yaml")
+    info = HyperliquidInfo("https://api.hyperliquid.xyz", transport=transport, coin="BTC")
     user = "0x5e9ee1089755c3435139848e47e6635505d5a13a"
     assert info.sol_position_size(user) == Decimal("-0.00785")
     assert info.account_value_usd(user) > 0 and info.withdrawable_usd(user) >= 0
