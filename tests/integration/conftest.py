@@ -18,6 +18,7 @@ def terminal() -> Terminal:
 @pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory, terminal: Terminal) -> Iterator[LocalSystem]:
     local = LocalSystem(port=0, state_dir=tmp_path_factory.mktemp("state"), scheduled=False, say=terminal.say,
+                        venues="paper",
                         admin_emails=("operator@example.com",))
     local.start()
     yield local

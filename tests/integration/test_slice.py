@@ -90,35 +90,35 @@ def test_close_flattens_both_legs(system: LocalSystem, alice: Client) -> None:
     assert [s["name"] for s in job["stages"]][-4:] == ["close_short", "close_long", "reconcile", "closed"]
     position = alice.get(f"/api/v1/positions/{position_id}").json()
     assert position["status"] == "closed" and position["pnl_usd"] is not None
-    assert system.venues is not None
+    assert system.paper is not None
     user_id = alice.get("/api/v1/auth/me").json()["user"]["user_id"]
-    assert system.venues.find_long(user_id, position_id) is None
-    assert system.venues.find_short(user_id, position_id) is None
+    assert system.paper.find_long(user_id, position_id) is None
+    assert system.paper.find_short(user_id, position_id) is None
 
 
 def test_a_refused_short_unwinds_the_long(system: LocalSystem, alice: Client) -> None:
-    assert system.venues is not None
-    system.venues.fail_next("open_short", VenueRejected("insufficient margin"))
+    assert system.paper is not None
+    system.paper.fail_next("open_short", VenueRejected("insufficient margin"))
     job = alice.wait_job(alice.post("/api/v1/positions/open",
                                     {"asset": "SOL", "size_usd": "500"}).json()["job_id"])
     assert job["status"] == "failed"
     assert "insufficient margin" in job["error"]
     assert "unwind" in [s["name"] for s in job["stages"]]
     user_id = alice.get("/api/v1/auth/me").json()["user"]["user_id"]
-    assert system.venues.find_long(user_id, job["position_id"]) is None  # no naked long left behind
+    assert system.paper.find_long(user_id, job["position_id"]) is None  # no naked long left behind
     assert alice.get(f"/api/v1/positions/{job['position_id']}").json()["status"] == "failed"
 
 
 def test_a_transient_venue_error_is_retried(system: LocalSystem, alice: Client) -> None:
-    assert system.venues is not None
-    system.venues.fail_next("open_short", TransientVenueError("502 from the venue"))
+    assert system.paper is not None
+    system.paper.fail_next("open_short", TransientVenueError("502 from the venue"))
     job = alice.wait_job(alice.post("/api/v1/positions/open",
                                     {"asset": "SOL", "size_usd": "500"}).json()["job_id"])
     assert job["status"] == "succeeded", job
 
 
 def test_kill_switch_stops_new_positions_before_any_leg(system: LocalSystem, alice: Client) -> None:
-    assert system.runtime is not None and system.venues is not None
+    assert system.runtime is not None and system.paper is not None
     system.runtime.kill_switch.set_kill_switch(KillSwitch.NO_NEW_POSITIONS)
     try:
         job = alice.wait_job(alice.post("/api/v1/positions/open",
@@ -129,7 +129,7 @@ def test_kill_switch_stops_new_positions_before_any_leg(system: LocalSystem, ali
     assert "kill switch is no-new-positions" in job["error"]
     assert [s["name"] for s in job["stages"]][-1] == "preflight"
     user_id = alice.get("/api/v1/auth/me").json()["user"]["user_id"]
-    assert system.venues.find_long(user_id, job["position_id"]) is None
+    assert system.paper.find_long(user_id, job["position_id"]) is None
 
 
 @pytest.mark.parametrize(("body", "field"), [

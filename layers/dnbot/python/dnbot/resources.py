@@ -74,7 +74,9 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     # its imports stay lazy, so a cold start still loads only the light set (tests/unit/test_cold_imports.py).
     FunctionSpec("api", "trading", 512, 29, "HTTP API: FastAPI wrapped by Mangum"),
     FunctionSpec("rates_poller", "api", 256, 50, "Polls venue rates into a snapshot", schedule_minutes=1),
-    FunctionSpec("strategy_tick", "api", 512, 50, "Risk checks and entries for every running user",
+    # The tick reads each user's balances and risk at the venues (Solana RPC through solders): trading layer,
+    # lazily imported like the API's.
+    FunctionSpec("strategy_tick", "trading", 512, 50, "Risk checks and entries for every running user",
                  schedule_minutes=1),
     FunctionSpec("position_steps", "trading", 512, 120, "Steps of the open and close state machines"),
     FunctionSpec("ws_connections", "api", 256, 10, "WebSocket $connect / $disconnect"),

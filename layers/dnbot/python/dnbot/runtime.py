@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from dnbot.adapters.aws.dynamodb import DynamoStateStore
     from dnbot.adapters.aws.kms import KmsAuthorizationSigner, KmsEnvelopeVault
     from dnbot.adapters.aws.ssm import SsmKillSwitch
+    from dnbot.adapters.balances import VenueBalances
+    from dnbot.adapters.hyperliquid.info import HyperliquidInfo
     from dnbot.adapters.privy.wallets import PrivyWallets
     from dnbot.ports import (
         AccessTokenVerifier,
@@ -140,8 +142,15 @@ class Runtime:
         return AsgardMarkets(AsgardClient(base_url=self.settings.asgard_base_url, api_key=self.settings.asgard_api_key))
 
     @cached_property
+    def hyperliquid(self) -> HyperliquidInfo:
+        from dnbot.adapters.hyperliquid.info import HyperliquidInfo
+
+        return HyperliquidInfo(self.settings.hyperliquid_base_url,
+                               now_ms=lambda: int(self.clock.now().timestamp() * 1000))
+
+    @cached_property
     def funding_source(self) -> FundingSource:
-        raise NotImplementedError("the Hyperliquid adapter is wired in the venue-adapters change")
+        return self.hyperliquid
 
     @cached_property
     def long_venue(self) -> LongVenue:
@@ -149,19 +158,42 @@ class Runtime:
 
     @cached_property
     def short_venue(self) -> ShortVenue:
-        raise NotImplementedError("the Hyperliquid adapter is wired in the venue-adapters change")
+        from dnbot.adapters.hyperliquid.trading import HyperliquidShortVenue
+
+        return HyperliquidShortVenue(self.settings.hyperliquid_base_url, self.hyperliquid, self.agent_keys,
+                                     self.evm_address_of, self.privy_wallets, self.store)
+
+    def evm_address_of(self, user_id: str) -> str:
+        """The user's EVM wallet: their Hyperliquid account."""
+        user = self.store.get_user(user_id)
+        if user is None or not user.evm_address:
+            raise LookupError(f"user {user_id} has no EVM wallet")
+        return user.evm_address
+
+    @cached_property
+    def venue_balances(self) -> VenueBalances:
+        from dnbot.adapters.balances import VenueBalances
+        from dnbot.adapters.evm.arbitrum import ArbitrumClient
+        from dnbot.adapters.solana.rpc import SolanaRpc
+
+        return VenueBalances(SolanaRpc(self.settings.solana_rpc_url), ArbitrumClient(self.settings.arbitrum_rpc_url),
+                             self.hyperliquid.account_value_usd, self.hyperliquid.withdrawable_usd)
 
     @cached_property
     def capital(self) -> CapitalSource:
-        raise NotImplementedError("balances are wired in the venue-adapters change")
+        return self.venue_balances
 
     @cached_property
     def balances(self) -> BalanceReader:
-        raise NotImplementedError("balances are wired in the venue-adapters change")
+        return self.venue_balances
 
     @cached_property
     def risk(self) -> RiskReader:
-        raise NotImplementedError("venue risk readings are wired in the venue-adapters change")
+        from dnbot.adapters.risk import VenueRiskReader
+
+        return VenueRiskReader(self.asgard.health, self.hyperliquid.clearinghouse_state, self.evm_address_of,
+                               lambda: self.hyperliquid.sol_funding().oracle_price,
+                               self.lending_markets.sol_price_usd)
 
     # --- identity -----------------------------------------------------------------------------------------
 

@@ -43,7 +43,8 @@ class Settings(BaseSettings):
     admin_emails: tuple[str, ...] = ()  # may flip the kill switch from the dashboard
 
     # Market data and venues
-    market_source: Literal["venues", "replay"] = "venues"
+    # what the rates snapshot says it came from: the venues, the simulator (same adapters), or a direct replay
+    market_source: Literal["venues", "sim", "replay"] = "venues"
     recorded_data_dir: str | None = None  # None: the vendored recordings
     hyperliquid_base_url: str = "https://api.hyperliquid.xyz"
     asgard_base_url: str = "https://v2-ultra-edge.asgard.finance/margin-trading"

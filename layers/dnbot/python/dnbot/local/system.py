@@ -10,11 +10,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Literal
 
 import uvicorn
 
+from dnbot.adapters.aws.kms import KmsAuthorizationSigner
 from dnbot.api.app import create_app
 from dnbot.local.cloud import LocalCloud
+from dnbot.local.faucet import FundedLocalWallets
 from dnbot.local.functions import LocalFunctions, repo_root
 from dnbot.local.identity import LocalEmailCodes
 from dnbot.local.paper import PaperVenues, ReplayMarkets
@@ -22,7 +25,14 @@ from dnbot.local.scheduler import LocalScheduler
 from dnbot.marketdata.recorded import RecordedData
 from dnbot.runtime import Runtime, install
 from dnbot.settings import Settings
+from dnbot.sim.privy import SimPrivyApp
+from dnbot.sim.server import RunningSim, start_in_thread
 from dnbot.sim.world import SimWorld
+
+# The local Privy app and Asgard key exist only inside this process's simulator.
+LOCAL_PRIVY_APP_ID = "dnbot-local"
+LOCAL_PRIVY_APP_SECRET = "dnbot-local-secret"
+LOCAL_ASGARD_API_KEY = "dnbot-local"
 
 
 def port_is_free(host: str, port: int) -> bool:
@@ -58,8 +68,12 @@ class LocalSystem:
     runtime: Runtime | None = None
     cloud: LocalCloud | None = None
     functions: LocalFunctions = field(default_factory=LocalFunctions)
-    venues: PaperVenues | None = None
+    # "sim": the production adapters against the venue simulator (what `dnbot local` runs); "paper": the
+    # replayed market and paper venues without any wire protocol (fast tests that inject adapter failures)
+    venues: Literal["sim", "paper"] = "sim"
+    paper: PaperVenues | None = None
     markets: ReplayMarkets | None = None
+    sim: RunningSim | None = None
     world: SimWorld | None = None
     _server: uvicorn.Server | None = None
     _thread: threading.Thread | None = None
@@ -71,26 +85,15 @@ class LocalSystem:
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
         self.cloud = LocalCloud(self.functions).start()
         self.world = SimWorld.create(RecordedData(self.data_dir) if self.data_dir else None, speed=self.speed)
-        settings = Settings(
-            environment="local", aws_region="us-east-1", aws_endpoint_url=self.cloud.endpoint_url,
-            open_state_machine_arn=self.cloud.state_machine_arns["open_position"],
-            close_state_machine_arn=self.cloud.state_machine_arns["close_position"],
-            envelope_key_id=self.cloud.envelope_key_id,
-            privy_authorization_key_id=self.cloud.privy_authorization_key_id,
-            identity_provider="local", cookie_secure=False, market_source="replay",
-            admin_emails=self.admin_emails,
-        )
-        runtime = Runtime(settings, clock=self.world.clock, boto_session=self.cloud.session())
-        self.markets = markets = ReplayMarkets(self.world)
-        self.venues = PaperVenues(self.world)
-        from dnbot.local.wallets import DerivedLocalWallets
-
-        runtime.override(
-            lending_markets=markets, funding_source=markets, long_venue=self.venues, short_venue=self.venues,
-            capital=self.venues, risk=self.venues, balances=self.venues,
-            identity=LocalEmailCodes(runtime.store, runtime.clock.now, self._announce_code),
-            wallets=DerivedLocalWallets(_wallet_secret(self.state_dir)),
-        )
+        common = {
+            "environment": "local", "aws_region": "us-east-1", "aws_endpoint_url": self.cloud.endpoint_url,
+            "open_state_machine_arn": self.cloud.state_machine_arns["open_position"],
+            "close_state_machine_arn": self.cloud.state_machine_arns["close_position"],
+            "envelope_key_id": self.cloud.envelope_key_id,
+            "privy_authorization_key_id": self.cloud.privy_authorization_key_id,
+            "identity_provider": "local", "cookie_secure": False, "admin_emails": self.admin_emails,
+        }
+        runtime = self._sim_runtime(common) if self.venues == "sim" else self._paper_runtime(common)
         install(runtime)
         self.runtime = runtime
         self._scheduler = LocalScheduler(self.functions, runtime.clock.now,
@@ -102,6 +105,40 @@ class LocalSystem:
         self._serve(create_app(runtime, static_dir=self._dashboard_dir()))
         self.say(f"dnbot local: dashboard at {self.url} (ready in {time.monotonic() - started:.1f} s)")
         return self.url
+
+    def _sim_runtime(self, common: dict[str, Any]) -> Runtime:
+        """Every venue through its production adapter, pointed at the in-process simulator."""
+        assert self.cloud is not None and self.world is not None
+        signer = KmsAuthorizationSigner(self.cloud.client("kms"), self.cloud.privy_authorization_key_id)
+        app = SimPrivyApp(LOCAL_PRIVY_APP_ID, LOCAL_PRIVY_APP_SECRET, signer.public_key_base64())
+        self.sim = sim = start_in_thread(world=self.world, privy_apps=[app])
+        settings = Settings(
+            **common, market_source="sim",
+            hyperliquid_base_url=sim.url("hyperliquid"), asgard_base_url=sim.url("asgard"),
+            asgard_api_key=LOCAL_ASGARD_API_KEY, solana_rpc_url=sim.url("solana"),
+            arbitrum_rpc_url=sim.url("arbitrum"), privy_base_url=sim.url("privy"),
+            privy_app_id=LOCAL_PRIVY_APP_ID, privy_app_secret=LOCAL_PRIVY_APP_SECRET,
+        )
+        runtime = Runtime(settings, clock=self.world.clock, boto_session=self.cloud.session())
+        return runtime.override(
+            identity=LocalEmailCodes(runtime.store, runtime.clock.now, self._announce_code),
+            wallets=FundedLocalWallets(runtime.privy_wallets, sim.base_url),
+        )
+
+    def _paper_runtime(self, common: dict[str, Any]) -> Runtime:
+        assert self.cloud is not None and self.world is not None
+        runtime = Runtime(Settings(**common, market_source="replay"), clock=self.world.clock,
+                          boto_session=self.cloud.session())
+        self.markets = markets = ReplayMarkets(self.world)
+        self.paper = paper = PaperVenues(self.world)
+        from dnbot.local.wallets import DerivedLocalWallets
+
+        return runtime.override(
+            lending_markets=markets, funding_source=markets, long_venue=paper, short_venue=paper,
+            capital=paper, risk=paper, balances=paper,
+            identity=LocalEmailCodes(runtime.store, runtime.clock.now, self._announce_code),
+            wallets=DerivedLocalWallets(_wallet_secret(self.state_dir)),
+        )
 
     def _dashboard_dir(self) -> Path | None:
         dist = repo_root() / "frontend" / "dist"
@@ -133,6 +170,8 @@ class LocalSystem:
             self._server.should_exit = True
             if self._thread is not None:
                 self._thread.join(timeout=10)
+        if self.sim is not None:
+            self.sim.stop()
         if self.cloud is not None:
             self.cloud.stop()
         install(None)

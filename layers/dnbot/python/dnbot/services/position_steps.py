@@ -35,6 +35,7 @@ from dnbot.resources import KillSwitch
 State = dict[str, Any]
 
 SOL_SIZE_STEP = Decimal("0.01")  # Hyperliquid SOL szDecimals = 2
+CENT = Decimal("0.01")
 
 
 class StepRefused(Exception):
@@ -160,7 +161,8 @@ class PositionSteps:
                 protocol=int(position.protocol), collateral_usd=position.target_notional_usd / position.leverage,
                 leverage=position.leverage))
         if fill is not None:
-            leg = Leg("asgard", fill.size, fill.entry_price_usd, fill.notional_usd, fill.fees_usd, fill.reference)
+            leg = Leg("asgard", fill.size, fill.entry_price_usd, fill.notional_usd.quantize(CENT),
+                      fill.fees_usd.quantize(CENT), fill.reference)
             position = self._save(position, replace(position, long_leg=leg, updated_at=self._clock.now()))
         assert position.long_leg is not None
         self._stage(state, "open_long", StageStatus.DONE,
@@ -180,7 +182,7 @@ class PositionSteps:
             fill = self._short.open_short(position.user_id, position.position_id, size_sol)
         if fill is not None:
             leg = Leg("hyperliquid", fill.size_sol, fill.average_price_usd,
-                      (fill.size_sol * fill.average_price_usd).quantize(Decimal("0.01")), fill.fees_usd,
+                      (fill.size_sol * fill.average_price_usd).quantize(CENT), fill.fees_usd.quantize(CENT),
                       fill.reference)
             position = self._save(position, replace(position, short_leg=leg, updated_at=self._clock.now()))
         assert position.short_leg is not None
@@ -254,14 +256,14 @@ class PositionSteps:
     def close_short(self, state: State) -> State:
         self._stage(state, "close_short", StageStatus.RUNNING)
         position = self._position(state)
-        state["short_pnl_usd"] = str(self._short.close_short(position.user_id, position.position_id))
+        state["short_pnl_usd"] = str(self._short.close_short(position.user_id, position.position_id).quantize(CENT))
         self._stage(state, "close_short", StageStatus.DONE, f"short PnL ${state['short_pnl_usd']}")
         return state
 
     def close_long(self, state: State) -> State:
         self._stage(state, "close_long", StageStatus.RUNNING)
         position = self._position(state)
-        state["long_proceeds_usd"] = str(self._long.close_long(position.user_id, position.position_id))
+        state["long_proceeds_usd"] = str(self._long.close_long(position.user_id, position.position_id).quantize(CENT))
         self._stage(state, "close_long", StageStatus.DONE, f"long returned ${state['long_proceeds_usd']}")
         return state
 
@@ -281,7 +283,7 @@ class PositionSteps:
         now = self._clock.now()
         collateral = position.long_leg.notional_usd / position.leverage if position.long_leg else Decimal(0)
         realized = (Decimal(state.get("long_proceeds_usd", "0")) - collateral
-                    + Decimal(state.get("short_pnl_usd", "0"))).quantize(Decimal("0.01"))
+                    + Decimal(state.get("short_pnl_usd", "0"))).quantize(CENT)
         self._save(position, position.moved_to(PositionStatus.CLOSED, now, realized_pnl_usd=realized))
         job = self._job(state).with_stage("closed", StageStatus.DONE, now, f"realized ${realized}")
         self._jobs.put_job(job.finished(JobStatus.SUCCEEDED, now))

@@ -1,0 +1,55 @@
+"""Demo money for `dnbot local`: each new user's wallets are funded once in the simulator.
+
+On the real venues a user deposits (the dashboard shows the addresses and QR codes); locally nobody can, so
+the first time a user's wallets are created the simulator credits them with simulated USDC and SOL. Nothing
+here exists outside `dnbot local`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from decimal import Decimal
+
+import httpx
+
+from dnbot.ports import UserWallets, WalletProvisioner
+
+logger = logging.getLogger(__name__)
+
+DEMO_SOLANA_USDC = Decimal(5_000)  # the long's collateral
+DEMO_SOL = Decimal(1)  # transaction fees and Jito tips
+DEMO_HYPERLIQUID_USDC = Decimal(5_000)  # the short's margin
+DEMO_ARBITRUM_USDC = Decimal(100)  # to try a bridge deposit
+
+
+class FundedLocalWallets:
+    """Implements WalletProvisioner: the real (Privy) wallets, plus a one-time simulated deposit."""
+
+    def __init__(self, inner: WalletProvisioner, sim_base_url: str) -> None:
+        self._inner = inner
+        self._sim = sim_base_url
+        self._funded: set[str] = set()
+        self._lock = threading.Lock()
+
+    def wallets_for(self, user_id: str) -> UserWallets:
+        wallets = self._inner.wallets_for(user_id)
+        with self._lock:
+            if user_id in self._funded:
+                return wallets
+            self._funded.add(user_id)
+        self._fund(wallets)
+        return wallets
+
+    def _fund(self, wallets: UserWallets) -> None:
+        deposits = (
+            ("/sim/solana/fund", {"address": wallets.solana_address, "sol": str(DEMO_SOL),
+                                  "usdc": str(DEMO_SOLANA_USDC)}),
+            ("/sim/hyperliquid/fund", {"user": wallets.evm_address, "usdc": str(DEMO_HYPERLIQUID_USDC)}),
+            ("/sim/arbitrum/fund", {"address": wallets.evm_address, "usdc": str(DEMO_ARBITRUM_USDC)}),
+        )
+        with httpx.Client(base_url=self._sim, timeout=10) as sim:
+            for path, body in deposits:
+                reply = sim.post(path, json=body)
+                if reply.status_code >= 400:
+                    logger.warning("demo deposit %s failed: %s", path, reply.text)
