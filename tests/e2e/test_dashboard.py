@@ -1,7 +1,7 @@
 """End to end: the real `dnbot local` (moto AWS, local Step Functions, replayed market data) driven through the
 built dashboard in Debian's headless Chromium.
 
-The session fixture starts `dnbot local` as a subprocess, waits for its ready line and reads the login codes it
+The module fixture starts `dnbot local` as a subprocess, waits for its ready line and reads the login codes it
 prints; the tests click through the dashboard exactly as a user would. `make test` builds frontend/dist first.
 """
 
@@ -114,7 +114,7 @@ class LocalSystem:
                 self.process.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def dnbot_local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSystem]:
     if not _dnbot_local_registered():
         pytest.skip("`dnbot local` is not a registered command yet")
@@ -136,7 +136,7 @@ def dnbot_local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSyste
         sys.stderr.write(f"\n--- dnbot local output (last lines) ---\n{system.output()[-2000:]}\n")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
