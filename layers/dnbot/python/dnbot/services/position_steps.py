@@ -254,17 +254,17 @@ class PositionSteps:
         return state
 
     def close_short(self, state: State) -> State:
-        self._stage(state, "close_short", StageStatus.RUNNING)
-        position = self._position(state)
-        state["short_pnl_usd"] = str(self._short.close_short(position.user_id, position.position_id).quantize(CENT))
-        self._stage(state, "close_short", StageStatus.DONE, f"short PnL ${state['short_pnl_usd']}")
-        return state
+        return self._close_leg(state, "close_short", "short_pnl_usd", self._short.close_short, "short PnL")
 
     def close_long(self, state: State) -> State:
-        self._stage(state, "close_long", StageStatus.RUNNING)
+        return self._close_leg(state, "close_long", "long_proceeds_usd", self._long.close_long, "long returned")
+
+    def _close_leg(self, state: State, stage: str, result_key: str, close: Callable[[str, str], Decimal],
+                   label: str) -> State:
+        self._stage(state, stage, StageStatus.RUNNING)
         position = self._position(state)
-        state["long_proceeds_usd"] = str(self._long.close_long(position.user_id, position.position_id).quantize(CENT))
-        self._stage(state, "close_long", StageStatus.DONE, f"long returned ${state['long_proceeds_usd']}")
+        state[result_key] = str(close(position.user_id, position.position_id).quantize(CENT))
+        self._stage(state, stage, StageStatus.DONE, f"{label} ${state[result_key]}")
         return state
 
     def reconcile(self, state: State) -> State:
