@@ -39,7 +39,7 @@ chromium: ## Install Debian's chromium for the browser tests (needs root)
 run: venv frontend ## Run the whole system on this machine: dashboard at http://127.0.0.1:8080
 	$(BIN)/dnbot local
 
-test: venv frontend chromium ## Install what the tests need and run them all
+test: venv frontend chromium layers ## Install what the tests need (layers included) and run them all
 	cd frontend && npm test --silent
 	$(BIN)/pytest -n 2 --dist loadgroup
 
