@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
+from dnbot.domain.fills import price_consensus, validate_fills
 from dnbot.domain.positions import Job, JobStatus, Leg, Position, PositionStatus, StageStatus
 from dnbot.ports import (
     Clock,
@@ -124,13 +125,13 @@ class PositionSteps:
             raise StepRefused(f"rates are {age:.0f} s old (limit {self._limits.rates_stale_after_seconds} s)")
         if snapshot.market(position.asset, position.protocol) is None:
             raise StepRefused(f"{position.asset.value} on {position.protocol.label} is no longer offered")
-        hyperliquid_price = snapshot.funding.oracle_price
-        divergence = abs(snapshot.sol_price_usd - hyperliquid_price) / hyperliquid_price
-        if divergence > self._limits.price_consensus_tolerance:
-            raise StepRefused(f"venues disagree on SOL: Asgard {snapshot.sol_price_usd}, Hyperliquid "
-                              f"{hyperliquid_price} ({divergence:.2%} apart)")
+        consensus = price_consensus([("Asgard", snapshot.sol_price_usd),
+                                     ("Hyperliquid", snapshot.funding.oracle_price)],
+                                    self._limits.price_consensus_tolerance)
+        if not consensus.agreed:
+            raise StepRefused(consensus.explanation)
         self._stage(state, "preflight", StageStatus.DONE,
-                    f"SOL {hyperliquid_price}; funding {snapshot.funding.funding_hourly}/h")
+                    f"SOL {snapshot.funding.oracle_price}; funding {snapshot.funding.funding_hourly}/h")
         return state
 
     def reserve(self, state: State) -> State:
@@ -195,12 +196,13 @@ class PositionSteps:
         position = self._position(state)
         if position.long_leg is None or position.short_leg is None:
             raise FillMismatch("a leg is missing")
-        long_usd, short_usd = position.long_leg.notional_usd, position.short_leg.notional_usd
-        delta = abs(long_usd - short_usd) / long_usd
-        if delta > self._limits.fill_delta_tolerance:
-            raise FillMismatch(f"long ${long_usd} vs short ${short_usd}: {delta:.2%} apart "
-                               f"(tolerance {self._limits.fill_delta_tolerance:.2%})")
-        self._stage(state, "validate_fills", StageStatus.DONE, f"delta {delta:.3%}")
+        # the long's SOL exposure: its units at their price in SOL (1 for SOL, the LST/SOL rate for an LST)
+        lst_sol_rate = position.long_leg.entry_price / position.short_leg.entry_price
+        check = validate_fills(position.long_leg.size, position.short_leg.size, lst_sol_rate=lst_sol_rate,
+                               tolerance=self._limits.fill_delta_tolerance)
+        if not check.within_tolerance:
+            raise FillMismatch(check.explanation)
+        self._stage(state, "validate_fills", StageStatus.DONE, check.explanation)
         return state
 
     def mark_open(self, state: State) -> State:
