@@ -53,8 +53,17 @@ def test_open_and_close_through_the_production_adapters(sim_system: LocalSystem,
     state = httpx.get(f"{sim_system.sim.base_url}/sim/hyperliquid/accounts/{me['wallets']['evm']}").json()  # type: ignore[union-attr]
     assert Decimal(state["assetPositions"][0]["position"]["szi"]) == -Decimal(position["short"]["size"])
 
+    # three funding hours pass: the short collects (or pays) each one, and the realized PnL includes it
+    assert sim_system.sim is not None
+    httpx.post(f"{sim_system.sim.base_url}/sim/clock", json={"advance_hours": 3})
+    payments = httpx.post(f"{sim_system.sim.url('hyperliquid')}/info",
+                          json={"type": "userFunding", "user": me["wallets"]["evm"], "startTime": 0}).json()
+    funding = sum(Decimal(p["delta"]["usdc"]) for p in payments)
+    assert len(payments) >= 2 and funding != 0
+
     closing = erin.wait_job(erin.post(f"/api/v1/positions/{job['position_id']}/close").json()["job_id"], timeout=60)
     assert closing["status"] == "succeeded", closing
+    assert f"(funding ${funding.quantize(Decimal('0.01'))})" in closing["stages"][-1]["detail"]
     assert erin.get(f"/api/v1/positions/{job['position_id']}").json()["status"] == "closed"
     state = httpx.get(f"{sim_system.sim.base_url}/sim/hyperliquid/accounts/{me['wallets']['evm']}").json()  # type: ignore[union-attr]
     assert state["assetPositions"] == []

@@ -286,7 +286,12 @@ class ShortVenue(Protocol):
     def find_short(self, user_id: str, position_id: str) -> ShortFill | None: ...
 
     def close_short(self, user_id: str, position_id: str) -> Decimal:
-        """Reduce-only buy back; returns realized USD PnL after fees. Closing an absent short is a no-op."""
+        """Reduce-only buy back; returns the closing fills' realized USD PnL after their fees (funding and the
+        opening fee are not in it). Closing an absent short is a no-op."""
+        ...
+
+    def funding_usd(self, user_id: str, position_id: str, since: datetime) -> Decimal:
+        """Funding the short received (+) or paid (-) since `since` (Hyperliquid pays it every hour)."""
         ...
 
 

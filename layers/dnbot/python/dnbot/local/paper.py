@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from dnbot.domain.assets import Asset, Protocol
@@ -107,6 +108,7 @@ class PaperVenues:
         self._paper_capital = paper_capital_usd
         self._longs: dict[tuple[str, str], _PaperLong] = {}
         self._shorts: dict[tuple[str, str], ShortFill] = {}
+        self._closed_shorts: dict[tuple[str, str], ShortFill] = {}
         self._failures: dict[str, Exception] = {}
         self._lock = threading.Lock()
 
@@ -182,10 +184,25 @@ class PaperVenues:
     def find_short(self, user_id: str, position_id: str) -> ShortFill | None:
         return self._shorts.get((user_id, position_id))
 
+    def funding_usd(self, user_id: str, position_id: str, since: datetime) -> Decimal:
+        """Each whole hour held: size x that hour's price x its rate (positive: the short receives)."""
+        held = self._shorts.get((user_id, position_id)) or self._closed_shorts.get((user_id, position_id))
+        if held is None:
+            return Decimal(0)
+        market, now = self._world.market, self._world.clock.now()
+        hour = since.replace(minute=0, second=0, microsecond=0) + HOUR
+        total = Decimal(0)
+        while hour <= now:
+            total += held.size_sol * market.sol_price(hour) * market.funding_hourly(hour - HOUR)
+            hour += HOUR
+        return total.quantize(CENT)
+
     def close_short(self, user_id: str, position_id: str) -> Decimal:
         self._maybe_fail("close_short")
         with self._lock:
             held = self._shorts.pop((user_id, position_id), None)
+            if held is not None:
+                self._closed_shorts[(user_id, position_id)] = held
         if held is None:
             return Decimal(0)
         price = self._price()

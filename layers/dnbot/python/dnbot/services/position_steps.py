@@ -281,13 +281,18 @@ class PositionSteps:
         return state
 
     def mark_closed(self, state: State) -> State:
+        """Realized PnL = what the long returned - the collateral it took + the short's closing PnL - its
+        opening fee + the funding it collected while open."""
         position = self._position(state)
         now = self._clock.now()
         collateral = position.long_leg.notional_usd / position.leverage if position.long_leg else Decimal(0)
+        short_open_fee = position.short_leg.fees_usd if position.short_leg else Decimal(0)
+        funding = self._short.funding_usd(position.user_id, position.position_id, position.created_at)
         realized = (Decimal(state.get("long_proceeds_usd", "0")) - collateral
-                    + Decimal(state.get("short_pnl_usd", "0"))).quantize(CENT)
+                    + Decimal(state.get("short_pnl_usd", "0")) - short_open_fee + funding).quantize(CENT)
         self._save(position, position.moved_to(PositionStatus.CLOSED, now, realized_pnl_usd=realized))
-        job = self._job(state).with_stage("closed", StageStatus.DONE, now, f"realized ${realized}")
+        job = self._job(state).with_stage("closed", StageStatus.DONE, now,
+                                          f"realized ${realized} (funding ${funding.quantize(CENT)})")
         self._jobs.put_job(job.finished(JobStatus.SUCCEEDED, now))
         return state
 

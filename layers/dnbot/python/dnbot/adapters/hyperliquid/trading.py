@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 from typing import Any, Protocol
 
@@ -230,6 +231,10 @@ class HyperliquidShortVenue:
             fills = self.info.fills_with_cloid(user, cloid)
             realized += sum((Decimal(f["closedPnl"]) - Decimal(f["fee"]) for f in fills), Decimal(0))
         return realized.quantize(Decimal("0.01"))
+
+    def funding_usd(self, user_id: str, position_id: str, since: datetime) -> Decimal:
+        # one position per user at a time (the strategy's rule), so the account's SOL funding is this position's
+        return self.info.user_funding_usd(self._address_of(user_id), int(since.timestamp() * 1000))
 
     def schedule_cancel(self, user_id: str, at_ms: int | None) -> None:
         """Dead-man switch: Hyperliquid cancels the agent's open orders at `at_ms` unless it is pushed back."""
