@@ -56,6 +56,7 @@ def test_open_and_close_through_the_production_adapters(sim_system: LocalSystem,
     # three funding hours pass: the short collects (or pays) each one, and the realized PnL includes it
     assert sim_system.sim is not None
     httpx.post(f"{sim_system.sim.base_url}/sim/clock", json={"advance_hours": 3})
+    sim_system.functions.invoke("rates_poller", {})  # keep the rates fresh for the tests that follow
     payments = httpx.post(f"{sim_system.sim.url('hyperliquid')}/info",
                           json={"type": "userFunding", "user": me["wallets"]["evm"], "startTime": 0}).json()
     funding = sum(Decimal(p["delta"]["usdc"]) for p in payments)
@@ -86,3 +87,19 @@ def test_a_refused_short_unwinds_the_asgard_long(sim_system: LocalSystem, erin: 
     open_longs = [p for p in httpx.get(f"{sim_system.sim.base_url}/sim/asgard/positions").json()
                   if p.get("state") == 0]
     assert open_longs == []  # the long was closed again: no naked leg
+
+
+def test_a_partial_fill_at_hyperliquid_is_topped_up(sim_system: LocalSystem, erin: Client) -> None:
+    assert sim_system.sim is not None
+    fault = {"venue": "hyperliquid", "call": "order", "kind": "partial_fill", "fill_fraction": "0.5", "times": 1}
+    assert httpx.post(f"{sim_system.sim.base_url}/sim/faults", json=fault).status_code == 201
+    job = erin.wait_job(erin.post("/api/v1/positions/open", {"asset": "SOL", "protocol": "drift", "leverage": "2",
+                                                              "size_usd": "1000"}).json()["job_id"], timeout=60)
+    assert job["status"] == "succeeded", job
+    assert "rebalance_short" in [s["name"] for s in job["stages"]]
+    position = erin.get(f"/api/v1/positions/{job['position_id']}").json()
+    me = erin.get("/api/v1/auth/me").json()["user"]
+    state = httpx.get(f"{sim_system.sim.base_url}/sim/hyperliquid/accounts/{me['wallets']['evm']}").json()
+    assert Decimal(state["assetPositions"][0]["position"]["szi"]) == -Decimal(position["short"]["size"])
+    closing = erin.wait_job(erin.post(f"/api/v1/positions/{job['position_id']}/close").json()["job_id"], timeout=60)
+    assert closing["status"] == "succeeded", closing

@@ -211,3 +211,15 @@ def test_the_api_lambda_answers_an_http_api_event(system: LocalSystem) -> None:
     assert reply["statusCode"] == 200
     body = json.loads(reply["body"])
     assert {o["leverage"] for o in body["opportunities"]} == {"4"}
+
+
+def test_a_partly_filled_short_is_rebalanced_not_unwound(system: LocalSystem, alice: Client) -> None:
+    assert system.paper is not None
+    system.paper.fill_short_partially(Decimal("0.6"))
+    job = alice.wait_job(alice.post("/api/v1/positions/open", {"asset": "SOL", "size_usd": "1000"}).json()["job_id"])
+    assert job["status"] == "succeeded", job
+    names = [s["name"] for s in job["stages"]]
+    assert names.index("rebalance_short") < len(names) - 1 and "unwind" not in names
+    position = alice.get(f"/api/v1/positions/{job['position_id']}").json()
+    long_usd, short_usd = Decimal(position["long"]["notional_usd"]), Decimal(position["short"]["notional_usd"])
+    assert abs(long_usd - short_usd) / long_usd <= Decimal("0.01")

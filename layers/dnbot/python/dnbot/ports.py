@@ -294,6 +294,11 @@ class ShortVenue(Protocol):
         """Funding the short received (+) or paid (-) since `since` (Hyperliquid pays it every hour)."""
         ...
 
+    def adjust_short(self, user_id: str, position_id: str, add_sol: Decimal) -> ShortFill:
+        """Sell `add_sol` more SOL short (a negative amount buys back, reduce-only); returns the whole short
+        (size, average price, fees so far). Idempotent per position: one adjustment."""
+        ...
+
 
 # --- signing (Privy wallets, authorization keys) -----------------------------------------------------------
 

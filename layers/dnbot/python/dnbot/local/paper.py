@@ -109,6 +109,7 @@ class PaperVenues:
         self._longs: dict[tuple[str, str], _PaperLong] = {}
         self._shorts: dict[tuple[str, str], ShortFill] = {}
         self._closed_shorts: dict[tuple[str, str], ShortFill] = {}
+        self._partial_fraction: Decimal | None = None
         self._failures: dict[str, Exception] = {}
         self._lock = threading.Lock()
 
@@ -175,6 +176,9 @@ class PaperVenues:
         if size_sol <= 0:
             raise VenueRejected("order size must be positive")
         price = self._price()
+        if self._partial_fraction is not None:
+            size_sol = (size_sol * self._partial_fraction).quantize(Decimal("0.01"))
+            self._partial_fraction = None
         fill = ShortFill(reference=f"paper-short-{position_id}", size_sol=size_sol, average_price_usd=price,
                          fees_usd=(size_sol * price * HYPERLIQUID_TAKER_FEE_RATE).quantize(CENT))
         with self._lock:
@@ -183,6 +187,22 @@ class PaperVenues:
 
     def find_short(self, user_id: str, position_id: str) -> ShortFill | None:
         return self._shorts.get((user_id, position_id))
+
+    def adjust_short(self, user_id: str, position_id: str, add_sol: Decimal) -> ShortFill:
+        self._maybe_fail("adjust_short")
+        with self._lock:
+            held = self._shorts[(user_id, position_id)]
+            price = self._price()
+            size = held.size_sol + add_sol
+            average = ((held.size_sol * held.average_price_usd + add_sol * price) / size).quantize(Decimal("0.0001"))
+            fee = (abs(add_sol) * price * HYPERLIQUID_TAKER_FEE_RATE).quantize(CENT)
+            self._shorts[(user_id, position_id)] = adjusted = ShortFill(held.reference, size, average,
+                                                                        held.fees_usd + fee)
+        return adjusted
+
+    def fill_short_partially(self, fraction: Decimal) -> None:
+        """The next open_short fills only `fraction` of its size (tests of the rebalance)."""
+        self._partial_fraction = fraction
 
     def funding_usd(self, user_id: str, position_id: str, since: datetime) -> Decimal:
         """Each whole hour held: size x that hour's price x its rate (positive: the short receives)."""

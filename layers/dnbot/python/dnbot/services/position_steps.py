@@ -198,8 +198,21 @@ class PositionSteps:
             raise FillMismatch("a leg is missing")
         # the long's SOL exposure: its units at their price in SOL (1 for SOL, the LST/SOL rate for an LST)
         lst_sol_rate = position.long_leg.entry_price / position.short_leg.entry_price
-        check = validate_fills(position.long_leg.size, position.short_leg.size, lst_sol_rate=lst_sol_rate,
+        long_size = position.long_leg.size
+        check = validate_fills(long_size, position.short_leg.size, lst_sol_rate=lst_sol_rate,
                                tolerance=self._limits.fill_delta_tolerance)
+        if not check.within_tolerance and check.short_adjustment != 0:
+            # rebalance the short (one IOC order) rather than unwinding a position that is only off-size
+            self._stage(state, "rebalance_short", StageStatus.RUNNING, check.explanation)
+            fill = self._short.adjust_short(position.user_id, position.position_id, check.short_adjustment)
+            leg = Leg("hyperliquid", fill.size_sol, fill.average_price_usd,
+                      (fill.size_sol * fill.average_price_usd).quantize(CENT), fill.fees_usd.quantize(CENT),
+                      fill.reference)
+            position = self._save(position, replace(position, short_leg=leg, updated_at=self._clock.now()))
+            self._stage(state, "rebalance_short", StageStatus.DONE, f"short now {fill.size_sol} SOL")
+            self._stage(state, "validate_fills", StageStatus.RUNNING)
+            check = validate_fills(long_size, leg.size, lst_sol_rate=lst_sol_rate,
+                                   tolerance=self._limits.fill_delta_tolerance)
         if not check.within_tolerance:
             raise FillMismatch(check.explanation)
         self._stage(state, "validate_fills", StageStatus.DONE, check.explanation)

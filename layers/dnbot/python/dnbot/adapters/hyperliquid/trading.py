@@ -207,6 +207,23 @@ class HyperliquidShortVenue:
         return ShortFill(reference=cloid, size_sol=size, average_price_usd=price,
                          fees_usd=(size * price * TAKER_FEE_RATE).quantize(Decimal("0.000001")))
 
+    def adjust_short(self, user_id: str, position_id: str, add_sol: Decimal) -> ShortFill:
+        user = self._address_of(user_id)
+        cloid = cloid_for(position_id, "rebalance")
+        if not self.info.fills_with_cloid(user, cloid):
+            self._order(self.ensure_agent(user_id), is_buy=add_sol < 0, size=abs(add_sol),
+                        reduce_only=add_sol < 0, cloid=cloid)
+        opened = self._fill_from_fills(user, cloid_for(position_id, "open"))
+        adjusted = self._fill_from_fills(user, cloid)
+        if opened is None or adjusted is None:
+            raise VenueRejected("the short's fills are not visible at Hyperliquid yet")
+        sign = -1 if add_sol < 0 else 1
+        size = opened.size_sol + sign * adjusted.size_sol
+        notional = opened.size_sol * opened.average_price_usd + sign * adjusted.size_sol * adjusted.average_price_usd
+        return ShortFill(reference=opened.reference, size_sol=size,
+                         average_price_usd=(notional / size).quantize(Decimal("0.0001")),
+                         fees_usd=opened.fees_usd + adjusted.fees_usd)
+
     def find_short(self, user_id: str, position_id: str) -> ShortFill | None:
         """The short this position opened, if it is still open at the venue."""
         user = self._address_of(user_id)
