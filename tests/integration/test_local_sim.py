@@ -103,3 +103,22 @@ def test_a_partial_fill_at_hyperliquid_is_topped_up(sim_system: LocalSystem, eri
     assert Decimal(state["assetPositions"][0]["position"]["szi"]) == -Decimal(position["short"]["size"])
     closing = erin.wait_job(erin.post(f"/api/v1/positions/{job['position_id']}/close").json()["job_id"], timeout=60)
     assert closing["status"] == "succeeded", closing
+
+
+def test_the_tick_reads_balances_and_risk_from_the_venues(sim_system: LocalSystem, erin: Client) -> None:
+    assert erin.post("/api/v1/control/start").json()["bot_status"] == "running"
+    job = erin.wait_job(erin.post("/api/v1/positions/open", {"asset": "SOL", "protocol": "drift", "leverage": "2",
+                                                              "size_usd": "600"}).json()["job_id"], timeout=60)
+    assert job["status"] == "succeeded", job
+    assert sim_system.runtime is not None
+    position = sim_system.runtime.store.get_position(erin.get("/api/v1/auth/me").json()["user"]["user_id"],
+                                                     job["position_id"])
+    assert position is not None
+    readings = sim_system.runtime.risk.readings(position)
+    assert readings.health_factor is not None and readings.health_factor > 1
+    assert readings.margin_ratio is not None and readings.short_liquidation_price is not None
+    report = sim_system.functions.invoke("strategy_tick", {})
+    assert report["errors"] == {} and report["users"] >= 1
+    erin.post("/api/v1/control/stop")
+    closing = erin.wait_job(erin.post(f"/api/v1/positions/{job['position_id']}/close").json()["job_id"], timeout=60)
+    assert closing["status"] == "succeeded"

@@ -19,6 +19,7 @@ import boto3
 from dnbot.settings import Settings, load_settings
 
 if TYPE_CHECKING:
+    from dnbot.adapters.asgard.client import AsgardClient
     from dnbot.adapters.asgard.venue import AsgardLongVenue
     from dnbot.adapters.aws.dynamodb import DynamoStateStore
     from dnbot.adapters.aws.kms import KmsAuthorizationSigner, KmsEnvelopeVault
@@ -126,20 +127,23 @@ class Runtime:
     # --- venues --------------------------------------------------------------------------------------------
 
     @cached_property
-    def asgard(self) -> AsgardLongVenue:
+    def asgard_client(self) -> AsgardClient:
         from dnbot.adapters.asgard.client import AsgardClient
+
+        return AsgardClient(base_url=self.settings.asgard_base_url, api_key=self.settings.asgard_api_key)
+
+    @cached_property
+    def asgard(self) -> AsgardLongVenue:
         from dnbot.adapters.asgard.venue import AsgardLongVenue, wallet_from_directory
 
-        client = AsgardClient(base_url=self.settings.asgard_base_url, api_key=self.settings.asgard_api_key)
-        return AsgardLongVenue(client, self.privy_wallets, wallet_from_directory(self.store), self.store)
+        return AsgardLongVenue(self.asgard_client, self.privy_wallets, wallet_from_directory(self.store), self.store)
 
     @cached_property
     def lending_markets(self) -> LendingMarketSource:
-        from dnbot.adapters.asgard.client import AsgardClient
         from dnbot.adapters.asgard.markets import AsgardMarkets
 
         # the light read side: the poller ships without the Solana SDKs the trading venue needs
-        return AsgardMarkets(AsgardClient(base_url=self.settings.asgard_base_url, api_key=self.settings.asgard_api_key))
+        return AsgardMarkets(self.asgard_client)
 
     @cached_property
     def hyperliquid(self) -> HyperliquidInfo:
@@ -189,9 +193,12 @@ class Runtime:
 
     @cached_property
     def risk(self) -> RiskReader:
+        from dnbot.adapters.asgard.health import AsgardHealth
         from dnbot.adapters.risk import VenueRiskReader
 
-        return VenueRiskReader(self.asgard.health, self.hyperliquid.clearinghouse_state, self.evm_address_of,
+        # reads only: the tick needs no signer, so no Privy credentials or KMS key
+        return VenueRiskReader(AsgardHealth(self.asgard_client, self.store).health,
+                               self.hyperliquid.clearinghouse_state, self.evm_address_of,
                                lambda: self.hyperliquid.sol_funding().oracle_price,
                                self.lending_markets.sol_price_usd)
 

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from solders.transaction import VersionedTransaction
 
 from dnbot.adapters.asgard.client import AsgardClient
+from dnbot.adapters.asgard.health import AsgardHealth, LongHealth, parse_health
 from dnbot.adapters.asgard.markets import AsgardMarkets, _d, _preferred_sources, markets_from_snapshots, parse_markets
 from dnbot.adapters.asgard.references import InMemoryLongReferences, LongReference, LongReferenceStore
 from dnbot.domain.assets import USDC, Asset
@@ -27,17 +28,6 @@ from dnbot.ports import LongFill, LongOpenRequest, SolanaTransactionSigner, Venu
 
 DIRECTION_LONG = 0
 COLLATERAL_SHORT_TOKEN = 1  # fund a long with the debt token: USDC
-
-
-@dataclass(frozen=True, slots=True)
-class LongHealth:
-    """Asgard's /refresh-positions reading of one long."""
-
-    drop_to_liquidation: Decimal  # Asgard's healthFactor / 100: the price drop the collateral can take
-    health_factor: Decimal | None  # collateral x LT / debt (1 = liquidation); None without debt
-    size: Decimal  # assetsQt of the long token
-    debt_usdc: Decimal  # liabsQt of USDC
-    liquidated: bool  # Asgard reports liquidation events for it
 
 
 def signature_of(signed_tx_base64: str) -> str:
@@ -148,12 +138,7 @@ class AsgardLongVenue:
     # --- risk and de-risking ---
 
     def health(self, user_id: str, position_id: str) -> LongHealth | None:
-        reference = self.references.get_reference(user_id, position_id)
-        if reference is None or not reference.pda:
-            return None
-        entry = self.client.refresh_positions([(reference.protocol, reference.pda)]).get("positions", {}).get(
-            reference.pda)
-        return None if entry is None else parse_health(entry)
+        return AsgardHealth(self.client, self.references).health(user_id, position_id)
 
     def _update(self, user_id: str, position_id: str, kind: str, extra: dict[str, Any]) -> dict[str, Any]:
         found = self._record(user_id, position_id)
@@ -203,20 +188,6 @@ def fill_from_record(record: dict[str, Any]) -> LongFill:
     fees = _d((record.get("openFeesMetadata") or {}).get("protocolFeeUSD"))
     return LongFill(reference=str(record["positionPda"]), size=size, entry_price_usd=price,
                     notional_usd=size * price, fees_usd=fees)
-
-
-def parse_health(entry: dict[str, Any]) -> LongHealth:
-    summary = entry.get("summary", {})
-    drop = _d(summary.get("healthFactor")) / 100
-    size = debt = Decimal(0)
-    for balance in summary.get("booksAndBalances", {}).get("balances", []):
-        for item in balance.values():
-            if item.get("mint") == USDC.mint:
-                debt += _d(item.get("liabsQt"))
-            else:
-                size += _d(item.get("assetsQt"))
-    ratio = (1 / (1 - drop)).quantize(Decimal("0.0001")) if debt > 0 and drop < 1 else None
-    return LongHealth(drop, ratio, size, debt, bool(entry.get("liquidationEvents")))
 
 
 __all__ = ["AsgardLongVenue", "InMemoryLongReferences", "LongHealth", "LongReference", "LongReferenceStore",
