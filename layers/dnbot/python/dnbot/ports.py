@@ -369,3 +369,11 @@ class AgentKeyVault(Protocol):
     def load(self, user_id: str) -> str:
         """The key as stored (0x-hex); raises dnbot.adapters.aws.kms.VaultError if absent or not authentic."""
         ...
+
+
+class NonceSource(Protocol):
+    """Hyperliquid nonces for one signer (an agent or a user wallet)."""
+
+    def next_nonce(self, signer: str) -> int:
+        """A millisecond nonce, strictly increasing per signer across every process that signs for it."""
+        ...

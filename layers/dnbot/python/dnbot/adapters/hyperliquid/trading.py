@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 from eth_account import Account
@@ -34,6 +34,7 @@ from dnbot.ports import (
     AgentKeyVault,
     AmbiguousVenueError,
     EvmTypedDataSigner,
+    NonceSource,
     ShortFill,
     TransientVenueError,
     VenueRejected,
@@ -48,12 +49,6 @@ APPROVE_AGENT_TYPES = [
 ]
 AGENT_NAME = "dnbot"
 CLOSE_ATTEMPTS = 4
-
-
-class NonceSource(Protocol):
-    def next_nonce(self, signer: str) -> int:
-        """A millisecond nonce, strictly increasing per signer across every process that signs for it."""
-        ...
 
 
 class InMemoryNonces:
