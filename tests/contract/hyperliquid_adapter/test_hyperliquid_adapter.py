@@ -206,3 +206,60 @@ def test_a_wallet_that_hyperliquid_does_not_know_cannot_approve(sim: RunningSim,
 def test_signature_parts_split_a_65_byte_signature() -> None:
     parts = signature_parts("0x" + "aa" * 32 + "bb" * 32 + "1b")
     assert parts == {"r": "0x" + "aa" * 32, "s": "0x" + "bb" * 32, "v": 27}
+
+
+def test_golden_approve_agent_signature_matches_the_sdk() -> None:
+    """The typed data the adapter builds for approveAgent signs to exactly what the SDK's `sign_agent` gives."""
+    from hyperliquid.utils.signing import sign_agent, user_signed_payload
+
+    from dnbot.adapters.hyperliquid.trading import APPROVE_AGENT_TYPES
+
+    user = eth_account.Account.from_key("0x" + "22" * 32)
+    action = {"type": "approveAgent", "agentAddress": "0x" + "33" * 20, "agentName": "dnbot",
+              "nonce": 1_700_000_000_000, "signatureChainId": "0x66eee", "hyperliquidChain": "Testnet"}
+    typed = user_signed_payload("HyperliquidTransaction:ApproveAgent", APPROVE_AGENT_TYPES, action)
+    ours = signature_parts("0x" + bytes(user.sign_message(encode_typed_data(full_message=typed)).signature).hex())
+    pinned = {"r": "0x262be917b6b586813f80fbcd372f803d838e466826ef10db31738d421ae8366f",
+              "s": "0x75ea4f2b933985ca956b8015036baf8c3027c9da67d18d079c365f153b293c0c", "v": 27}
+    assert ours == pinned
+    sdk_action = {k: action[k] for k in ("type", "agentAddress", "agentName", "nonce")}
+    assert sign_agent(user, sdk_action, False) == pinned
+
+
+def test_funding_quote_parses_the_documented_meta_and_asset_ctxs() -> None:
+    """The example response of Hyperliquid's OpenAPI fragment (in the SDK's recordings)."""
+    spec = yaml.safe_load((CASSETTES / "api/info/assetctxs.yaml").read_text())
+    example = spec["paths"]["/info"]["post"]["responses"]["200"]["content"]["application/json"]["example"]
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        kind = json.loads(request.content)["type"]
+        return httpx.Response(200, json=example if kind == "metaAndAssetCtxs" else [])
+
+    quote = HyperliquidInfo("https://api.hyperliquid.xyz", transport=httpx.MockTransport(handle), coin="BTC"
+                            ).sol_funding()
+    assert (quote.funding_hourly, quote.mark_price, quote.oracle_price) == (
+        Decimal("-0.0000886"), Decimal("28429.3"), Decimal("28445.0"))
+    assert quote.predicted_funding_hourly is None
+
+
+@pytest.mark.parametrize(("answer", "error"), [
+    (httpx.ConnectError("refused"), "TransientVenueError"),
+    (httpx.ReadTimeout("no answer"), "AmbiguousVenueError"),
+    (httpx.Response(502, text="Bad Gateway"), "AmbiguousVenueError"),
+    (httpx.Response(429, text="slow down"), "TransientVenueError"),
+    (httpx.Response(200, json={"status": "err", "response": "Order has invalid price."}), "VenueRejected"),
+])
+def test_exchange_failures_map_to_the_ports_errors(answer: Any, error: str) -> None:
+    """Before sending: retry. Sent but unanswered: ambiguous (reconcile by cloid first). Refused: final."""
+    def handle(request: httpx.Request) -> httpx.Response:
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    venue = HyperliquidShortVenue("https://api.hyperliquid.xyz", HyperliquidInfo("https://api.hyperliquid.xyz"),
+                                  Vault(), lambda uid: "0x" + "44" * 20, Wallets(), InMemoryNonces(lambda: 1),
+                                  transport=httpx.MockTransport(handle))
+    import dnbot.ports as ports
+
+    with pytest.raises(getattr(ports, error)):
+        venue._post_exchange({"action": {"type": "order"}}, places_order=True)
