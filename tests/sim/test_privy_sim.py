@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import base64
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,12 +12,10 @@ from typing import Any
 import boto3
 import httpx
 import pytest
-import uvicorn
 from eth_abi.abi import encode
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils.address import to_checksum_address
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from moto import mock_aws
 from privy import AuthenticationError, BadRequestError, NotFoundError, PrivyClient
@@ -43,6 +39,7 @@ from dnbot.security.evm_validator import ARBITRUM_USDC, HYPERLIQUID_BRIDGE
 from dnbot.security.transaction_validator import SigningPolicy, TransactionRefusedError
 from dnbot.sim import asgard as asgard_sim
 from dnbot.sim import privy as privy_sim
+from dnbot.sim.server import start_in_thread
 from dnbot.sim.solana_ledger import ledger_for
 from dnbot.sim.world import Fault, FaultKind, SimWorld
 
@@ -57,39 +54,11 @@ class RunningPrivySim:
     world: SimWorld
 
 
-def _serve_alone() -> tuple[RunningPrivySim, Any]:
-    """The venue mounted alone in uvicorn on a free port (used until dnbot.sim.server is available)."""
-    world = SimWorld.create()
-    sim = privy_sim.create_sim(world)
-    app = FastAPI()
-    app.mount("/privy", privy_sim.build_app(sim))
-    app.include_router(privy_sim.build_control(sim), prefix="/sim/privy")
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-
-    def stop() -> None:
-        server.should_exit = True
-        thread.join(5)
-
-    return RunningPrivySim(f"http://127.0.0.1:{sock.getsockname()[1]}", world), stop
-
-
 @pytest.fixture(scope="module")
 def running() -> Iterator[RunningPrivySim]:
-    try:
-        from dnbot.sim.server import start_in_thread
-    except ImportError:
-        started, stop = _serve_alone()
-    else:
-        sim = start_in_thread()
-        started, stop = RunningPrivySim(sim.base_url.rstrip("/"), sim.world), sim.stop
-    yield started
-    stop()
+    sim = start_in_thread()
+    yield RunningPrivySim(sim.base_url, sim.world)
+    sim.stop()
 
 
 @pytest.fixture(scope="module")

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from solana.rpc.async_api import AsyncClient
 from solana.rpc.models import TokenAccountOpts
 from solders.keypair import Keypair
@@ -26,37 +21,18 @@ from spl.token.instructions import transfer_checked
 from spl.token.models import TransferCheckedParams
 
 from dnbot.domain.assets import USDC, Asset
-from dnbot.sim import solana_rpc
+from dnbot.sim.server import start_in_thread
 from dnbot.sim.solana_ledger import ledger_for
 from dnbot.sim.world import Fault, FaultKind, SimWorld
 
 TOKEN_PROGRAM = Pubkey.from_string("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA")
 
 
-def serve(app: FastAPI) -> tuple[str, uvicorn.Server, threading.Thread]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    return f"http://127.0.0.1:{port}", server, thread
-
-
 @pytest.fixture(scope="module")
 def sim() -> Iterator[tuple[str, SimWorld]]:
-    world = SimWorld.create()
-    app = FastAPI()
-    node = solana_rpc.build_app(world)
-    app.add_route("/solana", node, methods=["POST"])  # the bare prefix, as the simulator's server routes it
-    app.mount("/solana", node)
-    app.include_router(solana_rpc.build_control(world), prefix="/sim/solana")
-    base_url, server, thread = serve(app)
-    yield base_url, world
-    server.should_exit = True
-    thread.join(5)
+    running = start_in_thread()
+    yield running.base_url, running.world
+    running.stop()
 
 
 def run(coro: Any) -> Any:

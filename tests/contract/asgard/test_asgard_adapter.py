@@ -4,8 +4,6 @@ de-risked and closed end to end with a local keypair signer; error mapping; pars
 from __future__ import annotations
 
 import json
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -13,8 +11,6 @@ from decimal import Decimal
 
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from solders.keypair import Keypair
 
 from dnbot.adapters.asgard import AsgardClient, markets_from_snapshots, parse_markets
@@ -24,35 +20,15 @@ from dnbot.adapters.solana.signer import LocalKeypairSigner
 from dnbot.domain.assets import Asset, Protocol
 from dnbot.marketdata.recorded import default_data_dir
 from dnbot.ports import AmbiguousVenueError, LongOpenRequest, TransientVenueError, VenueRejected
-from dnbot.sim import asgard as asgard_sim
-from dnbot.sim import solana_rpc
+from dnbot.sim.server import start_in_thread
 from dnbot.sim.world import Fault, FaultKind, SimWorld
-
-
-def serve(app: FastAPI) -> tuple[str, uvicorn.Server, threading.Thread]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    return f"http://127.0.0.1:{sock.getsockname()[1]}", server, thread
 
 
 @pytest.fixture(scope="module")
 def sim() -> Iterator[tuple[str, SimWorld]]:
-    world = SimWorld.create()
-    app = FastAPI()
-    node = solana_rpc.build_app(world)
-    app.add_route("/solana", node, methods=["POST"])
-    app.mount("/solana", node)
-    app.include_router(solana_rpc.build_control(world), prefix="/sim/solana")
-    app.mount("/asgard/margin-trading", asgard_sim.build_app(world))
-    base_url, server, thread = serve(app)
-    yield base_url, world
-    server.should_exit = True
-    thread.join(5)
+    running = start_in_thread()
+    yield running.base_url, running.world
+    running.stop()
 
 
 def make_venue(base_url: str, user: str, keypair: Keypair, **client_args: object) -> AsgardLongVenue:

@@ -3,24 +3,19 @@ deposit (credited through the world's bridge hook), the 5 USDC minimum, and the 
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 
 import httpx
 import pytest
-import uvicorn
 from eth_account import Account
-from fastapi import FastAPI
 
 from dnbot.adapters.evm.arbitrum import ArbitrumClient, BridgeDepositTooSmall
 from dnbot.adapters.evm.signer import LocalEvmSigner
 from dnbot.ports import TransientVenueError, VenueRejected
 from dnbot.security.evm_validator import ARBITRUM_USDC
 from dnbot.security.transaction_validator import TransactionRefusedError
-from dnbot.sim import arbitrum
+from dnbot.sim.server import start_in_thread
 from dnbot.sim.world import Fault, FaultKind, SimWorld
 
 
@@ -29,21 +24,9 @@ def sim() -> Iterator[tuple[str, SimWorld, list[tuple[str, Decimal]]]]:
     world = SimWorld.create()
     credited: list[tuple[str, Decimal]] = []
     world.bridge_deposit_listeners.append(lambda address, usdc: credited.append((address, usdc)))
-    app = FastAPI()
-    node = arbitrum.build_app(world)
-    app.add_route("/arbitrum", node, methods=["POST"])
-    app.mount("/arbitrum", node)
-    app.include_router(arbitrum.build_control(world), prefix="/sim/arbitrum")
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}", world, credited
-    server.should_exit = True
-    thread.join(5)
+    running = start_in_thread(world=world)
+    yield running.base_url, world, credited
+    running.stop()
 
 
 def test_reads_usdc_and_deposits_to_the_bridge(sim: tuple[str, SimWorld, list[tuple[str, Decimal]]]) -> None:

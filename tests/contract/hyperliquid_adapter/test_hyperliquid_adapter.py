@@ -263,3 +263,12 @@ def test_exchange_failures_map_to_the_ports_errors(answer: Any, error: str) -> N
 
     with pytest.raises(getattr(ports, error)):
         venue._post_exchange({"action": {"type": "order"}}, places_order=True)
+
+
+def test_the_dead_man_switch_is_set_and_a_too_early_one_refused(
+        sim: RunningSim, venue: tuple[HyperliquidShortVenue, Wallets, Vault]) -> None:
+    short, wallets, _ = venue
+    _user(sim, wallets, "u-dms")
+    short.schedule_cancel("u-dms", int(time.time() * 1000) + 60_000)
+    with pytest.raises(VenueRejected, match="too early"):
+        short.schedule_cancel("u-dms", int(time.time() * 1000))

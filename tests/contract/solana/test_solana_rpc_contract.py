@@ -5,9 +5,6 @@ simulator."""
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -15,14 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from solders.keypair import Keypair
 
 from dnbot.adapters.solana.rpc import SolanaRpc
 from dnbot.domain.assets import Asset
 from dnbot.ports import TransientVenueError
-from dnbot.sim import solana_rpc
+from dnbot.sim.server import start_in_thread
 from dnbot.sim.solana_ledger import ledger_for
 from dnbot.sim.world import Fault, FaultKind, SimWorld
 
@@ -113,22 +108,9 @@ def covers(actual: Any, expected: Any, path: str = "") -> list[str]:
 
 @pytest.fixture(scope="module")
 def sim() -> Iterator[tuple[str, SimWorld]]:
-    world = SimWorld.create()
-    app = FastAPI()
-    node = solana_rpc.build_app(world)
-    app.add_route("/solana", node, methods=["POST"])
-    app.mount("/solana", node)
-    app.include_router(solana_rpc.build_control(world), prefix="/sim/solana")
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}", world
-    server.should_exit = True
-    thread.join(5)
+    running = start_in_thread()
+    yield running.base_url, running.world
+    running.stop()
 
 
 @pytest.mark.parametrize(("request_file", "response_file"), [

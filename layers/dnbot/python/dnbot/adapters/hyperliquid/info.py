@@ -123,9 +123,5 @@ class HyperliquidInfo:
         names = [asset["name"] for asset in self.post({"type": "meta"})["universe"]]
         return names.index(self.coin)
 
-    def order_status(self, address: str, cloid: str) -> dict[str, Any]:
-        status: dict[str, Any] = self.post({"type": "orderStatus", "user": address, "oid": cloid})
-        return status
-
     def fills_with_cloid(self, address: str, cloid: str) -> list[dict[str, Any]]:
         return [fill for fill in self.post({"type": "userFills", "user": address}) if fill.get("cloid") == cloid]
