@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -14,7 +15,16 @@ from dnbot import resources
 from dnbot.adapters.asgard.references import LongReference
 from dnbot.adapters.aws.dynamodb import DynamoStateStore
 from dnbot.domain.assets import Asset, Protocol
-from dnbot.domain.positions import Job, JobKind, JobStatus, Leg, Position, PositionStatus, StageStatus
+from dnbot.domain.positions import (
+    IllegalTransition,
+    Job,
+    JobKind,
+    JobStatus,
+    Leg,
+    Position,
+    PositionStatus,
+    StageStatus,
+)
 from dnbot.domain.rates import FundingQuote, LendingMarket, RatesSnapshot
 from dnbot.local.cloud import create_state_table
 from dnbot.ports import PositionConflict, PrivyWalletRecord, SessionRecord, UserRecord
@@ -70,11 +80,18 @@ def test_position_create_is_conditional_and_saves_are_optimistic(store: DynamoSt
         store.create_position(position)
     leg = Leg("asgard", Decimal("7.5"), Decimal("200.1"), Decimal("1500.75"), Decimal("0.75"), "ref")
     moved = position.moved_to(PositionStatus.OPEN, T0 + timedelta(seconds=5), long_leg=leg)
-    store.save_position(moved, expected_updated_at=position.updated_at)
-    assert store.get_position("u1", "p1") == moved
+    saved = store.save_position(moved)
+    assert saved.version == 1 and store.get_position("u1", "p1") == saved
     with pytest.raises(PositionConflict):  # a writer holding the old version loses
-        store.save_position(position.moved_to(PositionStatus.FAILED, T0), expected_updated_at=T0)
-    assert [p.position_id for p in store.positions_with_status(PositionStatus.OPEN)] == ["p1"]
+        store.save_position(position.moved_to(PositionStatus.FAILED, T0))
+    with pytest.raises(PositionConflict):  # even a legal move, if its copy was read before the last save
+        store.save_position(position.moved_to(PositionStatus.NEEDS_ATTENTION, T0))
+    with pytest.raises(IllegalTransition):  # an open position cannot go back to pending
+        saved.moved_to(PositionStatus.PENDING, T0)
+    assert store.save_position(saved.moved_to(PositionStatus.CLOSING, T0)).version == 2
+    with pytest.raises(PositionConflict):  # saving a position that was never created is not an upsert
+        store.save_position(replace(position, position_id="p-none"))
+    assert [p.position_id for p in store.positions_with_status(PositionStatus.CLOSING)] == ["p1"]
     assert store.positions_with_status(PositionStatus.PENDING) == []
 
 

@@ -42,3 +42,51 @@ def test_open_compensates_from_the_first_leg_on() -> None:
 def test_render_substitutes_the_function() -> None:
     text = render("close_position", {STEP_FUNCTION_PLACEHOLDER: "arn:aws:lambda:x:1:function:f"})
     assert "${" not in text and "arn:aws:lambda:x:1:function:f" in text
+
+
+def _subclasses(cls: type) -> set[type]:
+    found = set(cls.__subclasses__())
+    for sub in list(found):
+        found |= _subclasses(sub)
+    return found
+
+
+def _import_every_dnbot_module() -> None:
+    """Load every class a step can raise (the adapters the steps call included), so subclasses are visible."""
+    import importlib
+    import pkgutil
+
+    import dnbot
+
+    for module in pkgutil.walk_packages(dnbot.__path__, "dnbot."):
+        if module.name.startswith(("dnbot.sim", "dnbot.local", "dnbot.backtest", "dnbot.cli")):
+            continue
+        importlib.import_module(module.name)
+
+
+@pytest.mark.parametrize("name", ["open_position", "close_position"])
+def test_every_retriable_error_class_is_named_where_venue_tasks_retry(name: str) -> None:
+    """Step Functions matches error names exactly, not subclasses: each concrete retriable class must be listed."""
+    from dnbot.ports import PositionConflict, TransientVenueError
+
+    _import_every_dnbot_module()
+    transient = {cls.__name__ for cls in {TransientVenueError, *_subclasses(TransientVenueError)}}
+    conflict = {cls.__name__ for cls in {PositionConflict, *_subclasses(PositionConflict)}}
+    assert "LegsStillOpen" in transient  # the walk does see the steps' own subclasses
+    for state_name, state in definition_for(name)["States"].items():
+        if state["Type"] != "Task":
+            continue
+        named = {error for retrier in state["Retry"] for error in retrier["ErrorEquals"]}
+        assert conflict <= named, f"{state_name} does not retry {sorted(conflict - named)}"
+        assert all(r.get("JitterStrategy") == "FULL" for r in state["Retry"]), state_name
+        assert 0 < state["TimeoutSeconds"] <= 300, state_name
+        if state_name in {"OpenLong", "OpenShort", "Unwind", "CloseShortFirst", "CloseLongSecond", "Reconcile"}:
+            assert transient <= named, f"{state_name} does not retry {sorted(transient - named)}"
+        assert "AmbiguousVenueError" not in named  # never retried blindly
+
+
+def test_task_timeout_exceeds_the_step_function_timeout() -> None:
+    from dnbot.resources import function
+    from dnbot.workflows.definitions import TASK_TIMEOUT_SECONDS
+
+    assert TASK_TIMEOUT_SECONDS > function("position_steps").timeout_seconds

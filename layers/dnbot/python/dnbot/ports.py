@@ -113,8 +113,10 @@ class PositionStore(Protocol):
 
     def get_position(self, user_id: str, position_id: str) -> Position | None: ...
 
-    def save_position(self, position: Position, *, expected_updated_at: datetime | None = None) -> None:
-        """Overwrite; with `expected_updated_at`, only if nobody saved in between (else PositionConflict)."""
+    def save_position(self, position: Position, *, expected_updated_at: datetime | None = None) -> Position:
+        """A versioned conditional write: only if the stored version is still `position.version` (the version
+        the caller read; also `expected_updated_at` if given), else PositionConflict. Returns the position as
+        stored (version + 1): save that, not the argument, next time."""
         ...
 
     def list_positions(self, user_id: str) -> list[Position]: ...
@@ -376,4 +378,42 @@ class NonceSource(Protocol):
 
     def next_nonce(self, signer: str) -> int:
         """A millisecond nonce, strictly increasing per signer across every process that signs for it."""
+        ...
+
+
+# --- activity and PnL records (the dashboard's History and Activity) ------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityEvent:
+    at: datetime
+    kind: str  # position_opened | position_closed | position_failed | unwind | kill_switch | settings | ...
+    message: str  # one sentence a trader understands
+    position_id: str | None = None
+    detail: dict[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityPage:
+    events: list[ActivityEvent]
+    cursor: str | None  # pass back to get the next (older) page; None at the end
+
+
+class ActivityLog(Protocol):
+    """What happened to a user's account, newest first (opens, closes, unwinds, kill switch, settings, deposits,
+    withdrawals, rebalances). Recording never raises into the caller's use case."""
+
+    def record(self, user_id: str, kind: str, message: str, position_id: str | None = None,
+               **detail: object) -> None: ...
+
+    def events(self, user_id: str, limit: int = 50, cursor: str | None = None) -> ActivityPage: ...
+
+
+class PnlBook(Protocol):
+    """A closed (or failed) position's realized PnL by source, kept with it (source name -> USD, in cents)."""
+
+    def put_realized(self, user_id: str, position_id: str, parts: dict[str, Decimal]) -> None: ...
+
+    def realized_of(self, user_id: str) -> dict[str, dict[str, Decimal]]:
+        """position id -> its parts, for every position of the user that has them."""
         ...

@@ -18,11 +18,37 @@ class PositionStatus(str, Enum):
     FAILED = "failed"  # the open failed and every leg it opened was unwound
     NEEDS_ATTENTION = "needs_attention"  # compensation failed: an operator must look (a leg may be naked)
 
+    def may_move_to(self, target: PositionStatus) -> bool:
+        """Whether the table of allowed moves (ALLOWED_MOVES) has this one; staying put is always allowed."""
+        return target is self or target in ALLOWED_MOVES[self]
+
     @property
     def is_live(self) -> bool:
         """Holds (or may hold) capital at a venue."""
         return self in {PositionStatus.PENDING, PositionStatus.OPEN, PositionStatus.CLOSING,
                         PositionStatus.NEEDS_ATTENTION}
+
+
+# Every status a position may move to from each status. A retried step re-saves the status it set (a self-move).
+# PENDING -> OPEN (both legs on) | FAILED (unwound) | NEEDS_ATTENTION (unwind failed)
+# OPEN -> CLOSING | NEEDS_ATTENTION (the reconciler found drift)
+# CLOSING -> CLOSED | NEEDS_ATTENTION | OPEN (the close stopped and the hedge was restored)
+# NEEDS_ATTENTION -> CLOSING (an operator closes it) | OPEN | FAILED | CLOSED (the reconciler resolved it)
+# FAILED -> OPEN (a late long adopted with its hedge) | NEEDS_ATTENTION (a late leg found)
+# CLOSED -> NEEDS_ATTENTION (a leg found at a venue after the close)
+ALLOWED_MOVES: dict[PositionStatus, frozenset[PositionStatus]] = {
+    PositionStatus.PENDING: frozenset({PositionStatus.OPEN, PositionStatus.FAILED, PositionStatus.NEEDS_ATTENTION}),
+    PositionStatus.OPEN: frozenset({PositionStatus.CLOSING, PositionStatus.NEEDS_ATTENTION}),
+    PositionStatus.CLOSING: frozenset({PositionStatus.CLOSED, PositionStatus.NEEDS_ATTENTION, PositionStatus.OPEN}),
+    PositionStatus.NEEDS_ATTENTION: frozenset({PositionStatus.CLOSING, PositionStatus.OPEN, PositionStatus.FAILED,
+                                               PositionStatus.CLOSED}),
+    PositionStatus.FAILED: frozenset({PositionStatus.OPEN, PositionStatus.NEEDS_ATTENTION}),
+    PositionStatus.CLOSED: frozenset({PositionStatus.NEEDS_ATTENTION}),
+}
+
+
+class IllegalTransition(Exception):
+    """A position was asked to move where the table of allowed moves does not go."""
 
 
 class StageStatus(str, Enum):
@@ -68,8 +94,15 @@ class Position:
     failure: str | None = None
     realized_pnl_usd: Decimal | None = None
     close_reason: str | None = None
+    # The store's write counter: the version this copy was read at. Every save is conditional on the stored
+    # version still being this one, and the store bumps it (two writers cannot both win).
+    version: int = 0
 
     def moved_to(self, status: PositionStatus, at: datetime, **changes: object) -> Position:
+        """The position in `status`; raises IllegalTransition for a move ALLOWED_MOVES does not have."""
+        if not self.status.may_move_to(status):
+            raise IllegalTransition(f"position {self.position_id}: {self.status.value} -> {status.value} "
+                                    "is not an allowed move")
         return replace(self, status=status, updated_at=at, **changes)  # type: ignore[arg-type]
 
 

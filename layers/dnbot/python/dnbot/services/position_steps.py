@@ -104,8 +104,8 @@ class PositionSteps:
         self._jobs.put_job(self._job(state).with_stage(name, status, self._clock.now(), detail))
 
     def _save(self, before: Position, after: Position) -> Position:
-        self._positions.save_position(after, expected_updated_at=before.updated_at)
-        return after
+        """A versioned conditional write (the version `before` was read at); returns the stored position."""
+        return self._positions.save_position(replace(after, version=before.version))
 
     # --- open ---------------------------------------------------------------------------------------------
 
@@ -240,7 +240,7 @@ class PositionSteps:
         position = self._position(state)
         now = self._clock.now()
         reason = _error_text(state)
-        self._positions.save_position(position.moved_to(PositionStatus.FAILED, now, failure=reason))
+        self._save(position, position.moved_to(PositionStatus.FAILED, now, failure=reason))
         self._jobs.put_job(self._job(state).finished(JobStatus.FAILED, now, reason))
         return state
 
@@ -249,7 +249,7 @@ class PositionSteps:
         position = self._position(state)
         now = self._clock.now()
         reason = "compensation failed, a leg may be open: " + _error_text(state)
-        self._positions.save_position(position.moved_to(PositionStatus.NEEDS_ATTENTION, now, failure=reason))
+        self._save(position, position.moved_to(PositionStatus.NEEDS_ATTENTION, now, failure=reason))
         self._jobs.put_job(self._job(state).finished(JobStatus.FAILED, now, reason))
         return state
 

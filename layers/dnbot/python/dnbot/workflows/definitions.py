@@ -5,10 +5,16 @@ step returns the whole new state, so a reader can follow one JSON object from Pr
 function's ARN is the placeholder `${PositionStepsFunctionArn}`: CDK substitutes the deployed ARN and
 `dnbot local` substitutes its in-process one.
 
-Error names are the Python exception class names the steps raise (Lambda reports them as `errorType`):
-- `TransientVenueError`: a venue was briefly unavailable; retried with backoff.
+Error names are the Python exception class names the steps raise (Lambda reports them as `errorType`). Step
+Functions matches `ErrorEquals` by exact name, never by subclass, so every concrete retriable class is listed
+(tests/unit/workflows/test_definitions.py walks the classes and fails when one is missing):
+- `TransientVenueError` and its subclasses (`LegsStillOpen`): a venue was briefly unavailable; retried.
+- `PositionConflict`: another writer saved the position first; the step re-reads and re-applies (idempotent).
 - `AmbiguousVenueError`: a write may or may not have landed; never retried blindly (the next step reconciles).
-- everything else is a refusal or a bug, and goes to compensation.
+- everything else (StepRefused, VenueRejected, FillMismatch, IllegalTransition...) is a refusal or a bug, and
+  goes to compensation.
+Retries back off exponentially with FULL jitter (two executions failing together do not retry in lockstep), and
+every Task has a timeout a little over the step function's own, so a hung invoke cannot hold an execution.
 """
 
 from __future__ import annotations
@@ -24,17 +30,33 @@ _LAMBDA_SERVICE_ERRORS = [
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
 ]
+# Every concrete class name a step raises for "try again": TransientVenueError's subclasses are listed one by one.
+TRANSIENT_VENUE_ERRORS = ("TransientVenueError", "LegsStillOpen")
+WRITE_CONFLICT_ERRORS = ("PositionConflict",)
+# The position_steps function's timeout is 120 s (resources.FUNCTIONS); a Task waits a little longer than that.
+TASK_TIMEOUT_SECONDS = 150
+
 _RETRY_LAMBDA_SERVICE = {
     "ErrorEquals": _LAMBDA_SERVICE_ERRORS,
     "IntervalSeconds": 1,
     "MaxAttempts": 3,
     "BackoffRate": 2.0,
+    "JitterStrategy": "FULL",
+}
+_RETRY_WRITE_CONFLICT = {
+    "ErrorEquals": list(WRITE_CONFLICT_ERRORS),
+    "IntervalSeconds": 1,
+    "MaxAttempts": 3,
+    "BackoffRate": 2.0,
+    "JitterStrategy": "FULL",
 }
 _RETRY_TRANSIENT_VENUE = {
-    "ErrorEquals": ["TransientVenueError"],
+    "ErrorEquals": list(TRANSIENT_VENUE_ERRORS),
     "IntervalSeconds": 1,
     "MaxAttempts": 4,
     "BackoffRate": 2.0,
+    "MaxDelaySeconds": 20,
+    "JitterStrategy": "FULL",
 }
 
 
@@ -49,7 +71,8 @@ def _task(step: str, *, next_state: str | None, retry_venue: bool = False,
             "Payload": {"step": step, "state.$": "$"},
         },
         "OutputPath": "$.Payload",
-        "Retry": [_RETRY_LAMBDA_SERVICE, *([_RETRY_TRANSIENT_VENUE] if retry_venue else [])],
+        "TimeoutSeconds": TASK_TIMEOUT_SECONDS,
+        "Retry": [_RETRY_LAMBDA_SERVICE, _RETRY_WRITE_CONFLICT, *([_RETRY_TRANSIENT_VENUE] if retry_venue else [])],
     }
     if catch_to is not None:
         state["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": catch_to}]

@@ -18,6 +18,7 @@ Item types (pk / sk):
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -154,6 +155,7 @@ def position_to_item(position: Position) -> dict[str, Any]:
         "failure": position.failure,
         "realized_pnl_usd": position.realized_pnl_usd,
         "close_reason": position.close_reason,
+        "version": position.version,
     }
 
 
@@ -173,6 +175,7 @@ def position_from_item(item: dict[str, Any]) -> Position:
         failure=item.get("failure"),
         realized_pnl_usd=_dec(item.get("realized_pnl_usd")),
         close_reason=item.get("close_reason"),
+        version=int(item.get("version", 0)),
     )
 
 
@@ -282,16 +285,23 @@ class DynamoStateStore:
         item = self._table.get_item(Key={"pk": f"USER#{user_id}", "sk": f"POSITION#{position_id}"}).get("Item")
         return None if item is None else position_from_item(item)
 
-    def save_position(self, position: Position, *, expected_updated_at: datetime | None = None) -> None:
-        kwargs: dict[str, Any] = {"Item": _strip_none(position_to_item(position))}
+    def save_position(self, position: Position, *, expected_updated_at: datetime | None = None) -> Position:
+        """A versioned conditional write: only if the stored version is still `position.version` (the one it
+        was read at); stores and returns it at version + 1. Another writer in between -> PositionConflict."""
+        saved = replace(position, version=position.version + 1)
+        condition = Attr("version").eq(position.version)
+        if position.version == 0:  # written before versions existed, or never saved since its creation
+            condition = condition | Attr("version").not_exists()
+        condition = Attr("pk").exists() & condition
         if expected_updated_at is not None:
-            kwargs["ConditionExpression"] = Attr("updated_at").eq(_iso(expected_updated_at))
+            condition = condition & Attr("updated_at").eq(_iso(expected_updated_at))
         try:
-            self._table.put_item(**kwargs)
+            self._table.put_item(Item=_strip_none(position_to_item(saved)), ConditionExpression=condition)
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 raise PositionConflict(f"position {position.position_id} changed underneath") from error
             raise
+        return saved
 
     def list_positions(self, user_id: str) -> list[Position]:
         response = self._table.query(
