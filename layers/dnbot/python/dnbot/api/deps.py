@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hmac
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 
 from dnbot.ports import SessionRecord, UserRecord
 from dnbot.services.errors import Forbidden
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
 SESSION_COOKIE = "dnbot_session"
 CSRF_HEADER = "X-CSRF-Token"
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+_TOKEN_CHARS = re.compile(r"[A-Za-z0-9_\-]+")
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -33,14 +35,31 @@ class CurrentUser:
     session: SessionRecord
 
 
+def is_token_text(value: str, max_length: int = 512) -> bool:
+    """Session cookies and CSRF tokens are URL-safe base64: anything else (odd bytes, huge values) is refused
+    before it reaches a comparison or a database key."""
+    return 0 < len(value) <= max_length and _TOKEN_CHARS.fullmatch(value) is not None
+
+
+def session_cookie(request: Request) -> str | None:
+    """The session cookie if it is well formed; a malformed one counts as no session."""
+    value = request.cookies.get(SESSION_COOKIE)
+    return value if value is not None and is_token_text(value) else None
+
+
 def current_user(request: Request) -> CurrentUser:
     runtime = get_runtime(request)
-    user, session = runtime.auth.authenticate(request.cookies.get(SESSION_COOKIE))
+    user, session = runtime.auth.authenticate(session_cookie(request))
     if request.method not in _SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER, "")
-        if not hmac.compare_digest(sent, session.csrf_token):
+        if not is_token_text(sent) or not hmac.compare_digest(sent.encode(), session.csrf_token.encode()):
             raise Forbidden("Missing or wrong CSRF token; reload the page.", code="csrf_failed")
     return CurrentUser(user, session)
 
 
 UserDep = Annotated[CurrentUser, Depends(current_user)]
+
+
+# Ids in paths (positions, jobs, withdrawals) are ours: hex or URL-safe, short. Anything else is a 422 before it
+# becomes a database key (DynamoDB refuses keys over 1 KB with a server error).
+IdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]

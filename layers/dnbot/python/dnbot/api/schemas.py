@@ -15,6 +15,10 @@ from dnbot.domain.rates import RatesSnapshot
 from dnbot.domain.strategy import Candidate
 from dnbot.ports import Balances, UserRecord
 
+# Digit limits of every numeric input (DynamoDB keeps 38 significant digits; nothing here needs more than these).
+LEVERAGE_DIGITS, LEVERAGE_PLACES = 8, 4  # e.g. 3.2500
+USD_DIGITS, USD_PLACES = 12, 2  # up to 9,999,999,999.99 in cents
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -161,8 +165,10 @@ class StatusMessage(BaseModel):
 class OpenPositionRequest(Strict):
     asset: str
     protocol: str | None = None
-    leverage: Decimal = Field(default=Decimal(3), ge=2, le=4)
-    size_usd: Decimal = Field(gt=0, le=Decimal(10_000_000), description="capital: collateral + margin")
+    leverage: Decimal = Field(default=Decimal(3), ge=2, le=4, max_digits=LEVERAGE_DIGITS,
+                              decimal_places=LEVERAGE_PLACES)
+    size_usd: Decimal = Field(gt=0, le=Decimal(10_000_000), max_digits=USD_DIGITS, decimal_places=USD_PLACES,
+                              description="capital: collateral + margin")
 
     @field_validator("asset")
     @classmethod
@@ -255,8 +261,10 @@ class StatusResponse(BaseModel):
 
 class SettingsBody(Strict):
     preset: Literal["conservative", "balanced", "aggressive"] = "balanced"
-    leverage: Decimal | None = Field(default=None, ge=2, le=4)
-    max_position_usd: Decimal | None = Field(default=None, gt=0)
+    leverage: Decimal | None = Field(default=None, ge=2, le=4, max_digits=LEVERAGE_DIGITS,
+                                     decimal_places=LEVERAGE_PLACES)
+    max_position_usd: Decimal | None = Field(default=None, gt=0, le=Decimal(10_000_000), max_digits=USD_DIGITS,
+                                             decimal_places=USD_PLACES)
 
 
 class SettingsOut(BaseModel):

@@ -5,7 +5,7 @@ from decimal import Decimal
 from fastapi import APIRouter, Query
 
 from dnbot.api.deps import RuntimeDep
-from dnbot.api.schemas import ConfigResponse, RatesResponse
+from dnbot.api.schemas import LEVERAGE_DIGITS, LEVERAGE_PLACES, ConfigResponse, RatesResponse
 from dnbot.services.rates import rate_markets
 
 router = APIRouter(tags=["rates"])
@@ -19,6 +19,7 @@ def config(runtime: RuntimeDep) -> ConfigResponse:
 
 
 @router.get("/rates")
-def rates(runtime: RuntimeDep, leverage: Decimal = Query(Decimal(3), ge=2, le=4)) -> RatesResponse:
+def rates(runtime: RuntimeDep, leverage: Decimal = Query(Decimal(3), ge=2, le=4, max_digits=LEVERAGE_DIGITS,
+                                                                 decimal_places=LEVERAGE_PLACES)) -> RatesResponse:
     snapshot = runtime.rates.latest()
     return RatesResponse.build(snapshot, rate_markets(snapshot, leverage), leverage)
