@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from dnbot.api.routes import account, auth, control, positions, rates
+from dnbot.api.routes import account, auth, control, history, positions, rates
 from dnbot.services.errors import ServiceError
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ def create_app(runtime: Runtime, static_dir: Path | None = None) -> FastAPI:
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
         return _error(500, "internal_error", "Something went wrong on our side; it has been logged.")
 
-    for module in (rates, auth, positions, control, account):
+    for module in (rates, auth, history, positions, control, account):
         app.include_router(module.router, prefix="/api/v1")
 
     if static_dir is not None:

@@ -22,6 +22,9 @@ def message_for(item: Item) -> tuple[dict[str, Any], str | None] | None:
     if kind == "position":
         data = {key: item.get(key) for key in ("position_id", "status", "asset", "protocol", "failure")}
         return {"type": "position", "data": data}, str(item["user_id"])
+    if kind == "activity":
+        data = {key: item.get(key) for key in ("at", "kind", "message", "position_id")}
+        return {"type": "activity", "data": data}, str(item["user_id"])
     if kind == "job":
         data = {key: item.get(key) for key in ("job_id", "position_id", "kind", "status", "error")}
         return {"type": "job", "data": data}, str(item["user_id"])

@@ -1,0 +1,283 @@
+"""What a trader sees of their positions: live risk and PnL by source while open, realized PnL once closed.
+
+Live figures come from the venues (RiskReader: Asgard's health factor, Hyperliquid's margin ratio and liquidation
+price and SOL oracle; ShortVenue.funding_usd: Hyperliquid's userFunding) and are cached per position for
+`cache_seconds`, so a page of positions costs at most one round of venue reads per live position per window.
+A venue that cannot be read leaves its figures None and says since when (`stale_since`); it never fails the page.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+from dnbot.domain.pnl import SOURCES, PnlBreakdown
+from dnbot.domain.pnl_breakdown import CarryRates, LegFill, long_price_now, realized, unrealized
+from dnbot.domain.positions import Position, PositionStatus
+from dnbot.domain.risk import RiskReadings, joint_view
+from dnbot.ports import ActivityLog, Clock, PnlBook, PositionStore, RatesStore, RiskReader
+from dnbot.services.errors import ServiceError
+
+logger = logging.getLogger(__name__)
+
+LIVE = (PositionStatus.OPEN, PositionStatus.CLOSING, PositionStatus.NEEDS_ATTENTION)
+HISTORY = (PositionStatus.CLOSED, PositionStatus.FAILED)
+View = Literal["all", "active", "history"]
+HOURS = Decimal(3600)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveFigures:
+    read_at: datetime
+    health_factor: Decimal | None
+    margin_ratio: Decimal | None
+    liquidation_price_usd: Decimal | None
+    sol_price_usd: Decimal | None
+    liquidation_distance: Decimal | None  # the SOL move (fraction) to the nearer liquidation
+    long_value_usd: Decimal | None
+    long_debt_usd: Decimal | None
+    short_value_usd: Decimal | None
+    pnl: PnlBreakdown | None
+    unreadable: tuple[str, ...]  # the venue reads that failed this time
+    stale_since: datetime | None  # since when some reading has been unreadable
+
+
+@dataclass(frozen=True, slots=True)
+class PositionView:
+    position: Position
+    live: LiveFigures | None
+    pnl: PnlBreakdown | None
+    pnl_kind: Literal["unrealized", "realized"] | None
+
+
+@dataclass(frozen=True, slots=True)
+class PositionsPage:
+    views: list[PositionView]
+    total: int
+    cursor: str | None
+
+
+def debt_of(position: Position) -> Decimal:
+    """The USDC the long borrowed: its notional less the collateral (notional / leverage)."""
+    notional = position.long_leg.notional_usd if position.long_leg else position.target_notional_usd
+    return notional - notional / position.leverage
+
+
+def hours_between(start: datetime, end: datetime) -> Decimal:
+    return max(Decimal(0), Decimal(str((end - start).total_seconds())) / HOURS)
+
+
+class PortfolioService:
+    def __init__(self, positions: PositionStore, rates: RatesStore, risk: RiskReader,
+                 funding_of: Callable[[Position], Decimal], pnl_book: PnlBook, clock: Clock,
+                 cache_seconds: float = 15.0, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._positions = positions
+        self._rates = rates
+        self._risk = risk
+        self._funding_of = funding_of
+        self._pnl = pnl_book
+        self._clock = clock
+        self._cache_seconds = cache_seconds
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._cache: dict[str, tuple[float, LiveFigures]] = {}
+        self._failing_since: dict[str, datetime] = {}
+
+    # --- pages -------------------------------------------------------------------------------------------
+
+    def page(self, user_id: str, view: View = "all", limit: int = 50, cursor: str | None = None) -> PositionsPage:
+        if not 1 <= limit <= 200:
+            raise ServiceError("limit must be between 1 and 200.", code="invalid_limit")
+        try:
+            offset = int(cursor) if cursor else 0
+        except ValueError:
+            raise ServiceError("Invalid cursor; start again from the first page.", code="invalid_cursor") from None
+        every = sorted(self._positions.list_positions(user_id), key=lambda p: p.created_at, reverse=True)
+        if view == "active":
+            every = [p for p in every if p.status not in HISTORY]
+        elif view == "history":
+            every = [p for p in every if p.status in HISTORY]
+        chosen = every[offset:offset + limit]
+        booked = self._pnl.realized_of(user_id) if any(p.status in HISTORY for p in chosen) else {}
+        views = [self._view(p, booked.get(p.position_id)) for p in chosen]
+        more = offset + limit < len(every)
+        return PositionsPage(views, len(every), str(offset + limit) if more else None)
+
+    def every(self, user_id: str) -> list[PositionView]:
+        """Every position of the user, newest first (the CSV exports)."""
+        views: list[PositionView] = []
+        cursor: str | None = None
+        while True:
+            page = self.page(user_id, "all", 200, cursor)
+            views.extend(page.views)
+            if page.cursor is None:
+                return views
+            cursor = page.cursor
+
+    def one(self, position: Position) -> PositionView:
+        booked = self._pnl.realized_of(position.user_id) if position.status in HISTORY else {}
+        return self._view(position, booked.get(position.position_id))
+
+    def _view(self, position: Position, booked: dict[str, Decimal] | None) -> PositionView:
+        if position.status in HISTORY:
+            return PositionView(position, None, self._realized(position, booked), "realized")
+        if position.status in LIVE and position.long_leg is not None and position.short_leg is not None:
+            live = self.live_figures(position)
+            return PositionView(position, live, live.pnl, "unrealized" if live.pnl is not None else None)
+        return PositionView(position, None, None, None)
+
+    @staticmethod
+    def _realized(position: Position, booked: dict[str, Decimal] | None) -> PnlBreakdown | None:
+        if booked is not None:
+            return PnlBreakdown(**{name: booked.get(name, Decimal(0)) for name in SOURCES})
+        if position.realized_pnl_usd is None:
+            return None
+        # recorded before the breakdown was kept: the total is known, the sources are not
+        return PnlBreakdown(price=position.realized_pnl_usd)
+
+    # --- live figures ----------------------------------------------------------------------------------------
+
+    def live_figures(self, position: Position) -> LiveFigures:
+        key = position.position_id
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is not None and self._monotonic() - cached[0] < self._cache_seconds:
+                return cached[1]
+        figures = self._read(position)
+        with self._lock:
+            self._cache[key] = (self._monotonic(), figures)
+        return figures
+
+    def _read(self, position: Position) -> LiveFigures:
+        now = self._clock.now()
+        unreadable: list[str] = []
+        try:
+            readings = self._risk.readings(position)
+        except Exception as error:  # the risk reader already maps venue failures to None; this is a last guard
+            logger.warning("risk readings failed for %s: %s", position.position_id, error)
+            readings = RiskReadings()
+        if readings.health_factor is None:
+            unreadable.append("asgard")
+        if readings.margin_ratio is None and readings.short_liquidation_price is None:
+            unreadable.append("hyperliquid")
+        funding: Decimal | None
+        try:
+            funding = self._funding_of(position)
+        except Exception as error:  # a venue failure: funding unknown this time
+            logger.warning("funding read failed for %s: %s", position.position_id, error)
+            funding = None
+            unreadable.append("hyperliquid_funding")
+        snapshot = self._rates.latest_snapshot()
+        sol_now = readings.oracle_price_usd or (snapshot.funding.mark_price if snapshot else None)
+        view = joint_view(RiskReadings(health_factor=readings.health_factor,
+                                       short_liquidation_price=readings.short_liquidation_price,
+                                       oracle_price_usd=sol_now))
+        long_leg, short_leg = position.long_leg, position.short_leg
+        assert long_leg is not None and short_leg is not None
+        long_fill = LegFill(long_leg.size, long_leg.entry_price, long_leg.fees_usd)
+        short_fill = LegFill(short_leg.size, short_leg.entry_price, short_leg.fees_usd)
+        debt = debt_of(position)
+        long_value = short_value = pnl = None
+        if sol_now is not None:
+            long_now = long_price_now(long_fill, short_leg.entry_price, sol_now, position.asset.is_lst,
+                                      None if position.asset.is_lst else readings.long_venue_sol_price_usd)
+            long_value = (long_leg.size * long_now).quantize(Decimal("0.01"))
+            short_value = (short_leg.size * sol_now).quantize(Decimal("0.01"))
+            if funding is not None:
+                market = snapshot.market(position.asset, position.protocol) if snapshot else None
+                rates = CarryRates(market.staking_apy, market.supply_apy, market.usdc_borrow_apy) if market \
+                    else CarryRates()
+                pnl = unrealized(long=long_fill, short=short_fill, long_price_now_usd=long_now,
+                                 short_mark_now_usd=sol_now, funding_usd=funding, debt_usd=debt,
+                                 hours_held=hours_between(position.created_at, now), rates=rates)
+        with self._lock:
+            if unreadable:
+                stale_since = self._failing_since.setdefault(position.position_id, now)
+            else:
+                self._failing_since.pop(position.position_id, None)
+                stale_since = None
+        return LiveFigures(
+            read_at=now, health_factor=readings.health_factor, margin_ratio=readings.margin_ratio,
+            liquidation_price_usd=readings.short_liquidation_price, sol_price_usd=sol_now,
+            liquidation_distance=view.distance, long_value_usd=long_value, long_debt_usd=debt.quantize(Decimal("0.01")),
+            short_value_usd=short_value, pnl=pnl, unreadable=tuple(unreadable), stale_since=stale_since)
+
+
+class PositionJournal:
+    """What the workflows tell the trader: an activity line per step that matters, and the realized PnL by
+    source kept with a closed or failed position."""
+
+    def __init__(self, activity: ActivityLog, pnl_book: PnlBook, rates: RatesStore, clock: Clock) -> None:
+        self._activity = activity
+        self._pnl = pnl_book
+        self._rates = rates
+        self._clock = clock
+
+    def requested(self, position: Position, what: str, reason: str) -> None:
+        self._activity.record(position.user_id, f"{what}_requested",
+                              f"{what.capitalize()} {position.asset.value} on {position.protocol.label} "
+                              f"({position.leverage}x, ${position.target_notional_usd} per leg): {reason}.",
+                              position.position_id)
+
+    def opened(self, position: Position) -> None:
+        long_leg = position.long_leg
+        size = f"${long_leg.notional_usd}" if long_leg else f"${position.target_notional_usd}"
+        self._activity.record(position.user_id, "position_opened",
+                              f"Opened {position.asset.value} long on {position.protocol.label} and SOL-PERP short "
+                              f"on Hyperliquid, {size} per leg at {position.leverage}x.", position.position_id)
+
+    def unwound(self, position: Position, reason: str) -> None:
+        self._activity.record(position.user_id, "unwind",
+                              f"The open of {position.asset.value} failed ({reason or 'a venue refused'}); every "
+                              "leg it had opened was closed again.", position.position_id)
+
+    def failed(self, position: Position, reason: str, unwound: dict[str, str] | None) -> None:
+        if unwound is not None:
+            total = (Decimal(unwound.get("long_proceeds_usd", "0")) - self._collateral(position)
+                     + Decimal(unwound.get("short_pnl_usd", "0"))
+                     - (position.short_leg.fees_usd if position.short_leg else Decimal(0)))
+            self._keep(position, total, Decimal(0))
+        self._activity.record(position.user_id, "position_failed",
+                              f"Could not open {position.asset.value}: {reason or 'a venue refused'}. No leg is left "
+                              "open.", position.position_id)
+
+    def needs_attention(self, position: Position, reason: str) -> None:
+        self._activity.record(position.user_id, "needs_attention",
+                              f"{position.asset.value} needs an operator: {reason}.", position.position_id)
+
+    def closed(self, position: Position, realized_usd: Decimal, funding_usd: Decimal) -> None:
+        parts = self._keep(position, realized_usd, funding_usd)
+        why = f" ({position.close_reason})" if position.close_reason else ""
+        self._activity.record(position.user_id, "position_closed",
+                              f"Closed {position.asset.value}{why}: realized {_usd(parts.total)} "
+                              f"(funding {_usd(parts.funding)}).", position.position_id,
+                              **{f"{name}_usd": value for name, value in parts.as_dict().items()})
+
+    @staticmethod
+    def _collateral(position: Position) -> Decimal:
+        return position.long_leg.notional_usd / position.leverage if position.long_leg else Decimal(0)
+
+    def _keep(self, position: Position, total: Decimal, funding: Decimal) -> PnlBreakdown:
+        snapshot = self._rates.latest_snapshot()
+        market = snapshot.market(position.asset, position.protocol) if snapshot else None
+        rates = CarryRates(market.staking_apy, market.supply_apy, market.usdc_borrow_apy) if market else CarryRates()
+        fees = sum((leg.fees_usd for leg in (position.long_leg, position.short_leg) if leg), Decimal(0))
+        long_value = position.long_leg.notional_usd if position.long_leg else Decimal(0)
+        parts = realized(total_usd=total, funding_usd=funding, fees_usd=fees, debt_usd=debt_of(position),
+                         long_value_at_entry_usd=long_value,
+                         hours_held=hours_between(position.created_at, self._clock.now()), rates=rates)
+        try:
+            self._pnl.put_realized(position.user_id, position.position_id, parts.as_dict())
+        except Exception:  # the position's total is saved with it; the split is for display
+            logger.exception("could not keep the PnL split of %s", position.position_id)
+        return parts
+
+
+def _usd(value: Decimal) -> str:
+    return f"-${-value:,.2f}" if value < 0 else f"${value:,.2f}"

@@ -1,0 +1,121 @@
+"""What a trader sees of a position, through the production adapters on the simulator: live health, margin,
+liquidation price and PnL by source while open (funding = what Hyperliquid's userFunding paid), realized PnL by
+source once closed (kept in the history), the activity log, and the CSV exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from dnbot.local.system import LocalSystem
+from tests.integration.helpers import Client, Terminal, log_in
+
+pytestmark = pytest.mark.xdist_group("moto")
+PARTS = ("funding_usd", "staking_usd", "lending_usd", "borrow_usd", "fees_usd", "price_usd")
+
+
+@pytest.fixture(scope="module")
+def sim_system(tmp_path_factory: pytest.TempPathFactory, terminal: Terminal) -> Iterator[LocalSystem]:
+    local = LocalSystem(port=0, state_dir=tmp_path_factory.mktemp("state"), scheduled=False, say=terminal.say,
+                        venues="sim")
+    local.start()
+    yield local
+    local.stop()
+
+
+@pytest.fixture(scope="module")
+def fay(sim_system: LocalSystem, terminal: Terminal) -> Client:
+    return log_in(sim_system, terminal, "fay@example.com")
+
+
+def _sums_to_total(pnl: dict[str, str]) -> None:
+    assert sum(Decimal(pnl[part]) for part in PARTS) == Decimal(pnl["total_usd"]), pnl
+    for part in (*PARTS, "total_usd"):
+        assert Decimal(pnl[part]) == Decimal(pnl[part]).quantize(Decimal("0.01"))
+
+
+def test_an_open_position_shows_live_risk_and_pnl_by_source_then_its_realized_history(
+        sim_system: LocalSystem, fay: Client) -> None:
+    assert sim_system.sim is not None
+    job = fay.wait_job(fay.post("/api/v1/positions/open", {"asset": "SOL", "protocol": "drift", "leverage": "3",
+                                                            "size_usd": "1200"}).json()["job_id"], timeout=60)
+    assert job["status"] == "succeeded", job
+    httpx.post(f"{sim_system.sim.base_url}/sim/clock", json={"advance_hours": 3})
+    sim_system.functions.invoke("rates_poller", {})
+    me = fay.get("/api/v1/auth/me").json()["user"]
+    paid = httpx.post(f"{sim_system.sim.url('hyperliquid')}/info",
+                      json={"type": "userFunding", "user": me["wallets"]["evm"], "startTime": 0}).json()
+    funding = sum((Decimal(p["delta"]["usdc"]) for p in paid), Decimal(0))
+
+    page = fay.get("/api/v1/positions?view=active").json()
+    assert page["total"] == 1 and page["next_cursor"] is None
+    live = page["positions"][0]
+    assert live["status"] == "open" and live["pnl_kind"] == "unrealized"
+    assert Decimal(live["health_factor"]) > 1
+    assert Decimal(live["margin_ratio"]) > 0
+    assert Decimal(live["liquidation_price_usd"]) > Decimal(live["sol_price_usd"])  # a short dies on a rise
+    assert 0 < Decimal(live["liquidation_distance_pct"]) < 100
+    assert live["stale_since"] is None and live["unreadable"] == []
+    assert Decimal(live["long"]["value_usd"]) > 0 and Decimal(live["short"]["value_usd"]) > 0
+    assert Decimal(live["long"]["debt_usd"]) > 0
+    _sums_to_total(live["pnl"])
+    assert Decimal(live["pnl"]["funding_usd"]) == funding.quantize(Decimal("0.01"))
+    assert Decimal(live["pnl"]["fees_usd"]) < 0 and Decimal(live["pnl"]["borrow_usd"]) < 0
+    assert live["pnl_usd"] == live["pnl"]["total_usd"]
+
+    closing = fay.wait_job(fay.post(f"/api/v1/positions/{job['position_id']}/close").json()["job_id"], timeout=60)
+    assert closing["status"] == "succeeded", closing
+    assert fay.get("/api/v1/positions?view=active").json()["positions"] == []
+    history = fay.get("/api/v1/positions?view=history&limit=10").json()["positions"]
+    closed = next(p for p in history if p["position_id"] == job["position_id"])
+    assert closed["status"] == "closed" and closed["pnl_kind"] == "realized" and closed["closed_at"]
+    assert closed["close_reason"] == "requested by user"
+    assert closed["health_factor"] is None  # no live reads for a closed position
+    _sums_to_total(closed["pnl"])
+    assert Decimal(closed["pnl"]["funding_usd"]) == funding.quantize(Decimal("0.01"))
+
+    events = fay.get("/api/v1/activity").json()["events"]
+    kinds = [e["kind"] for e in events if e.get("position_id") == job["position_id"]]
+    assert kinds[:2] == ["position_closed", "position_opened"]  # newest first
+    assert events[0]["message"].startswith("Closed SOL (requested by user): realized ")
+
+    exported = list(csv.DictReader(io.StringIO(fay.get("/api/v1/positions.csv").text)))
+    row = next(r for r in exported if r["position_id"] == job["position_id"])
+    assert row["total_usd"] == closed["pnl"]["total_usd"] and row["status"] == "closed"
+    funding_rows = list(csv.DictReader(io.StringIO(fay.get("/api/v1/funding.csv").text)))
+    assert next(r for r in funding_rows if r["position_id"] == job["position_id"])["funding_usd"] == \
+        closed["pnl"]["funding_usd"]
+
+
+def test_activity_pages_newest_first_and_a_bad_cursor_is_a_400(fay: Client) -> None:
+    first = fay.get("/api/v1/activity?limit=1").json()
+    assert len(first["events"]) == 1 and first["next_cursor"]
+    second = fay.get(f"/api/v1/activity?limit=1&cursor={first['next_cursor']}").json()
+    assert second["events"][0]["at"] <= first["events"][0]["at"]
+    assert second["events"][0] != first["events"][0]
+    reply = fay.get("/api/v1/activity?cursor=bm9wZQ")
+    assert reply.status_code == 400 and reply.json()["error"]["code"] == "invalid_cursor"
+    assert fay.get("/api/v1/positions?cursor=x").status_code == 400
+
+
+def test_an_unreadable_venue_leaves_nulls_and_says_since_when(sim_system: LocalSystem, fay: Client) -> None:
+    assert sim_system.sim is not None and sim_system.runtime is not None
+    job = fay.wait_job(fay.post("/api/v1/positions/open", {"asset": "SOL", "protocol": "drift", "leverage": "2",
+                                                            "size_usd": "600"}).json()["job_id"], timeout=60)
+    assert job["status"] == "succeeded", job
+    fault = {"venue": "asgard", "call": "refresh-positions", "kind": "5xx", "times": 50}
+    assert httpx.post(f"{sim_system.sim.base_url}/sim/faults", json=fault).status_code == 201
+    try:
+        reply = fay.get("/api/v1/positions?view=active")
+    finally:
+        httpx.delete(f"{sim_system.sim.base_url}/sim/faults")
+    assert reply.status_code == 200
+    live = reply.json()["positions"][0]
+    assert live["health_factor"] is None and "asgard" in live["unreadable"] and live["stale_since"]
+    assert live["margin_ratio"] is not None  # the other venue still reads
+    fay.wait_job(fay.post(f"/api/v1/positions/{job['position_id']}/close").json()["job_id"], timeout=60)
