@@ -87,7 +87,8 @@ def test_close_flattens_both_legs(system: LocalSystem, alice: Client) -> None:
     assert closing.status_code == 202
     job = alice.wait_job(closing.json()["job_id"])
     assert job["status"] == "succeeded", job
-    assert [s["name"] for s in job["stages"]][-4:] == ["close_short", "close_long", "reconcile", "closed"]
+    # the long first (the leg that can fail for longer), then the short: a long never rests without its short
+    assert [s["name"] for s in job["stages"]][-4:] == ["close_long", "close_short", "reconcile", "closed"]
     position = alice.get(f"/api/v1/positions/{position_id}").json()
     assert position["status"] == "closed" and position["pnl_usd"] is not None
     assert system.paper is not None

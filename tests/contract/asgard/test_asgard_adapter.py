@@ -14,7 +14,7 @@ import pytest
 from solders.keypair import Keypair
 
 from dnbot.adapters.asgard import AsgardClient, markets_from_snapshots, parse_markets
-from dnbot.adapters.asgard.venue import AsgardLongVenue
+from dnbot.adapters.asgard.venue import AsgardLongVenue, LongMayStillLand
 from dnbot.adapters.solana.rpc import SolanaRpc
 from dnbot.adapters.solana.signer import LocalKeypairSigner
 from dnbot.domain.assets import Asset, Protocol
@@ -117,16 +117,19 @@ def test_errors_map_to_transient_rejected_and_ambiguous(sim: tuple[str, SimWorld
         venue.open_long(request)
     with pytest.raises(VenueRejected, match="INVALID_LEVERAGE"):
         venue.open_long(LongOpenRequest("u4", "pos-x", Asset.SOL, int(Protocol.DRIFT), Decimal(100), Decimal(50)))
+    venue.solana = SolanaRpc(f"{base_url}/solana")
     world.faults.inject(Fault("asgard", "submit-create-position-tx", FaultKind.SERVER_ERROR))
     with pytest.raises(AmbiguousVenueError):
         venue.open_long(request)  # the 500 came after a signed transaction was sent
+    with pytest.raises(LongMayStillLand):  # not listed, unknown on Solana, its blockhash still valid
+        venue.find_long("u4", "pos-4")
+    world.clock.advance(timedelta(seconds=90))  # past the blockhash's 150 slots: it can no longer land
     assert venue.find_long("u4", "pos-4") is None  # (that 500 was raised before acting)
 
     world.faults.inject(Fault("asgard", "submit-create-position-tx", FaultKind.LOSE_RESPONSE))
-    with pytest.raises(AmbiguousVenueError):
-        venue.open_long(request)
+    adopted = venue.open_long(request)  # the answer was lost; the position is found by its signature: adopted
     landed = venue.find_long("u4", "pos-4")  # reconciled by the stored transaction signature
-    assert landed is not None and landed.size > 0
+    assert landed is not None and landed.size > 0 and landed == adopted
 
     world.faults.inject(Fault("asgard", "refresh-positions", FaultKind.TIMEOUT, delay_seconds=1.5))
     with pytest.raises(TransientVenueError):

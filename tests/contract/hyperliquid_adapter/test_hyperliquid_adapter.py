@@ -7,6 +7,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,13 @@ from hyperliquid.utils.signing import sign_l1_action
 
 from dnbot.adapters.hyperliquid.info import HyperliquidInfo
 from dnbot.adapters.hyperliquid.trading import (
+    ACTION_OPEN,
     HyperliquidShortVenue,
     InMemoryNonces,
+    action_of,
     cloid_for,
+    position_key,
+    position_key_of,
     round_price,
     signature_parts,
 )
@@ -179,11 +184,45 @@ def test_the_short_leg_opens_once_and_closes(sim: RunningSim, venue: tuple[Hyper
     assert again.size_sol == Decimal("2.5")
     assert short.info.sol_position_size(address) == Decimal("-2.5")
     assert short.find_short("u1", "pos-1") is not None
-    pnl = short.close_short("u1", "pos-1")
+    pnl = short.close_short("u1", "pos-1", Decimal("2.5"))
     assert pnl < 0  # the round trip pays two taker fees and the spread
     assert short.info.sol_position_size(address) == 0
     assert short.find_short("u1", "pos-1") is None
-    assert short.close_short("u1", "pos-1") == pnl  # closing again reports the same realized PnL
+    assert short.close_short("u1", "pos-1", Decimal("2.5")) == pnl  # closing again reports the same realized PnL
+
+
+def test_two_positions_share_one_account_and_close_apart(sim: RunningSim,
+                                                         venue: tuple[HyperliquidShortVenue, Wallets, Vault]) -> None:
+    """Hyperliquid nets an account's positions into one SOL short; closing one buys back only its own size."""
+    short, wallets, _ = venue
+    address = _user(sim, wallets, "u2", usdc="20000")
+    short.open_short("u2", "pos-a", Decimal("3.4"))
+    short.open_short("u2", "pos-b", Decimal("5.1"))
+    assert short.info.sol_position_size(address) == Decimal("-8.5")
+    httpx.post(f"{sim.base_url}/sim/clock", json={"advance_hours": 2})  # two funding payments on 8.5 SOL
+    short.close_short("u2", "pos-a", Decimal("3.4"))
+    assert short.info.sol_position_size(address) == Decimal("-5.1")  # the other position's short is intact
+    assert short.find_short("u2", "pos-a") is None
+    other = short.find_short("u2", "pos-b")
+    assert other is not None and other.size_sol == Decimal("5.1")
+    short.close_short("u2", "pos-a", Decimal("3.4"))  # a retried close buys nothing more
+    assert short.info.sol_position_size(address) == Decimal("-5.1")
+    # funding: each position's share of every hourly payment, adding up to what the account was paid
+    paid = short.info.user_funding_usd(address, 0)
+    a = short.funding_usd("u2", "pos-a", datetime.fromtimestamp(0, tz=UTC))
+    b = short.funding_usd("u2", "pos-b", datetime.fromtimestamp(0, tz=UTC))
+    assert paid != 0 and a + b == paid
+    assert abs(a / paid - Decimal("3.4") / Decimal("8.5")) < Decimal("0.0001")
+    short.close_short("u2", "pos-b", Decimal("5.1"))
+    assert short.info.sol_position_size(address) == 0
+
+
+def test_cloids_name_their_position() -> None:
+    assert position_key_of(cloid_for("p1", "open")) == position_key_of(cloid_for("p1", "close-2")) == \
+        position_key("p1") != position_key("p2")
+    assert action_of(cloid_for("p1", "open")) == ACTION_OPEN
+    with pytest.raises(ValueError):
+        cloid_for("p1", "whatever")
 
 
 def test_a_short_without_margin_is_refused(sim: RunningSim, venue: tuple[HyperliquidShortVenue, Wallets, Vault]

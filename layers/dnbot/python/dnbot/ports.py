@@ -285,15 +285,19 @@ class LongVenue(Protocol):
 class ShortVenue(Protocol):
     def open_short(self, user_id: str, position_id: str, size_sol: Decimal) -> ShortFill: ...
 
-    def find_short(self, user_id: str, position_id: str) -> ShortFill | None: ...
+    def find_short(self, user_id: str, position_id: str) -> ShortFill | None:
+        """THIS position's short still open at the venue (its own fills; the account may hold others')."""
+        ...
 
-    def close_short(self, user_id: str, position_id: str) -> Decimal:
-        """Reduce-only buy back; returns the closing fills' realized USD PnL after their fees (funding and the
-        opening fee are not in it). Closing an absent short is a no-op."""
+    def close_short(self, user_id: str, position_id: str, size_sol: Decimal) -> Decimal:
+        """Reduce-only buy back of exactly this position's `size_sol` (its ledger size), never the account's net:
+        another position's short is never touched. Returns the closing fills' realized USD PnL after their fees
+        (funding and the opening fee are not in it). Closing an absent short is a no-op."""
         ...
 
     def funding_usd(self, user_id: str, position_id: str, since: datetime) -> Decimal:
-        """Funding the short received (+) or paid (-) since `since` (Hyperliquid pays it every hour)."""
+        """This position's funding received (+) or paid (-) since `since`: the venue pays the account every hour,
+        split across the account's positions by their sizes in that hour."""
         ...
 
     def adjust_short(self, user_id: str, position_id: str, add_sol: Decimal) -> ShortFill:

@@ -135,8 +135,11 @@ class Runtime:
     @cached_property
     def asgard(self) -> AsgardLongVenue:
         from dnbot.adapters.asgard.venue import AsgardLongVenue, wallet_from_directory
+        from dnbot.adapters.solana.rpc import SolanaRpc
 
-        return AsgardLongVenue(self.asgard_client, self.privy_wallets, wallet_from_directory(self.store), self.store)
+        # Solana's signature status resolves an Asgard submit whose answer was lost
+        return AsgardLongVenue(self.asgard_client, self.privy_wallets, wallet_from_directory(self.store), self.store,
+                               solana=SolanaRpc(self.settings.solana_rpc_url))
 
     @cached_property
     def lending_markets(self) -> LendingMarketSource:

@@ -3,8 +3,9 @@ to cents at the end so that they still sum to the rounded total to the cent."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 
 CENT = Decimal("0.01")
 ZERO = Decimal(0)
@@ -83,3 +84,30 @@ def staking_usd_from_rate(lst_units: Decimal, lst_sol_rate_open: Decimal, lst_so
     """An LST's staking yield over the position: its SOL redemption rate grew, valued at one SOL price (the
     open's, so that the SOL move stays in `price`)."""
     return lst_units * (lst_sol_rate_close - lst_sol_rate_open) * sol_price_usd
+
+
+def split_by_size(total_usd: Decimal, sizes: Mapping[str, Decimal], quantum: Decimal = CENT) -> dict[str, Decimal]:
+    """One payment made to an account, split across the holders of its position by their sizes then.
+
+    Hyperliquid pays funding to the account every hour; the bot's positions share that account, so each one's
+    part is payment x its size / the account's size. Each part is a multiple of `quantum` and the parts sum
+    EXACTLY to the payment rounded to `quantum` (largest remainder: every part is first rounded down, then the
+    few quanta left go to the largest remainders, ties by key so that every caller gets the same split).
+    Holders with no positive size get 0. At least one size must be positive.
+    """
+    positive = {key: size for key, size in sizes.items() if size > ZERO}
+    if not positive:
+        raise ValueError("nobody held a position to split the payment over")
+    if quantum <= ZERO:
+        raise ValueError("the quantum must be positive")
+    whole = sum(positive.values(), ZERO)
+    target = total_usd.quantize(quantum, rounding=ROUND_HALF_EVEN)
+    units = (target / quantum).to_integral_value()
+    exact = {key: units * size / whole for key, size in positive.items()}
+    floored = {key: value.to_integral_value(rounding=ROUND_FLOOR) for key, value in exact.items()}
+    left = int(units - sum(floored.values(), ZERO))
+    for key in sorted(positive, key=lambda k: (floored[k] - exact[k], k))[:left]:
+        floored[key] += 1
+    parts = dict.fromkeys(sizes, ZERO)
+    parts.update({key: (value * quantum).quantize(quantum) for key, value in floored.items()})
+    return parts

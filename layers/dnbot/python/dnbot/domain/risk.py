@@ -102,6 +102,29 @@ def joint_view(readings: RiskReadings) -> JointView:
     return JointView(drop, rise)
 
 
+def lst_depeg(lst_price_usd: Decimal, sol_price_usd: Decimal, fair_lst_sol_rate: Decimal) -> Decimal:
+    """How far an LST trades below its fair SOL value: 1 - (LST price / SOL price) / fair rate, never negative
+    (an LST above its fair value is no depeg). The prices come from ONE venue (Asgard's), so that the ratio is
+    the venue's LST/SOL rate; the fair rate is the LST's redemption rate (at least its rate at the open)."""
+    if sol_price_usd <= ZERO or fair_lst_sol_rate <= ZERO:
+        raise ValueError("prices and rates must be positive")
+    return max(ZERO, ONE - lst_price_usd / sol_price_usd / fair_lst_sol_rate)
+
+
+def liquidation_threshold(drop_to_liquidation: Decimal, value_usd: Decimal, debt_usd: Decimal) -> Decimal | None:
+    """The long's liquidation threshold as the venue applies it now: value x LT x (1 - drop) = debt."""
+    if value_usd <= ZERO or debt_usd <= ZERO or drop_to_liquidation >= ONE:
+        return None
+    return debt_usd / (value_usd * (ONE - drop_to_liquidation))
+
+
+def long_drop_at(value_usd: Decimal, debt_usd: Decimal, threshold: Decimal) -> Decimal:
+    """The SOL drop that liquidates a long of this value and debt at this liquidation threshold."""
+    if value_usd <= ZERO or threshold <= ZERO:
+        return ZERO
+    return max(ZERO, ONE - debt_usd / (value_usd * threshold))
+
+
 def price_divergence(long_venue_price: Decimal, oracle_price: Decimal) -> Decimal:
     """|long venue / oracle - 1|: how far the venues disagree on SOL."""
     if oracle_price <= ZERO:

@@ -217,14 +217,20 @@ class PaperVenues:
             hour += HOUR
         return total.quantize(CENT)
 
-    def close_short(self, user_id: str, position_id: str) -> Decimal:
+    def close_short(self, user_id: str, position_id: str, size_sol: Decimal) -> Decimal:
+        """Buy back `size_sol` of this position's short (at most what it holds); the rest stays open."""
         self._maybe_fail("close_short")
         with self._lock:
-            held = self._shorts.pop((user_id, position_id), None)
-            if held is not None:
+            held = self._shorts.get((user_id, position_id))
+            if held is None:
+                return Decimal(0)
+            bought = min(size_sol, held.size_sol)
+            if bought >= held.size_sol:
+                self._shorts.pop((user_id, position_id))
                 self._closed_shorts[(user_id, position_id)] = held
-        if held is None:
-            return Decimal(0)
+            else:
+                self._shorts[(user_id, position_id)] = ShortFill(held.reference, held.size_sol - bought,
+                                                                 held.average_price_usd, held.fees_usd)
         price = self._price()
-        pnl = (held.average_price_usd - price) * held.size_sol
-        return (pnl - held.size_sol * price * HYPERLIQUID_TAKER_FEE_RATE).quantize(CENT)
+        pnl = (held.average_price_usd - price) * bought
+        return (pnl - bought * price * HYPERLIQUID_TAKER_FEE_RATE).quantize(CENT)

@@ -227,11 +227,16 @@ class PositionSteps:
         return state
 
     def unwind(self, state: State) -> State:
-        """Compensation: close whatever this position opened, short first (it was sized to the long)."""
+        """Compensation: close whatever this position opened, the LONG FIRST (the leg that can fail for longer:
+        Asgard, Solana, Privy signing), then exactly this position's short. If the long cannot be closed this
+        raises before the short is touched: the exposure stays hedged and the position goes to needs_attention.
+        An ambiguous Asgard submit is resolved first: `find_long` raises (retried) while the long may still land,
+        and a long that landed late is closed here like any other."""
         self._stage(state, "unwind", StageStatus.RUNNING, _error_text(state))
         position = self._position(state)
-        short_pnl = self._short.close_short(position.user_id, position.position_id)
+        self._long.find_long(position.user_id, position.position_id)
         long_proceeds = self._long.close_long(position.user_id, position.position_id)
+        short_pnl = self._short.close_short(position.user_id, position.position_id, self._short_size(position))
         state["unwound"] = {"short_pnl_usd": str(short_pnl), "long_proceeds_usd": str(long_proceeds)}
         self._stage(state, "unwind", StageStatus.DONE, "no leg left open")
         return state
@@ -263,13 +268,27 @@ class PositionSteps:
         if position.status is not PositionStatus.CLOSING:
             position = self._save(position, position.moved_to(
                 PositionStatus.CLOSING, self._clock.now(), close_reason=state.get("reason")))
-        # Without live risk readings the short goes first: a briefly naked long is the leg Asgard can carry.
-        state["close_order"] = state.get("close_order", "short_first")
+        # The long goes first: it is the leg that can fail for longer (Asgard, Solana, Privy signing). If it cannot
+        # close, the short is still there and the position rests hedged in needs_attention; a long never rests
+        # without its short.
+        state["close_order"] = state.get("close_order", "long_first")
         self._stage(state, "close_preflight", StageStatus.DONE, state["close_order"].replace("_", " "))
         return state
 
     def close_short(self, state: State) -> State:
-        return self._close_leg(state, "close_short", "short_pnl_usd", self._short.close_short, "short PnL")
+        position = self._position(state)
+        size = self._short_size(position)
+        return self._close_leg(state, "close_short", "short_pnl_usd",
+                               lambda user_id, position_id: self._short.close_short(user_id, position_id, size),
+                               "short PnL")
+
+    def _short_size(self, position: Position) -> Decimal:
+        """This position's own short: its ledger leg, or (a short whose answer was lost before the ledger write)
+        what the venue reports for this position. Never the account's net."""
+        if position.short_leg is not None:
+            return position.short_leg.size
+        found = self._short.find_short(position.user_id, position.position_id)
+        return found.size_sol if found is not None else Decimal(0)
 
     def close_long(self, state: State) -> State:
         return self._close_leg(state, "close_long", "long_proceeds_usd", self._long.close_long, "long returned")

@@ -72,7 +72,12 @@ class StrategyTick:
         if snapshot is None:
             report.errors["*"] = "no rates snapshot yet"
             return report
-        history = self._funding.funding_history_hourly(FUNDING_HISTORY_HOURS)
+        try:
+            history = self._funding.funding_history_hourly(FUNDING_HISTORY_HOURS)
+        except Exception as error:  # no history: rate-based exits and opens wait, the risk exits still act
+            logger.warning("funding history unavailable this tick: %s", error)
+            report.errors["funding_history"] = f"{type(error).__name__}: {error}"
+            history = []
         for user_id in self._users.running_user_ids():
             user = self._users.get_user(user_id)
             if user is None:

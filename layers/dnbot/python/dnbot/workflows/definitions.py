@@ -31,7 +31,7 @@ _LAMBDA_SERVICE_ERRORS = [
     "Lambda.TooManyRequestsException",
 ]
 # Every concrete class name a step raises for "try again": TransientVenueError's subclasses are listed one by one.
-TRANSIENT_VENUE_ERRORS = ("TransientVenueError", "LegsStillOpen")
+TRANSIENT_VENUE_ERRORS = ("TransientVenueError", "LegsStillOpen", "LongMayStillLand")
 WRITE_CONFLICT_ERRORS = ("PositionConflict",)
 # The position_steps function's timeout is 120 s (resources.FUNCTIONS); a Task waits a little longer than that.
 TASK_TIMEOUT_SECONDS = 150
@@ -122,11 +122,12 @@ def close_position_definition() -> dict[str, Any]:
                                     comment="Read both legs; decide which to close first"),
             "ChooseOrder": {
                 "Type": "Choice",
-                "Comment": "Close first the leg closer to liquidation; by default the short (no naked short).",
+                "Comment": "The long first (the leg that can fail for longer): if it cannot close, the short "
+                           "stays and the position rests hedged. short_first only when asked explicitly.",
                 "Choices": [
-                    {"Variable": "$.close_order", "StringEquals": "long_first", "Next": "CloseLongFirst"},
+                    {"Variable": "$.close_order", "StringEquals": "short_first", "Next": "CloseShortFirst"},
                 ],
-                "Default": "CloseShortFirst",
+                "Default": "CloseLongFirst",
             },
             "CloseShortFirst": _task("close_short", next_state="CloseLongSecond", retry_venue=True,
                                      catch_to="MarkCloseNeedsAttention"),

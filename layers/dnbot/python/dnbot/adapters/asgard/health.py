@@ -22,6 +22,7 @@ class LongHealth:
     size: Decimal  # assetsQt of the long token
     debt_usdc: Decimal  # liabsQt of USDC
     liquidated: bool  # Asgard reports liquidation events for it
+    value_usd: Decimal = Decimal(0)  # assetsUsd of the long token: size x Asgard's price of it now
 
 
 class AsgardHealth:
@@ -43,12 +44,13 @@ class AsgardHealth:
 def parse_health(entry: dict[str, Any]) -> LongHealth:
     summary = entry.get("summary", {})
     drop = _d(summary.get("healthFactor")) / 100
-    size = debt = Decimal(0)
+    size = debt = value = Decimal(0)
     for balance in summary.get("booksAndBalances", {}).get("balances", []):
         for item in balance.values():
             if item.get("mint") == USDC.mint:
                 debt += _d(item.get("liabsQt"))
             else:
                 size += _d(item.get("assetsQt"))
+                value += _d(item.get("assetsUsd"))
     ratio = (1 / (1 - drop)).quantize(Decimal("0.0001")) if debt > 0 and drop < 1 else None
-    return LongHealth(drop, ratio, size, debt, bool(entry.get("liquidationEvents")))
+    return LongHealth(drop, ratio, size, debt, bool(entry.get("liquidationEvents")), value)

@@ -17,6 +17,8 @@ class LongReference:
     pda: str
     open_signature: str | None = None
     close_signature: str | None = None
+    # the blockhash the open transaction was signed over: until it expires, a submit whose answer was lost may land
+    open_blockhash: str | None = None
 
 
 class LongReferenceStore(Protocol):

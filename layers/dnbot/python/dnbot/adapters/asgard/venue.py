@@ -6,6 +6,12 @@ user's signer validates and signs each returned transaction -> /submit-create-po
 Solana transaction id, deterministic for ed25519) is stored with the position's reference, so that after an
 ambiguous submit `find_long` recognises the position by its `openTxHash` even though Asgard's API carries no
 client id.
+
+An ambiguous submit (sent, no answer) is resolved before anything is unwound: the position is looked up by its
+PDA / open signature among the wallet's positions (found: adopted, the open continues); if it is not there, the
+signature's status on Solana and its blockhash say whether it can still land. While it can, `find_long` raises
+LongMayStillLand (a TransientVenueError: the step is retried), so a position is never marked failed while its
+long may still appear. A submit Asgard refused outright forgets the signature: it cannot land.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import base64
 from collections.abc import Callable
 from dataclasses import replace
 from decimal import ROUND_DOWN, Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from solders.transaction import VersionedTransaction
 
@@ -24,7 +30,15 @@ from dnbot.adapters.asgard.markets import AsgardMarkets, _d, _preferred_sources,
 from dnbot.adapters.asgard.references import InMemoryLongReferences, LongReference, LongReferenceStore
 from dnbot.domain.assets import USDC, Asset
 from dnbot.domain.rates import LendingMarket
-from dnbot.ports import LongFill, LongOpenRequest, SolanaTransactionSigner, VenueRejected, WalletDirectory
+from dnbot.ports import (
+    AmbiguousVenueError,
+    LongFill,
+    LongOpenRequest,
+    SolanaTransactionSigner,
+    TransientVenueError,
+    VenueRejected,
+    WalletDirectory,
+)
 
 DIRECTION_LONG = 0
 COLLATERAL_SHORT_TOKEN = 1  # fund a long with the debt token: USDC
@@ -35,13 +49,33 @@ def signature_of(signed_tx_base64: str) -> str:
     return str(VersionedTransaction.from_bytes(base64.b64decode(signed_tx_base64)).signatures[0])
 
 
+def blockhash_of(signed_tx_base64: str) -> str:
+    """The blockhash the transaction was signed over (it can land only while that blockhash is valid)."""
+    return str(VersionedTransaction.from_bytes(base64.b64decode(signed_tx_base64)).message.recent_blockhash)
+
+
+class LongMayStillLand(TransientVenueError):
+    """An Asgard submit whose answer was lost is not visible yet but may still land: try again later."""
+
+
+class SignatureStatuses(Protocol):
+    """What the Solana RPC adapter (dnbot.adapters.solana.rpc.SolanaRpc) answers about a sent transaction."""
+
+    def signature_status(self, signature: str) -> Any: ...
+
+    def blockhash_valid(self, blockhash: str) -> bool: ...
+
+
 class AsgardLongVenue:
     def __init__(self, client: AsgardClient, signer: SolanaTransactionSigner, wallet_of: Callable[[str], str],
                  references: LongReferenceStore | None = None, *, slippage_bps: int = 50,
                  jito_tip_lamports: int = 100_000,
-                 staking_apy_of: Callable[[Asset], Decimal | None] | None = None) -> None:
+                 staking_apy_of: Callable[[Asset], Decimal | None] | None = None,
+                 solana: SignatureStatuses | None = None) -> None:
         """`wallet_of(user_id)` is the user's Solana address (e.g. from the WalletDirectory);
-        `staking_apy_of` fills an LST's staking APY when /markets does not carry it."""
+        `staking_apy_of` fills an LST's staking APY when /markets does not carry it; `solana` resolves an
+        ambiguous submit (without it, a lost answer is treated as "may still land" until Asgard lists it)."""
+        self.solana = solana
         self.client = client
         self.signer = signer
         self.wallet_of = wallet_of
@@ -87,12 +121,22 @@ class AsgardLongVenue:
             "slippageBps": self.slippage_bps, "walletPubkey": wallet, "useDirectRoute": False,
         })
         signed = self._sign(request.user_id, list(built["signedTxs"]))
-        self.references.put_reference(request.user_id, request.position_id, LongReference(
-            wallet, request.protocol, str(built.get("positionPDA", "")), open_signature=signature_of(signed[0])))
-        record = self.client.submit_create_position({**built, "signedTxs": signed})
+        reference = LongReference(wallet, request.protocol, str(built.get("positionPDA", "")),
+                                  open_signature=signature_of(signed[0]), open_blockhash=blockhash_of(signed[0]))
+        self.references.put_reference(request.user_id, request.position_id, reference)
+        try:
+            record = self.client.submit_create_position({**built, "signedTxs": signed})
+        except AmbiguousVenueError:
+            found = self._record(request.user_id, request.position_id)
+            if found is not None and found[1].get("state") == 0:
+                return fill_from_record(found[1])  # it landed: adopted, the open continues
+            raise  # not visible yet: the unwind resolves it (find_long) before closing anything
+        except (VenueRejected, TransientVenueError):
+            # refused or never sent: this transaction cannot land, so it is not waited for
+            self.references.put_reference(request.user_id, request.position_id,
+                                          replace(reference, open_signature=None, open_blockhash=None))
+            raise
         if record.get("positionPda"):
-            reference = self.references.get_reference(request.user_id, request.position_id)
-            assert reference is not None
             self.references.put_reference(request.user_id, request.position_id,
                                           replace(reference, pda=str(record["positionPda"])))
         return fill_from_record(record)
@@ -108,10 +152,24 @@ class AsgardLongVenue:
         return None
 
     def find_long(self, user_id: str, position_id: str) -> LongFill | None:
+        """The position's active long; None when it has none and none can still land. Raises LongMayStillLand
+        while a submit whose answer was lost may still land (retry later; never unwind around it)."""
         found = self._record(user_id, position_id)
-        if found is None or found[1].get("state") != 0:
-            return None
-        return fill_from_record(found[1])
+        if found is not None:
+            return fill_from_record(found[1]) if found[1].get("state") == 0 else None
+        reference = self.references.get_reference(user_id, position_id)
+        if reference is not None and reference.open_signature and self._may_still_land(reference):
+            raise LongMayStillLand(f"the Asgard open {reference.open_signature[:12]}... of position {position_id} "
+                                   "is not listed yet and may still land")
+        return None
+
+    def _may_still_land(self, reference: LongReference) -> bool:
+        if self.solana is None or reference.open_signature is None:
+            return True  # nothing to prove otherwise with
+        status = self.solana.signature_status(reference.open_signature)
+        if status is not None:
+            return getattr(status, "error", None) is None  # landed (Asgard will list it) or failed for good
+        return reference.open_blockhash is None or self.solana.blockhash_valid(reference.open_blockhash)
 
     def close_long(self, user_id: str, position_id: str) -> Decimal:
         """Idempotent: a retry after our own close landed (its answer lost) returns that close's proceeds."""

@@ -400,13 +400,15 @@ class DynamoStateStore:
         if item is None:
             return None
         return LongReference(wallet=item["wallet"], protocol=int(item["protocol"]), pda=item["pda"],
-                             open_signature=item.get("open_signature"), close_signature=item.get("close_signature"))
+                             open_signature=item.get("open_signature"), close_signature=item.get("close_signature"),
+                             open_blockhash=item.get("open_blockhash"))
 
     def put_reference(self, user_id: str, position_id: str, reference: LongReference) -> None:
         self._table.put_item(Item=_strip_none({
             "pk": f"USER#{user_id}", "sk": f"LONGREF#{position_id}", "type": "long_reference",
             "wallet": reference.wallet, "protocol": reference.protocol, "pda": reference.pda,
-            "open_signature": reference.open_signature, "close_signature": reference.close_signature}))
+            "open_signature": reference.open_signature, "close_signature": reference.close_signature,
+            "open_blockhash": reference.open_blockhash}))
 
     # Hyperliquid nonces (the NonceSource of the trading adapter)
     def next_nonce(self, signer: str) -> int:

@@ -7,6 +7,11 @@ agent at the same millisecond cannot collide (Hyperliquid rejects a reused nonce
 
 Idempotency: every order carries a client order id derived from the position id and the step, and each step
 first asks Hyperliquid whether that cloid already filled, so a retry after a timeout never doubles a leg.
+
+Legs per position: Hyperliquid nets every position of an account into one SOL position. Each cloid's first 12
+bytes name the position, so the account's fills say which position owns which part of the short: `find_short`
+adds up this position's own fills, `close_short` buys back exactly this position's size, and `funding_usd` splits
+each hourly payment by each position's own size in that hour (docs/architecture.md, "Legs per position").
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
@@ -30,6 +36,7 @@ from hyperliquid.utils.signing import (
 from hyperliquid.utils.types import Cloid
 
 from dnbot.adapters.hyperliquid.info import HyperliquidInfo
+from dnbot.domain.pnl import split_by_size
 from dnbot.ports import (
     AgentKeyVault,
     AmbiguousVenueError,
@@ -49,6 +56,12 @@ APPROVE_AGENT_TYPES = [
 ]
 AGENT_NAME = "dnbot"
 CLOSE_ATTEMPTS = 4
+FUNDING_QUANTUM = Decimal("0.000001")  # Hyperliquid reports funding payments to the micro-dollar
+UNATTRIBUTED = "unattributed"
+
+
+def _closed(fills: list[dict[str, Any]]) -> Decimal:
+    return sum((Decimal(f["sz"]) for f in fills if (action_of(str(f["cloid"])) or 0) >= ACTION_CLOSE), Decimal(0))
 
 
 class InMemoryNonces:
@@ -66,9 +79,38 @@ class InMemoryNonces:
             return nonce
 
 
+ACTION_OPEN = 0x01
+ACTION_REBALANCE = 0x02
+ACTION_CLOSE = 0x10  # + the attempt number: close-0, close-1, ...
+_ACTIONS = {"open": ACTION_OPEN, "rebalance": ACTION_REBALANCE}
+
+
+def position_key(position_id: str) -> str:
+    """The first 12 bytes of every cloid of this position (hex): the account's fills grouped by position."""
+    return hashlib.sha256(position_id.encode()).hexdigest()[:24]
+
+
 def cloid_for(position_id: str, step: str) -> str:
-    """A stable 16-byte client order id for one step of one position."""
-    return "0x" + hashlib.sha256(f"{position_id}:{step}".encode()).hexdigest()[:32]
+    """A stable 16-byte client order id for one step of one position: 12 bytes naming the position, 4 bytes
+    the action ("open", "rebalance", "close-<attempt>"). Every fill of the account then says whose it is."""
+    if step in _ACTIONS:
+        action = _ACTIONS[step]
+    elif step.startswith("close-") and step[6:].isdigit():
+        action = ACTION_CLOSE + int(step[6:])
+    else:
+        raise ValueError(f"unknown order step {step!r}")
+    return "0x" + position_key(position_id) + format(action, "08x")
+
+
+def position_key_of(cloid: str) -> str | None:
+    """The position key of one of the bot's cloids (None for another client's)."""
+    text = cloid.removeprefix("0x").lower()
+    return text[:24] if len(text) == 32 else None
+
+
+def action_of(cloid: str) -> int | None:
+    text = cloid.removeprefix("0x").lower()
+    return int(text[24:], 16) if len(text) == 32 else None
 
 
 def round_price(price: Decimal, sz_decimals: int) -> Decimal:
@@ -177,6 +219,14 @@ class HyperliquidShortVenue:
             raise VenueRejected(f"Hyperliquid did not fill the IOC order: {status}")
         return dict(status["filled"])
 
+    def _own_fills(self, user: str, position_id: str) -> list[dict[str, Any]]:
+        """This position's fills (oldest first): the account's fills whose cloid names the position."""
+        key = position_key(position_id)
+        fills = [fill for fill in self.info.post({"type": "userFills", "user": user})
+                 if fill.get("coin") == self.info.coin and fill.get("cloid")
+                 and position_key_of(str(fill["cloid"])) == key]
+        return sorted(fills, key=lambda fill: (int(fill["time"]), int(fill.get("tid", 0))))
+
     def _fill_from_fills(self, user: str, cloid: str) -> ShortFill | None:
         fills = self.info.fills_with_cloid(user, cloid)
         if not fills:
@@ -185,6 +235,24 @@ class HyperliquidShortVenue:
         notional = sum((Decimal(f["sz"]) * Decimal(f["px"]) for f in fills), Decimal(0))
         fees = sum((Decimal(f["fee"]) for f in fills), Decimal(0))
         return ShortFill(reference=cloid, size_sol=size,
+                         average_price_usd=(notional / size).quantize(Decimal("0.0001")),
+                         fees_usd=fees.quantize(Decimal("0.000001")))
+
+    @staticmethod
+    def _short_from(position_id: str, fills: list[dict[str, Any]]) -> ShortFill | None:
+        """The position's short as its own open and rebalance fills add up (closing buys not counted)."""
+        size = notional = fees = Decimal(0)
+        for fill in fills:
+            action = action_of(str(fill["cloid"]))
+            if action not in (ACTION_OPEN, ACTION_REBALANCE):
+                continue
+            sign = 1 if fill["side"] == "A" else -1
+            size += sign * Decimal(fill["sz"])
+            notional += sign * Decimal(fill["sz"]) * Decimal(fill["px"])
+            fees += Decimal(fill["fee"])
+        if size <= 0:
+            return None
+        return ShortFill(reference=cloid_for(position_id, "open"), size_sol=size,
                          average_price_usd=(notional / size).quantize(Decimal("0.0001")),
                          fees_usd=fees.quantize(Decimal("0.000001")))
 
@@ -208,45 +276,85 @@ class HyperliquidShortVenue:
         if not self.info.fills_with_cloid(user, cloid):
             self._order(self.ensure_agent(user_id), is_buy=add_sol < 0, size=abs(add_sol),
                         reduce_only=add_sol < 0, cloid=cloid)
-        opened = self._fill_from_fills(user, cloid_for(position_id, "open"))
-        adjusted = self._fill_from_fills(user, cloid)
-        if opened is None or adjusted is None:
+        fills = self._own_fills(user, position_id)
+        whole = self._short_from(position_id, fills)
+        if whole is None or not any(fill["cloid"] == cloid for fill in fills):
             raise VenueRejected("the short's fills are not visible at Hyperliquid yet")
-        sign = -1 if add_sol < 0 else 1
-        size = opened.size_sol + sign * adjusted.size_sol
-        notional = opened.size_sol * opened.average_price_usd + sign * adjusted.size_sol * adjusted.average_price_usd
-        return ShortFill(reference=opened.reference, size_sol=size,
-                         average_price_usd=(notional / size).quantize(Decimal("0.0001")),
-                         fees_usd=opened.fees_usd + adjusted.fees_usd)
+        return whole
 
     def find_short(self, user_id: str, position_id: str) -> ShortFill | None:
-        """The short this position opened, if it is still open at the venue."""
+        """This position's own short, if it is still open at the venue: its open and rebalance fills less its
+        closing fills (the account nets every position into one SOL position; the cloids keep them apart)."""
         user = self._address_of(user_id)
         if self.info.sol_position_size(user) >= 0:
+            return None  # the account holds no short at all (closed or liquidated outside the bot)
+        fills = self._own_fills(user, position_id)
+        opened = self._short_from(position_id, fills)
+        if opened is None:
             return None
-        return self._fill_from_fills(user, cloid_for(position_id, "open"))
+        closed = sum((Decimal(f["sz"]) for f in fills if (action_of(str(f["cloid"])) or 0) >= ACTION_CLOSE),
+                     Decimal(0))
+        if opened.size_sol - closed <= 0:
+            return None
+        return replace(opened, size_sol=opened.size_sol - closed)
 
-    def close_short(self, user_id: str, position_id: str) -> Decimal:
-        """Buy back the SOL short, reduce-only; returns the realized PnL of the closing fills after their fees."""
+    def close_short(self, user_id: str, position_id: str, size_sol: Decimal) -> Decimal:
+        """Buy back exactly this position's short, reduce-only IOC: `size_sol` (its ledger size), never more than
+        its own fills sold, never the account's net (another position's short stays). Idempotent: closing fills
+        of earlier attempts (perhaps whose answer was lost) count. Returns the closing fills' realized PnL after
+        their fees."""
         user = self._address_of(user_id)
-        realized = Decimal(0)
+        decimals = self.info.sz_decimals()
+        step = Decimal(1).scaleb(-decimals)
+        fills = self._own_fills(user, position_id)
         for attempt in range(CLOSE_ATTEMPTS):
             cloid = cloid_for(position_id, f"close-{attempt}")
-            fills = self.info.fills_with_cloid(user, cloid)
-            if fills:  # an earlier attempt (perhaps whose answer was lost) already bought some back
-                realized += sum((Decimal(f["closedPnl"]) - Decimal(f["fee"]) for f in fills), Decimal(0))
-                continue
-            short = -self.info.sol_position_size(user)
-            if short <= 0:
+            if any(fill["cloid"] == cloid for fill in fills):
+                continue  # this attempt already traded
+            opened = self._short_from(position_id, fills)
+            owned = min(size_sol, opened.size_sol) if opened is not None else Decimal(0)
+            remaining = (owned - _closed(fills)).quantize(step, rounding=ROUND_DOWN)
+            account_short = -self.info.sol_position_size(user)
+            if remaining <= 0 or account_short <= 0:
                 break
-            self._order(self.ensure_agent(user_id), is_buy=True, size=short, reduce_only=True, cloid=cloid)
-            fills = self.info.fills_with_cloid(user, cloid)
-            realized += sum((Decimal(f["closedPnl"]) - Decimal(f["fee"]) for f in fills), Decimal(0))
+            self._order(self.ensure_agent(user_id), is_buy=True, size=min(remaining, account_short),
+                        reduce_only=True, cloid=cloid)
+            fills = self._own_fills(user, position_id)
+        closing = [f for f in fills if (action_of(str(f["cloid"])) or 0) >= ACTION_CLOSE]
+        realized = sum((Decimal(f["closedPnl"]) - Decimal(f["fee"]) for f in closing), Decimal(0))
         return realized.quantize(Decimal("0.01"))
 
     def funding_usd(self, user_id: str, position_id: str, since: datetime) -> Decimal:
-        # one position per user at a time (the strategy's rule), so the account's SOL funding is this position's
-        return self.info.user_funding_usd(self._address_of(user_id), int(since.timestamp() * 1000))
+        """This position's share of the account's funding since `since`: Hyperliquid pays the account every hour
+        (userFunding, with the account's size then); each payment is split by each position's own short in that
+        hour (its fills before the hour), so concurrent positions' shares add up to what the venue paid."""
+        user = self._address_of(user_id)
+        me = position_key(position_id)
+        payments = self.info.post({"type": "userFunding", "user": user,
+                                   "startTime": int(since.timestamp() * 1000)})
+        fills = [fill for fill in self.info.post({"type": "userFills", "user": user})
+                 if fill.get("coin") == self.info.coin]
+        total = Decimal(0)
+        for payment in payments:
+            delta = payment.get("delta", {})
+            if delta.get("coin") != self.info.coin:
+                continue
+            hour_ms = int(payment["time"])
+            sizes: dict[str, Decimal] = {}
+            for fill in fills:
+                key = position_key_of(str(fill.get("cloid") or ""))
+                if key is not None and int(fill["time"]) < hour_ms:
+                    sizes[key] = sizes.get(key, Decimal(0)) + (
+                        Decimal(fill["sz"]) if fill["side"] == "A" else -Decimal(fill["sz"]))
+            if sizes.get(me, Decimal(0)) <= 0:
+                continue
+            account_short = -Decimal(str(delta.get("szi", "0")))
+            held = {key: size for key, size in sizes.items() if size > 0}
+            outside = account_short - sum(held.values(), Decimal(0))
+            if outside > 0:
+                held[UNATTRIBUTED] = outside  # a short no position of the bot placed gets its own share
+            total += split_by_size(Decimal(str(delta["usdc"])), held, quantum=FUNDING_QUANTUM)[me]
+        return total
 
     def schedule_cancel(self, user_id: str, at_ms: int | None) -> None:
         """Dead-man switch: Hyperliquid cancels the agent's open orders at `at_ms` unless it is pushed back."""

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 from solders.account_decoder import UiAccountEncoding
 from solders.errors import SerdeJSONError
+from solders.hash import Hash
 from solders.pubkey import Pubkey
 from solders.rpc.config import RpcAccountInfoConfig, RpcTokenAccountsFilterMint
 from solders.rpc.requests import (
@@ -21,12 +22,14 @@ from solders.rpc.requests import (
     GetLatestBlockhash,
     GetSignatureStatuses,
     GetTokenAccountsByOwner,
+    IsBlockhashValid,
 )
 from solders.rpc.responses import (
     GetBalanceResp,
     GetLatestBlockhashResp,
     GetSignatureStatusesResp,
     GetTokenAccountsByOwnerJsonParsedResp,
+    IsBlockhashValidResp,
 )
 from solders.signature import Signature
 
@@ -124,3 +127,8 @@ class SolanaRpc:
             return None
         confirmation = str(status.confirmation_status).split(".")[-1].lower() if status.confirmation_status else None
         return SignatureState(int(status.slot), confirmation, None if status.err is None else str(status.err))
+
+    def blockhash_valid(self, blockhash: str) -> bool:
+        """Whether a transaction signed over `blockhash` can still land (isBlockhashValid)."""
+        request = IsBlockhashValid(Hash.from_string(blockhash))
+        return bool(self._value(self._parse(IsBlockhashValidResp, self._post(request.to_json()))))
