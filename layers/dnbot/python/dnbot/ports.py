@@ -6,13 +6,14 @@ Venue ports speak domain types (Decimal money, named rate periods) so that a ser
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
 from dnbot.domain.assets import Asset
 from dnbot.domain.positions import Job, Position, PositionStatus
 from dnbot.domain.rates import FundingQuote, LendingMarket, RatesSnapshot
+from dnbot.domain.reconcile import VenueTruth
 from dnbot.domain.risk import RiskReadings
 from dnbot.resources import KillSwitch
 
@@ -137,18 +138,27 @@ class SessionRecord:
     session_id: str
     user_id: str
     created_at: datetime
-    expires_at: datetime
+    expires_at: datetime  # the absolute lifetime (24 h, 7 days with "stay logged in")
     csrf_token: str
+    last_seen_at: datetime | None = None  # the idle timeout counts from here
 
 
 class SessionStore(Protocol):
+    """Sessions by their secret (the cookie); the store keeps only the secret's SHA-256."""
+
     def create_session(self, session: SessionRecord) -> None: ...
 
     def get_session(self, session_id: str) -> SessionRecord | None:
         """Returns None for an unknown or expired session (DynamoDB TTL is lazy: expiry is checked here)."""
         ...
 
+    def touch_session(self, session_id: str, at: datetime) -> None: ...
+
     def delete_session(self, session_id: str) -> None: ...
+
+    def delete_user_sessions(self, user_id: str) -> int:
+        """Every session of the user (log out everywhere); returns how many ended."""
+        ...
 
 
 class ConnectionStore(Protocol):
@@ -170,7 +180,9 @@ class ConnectionPusher(Protocol):
 
 
 class KillSwitchReader(Protocol):
-    def kill_switch(self) -> KillSwitch: ...
+    def kill_switch(self, *, fresh: bool = False) -> KillSwitch:
+        """The switch (cached a few seconds); `fresh` reads past the cache (before a step adds exposure)."""
+        ...
 
 
 class KillSwitchWriter(Protocol):
@@ -182,7 +194,10 @@ class WorkflowStarter(Protocol):
         """Start the open state machine for this position; returns the execution id. Idempotent by id."""
         ...
 
-    def start_close(self, position: Position, job_id: str, reason: str) -> str: ...
+    def start_close(self, position: Position, job_id: str, reason: str) -> str:
+        """Start the close state machine, one execution per position at a time (named after it); returns the
+        job id of the close that runs: `job_id`, or the job of the close already running for this position."""
+        ...
 
 
 # --- identity ------------------------------------------------------------------------------------------------
@@ -192,10 +207,17 @@ class LoginRejected(Exception):
     """Wrong or expired code, malformed or forged token: the user is not logged in."""
 
 
+class CodeReplaced(LoginRejected):
+    """Too many wrong codes: the code is void and a fresh one went to its owner's inbox (nobody is locked out)."""
+
+
 @dataclass(frozen=True, slots=True)
 class VerifiedIdentity:
     subject: str  # the identity provider's user id (Privy DID, or the local provider's)
     email: str
+    # A bearer token's identity (Privy: its sid and iat) and expiry: it may be exchanged for a session once.
+    token_id: str | None = None
+    token_expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -420,4 +442,106 @@ class PnlBook(Protocol):
 
     def realized_of(self, user_id: str) -> dict[str, dict[str, Decimal]]:
         """position id -> its parts, for every position of the user that has them."""
+        ...
+
+
+# --- starts: idempotency keys, one open in flight per user, the back-off after failed opens ----------------
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    """What a request with this key did: still running (`status_code` None), or its stored answer."""
+
+    fingerprint: str  # of the request (method, path, body): the same key with another body is refused
+    status_code: int | None
+    body: dict[str, Any] | None
+
+
+class IdempotencyStore(Protocol):
+    def claim(self, scope: str, key: str, fingerprint: str, lease: timedelta) -> IdempotencyRecord | None:
+        """Claim the key for a first run (None) with one conditional write, or return the existing record. A
+        claim whose run died without an answer may be taken over once its `lease` has passed."""
+        ...
+
+    def complete(self, scope: str, key: str, status_code: int, body: dict[str, Any]) -> None:
+        """Store the answer; it is replayed for the key's lifetime (24 h)."""
+        ...
+
+    def release(self, scope: str, key: str) -> None:
+        """Forget a claim whose run failed unexpectedly (a retry may run it again)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class OpenBackoff:
+    failures: int  # failed opens in a row
+    until: datetime  # no automatic open before this
+
+
+class OpenGuard(Protocol):
+    def acquire_open(self, user_id: str, position_id: str, hold: timedelta) -> str | None:
+        """Take the user's "open in flight" lock for this position with one conditional write; returns None if
+        taken, else the position id of the open that holds it. An abandoned lock expires after `hold`."""
+        ...
+
+    def release_open(self, user_id: str, position_id: str) -> None:
+        """Release the lock if this position holds it (the open ended: MarkOpen / MarkFailed)."""
+        ...
+
+    def open_backoff(self, user_id: str) -> OpenBackoff | None: ...
+
+    def record_open_failure(self, user_id: str, base: timedelta, cap: timedelta) -> OpenBackoff:
+        """One more failed open: back off `base` x 2^(failures - 1), at most `cap`."""
+        ...
+
+    def clear_open_failures(self, user_id: str) -> None: ...
+
+
+# --- the reconciler and the operator's alerts ---------------------------------------------------------------
+
+
+class AlertSink(Protocol):
+    """The operator's alerts (SNS in AWS, the terminal under `dnbot local`): every needs_attention, drift,
+    unwind and liquidation raises one. Never raises itself: an alert must not fail the step that sends it."""
+
+    def alert(self, kind: str, message: str, *, user_id: str | None = None, position_id: str | None = None,
+              detail: dict[str, Any] | None = None) -> None: ...
+
+
+class VenueTruthReader(Protocol):
+    def venue_truth(self, user_id: str, position_ids: list[str], since: datetime) -> VenueTruth:
+        """The user's Hyperliquid SOL position (and each of `position_ids`' own share of it, from its fills) and
+        every Asgard position of the user's wallet; `short_liquidated` counts liquidations after `since`."""
+        ...
+
+
+class AccountShortTrader(Protocol):
+    def trade_account_short(self, user_id: str, change_sol: Decimal, *, reduce_only: bool, key: str) -> Decimal:
+        """Sell (+) or buy back (-) exactly |change_sol| SOL on the user's Hyperliquid account with an order no
+        position owns (client id from `key`: the same key never trades twice); returns the fills' realized USD
+        PnL after fees."""
+        ...
+
+
+class ReconcileTargets(Protocol):
+    def user_ids_to_reconcile(self, failed_since: datetime) -> list[str]:
+        """Every user with a live position, or one that failed or closed since `failed_since`."""
+        ...
+
+
+# --- the tick's fan-out --------------------------------------------------------------------------------------
+
+
+class FanOutReads(Protocol):
+    """Paged reads, so each fan-out invocation does a bounded amount of work however many users there are."""
+
+    def running_users_page(self, cursor: str | None, limit: int) -> tuple[list[str], str | None]: ...
+
+    def positions_with_status_page(self, status: PositionStatus, cursor: str | None,
+                                   limit: int) -> tuple[list[Position], str | None]: ...
+
+
+class WorkQueue(Protocol):
+    def send_batch(self, messages: list[dict[str, Any]]) -> None:
+        """Enqueue JSON messages (SendMessageBatch, 10 a call); raises if any could not be enqueued."""
         ...

@@ -38,6 +38,16 @@ STATE_TABLE = TableSpec(
 )
 
 
+# Sessions, one-time codes, abuse counters, single-use token marks: only the API and the WebSocket $connect
+# may touch it (least privilege: the poller, tick, steps and broadcaster cannot read a session).
+SESSIONS_TABLE = TableSpec(
+    logical_id="SessionsTable",
+    local_name="dnbot-sessions",
+    indexes=(IndexSpec("gsi1", "gsi1pk", "gsi1sk"),),
+    stream=False,
+)
+
+
 class KillSwitch(str, Enum):
     """Values of the operator's kill-switch parameter."""
 
@@ -79,6 +89,13 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec("strategy_tick", "trading", 512, 50, "Risk checks and entries for every running user",
                  schedule_minutes=1),
     FunctionSpec("position_steps", "trading", 512, 120, "Steps of the open and close state machines"),
+    # The tick's fan-out: one SQS message per running user (or per position under close-all); reads that user's
+    # balances and risk at the venues and starts workflows: trading layer, lazily imported.
+    FunctionSpec("strategy_worker", "trading", 512, 120, "Decides for one user per message (the tick's fan-out)"),
+    # The reconciler reads both venues for every user with live positions and trades the repairs (orphan legs,
+    # a lost hedge) through the same adapters as the steps: trading layer.
+    FunctionSpec("reconciler", "trading", 512, 110, "Compares venue truth with the ledger; repairs drift; alerts",
+                 schedule_minutes=2),
     FunctionSpec("ws_connections", "api", 256, 10, "WebSocket $connect / $disconnect"),
     FunctionSpec("ws_broadcast", "api", 256, 30, "Pushes state-table changes to WebSocket clients"),
 )
@@ -106,6 +123,7 @@ STATE_MACHINES: tuple[StateMachineSpec, ...] = (
 
 # Environment variables the CDK stack sets on every function; the Settings object reads them (nothing else does).
 ENV_TABLE_NAME = "DNBOT_TABLE_NAME"
+ENV_SESSIONS_TABLE_NAME = "DNBOT_SESSIONS_TABLE_NAME"
 ENV_KILL_SWITCH_PARAMETER = "DNBOT_KILL_SWITCH_PARAMETER"
 ENV_ENVELOPE_KEY_ID = "DNBOT_ENVELOPE_KEY_ID"
 ENV_PRIVY_AUTHORIZATION_KEY_ID = "DNBOT_PRIVY_AUTHORIZATION_KEY_ID"
@@ -115,3 +133,22 @@ ENV_WEBSOCKET_ENDPOINT = "DNBOT_WEBSOCKET_ENDPOINT"  # https management endpoint
 ENV_WEBSOCKET_URL = "DNBOT_WEBSOCKET_URL"  # wss:// URL the browser connects to
 ENV_PRIVY_SECRET_ARN = "DNBOT_PRIVY_SECRET_ARN"  # Secrets Manager JSON {app_id, app_secret, verification_key}
 ENV_ADMIN_EMAILS = "DNBOT_ADMIN_EMAILS"
+ENV_ALERTS_TOPIC_ARN = "DNBOT_ALERTS_TOPIC_ARN"  # the operator's SNS topic (functions that alert)
+ENV_USER_QUEUE_URL = "DNBOT_USER_QUEUE_URL"  # the tick's fan-out queue (strategy_tick and strategy_worker send)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSpec:
+    """An SQS queue, its dead-letter queue, and the function that consumes it (partial batch failures)."""
+
+    logical_id: str
+    local_name: str
+    consumer: str  # FunctionSpec.name
+    batch_size: int = 10
+    max_receives: int = 5  # deliveries of one message before the dead-letter queue
+    # SQS's advice: at least 6 x the consumer's timeout, so a slow batch is not delivered twice meanwhile
+    visibility_timeout_seconds: int = 720
+
+
+USER_QUEUE = QueueSpec("UserQueue", "dnbot-user-queue", consumer="strategy_worker")
+QUEUES: tuple[QueueSpec, ...] = (USER_QUEUE,)

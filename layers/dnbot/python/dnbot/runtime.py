@@ -14,21 +14,28 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-import boto3
-
-from dnbot.settings import Settings, load_settings
+from dnbot import snapstart
 
 if TYPE_CHECKING:
+    import boto3
+
     from dnbot.adapters.asgard.client import AsgardClient
     from dnbot.adapters.asgard.venue import AsgardLongVenue
     from dnbot.adapters.aws.dynamodb import DynamoStateStore
     from dnbot.adapters.aws.kms import KmsAuthorizationSigner, KmsEnvelopeVault
+    from dnbot.adapters.aws.sessions import DynamoAuditTrail, DynamoSessionStore
     from dnbot.adapters.aws.ssm import SsmKillSwitch
+    from dnbot.adapters.aws.starts import DynamoStartGuards
     from dnbot.adapters.balances import VenueBalances
     from dnbot.adapters.hyperliquid.info import HyperliquidInfo
     from dnbot.adapters.privy.wallets import PrivyWallets
     from dnbot.ports import (
         AccessTokenVerifier,
+        AccountShortTrader,
+        AlertSink,
+        VenueTruthReader,
+        ActivityLog,
+        PnlBook,
         BalanceReader,
         CapitalSource,
         Clock,
@@ -41,15 +48,20 @@ if TYPE_CHECKING:
         ShortVenue,
         WalletProvisioner,
         WorkflowStarter,
+        WorkQueue,
     )
     from dnbot.services.account import AccountService
     from dnbot.services.auth import AuthService
     from dnbot.services.control import ControlService
+    from dnbot.services.idempotency import IdempotentStarts
     from dnbot.services.live_updates import LiveUpdates
     from dnbot.services.position_steps import PositionSteps
+    from dnbot.services.reconciler import Reconciler
+    from dnbot.services.portfolio import PortfolioService, PositionJournal
     from dnbot.services.positions import PositionService
     from dnbot.services.rates import RatesService
-    from dnbot.services.tick import StrategyTick
+    from dnbot.services.tick import StrategyTick, TickWorker
+    from dnbot.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -65,13 +77,45 @@ class SystemClock:
 
 
 class Runtime:
-    def __init__(self, settings: Settings, *, clock: Clock | None = None,
+    def __init__(self, settings: Settings | None = None, *, clock: Clock | None = None,
                  boto_session: boto3.Session | None = None) -> None:
-        self.settings = settings
+        # In Lambda neither is given: the settings (pydantic-settings) and the boto3 session are built on first
+        # use, so importing a handler costs only its frameworks (docs/performance.md).
+        self._kept: set[str] = set()  # parts given here or by override(): after_restore() keeps them
+        if settings is not None:
+            self.__dict__["settings"] = settings
         self.clock: Clock = clock or SystemClock()
-        self._session = boto_session or boto3.Session(region_name=settings.aws_region)
+        if boto_session is not None:
+            self.__dict__["_session"] = boto_session
+            self._kept.add("_session")
 
-    _SERVICES = ("rates", "auth", "positions", "control", "account", "tick", "steps", "live_updates")
+    @cached_property
+    def settings(self) -> Settings:
+        from dnbot.settings import load_settings
+
+        return load_settings()
+
+    @cached_property
+    def _session(self) -> boto3.Session:
+        import boto3
+
+        return boto3.Session(region_name=self.settings.aws_region)
+
+    def after_restore(self) -> None:
+        """SnapStart: this copy resumes from a snapshot that other copies resume from too. What init made that
+        must be unique or fresh is dropped and rebuilt on next use: boto3 credentials and connection pools, the
+        venues' HTTP connections, cached Privy credentials and secrets, decrypted keys. The settings, the clock,
+        parts given explicitly and botocore's parsed service models (the same for every copy) are kept."""
+        stale_session = self.__dict__.get("_session") if "_session" not in self._kept else None
+        for name in list(self.__dict__):
+            if name not in self._kept and name != "settings" and \
+                    isinstance(getattr(type(self), name, None), cached_property):
+                del self.__dict__[name]
+        if stale_session is not None:
+            self.__dict__["_session"] = snapstart.fresh_boto3_session(stale_session)
+
+    _SERVICES = ("rates", "auth", "positions", "control", "account", "tick", "steps", "live_updates", "portfolio",
+                 "journal", "idempotent_starts", "reconciler")
 
     def override(self, **parts: Any) -> Runtime:
         """Replace lazily-built parts (tests, and `dnbot local` for its local-only adapters).
@@ -82,6 +126,7 @@ class Runtime:
             if not isinstance(getattr(type(self), name, None), cached_property):
                 raise AttributeError(f"Runtime has no part named {name!r}")
             self.__dict__[name] = part
+            self._kept.add(name)
         for service in self._SERVICES:
             if service not in parts:
                 self.__dict__.pop(service, None)
@@ -287,28 +332,73 @@ class Runtime:
     def auth(self) -> AuthService:
         from dnbot.services.auth import AuthService
 
-        return AuthService(self.store, self.store, self.store, self.wallets, self.clock,
+        sessions = self.session_store
+        return AuthService(self.store, sessions, sessions, sessions, self.wallets, self.clock,
                            identity=self.identity, token_verifier=self.token_verifier,
                            session_ttl=timedelta(hours=self.settings.session_ttl_hours),
-                           remembered_session_ttl=timedelta(hours=self.settings.session_ttl_hours_remembered))
+                           remembered_session_ttl=timedelta(hours=self.settings.session_ttl_hours_remembered),
+                           idle_timeout=timedelta(minutes=self.settings.session_idle_minutes), audit=self.audit)
+
+    @cached_property
+    def session_store(self) -> DynamoSessionStore:
+        """The sessions table (sessions, codes, abuse counters): only the API and the WebSocket $connect use it."""
+        from dnbot.adapters.aws.sessions import DynamoSessionStore
+
+        dynamodb = self._session.resource("dynamodb", endpoint_url=self.settings.aws_endpoint_url)
+        return DynamoSessionStore(dynamodb.Table(self.settings.sessions_table_name), self.clock.now)
+
+    @cached_property
+    def audit(self) -> DynamoAuditTrail:
+        from dnbot.adapters.aws.sessions import DynamoAuditTrail
+
+        dynamodb = self._session.resource("dynamodb", endpoint_url=self.settings.aws_endpoint_url)
+        return DynamoAuditTrail(dynamodb.Table(self.settings.sessions_table_name), self.clock.now)
+
+    @cached_property
+    def origin_verify_secret(self) -> str | None:
+        """The X-Origin-Verify value CloudFront sends (None: no origin check, e.g. `dnbot local`)."""
+        settings = self.settings
+        if settings.origin_verify_secret_arn:
+            from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+            provider = SecretsProvider(boto3_client=self.client("secretsmanager"))
+            return str(provider.get(settings.origin_verify_secret_arn, max_age=300))
+        return settings.origin_verify_secret
 
     @cached_property
     def positions(self) -> PositionService:
         from dnbot.services.positions import PositionService
 
-        return PositionService(self.store, self.store, self.store, self.workflows, self.clock)
+        return PositionService(self.store, self.store, self.store, self.workflows, self.clock,
+                               guard=self.starts, users=self.store, capital=self.capital)
+
+    @cached_property
+    def starts(self) -> DynamoStartGuards:
+        """Idempotency-Key records, the per-user "open in flight" lock, the failed-open back-off."""
+        from dnbot.adapters.aws.starts import DynamoStartGuards
+
+        table = self._session.resource("dynamodb", endpoint_url=self.settings.aws_endpoint_url).Table(
+            self.settings.table_name)
+        return DynamoStartGuards(table, self.clock.now)
+
+    @cached_property
+    def idempotent_starts(self) -> IdempotentStarts:
+        from dnbot.services.idempotency import IdempotentStarts
+
+        return IdempotentStarts(self.starts)
 
     @cached_property
     def control(self) -> ControlService:
         from dnbot.services.control import ControlService
 
-        return ControlService(self.store, self.store, self.kill_switch, self.clock, self.settings.admin_emails)
+        return ControlService(self.store, self.store, self.kill_switch, self.clock, self.settings.admin_emails,
+                              guard=self.starts, activity=self.activity)
 
     @cached_property
     def account(self) -> AccountService:
         from dnbot.services.account import AccountService
 
-        return AccountService(self.store, self.balances)
+        return AccountService(self.store, self.balances, activity=self.activity)
 
     @cached_property
     def live_updates(self) -> LiveUpdates:
@@ -320,8 +410,22 @@ class Runtime:
     def tick(self) -> StrategyTick:
         from dnbot.services.tick import StrategyTick
 
-        return StrategyTick(self.store, self.store, self.store, self.funding_source, self.kill_switch,
-                            self.capital, self.risk, self.positions, self.clock)
+        return StrategyTick(self.store, self.funding_source, self.kill_switch, self.user_queue, self.clock)
+
+    @cached_property
+    def tick_worker(self) -> TickWorker:
+        from dnbot.services.tick import TickWorker
+
+        return TickWorker(self.store, self.store, self.store, self.store, self.capital, self.risk, self.starts,
+                          self.positions, self.user_queue, self.clock)
+
+    @cached_property
+    def user_queue(self) -> WorkQueue:
+        from dnbot.adapters.aws.sqs import SqsWorkQueue
+
+        if not self.settings.user_queue_url:
+            raise RuntimeError("DNBOT_USER_QUEUE_URL is not set: the tick has no queue to fan out to")
+        return SqsWorkQueue(self.client("sqs"), self.settings.user_queue_url)
 
     @cached_property
     def steps(self) -> PositionSteps:
@@ -330,7 +434,83 @@ class Runtime:
         limits = StepLimits(self.settings.rates_stale_after_seconds, self.settings.price_consensus_tolerance,
                             self.settings.fill_delta_tolerance)
         return PositionSteps(self.store, self.store, self.store, self.kill_switch, self.funding_source,
-                             self.long_venue, self.short_venue, self.clock, limits)
+                             self.long_venue, self.short_venue, self.clock, limits, journal=self.journal,
+                             guard=self.starts, alerts=self.alerts)
+
+
+    # --- history, activity, live figures (the dashboard) ------------------------------------------------------
+
+    @cached_property
+    def state_table(self) -> Any:
+        dynamodb = self._session.resource("dynamodb", endpoint_url=self.settings.aws_endpoint_url)
+        return dynamodb.Table(self.settings.table_name)
+
+    @cached_property
+    def activity(self) -> ActivityLog:
+        from dnbot.adapters.aws.activity import DynamoActivityLog
+
+        days = self.settings.activity_ttl_days
+        return DynamoActivityLog(self.state_table, self.clock.now, timedelta(days=days) if days else None)
+
+    @cached_property
+    def pnl_book(self) -> PnlBook:
+        from dnbot.adapters.aws.activity import DynamoPnlBook
+
+        return DynamoPnlBook(self.state_table)
+
+    @cached_property
+    def portfolio(self) -> PortfolioService:
+        from dnbot.services.portfolio import PortfolioService
+
+        return PortfolioService(self.store, self.store, self.risk,
+                                lambda p: self.short_venue.funding_usd(p.user_id, p.position_id, p.created_at),
+                                self.pnl_book, self.clock, self.settings.position_figures_cache_seconds)
+
+    @cached_property
+    def journal(self) -> PositionJournal:
+        from dnbot.services.portfolio import PositionJournal
+
+        return PositionJournal(self.activity, self.pnl_book, self.store, self.clock)
+
+    # --- the operator's alerts and the reconciler ----------------------------------------------------------
+
+    @cached_property
+    def alerts(self) -> AlertSink:
+        from dnbot.adapters.aws.alerts import LoggedAlerts, SnsAlerts
+
+        if not self.settings.alerts_topic_arn:
+            return LoggedAlerts()
+        return SnsAlerts(self.client("sns"), self.settings.alerts_topic_arn, self.clock.now)
+
+    @cached_property
+    def venue_truth(self) -> VenueTruthReader:
+        from dnbot.adapters.reconciliation import VenueTruthAdapter
+
+        def solana_address_of(user_id: str) -> str | None:
+            wallets = self.store.get_wallets(user_id)
+            return wallets.solana_address if wallets else None
+
+        return VenueTruthAdapter(self.hyperliquid, self.asgard_client, self.store.long_references,
+                                 solana_address_of, self.evm_address_of)
+
+    @cached_property
+    def account_trader(self) -> AccountShortTrader:
+        from dnbot.adapters.hyperliquid.trading import HyperliquidShortVenue
+        from dnbot.adapters.reconciliation import HyperliquidAccountTrader
+
+        venue = self.short_venue
+        if not isinstance(venue, HyperliquidShortVenue):
+            raise RuntimeError("the account trader needs the Hyperliquid short venue")
+        return HyperliquidAccountTrader(venue, self.evm_address_of)
+
+    @cached_property
+    def reconciler(self) -> Reconciler:
+        from dnbot.services.reconciler import Reconciler, ReconcilerLimits
+
+        limits = ReconcilerLimits(timedelta(minutes=self.settings.reconciler_workflow_grace_minutes),
+                                  timedelta(hours=self.settings.reconciler_lookback_hours))
+        return Reconciler(self.store, self.store, self.venue_truth, self.long_venue, self.short_venue,
+                          self.account_trader, self.alerts, self.clock, limits)
 
 
 _installed: Runtime | None = None
@@ -346,5 +526,11 @@ def lambda_runtime() -> Runtime:
     """The runtime every handler uses: the installed one, else one built from the environment, once."""
     global _installed
     if _installed is None:
-        _installed = Runtime(load_settings())
+        _installed = Runtime()
     return _installed
+
+
+@snapstart.after_restore
+def _refresh_after_restore() -> None:
+    if _installed is not None:
+        _installed.after_restore()

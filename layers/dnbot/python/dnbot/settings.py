@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     aws_endpoint_url: str | None = None
 
     table_name: str = resources.STATE_TABLE.local_name
+    sessions_table_name: str = resources.SESSIONS_TABLE.local_name
     kill_switch_parameter: str = resources.KILL_SWITCH_PARAMETER
     kill_switch_cache_seconds: int = 5
     envelope_key_id: str = resources.ENVELOPE_KEY_ALIAS
@@ -29,6 +30,7 @@ class Settings(BaseSettings):
     open_state_machine_arn: str = ""
     close_state_machine_arn: str = ""
     websocket_endpoint: str | None = None  # https management endpoint the broadcaster posts to
+    user_queue_url: str = ""  # the tick's fan-out queue (SQS)
     websocket_url: str | None = None  # wss:// URL the dashboard connects to
 
     # Login
@@ -39,6 +41,12 @@ class Settings(BaseSettings):
     privy_verification_key: str | None = None  # PEM of the app's ES256 public key (Privy dashboard)
     session_ttl_hours: int = 24
     session_ttl_hours_remembered: int = 24 * 7
+    session_idle_minutes: int = 120  # a session unused this long ends, whatever its absolute lifetime
+    api_docs: bool | None = None  # /api/docs and /api/openapi.json; None: on everywhere but in AWS
+    # Secrets Manager secret CloudFront sends as the X-Origin-Verify header; set, the API refuses requests without
+    # it (API Gateway's own endpoint is then useless to a caller who bypasses CloudFront and its WAF).
+    origin_verify_secret_arn: str | None = None
+    origin_verify_secret: str | None = None  # the value itself (tests; AWS reads the ARN)
     cookie_secure: bool = True
     admin_emails: tuple[str, ...] = ()  # may flip the kill switch from the dashboard
 
@@ -58,6 +66,17 @@ class Settings(BaseSettings):
     rates_history_ttl_days: int = 7
     price_consensus_tolerance: Decimal = Decimal("0.005")  # 0.5% between venues' SOL prices
     fill_delta_tolerance: Decimal = Decimal("0.01")  # 1% notional mismatch between the legs
+
+    # The operator's alerts (SNS topic ARN; None: alerts are ERROR log lines) and the reconciler
+    alerts_topic_arn: str | None = None
+    # a pending/closing position written this recently has its workflow running: the reconciler leaves the user
+    reconciler_workflow_grace_minutes: int = 30
+    reconciler_lookback_hours: int = 24  # failed and closed positions this recent are reconciled too
+
+    # Dashboard: live position figures are read from the venues at most once per position per this many seconds;
+    # activity events expire after this many days (0: kept)
+    position_figures_cache_seconds: float = 15.0
+    activity_ttl_days: int = 0
 
 
 @lru_cache(maxsize=1)

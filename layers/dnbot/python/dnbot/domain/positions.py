@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import Enum
 
@@ -97,6 +98,8 @@ class Position:
     # The store's write counter: the version this copy was read at. Every save is conditional on the stored
     # version still being this one, and the store bumps it (two writers cannot both win).
     version: int = 0
+    # The reconciler's last finding on this position (a venue disagreed with the ledger), for the operator.
+    drift: str | None = None
 
     def moved_to(self, status: PositionStatus, at: datetime, **changes: object) -> Position:
         """The position in `status`; raises IllegalTransition for a move ALLOWED_MOVES does not have."""
@@ -142,3 +145,28 @@ class Job:
 
     def finished(self, status: JobStatus, at: datetime, error: str | None = None) -> Job:
         return replace(self, status=status, updated_at=at, error=error)
+
+
+def capital_of(position: Position) -> Decimal:
+    """The capital a position commits: collateral + margin = notional x 2 / leverage."""
+    return position.target_notional_usd * 2 / position.leverage
+
+
+def reserved_capital_usd(positions: Iterable[Position]) -> Decimal:
+    """Capital that running opens have reserved but the venues' balances do not show as spent yet: all of it
+    before the long lands, the short's margin half after it, nothing once both legs are on."""
+    reserved = Decimal(0)
+    for position in positions:
+        if position.status is not PositionStatus.PENDING:
+            continue
+        if position.long_leg is None:
+            reserved += capital_of(position)
+        elif position.short_leg is None:
+            reserved += capital_of(position) / 2
+    return reserved
+
+
+# A failed open backs the user off: no automatic re-open for 10 min, doubling with each failure in a row, at most
+# a day (manual opens are not held back; a successful open resets the count).
+OPEN_BACKOFF_BASE = timedelta(minutes=10)
+OPEN_BACKOFF_CAP = timedelta(hours=24)

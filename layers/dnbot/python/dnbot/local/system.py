@@ -14,13 +14,17 @@ from typing import Any, Literal
 
 import uvicorn
 
+from dnbot import resources
 from dnbot.adapters.aws.kms import KmsAuthorizationSigner
 from dnbot.api.app import create_app
 from dnbot.local.cloud import LocalCloud
+from dnbot.local.alerts import TerminalAlerts
 from dnbot.local.faucet import FundedLocalWallets
 from dnbot.local.functions import LocalFunctions, repo_root
 from dnbot.local.identity import LocalEmailCodes
+from dnbot.local.live import LocalSockets, StreamPump, live_route
 from dnbot.local.paper import PaperVenues, ReplayMarkets
+from dnbot.local.queues import LocalQueueRunner
 from dnbot.local.scheduler import LocalScheduler
 from dnbot.marketdata.recorded import RecordedData
 from dnbot.runtime import Runtime, install
@@ -37,6 +41,8 @@ LOCAL_ASGARD_API_KEY = "dnbot-local"
 
 def port_is_free(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # as uvicorn binds: a port whose old sockets sit in TIME_WAIT after Ctrl-C is free to serve again
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError:
@@ -78,6 +84,10 @@ class LocalSystem:
     _server: uvicorn.Server | None = None
     _thread: threading.Thread | None = None
     _scheduler: LocalScheduler | None = None
+    queues: LocalQueueRunner | None = None  # the SQS consumers (the tick's fan-out), always running
+    alerts: TerminalAlerts | None = None
+    sockets: LocalSockets | None = None
+    _stream: StreamPump | None = None
 
     def start(self) -> str:
         started = time.monotonic()
@@ -92,17 +102,39 @@ class LocalSystem:
             "envelope_key_id": self.cloud.envelope_key_id,
             "privy_authorization_key_id": self.cloud.privy_authorization_key_id,
             "identity_provider": "local", "cookie_secure": False, "admin_emails": self.admin_emails,
+            "user_queue_url": self.cloud.queue_urls[resources.USER_QUEUE.logical_id],
+            "websocket_url": "/live",  # served by this process (see local/live.py), same origin as the dashboard
         }
         runtime = self._sim_runtime(common) if self.venues == "sim" else self._paper_runtime(common)
+        self.sockets = LocalSockets()
+        runtime.override(pusher=self.sockets)
+        self.alerts = TerminalAlerts(self.say)  # the operator's alerts, printed here (SNS in AWS)
+        runtime.override(alerts=self.alerts)
         install(runtime)
         self.runtime = runtime
+        # Like Lambda's event source mappings, the queue consumers run whether or not the schedules do.
+        self.queues = LocalQueueRunner(
+            self.cloud.client("sqs"), {q.logical_id: self.cloud.queue_urls[q.logical_id] for q in resources.QUEUES},
+            self.functions, on_error=lambda name, e: self.say(f"dnbot local: {name} failed: {e}"))
+        self.queues.start()
         self._scheduler = LocalScheduler(self.functions, runtime.clock.now,
                                          on_error=lambda name, e: self.say(f"dnbot local: {name} failed: {e}"))
         if self.scheduled:
             self._scheduler.start()
         else:
             self._scheduler.run_once("rates_poller")
-        self._serve(create_app(runtime, static_dir=self._dashboard_dir()))
+        app = create_app(runtime, static_dir=self._dashboard_dir())
+        app.router.routes.insert(0, live_route(lambda: runtime, self.sockets))  # before the dashboard's "/"
+        self._serve(app)
+        self._stream = self._start_stream_pump()
+        self.say(f"dnbot local: AWS endpoint (in-process moto) at {self.cloud.endpoint_url} -- e.g. "
+                 f"aws ssm put-parameter --name {resources.KILL_SWITCH_PARAMETER} --value close-all --overwrite "
+                 f"--endpoint-url {self.cloud.endpoint_url} --region us-east-1 (any access key)")
+        if self.sim is not None:
+            self.say(f"dnbot local: venue simulator at {self.sim.base_url} "
+                     f"(faults: POST {self.sim.base_url}/sim/faults)")
+        else:
+            self.say("dnbot local: venue simulator: none (paper venues)")
         self.say(f"dnbot local: dashboard at {self.url} (ready in {time.monotonic() - started:.1f} s)")
         return self.url
 
@@ -121,7 +153,7 @@ class LocalSystem:
         )
         runtime = Runtime(settings, clock=self.world.clock, boto_session=self.cloud.session())
         return runtime.override(
-            identity=LocalEmailCodes(runtime.store, runtime.clock.now, self._announce_code),
+            identity=LocalEmailCodes(runtime.session_store, runtime.clock.now, self._announce_code),
             wallets=FundedLocalWallets(runtime.privy_wallets, sim.base_url),
         )
 
@@ -136,7 +168,7 @@ class LocalSystem:
         return runtime.override(
             lending_markets=markets, funding_source=markets, long_venue=paper, short_venue=paper,
             capital=paper, risk=paper, balances=paper,
-            identity=LocalEmailCodes(runtime.store, runtime.clock.now, self._announce_code),
+            identity=LocalEmailCodes(runtime.session_store, runtime.clock.now, self._announce_code),
             wallets=DerivedLocalWallets(_wallet_secret(self.state_dir)),
         )
 
@@ -160,12 +192,24 @@ class LocalSystem:
         bound = self._server.servers[0].sockets[0].getsockname()
         self.url = f"http://{bound[0]}:{bound[1]}"
 
+    def _start_stream_pump(self) -> StreamPump:
+        assert self.cloud is not None
+        table = self.cloud.client("dynamodb").describe_table(TableName=resources.STATE_TABLE.local_name)["Table"]
+        pump = StreamPump(self.cloud.client("dynamodbstreams"), table["LatestStreamArn"],
+                          lambda event: self.functions.invoke("ws_broadcast", event))
+        pump.start()
+        return pump
+
     def _announce_code(self, email: str, code: str) -> None:
         self.say(f"dnbot local: login code for {email}: {code}")
 
     def stop(self) -> None:
+        if self._stream is not None:
+            self._stream.stop()
         if self._scheduler is not None:
             self._scheduler.stop()
+        if self.queues is not None:
+            self.queues.stop()
         if self._server is not None:
             self._server.should_exit = True
             if self._thread is not None:

@@ -18,12 +18,23 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from dnbot.domain.fills import price_consensus, validate_fills
-from dnbot.domain.positions import Job, JobStatus, Leg, Position, PositionStatus, StageStatus
+from dnbot.domain.positions import (
+    OPEN_BACKOFF_BASE,
+    OPEN_BACKOFF_CAP,
+    Job,
+    JobStatus,
+    Leg,
+    Position,
+    PositionStatus,
+    StageStatus,
+)
 from dnbot.ports import (
+    AlertSink,
     Clock,
     FundingSource,
     JobStore,
     KillSwitchReader,
+    OpenGuard,
     LongOpenRequest,
     LongVenue,
     PositionStore,
@@ -32,6 +43,7 @@ from dnbot.ports import (
     TransientVenueError,
 )
 from dnbot.resources import KillSwitch
+from dnbot.services.portfolio import PositionJournal
 
 State = dict[str, Any]
 
@@ -61,7 +73,11 @@ class StepLimits:
 class PositionSteps:
     def __init__(self, positions: PositionStore, jobs: JobStore, rates: RatesStore, kill_switch: KillSwitchReader,
                  funding: FundingSource, long_venue: LongVenue, short_venue: ShortVenue, clock: Clock,
-                 limits: StepLimits) -> None:
+                 limits: StepLimits, journal: PositionJournal | None = None, guard: OpenGuard | None = None,
+                 alerts: AlertSink | None = None) -> None:
+        self._alerts = alerts  # the operator's alerts: every unwind and needs_attention (None: not sent)
+        self._guard = guard  # the per-user "open in flight" lock and the failed-open back-off (None: not kept)
+        self._journal = journal  # the trader's activity log and realized PnL by source (None: not recorded)
         self._positions = positions
         self._jobs = jobs
         self._rates = rates
@@ -152,8 +168,26 @@ class PositionSteps:
         self._stage(state, "reserve", StageStatus.DONE, f"${position.target_notional_usd} per leg")
         return state
 
+    def _refuse_if_killed(self) -> None:
+        """Re-read the kill switch past its cache before adding exposure: close-all or no-new-positions flipped
+        mid-open sends the execution to Unwind at once."""
+        switch = self._kill_switch.kill_switch(fresh=True)
+        if switch is not KillSwitch.OFF:
+            raise StepRefused(f"kill switch is {switch.value}: no new exposure")
+
+    def _open_ended(self, position: Position, *, failed: bool) -> None:
+        """The open is over: free the user's lock; a failed open backs automatic opens off, a success resets."""
+        if self._guard is None:
+            return
+        self._guard.release_open(position.user_id, position.position_id)
+        if failed:
+            self._guard.record_open_failure(position.user_id, OPEN_BACKOFF_BASE, OPEN_BACKOFF_CAP)
+        elif position.status is PositionStatus.OPEN:
+            self._guard.clear_open_failures(position.user_id)
+
     def open_long(self, state: State) -> State:
         self._stage(state, "open_long", StageStatus.RUNNING)
+        self._refuse_if_killed()
         position = self._position(state)
         fill = None if position.long_leg else self._long.find_long(position.user_id, position.position_id)
         if position.long_leg is None and fill is None:
@@ -172,6 +206,7 @@ class PositionSteps:
 
     def open_short(self, state: State) -> State:
         self._stage(state, "open_short", StageStatus.RUNNING)
+        self._refuse_if_killed()
         position = self._position(state)
         if position.long_leg is None:
             raise StepRefused("no long leg to hedge")
@@ -221,9 +256,12 @@ class PositionSteps:
     def mark_open(self, state: State) -> State:
         position = self._position(state)
         now = self._clock.now()
-        self._save(position, position.moved_to(PositionStatus.OPEN, now))
+        opened = self._save(position, position.moved_to(PositionStatus.OPEN, now))
+        self._open_ended(opened, failed=False)
         job = self._job(state).with_stage("open", StageStatus.DONE, now)
         self._jobs.put_job(job.finished(JobStatus.SUCCEEDED, now))
+        if self._journal is not None:
+            self._journal.opened(opened)
         return state
 
     def unwind(self, state: State) -> State:
@@ -239,14 +277,23 @@ class PositionSteps:
         short_pnl = self._short.close_short(position.user_id, position.position_id, self._short_size(position))
         state["unwound"] = {"short_pnl_usd": str(short_pnl), "long_proceeds_usd": str(long_proceeds)}
         self._stage(state, "unwind", StageStatus.DONE, "no leg left open")
+        if self._alerts is not None:
+            self._alerts.alert("unwind", f"open of {position.position_id} unwound: {_error_text(state)}",
+                               user_id=position.user_id, position_id=position.position_id,
+                               detail={"long_proceeds_usd": long_proceeds, "short_pnl_usd": short_pnl})
+        if self._journal is not None:
+            self._journal.unwound(position, _error_text(state))
         return state
 
     def mark_failed(self, state: State) -> State:
         position = self._position(state)
         now = self._clock.now()
         reason = _error_text(state)
-        self._save(position, position.moved_to(PositionStatus.FAILED, now, failure=reason))
+        failed = self._save(position, position.moved_to(PositionStatus.FAILED, now, failure=reason))
+        self._open_ended(failed, failed=position.status is PositionStatus.PENDING)
         self._jobs.put_job(self._job(state).finished(JobStatus.FAILED, now, reason))
+        if self._journal is not None:
+            self._journal.failed(failed, reason, state.get("unwound"))
         return state
 
     def mark_needs_attention(self, state: State) -> State:
@@ -254,8 +301,15 @@ class PositionSteps:
         position = self._position(state)
         now = self._clock.now()
         reason = "compensation failed, a leg may be open: " + _error_text(state)
-        self._save(position, position.moved_to(PositionStatus.NEEDS_ATTENTION, now, failure=reason))
+        flagged = self._save(position, position.moved_to(PositionStatus.NEEDS_ATTENTION, now, failure=reason))
+        if self._alerts is not None:
+            self._alerts.alert("needs_attention", f"position {position.position_id}: {reason}",
+                               user_id=position.user_id, position_id=position.position_id,
+                               detail={"was": position.status.value})
+        self._open_ended(flagged, failed=position.status is PositionStatus.PENDING)
         self._jobs.put_job(self._job(state).finished(JobStatus.FAILED, now, reason))
+        if self._journal is not None:
+            self._journal.needs_attention(flagged, reason)
         return state
 
     # --- close ---------------------------------------------------------------------------------------------
@@ -322,10 +376,12 @@ class PositionSteps:
         funding = self._short.funding_usd(position.user_id, position.position_id, position.created_at)
         realized = (Decimal(state.get("long_proceeds_usd", "0")) - collateral
                     + Decimal(state.get("short_pnl_usd", "0")) - short_open_fee + funding).quantize(CENT)
-        self._save(position, position.moved_to(PositionStatus.CLOSED, now, realized_pnl_usd=realized))
+        closed = self._save(position, position.moved_to(PositionStatus.CLOSED, now, realized_pnl_usd=realized))
         job = self._job(state).with_stage("closed", StageStatus.DONE, now,
                                           f"realized ${realized} (funding ${funding.quantize(CENT)})")
         self._jobs.put_job(job.finished(JobStatus.SUCCEEDED, now))
+        if self._journal is not None:
+            self._journal.closed(closed, realized, funding)
         return state
 
 

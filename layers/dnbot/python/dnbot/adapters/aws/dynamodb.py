@@ -7,7 +7,6 @@ Item types (pk / sk):
     BOTS / RUNNING#<id>                 present while the user's bot runs (what the tick iterates)
     USER#<id> / POSITION#<pid>          position; gsi1 = STATUS#<status> / <user id>#<pid> (every open one)
     JOB#<id> / JOB                      a workflow run with its stages
-    SESSION#<id> / SESSION              login session, expires (TTL is lazy, so expiry is also checked here)
     WS / CONN#<id>                      an open WebSocket connection (with its user, if logged in)
     USER#<id> / WALLETS                 the user's Privy wallet ids and addresses
     BLOB#<key> / BLOB                   an envelope-encrypted secret (agent wallet keys)
@@ -17,6 +16,7 @@ Item types (pk / sk):
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -39,7 +39,7 @@ from dnbot.domain.positions import (
     StageStatus,
 )
 from dnbot.domain.rates import FundingQuote, LendingMarket, RatesSnapshot
-from dnbot.ports import PositionConflict, PrivyWalletRecord, SessionRecord, UserRecord
+from dnbot.ports import PositionConflict, PrivyWalletRecord, UserRecord
 
 
 def _iso(moment: datetime) -> str:
@@ -156,6 +156,7 @@ def position_to_item(position: Position) -> dict[str, Any]:
         "realized_pnl_usd": position.realized_pnl_usd,
         "close_reason": position.close_reason,
         "version": position.version,
+        "drift": position.drift,
     }
 
 
@@ -176,6 +177,7 @@ def position_from_item(item: dict[str, Any]) -> Position:
         realized_pnl_usd=_dec(item.get("realized_pnl_usd")),
         close_reason=item.get("close_reason"),
         version=int(item.get("version", 0)),
+        drift=item.get("drift"),
     )
 
 
@@ -209,7 +211,7 @@ def _strip_none(item: dict[str, Any]) -> dict[str, Any]:
 
 
 class DynamoStateStore:
-    """Implements RatesStore, UserStore, PositionStore, JobStore and SessionStore on one table."""
+    """Implements RatesStore, UserStore, PositionStore and JobStore on one table (sessions: adapters/aws/sessions.py)."""
 
     def __init__(self, table: Any, clock: Callable[[], datetime], history_ttl: timedelta = timedelta(days=7)):
         self._table = table  # a boto3 dynamodb.Table
@@ -271,6 +273,27 @@ class DynamoStateStore:
                 return ids
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
+    def running_users_page(self, cursor: str | None, limit: int) -> tuple[list[str], str | None]:
+        """One page of running users' ids and the cursor of the next page (None: the last page)."""
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key("pk").eq("BOTS") & Key("sk").begins_with("RUNNING#"), "Limit": limit}
+        if cursor:
+            kwargs["ExclusiveStartKey"] = json.loads(cursor)
+        response = self._table.query(**kwargs)
+        last = response.get("LastEvaluatedKey")
+        return [item["user_id"] for item in response.get("Items", [])], json.dumps(last) if last else None
+
+    def positions_with_status_page(self, status: PositionStatus, cursor: str | None,
+                                   limit: int) -> tuple[list[Position], str | None]:
+        """One page of every user's positions in `status` (gsi1) and the cursor of the next page."""
+        kwargs: dict[str, Any] = {"IndexName": "gsi1", "Limit": limit,
+                                  "KeyConditionExpression": Key("gsi1pk").eq(f"STATUS#{status.value}")}
+        if cursor:
+            kwargs["ExclusiveStartKey"] = json.loads(cursor)
+        response = self._table.query(**kwargs)
+        last = response.get("LastEvaluatedKey")
+        return [position_from_item(i) for i in response.get("Items", [])], json.dumps(last) if last else None
+
     # positions
     def create_position(self, position: Position) -> None:
         try:
@@ -320,6 +343,26 @@ class DynamoStateStore:
                 return positions
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
+    def user_ids_to_reconcile(self, failed_since: datetime) -> list[str]:
+        """Every user with a live position, or one failed or closed since `failed_since` (the reconciler's round).
+
+        One gsi1 query per status (STATUS#<status>, sort key <user id>#<position id>, keys only): the users come
+        from the index keys, so no position item is read; failed and closed ones are limited to the recent by a
+        filter on updated_at (projected: the index holds every attribute)."""
+        users: set[str] = set()
+        for status in PositionStatus:
+            kwargs: dict[str, Any] = {"IndexName": "gsi1", "ProjectionExpression": "gsi1sk",
+                                      "KeyConditionExpression": Key("gsi1pk").eq(f"STATUS#{status.value}")}
+            if not status.is_live:
+                kwargs["FilterExpression"] = Attr("updated_at").gte(_iso(failed_since))
+            while True:
+                response = self._table.query(**kwargs)
+                users.update(str(item["gsi1sk"]).split("#", 1)[0] for item in response.get("Items", []))
+                if "LastEvaluatedKey" not in response:
+                    break
+                kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return sorted(users)
+
     # jobs
     def put_job(self, job: Job) -> None:
         self._table.put_item(Item=_strip_none(job_to_item(job)))
@@ -327,26 +370,6 @@ class DynamoStateStore:
     def get_job(self, job_id: str) -> Job | None:
         item = self._table.get_item(Key={"pk": f"JOB#{job_id}", "sk": "JOB"}).get("Item")
         return None if item is None else job_from_item(item)
-
-    # sessions
-    def create_session(self, session: SessionRecord) -> None:
-        self._table.put_item(Item={
-            "pk": f"SESSION#{session.session_id}", "sk": "SESSION", "type": "session",
-            "user_id": session.user_id, "created_at": _iso(session.created_at),
-            "csrf_token": session.csrf_token, "expires_at": _epoch(session.expires_at)})
-
-    def get_session(self, session_id: str) -> SessionRecord | None:
-        item = self._table.get_item(Key={"pk": f"SESSION#{session_id}", "sk": "SESSION"}).get("Item")
-        if item is None:
-            return None
-        expires_at = datetime.fromtimestamp(int(item["expires_at"]), tz=UTC)
-        if expires_at <= self._now():
-            return None
-        return SessionRecord(session_id, item["user_id"], _dt(item["created_at"]), expires_at,
-                             item["csrf_token"])
-
-    def delete_session(self, session_id: str) -> None:
-        self._table.delete_item(Key={"pk": f"SESSION#{session_id}", "sk": "SESSION"})
 
     # WebSocket connections
     def add_connection(self, connection_id: str, user_id: str | None) -> None:
@@ -410,6 +433,21 @@ class DynamoStateStore:
             "open_signature": reference.open_signature, "close_signature": reference.close_signature,
             "open_blockhash": reference.open_blockhash}))
 
+    def long_references(self, user_id: str) -> dict[str, LongReference]:
+        """position id -> where its long lives, for every position of the user that ever sent one to Asgard."""
+        found: dict[str, LongReference] = {}
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key("pk").eq(f"USER#{user_id}") & Key("sk").begins_with("LONGREF#")}
+        while True:
+            response = self._table.query(**kwargs)
+            for item in response.get("Items", []):
+                found[str(item["sk"]).removeprefix("LONGREF#")] = LongReference(
+                    wallet=item["wallet"], protocol=int(item["protocol"]), pda=item["pda"],
+                    open_signature=item.get("open_signature"), close_signature=item.get("close_signature"))
+            if "LastEvaluatedKey" not in response:
+                return found
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
     # Hyperliquid nonces (the NonceSource of the trading adapter)
     def next_nonce(self, signer: str) -> int:
         """max(now in ms, last + 1), claimed with a conditional write: two processes never get the same one."""
@@ -427,7 +465,7 @@ class DynamoStateStore:
                     raise
         raise RuntimeError(f"could not claim a nonce for {signer} after 20 tries")
 
-    # generic counters (login rate limits, one-time codes)
+    # expiring items
     def put_expiring(self, pk: str, sk: str, attributes: dict[str, Any], expires_at: datetime) -> None:
         self._table.put_item(Item={"pk": pk, "sk": sk, **attributes, "expires_at": _epoch(expires_at)})
 
@@ -440,18 +478,6 @@ class DynamoStateStore:
     def delete(self, pk: str, sk: str) -> None:
         self._table.delete_item(Key={"pk": pk, "sk": sk})
 
-    def increment_in_window(self, pk: str, sk: str, window: timedelta) -> int:
-        """Count events in a fixed window starting at the first one; returns the count including this one."""
-        now = self._now()
-        current = self.get_unexpired(pk, sk)
-        if current is None:
-            self.put_expiring(pk, sk, {"count": 1}, now + window)
-            return 1
-        response = self._table.update_item(
-            Key={"pk": pk, "sk": sk}, UpdateExpression="ADD #c :one",
-            ExpressionAttributeNames={"#c": "count"}, ExpressionAttributeValues={":one": 1},
-            ReturnValues="UPDATED_NEW")
-        return int(response["Attributes"]["count"])
 
 
 def _user_from_item(item: dict[str, Any]) -> UserRecord:

@@ -1,0 +1,243 @@
+"""The reconciler: every two minutes, for every user with live or recently failed positions, the venues' truth is
+compared with the ledger (dnbot.domain.reconcile classifies), orphan legs are closed or the hedge restored, the
+drift is recorded on the positions, and the operator is alerted.
+
+Safe beside the workflows: a user with a workflow running (a position pending or closing, written within the
+grace period) is skipped, and the ledger is read again after the venues: if it changed meanwhile the user is
+skipped this round. Idempotent: a second run over the same state finds nothing (repairs are keyed, findings
+already recorded on a position are not recorded or alerted again).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from dnbot.domain.positions import Position, PositionStatus
+from dnbot.domain.reconcile import (
+    CloseLong,
+    CloseShort,
+    Drift,
+    FlagPosition,
+    ReconcilePlan,
+    SettlePosition,
+    TradeAccountShort,
+    VenueTruth,
+    classify,
+)
+from dnbot.ports import (
+    AccountShortTrader,
+    AlertSink,
+    AmbiguousVenueError,
+    Clock,
+    LongVenue,
+    PositionStore,
+    ReconcileTargets,
+    ShortVenue,
+    TransientVenueError,
+    VenueRejected,
+    VenueTruthReader,
+)
+
+logger = logging.getLogger(__name__)
+
+CENT = Decimal("0.01")
+RUNNING = (PositionStatus.PENDING, PositionStatus.CLOSING)
+
+
+@dataclass(frozen=True)
+class ReconcilerLimits:
+    workflow_grace: timedelta  # a pending/closing position written more recently has its workflow running
+    lookback: timedelta  # failed and closed positions this recent are reconciled too
+
+
+@dataclass
+class ReconcileReport:
+    users: int = 0
+    in_sync: int = 0
+    skipped: list[str] = field(default_factory=list)  # users with a workflow running (or a ledger that moved)
+    drifts: list[dict[str, str]] = field(default_factory=list)
+    repairs: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+class Reconciler:
+    def __init__(self, targets: ReconcileTargets, positions: PositionStore, truth: VenueTruthReader,
+                 long_venue: LongVenue, short_venue: ShortVenue, trader: AccountShortTrader, alerts: AlertSink,
+                 clock: Clock, limits: ReconcilerLimits) -> None:
+        self._targets = targets
+        self._positions = positions
+        self._truth = truth
+        self._long = long_venue
+        self._short = short_venue
+        self._trader = trader
+        self._alerts = alerts
+        self._clock = clock
+        self._limits = limits
+
+    def run(self) -> ReconcileReport:
+        report = ReconcileReport()
+        for user_id in self._targets.user_ids_to_reconcile(self._clock.now() - self._limits.lookback):
+            report.users += 1
+            try:
+                self.reconcile_user(user_id, report)
+            except Exception as error:  # one user's venue outage must not stop the others' round
+                logger.exception("reconciling user %s failed", user_id)
+                report.errors[user_id] = f"{type(error).__name__}: {error}"
+        return report
+
+    # --- one user -----------------------------------------------------------------------------------------
+
+    def _read(self, user_id: str) -> list[Position]:
+        return self._positions.list_positions(user_id)
+
+    def reconcile_user(self, user_id: str, report: ReconcileReport) -> ReconcilePlan | None:
+        now = self._clock.now()
+        positions = self._read(user_id)
+        running = [p for p in positions if p.status in RUNNING and now - p.updated_at < self._limits.workflow_grace]
+        if running:
+            report.skipped.append(user_id)
+            return None
+        stale = frozenset(p.position_id for p in positions if p.status in RUNNING)
+        relevant = [p for p in positions if p.status.is_live or now - p.updated_at < self._limits.lookback]
+        truth = self._venue_truth(user_id, relevant, now)
+        if _versions(self._read(user_id)) != _versions(positions):
+            report.skipped.append(user_id)  # a workflow wrote meanwhile: next round
+            return None
+        plan = classify(relevant, truth, stale=stale)
+        if plan.in_sync:
+            report.in_sync += 1
+            return plan
+        unhedgeable = self._carry_out(user_id, plan, report, {p.position_id: p for p in relevant})
+        if unhedgeable:
+            # the hedge could not be restored: flatten the positions it was for, on a fresh read of the venues
+            positions = [p for p in self._read(user_id) if p.position_id in {q.position_id for q in relevant}]
+            plan = classify(positions, self._venue_truth(user_id, positions, now), stale=stale,
+                            unhedgeable=frozenset(unhedgeable))
+            self._carry_out(user_id, plan, report, {p.position_id: p for p in positions})
+        return plan
+
+    def _venue_truth(self, user_id: str, positions: list[Position], now: datetime) -> VenueTruth:
+        live = [p.created_at for p in positions if p.status.is_live]
+        since = min(live) if live else now - self._limits.lookback
+        return self._truth.venue_truth(user_id, [p.position_id for p in positions], since)
+
+    def _carry_out(self, user_id: str, plan: ReconcilePlan, report: ReconcileReport,
+                   positions: dict[str, Position]) -> list[str]:
+        """The plan's repairs in order; returns the positions whose hedge could not be restored."""
+        stamp = self._clock.now().strftime("%Y%m%dT%H%M%S")
+        long_proceeds: dict[str, Decimal] = {}
+        short_pnl: dict[str, Decimal] = {}
+        unhedgeable: list[str] = []
+        failed: set[str] = set()  # positions whose repair failed this round: their ledger stays as it is
+        flags = {a.position_id: a for a in plan.actions if isinstance(a, FlagPosition)}
+        fresh = [d for d in plan.drifts if not _already_recorded(d, positions, flags)]
+        for action in plan.actions:
+            try:
+                if isinstance(action, CloseLong):
+                    long_proceeds[action.position_id] = self._long.close_long(user_id, action.position_id)
+                    report.repairs.append(f"{user_id}: closed the Asgard long of {action.position_id}")
+                elif isinstance(action, CloseShort):
+                    short_pnl[action.position_id] = self._short.close_short(user_id, action.position_id,
+                                                                            action.size_sol)
+                    report.repairs.append(f"{user_id}: bought back {action.size_sol} SOL of {action.position_id}")
+                elif isinstance(action, TradeAccountShort):
+                    self._trade_account(user_id, action, stamp, report, unhedgeable)
+                elif action.position_id in failed or (unhedgeable and action.position_id in unhedgeable):
+                    continue
+                elif isinstance(action, SettlePosition):
+                    self._settle(positions[action.position_id], action, long_proceeds, short_pnl)
+                else:
+                    self._flag(positions[action.position_id], action)
+            except (TransientVenueError, AmbiguousVenueError, VenueRejected) as error:
+                subject = getattr(action, "position_id", None)
+                if subject is not None:
+                    failed.add(subject)
+                report.errors[user_id] = f"{type(action).__name__}: {type(error).__name__}: {error}"
+                self._alerts.alert("reconciler_repair_failed", f"{type(action).__name__} failed: {error}",
+                                   user_id=user_id, position_id=subject, detail={"action": repr(action)})
+        for drift in plan.drifts:
+            report.drifts.append({"user_id": user_id, "kind": drift.kind.value, "message": drift.message,
+                                  "position_id": drift.position_id or ""})
+        for drift in fresh:
+            self._alerts.alert("liquidation" if drift.kind.is_liquidation else "drift", drift.message,
+                               user_id=user_id, position_id=drift.position_id,
+                               detail={"drift": drift.kind.value, **drift.detail})
+        _record_metric(len(fresh))
+        return unhedgeable
+
+    def _trade_account(self, user_id: str, action: TradeAccountShort, stamp: str, report: ReconcileReport,
+                       unhedgeable: list[str]) -> None:
+        try:
+            self._trader.trade_account_short(user_id, action.change_sol, reduce_only=action.reduce_only,
+                                             key=f"{stamp}:{action.change_sol}")
+        except VenueRejected:
+            if not action.hedges:
+                raise
+            unhedgeable.extend(action.hedges)  # the hedge cannot be restored: the longs it hedged are closed
+            report.repairs.append(f"{user_id}: the hedge could not be restored; flattening {', '.join(action.hedges)}")
+            return
+        verb = "sold" if action.change_sol > 0 else "bought back"
+        report.repairs.append(f"{user_id}: {verb} {abs(action.change_sol)} SOL on the account")
+
+    # --- the ledger ----------------------------------------------------------------------------------------
+
+    def _settle(self, position: Position, action: SettlePosition, long_proceeds: dict[str, Decimal],
+                short_pnl: dict[str, Decimal]) -> None:
+        """Both legs are closed: the position ends (closed, or failed for an open that never finished). A move the
+        table does not allow directly goes through needs_attention, where the reconciler's finding is recorded."""
+        now = self._clock.now()
+        current = self._positions.get_position(position.user_id, position.position_id) or position
+        pid = position.position_id
+        changes: dict[str, object] = {"drift": action.reason}
+        if action.status is PositionStatus.CLOSED:
+            collateral = current.long_leg.notional_usd / current.leverage if current.long_leg else Decimal(0)
+            opening_fee = current.short_leg.fees_usd if current.short_leg else Decimal(0)
+            funding = self._short.funding_usd(current.user_id, pid, current.created_at) if current.short_leg \
+                else Decimal(0)
+            realized = long_proceeds.get(pid, Decimal(0)) - collateral + short_pnl.get(pid, Decimal(0)) \
+                - opening_fee + funding
+            changes.update(realized_pnl_usd=realized.quantize(CENT), close_reason=action.reason)
+        else:
+            changes["failure"] = action.reason
+        if not current.status.may_move_to(action.status):
+            current = self._positions.save_position(current.moved_to(
+                PositionStatus.NEEDS_ATTENTION, now, failure=action.reason, drift=action.reason))
+        self._positions.save_position(current.moved_to(action.status, now, **changes))
+
+    def _flag(self, position: Position, action: FlagPosition) -> None:
+        current = self._positions.get_position(position.user_id, position.position_id) or position
+        if current.drift == action.reason and (not action.needs_attention
+                                               or current.status is PositionStatus.NEEDS_ATTENTION):
+            return  # already recorded: nothing to write, nothing to alert
+        updated = replace(current, drift=action.reason, updated_at=self._clock.now())
+        if action.adopt_short_sol is not None and current.short_leg is not None:
+            leg, size = current.short_leg, action.adopt_short_sol
+            updated = replace(updated, short_leg=replace(
+                leg, size=size, notional_usd=(size * leg.entry_price).quantize(CENT)))
+        if action.needs_attention:
+            updated = updated.moved_to(PositionStatus.NEEDS_ATTENTION, self._clock.now(), failure=action.reason)
+        self._positions.save_position(updated)
+
+
+def _already_recorded(drift: Drift, positions: dict[str, Position], flags: dict[str, FlagPosition]) -> bool:
+    """A finding kept on a position from an earlier round (an unresolved size mismatch) is not alerted again."""
+    if drift.position_id is None or drift.position_id not in flags:
+        return False
+    position = positions.get(drift.position_id)
+    flag = flags[drift.position_id]
+    return position is not None and position.drift == flag.reason and (
+        not flag.needs_attention or position.status is PositionStatus.NEEDS_ATTENTION)
+
+
+def _versions(positions: list[Position]) -> dict[str, tuple[str, int]]:
+    return {p.position_id: (p.status.value, p.version) for p in positions}
+
+
+def _record_metric(drifts: int) -> None:
+    if drifts:
+        from dnbot import observability
+
+        observability.record(observability.RECONCILER_DRIFT, drifts)
