@@ -17,8 +17,9 @@ from dnbot.backtest.engine import BacktestConfig, Backtester
 from dnbot.backtest.history import MarketHistory
 from dnbot.cli import main
 from dnbot.domain.assets import Asset, Protocol
-from dnbot.domain.carry import DEFAULT_FEES
+from dnbot.domain.carry import DEFAULT_FEES, carry_components, carry_outlook, expected_carry_usd
 from dnbot.domain.presets import Preset
+from dnbot.domain.rates import LendingMarket
 from dnbot.marketdata.recorded import RecordedData
 from tests.unit.synthetic import START, write_recorded
 
@@ -114,7 +115,7 @@ def test_rate_gaps_are_carried_forward_and_counted(tmp_path: Path) -> None:
 
 def test_the_bot_policy_calls_the_ticks_own_decision_every_hour(tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    root = write_recorded(tmp_path, hours=120, funding_hourly=lambda i: "0.00005")
+    root = write_recorded(tmp_path, hours=400, funding_hourly=lambda i: "0.00005")
     calls: list[object] = []
     real = engine.decide_for_user
 
@@ -124,11 +125,19 @@ def test_the_bot_policy_calls_the_ticks_own_decision_every_hour(tmp_path: Path,
 
     monkeypatch.setattr(engine, "decide_for_user", spy)
     result = run(root, policy="dnbot", preset=Preset.parse("balanced"))
-    assert len(calls) == result.hours == 121
-    # balanced needs 24 recorded hours of funding before it may enter: the first chance is hour 23
-    assert result.trades and result.trades[0].opened_at == START + timedelta(hours=23)
+    assert len(calls) == result.hours == 401
+    # the horizon is the history seen so far (no carry-off episode): it opens at the first hour whose
+    # horizon makes the expected carry pay 1.5 round trips, computed here from the domain's own pieces
+    preset = Preset.parse("balanced")
+    market = LendingMarket(Asset.JITOSOL, Protocol.KAMINO, D(0), D("0.08"), D("0.07"))
+    notional = D(10_000) * (1 - preset.margin_buffer) * 3 / 2
+    bar = (1 + preset.margin_of_safety) * DEFAULT_FEES.round_trip_usd(notional)
+    first = next(k for k in range(400) if expected_carry_usd(
+        carry_components(market, D("0.00005"), D(3)), D(10_000),
+        carry_outlook([D("0.00005")] * (k + 1), lookback_hours=preset.lookback_hours).horizon_hours) >= bar)
+    assert result.trades and result.trades[0].opened_at == START + timedelta(hours=first)
     assert result.trades[0].asset is Asset.JITOSOL and result.trades[0].leverage == D(3)
-    assert result.total_pnl_usd > 0  # 97 hours at 0.005%/h repay the round trip's fees
+    assert result.total_pnl_usd > 0  # the rest of the span at 0.005%/h repays the round trip's fees
     assert result.trades[0].pnl_usd == result.pnl.total  # the one trade is all of the PnL, fees included
 
 

@@ -1,4 +1,4 @@
-"""decide_for_user: kill switch, staleness, persistence, thresholds, capacity and exits."""
+"""decide_for_user: kill switch, staleness, the break-even entry, exits, switches, capacity and rebalances."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dnbot.domain.assets import Asset, Protocol
-from dnbot.domain.carry import DEFAULT_FEES, carry_components, fee_drag_apy
+from dnbot.domain.carry import DEFAULT_FEES, FeeSchedule, carry_components, carry_outlook, expected_carry_usd
 from dnbot.domain.positions import Position, PositionStatus
 from dnbot.domain.presets import PRESETS, PresetName, UserSettings
 from dnbot.domain.rates import FundingQuote, LendingMarket, RatesSnapshot
@@ -22,12 +22,14 @@ from dnbot.domain.strategy import (
     Rebalance,
     decide_for_user,
     persistent_funding_hourly,
+    plan_rebalance,
 )
 from dnbot.resources import KillSwitch
 
 D = Decimal
 NOW = datetime(2025, 8, 1, 12, tzinfo=UTC)
 GOOD = D("0.00003")  # 0.003%/h: 39% APY on the short's notional at 3x
+LONG = 1464  # the balanced lookback (1440 h) + a day to smooth its first hours
 
 
 def snapshot(funding: Decimal = GOOD, predicted: Decimal | None = None, at: datetime = NOW,
@@ -45,21 +47,24 @@ def position(status: PositionStatus = PositionStatus.OPEN) -> Position:
 
 
 def decide(**overrides: object) -> tuple[object, ...]:
-    inputs: dict[str, object] = {"snapshot": snapshot(), "funding_history_hourly": [GOOD] * 48, "positions": [],
+    inputs: dict[str, object] = {"snapshot": snapshot(), "funding_history_hourly": [GOOD] * LONG, "positions": [],
                                      "free_capital_usd": D(10_000), "settings": UserSettings.create("balanced"),
                                      "kill_switch": KillSwitch.OFF, "now": NOW}
     inputs.update(overrides)
     return decide_for_user(**inputs).decisions  # type: ignore[arg-type]
 
 
+SOL_DRIFT = (LendingMarket(Asset.SOL, Protocol.DRIFT, D("0.03"), D("0.07"), D(0)),)  # -2.5%/yr without funding
+
+
 def test_opens_the_best_market_and_explains_why() -> None:
     (decision,) = decide()
     assert isinstance(decision, Open)
     assert (decision.asset, decision.protocol, decision.leverage) == (Asset.JITOSOL, Protocol.KAMINO, D(3))
-    assert decision.net_apy >= PRESETS[PresetName.BALANCED].min_net_apy
     # capital 10000 less the 5% margin buffer, x 3 / 2, rounded down to Hyperliquid's 0.01 SOL lot at $150
     assert decision.notional_usd == D("14250.00")
-    assert "jitoSOL/kamino" in decision.reason
+    assert "jitoSOL/kamino" in decision.reason and "1440 h horizon" in decision.reason
+    assert "round trip" in decision.reason
 
 
 def test_kill_switch_close_all_closes_everything_and_opens_nothing() -> None:
@@ -81,17 +86,28 @@ def test_stale_rates_open_nothing() -> None:
 
 
 def test_one_hours_spike_does_not_open() -> None:
-    spike = [D(0)] * 47 + [D("0.001")]  # one hour at 0.1%/h, the rest at zero
-    (held,) = decide(funding_history_hourly=spike, snapshot=snapshot(funding=D("0.001")))
-    assert isinstance(held, Hold)
+    spike = [D(0)] * (LONG - 1) + [D("0.001")]  # one hour at 0.1%/h, the rest at zero
+    (held,) = decide(funding_history_hourly=spike, snapshot=snapshot(funding=D("0.001"), markets=SOL_DRIFT))
+    assert isinstance(held, Hold) and "funding counted 0.0000000/h" in held.reason
 
 
-def test_persistence_needs_enough_history_and_positive_share() -> None:
-    (held,) = decide(funding_history_hourly=[GOOD] * 23)
-    assert isinstance(held, Hold) and "history" in held.reason
-    mixed = [GOOD] * 16 + [D("-0.00001")] * 8  # 67% positive < 70%
-    (held,) = decide(funding_history_hourly=mixed)
-    assert isinstance(held, Hold) and "%" in held.reason
+def test_a_short_history_gives_a_short_horizon_and_no_entry() -> None:
+    (held,) = decide(funding_history_hourly=[GOOD] * 48)
+    assert isinstance(held, Hold) and "25 h horizon" in held.reason  # 48 h = 25 day means
+    (held,) = decide(funding_history_hourly=[])
+    assert isinstance(held, Hold) and "no funding history" in held.reason
+
+
+def test_carry_off_episodes_shorten_the_horizon_and_can_block_the_entry() -> None:
+    day_off = [D("-0.00002")] * 48 + [GOOD] * 48  # 48 h of a negative day mean, then recovery
+    history = ([GOOD] * 200 + day_off) * 14 + [GOOD] * 120
+    outlook = carry_outlook(history[-LONG:], lookback_hours=1440)
+    assert outlook.carry_off_episodes >= 3
+    assert outlook.horizon_hours == 1440 // (1 + outlook.carry_off_episodes)
+    (decision,) = decide(funding_history_hourly=history, snapshot=snapshot(markets=SOL_DRIFT))
+    full = decide(snapshot=snapshot(markets=SOL_DRIFT))[0]
+    assert isinstance(full, Open)
+    assert f"{outlook.horizon_hours} h horizon" in decision.reason  # type: ignore[attr-defined]
 
 
 def test_persistent_funding_is_the_lowest_reading() -> None:
@@ -101,7 +117,7 @@ def test_persistent_funding_is_the_lowest_reading() -> None:
 
 
 def test_a_negative_prediction_blocks_the_entry() -> None:
-    (held,) = decide(snapshot=snapshot(predicted=D("-0.00001")))
+    (held,) = decide(snapshot=snapshot(predicted=D("-0.00005"), markets=SOL_DRIFT))
     assert isinstance(held, Hold)
 
 
@@ -117,14 +133,25 @@ def test_one_position_at_a_time() -> None:
     assert not any(isinstance(d, Open) for d in decisions)
 
 
-def test_funding_flipped_for_n_hours_closes() -> None:
-    n = PRESETS[PresetName.BALANCED].exits.funding_flipped_hours
+def test_a_negative_spell_closes_only_when_staying_costs_more_than_a_round_trip() -> None:
     live = [LivePosition(position())]
-    history = [GOOD] * 30 + [D("-0.000001")] * (n - 1)
-    assert isinstance(decide(positions=live, funding_history_hourly=history)[0], Hold)
-    history.append(D("-0.000001"))
-    close = decide(positions=live, funding_history_hourly=history)[0]
-    assert isinstance(close, Close) and close.exit_reason is ExitReason.FUNDING_FLIPPED
+    mild = [GOOD] * (LONG - 6) + [D("-0.000005")] * 6  # the short pays a little: staking still covers it
+    assert isinstance(decide(positions=live, funding_history_hourly=mild)[0], Hold)
+    # a crash: the short pays 0.1%/h; the history's negative spells last 30 h on average
+    crash = ([GOOD] * 170 + [D("-0.0001")] * 30) * 7 + [GOOD] * 64 + [D("-0.001")] * 6
+    close = decide(positions=live, funding_history_hourly=crash)[0]
+    assert isinstance(close, Close) and close.exit_reason is ExitReason.CARRY_GONE
+    assert "negative spell" in close.reason and "round trip" in close.reason
+
+
+def test_switching_pays_a_round_trip_so_only_a_large_gain_switches() -> None:
+    live = [LivePosition(position())]  # jitoSOL/kamino at 3x, $15,000 a leg
+    held = LendingMarket(Asset.JITOSOL, Protocol.KAMINO, D(0), D("0.06"), D("0.07"))
+    slightly = LendingMarket(Asset.JITOSOL, Protocol.DRIFT, D(0), D("0.05"), D("0.07"))
+    assert isinstance(decide(positions=live, snapshot=snapshot(markets=(held, slightly)))[0], Hold)
+    much = LendingMarket(Asset.JITOSOL, Protocol.DRIFT, D(0), D("-1.5"), D("0.07"))  # paid to borrow
+    switch = decide(positions=live, snapshot=snapshot(markets=(held, much)))[0]
+    assert isinstance(switch, Close) and switch.reason.startswith("switch: jitoSOL/drift")
 
 
 def test_risk_readings_drive_close_and_rebalance() -> None:
@@ -137,29 +164,61 @@ def test_risk_readings_drive_close_and_rebalance() -> None:
 
 def test_stale_rates_pause_rate_exits_but_not_risk_exits() -> None:
     late = NOW + timedelta(hours=1)
-    flipped = [D("-0.00001")] * 48
-    (held, _) = decide(positions=[LivePosition(position())], funding_history_hourly=flipped, now=late)
+    crash = [GOOD] * (LONG - 24) + [D("-0.001")] * 24
+    (held, _) = decide(positions=[LivePosition(position())], funding_history_hourly=crash, now=late)
     assert isinstance(held, Hold) and "stale" in held.reason
     hurt = LivePosition(position(), RiskReadings(health_factor=D("1.01")))
     assert isinstance(decide(positions=[hurt], now=late)[0], Close)
+
+
+def test_a_rebalance_is_a_transfer_unless_the_equity_is_short() -> None:
+    # SOL rose: the long gained $600, the short lost as much; move the difference, pay a tip and a bridge
+    plan = plan_rebalance(long_equity_usd=D(5600), short_account_usd=D(4400), notional_usd=D(14_250),
+                          leverage=D(3))
+    assert plan.method == "transfer" and plan.reduce_notional_usd == 0
+    assert plan.cost_usd == DEFAULT_FEES.jito_tip_usd + DEFAULT_FEES.bridge_usd
+    assert plan.transfer_to_short_usd == D(5600) - (D(10_000) - plan.cost_usd) / 2
+    assert plan.cost_usd < DEFAULT_FEES.round_trip_usd(D(15_000))
+    short = plan_rebalance(long_equity_usd=D(4000), short_account_usd=D(4000), notional_usd=D(15_000),
+                           leverage=D(3))
+    assert short.method == "reduce" and short.reduce_notional_usd > 0
+    assert short.cost_usd < DEFAULT_FEES.round_trip_usd(D(15_000))
 
 
 @settings(max_examples=60, deadline=None)
 @given(funding=st.decimals(min_value=D("-0.0001"), max_value=D("0.0002"), places=7),
        borrow=st.decimals(min_value=D("0"), max_value=D("0.3"), places=4),
        preset=st.sampled_from(list(PresetName)))
-def test_no_opportunity_passes_a_threshold_it_fails(funding: Decimal, borrow: Decimal, preset: PresetName) -> None:
-    markets = (LendingMarket(Asset.JITOSOL, Protocol.KAMINO, D(0), borrow, D("0.07")),)
-    decisions = decide(snapshot=snapshot(funding=funding, markets=markets), funding_history_hourly=[funding] * 48,
-                       settings=UserSettings.create(preset))
+def test_opens_exactly_when_the_expected_carry_covers_the_round_trip(funding: Decimal, borrow: Decimal,
+                                                                     preset: PresetName) -> None:
+    markets = (LendingMarket(Asset.JITOSOL, Protocol.DRIFT, D(0), borrow, D("0.07")),)
     chosen = PRESETS[preset]
-    expected = (carry_components(markets[0], funding, chosen.leverage).gross
-                - fee_drag_apy(DEFAULT_FEES, chosen.leverage, chosen.expected_holding_hours, D(10_000)))
-    (decision,) = decisions
-    if isinstance(decision, Open):
-        assert decision.net_apy == expected >= chosen.min_net_apy
-        assert funding > 0
-    else:
-        assert isinstance(decision, Hold)
-        # it held because the trade fails the bar (or funding never paid the short), never for no reason
-        assert expected < chosen.min_net_apy or funding <= 0
+    history = [funding] * (chosen.lookback_hours + 24)
+    (decision,) = decide(snapshot=snapshot(funding=funding, markets=markets), funding_history_hourly=history,
+                         settings=UserSettings.create(preset))
+    capital = D(10_000)
+    horizon = carry_outlook(history, lookback_hours=chosen.lookback_hours).horizon_hours
+    assert horizon == (chosen.lookback_hours if funding >= 0 else chosen.lookback_hours // 2)  # one episode
+    carry = expected_carry_usd(carry_components(markets[0], funding, chosen.leverage), capital, horizon)
+    notional = capital * (1 - chosen.margin_buffer) * chosen.leverage / 2
+    bar = (1 + chosen.margin_of_safety) * DEFAULT_FEES.round_trip_usd(notional)
+    assert isinstance(decision, Open) == (carry >= bar)
+    if not isinstance(decision, Open):
+        assert isinstance(decision, Hold) and "round trip" in decision.reason
+
+
+@settings(max_examples=40, deadline=None)
+@given(funding=st.decimals(min_value=D("0"), max_value=D("0.00005"), places=7),
+       scale=st.decimals(min_value=D("1"), max_value=D("4"), places=2))
+def test_higher_fees_never_turn_a_hold_into_an_entry(funding: Decimal, scale: Decimal) -> None:
+    cheap = FeeSchedule()
+    dear = FeeSchedule(hyperliquid_taker_rate=cheap.hyperliquid_taker_rate * scale,
+                       asgard_open_rate=cheap.asgard_open_rate * scale,
+                       asgard_close_rate=cheap.asgard_close_rate * scale,
+                       swap_slippage_rate=cheap.swap_slippage_rate * scale)
+    history = [funding] * 200
+    opens_dear = isinstance(decide(funding_history_hourly=history, fees=dear,
+                                   snapshot=snapshot(funding=funding, markets=SOL_DRIFT))[0], Open)
+    opens_cheap = isinstance(decide(funding_history_hourly=history, fees=cheap,
+                                    snapshot=snapshot(funding=funding, markets=SOL_DRIFT))[0], Open)
+    assert opens_cheap or not opens_dear

@@ -30,13 +30,13 @@ from decimal import Decimal
 
 from dnbot.backtest.history import HourRates, MarketHistory
 from dnbot.domain.assets import Asset, Protocol
-from dnbot.domain.carry import DEFAULT_FEES, FeeSchedule, notional_for_capital
+from dnbot.domain.carry import DEFAULT_FEES, CarryOutlook, FeeSchedule, carry_outlook, notional_for_capital
 from dnbot.domain.pnl import CENT, PnlBreakdown
 from dnbot.domain.positions import Position, PositionStatus
 from dnbot.domain.presets import PRESETS, Preset, PresetName, UserSettings
 from dnbot.domain.rates import HOURS_PER_YEAR, LendingMarket
 from dnbot.domain.risk import RiskReadings
-from dnbot.domain.strategy import Close, LivePosition, Open, Rebalance, decide_for_user
+from dnbot.domain.strategy import Close, LivePosition, Open, Rebalance, decide_for_user, plan_rebalance
 from dnbot.resources import KillSwitch
 
 HOUR = timedelta(hours=1)
@@ -132,6 +132,18 @@ class BacktestResult:
             "hours_in_market": self.hours_in_market,
             "pnl": {name: format(value, "f") for name, value in parts.as_dict().items()},
         }
+
+
+def outlook_at(history: MarketHistory, hour: datetime, lookback_hours: int, recent_hours: int) -> CarryOutlook:
+    """The `CarryOutlook` from the funding recorded up to `hour` (cached: every run and preset shares it)."""
+    key = ("outlook", hour, lookback_hours, recent_hours)
+    cached = history.derived.get(key)
+    if cached is None:
+        cached = carry_outlook(history.funding_history(hour, lookback_hours + 24),
+                               lookback_hours=lookback_hours, recent_hours=recent_hours)
+        history.derived[key] = cached
+    assert isinstance(cached, CarryOutlook)
+    return cached
 
 
 def _iso(moment: datetime) -> str:
@@ -314,15 +326,17 @@ class _Run:
         book = self.book
         live = [] if book is None else [LivePosition(book.position, book.readings(
             price, self.c.liquidation_ltv, self.c.maintenance_margin_rate))]
+        preset = self.settings.preset
         tick = decide_for_user(
             snapshot=snapshot,
-            funding_history_hourly=self.h.funding_history(hour, 48),
+            funding_history_hourly=self.h.funding_history(hour, preset.persistence_hours),
             positions=live,
             free_capital_usd=self.cash if book is None else ZERO,
             settings=self.settings,
             kill_switch=KillSwitch.OFF,
             now=hour,
             fees=self.c.fees,
+            outlook=outlook_at(self.h, hour, preset.lookback_hours, preset.persistence_hours),
         )
         for decision in tick.decisions:
             if isinstance(decision, Close) and self.book is not None:
@@ -378,21 +392,30 @@ class _Run:
         self._finish(hour, reason)
 
     def _rebalance(self, price: Decimal) -> None:
-        """Re-center both legs on the position's equity (realizes the short's gain into the long's debt)."""
+        """Re-centre both legs on the position's equity (`plan_rebalance`): a transfer between the legs (an
+        Asgard borrow or repay and a bridge transfer), after shrinking both legs if the equity no longer
+        carries the notional at the target leverage."""
         book = self.book
         assert book is not None
-        equity = book.value(price)
-        buffer = self.settings.preset.margin_buffer
-        notional = equity * (ONE - buffer) * book.leverage / 2
-        fee = self.c.fees.rebalance_usd(notional - book.size * price)
-        equity -= fee
-        self.fees -= fee
-        collateral = notional / book.leverage
-        book.units = notional / (book.rate * price)
-        book.debt = notional - collateral
-        book.size = notional / price
+        exposure = book.units * book.rate
+        long_equity = exposure * price - book.debt
+        short_account = book.margin + book.size * (book.entry - price)
+        plan = plan_rebalance(long_equity_usd=long_equity, short_account_usd=short_account,
+                              notional_usd=book.size * price, leverage=book.leverage, fees=self.c.fees)
+        if plan.reduce_notional_usd > ZERO:
+            keep = ONE - plan.reduce_notional_usd / (book.size * price)
+            sold = exposure * (ONE - keep)  # SOL-equivalent of the long sold to repay debt
+            book.debt -= sold * price
+            book.units *= keep
+            book.margin += book.size * (ONE - keep) * (book.entry - price)  # the short's bought-back part
+            book.size *= keep
+        # the short re-based at this price: its unrealized PnL becomes margin
+        book.margin += book.size * (book.entry - price)
         book.entry = book.mark = price
-        book.margin = equity - collateral
+        book.debt += plan.transfer_to_short_usd
+        book.margin += plan.transfer_to_short_usd - plan.cost_usd
+        self.fees -= plan.cost_usd
+        book.notional = book.size * price
         book.dist_open = book.distance(price, self.c.liquidation_ltv, self.c.maintenance_margin_rate)
         self.rebalances += 1
 

@@ -139,3 +139,101 @@ def net_apy(components: CarryComponents, fees: FeeSchedule, leverage: Decimal, h
             capital_usd: Decimal = REFERENCE_CAPITAL_USD) -> Decimal:
     """Gross carry on capital minus the round trip's fees amortized over the expected holding period."""
     return components.gross - fee_drag_apy(fees, leverage, holding_hours, capital_usd)
+
+
+# --- how long a carry lasts: estimated from the funding history available at the hour, never the future ------
+
+@dataclass(frozen=True, slots=True)
+class CarryOutlook:
+    """What the recorded funding says about the carry ahead. Built by `carry_outlook` from the hourly rates
+    settled UP TO NOW (oldest first): appending later hours cannot change an outlook already computed.
+
+    - `horizon_hours`: the expected holding period. A "carry-off episode" is a spell of at least
+      `min_episode_hours` hours during which funding averaged over the previous day was negative (the short
+      paid). With E such episodes in the last `lookback_hours`, a position is expected to last
+      lookback / (1 + E) hours: the mean time between episodes (the geometric estimate, counting the spell
+      still running as censored). No episode in 60 days: the horizon is the whole lookback.
+    - `negative_spell_hours`: the mean length of the spells of negative day-mean funding: how long staying in
+      through one is expected to cost.
+    - `expected_funding_hourly`: the rate an entry counts on: the lowest of the median of the last
+      `recent_hours` (one hour's spike does not move it) and the mean of the last week (what a holder earned).
+    - `recent_funding_hourly`: the mean of the last `exit_hours`: what the held position earns now.
+    """
+
+    lookback_hours: int
+    horizon_hours: int
+    carry_off_episodes: int
+    negative_spell_hours: Decimal
+    expected_funding_hourly: Decimal
+    recent_funding_hourly: Decimal
+
+
+SMOOTHING_HOURS = 24
+WEEK_HOURS = 168
+
+
+def _median(values: list[Decimal]) -> Decimal:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / TWO
+
+
+def carry_outlook(funding_history_hourly: list[Decimal] | tuple[Decimal, ...], *, lookback_hours: int = 1440,
+                  recent_hours: int = 24, exit_hours: int = 6, min_episode_hours: int = 24) -> CarryOutlook:
+    """The outlook from `funding_history_hourly` (oldest first; POSITIVE = the short earned). Uses the last
+    `lookback_hours` day means (so lookback + 23 hours); shorter histories give shorter horizons."""
+    if lookback_hours <= 0 or recent_hours <= 0 or exit_hours <= 0:
+        raise ValueError("windows must be positive")
+    history = list(funding_history_hourly[-(lookback_hours + SMOOTHING_HOURS - 1):])
+    if not history:
+        return CarryOutlook(0, 0, 0, ZERO, ZERO, ZERO)
+    # day sums: sums[i + 24] - sums[i] is the sum of the 24 hours ending at i + 23; its sign is the day mean's
+    sums = [ZERO]
+    total = ZERO
+    for rate in history:
+        total += rate
+        sums.append(total)
+    span = min(SMOOTHING_HOURS, len(history))
+    episodes = 0
+    spells = 0
+    negative_hours = 0
+    run = 0
+    observed = 0
+    for end in range(span, len(sums)):
+        observed += 1
+        if sums[end] < sums[end - span]:
+            run += 1
+            negative_hours += 1
+            continue
+        if run:
+            spells += 1
+            if run >= min_episode_hours:
+                episodes += 1
+        run = 0
+    if run >= min_episode_hours:
+        episodes += 1  # the running spell counts once it is long enough: the carry is off now
+    if run:
+        spells += 1
+    horizon = observed // (1 + episodes)
+    spell = Decimal(negative_hours) / spells if spells else ONE
+    recent = history[-recent_hours:]
+    week = history[-WEEK_HOURS:]
+    expected = min(_median(recent), sum(week, ZERO) / len(week))
+    last = history[-exit_hours:]
+    return CarryOutlook(lookback_hours=observed, horizon_hours=horizon, carry_off_episodes=episodes,
+                        negative_spell_hours=spell, expected_funding_hourly=expected,
+                        recent_funding_hourly=sum(last, ZERO) / len(last))
+
+
+def expected_carry_usd(components: CarryComponents, capital_usd: Decimal, hours: Decimal | int) -> Decimal:
+    """The carry (APY on capital) earned by `capital_usd` over `hours`."""
+    return capital_usd * components.gross * Decimal(hours) / HOURS_PER_YEAR
+
+
+def break_even_hours(components: CarryComponents, fees: FeeSchedule, leverage: Decimal,
+                     capital_usd: Decimal = REFERENCE_CAPITAL_USD) -> Decimal | None:
+    """Hours of this carry that pay one round trip; None when the carry does not pay (gross <= 0)."""
+    if components.gross <= ZERO:
+        return None
+    per_hour = capital_usd * components.gross / HOURS_PER_YEAR
+    return fees.round_trip_usd(notional_for_capital(capital_usd, leverage)) / per_hour

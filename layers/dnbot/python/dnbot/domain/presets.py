@@ -44,13 +44,21 @@ class ExitRules:
 class Preset:
     name: PresetName
     leverage: Decimal
-    min_net_apy: Decimal  # to ENTER: net of fees amortized over `expected_holding_hours`
-    persistence_hours: int  # funding must have been good over this many recent hours, not one spike
-    min_positive_share: Decimal  # of those hours, this share at least must have had positive funding
-    expected_holding_hours: int  # the fee amortization horizon
+    min_net_apy: Decimal  # the dashboard's opportunity bar (net APY over `expected_holding_hours`); not a gate
+    persistence_hours: int  # the entry counts on the MEDIAN funding of this many recent hours (spike-proof)
+    min_positive_share: Decimal  # shown with the opportunity list: share of recent hours that paid the short
+    expected_holding_hours: int  # the fee amortization horizon of the opportunity list (display)
     max_position_usd: Decimal  # per position, capital (collateral + margin)
     margin_buffer: Decimal  # share of the capital kept aside as extra Hyperliquid margin
     exits: ExitRules
+    # The break-even rule (docs/strategy.md): enter when the carry expected over the expected holding horizon
+    # pays (1 + margin_of_safety) round trips; leave when staying through the expected negative spell costs
+    # (1 + exit_margin) round trips; switch pair when the gain over min(horizon, switch_horizon_hours) pays
+    # (1 + margin_of_safety) round trips. Horizon and funding are estimated from the last `lookback_hours`.
+    margin_of_safety: Decimal = Decimal("0.5")
+    exit_margin: Decimal = Decimal("0.5")
+    lookback_hours: int = 1440
+    switch_horizon_hours: int = 72
 
     @classmethod
     def parse(cls, name: str) -> Preset:
@@ -92,6 +100,8 @@ PRESETS: dict[PresetName, Preset] = {
             max_data_age_seconds=180,
             min_net_apy_to_stay=Decimal("0.02"),
         ),
+        margin_of_safety=Decimal("1.0"),
+        exit_margin=Decimal("0.25"),
     ),
     PresetName.BALANCED: Preset(
         name=PresetName.BALANCED,
@@ -113,6 +123,8 @@ PRESETS: dict[PresetName, Preset] = {
             max_data_age_seconds=300,
             min_net_apy_to_stay=Decimal("0.0"),
         ),
+        margin_of_safety=Decimal("0.5"),
+        exit_margin=Decimal("0.5"),
     ),
     PresetName.AGGRESSIVE: Preset(
         name=PresetName.AGGRESSIVE,
@@ -134,6 +146,8 @@ PRESETS: dict[PresetName, Preset] = {
             max_data_age_seconds=300,
             min_net_apy_to_stay=Decimal("-0.02"),
         ),
+        margin_of_safety=Decimal("0.25"),
+        exit_margin=Decimal("1.0"),
     ),
 }
 

@@ -33,11 +33,21 @@ from datetime import datetime
 from decimal import Decimal
 
 from dnbot.domain.assets import Asset, Protocol
-from dnbot.domain.carry import DEFAULT_FEES, CarryComponents, FeeSchedule, carry_components, fee_drag_apy
+from dnbot.domain.carry import (
+    DEFAULT_FEES,
+    CarryComponents,
+    CarryOutlook,
+    FeeSchedule,
+    carry_components,
+    carry_outlook,
+    expected_carry_usd,
+    fee_drag_apy,
+    notional_for_capital,
+)
 from dnbot.domain.positions import Position, PositionStatus
 from dnbot.domain.presets import MIN_POSITION_USD, UserSettings
 from dnbot.domain.rates import LendingMarket, RatesSnapshot
-from dnbot.domain.risk import ExitReason, RiskReadings, Verdict, assess, trailing_negative_hours
+from dnbot.domain.risk import ExitReason, RiskReadings, Verdict, assess
 from dnbot.domain.sizing import SizingError, size_position
 from dnbot.resources import KillSwitch
 
@@ -147,28 +157,79 @@ def rank_markets(markets: Sequence[LendingMarket], funding_hourly: Decimal, leve
     return ranked
 
 
-def _exit_for(live: LivePosition, snapshot: RatesSnapshot, history: Sequence[Decimal], settings: UserSettings,
-              rates_fresh: bool) -> Decision:
+def _label(market: LendingMarket, leverage: Decimal) -> str:
+    return f"{market.asset.value}/{market.protocol.label} {leverage}x"
+
+
+@dataclass(frozen=True, slots=True)
+class RebalancePlan:
+    """How to re-centre a live position on its own equity, and what it costs.
+
+    `transfer`: move `transfer_to_short_usd` from the Asgard long to the Hyperliquid margin (borrow more USDC
+    against the long and bridge it) or, negative, the reverse (withdraw margin, bridge, repay debt): one Solana
+    transaction and one bridge transfer, no trade, delta unchanged. `reduce`: the equity no longer carries the
+    notional at the target leverage, so both legs shrink by `reduce_notional_usd` (a taker order, a swap and
+    the Asgard close fee on that amount) before the transfer."""
+
+    method: str  # "transfer" | "reduce"
+    transfer_to_short_usd: Decimal
+    reduce_notional_usd: Decimal
+    cost_usd: Decimal
+
+
+def plan_rebalance(*, long_equity_usd: Decimal, short_account_usd: Decimal, notional_usd: Decimal,
+                   leverage: Decimal, fees: FeeSchedule = DEFAULT_FEES) -> RebalancePlan:
+    """Each leg back to `notional_usd / leverage` of equity; shrink both legs first if the equity is short."""
+    equity = long_equity_usd + short_account_usd
+    fixed = fees.jito_tip_usd + fees.bridge_usd
+    needed = 2 * notional_usd / leverage
+    reduce = ZERO
+    cost = fixed
+    notional = notional_usd
+    if equity - fixed < needed:
+        notional = max(ZERO, (equity - fixed) * leverage / 2)
+        reduce = notional_usd - notional
+        cost += reduce * (fees.hyperliquid_taker_rate + fees.swap_slippage_rate + fees.asgard_close_rate)
+    target_long = (equity - cost) / 2
+    return RebalancePlan("reduce" if reduce > ZERO else "transfer", long_equity_usd - target_long, reduce, cost)
+
+
+def _expected_components(market: LendingMarket, outlook: CarryOutlook, leverage: Decimal) -> CarryComponents:
+    return carry_components(market, outlook.expected_funding_hourly, leverage)
+
+
+def _exit_for(live: LivePosition, snapshot: RatesSnapshot, outlook: CarryOutlook, settings: UserSettings,
+              rates_fresh: bool, fees: FeeSchedule) -> Decision:
     position = live.position
-    rules = settings.exits
-    verdict = assess(live.readings, rules)
+    preset = settings.preset
+    verdict = assess(live.readings, settings.exits)
     if verdict.verdict is Verdict.CLOSE and verdict.reason is not None:
         return Close(position.position_id, verdict.reason, verdict.explanation)
-    if rates_fresh:
-        flipped = trailing_negative_hours(list(history))
-        if flipped >= rules.funding_flipped_hours:
-            return Close(position.position_id, ExitReason.FUNDING_FLIPPED,
-                         f"funding negative (the short pays) for {flipped} h "
-                         f">= {rules.funding_flipped_hours} h")
-        market = snapshot.market(position.asset, position.protocol)
-        window = history[-rules.funding_flipped_hours:]
-        if market is not None and len(window) == rules.funding_flipped_hours:
-            mean = sum(window, ZERO) / len(window)
-            carry = carry_components(market, mean, position.leverage).gross
-            if carry < rules.min_net_apy_to_stay:
+    market = snapshot.market(position.asset, position.protocol)
+    if rates_fresh and market is not None:
+        round_trip = fees.round_trip_usd(position.target_notional_usd)
+        capital = 2 * position.target_notional_usd / position.leverage
+        now = carry_components(market, outlook.recent_funding_hourly, position.leverage)
+        spell = outlook.negative_spell_hours
+        staying = expected_carry_usd(now, capital, spell)
+        if staying < ZERO and -staying >= (1 + preset.exit_margin) * round_trip:
+            return Close(position.position_id, ExitReason.CARRY_GONE,
+                         f"carry {now.gross:.2%}/yr now: staying through the expected {spell:.0f} h negative "
+                         f"spell costs ${-staying:.2f} >= {1 + preset.exit_margin} x the ${round_trip:.2f} "
+                         f"round trip")
+        horizon = min(outlook.horizon_hours, preset.switch_horizon_hours)
+        held = expected_carry_usd(_expected_components(market, outlook, position.leverage), capital, horizon)
+        for other in snapshot.markets:
+            if other is market or (other.asset is position.asset and other.protocol is position.protocol):
+                continue
+            if other.max_leverage is not None and position.leverage > other.max_leverage:
+                continue
+            gain = expected_carry_usd(_expected_components(other, outlook, position.leverage), capital,
+                                      horizon) - held
+            if gain >= (1 + preset.margin_of_safety) * round_trip:
                 return Close(position.position_id, ExitReason.CARRY_GONE,
-                             f"carry {carry:.2%}/yr over the last {len(window)} h < "
-                             f"{rules.min_net_apy_to_stay:.2%} to stay")
+                             f"switch: {_label(other, position.leverage)} earns ${gain:.2f} more over "
+                             f"{horizon} h >= {1 + preset.margin_of_safety} x the ${round_trip:.2f} round trip")
     if verdict.verdict is Verdict.REBALANCE:
         return Rebalance(position.position_id, verdict.explanation)
     suffix = "" if rates_fresh else " (rates stale: rate-based exits paused)"
@@ -177,9 +238,15 @@ def _exit_for(live: LivePosition, snapshot: RatesSnapshot, history: Sequence[Dec
 
 def decide_for_user(*, snapshot: RatesSnapshot, funding_history_hourly: Sequence[Decimal],
                     positions: Sequence[LivePosition], free_capital_usd: Decimal, settings: UserSettings,
-                    kill_switch: KillSwitch, now: datetime, fees: FeeSchedule = DEFAULT_FEES) -> TickDecision:
-    """See the module docstring for the inputs and the rules."""
+                    kill_switch: KillSwitch, now: datetime, fees: FeeSchedule = DEFAULT_FEES,
+                    outlook: CarryOutlook | None = None) -> TickDecision:
+    """See the module docstring for the inputs and the rules. `outlook` may be passed precomputed (the tick
+    computes it once for every user: `carry_outlook(history, lookback_hours=..., recent_hours=...)`); by
+    default it is computed here from `funding_history_hourly` with the preset's windows."""
     preset = settings.preset
+    if outlook is None:
+        outlook = carry_outlook(list(funding_history_hourly), lookback_hours=preset.lookback_hours,
+                                recent_hours=preset.persistence_hours)
     decisions: list[Decision] = []
     age = (now - snapshot.at).total_seconds()
     rates_fresh = age <= settings.exits.max_data_age_seconds
@@ -190,7 +257,7 @@ def decide_for_user(*, snapshot: RatesSnapshot, funding_history_hourly: Sequence
             decisions.append(Close(held.position.position_id, ExitReason.KILL_SWITCH,
                                    "operator kill switch: close-all"))
         else:
-            decisions.append(_exit_for(held, snapshot, funding_history_hourly, settings, rates_fresh))
+            decisions.append(_exit_for(held, snapshot, outlook, settings, rates_fresh, fees))
 
     if kill_switch is not KillSwitch.OFF:
         decisions.append(Hold(f"operator kill switch: {kill_switch.value}, nothing new opens"))
@@ -208,41 +275,40 @@ def decide_for_user(*, snapshot: RatesSnapshot, funding_history_hourly: Sequence
     if capital < MIN_POSITION_USD:
         decisions.append(Hold(f"free capital ${free_capital_usd:.2f} < ${MIN_POSITION_USD} minimum"))
         return TickDecision(tuple(decisions))
-
-    window = funding_history_hourly[-preset.persistence_hours:]
-    if len(window) < preset.persistence_hours:
-        decisions.append(Hold(f"only {len(window)} h of funding history, "
-                              f"{preset.persistence_hours} h needed"))
+    horizon = outlook.horizon_hours
+    if horizon <= 0:
+        decisions.append(Hold("no funding history: no holding horizon to estimate"))
         return TickDecision(tuple(decisions))
-    positive_share = Decimal(sum(1 for r in window if r > ZERO)) / len(window)
-    if positive_share < preset.min_positive_share:
-        decisions.append(Hold(f"funding paid the short in {positive_share:.0%} of the last {len(window)} h "
-                              f"< {preset.min_positive_share:.0%}"))
-        return TickDecision(tuple(decisions))
-    funding = persistent_funding_hourly(snapshot.funding.funding_hourly,
-                                        snapshot.funding.predicted_funding_hourly, window)
-    ranked = rank_markets(snapshot.markets, funding, settings.leverage, fees, preset.expected_holding_hours,
-                          capital)
+    funding = outlook.expected_funding_hourly
+    predicted = snapshot.funding.predicted_funding_hourly
+    if predicted is not None and predicted < funding:
+        funding = predicted  # the venue expects less for the next hour: count on that
+    ranked = rank_markets(snapshot.markets, funding, settings.leverage, fees, horizon, capital)
     if not ranked:
         decisions.append(Hold("no market has data, capacity and leverage for this position"))
         return TickDecision(tuple(decisions))
     best = ranked[0]
-    label = f"{best.market.asset.value}/{best.market.protocol.label} {settings.leverage}x"
-    if best.net_apy < preset.min_net_apy:
-        decisions.append(Hold(f"best {label} nets {best.net_apy:.2%}/yr < {preset.min_net_apy:.2%} "
-                              f"({preset.name.value}; funding counted {funding:.7f}/h)"))
+    label = _label(best.market, settings.leverage)
+    notional = notional_for_capital(capital * (1 - preset.margin_buffer), settings.leverage)
+    round_trip = fees.round_trip_usd(notional)
+    expected = expected_carry_usd(best.components, capital, horizon)
+    bar = (1 + preset.margin_of_safety) * round_trip
+    why = (f"{label}: carry {best.components.gross:.2%}/yr (funding counted {funding:.7f}/h) over the expected "
+           f"{horizon} h horizon ({outlook.carry_off_episodes} carry-off episodes in {outlook.lookback_hours} h) "
+           f"= ${expected:.2f}")
+    if expected < bar:
+        decisions.append(Hold(f"{why} < {1 + preset.margin_of_safety} x the ${round_trip:.2f} round trip"))
         return TickDecision(tuple(decisions))
     try:
         sized = size_position(capital, settings.leverage, snapshot.funding.oracle_price,
                               max_position_usd=settings.max_position_usd, margin_buffer=preset.margin_buffer)
-    except SizingError as why:
-        decisions.append(Hold(f"cannot size {label}: {why}"))
+    except SizingError as error:
+        decisions.append(Hold(f"cannot size {label}: {error}"))
         return TickDecision(tuple(decisions))
     decisions.append(Open(
         asset=best.market.asset, protocol=best.market.protocol, leverage=settings.leverage,
         notional_usd=sized.notional_usd, capital_usd=sized.capital_usd, net_apy=best.net_apy,
         components=best.components,
-        reason=(f"{label} nets {best.net_apy:.2%}/yr >= {preset.min_net_apy:.2%} with persistent funding "
-                f"{funding:.7f}/h ({positive_share:.0%} of {len(window)} h positive)"),
+        reason=f"{why} >= {1 + preset.margin_of_safety} x the ${round_trip:.2f} round trip",
     ))
     return TickDecision(tuple(decisions))
