@@ -168,14 +168,18 @@ def check_invariant(truth: VenueTruth, ledger: Iterable[Position]) -> InvariantR
             report.problems.append(f"position {position.position_id} ({position.status.value}): its short is "
                                    f"{at_venue} SOL at Hyperliquid, {recorded} SOL in the ledger")
     for position in positions:
-        if not _holds_legs(position) and truth.short_of(position.position_id) != 0:
+        own = truth.short_of(position.position_id)
+        if not _holds_legs(position) and own > 0:
             report.naked_legs += 1
             report.problems.append(f"position {position.position_id} is {position.status.value} but still has a "
-                                   f"{truth.short_of(position.position_id)} SOL short at Hyperliquid")
+                                   f"{own} SOL short at Hyperliquid")
+        elif own < 0:
+            report.problems.append(f"position {position.position_id} bought back {-own} SOL more than it sold: "
+                                   "another position's short")
     if -truth.account_szi != ledger_short:
-        report.problems.append(f"Hyperliquid account short {-truth.account_szi} SOL != ledger shorts {ledger_short}")
-        if -truth.account_szi > ledger_short:
-            report.naked_legs += 1
+        report.naked_legs += 1
+        report.problems.append(f"unhedged: the Hyperliquid account is short {-truth.account_szi} SOL, the live "
+                               f"positions' shorts are {ledger_short} SOL")
 
     # 3. hedged: each live position holds both legs or neither, of matching size
     for position in live:
