@@ -27,7 +27,7 @@ from dnbot.domain.positions import (
 )
 from dnbot.domain.rates import FundingQuote, LendingMarket, RatesSnapshot
 from dnbot.local.cloud import create_state_table
-from dnbot.ports import PositionConflict, PrivyWalletRecord, SessionRecord, UserRecord
+from dnbot.ports import PositionConflict, PrivyWalletRecord, UserRecord
 
 T0 = datetime(2026, 1, 1, 12, tzinfo=UTC)
 
@@ -102,13 +102,6 @@ def test_job_stages_round_trip(store: DynamoStateStore) -> None:
     assert store.get_job("j1") == job
 
 
-def test_sessions_expire_in_code(store: DynamoStateStore, clock: Clock) -> None:
-    store.create_session(SessionRecord("s1", "u1", T0, T0 + timedelta(hours=1), "csrf"))
-    assert store.get_session("s1") is not None
-    clock.now = T0 + timedelta(hours=1, seconds=1)  # moto never runs TTL: expiry must be enforced here
-    assert store.get_session("s1") is None
-
-
 def test_users_by_email_and_running_index(store: DynamoStateStore) -> None:
     user = UserRecord("u1", "Ann@Example.com", T0, "SoLaddr", "0xabc", "running", {"preset": "balanced"})
     store.put_user(user)
@@ -116,13 +109,6 @@ def test_users_by_email_and_running_index(store: DynamoStateStore) -> None:
     assert store.running_user_ids() == ["u1"]
     store.put_user(UserRecord("u1", "Ann@Example.com", T0, bot_status="paused"))
     assert store.running_user_ids() == []
-
-
-def test_attempt_window_counts_and_resets(store: DynamoStateStore, clock: Clock) -> None:
-    counts = [store.increment_in_window("LOGIN#a", "start", timedelta(minutes=15)) for _ in range(3)]
-    assert counts == [1, 2, 3]
-    clock.now = T0 + timedelta(minutes=16)
-    assert store.increment_in_window("LOGIN#a", "start", timedelta(minutes=15)) == 1
 
 
 def test_wallets_and_blobs(store: DynamoStateStore) -> None:

@@ -11,8 +11,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from dnbot.api.edge import install_edge_guards
 from dnbot.api.routes import account, auth, control, history, positions, rates
-from dnbot.services.errors import ServiceError
+from dnbot.services.errors import ServiceError, TooManyRequests
 
 if TYPE_CHECKING:
     from dnbot.runtime import Runtime
@@ -28,13 +29,19 @@ def _error(status: int, code: str, message: str, details: list[dict[str, object]
 
 
 def create_app(runtime: Runtime, static_dir: Path | None = None) -> FastAPI:
-    app = FastAPI(title="dnbot API", version="1", docs_url="/api/docs", openapi_url="/api/openapi.json",
-                  redoc_url=None)
+    # The interactive docs and the schema are off in AWS unless the operator turns them on (DNBOT_API_DOCS).
+    docs = runtime.settings.api_docs if runtime.settings.api_docs is not None else runtime.settings.environment != "aws"
+    app = FastAPI(title="dnbot API", version="1", docs_url="/api/docs" if docs else None,
+                  openapi_url="/api/openapi.json" if docs else None, redoc_url=None)
     app.state.runtime = runtime
+    install_edge_guards(app, runtime)
 
     @app.exception_handler(ServiceError)
     async def _service_error(_: Request, error: ServiceError) -> JSONResponse:
-        return _error(error.status, error.code, str(error))
+        response = _error(error.status, error.code, str(error))
+        if isinstance(error, TooManyRequests):
+            response.headers["Retry-After"] = str(error.retry_after_seconds)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:

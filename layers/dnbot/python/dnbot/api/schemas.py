@@ -131,6 +131,10 @@ class PrivyLoginRequest(Strict):
     remember: bool = False
 
 
+class LogoutRequest(Strict):
+    everywhere: bool = Field(default=False, description="end every session of this account, on every device")
+
+
 class WalletsOut(BaseModel):
     solana: str | None
     evm: str | None

@@ -62,6 +62,7 @@ class LocalCloud:
 
     def _create_resources(self) -> None:
         create_state_table(self.client("dynamodb"))
+        create_state_table(self.client("dynamodb"), resources.SESSIONS_TABLE)
         self._create_keys()
         ssm = self.client("ssm")
         ssm.put_parameter(Name=resources.KILL_SWITCH_PARAMETER, Value=resources.KILL_SWITCH_DEFAULT.value,
@@ -86,9 +87,8 @@ class LocalCloud:
         self.envelope_key_id, self.privy_authorization_key_id = envelope, signer
 
 
-def create_state_table(dynamodb: Any) -> None:
-    """The state table as resources.STATE_TABLE describes it (what the CDK stack deploys)."""
-    spec = resources.STATE_TABLE
+def create_state_table(dynamodb: Any, spec: resources.TableSpec = resources.STATE_TABLE) -> None:
+    """A table as its resources.TableSpec describes it (what the CDK stack deploys): the state table by default."""
     keys = {spec.partition_key, spec.sort_key}
     for index in spec.indexes:
         keys |= {index.partition_key, index.sort_key}
@@ -103,7 +103,8 @@ def create_state_table(dynamodb: Any) -> None:
             "KeySchema": [{"AttributeName": index.partition_key, "KeyType": "HASH"},
                           {"AttributeName": index.sort_key, "KeyType": "RANGE"}],
             "Projection": {"ProjectionType": "ALL"}} for index in spec.indexes],
-        StreamSpecification={"StreamEnabled": spec.stream, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        StreamSpecification=({"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"} if spec.stream
+                             else {"StreamEnabled": False}),
     )
     dynamodb.update_time_to_live(
         TableName=spec.local_name,

@@ -9,9 +9,12 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from dnbot.ports import LoginRejected, VerifiedIdentity
+from dnbot.ports import CodeReplaced, LoginRejected, VerifiedIdentity
 
 CODE_LIFETIME = timedelta(minutes=10)
+
+
+MAX_CHECKS_PER_CODE = 5  # wrong guesses one code survives, across every client, before it is replaced
 
 
 class ExpiringItems(Protocol):
@@ -19,7 +22,9 @@ class ExpiringItems(Protocol):
 
     def get_unexpired(self, pk: str, sk: str) -> dict[str, Any] | None: ...
 
-    def delete(self, pk: str, sk: str) -> None: ...
+    def count_use(self, pk: str, sk: str, attribute: str, limit: int) -> bool: ...
+
+    def delete_if(self, pk: str, sk: str, attribute: str, value: Any) -> bool: ...
 
 
 def _digest(email: str, code: str) -> str:
@@ -27,7 +32,9 @@ def _digest(email: str, code: str) -> str:
 
 
 class LocalEmailCodes:
-    """Implements IdentityProvider. Codes are stored hashed, expire, and work once."""
+    """Implements IdentityProvider. Codes are stored hashed, expire, work once, and survive at most
+    MAX_CHECKS_PER_CODE checks (counted atomically, so parallel guesses cannot exceed it); then the code is
+    replaced by a fresh one sent to the owner, so an attacker elsewhere burns codes but never locks the owner out."""
 
     def __init__(self, items: ExpiringItems, now: Callable[[], datetime],
                  announce: Callable[[str, str], None]) -> None:
@@ -37,14 +44,24 @@ class LocalEmailCodes:
 
     def start_email_login(self, email: str) -> None:
         code = f"{secrets.randbelow(1_000_000):06d}"
-        self._items.put_expiring(f"OTP#{email.lower()}", "OTP", {"digest": _digest(email, code)},
+        self._items.put_expiring(f"OTP#{email.lower()}", "OTP",
+                                 {"digest": _digest(email, code), "generation": secrets.token_hex(8), "checks": 0},
                                  self._now() + CODE_LIFETIME)
         self._announce(email, code)
 
     def verify_email_code(self, email: str, code: str) -> VerifiedIdentity:
-        stored = self._items.get_unexpired(f"OTP#{email.lower()}", "OTP")
-        if stored is None or not hmac.compare_digest(stored["digest"], _digest(email, code)):
+        key = (f"OTP#{email.lower()}", "OTP")
+        stored = self._items.get_unexpired(*key)
+        if stored is None:
             raise LoginRejected("That code is wrong or has expired.")
-        self._items.delete(f"OTP#{email.lower()}", "OTP")
+        if not self._items.count_use(*key, "checks", MAX_CHECKS_PER_CODE):
+            if self._items.delete_if(*key, "generation", stored["generation"]):  # one request replaces it
+                self.start_email_login(email)
+            raise CodeReplaced("Too many wrong codes for this address: we sent a fresh code to its inbox.")
+        expected = _digest(email, code)
+        if not hmac.compare_digest(stored["digest"], expected):
+            raise LoginRejected("That code is wrong or has expired.")
+        if not self._items.delete_if(*key, "digest", expected):  # single use, even for parallel right guesses
+            raise LoginRejected("That code is wrong or has expired.")
         subject = "local:" + hashlib.sha256(email.lower().encode()).hexdigest()[:24]
         return VerifiedIdentity(subject=subject, email=email.lower())

@@ -36,8 +36,14 @@ class Conflict(ServiceError):
 
 
 class TooManyRequests(ServiceError):
+    """Answered with a Retry-After header (seconds)."""
+
     status = 429
     code = "too_many_requests"
+
+    def __init__(self, message: str, *, code: str | None = None, retry_after_seconds: int = 60) -> None:
+        super().__init__(message, code=code)
+        self.retry_after_seconds = max(1, retry_after_seconds)
 
 
 class Unavailable(ServiceError):

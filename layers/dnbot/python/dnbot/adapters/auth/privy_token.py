@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import jwt
@@ -97,11 +98,15 @@ class PrivyAccessTokenVerifier:
         return claims
 
     def verify(self, access_token: str) -> VerifiedIdentity:
-        subject = str(self.claims(access_token)["sub"])
+        claims = self.claims(access_token)
+        subject = str(claims["sub"])
         email = self._email_lookup(subject) if self._email_lookup is not None else None
         if not email:
             raise LoginRejected(f"no email address is linked to Privy user {subject}")
-        return VerifiedIdentity(subject=subject, email=email.lower())
+        # The token's identity (its session and issue time): the caller exchanges each token once.
+        return VerifiedIdentity(subject=subject, email=email.lower(),
+                                token_id=f"{subject}|{claims.get('sid', '')}|{claims['iat']}",
+                                token_expires_at=datetime.fromtimestamp(int(claims["exp"]), tz=UTC))
 
     def verify_identity_token(self, identity_token: str) -> VerifiedIdentity:
         """Privy's identity token: the same checks, and the email from its `linked_accounts` claim."""

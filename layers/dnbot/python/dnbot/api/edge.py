@@ -1,0 +1,73 @@
+"""What every HTTP response and request passes at the API's edge: security headers, the CloudFront origin check,
+and who the client is (for abuse limits and the audit trail).
+
+In AWS, CloudFront adds the security headers to the dashboard (its response headers policy) and this module adds
+the same ones to every /api response, so no path goes without them; `dnbot local` serves the dashboard here too.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+if TYPE_CHECKING:
+    from dnbot.runtime import Runtime
+
+ORIGIN_VERIFY_HEADER = "X-Origin-Verify"
+VIEWER_ADDRESS_HEADER = "CloudFront-Viewer-Address"
+
+HSTS = "max-age=63072000; includeSubDomains"
+# JSON needs nothing: no scripts, no frames, no embedding anywhere.
+API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+# The dashboard: its own scripts and styles, Privy's login iframe, the API and the /live WebSocket on this origin.
+DASHBOARD_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                 "img-src 'self' data: https:; "
+                 "connect-src 'self' ws: wss: https://auth.privy.io https://*.privy.io; "
+                 "frame-src https://auth.privy.io https://*.privy.io; frame-ancestors 'none'; base-uri 'self'; "
+                 "form-action 'self'; object-src 'none'")
+SECURITY_HEADERS = {
+    "Strict-Transport-Security": HSTS,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+def security_headers(path: str) -> dict[str, str]:
+    if path.startswith("/api/docs"):  # Swagger UI (only where docs are on) loads its scripts from a CDN
+        return {**SECURITY_HEADERS, "Content-Security-Policy": "frame-ancestors 'none'"}
+    csp = API_CSP if path.startswith(("/api/", "/live")) else DASHBOARD_CSP
+    return {**SECURITY_HEADERS, "Content-Security-Policy": csp}
+
+
+def client_address(request: Request) -> str:
+    """The viewer's IP: CloudFront's viewer address header behind CloudFront (only trusted there, where the
+    origin check guarantees CloudFront set it), else the socket peer."""
+    runtime: Runtime = request.app.state.runtime
+    if runtime.settings.environment == "aws":
+        viewer = request.headers.get(VIEWER_ADDRESS_HEADER, "")
+        if viewer:
+            return viewer.rsplit(":", 1)[0][:64]
+    return request.client.host if request.client else "unknown"
+
+
+def install_edge_guards(app: FastAPI, runtime: Runtime) -> None:
+    @app.middleware("http")
+    async def _edge(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        expected = runtime.origin_verify_secret
+        if expected is not None:
+            sent = request.headers.get(ORIGIN_VERIFY_HEADER, "")
+            if not hmac.compare_digest(sent.encode("utf-8", "replace"), expected.encode()):
+                response: Response = JSONResponse(status_code=403, content={"error": {
+                    "code": "direct_access_refused", "message": "Use the dashboard's address, not the API's own."}})
+                response.headers.update(security_headers(request.url.path))
+                return response
+        response = await call_next(request)
+        for name, value in security_headers(request.url.path).items():
+            response.headers.setdefault(name, value)
+        return response
