@@ -1,8 +1,9 @@
 import { useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { api, setCsrfToken } from "./api/client";
-import { keys, useConfig, useSession } from "./api/hooks";
-import { useLiveUpdates } from "./api/live";
+import { keys, useConfig, useSession, useStatus } from "./api/hooks";
+import { useLiveState, useLiveUpdates } from "./api/live";
+import { KillSwitchBanner } from "./components/Controls";
 import type { Session } from "./api/schemas";
 import { useEmailLogin } from "./auth/types";
 import { DepositModal } from "./components/DepositModal";
@@ -23,6 +24,8 @@ export function App() {
   const [dialog, setDialog] = useState<Dialog>(null);
   const user = session.data?.user ?? null;
   useLiveUpdates(config.data?.websocket_url ?? null, user !== null);
+  const live = useLiveState();
+  const status = useStatus(user !== null);
 
   const onLoggedIn = (next: Session) => {
     setCsrfToken(next.csrf_token);
@@ -44,6 +47,7 @@ export function App() {
     setCsrfToken(null);
     client.setQueryData(keys.session, null);
     client.removeQueries({ queryKey: keys.positions });
+    client.removeQueries({ queryKey: keys.activity });
     client.removeQueries({ queryKey: keys.status });
     client.removeQueries({ queryKey: keys.balances });
     client.removeQueries({ queryKey: keys.settings });
@@ -62,7 +66,9 @@ export function App() {
         onProfile={() => setDialog("profile")}
         onDisconnect={() => void disconnect()}
         environment={config.data?.environment ?? null}
+        live={live}
       />
+      {user && <KillSwitchBanner status={status.data} />}
       {config.error ? (
         <div className="banner banner-error" role="alert">
           Cannot reach the dnbot API ({config.error instanceof Error ? config.error.message : "unknown error"}). Retrying…

@@ -14,13 +14,13 @@ export function pct(value: string | null | undefined, digits = 2): string {
   return `${(n * 100).toFixed(digits)}%`;
 }
 
-/** Signed percentage: "+10.95%" / "−3.20%" so the direction of a rate is never ambiguous. */
+/** Signed percentage: "+10.95%" / "-3.20%" so the direction of a rate is never ambiguous. */
 export function signedPct(value: string | null | undefined, digits = 2): string {
   const n = toNumber(value);
   if (n === null) return "—";
   const text = `${Math.abs(n * 100).toFixed(digits)}%`;
   if (n > 0) return `+${text}`;
-  if (n < 0) return `−${text}`;
+  if (n < 0) return `-${text}`;
   return text;
 }
 
@@ -36,7 +36,7 @@ export function signedUsd(value: string | null | undefined): string {
   const n = toNumber(value);
   if (n === null) return "—";
   if (n > 0) return `+${usdFormat.format(n)}`;
-  if (n < 0) return `−${usdFormat.format(-n)}`;
+  if (n < 0) return `-${usdFormat.format(-n)}`;
   return usdFormat.format(0);
 }
 
@@ -92,4 +92,16 @@ export function humanize(name: string): string {
 
 export function shortAddress(address: string): string {
   return address.length > 14 ? `${address.slice(0, 6)}…${address.slice(-4)}` : address;
+}
+
+/** A plain ratio with `digits` decimals ("1.8734" -> "1.87"). */
+export function ratio(value: string | null | undefined, digits = 2): string {
+  const n = toNumber(value);
+  return n === null ? "—" : n.toFixed(digits);
+}
+
+/** A figure already in percent ("12.5" -> "12.5%"). */
+export function percentText(value: string | null | undefined, digits = 1): string {
+  const n = toNumber(value);
+  return n === null ? "—" : `${n.toFixed(digits)}%`;
 }

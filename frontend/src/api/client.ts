@@ -26,9 +26,10 @@ export function getCsrfToken(): string | null {
 
 type Method = "GET" | "POST";
 
-async function request<T extends z.ZodType>(method: Method, path: string, schema: T, body?: unknown)
+async function request<T extends z.ZodType>(method: Method, path: string, schema: T, body?: unknown,
+  extraHeaders: Record<string, string> = {})
   : Promise<z.infer<T>> {
-  const headers: Record<string, string> = { Accept: "application/json" };
+  const headers: Record<string, string> = { Accept: "application/json", ...extraHeaders };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (method !== "GET" && csrfToken) headers["X-CSRF-Token"] = csrfToken;
   let response: Response;
@@ -86,14 +87,24 @@ export const api = {
   rates: (leverage: string) => request("GET", `/rates?leverage=${encodeURIComponent(leverage)}`, S.Rates),
   me: () => request("GET", "/auth/me", S.Session),
   emailStart: (email: string) => request("POST", "/auth/email/start", S.EmailStarted, { email }),
-  emailVerify: (email: string, code: string) => request("POST", "/auth/email/verify", S.Session, { email, code }),
-  privyLogin: (accessToken: string) => request("POST", "/auth/privy", S.Session, { access_token: accessToken }),
+  emailVerify: (email: string, code: string, remember = false) =>
+    request("POST", "/auth/email/verify", S.Session, { email, code, remember }),
+  privyLogin: (accessToken: string, remember = false) =>
+    request("POST", "/auth/privy", S.Session, { access_token: accessToken, remember }),
   logout: () => request("POST", "/auth/logout", Nothing.or(Anything)),
-  openPosition: (body: OpenPositionRequest) => request("POST", "/positions/open", S.JobAccepted, body),
-  closePosition: (positionId: string) =>
-    request("POST", `/positions/${encodeURIComponent(positionId)}/close`, S.JobAccepted),
+  // A fresh Idempotency-Key per click: a retried request is answered once, a second click is a new request.
+  openPosition: (body: OpenPositionRequest, idempotencyKey: string = crypto.randomUUID()) =>
+    request("POST", "/positions/open", S.JobAccepted, body, { "Idempotency-Key": idempotencyKey }),
+  closePosition: (positionId: string, idempotencyKey: string = crypto.randomUUID()) =>
+    request("POST", `/positions/${encodeURIComponent(positionId)}/close`, S.JobAccepted, undefined,
+      { "Idempotency-Key": idempotencyKey }),
   job: (jobId: string) => request("GET", `/positions/jobs/${encodeURIComponent(jobId)}`, S.Job),
-  positions: () => request("GET", "/positions", S.Positions),
+  positions: (view: "all" | "active" | "history" = "all", cursor: string | null = null, limit = 50) =>
+    request("GET", `/positions?view=${view}&limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, S.Positions),
+  activity: (cursor: string | null = null, limit = 20) =>
+    request("GET", `/activity?limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, S.Activity),
+  setKillSwitch: (value: "off" | "no-new-positions" | "close-all") =>
+    request("POST", "/control/kill-switch", S.Status, { value }),
   status: () => request("GET", "/status", S.Status),
   control: (action: "start" | "pause" | "stop") => request("POST", `/control/${action}`, Anything),
   emergencyStop: () => request("POST", "/control/emergency-stop", Anything),

@@ -8,12 +8,16 @@ export const POSITIONS_POLL_MS = 5_000;
 export const JOB_POLL_MS = 1_000;
 export const STATUS_POLL_MS = 5_000;
 export const BALANCES_POLL_MS = 30_000;
+export const ACTIVITY_POLL_MS = 15_000;
 
 export const keys = {
   config: ["config"] as const,
   session: ["session"] as const,
   rates: (leverage: string) => ["rates", leverage] as const,
   positions: ["positions"] as const,
+  positionsView: (view: string, cursor: string | null) => ["positions", view, cursor ?? ""] as const,
+  activity: ["activity"] as const,
+  activityPage: (cursor: string | null) => ["activity", cursor ?? ""] as const,
   job: (id: string) => ["job", id] as const,
   status: ["status"] as const,
   balances: ["balances"] as const,
@@ -63,13 +67,44 @@ export function useRates(leverage: string) {
   });
 }
 
+/** Active positions with their live figures (the server reads the venues at most every ~15 s). */
 export function usePositions(enabled: boolean) {
   return useQuery({
-    queryKey: keys.positions,
-    queryFn: api.positions,
+    queryKey: keys.positionsView("active", null),
+    queryFn: () => api.positions("active"),
     refetchInterval: POSITIONS_POLL_MS,
     enabled,
     retry: retryTransient,
+  });
+}
+
+/** Closed and failed positions, a page at a time (newest first). */
+export function useHistory(enabled: boolean, cursor: string | null) {
+  return useQuery({
+    queryKey: keys.positionsView("history", cursor),
+    queryFn: () => api.positions("history", cursor, 10),
+    enabled,
+    placeholderData: (previous) => previous,
+    retry: retryTransient,
+  });
+}
+
+export function useActivity(enabled: boolean, cursor: string | null) {
+  return useQuery({
+    queryKey: keys.activityPage(cursor),
+    queryFn: () => api.activity(cursor, 15),
+    refetchInterval: ACTIVITY_POLL_MS,
+    enabled,
+    placeholderData: (previous) => previous,
+    retry: retryTransient,
+  });
+}
+
+export function useSetKillSwitch() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: api.setKillSwitch,
+    onSettled: () => client.invalidateQueries({ queryKey: keys.status }),
   });
 }
 

@@ -109,8 +109,27 @@ export const Job = z.object({
 });
 export type Job = z.infer<typeof Job>;
 
-export const Leg = z.object({ size: Dec, entry_price: Dec, notional_usd: Dec });
+export const Leg = z.object({
+  size: Dec,
+  entry_price: Dec,
+  notional_usd: Dec,
+  fees_usd: Dec.nullable().optional().default(null),
+  value_usd: Dec.nullable().optional().default(null),
+  debt_usd: Dec.nullable().optional().default(null),
+});
 export type Leg = z.infer<typeof Leg>;
+
+/** PnL by source in USD (cents); the parts sum to total_usd. */
+export const Pnl = z.object({
+  total_usd: Dec,
+  funding_usd: Dec,
+  staking_usd: Dec,
+  lending_usd: Dec,
+  borrow_usd: Dec,
+  fees_usd: Dec,
+  price_usd: Dec,
+});
+export type Pnl = z.infer<typeof Pnl>;
 
 export const PositionStatus = z.enum(["pending", "open", "closing", "closed", "failed", "needs_attention"]);
 export type PositionStatus = z.infer<typeof PositionStatus>;
@@ -126,10 +145,41 @@ export const Position = z.object({
   short: Leg.nullable(),
   created_at: z.string(),
   pnl_usd: Dec.nullable(),
+  closed_at: z.string().nullable().optional().default(null),
+  close_reason: z.string().nullable().optional().default(null),
+  failure: z.string().nullable().optional().default(null),
+  health_factor: Dec.nullable().optional().default(null),
+  margin_ratio: Dec.nullable().optional().default(null),
+  liquidation_price_usd: Dec.nullable().optional().default(null),
+  sol_price_usd: Dec.nullable().optional().default(null),
+  liquidation_distance_pct: Dec.nullable().optional().default(null),
+  figures_at: z.string().nullable().optional().default(null),
+  stale_since: z.string().nullable().optional().default(null),
+  unreadable: z.array(z.string()).optional().default([]),
+  pnl: Pnl.nullable().optional().default(null),
+  pnl_kind: z.enum(["unrealized", "realized"]).nullable().optional().default(null),
 });
 export type Position = z.infer<typeof Position>;
 
-export const Positions = z.object({ positions: z.array(Position) });
+export const Positions = z.object({
+  positions: z.array(Position),
+  total: z.number().int().optional(),
+  next_cursor: z.string().nullable().optional().default(null),
+});
+export type PositionsPage = z.infer<typeof Positions>;
+
+export const ActivityEvent = z.object({
+  at: z.string(),
+  kind: z.string(),
+  message: z.string(),
+  position_id: z.string().nullable().optional().default(null),
+});
+export type ActivityEvent = z.infer<typeof ActivityEvent>;
+export const Activity = z.object({
+  events: z.array(ActivityEvent),
+  next_cursor: z.string().nullable().optional().default(null),
+});
+export type Activity = z.infer<typeof Activity>;
 
 export const KillSwitch = z.enum(["off", "no-new-positions", "close-all"]);
 export const Status = z.object({
@@ -137,13 +187,15 @@ export const Status = z.object({
   kill_switch: KillSwitch,
   positions_open: z.number().int(),
   pnl_24h_usd: Dec,
+  operator: z.boolean().optional().default(false),
 });
 export type Status = z.infer<typeof Status>;
 
+// A venue that could not be read just now is null: the card says so instead of failing.
 export const Balances = z.object({
-  solana: z.object({ address: z.string().nullable(), sol: Dec, usdc: Dec }),
-  evm: z.object({ address: z.string().nullable(), usdc: Dec }),
-  hyperliquid: z.object({ account_value_usd: Dec }),
+  solana: z.object({ address: z.string().nullable(), sol: Dec.nullable(), usdc: Dec.nullable() }),
+  evm: z.object({ address: z.string().nullable(), usdc: Dec.nullable() }),
+  hyperliquid: z.object({ account_value_usd: Dec.nullable() }),
 });
 export type Balances = z.infer<typeof Balances>;
 

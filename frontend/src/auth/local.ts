@@ -7,8 +7,8 @@ export const localEmailLogin: EmailLogin = {
   async sendCode(email) {
     await api.emailStart(email);
   },
-  verifyCode(email, code) {
-    return api.emailVerify(email, code);
+  verifyCode(email, code, remember = false) {
+    return api.emailVerify(email, code, remember);
   },
   async signOut() {
     // The local identity provider keeps no browser-side session: the dnbot cookie is all there is.

@@ -27,7 +27,7 @@ function PrivyBridge({ children }: { children: ReactNode }) {
         throw new Error(message(error, "Could not send the code. Check the address and try again."));
       }
     },
-    async verifyCode(_email, code) {
+    async verifyCode(_email, code, remember = false) {
       try {
         await latest.current.loginWithCode({ code });
       } catch (error) {
@@ -35,7 +35,7 @@ function PrivyBridge({ children }: { children: ReactNode }) {
       }
       const token = await latest.current.getAccessToken();
       if (!token) throw new ApiError(401, "no_token", "Privy did not return an access token. Try again.");
-      return api.privyLogin(token);
+      return api.privyLogin(token, remember);
     },
     async signOut() {
       await latest.current.logout();

@@ -9,7 +9,7 @@ export interface EmailLogin {
   /** Sends a 6-digit code to the address. Throws ApiError / Error with a human message. */
   sendCode(email: string): Promise<void>;
   /** Checks the code and returns the dnbot session (the HTTP-only cookie is set by the server). */
-  verifyCode(email: string, code: string): Promise<Session>;
+  verifyCode(email: string, code: string, remember?: boolean): Promise<Session>;
   /** Ends the identity provider's own session (dnbot's is ended by POST /auth/logout). */
   signOut(): Promise<void>;
 }

@@ -1,5 +1,13 @@
 import { useEffect, useRef, useState } from "react";
+import type { LiveState } from "../api/live";
 import type { User } from "../api/schemas";
+
+const LIVE_TEXT: Record<LiveState, string> = {
+  off: "",
+  connecting: "connecting…",
+  live: "live",
+  polling: "reconnecting · polling",
+};
 
 export type Page = "home" | "settings";
 
@@ -13,6 +21,7 @@ interface HeaderProps {
   onProfile: () => void;
   onDisconnect: () => void;
   environment: string | null;
+  live?: LiveState;
 }
 
 export function Header(props: HeaderProps) {
@@ -45,6 +54,12 @@ export function Header(props: HeaderProps) {
         <span className="brand-mark" aria-hidden="true">◆</span>
         <span className="brand-name">dnbot</span>
         {props.environment === "local" && <span className="chip chip-muted">local</span>}
+        {user && props.live && props.live !== "off" && (
+          <span className={`chip live-${props.live}`} data-testid="live-state" role="status"
+            title={props.live === "live" ? "Updates are pushed as they happen" : "Live updates are down: the dashboard polls every few seconds"}>
+            <span className="live-dot" aria-hidden="true" />{LIVE_TEXT[props.live]}
+          </span>
+        )}
       </div>
       <nav className="tabs" aria-label="Main">
         <button type="button" className={page === "home" ? "tab active" : "tab"} aria-current={page === "home" ? "page" : undefined} onClick={() => onNavigate("home")}>

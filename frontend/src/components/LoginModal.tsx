@@ -26,6 +26,7 @@ interface LoginModalProps {
 export function LoginModal({ onClose, onLoggedIn }: LoginModalProps) {
   const login = useEmailLogin();
   const [state, setState] = useState<LoginState>(initialLoginState);
+  const [remember, setRemember] = useState(false);
   // Async callbacks must see the state as it is now, not as it was when they were created.
   const current = useRef(state);
   const send = (event: LoginEvent): LoginState => {
@@ -61,7 +62,7 @@ export function LoginModal({ onClose, onLoggedIn }: LoginModalProps) {
     const next = send({ type: "SUBMIT_CODE" });
     if (next.step !== "code" || !next.busy || isBusy(before) || !login) return;
     try {
-      const session = await login.verifyCode(next.email, next.code);
+      const session = await login.verifyCode(next.email, next.code, remember);
       send({ type: "VERIFIED" });
       onLoggedIn(session);
     } catch (error) {
@@ -126,6 +127,10 @@ export function LoginModal({ onClose, onLoggedIn }: LoginModalProps) {
               aria-describedby={state.error ? "login-error" : undefined}
               onChange={(e) => send({ type: "EDIT_CODE", code: e.target.value })}
             />
+          </label>
+          <label className="check">
+            <input type="checkbox" checked={remember} onChange={(e) => setRemember(e.target.checked)} />
+            <span>Stay logged in on this device for 7 days</span>
           </label>
           {state.error && <p id="login-error" className="field-error" role="alert">{state.error}</p>}
           {state.notice && <p className="field-ok" role="status">{state.notice}</p>}

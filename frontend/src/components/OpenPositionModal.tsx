@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from "react";
 import { ApiError } from "../api/client";
 import { useOpenPosition } from "../api/hooks";
-import type { Rates } from "../api/schemas";
+import type { Balances, Rates } from "../api/schemas";
 import { protocolName, signedPct, usd } from "../format";
 import { JobProgress } from "./JobProgress";
 import { Modal } from "./Modal";
@@ -22,7 +22,41 @@ interface OpenPositionModalProps {
   rates: Rates | undefined;
   defaults: OpenDefaults;
   maxPositionUsd: string | null;
+  balances?: Balances | undefined;
   onClose: () => void;
+}
+
+// Opening fees per leg (taker): Asgard 0.05 %, Hyperliquid 0.045 % of the notional.
+const ASGARD_FEE = 0.0005;
+const HYPERLIQUID_FEE = 0.00045;
+
+/** What `size` capital at `leverage` puts on each venue: half as Asgard collateral, half as Hyperliquid margin. */
+export function previewLegs(size: number, leverage: number) {
+  const notional = (size * leverage) / 2;
+  const collateral = size / 2;
+  return {
+    notional,
+    collateral,
+    debt: notional - collateral,
+    margin: size / 2,
+    fees: notional * (ASGARD_FEE + HYPERLIQUID_FEE),
+  };
+}
+
+export function validateAgainstLimits(size: string, maxPositionUsd: string | null, balances: Balances | undefined): string | null {
+  const n = Number(size.trim());
+  if (maxPositionUsd !== null && n > Number(maxPositionUsd)) {
+    return `That is more than your maximum position size of ${usd(maxPositionUsd)}: lower the size, or raise the maximum in Settings.`;
+  }
+  const solana = balances?.solana.usdc ?? null;
+  const hyperliquid = balances?.hyperliquid.account_value_usd ?? null;
+  if (solana !== null && Number(solana) < n / 2) {
+    return `Asgard needs ${usd(String(n / 2))} of collateral but your Solana wallet has ${usd(solana)}: deposit USDC or lower the size.`;
+  }
+  if (hyperliquid !== null && Number(hyperliquid) < n / 2) {
+    return `Hyperliquid needs ${usd(String(n / 2))} of margin but your account has ${usd(hyperliquid)}: deposit USDC or lower the size.`;
+  }
+  return null;
 }
 
 // Only the obvious mistakes are caught here; the server checks the size against balances and risk limits.
@@ -33,7 +67,7 @@ export function validateSize(size: string): string | null {
   return null;
 }
 
-export function OpenPositionModal({ rates, defaults, maxPositionUsd, onClose }: OpenPositionModalProps) {
+export function OpenPositionModal({ rates, defaults, maxPositionUsd, balances, onClose }: OpenPositionModalProps) {
   const assets = rates && rates.asgard.length > 0 ? [...new Set(rates.asgard.map((m) => m.asset))] : FALLBACK_ASSETS;
   const [asset, setAsset] = useState(defaults.asset && assets.includes(defaults.asset) ? defaults.asset : assets[0] ?? "SOL");
   const [protocol, setProtocol] = useState<string>(defaults.protocol ?? "");
@@ -50,7 +84,7 @@ export function OpenPositionModal({ rates, defaults, maxPositionUsd, onClose }: 
 
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    const problem = validateSize(size);
+    const problem = validateSize(size) ?? validateAgainstLimits(size, maxPositionUsd, balances);
     setSizeError(problem);
     if (problem || open.isPending) return;
     open.mutate(
@@ -99,8 +133,23 @@ export function OpenPositionModal({ rates, defaults, maxPositionUsd, onClose }: 
             onChange={(e) => { setSize(e.target.value); setSizeError(null); }}
           />
         </label>
+        <p className="muted small">Size is the capital you commit: half is Asgard collateral, half is Hyperliquid margin.</p>
         {sizeError && <p className="field-error" role="alert">{sizeError}</p>}
         {maxPositionUsd && <p className="muted small">Your settings cap one position at {usd(maxPositionUsd)}.</p>}
+        {validateSize(size) === null && (() => {
+          const legs = previewLegs(Number(size), Number(leverage));
+          return (
+            <table className="table compact" aria-label="Order preview">
+              <tbody>
+                <tr><th scope="row">Each leg's notional</th><td className="num">{usd(legs.notional.toFixed(2))}</td></tr>
+                <tr><th scope="row">Asgard collateral / USDC debt</th><td className="num">{usd(legs.collateral.toFixed(2))} / {usd(legs.debt.toFixed(2))}</td></tr>
+                <tr><th scope="row">Hyperliquid margin</th><td className="num">{usd(legs.margin.toFixed(2))}</td></tr>
+                <tr><th scope="row">Opening fees (both legs)</th><td className="num">{usd(legs.fees.toFixed(2))}</td></tr>
+                <tr><th scope="row">Free: Solana USDC / Hyperliquid</th><td className="num">{usd(balances?.solana.usdc)} / {usd(balances?.hyperliquid.account_value_usd)}</td></tr>
+              </tbody>
+            </table>
+          );
+        })()}
         <p className="muted small">
           {estimate
             ? <>Expected net APY now: <strong>{signedPct(estimate.net_apy)}</strong> ({protocolName(estimate.protocol)}).</>

@@ -1,18 +1,59 @@
 import { useState } from "react";
 import { ApiError } from "../api/client";
 import { useClosePosition } from "../api/hooks";
-import type { Position } from "../api/schemas";
-import { leverageText, num, protocolName, signClass, signedUsd, timeAgo, usd } from "../format";
+import type { Pnl, Position } from "../api/schemas";
+import { leverageText, num, percentText, protocolName, ratio, signClass, signedUsd, timeAgo, usd } from "../format";
 import { JobProgress } from "./JobProgress";
 import { Modal } from "./Modal";
 import { Notice } from "./Spinner";
 
 const CLOSABLE: Position["status"][] = ["open", "needs_attention"];
 const ACTIVE: Position["status"][] = ["pending", "open", "closing", "needs_attention"];
+const SOURCES: { key: keyof Pnl; label: string }[] = [
+  { key: "funding_usd", label: "Funding" },
+  { key: "staking_usd", label: "Staking" },
+  { key: "lending_usd", label: "Lending" },
+  { key: "borrow_usd", label: "Borrow" },
+  { key: "fees_usd", label: "Fees" },
+  { key: "price_usd", label: "Price" },
+];
 
-function Leg({ leg }: { leg: Position["long"] }) {
+function Leg({ leg, unit }: { leg: Position["long"]; unit: string }) {
   if (!leg) return <span className="muted">—</span>;
-  return <span title={`entry ${usd(leg.entry_price)}`}>{num(leg.size, 4)} @ {usd(leg.entry_price)}</span>;
+  return (
+    <span title={`entry ${usd(leg.entry_price)}`}>
+      {num(leg.size, 4)} {unit} @ {usd(leg.entry_price)}
+      {leg.value_usd !== null && <span className="muted small block">now {usd(leg.value_usd)}{leg.debt_usd !== null ? ` · debt ${usd(leg.debt_usd)}` : ""}</span>}
+    </span>
+  );
+}
+
+/** The PnL split by source: what earned and what cost. */
+export function PnlBreakdown({ pnl, kind }: { pnl: Pnl; kind: Position["pnl_kind"] }) {
+  return (
+    <dl className="pnl-sources" aria-label={`PnL by source (${kind ?? "unknown"})`}>
+      {SOURCES.map(({ key, label }) => (
+        <div key={key} className="pnl-source">
+          <dt>{label}</dt>
+          <dd className={signClass(pnl[key])} data-testid={`pnl-${key}`}>{signedUsd(pnl[key])}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
+
+function Risk({ p }: { p: Position }) {
+  if (p.status === "pending") return <span className="muted">opening…</span>;
+  const stale = p.stale_since ? `Could not read ${p.unreadable.join(", ") || "a venue"} since ${timeAgo(p.stale_since)}` : null;
+  return (
+    <div className="risk">
+      <span title="Asgard health factor: 1.00 = liquidation">HF <strong data-testid="health-factor">{ratio(p.health_factor)}</strong></span>
+      <span title="Hyperliquid maintenance margin / account value">Margin <strong data-testid="margin-ratio">{p.margin_ratio === null ? "—" : `${(Number(p.margin_ratio) * 100).toFixed(1)}%`}</strong></span>
+      <span title="The SOL price at which Hyperliquid liquidates the short">Liq. <strong data-testid="liquidation-price">{usd(p.liquidation_price_usd)}</strong></span>
+      <span title="SOL move to the nearer liquidation">Distance <strong data-testid="liquidation-distance">{percentText(p.liquidation_distance_pct)}</strong></span>
+      {stale && <span className="warning small" role="status">{stale}</span>}
+    </div>
+  );
 }
 
 export function PositionsTable({ positions, onClose }: { positions: Position[]; onClose: (p: Position) => void }) {
@@ -26,10 +67,11 @@ export function PositionsTable({ positions, onClose }: { positions: Position[]; 
             <th>Asset</th>
             <th>Protocol</th>
             <th className="num">Leverage</th>
-            <th className="num">Notional</th>
-            <th>Long</th>
+            <th className="num">Per leg</th>
+            <th>Long (Asgard)</th>
             <th>Short SOL-PERP</th>
-            <th className="num">PnL</th>
+            <th>Risk</th>
+            <th className="num">PnL (unrealized)</th>
             <th>Status</th>
             <th>Opened</th>
             <th aria-label="Actions" />
@@ -42,9 +84,13 @@ export function PositionsTable({ positions, onClose }: { positions: Position[]; 
               <td>{protocolName(p.protocol)}</td>
               <td className="num">{leverageText(p.leverage)}</td>
               <td className="num">{usd(p.notional_usd)}</td>
-              <td><Leg leg={p.long} /></td>
-              <td><Leg leg={p.short} /></td>
-              <td className={`num ${signClass(p.pnl_usd)}`}>{signedUsd(p.pnl_usd)}</td>
+              <td><Leg leg={p.long} unit={p.asset} /></td>
+              <td><Leg leg={p.short} unit="SOL" /></td>
+              <td><Risk p={p} /></td>
+              <td className="num">
+                <span className={signClass(p.pnl_usd)} data-testid="pnl-total">{signedUsd(p.pnl_usd)}</span>
+                {p.pnl && <PnlBreakdown pnl={p.pnl} kind={p.pnl_kind} />}
+              </td>
               <td><span className={`badge badge-${p.status}`}>{p.status.replace("_", " ")}</span></td>
               <td className="muted small" title={p.created_at}>{timeAgo(p.created_at)}</td>
               <td className="num">
@@ -53,6 +99,48 @@ export function PositionsTable({ positions, onClose }: { positions: Position[]; 
                     Close
                   </button>
                 )}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+/** Closed and failed positions with their realized PnL by source and why they ended. */
+export function HistoryTable({ positions }: { positions: Position[] }) {
+  if (positions.length === 0) return <Notice kind="empty">No closed positions yet.</Notice>;
+  return (
+    <div className="table-wrap">
+      <table className="table" aria-label="Position history">
+        <thead>
+          <tr>
+            <th>Asset</th>
+            <th>Protocol</th>
+            <th className="num">Leverage</th>
+            <th className="num">Per leg</th>
+            <th>Status</th>
+            <th>Opened</th>
+            <th>Ended</th>
+            <th>Reason</th>
+            <th className="num">Realized PnL</th>
+          </tr>
+        </thead>
+        <tbody>
+          {positions.map((p) => (
+            <tr key={p.position_id} data-position-id={p.position_id}>
+              <td><strong>{p.asset}</strong></td>
+              <td>{protocolName(p.protocol)}</td>
+              <td className="num">{leverageText(p.leverage)}</td>
+              <td className="num">{usd(p.notional_usd)}</td>
+              <td><span className={`badge badge-${p.status}`}>{p.status}</span></td>
+              <td className="muted small" title={p.created_at}>{new Date(p.created_at).toLocaleString()}</td>
+              <td className="muted small">{p.closed_at ? new Date(p.closed_at).toLocaleString() : "—"}</td>
+              <td className="small">{p.status === "failed" ? p.failure ?? "the open failed" : p.close_reason ?? "—"}</td>
+              <td className="num">
+                <span className={signClass(p.pnl_usd)} data-testid="realized-total">{signedUsd(p.pnl_usd)}</span>
+                {p.pnl && <PnlBreakdown pnl={p.pnl} kind={p.pnl_kind} />}
               </td>
             </tr>
           ))}
@@ -75,8 +163,9 @@ export function ClosePositionModal({ position, onDone }: { position: Position; o
           <p>
             Close both legs of this {usd(position.notional_usd)} position ({protocolName(position.protocol)} long, Hyperliquid
             short)? The bot closes them in the safer order.
+            {position.pnl_usd !== null && <> Unrealized PnL now: <strong>{signedUsd(position.pnl_usd)}</strong>.</>}
           </p>
-          {close.error && <p className="field-error" role="alert">{close.error instanceof ApiError ? close.error.message : "Could not close."}</p>}
+          {close.error && <p className="field-error" role="alert">{close.error instanceof ApiError ? close.error.message : "Could not close. Check your connection and try again."}</p>}
           <button
             type="button"
             className="btn btn-danger btn-block"

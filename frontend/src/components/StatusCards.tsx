@@ -3,31 +3,41 @@ import { ApiError } from "../api/client";
 import { useControl, useEmergencyStop } from "../api/hooks";
 import type { Balances, Status } from "../api/schemas";
 import { num, signClass, signedUsd, usd } from "../format";
+import { ConfirmModal, errorText } from "./Controls";
 import { Modal } from "./Modal";
 import { Notice } from "./Spinner";
 
 function errorMessage(error: unknown, what: string): string {
-  return error instanceof ApiError ? error.message : `Could not load ${what}.`;
+  return error instanceof ApiError ? error.message : `Could not load ${what}. Check your connection; it retries on its own.`;
+}
+
+/** A venue that could not be read just now: say so, never break the card. */
+function orUnread(value: string | null, format: (v: string) => string) {
+  return value === null ? <span className="muted" title="This venue could not be read just now; it is retried shortly.">unavailable</span> : format(value);
 }
 
 function BotControls({ status }: { status: Status }) {
   const control = useControl();
-  const run = (action: "start" | "pause" | "stop") => () => control.mutate(action);
+  const [stopping, setStopping] = useState(false);
   return (
     <>
       <div className="bot-controls">
-        {status.bot_status !== "running" && (
-          <button type="button" className="btn btn-small" disabled={control.isPending} onClick={run("start")}>Start</button>
-        )}
         {status.bot_status === "running" && (
-          <button type="button" className="btn btn-small" disabled={control.isPending} onClick={run("pause")}>Pause</button>
+          <button type="button" className="btn btn-small" disabled={control.isPending} onClick={() => control.mutate("pause")}>Pause</button>
         )}
         {status.bot_status !== "standby" && (
-          <button type="button" className="btn btn-small" disabled={control.isPending} onClick={run("stop")}>Stop</button>
+          <button type="button" className="btn btn-small" disabled={control.isPending} onClick={() => setStopping(true)}>Stop</button>
         )}
       </div>
-      {control.error && (
-        <p className="field-error" role="alert">{control.error instanceof ApiError ? control.error.message : "Could not change the bot's status."}</p>
+      {stopping && (
+        <ConfirmModal title="Stop the strategy" confirm="Stop" danger busy={control.isPending}
+          error={control.error ? errorText(control.error, "Could not stop. Try again.") : null}
+          onCancel={() => setStopping(false)} onConfirm={() => control.mutate("stop", { onSuccess: () => setStopping(false) })}>
+          <p>The bot goes on standby: it opens nothing on its own. Open positions stay open until you close them.</p>
+        </ConfirmModal>
+      )}
+      {control.error && !stopping && (
+        <p className="field-error" role="alert">{errorText(control.error, "Could not change the bot's status. Try again.")}</p>
       )}
     </>
   );
@@ -61,9 +71,9 @@ export function TradeStatusCard({ status, error, loading }: { status: Status | u
                 : "Standby: nothing opens on its own. Launch the strategy or open a position by hand."}
           </p>
           {status.kill_switch !== "off" && (
-            <p className="warning small" role="status">
-              Kill switch: <strong>{status.kill_switch}</strong>
-              {status.kill_switch === "close-all" ? " — all positions are being closed." : " — no new positions open."}
+            <p className="warning small" role="status" data-testid="halted">
+              The operator halted trading (kill switch <strong>{status.kill_switch}</strong>)
+              {status.kill_switch === "close-all" ? ": every position is being closed." : ": no new positions open."}
             </p>
           )}
           <BotControls status={status} />
@@ -84,10 +94,10 @@ export function BalancesCard({ balances, error, loading }: { balances: Balances 
       {balances ? (
         <table className="table compact" aria-label="Wallet balances">
           <tbody>
-            <tr><th scope="row">Solana USDC</th><td className="num">{usd(balances.solana.usdc)}</td></tr>
-            <tr><th scope="row">Solana SOL</th><td className="num">{num(balances.solana.sol, 4)} SOL</td></tr>
-            <tr><th scope="row">Arbitrum USDC</th><td className="num">{usd(balances.evm.usdc)}</td></tr>
-            <tr><th scope="row">Hyperliquid account</th><td className="num">{usd(balances.hyperliquid.account_value_usd)}</td></tr>
+            <tr><th scope="row">Solana USDC</th><td className="num">{orUnread(balances.solana.usdc, usd)}</td></tr>
+            <tr><th scope="row">Solana SOL</th><td className="num">{orUnread(balances.solana.sol, (v) => `${num(v, 4)} SOL`)}</td></tr>
+            <tr><th scope="row">Arbitrum USDC</th><td className="num">{orUnread(balances.evm.usdc, usd)}</td></tr>
+            <tr><th scope="row">Hyperliquid account</th><td className="num">{orUnread(balances.hyperliquid.account_value_usd, usd)}</td></tr>
           </tbody>
         </table>
       ) : loading ? (

@@ -6,7 +6,9 @@ import { OpenPositionModal, type OpenDefaults } from "../components/OpenPosition
 import { ClosePositionModal, PositionsTable } from "../components/Positions";
 import { FundingPanel, MarketsSection, ratesErrorText } from "../components/Rates";
 import { Notice } from "../components/Spinner";
-import { BalancesCard, EmergencyStopButton, TradeStatusCard } from "../components/StatusCards";
+import { BalancesCard, TradeStatusCard } from "../components/StatusCards";
+import { ActivityPanel, HistoryPanel } from "../components/Activity";
+import { ConfirmModal, errorText, haltReason, LaunchReviewModal, OperatorControls } from "../components/Controls";
 
 interface HomePageProps {
   user: User | null;
@@ -34,11 +36,15 @@ export function HomePage({ user, onConnect, onDeposit }: HomePageProps) {
   const control = useControl();
   const [openDefaults, setOpenDefaults] = useState<OpenDefaults | null>(null);
   const [closing, setClosing] = useState<Position | null>(null);
+  const [reviewing, setReviewing] = useState(false);
+  const [pausing, setPausing] = useState(false);
+  const [tab, setTab] = useState<"active" | "history" | "activity">("active");
+  const halted = haltReason(status.data);
 
   const botStatus = status.data?.bot_status ?? user?.bot_status ?? "standby";
   const running = botStatus === "running";
 
-  const startOpen = (defaults: OpenDefaults) => (loggedIn ? setOpenDefaults(defaults) : onConnect());
+  const startOpen = (defaults: OpenDefaults) => (loggedIn ? setOpenDefaults({ leverage: settings.data?.leverage ?? leverage, ...defaults }) : onConnect());
   const fromOpportunity = (o: Opportunity) => startOpen({ asset: o.asset, protocol: o.protocol, leverage: leverage });
 
   return (
@@ -49,17 +55,20 @@ export function HomePage({ user, onConnect, onDeposit }: HomePageProps) {
           <button
             type="button"
             className={`btn btn-big ${running ? "" : "btn-primary"}`}
-            disabled={control.isPending}
-            onClick={() => (loggedIn ? control.mutate(running ? "pause" : "start") : onConnect())}
+            disabled={control.isPending || (!running && halted !== null)}
+            title={!running && halted ? halted : undefined}
+            onClick={() => (loggedIn ? (running ? setPausing(true) : setReviewing(true)) : onConnect())}
           >
             {running ? "PAUSE STRATEGY" : "LAUNCH STRATEGY"}
           </button>
-          <button type="button" className="btn btn-big" onClick={() => startOpen({ leverage })}>Open position</button>
+          <button type="button" className="btn btn-big" disabled={halted !== null} title={halted ?? undefined}
+            onClick={() => startOpen({})}>Open position</button>
         </div>
-        {loggedIn && <EmergencyStopButton />}
+        {loggedIn && <OperatorControls status={status.data} />}
       </div>
+      {halted && loggedIn && <p className="warning small" role="status">Launch and Open are disabled: {halted}</p>}
       {control.error && (
-        <p className="field-error" role="alert">{control.error instanceof ApiError ? control.error.message : "Could not change the bot's status."}</p>
+        <p className="field-error" role="alert">{errorText(control.error, "Could not change the bot's status. Try again in a moment.")}</p>
       )}
 
       <div className="grid-3">
@@ -97,25 +106,48 @@ export function HomePage({ user, onConnect, onDeposit }: HomePageProps) {
 
       <section className="card" aria-labelledby="positions-title">
         <div className="card-head">
-          <h2 id="positions-title">Active positions</h2>
-          {loggedIn && <button type="button" className="btn btn-small" onClick={() => startOpen({ leverage })}>+ Open position</button>}
+          <h2 id="positions-title" className="sr-only">Positions</h2>
+          <div className="tabs" role="tablist" aria-label="Positions">
+            {(["active", "history", "activity"] as const).map((t) => (
+              <button key={t} type="button" role="tab" aria-selected={tab === t} className={tab === t ? "tab active" : "tab"} onClick={() => setTab(t)}>
+                {t === "active" ? "Active positions" : t === "history" ? "History" : "Activity"}
+              </button>
+            ))}
+          </div>
+          {loggedIn && tab === "active" && <button type="button" className="btn btn-small" disabled={halted !== null} onClick={() => startOpen({})}>+ Open position</button>}
         </div>
         {!loggedIn ? (
           <ConnectPrompt what="your positions" onConnect={onConnect} />
+        ) : tab === "history" ? (
+          <HistoryPanel />
+        ) : tab === "activity" ? (
+          <ActivityPanel />
         ) : positions.data ? (
           <PositionsTable positions={positions.data.positions} onClose={setClosing} />
         ) : positions.isLoading ? (
           <Notice kind="loading">Loading positions…</Notice>
         ) : (
-          <Notice kind="error">{positions.error instanceof ApiError ? positions.error.message : "Could not load positions."}</Notice>
+          <Notice kind="error">{positions.error instanceof ApiError ? positions.error.message : "Could not load positions. Reload the page."}</Notice>
         )}
       </section>
+      {reviewing && (
+        <LaunchReviewModal settings={settings.data} rates={rates.data} balances={balances.data} status={status.data}
+          onClose={() => setReviewing(false)} />
+      )}
+      {pausing && (
+        <ConfirmModal title="Pause the strategy" confirm="Pause" busy={control.isPending}
+          error={control.error ? errorText(control.error, "Could not pause. Try again.") : null}
+          onCancel={() => setPausing(false)} onConfirm={() => control.mutate("pause", { onSuccess: () => setPausing(false) })}>
+          <p>Open positions are kept and protected; the bot opens nothing new until you launch it again.</p>
+        </ConfirmModal>
+      )}
 
       {openDefaults && (
         <OpenPositionModal
           rates={rates.data}
           defaults={openDefaults}
           maxPositionUsd={settings.data?.max_position_usd ?? null}
+          balances={balances.data}
           onClose={() => setOpenDefaults(null)}
         />
       )}

@@ -121,7 +121,10 @@ export function SettingsForm({ settings }: { settings: UserSettings }) {
           type="button"
           className="btn"
           disabled={reset.isPending}
-          onClick={() => reset.mutate(undefined, { onSuccess: () => { setErrors({}); setSaved("Settings reset to the preset's defaults."); } })}
+          onClick={() => {
+            if (!window.confirm("Reset your settings to the balanced preset's defaults?")) return;
+            reset.mutate(undefined, { onSuccess: () => { setErrors({}); setSaved("Settings reset to the preset's defaults."); } });
+          }}
         >
           Reset
         </button>

@@ -92,6 +92,6 @@ describe("Privy email login", () => {
     fireEvent.click(screen.getByRole("button", { name: "Verify" }));
     await waitFor(() => expect(onLoggedIn).toHaveBeenCalledWith(SESSION));
     expect(privy.loginWithCode).toHaveBeenLastCalledWith({ code: "222222" });
-    expect(calls.find((c) => c.path === "/auth/privy")?.body).toEqual({ access_token: "privy-access-token" });
+    expect(calls.find((c) => c.path === "/auth/privy")?.body).toEqual({ access_token: "privy-access-token", remember: false });
   });
 });

@@ -1,6 +1,6 @@
 import { QueryClient } from "@tanstack/react-query";
 import { describe, expect, it, vi } from "vitest";
-import { applyLiveMessage } from "../api/live";
+import { applyLiveMessage, resolveSocketUrl } from "../api/live";
 
 function client() {
   const c = new QueryClient();
@@ -20,7 +20,17 @@ describe("live updates", () => {
 
     const position = client();
     applyLiveMessage(position.c, JSON.stringify({ type: "position", data: { position_id: "p" } }));
-    expect(position.keysInvalidated()).toEqual(['["positions"]', '["status"]']);
+    expect(position.keysInvalidated()).toEqual(['["positions"]', '["status"]', '["balances"]']);
+
+    const activity = client();
+    applyLiveMessage(activity.c, JSON.stringify({ type: "activity", data: { kind: "position_opened" } }));
+    expect(activity.keysInvalidated()).toEqual(['["activity"]']);
+  });
+
+  it("connects to the same origin for a relative URL, and keeps a full one", () => {
+    expect(resolveSocketUrl("/live", { protocol: "http:", host: "127.0.0.1:8080" })).toBe("ws://127.0.0.1:8080/live");
+    expect(resolveSocketUrl("/live", { protocol: "https:", host: "dnbot.example" })).toBe("wss://dnbot.example/live");
+    expect(resolveSocketUrl("wss://ws.example/prod", { protocol: "https:", host: "x" })).toBe("wss://ws.example/prod");
   });
 
   it("ignores what it does not understand", () => {

@@ -1,15 +1,19 @@
 import { fireEvent, screen, waitFor, within } from "@testing-library/react";
 import { describe, expect, it, vi } from "vitest";
-import type { Position } from "../api/schemas";
-import { ClosePositionModal, PositionsTable } from "../components/Positions";
+import { Position as PositionSchema, type Position } from "../api/schemas";
+import { ClosePositionModal, HistoryTable, PositionsTable } from "../components/Positions";
 import { mockApi, renderWithClient } from "./utils";
 
-const OPEN: Position = {
+const OPEN: Position = PositionSchema.parse({
   position_id: "pos-1", asset: "jitoSOL", protocol: "kamino", leverage: "3", status: "open", notional_usd: "1500.00",
-  long: { size: "7.655623515", entry_price: "195.9344", notional_usd: "1500.00" },
-  short: { size: "7.64", entry_price: "195.9344", notional_usd: "1496.94" },
+  long: { size: "7.655623515", entry_price: "195.9344", notional_usd: "1500.00", value_usd: "1510.20", debt_usd: "1000.00" },
+  short: { size: "7.64", entry_price: "195.9344", notional_usd: "1496.94", value_usd: "1507.00" },
   created_at: "2026-11-25T06:48:30Z", pnl_usd: "-1.25",
-};
+  health_factor: "1.8731", margin_ratio: "0.0412", liquidation_price_usd: "291.50", sol_price_usd: "197.25",
+  liquidation_distance_pct: "46.61", unreadable: [], stale_since: null, pnl_kind: "unrealized",
+  pnl: { total_usd: "-1.25", funding_usd: "0.84", staking_usd: "0.12", lending_usd: "0.00", borrow_usd: "-0.31",
+         fees_usd: "-1.42", price_usd: "-0.48" },
+});
 
 describe("PositionsTable", () => {
   it("lists active positions with a close button and hides closed ones", () => {
@@ -24,11 +28,36 @@ describe("PositionsTable", () => {
     expect(rows).toHaveLength(2);
     expect(rows[0]).toHaveTextContent("Kamino");
     expect(rows[0]).toHaveTextContent("$1,500.00");
-    expect(rows[0]).toHaveTextContent("−$1.25");
+    expect(rows[0]).toHaveTextContent("-$1.25");
     expect(rows[1]).toHaveTextContent("pending");
     expect(within(rows[1]!).queryByRole("button")).toBeNull(); // a pending position cannot be closed yet
     fireEvent.click(within(rows[0]!).getByRole("button", { name: "Close jitoSOL position" }));
     expect(onClose).toHaveBeenCalledWith(OPEN);
+  });
+
+  it("shows the live risk and the PnL split by source, and says when a venue could not be read", () => {
+    renderWithClient(
+      <PositionsTable positions={[OPEN, { ...OPEN, position_id: "pos-4", health_factor: null, unreadable: ["asgard"], stale_since: "2026-11-25T07:00:00Z" }]} onClose={() => {}} />,
+    );
+    const rows = within(screen.getByRole("table", { name: "Active positions" })).getAllByRole("row").slice(1);
+    expect(within(rows[0]!).getByTestId("health-factor")).toHaveTextContent("1.87");
+    expect(within(rows[0]!).getByTestId("margin-ratio")).toHaveTextContent("4.1%");
+    expect(within(rows[0]!).getByTestId("liquidation-price")).toHaveTextContent("$291.50");
+    expect(within(rows[0]!).getByTestId("liquidation-distance")).toHaveTextContent("46.6%");
+    expect(within(rows[0]!).getByTestId("pnl-funding_usd")).toHaveTextContent("+$0.84");
+    expect(within(rows[0]!).getByTestId("pnl-fees_usd")).toHaveTextContent("-$1.42");
+    expect(rows[0]).toHaveTextContent("now $1,510.20");
+    expect(within(rows[1]!).getByTestId("health-factor")).toHaveTextContent("—");
+    expect(rows[1]).toHaveTextContent(/Could not read asgard since/);
+  });
+
+  it("keeps closed positions in the history with their realized PnL and the reason", () => {
+    const closed = { ...OPEN, status: "closed" as const, pnl_kind: "realized" as const, closed_at: "2026-11-26T06:00:00Z", close_reason: "funding flipped", pnl_usd: "12.40" };
+    renderWithClient(<HistoryTable positions={[closed]} />);
+    const row = within(screen.getByRole("table", { name: "Position history" })).getAllByRole("row")[1]!;
+    expect(row).toHaveTextContent("funding flipped");
+    expect(within(row).getByTestId("realized-total")).toHaveTextContent("+$12.40");
+    expect(within(row).getByLabelText("PnL by source (realized)")).toBeInTheDocument();
   });
 
   it("says so when there is nothing open", () => {

@@ -28,7 +28,7 @@ describe("FundingPanel", () => {
     renderWithClient(
       <FundingPanel funding={{ ...RATES.hyperliquid, funding_hourly: "-0.00003", funding_apy: "-0.2628" }} at={RATES.at} source="sim" solPrice="142" />,
     );
-    expect(screen.getByTestId("funding-apy")).toHaveTextContent("−26.28%");
+    expect(screen.getByTestId("funding-apy")).toHaveTextContent("-26.28%");
     expect(screen.getByTestId("funding-apy")).toHaveClass("neg");
     expect(screen.getByTestId("funding-sign")).toHaveTextContent("short PAYS");
   });

@@ -1,5 +1,5 @@
 import { fireEvent, screen, waitFor } from "@testing-library/react";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { setCsrfToken } from "../api/client";
 import { SettingsPage, validateSettings } from "../pages/SettingsPage";
 import { mockApi, renderWithClient } from "./utils";
@@ -49,7 +49,9 @@ describe("SettingsPage", () => {
     expect(save?.body).toEqual({ preset: "conservative", leverage: "2.5", max_position_usd: "25000" });
     expect(save?.headers["X-CSRF-Token"]).toBe("tok-1");
 
+    const confirm = vi.spyOn(window, "confirm").mockReturnValue(true);
     fireEvent.click(screen.getByRole("button", { name: "Reset" }));
+    expect(confirm).toHaveBeenCalled();
     await waitFor(() => expect(screen.getByLabelText("Leverage, exact (x)")).toHaveValue("3"));
     expect(screen.getByLabelText(/Balanced/)).toBeChecked();
     expect(calls.some((c) => c.path === "/settings/reset")).toBe(true);
