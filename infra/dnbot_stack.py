@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aws_cdk as cdk
 import build_layers
@@ -22,22 +23,30 @@ from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_apigatewayv2_integrations as apigwv2_integrations
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as events_targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as lambda_destinations
 from aws_cdk import aws_lambda_event_sources as lambda_event_sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as sns_subscriptions
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
-from dnbot import resources
+from dnbot import observability, resources
+from dnbot.settings import Settings
 from dnbot.workflows import definitions
 
 REPO_ROOT = build_layers.REPO_ROOT
@@ -45,7 +54,9 @@ DEFAULT_FUNCTIONS_ROOT = REPO_ROOT / "functions"
 DEFAULT_FRONTEND_DIST = REPO_ROOT / "frontend" / "dist"
 DNBOT_LAYER_DIR = REPO_ROOT / "layers" / "dnbot"
 
-LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_11
+# Python 3.12: the first Python runtime with SnapStart (Amazon Linux 2023). The layers are built for it
+# (build_layers.LAMBDA_PYTHON_VERSION); the code and tests also run on 3.11 locally.
+LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_12
 LAMBDA_ARCHITECTURE = {"x86_64": lambda_.Architecture.X86_64, "arm64": lambda_.Architecture.ARM_64}[
     build_layers.LAMBDA_ARCHITECTURE
 ]
@@ -81,6 +92,9 @@ class Grants:
     privy_public_key: bool = False  # kms:GetPublicKey on it: the owner key new Privy wallets are created with
     privy_secret: bool = False
     manage_websocket: bool = False
+    sessions: bool = False  # read/write on the sessions table (sessions, codes, abuse counters, audit trail)
+    publish_alerts: bool = False  # sns:Publish on the operator's alerts topic (its ARN in the environment)
+    send_user_queue: bool = False  # sqs:SendMessage on the tick's fan-out queue (its URL in the environment)
 
 
 # Keyed by FunctionSpec.name; a name in resources.FUNCTIONS without an entry fails synthesis, so a new function
@@ -90,20 +104,55 @@ FUNCTION_GRANTS: dict[str, Grants] = {
     # and verifies Privy access tokens (app id + verification key from the Privy secret).
     # and creates a new user's Privy wallets at first login (owned by the authorization key: its public half).
     "api": Grants(read_kill_switch=True, write_kill_switch=True, start_workflows=True, privy_secret=True,
-                  privy_public_key=True),
+                  privy_public_key=True, sessions=True),
     "rates_poller": Grants(),
-    "strategy_tick": Grants(read_kill_switch=True, start_workflows=True),
+    # The tick reads the kill switch once and hands the users to the workers through the fan-out queue; the
+    # workers decide per user, start the workflows, and enqueue the next page of users.
+    "strategy_tick": Grants(read_kill_switch=True, send_user_queue=True),
+    "strategy_worker": Grants(start_workflows=True, send_user_queue=True),
     # The trading steps decrypt agent-wallet keys and sign Privy wallet-API requests.
     "position_steps": Grants(read_kill_switch=True, envelope_crypto=True, privy_sign=True, privy_public_key=True,
-                             privy_secret=True),
-    "ws_connections": Grants(),
+                             privy_secret=True, publish_alerts=True),
+    # The reconciler closes orphan legs and restores hedges with the steps' adapters, and alerts the operator.
+    "reconciler": Grants(envelope_crypto=True, privy_sign=True, privy_public_key=True, privy_secret=True,
+                         publish_alerts=True),
+    # $connect reads the session cookie to know whose updates a connection gets.
+    "ws_connections": Grants(sessions=True),
     "ws_broadcast": Grants(manage_websocket=True),
 }
+
+# SnapStart (docs/performance.md): the functions whose cold start someone waits for, the API (a user) and the
+# trading steps (a half-open position). Lambda snapshots each published version after init; API Gateway and the
+# state machines invoke the version through the LIVE_ALIAS, never $LATEST (which SnapStart does not cover).
+SNAPSTART_FUNCTIONS = frozenset({"api", "position_steps"})
+LIVE_ALIAS = "live"
 
 # Functions whose events come from an API rather than a schedule or a workflow.
 HTTP_API_FUNCTION = "api"
 WS_CONNECT_FUNCTION = "ws_connections"
 WS_BROADCAST_FUNCTION = "ws_broadcast"
+
+# Asynchronous paths: how often each retries before its message lands in a dead-letter queue.
+SCHEDULE_RETRY_ATTEMPTS = 2  # EventBridge delivery retries, and Lambda's async retries of a failed run
+SCHEDULE_MIN_EVENT_AGE_MINUTES = 2  # Lambda's floor is 60 s; a scheduled run older than its period is stale
+STREAM_RETRY_ATTEMPTS = 3  # stream batches (bisected on error) before the on-failure destination
+QUEUE_MAX_RECEIVES = 5  # SQS deliveries of one message before its queue's DLQ
+DLQ_RETENTION = cdk.Duration.days(14)  # SQS maximum: two weeks to look and redrive
+# Alarms
+TICK_DURATION_ALARM_FRACTION = 0.8  # of the function's timeout
+API_5XX_ALARM_PERCENT = 5
+API_5XX_MIN_REQUESTS = 20  # per 5 minutes, so one error on a quiet API does not page
+
+# The edge (docs/security.md): WAF rate limits per IP, the origin check's header, the security headers.
+WAF_REQUESTS_PER_IP_PER_5_MIN = 1000
+WAF_LOGIN_REQUESTS_PER_IP_PER_5_MIN = 100
+ORIGIN_VERIFY_HEADER = "X-Origin-Verify"  # dnbot.api.edge.ORIGIN_VERIFY_HEADER
+ENV_ORIGIN_VERIFY_SECRET_ARN = "DNBOT_ORIGIN_VERIFY_SECRET_ARN"
+API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+DASHBOARD_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                 "img-src 'self' data: https:; connect-src 'self' wss: https://auth.privy.io https://*.privy.io; "
+                 "frame-src https://auth.privy.io https://*.privy.io; frame-ancestors 'none'; base-uri 'self'; "
+                 "form-action 'self'; object-src 'none'")
 
 KILL_SWITCH_PATTERN = "^(" + "|".join(v.value for v in resources.KillSwitch) + ")$"
 
@@ -116,6 +165,10 @@ class DnbotStackInputs:
     layers_root: Path = build_layers.BUILD_DIR
     frontend_dist: Path = DEFAULT_FRONTEND_DIST
     admin_emails: tuple[str, ...] = field(default_factory=tuple)
+    # `-c alertEmail=ops@x,oncall@y`: e-mail subscriptions to the alerts topic (the operator confirms each).
+    alert_emails: tuple[str, ...] = field(default_factory=tuple)
+    # `-c webAclArn=<arn>`: a CLOUDFRONT-scope web ACL made in us-east-1, for a stack deployed elsewhere.
+    web_acl_arn: str | None = None
 
     def validate(self) -> None:
         """Fail before synthesis with the command that fixes each missing input."""
@@ -146,6 +199,7 @@ class DnbotStack(cdk.Stack):
         self.inputs.validate()
 
         self.table = self._state_table()
+        self.sessions_table = self._sessions_table()
         self.envelope_key, self.privy_key = self._keys()
         self.kill_switch = ssm.StringParameter(
             self, "KillSwitch",
@@ -167,14 +221,26 @@ class DnbotStack(cdk.Stack):
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
 
+        self.origin_secret = secretsmanager.Secret(
+            self, "OriginVerifySecret",
+            description="dnbot: the X-Origin-Verify header CloudFront sends to the APIs (rotate: redeploy)",
+            generate_secret_string=secretsmanager.SecretStringGenerator(exclude_punctuation=True, password_length=48),
+        )
         self.websocket_api, self.websocket_stage = self._websocket_api()
         self.layers = self._layers()
         self.functions = {spec.name: self._function(spec) for spec in resources.FUNCTIONS}
+        # The published version (a new one whenever the code, layers or configuration change) behind an alias.
+        self.aliases = {name: lambda_.Alias(self, f"{_camel(name)}LiveAlias", alias_name=LIVE_ALIAS,
+                                            version=self.functions[name].current_version,
+                                            description=f"dnbot {name}: the SnapStart version invoked")
+                        for name in sorted(SNAPSTART_FUNCTIONS) if name in self.functions}
         self.state_machines = {spec.name: self._state_machine(spec) for spec in resources.STATE_MACHINES}
         self._wire_functions()
+        self._name_key_users()
         self._schedules()
         self.http_api = self._http_api()
         self.distribution = self._dashboard()
+        self._operations()
         self._outputs()
         self._acknowledge_nag_findings()
 
@@ -206,12 +272,61 @@ class DnbotStack(cdk.Stack):
             )
         return table
 
+    def _sessions_table(self) -> dynamodb.Table:
+        """resources.SESSIONS_TABLE: apart from the state table so that only FUNCTION_GRANTS[...].sessions holders
+        can read a session (no LeadingKeys conditions to get wrong)."""
+        spec = resources.SESSIONS_TABLE
+        table = dynamodb.Table(
+            self, spec.logical_id,
+            partition_key=dynamodb.Attribute(name=spec.partition_key, type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name=spec.sort_key, type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            time_to_live_attribute=spec.ttl_attribute,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True),
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            deletion_protection=True,
+            removal_policy=cdk.RemovalPolicy.RETAIN,  # it holds the audit trail
+        )
+        for index in spec.indexes:
+            table.add_global_secondary_index(
+                index_name=index.name,
+                partition_key=dynamodb.Attribute(name=index.partition_key, type=dynamodb.AttributeType.STRING),
+                sort_key=dynamodb.Attribute(name=index.sort_key, type=dynamodb.AttributeType.STRING),
+                projection_type=dynamodb.ProjectionType.KEYS_ONLY,
+            )
+        return table
+
+    def _name_key_users(self) -> None:
+        """Key policies name who may use each key: the account root may administer them (no use), and only the
+        roles FUNCTION_GRANTS gives crypto to may encrypt, decrypt or sign, even if another IAM policy says more."""
+        uses = {self.envelope_key: ("envelope_crypto", ["kms:Decrypt", "kms:GenerateDataKey"]),
+                self.privy_key: ("privy_sign", ["kms:Sign"])}
+        for key, (grant, actions) in uses.items():
+            roles = [fn.role for name, fn in sorted(self.functions.items())
+                     if getattr(FUNCTION_GRANTS[name], grant) and fn.role is not None]
+            key.add_to_resource_policy(iam.PolicyStatement(
+                sid="NamedUsers", actions=actions, principals=roles, resources=["*"]))
+        readers = [fn.role for name, fn in sorted(self.functions.items())
+                   if FUNCTION_GRANTS[name].privy_public_key and fn.role is not None]
+        self.privy_key.add_to_resource_policy(iam.PolicyStatement(
+            sid="NamedPublicKeyReaders", actions=["kms:GetPublicKey"], principals=readers, resources=["*"]))
+
+    def _key_admin_policy(self) -> iam.PolicyDocument:
+        """The account administers the key (so it can never be orphaned) but cannot use it through IAM alone."""
+        return iam.PolicyDocument(statements=[iam.PolicyStatement(
+            sid="AccountAdministersOnly", principals=[iam.AccountRootPrincipal()], resources=["*"],
+            actions=["kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*",
+                     "kms:Revoke*", "kms:Disable*", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:Delete*",
+                     "kms:TagResource", "kms:UntagResource", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion"])])
+
     def _keys(self) -> tuple[kms.Key, kms.Key]:
         envelope = kms.Key(
             self, "EnvelopeKey",
             alias=resources.ENVELOPE_KEY_ALIAS,
             description="dnbot: envelope encryption of agent-wallet keys (data keys, AES-256-GCM)",
             enable_key_rotation=True,
+            policy=self._key_admin_policy(),
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
         privy = kms.Key(
@@ -220,6 +335,7 @@ class DnbotStack(cdk.Stack):
             description="dnbot: Privy authorization signatures (ECDSA P-256); the private half never leaves KMS",
             key_spec=kms.KeySpec.ECC_NIST_P256,
             key_usage=kms.KeyUsage.SIGN_VERIFY,
+            policy=self._key_admin_policy(),
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
         return envelope, privy
@@ -295,14 +411,45 @@ class DnbotStack(cdk.Stack):
             tracing=lambda_.Tracing.ACTIVE,
             environment=environment,
             log_group=log_group,
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if spec.name in SNAPSTART_FUNCTIONS else None,
         )
+
+    def invoke_target(self, name: str) -> lambda_.IFunction:
+        """What callers invoke: the live alias of a SnapStart function, else the function."""
+        return self.aliases.get(name) or self.functions[name]
+
+    def _work_queues(self) -> dict[str, sqs.Queue]:
+        """resources.QUEUES: each with its dead-letter queue, consumed by its function with partial batch
+        failures (a failed message alone comes back, then lands in the DLQ after `max_receives` deliveries)."""
+        queues: dict[str, sqs.Queue] = {}
+        for spec in resources.QUEUES:
+            queue = sqs.Queue(
+                self, spec.logical_id,
+                visibility_timeout=cdk.Duration.seconds(spec.visibility_timeout_seconds),
+                encryption=sqs.QueueEncryption.SQS_MANAGED,
+                enforce_ssl=True,
+                dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=spec.max_receives,
+                                                      queue=self._dead_letter_queue(f"{spec.logical_id}Dlq")),
+            )
+            self.invoke_target(spec.consumer).add_event_source(lambda_event_sources.SqsEventSource(
+                queue, batch_size=spec.batch_size, report_batch_item_failures=True))
+            queues[spec.logical_id] = queue
+        return queues
 
     def _wire_functions(self) -> None:
         starters = list(self.state_machines.values())
+        self.work_queues = self._work_queues()
         for name, fn in self.functions.items():
             grants = FUNCTION_GRANTS[name]
+            if grants.send_user_queue:
+                user_queue = self.work_queues[resources.USER_QUEUE.logical_id]
+                user_queue.grant_send_messages(fn)
+                fn.add_environment(resources.ENV_USER_QUEUE_URL, user_queue.queue_url)
             if grants.table:
                 self.table.grant_read_write_data(fn)
+            if grants.sessions:
+                self.sessions_table.grant_read_write_data(fn)
+                fn.add_environment(resources.ENV_SESSIONS_TABLE_NAME, self.sessions_table.table_name)
             if grants.read_kill_switch:
                 self.kill_switch.grant_read(fn)
             if grants.write_kill_switch:
@@ -315,8 +462,15 @@ class DnbotStack(cdk.Stack):
                 self.privy_key.grant(fn, "kms:GetPublicKey")
             if grants.privy_secret:
                 self.privy_secret.grant_read(fn)
+            if name == HTTP_API_FUNCTION:
+                self.origin_secret.grant_read(fn)
+                fn.add_environment(ENV_ORIGIN_VERIFY_SECRET_ARN, self.origin_secret.secret_arn)
             if grants.manage_websocket:
                 self.websocket_stage.grant_management_api_access(fn)
+            if grants.publish_alerts:
+                topic = self._alerts_topic()
+                topic.grant_publish(fn)
+                fn.add_environment(resources.ENV_ALERTS_TOPIC_ARN, topic.topic_arn)
             if grants.start_workflows:
                 for machine in starters:
                     machine.grant_start_execution(fn)
@@ -335,21 +489,31 @@ class DnbotStack(cdk.Stack):
             batch_size=100,
             max_batching_window=cdk.Duration.seconds(1),
             # Live updates are worthless when late: a few retries, then drop rather than block the shard.
-            retry_attempts=2,
+            retry_attempts=STREAM_RETRY_ATTEMPTS,
             max_record_age=cdk.Duration.minutes(5),
             bisect_batch_on_error=True,
+            # A batch that still fails leaves its shard/sequence range here (docs/operations.md: redrive).
+            on_failure=lambda_event_sources.SqsDlq(self._dead_letter_queue("StreamDlq")),
         ))
 
     def _schedules(self) -> None:
+        # EventBridge invokes asynchronously: its own retries cover delivery, Lambda's async retries cover a
+        # failed run. Both end in one dead-letter queue, so a run that never happened is visible (and alarmed).
+        schedule_dlq = self._dead_letter_queue("ScheduleDlq")
         for spec in resources.FUNCTIONS:
             if spec.schedule_minutes is None:
                 continue
+            fn = self.functions[spec.name]
+            # A late run is superseded by the next one: retry within one period, never pile up behind it.
+            max_age = cdk.Duration.minutes(max(spec.schedule_minutes, SCHEDULE_MIN_EVENT_AGE_MINUTES))
+            fn.configure_async_invoke(retry_attempts=SCHEDULE_RETRY_ATTEMPTS, max_event_age=max_age,
+                                      on_failure=lambda_destinations.SqsDestination(schedule_dlq))
             events.Rule(
                 self, f"{_camel(spec.name)}Schedule",
                 description=f"dnbot {spec.name} every {spec.schedule_minutes} min",
                 schedule=events.Schedule.rate(cdk.Duration.minutes(spec.schedule_minutes)),
-                # A late tick is superseded by the next one a minute later; do not pile up retries.
-                targets=[events_targets.LambdaFunction(self.functions[spec.name], retry_attempts=0)],
+                targets=[events_targets.LambdaFunction(fn, retry_attempts=SCHEDULE_RETRY_ATTEMPTS,
+                                                       max_event_age=max_age, dead_letter_queue=schedule_dlq)],
             )
 
     # --- workflows -----------------------------------------------------------------------------------------
@@ -369,14 +533,14 @@ class DnbotStack(cdk.Stack):
             state_machine_type=sfn.StateMachineType.STANDARD,
             definition_body=sfn.DefinitionBody.from_string(json.dumps(definitions.definition_for(spec.name))),
             definition_substitutions={
-                placeholder: self.functions[function_name].function_arn
+                placeholder: self.invoke_target(function_name).function_arn
                 for placeholder, function_name in spec.substitutions.items()
             },
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
         )
         for function_name in set(spec.substitutions.values()):
-            self.functions[function_name].grant_invoke(machine)
+            self.invoke_target(function_name).grant_invoke(machine)
         return machine
 
     # --- APIs ----------------------------------------------------------------------------------------------
@@ -400,7 +564,7 @@ class DnbotStack(cdk.Stack):
         return api, stage
 
     def _http_api(self) -> apigwv2.HttpApi:
-        api_fn = self.functions[HTTP_API_FUNCTION]
+        api_fn = self.invoke_target(HTTP_API_FUNCTION)
         api = apigwv2.HttpApi(self, "HttpApi", description="dnbot HTTP API (FastAPI via Mangum)",
                               create_default_stage=False)
         access_logs = logs.LogGroup(self, "HttpApiAccessLogs", retention=logs.RetentionDays.ONE_MONTH,
@@ -430,6 +594,63 @@ class DnbotStack(cdk.Stack):
 
     # --- dashboard -----------------------------------------------------------------------------------------
 
+    def _security_headers(self, construct_id: str, csp: str) -> cloudfront.ResponseHeadersPolicy:
+        """HSTS, CSP with frame-ancestors, nosniff, referrer policy, frame options: on every path, the API's too."""
+        return cloudfront.ResponseHeadersPolicy(
+            self, construct_id,
+            comment=f"dnbot security headers ({construct_id})",
+            security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
+                strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(
+                    access_control_max_age=cdk.Duration.days(730), include_subdomains=True, override=True),
+                content_security_policy=cloudfront.ResponseHeadersContentSecurityPolicy(
+                    content_security_policy=csp, override=True),
+                content_type_options=cloudfront.ResponseHeadersContentTypeOptions(override=True),
+                frame_options=cloudfront.ResponseHeadersFrameOptions(
+                    frame_option=cloudfront.HeadersFrameOption.DENY, override=True),
+                referrer_policy=cloudfront.ResponseHeadersReferrerPolicy(
+                    referrer_policy=cloudfront.HeadersReferrerPolicy.STRICT_ORIGIN_WHEN_CROSS_ORIGIN, override=True),
+            ),
+        )
+
+    def _web_acl_arn(self) -> str:
+        """The WAF web ACL on the distribution: a per-IP rate limit on everything and a stricter one on logins.
+
+        A CloudFront web ACL must live in us-east-1. `-c webAclArn=<arn>` uses one made there (any stack region);
+        otherwise the stack creates it, but only when it is deployed in us-east-1 (a CloudFormation condition:
+        elsewhere the distribution goes without, docs/security.md says how to add one)."""
+        if self.inputs.web_acl_arn:
+            return self.inputs.web_acl_arn
+
+        def visibility(name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
+            return wafv2.CfnWebACL.VisibilityConfigProperty(
+                cloud_watch_metrics_enabled=True, metric_name=name, sampled_requests_enabled=True)
+
+        def rate_rule(name: str, priority: int, limit: int, path_prefix: str | None) -> wafv2.CfnWebACL.RuleProperty:
+            scope = None if path_prefix is None else wafv2.CfnWebACL.StatementProperty(
+                byte_match_statement=wafv2.CfnWebACL.ByteMatchStatementProperty(
+                    field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(uri_path={}),
+                    positional_constraint="STARTS_WITH", search_string=path_prefix,
+                    text_transformations=[wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")]))
+            return wafv2.CfnWebACL.RuleProperty(
+                name=name, priority=priority, action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+                visibility_config=visibility(name),
+                statement=wafv2.CfnWebACL.StatementProperty(rate_based_statement=(
+                    wafv2.CfnWebACL.RateBasedStatementProperty(
+                        limit=limit, aggregate_key_type="IP", evaluation_window_sec=300,
+                        scope_down_statement=scope))))
+
+        in_us_east_1 = cdk.CfnCondition(self, "WafRegionIsUsEast1",
+                                        expression=cdk.Fn.condition_equals(cdk.Aws.REGION, "us-east-1"))
+        acl = wafv2.CfnWebACL(
+            self, "EdgeWebAcl", scope="CLOUDFRONT", default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
+            visibility_config=visibility("dnbot-edge"),
+            rules=[rate_rule("RatePerIp", 0, WAF_REQUESTS_PER_IP_PER_5_MIN, None),
+                   rate_rule("LoginRatePerIp", 1, WAF_LOGIN_REQUESTS_PER_IP_PER_5_MIN, "/api/v1/auth/")],
+        )
+        acl.cfn_options.condition = in_us_east_1
+        self.web_acl = acl
+        return cdk.Token.as_string(cdk.Fn.condition_if(in_us_east_1.logical_id, acl.attr_arn, cdk.Aws.NO_VALUE))
+
     def _dashboard(self) -> cloudfront.Distribution:
         bucket = s3.Bucket(
             self, "DashboardBucket",
@@ -443,19 +664,25 @@ class DnbotStack(cdk.Stack):
         # "https://<id>.execute-api.<region>.amazonaws.com" and "wss://..." -> the host name.
         api_domain = cdk.Fn.select(2, cdk.Fn.split("/", self.http_api.api_endpoint))
         ws_domain = cdk.Fn.select(2, cdk.Fn.split("/", self.websocket_api.api_endpoint))
+        # CloudFront sends this secret to both APIs; the API refuses a request without it (dnbot.api.edge), so
+        # API Gateway's own endpoint gives a caller nothing that bypasses the WAF and the edge.
+        origin_headers = {ORIGIN_VERIFY_HEADER: self.origin_secret.secret_value.unsafe_unwrap()}
         distribution = cloudfront.Distribution(
             self, "Dashboard",
             comment="dnbot dashboard and API (one origin, so the session cookie is first-party)",
             default_root_object="index.html",
+            web_acl_id=self._web_acl_arn(),
             default_behavior=cloudfront.BehaviorOptions(
                 origin=origins.S3BucketOrigin.with_origin_access_control(bucket),
                 viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
                 cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
-                response_headers_policy=cloudfront.ResponseHeadersPolicy.SECURITY_HEADERS,
+                response_headers_policy=self._security_headers("DashboardHeaders", DASHBOARD_CSP),
             ),
             additional_behaviors={
                 "/api/*": cloudfront.BehaviorOptions(
-                    origin=origins.HttpOrigin(api_domain, protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY),
+                    origin=origins.HttpOrigin(api_domain, protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
+                                              custom_headers=origin_headers),
+                    response_headers_policy=self._security_headers("ApiHeaders", API_CSP),
                     viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
                     allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
                     cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
@@ -465,7 +692,9 @@ class DnbotStack(cdk.Stack):
                 # The WebSocket API on the same origin too: a browser sends the (host-only) session cookie with
                 # the upgrade only to the dashboard's host, and ws_connections needs it to know the user.
                 self.websocket_path: cloudfront.BehaviorOptions(
-                    origin=origins.HttpOrigin(ws_domain, protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY),
+                    origin=origins.HttpOrigin(ws_domain, protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
+                                              custom_headers=origin_headers),
+                    response_headers_policy=self._security_headers("LiveHeaders", API_CSP),
                     viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
                     allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD,
                     cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
@@ -489,6 +718,154 @@ class DnbotStack(cdk.Stack):
         # What the dashboard should connect to (GET /api/v1/config's websocket_url).
         self.functions[HTTP_API_FUNCTION].add_environment(ENV_WEBSOCKET_URL, self.websocket_url)
         return distribution
+
+    # --- operations: dead letters, alerts, alarms, the operator's dashboard ------------------------------
+
+    def _dead_letter_queue(self, construct_id: str) -> sqs.Queue:
+        """One dead-letter queue per asynchronous path, created on first use (docs/operations.md: redrive)."""
+        if not hasattr(self, "dead_letter_queues"):
+            self.dead_letter_queues: dict[str, sqs.Queue] = {}
+        if construct_id not in self.dead_letter_queues:
+            self.dead_letter_queues[construct_id] = sqs.Queue(
+                self, construct_id,
+                retention_period=DLQ_RETENTION,
+                # SQS-managed keys: EventBridge and Lambda destinations can write to them without a KMS grant.
+                encryption=sqs.QueueEncryption.SQS_MANAGED,
+                enforce_ssl=True,
+            )
+        return self.dead_letter_queues[construct_id]
+
+    def _alerts_topic(self) -> sns.Topic:
+        """The operator's alerts topic (construct `AlertsTopic`), shared with the reconciler's drift alerts."""
+        if getattr(self, "alerts_topic", None) is None:
+            self.alerts_topic = sns.Topic(self, "AlertsTopic", display_name="dnbot alerts", enforce_ssl=True)
+            for email in self.inputs.alert_emails:  # once: the topic is asked for by every part that alerts
+                self.alerts_topic.add_subscription(sns_subscriptions.EmailSubscription(email))
+        return self.alerts_topic
+
+    def _all_dead_letter_queues(self) -> dict[str, sqs.IQueue]:
+        """Ours and every queue another part of the stack declared as some queue's dead-letter queue."""
+        found: dict[str, sqs.IQueue] = dict(getattr(self, "dead_letter_queues", {}))
+        for construct in self.node.find_all():
+            if isinstance(construct, sqs.Queue) and construct.dead_letter_queue is not None:
+                dlq = construct.dead_letter_queue.queue
+                found.setdefault(dlq.node.id, dlq)
+        return found
+
+    def _operations(self) -> None:
+        topic = self._alerts_topic()
+        action = cloudwatch_actions.SnsAction(topic)
+        five_minutes = cdk.Duration.minutes(5)
+        self.alarms: dict[str, cloudwatch.Alarm] = {}
+
+        def alarm(construct_id: str, metric: cloudwatch.IMetric, threshold: float, description: str, *,
+                  comparison: cloudwatch.ComparisonOperator =
+                  cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                  evaluation_periods: int = 1,
+                  missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING) -> None:
+            created = cloudwatch.Alarm(
+                self, construct_id, metric=metric, threshold=threshold, evaluation_periods=evaluation_periods,
+                comparison_operator=comparison, treat_missing_data=missing,
+                alarm_description=f"dnbot: {description} (docs/operations.md)",
+            )
+            created.add_alarm_action(action)
+            self.alarms[construct_id] = created
+
+        def custom(name: str, statistic: str = "Sum", period: cdk.Duration = five_minutes) -> cloudwatch.Metric:
+            return cloudwatch.Metric(namespace=observability.NAMESPACE, metric_name=name,
+                                     dimensions_map=observability.METRIC_DIMENSIONS, statistic=statistic,
+                                     period=period)
+
+        # Positions and money
+        alarm("PositionNeedsAttentionAlarm", custom(observability.POSITION_NEEDS_ATTENTION, period=
+              cdk.Duration.minutes(1)), 1, "a position needs attention: a leg may be unhedged")
+        alarm("ReconcilerDriftAlarm", custom(observability.RECONCILER_DRIFT, period=cdk.Duration.minutes(1)), 1,
+              "the reconciler found a venue disagreeing with the table")
+        # Rates: no successful poll for the staleness limit means the stored rates are older than it.
+        stale_minutes = max(1, Settings.model_fields["rates_stale_after_seconds"].default // 60)
+        alarm("RatesStaleAlarm", custom(observability.RATES_POLLED, period=cdk.Duration.minutes(1)), 1,
+              f"no rates snapshot for {stale_minutes} min: rates are stale, opens are refused",
+              comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD, evaluation_periods=stale_minutes,
+              missing=cloudwatch.TreatMissingData.BREACHING)
+        # Workflows
+        for name, machine in self.state_machines.items():
+            prefix = _camel(name)
+            alarm(f"{prefix}FailedAlarm", machine.metric_failed(period=five_minutes, statistic="Sum"), 1,
+                  f"{name} executions failed")
+            alarm(f"{prefix}TimedOutAlarm", machine.metric_timed_out(period=five_minutes, statistic="Sum"), 1,
+                  f"{name} executions timed out")
+        # Functions
+        for spec in resources.FUNCTIONS:
+            fn, prefix = self.functions[spec.name], _camel(spec.name)
+            alarm(f"{prefix}ErrorsAlarm", fn.metric_errors(period=five_minutes, statistic="Sum"), 1,
+                  f"{spec.name} invocations failed")
+            alarm(f"{prefix}ThrottlesAlarm", fn.metric_throttles(period=five_minutes, statistic="Sum"), 1,
+                  f"{spec.name} invocations throttled")
+            if spec.schedule_minutes is not None:
+                limit_ms = spec.timeout_seconds * 1000 * TICK_DURATION_ALARM_FRACTION
+                alarm(f"{prefix}DurationAlarm", fn.metric_duration(period=five_minutes, statistic="Maximum"),
+                      limit_ms, f"{spec.name} ran over {TICK_DURATION_ALARM_FRACTION:.0%} of its "
+                      f"{spec.timeout_seconds} s timeout")
+        # Dead letters: any message at all means work that did not happen.
+        for construct_id, queue in sorted(self._all_dead_letter_queues().items()):
+            alarm(f"{construct_id}NotEmptyAlarm", queue.metric_approximate_number_of_messages_visible(
+                period=cdk.Duration.minutes(1), statistic="Maximum"), 1, f"dead-letter queue {construct_id} "
+                "holds messages")
+        # API 5xx rate, only once there is enough traffic for a rate to mean something.
+        api_5xx = cloudwatch.MathExpression(
+            expression=f"IF(requests >= {API_5XX_MIN_REQUESTS}, 100 * errors / requests, 0)",
+            using_metrics={"errors": self.http_api.metric_server_error(period=five_minutes, statistic="Sum"),
+                           "requests": self.http_api.metric_count(period=five_minutes, statistic="Sum")},
+            label="API 5xx %", period=five_minutes,
+        )
+        alarm("Api5xxRateAlarm", api_5xx, API_5XX_ALARM_PERCENT,
+              f"more than {API_5XX_ALARM_PERCENT}% of API requests failed with 5xx")
+        self.operations_dashboard = self._operations_dashboard(custom, api_5xx)
+
+    def _operations_dashboard(self, custom: Any, api_5xx: cloudwatch.IMetric) -> cloudwatch.Dashboard:
+        one_day = cdk.Duration.days(1)
+        dashboard = cloudwatch.Dashboard(self, "OperationsDashboard", dashboard_name=f"{self.stack_name}-operations",
+                                         default_interval=cdk.Duration.hours(6))
+        dashboard.add_widgets(
+            cloudwatch.SingleValueWidget(title="Positions open", width=6, metrics=[
+                custom(observability.POSITIONS_OPEN, "Maximum", cdk.Duration.minutes(5))]),
+            cloudwatch.SingleValueWidget(title="Capital deployed (USD)", width=6, metrics=[
+                custom(observability.CAPITAL_DEPLOYED_USD, "Maximum", cdk.Duration.minutes(5))]),
+            cloudwatch.SingleValueWidget(title="Funding earned today (USD, last 24 h)", width=6,
+                                         metrics=[custom(observability.FUNDING_EARNED_USD, "Sum", one_day)]),
+            cloudwatch.SingleValueWidget(title="Needs attention / drift (last 24 h)", width=6,
+                                         metrics=[custom(observability.POSITION_NEEDS_ATTENTION, "Sum", one_day),
+                                                  custom(observability.RECONCILER_DRIFT, "Sum", one_day)]),
+        )
+        dashboard.add_widgets(cloudwatch.AlarmStatusWidget(
+            title="Alarms", width=24, alarms=list(self.alarms.values())))
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(title="Trading", width=12, left=[
+                custom(observability.POSITIONS_OPENED), custom(observability.POSITIONS_CLOSED),
+                custom(observability.TICK_USER_ERRORS)]),
+            cloudwatch.GraphWidget(title="Rates polled (per minute)", width=12, left=[
+                custom(observability.RATES_POLLED, period=cdk.Duration.minutes(1))]),
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(title="Workflow executions", width=12, left=[
+                metric for machine in self.state_machines.values() for metric in (
+                    machine.metric_succeeded(statistic="Sum"), machine.metric_failed(statistic="Sum"),
+                    machine.metric_timed_out(statistic="Sum"))]),
+            cloudwatch.GraphWidget(title="API 5xx %", width=12, left=[api_5xx]),
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(title="Lambda errors", width=8, left=[
+                fn.metric_errors(statistic="Sum") for fn in self.functions.values()]),
+            cloudwatch.GraphWidget(title="Lambda throttles", width=8, left=[
+                fn.metric_throttles(statistic="Sum") for fn in self.functions.values()]),
+            cloudwatch.GraphWidget(title="Scheduled run duration (max, ms)", width=8, left=[
+                self.functions[spec.name].metric_duration(statistic="Maximum")
+                for spec in resources.FUNCTIONS if spec.schedule_minutes is not None]),
+        )
+        dashboard.add_widgets(cloudwatch.GraphWidget(title="Dead-letter queues (messages)", width=24, left=[
+            queue.metric_approximate_number_of_messages_visible(statistic="Maximum", label=construct_id)
+            for construct_id, queue in sorted(self._all_dead_letter_queues().items())]))
+        return dashboard
 
     # --- outputs and checks --------------------------------------------------------------------------------
 

@@ -177,12 +177,37 @@ def test_one_lambda_per_function_spec(synth: Synth) -> None:
     assert len(ours) == len(resources.FUNCTIONS)
     for spec in resources.FUNCTIONS:
         props = synth.function(spec.name)["Properties"]
-        assert props["Runtime"] == "python3.11"
+        assert props["Runtime"] == "python3.12"  # SnapStart needs 3.12 or later
         assert props["Architectures"] == [build_layers.LAMBDA_ARCHITECTURE]
         assert props["MemorySize"] == spec.memory_mb
         assert props["Timeout"] == spec.timeout_seconds
         assert props["TracingConfig"] == {"Mode": "Active"}
         assert spec.name in props["Description"]
+
+
+SNAPSTART = {"api", "position_steps"}  # the user-facing API and the trading steps (a half-open position waits)
+
+
+def test_snapstart_on_the_api_and_the_trading_steps_through_published_versions(synth: Synth) -> None:
+    aliases = synth.of_type("AWS::Lambda::Alias")
+    versions = synth.of_type("AWS::Lambda::Version")
+    for spec in resources.FUNCTIONS:
+        props = synth.function(spec.name)["Properties"]
+        function_id = synth.logical_id(synth.stack.functions[spec.name])
+        if spec.name not in SNAPSTART:
+            assert "SnapStart" not in props, spec.name
+            continue
+        assert props["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+        (alias,) = [a["Properties"] for a in aliases.values()
+                    if a["Properties"]["FunctionName"] == {"Ref": function_id}]
+        assert alias["Name"] == "live"
+        version_id = alias["FunctionVersion"]["Fn::GetAtt"][0]
+        assert versions[version_id]["Properties"]["FunctionName"] == {"Ref": function_id}
+    # Every caller of a SnapStart function goes through its alias: no permission or integration names $LATEST.
+    for permission in synth.of_type("AWS::Lambda::Permission").values():
+        target = json.dumps(permission["Properties"]["FunctionName"])
+        for name in SNAPSTART:
+            assert f'["{synth.logical_id(synth.stack.functions[name])}", "Arn"]' not in target, permission
 
 
 def test_architecture_matches_the_layer_wheels() -> None:
@@ -235,7 +260,7 @@ def test_environment_wires_the_real_resources(synth: Synth) -> None:
         assert resources.ENV_WEBSOCKET_ENDPOINT in env
         assert env["POWERTOOLS_SERVICE_NAME"] == "dnbot"
         assert "POWERTOOLS_METRICS_NAMESPACE" in env
-    for name in ("api", "strategy_tick"):
+    for name in ("api", "strategy_worker"):
         env = synth.function(name)["Properties"]["Environment"]["Variables"]
         assert env[resources.ENV_OPEN_STATE_MACHINE_ARN] == {
             "Ref": synth.logical_id(s.state_machines["open_position"])}
@@ -250,7 +275,7 @@ def test_environment_wires_the_real_resources(synth: Synth) -> None:
 
 def test_schedules_follow_the_function_specs(synth: Synth) -> None:
     scheduled = [spec for spec in resources.FUNCTIONS if spec.schedule_minutes is not None]
-    assert {spec.name for spec in scheduled} == {"rates_poller", "strategy_tick"}
+    assert {spec.name for spec in scheduled} == {"rates_poller", "strategy_tick", "reconciler"}
     rules = list(synth.of_type("AWS::Events::Rule").values())
     assert len(rules) == len(scheduled)
     by_target = {
@@ -262,6 +287,23 @@ def test_schedules_follow_the_function_specs(synth: Synth) -> None:
         unit = "minute" if spec.schedule_minutes == 1 else "minutes"
         assert by_target[synth.logical_id(synth.stack.functions[spec.name])] == (
             f"rate({spec.schedule_minutes} {unit})")
+
+
+def test_reconciler_runs_every_two_minutes_and_alerts_reach_the_topic(synth: Synth) -> None:
+    topic = synth.stack.alerts_topic
+    assert topic.node.id == "AlertsTopic"
+    topic_id = synth.logical_id(topic)
+    assert synth.raw["Resources"][topic_id]["Type"] == "AWS::SNS::Topic"
+    reconciler = synth.logical_id(synth.stack.functions["reconciler"])
+    rules = [r for r in synth.of_type("AWS::Events::Rule").values()
+             if r["Properties"]["Targets"][0]["Arn"]["Fn::GetAtt"][0] == reconciler]
+    assert [r["Properties"]["ScheduleExpression"] for r in rules] == ["rate(2 minutes)"]
+    for name in ("position_steps", "reconciler"):
+        env = synth.function(name)["Properties"]["Environment"]["Variables"]
+        assert env[resources.ENV_ALERTS_TOPIC_ARN] == {"Ref": topic_id}
+        publish = [st for st in synth.role_statements(name) if "sns:Publish" in _as_list(st["Action"])]
+        assert publish and all(st["Resource"] == {"Ref": topic_id} for st in publish), publish
+    assert resources.ENV_ALERTS_TOPIC_ARN not in synth.function("api")["Properties"]["Environment"]["Variables"]
 
 
 # --- workflows -------------------------------------------------------------------------------------------------
@@ -280,7 +322,8 @@ def test_state_machines_are_the_shared_definitions_with_the_steps_arn(synth: Syn
         substitutions = props["DefinitionSubstitutions"]
         assert set(substitutions) == set(spec.substitutions)
         for placeholder, function_name in spec.substitutions.items():
-            arn = {"Fn::GetAtt": [synth.logical_id(synth.stack.functions[function_name]), "Arn"]}
+            # the SnapStart version behind the live alias, never $LATEST
+            arn = {"Ref": synth.stack.get_logical_id(synth.stack.aliases[function_name].node.default_child)}
             assert substitutions[placeholder] == arn
             # What CloudFormation's substitution yields equals what `dnbot local` renders.
             assert json.loads(definition.replace("${" + placeholder + "}", "ARN")) == json.loads(
@@ -294,7 +337,7 @@ def test_state_machines_are_the_shared_definitions_with_the_steps_arn(synth: Syn
             s for p in synth.of_type("AWS::IAM::Policy").values() if {"Ref": role_id} in p["Properties"]["Roles"]
             for s in p["Properties"]["PolicyDocument"]["Statement"] if "lambda:InvokeFunction" in _as_list(s["Action"])
         ]
-        steps_id = synth.logical_id(synth.stack.functions["position_steps"])
+        steps_id = synth.stack.get_logical_id(synth.stack.aliases["position_steps"].node.default_child)
         assert invoke and all(json.dumps(r).count(steps_id) for s in invoke for r in _as_list(s["Resource"]))
 
 
@@ -312,7 +355,9 @@ def test_http_api_routes_api_paths_to_the_api_lambda(synth: Synth) -> None:
     integration = synth.raw["Resources"][integration_id]["Properties"]
     assert integration["IntegrationType"] == "AWS_PROXY"
     assert integration["PayloadFormatVersion"] == "2.0"
-    assert integration["IntegrationUri"] == {"Fn::GetAtt": [synth.logical_id(synth.stack.functions["api"]), "Arn"]}
+    # the SnapStart version behind the live alias, never $LATEST
+    assert integration["IntegrationUri"] == {
+        "Ref": synth.stack.get_logical_id(synth.stack.aliases["api"].node.default_child)}
     stages = [s["Properties"] for s in synth.of_type("AWS::ApiGatewayV2::Stage").values()
               if s["Properties"]["ApiId"] == {"Ref": http_id}]
     assert len(stages) == 1 and stages[0]["StageName"] == "$default" and stages[0]["AutoDeploy"] is True
@@ -407,6 +452,36 @@ def test_outputs(synth: Synth) -> None:
     assert api_env[dnbot_stack.ENV_WEBSOCKET_URL] == outputs["WebSocketUrl"]["Value"]
 
 
+def test_the_tick_fans_out_through_a_queue_with_a_dead_letter_queue(synth: Synth) -> None:
+    """The tick enqueues; the worker consumes with partial batch failures; a poison message ends in the DLQ."""
+    spec = resources.USER_QUEUE
+    queue = synth.resource(synth.stack.work_queues[spec.logical_id])
+    assert queue["Type"] == "AWS::SQS::Queue"
+    props = queue["Properties"]
+    assert props["VisibilityTimeout"] == spec.visibility_timeout_seconds
+    assert props["VisibilityTimeout"] >= 6 * resources.function(spec.consumer).timeout_seconds
+    assert props["SqsManagedSseEnabled"] is True
+    redrive = props["RedrivePolicy"]
+    assert redrive["maxReceiveCount"] == spec.max_receives
+    dlq_id = synth.logical_id(synth.stack.dead_letter_queues[f"{spec.logical_id}Dlq"])
+    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": [dlq_id, "Arn"]}
+    mappings = [m["Properties"] for m in synth.of_type("AWS::Lambda::EventSourceMapping").values()
+                if m["Properties"].get("EventSourceArn") == {"Fn::GetAtt": [synth.logical_id(
+                    synth.stack.work_queues[spec.logical_id]), "Arn"]}]
+    assert len(mappings) == 1
+    assert mappings[0]["BatchSize"] == spec.batch_size
+    assert mappings[0]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert synth.logical_id(synth.stack.functions[spec.consumer]) in json.dumps(mappings[0]["FunctionName"])
+    arn = {"Fn::GetAtt": [synth.logical_id(synth.stack.work_queues[spec.logical_id]), "Arn"]}
+    senders = {f.name for f in resources.FUNCTIONS if any(
+        "sqs:SendMessage" in _as_list(st["Action"]) and arn in _as_list(st["Resource"])
+        for st in synth.role_statements(f.name))}
+    assert senders == {"strategy_tick", "strategy_worker"}
+    url = {"Ref": synth.logical_id(synth.stack.work_queues[spec.logical_id])}
+    for name in ("strategy_tick", "strategy_worker"):
+        assert synth.function(name)["Properties"]["Environment"]["Variables"][resources.ENV_USER_QUEUE_URL] == url
+
+
 # --- least privilege -------------------------------------------------------------------------------------------
 
 def _holders(synth: Synth, action: str) -> set[str]:
@@ -414,14 +489,16 @@ def _holders(synth: Synth, action: str) -> set[str]:
 
 
 @pytest.mark.parametrize(("action", "allowed"), [
-    ("kms:Decrypt", {"position_steps"}),
-    ("kms:GenerateDataKey", {"position_steps"}),
-    ("kms:Sign", {"position_steps"}),
+    ("kms:Decrypt", {"position_steps", "reconciler"}),
+    ("kms:GenerateDataKey", {"position_steps", "reconciler"}),
+    ("kms:Sign", {"position_steps", "reconciler"}),
     ("ssm:GetParameter", {"api", "strategy_tick", "position_steps"}),
     ("ssm:PutParameter", {"api"}),
-    ("states:StartExecution", {"api", "strategy_tick"}),
+    ("states:StartExecution", {"api", "strategy_worker"}),
+    ("sqs:ReceiveMessage", {"strategy_worker"}),
     ("execute-api:ManageConnections", {"ws_broadcast"}),
-    ("secretsmanager:GetSecretValue", {"api", "position_steps"}),
+    ("secretsmanager:GetSecretValue", {"api", "position_steps", "reconciler"}),
+    ("sns:Publish", {"position_steps", "reconciler"}),
 ])
 def test_least_privilege(synth: Synth, action: str, allowed: set[str]) -> None:
     assert _holders(synth, action) == allowed
