@@ -34,9 +34,9 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 READY_RE = re.compile(r"dnbot local: dashboard at (http://127\.0\.0\.1:\d+)")
 READY_TIMEOUT_S = 90.0
-# Rates on screen: "+10.95%" / "\u22123.20%" (the dashboard writes a real minus sign, U+2212).
-MINUS = "\u2212"
-SIGNED_PCT_RE = re.compile(rf"^[+{MINUS}]?\d+\.\d+%$")
+# Rates on screen: "+10.95%" / "-3.20%" (one number format everywhere: an ASCII minus, as in -$3.25).
+MINUS = "-"
+SIGNED_PCT_RE = re.compile(r"^[+-]?\d+\.\d+%$")
 
 
 def _dnbot_local_registered() -> bool:
@@ -275,3 +275,93 @@ def test_open_position_shows_stages_and_lists_it(page: Page, dnbot_local: LocalS
     expect(row.first).to_contain_text("open")
     expect(row.first.get_by_role("button", name="Close jitoSOL position")).to_be_visible()
     expect(page.get_by_test_id("positions-open")).to_have_text(re.compile(r"^[1-9]\d*$"), timeout=15_000)
+
+
+SCREENSHOTS = REPO / "docs" / "screenshots"
+# A logged-out visitor's first GET /auth/me answers 401 (that is how the dashboard learns nobody is logged in);
+# Chromium logs every 4xx resource as a console error. That one is expected; any other console error fails.
+EXPECTED_CONSOLE = re.compile(r"Failed to load resource: the server responded with a status of 401")
+MONEY_RE = re.compile(r"^[+-]?\$[\d,]+\.\d{2}$")
+
+
+def _shot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def test_the_whole_journey_with_live_push(page: Page, dnbot_local: LocalSystem) -> None:
+    """login -> deposit dialog -> launch review -> open -> stages pushed live -> live risk and PnL by source ->
+    close -> history with realized PnL -> activity, with no console error on the way."""
+    console_errors: list[str] = []
+    page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" and
+            not EXPECTED_CONSOLE.search(m.text) else None)
+    pushed: list[str] = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda frame: pushed.append(str(frame))))
+
+    _log_in(page, dnbot_local)
+    welcome = page.get_by_role("dialog", name=re.compile("fund your wallets", re.I))
+    expect(welcome.get_by_test_id("address-evm")).to_be_visible()
+    _shot(page, "01-deposit")
+    welcome.get_by_role("button", name="Go to dashboard").click()
+    expect(page.get_by_test_id("live-state")).to_have_text("live", timeout=15_000)  # pushed, not polled
+    expect(page.get_by_test_id("funding-apy")).to_have_text(SIGNED_PCT_RE, timeout=60_000)
+
+    page.get_by_role("button", name="LAUNCH STRATEGY").click()
+    review = page.get_by_role("dialog", name="Launch strategy")
+    expect(review.get_by_test_id("review-preset")).to_have_text("balanced")
+    expect(review.get_by_test_id("review-best")).to_contain_text("net a year")
+    _shot(page, "02-launch-review")
+    review.get_by_role("button", name="Confirm launch").click()
+    expect(page.get_by_test_id("bot-status")).to_have_text("running")
+    # pause again so the scheduled tick opens nothing of its own during the rest of the journey
+    page.get_by_role("button", name="PAUSE STRATEGY").click()
+    page.get_by_role("dialog", name="Pause the strategy").get_by_role("button", name="Pause").click()
+    expect(page.get_by_test_id("bot-status")).to_have_text("paused")
+
+    page.get_by_role("button", name="Open position", exact=True).click()
+    dialog = page.get_by_role("dialog", name="Open position")
+    dialog.get_by_label("Asset (long on Asgard)").select_option("SOL")
+    dialog.get_by_label("Size (USD)").fill("1200")
+    preview = dialog.get_by_role("table", name="Order preview")
+    expect(preview).to_contain_text("Hyperliquid margin")
+    expect(preview).to_contain_text("$600.00")  # half the capital on each venue
+    _shot(page, "03-open-dialog")
+    dialog.get_by_role("button", name="Open position").click()
+    progress = page.get_by_role("dialog", name=re.compile(r"^Opening SOL"))
+    expect(progress.get_by_role("status").filter(has_text="Position opened.")).to_be_visible(timeout=60_000)
+    _shot(page, "04-stages")
+    assert any('"type": "job"' in frame or '"type":"job"' in frame for frame in pushed), pushed[:5]
+    progress.get_by_role("button", name="Close", exact=True).last.click()
+
+    row = page.get_by_role("table", name="Active positions").locator("tbody tr").filter(has_text="open").first
+    expect(row.get_by_test_id("health-factor")).to_have_text(re.compile(r"^\d+\.\d{2}$"), timeout=20_000)
+    expect(row.get_by_test_id("margin-ratio")).to_have_text(re.compile(r"^\d+\.\d%$"))
+    expect(row.get_by_test_id("liquidation-price")).to_have_text(MONEY_RE)
+    expect(row.get_by_test_id("liquidation-distance")).to_have_text(re.compile(r"^\d+\.\d%$"))
+    for source in ("funding_usd", "staking_usd", "lending_usd", "borrow_usd", "fees_usd", "price_usd"):
+        expect(row.get_by_test_id(f"pnl-{source}")).to_have_text(MONEY_RE)
+    expect(row.get_by_test_id("pnl-total")).to_have_text(MONEY_RE)
+    _shot(page, "05-position")
+
+    row.get_by_role("button", name="Close SOL position").click()
+    closing = page.get_by_role("dialog", name=re.compile(r"^Close SOL"))
+    closing.get_by_role("button", name="Close position").click()
+    expect(closing.get_by_role("status").filter(has_text="Position closed.")).to_be_visible(timeout=60_000)
+    _shot(page, "06-closed")
+    closing.get_by_role("button", name="Done").click()
+
+    page.get_by_role("tab", name="History").click()
+    history = page.get_by_role("table", name="Position history")
+    closed_row = history.locator("tbody tr").first
+    expect(closed_row).to_contain_text("requested by user")
+    expect(closed_row.get_by_test_id("realized-total")).to_have_text(MONEY_RE)
+    expect(closed_row.get_by_label("PnL by source (realized)")).to_be_visible()
+    _shot(page, "07-history")
+
+    page.get_by_role("tab", name="Activity").click()
+    activity = page.get_by_role("list", name="Activity")
+    expect(activity.locator("li[data-kind=position_closed]").first).to_contain_text("realized")
+    expect(activity.locator("li[data-kind=position_opened]").first).to_contain_text("Opened SOL")
+    expect(activity.locator("li[data-kind=bot]").first).to_be_visible()
+    _shot(page, "08-activity")
+    assert not console_errors, console_errors
