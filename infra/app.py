@@ -3,6 +3,7 @@
 Context (`npx cdk deploy -c key=value`):
   stackName      CloudFormation stack name (default: Dnbot)
   adminEmails    comma-separated emails allowed to flip the kill switch from the dashboard
+  alertEmail     comma-separated emails subscribed to the alerts topic (each confirms by e-mail)
   frontendDist   the built dashboard (default: frontend/dist, from `make frontend`)
   layersDir      the built dependency layers (default: build/layers, from `make layers`)
   functionsDir   the Lambda entry points (default: functions)
@@ -48,11 +49,15 @@ def build_app(outdir: str | None = None,
     app = cdk.App(outdir=outdir, context={**cdk_json_context(), **(context or {})})
     admin_emails = tuple(e.strip() for e in str(app.node.try_get_context("adminEmails") or "").split(",")
                          if e.strip())
+    alert_emails = tuple(e.strip() for e in str(app.node.try_get_context("alertEmail") or "").split(",")
+                         if e.strip())
     inputs = dnbot_stack.DnbotStackInputs(
         functions_root=_path(app, "functionsDir", dnbot_stack.DEFAULT_FUNCTIONS_ROOT),
         layers_root=_path(app, "layersDir", build_layers.BUILD_DIR),
         frontend_dist=_path(app, "frontendDist", dnbot_stack.DEFAULT_FRONTEND_DIST),
         admin_emails=admin_emails,
+        alert_emails=alert_emails,
+        web_acl_arn=str(app.node.try_get_context("webAclArn") or "") or None,
     )
     stack = dnbot_stack.DnbotStack(
         app, str(app.node.try_get_context("stackName") or "Dnbot"),

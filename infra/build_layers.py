@@ -25,11 +25,14 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # Lambda's architecture and the wheel platform must agree: a layer of x86_64 wheels on an arm64 function
-# fails at import time, not at deploy time. manylinux2014 (glibc 2.17) is what the python3.11 runtime's
-# Amazon Linux 2 (glibc 2.26) can load.
+# fails at import time, not at deploy time. manylinux2014 (glibc 2.17) wheels load on the python3.12 runtime's
+# Amazon Linux 2023 (glibc 2.34). Python 3.12: the functions' runtime (SnapStart needs 3.12 or later), so the
+# cp312 wheels, whatever interpreter runs this script.
 LAMBDA_ARCHITECTURE = "x86_64"
 PIP_PLATFORM = "manylinux2014_x86_64"
-LAMBDA_PYTHON_VERSION = "3.11"
+LAMBDA_PYTHON_VERSION = "3.12"
+# Lambda's quota: a function's code plus all its layers, unzipped (262,144,000 bytes).
+UNZIPPED_LIMIT_BYTES = 250 * 1024 * 1000
 
 BUILD_DIR = REPO_ROOT / "build" / "layers"
 STAMP_NAME = ".requirements.sha256"
@@ -113,8 +116,14 @@ def _prune(python_dir: Path) -> None:
     shutil.rmtree(python_dir / "bin", ignore_errors=True)
 
 
+def tree_bytes(path: Path) -> int:
+    """Bytes of every file under path as it ships (bytecode caches are excluded from the assets), unzipped."""
+    return sum(p.stat().st_size for p in path.rglob("*")
+               if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc")
+
+
 def _size_mb(path: Path) -> float:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1_000_000
+    return tree_bytes(path) / 1_000_000
 
 
 Runner = Callable[[Sequence[str]], "subprocess.CompletedProcess[bytes]"]
@@ -158,17 +167,29 @@ def check_layer(name: str, root: Path = BUILD_DIR) -> Path:
     return out
 
 
+def _is_fresh(name: str, root: Path) -> bool:
+    try:
+        check_layer(name, root)
+    except ValueError:
+        return False
+    return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     known = [s.name for s in LAYER_SOURCES]
     parser.add_argument("names", nargs="*", metavar="NAME", help=f"layers to build: {', '.join(known)} (default: all)")
     parser.add_argument("--out", type=Path, default=BUILD_DIR, help="output root (default: build/layers)")
+    parser.add_argument("--if-stale", action="store_true",
+                        help="build only layers that are missing or built from other requirements (make synth)")
     args = parser.parse_args(argv)
     names: list[str] = list(args.names) or known
     unknown = [n for n in names if n not in known]
     if unknown:
         parser.error(f"unknown layer {unknown[0]!r} (known: {', '.join(known)})")
     for name in names:
+        if args.if_stale and _is_fresh(name, args.out):
+            continue
         started = time.monotonic()
         try:
             out = build_layer(name, args.out)

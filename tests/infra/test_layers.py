@@ -48,7 +48,9 @@ def test_pip_command_targets_lambda_without_docker(tmp_path: Path) -> None:
     assert f"--platform {build_layers.PIP_PLATFORM}" in joined
     assert build_layers.PIP_PLATFORM.startswith("manylinux2014_")
     assert "--only-binary=:all:" in cmd
-    assert "--python-version 3.11" in joined and "--implementation cp" in joined
+    # the functions' runtime (SnapStart needs 3.12+), not this interpreter's version
+    assert build_layers.LAMBDA_PYTHON_VERSION == "3.12"
+    assert "--python-version 3.12" in joined and "--implementation cp" in joined
     assert f"--target {tmp_path}" in joined
     assert str(build_layers.layer_source("trading").requirements) in cmd
     assert "docker" not in joined.lower()
@@ -118,4 +120,26 @@ def test_cdk_cli_is_pinned_to_v2_with_a_lockfile() -> None:
 
 def test_cdk_json_runs_the_python_app() -> None:
     cdk_json = json.loads((REPO_ROOT / "cdk.json").read_text())
-    assert cdk_json["app"].split() == [".venv/bin/python", "infra/app.py"]
+    # `npx cdk synth|deploy` first builds what the app packages (stale layers, the dashboard), then runs it.
+    prepare, run = cdk_json["app"].split(" && ")
+    assert prepare.split()[:4] == ["make", "--no-print-directory", "-s", "cdk-inputs"]
+    assert run.split() == [".venv/bin/python", "infra/app.py"]
+
+
+def test_if_stale_skips_fresh_layers_and_builds_missing_ones(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    fresh = tmp_path / "api"
+    (fresh / "python").mkdir(parents=True)
+    (fresh / build_layers.STAMP_NAME).write_text(build_layers.requirements_digest("api"))
+    built: list[str] = []
+
+    def fake_build(name: str, root: Path = build_layers.BUILD_DIR, runner: object = None) -> Path:
+        built.append(name)
+        (root / name / "python").mkdir(parents=True, exist_ok=True)
+        return root / name
+
+    monkeypatch.setattr(build_layers, "build_layer", fake_build)
+    assert build_layers.main(["--if-stale", "--out", str(tmp_path)]) == 0
+    assert built == ["trading"]  # api is fresh; trading is missing
+    assert build_layers.main(["--out", str(tmp_path), "api"]) == 0
+    assert built == ["trading", "api"]  # without --if-stale a layer is always rebuilt

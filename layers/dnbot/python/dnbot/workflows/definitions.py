@@ -68,7 +68,8 @@ def _task(step: str, *, next_state: str | None, retry_venue: bool = False,
         "Resource": "arn:aws:states:::lambda:invoke",
         "Parameters": {
             "FunctionName": "${" + STEP_FUNCTION_PLACEHOLDER + "}",
-            "Payload": {"step": step, "state.$": "$"},
+            # The execution name rides along only as a log correlation id (user, position, job, execution).
+            "Payload": {"step": step, "state.$": "$", "execution.$": "$$.Execution.Name"},
         },
         "OutputPath": "$.Payload",
         "TimeoutSeconds": TASK_TIMEOUT_SECONDS,
