@@ -32,10 +32,8 @@ if TYPE_CHECKING:
     from dnbot.ports import (
         AccessTokenVerifier,
         AccountShortTrader,
-        AlertSink,
-        VenueTruthReader,
         ActivityLog,
-        PnlBook,
+        AlertSink,
         BalanceReader,
         CapitalSource,
         Clock,
@@ -44,8 +42,10 @@ if TYPE_CHECKING:
         IdentityProvider,
         LendingMarketSource,
         LongVenue,
+        PnlBook,
         RiskReader,
         ShortVenue,
+        VenueTruthReader,
         WalletProvisioner,
         WorkflowStarter,
         WorkQueue,
@@ -55,11 +55,11 @@ if TYPE_CHECKING:
     from dnbot.services.control import ControlService
     from dnbot.services.idempotency import IdempotentStarts
     from dnbot.services.live_updates import LiveUpdates
-    from dnbot.services.position_steps import PositionSteps
-    from dnbot.services.reconciler import Reconciler
     from dnbot.services.portfolio import PortfolioService, PositionJournal
+    from dnbot.services.position_steps import PositionSteps
     from dnbot.services.positions import PositionService
     from dnbot.services.rates import RatesService
+    from dnbot.services.reconciler import Reconciler
     from dnbot.services.tick import StrategyTick, TickWorker
     from dnbot.settings import Settings
 

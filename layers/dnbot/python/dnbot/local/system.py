@@ -17,8 +17,8 @@ import uvicorn
 from dnbot import resources
 from dnbot.adapters.aws.kms import KmsAuthorizationSigner
 from dnbot.api.app import create_app
-from dnbot.local.cloud import LocalCloud
 from dnbot.local.alerts import TerminalAlerts
+from dnbot.local.cloud import LocalCloud
 from dnbot.local.faucet import FundedLocalWallets
 from dnbot.local.functions import LocalFunctions, repo_root
 from dnbot.local.identity import LocalEmailCodes
