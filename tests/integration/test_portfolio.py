@@ -22,13 +22,13 @@ PARTS = ("funding_usd", "staking_usd", "lending_usd", "borrow_usd", "fees_usd", 
 @pytest.fixture(scope="module")
 def sim_system(tmp_path_factory: pytest.TempPathFactory, terminal: Terminal) -> Iterator[LocalSystem]:
     local = LocalSystem(port=0, state_dir=tmp_path_factory.mktemp("state"), scheduled=False, say=terminal.say,
-                        venues="sim")
+                        venues="sim", admin_emails=("op@example.com",))
     local.start()
     yield local
     local.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def fay(sim_system: LocalSystem, terminal: Terminal) -> Client:
     return log_in(sim_system, terminal, "fay@example.com")
 
@@ -40,14 +40,15 @@ def _sums_to_total(pnl: dict[str, str]) -> None:
 
 
 def test_an_open_position_shows_live_risk_and_pnl_by_source_then_its_realized_history(
-        sim_system: LocalSystem, fay: Client) -> None:
+        sim_system: LocalSystem, terminal: Terminal, fay: Client) -> None:
     assert sim_system.sim is not None
     job = fay.wait_job(fay.post("/api/v1/positions/open", {"asset": "SOL", "protocol": "drift", "leverage": "3",
                                                             "size_usd": "1200"}).json()["job_id"], timeout=60)
     assert job["status"] == "succeeded", job
+    me = fay.get("/api/v1/auth/me").json()["user"]
     httpx.post(f"{sim_system.sim.base_url}/sim/clock", json={"advance_hours": 3})
     sim_system.functions.invoke("rates_poller", {})
-    me = fay.get("/api/v1/auth/me").json()["user"]
+    fay = log_in(sim_system, terminal, "fay@example.com")  # three idle hours ended the session
     paid = httpx.post(f"{sim_system.sim.url('hyperliquid')}/info",
                       json={"type": "userFunding", "user": me["wallets"]["evm"], "startTime": 0}).json()
     funding = sum((Decimal(p["delta"]["usdc"]) for p in paid), Decimal(0))
@@ -119,3 +120,35 @@ def test_an_unreadable_venue_leaves_nulls_and_says_since_when(sim_system: LocalS
     assert live["health_factor"] is None and "asgard" in live["unreadable"] and live["stale_since"]
     assert live["margin_ratio"] is not None  # the other venue still reads
     fay.wait_job(fay.post(f"/api/v1/positions/{job['position_id']}/close").json()["job_id"], timeout=60)
+
+
+def test_the_max_position_size_is_enforced_and_settings_changes_are_in_the_activity(fay: Client) -> None:
+    assert fay.post("/api/v1/settings", {"preset": "balanced", "leverage": "3", "max_position_usd": "500"}
+                    ).status_code == 200
+    try:
+        reply = fay.post("/api/v1/positions/open", {"asset": "SOL", "leverage": "3", "size_usd": "600"})
+        assert reply.status_code == 400
+        assert reply.json()["error"]["code"] == "over_max_position"
+        assert "maximum position size of $500.00" in reply.json()["error"]["message"]
+    finally:
+        assert fay.post("/api/v1/settings/reset").status_code == 200
+    kinds = [e["kind"] for e in fay.get("/api/v1/activity?limit=2").json()["events"]]
+    assert kinds == ["settings", "settings"]
+
+
+def test_only_an_operator_sets_the_kill_switch_and_sets_it_back(sim_system: LocalSystem, terminal: Terminal,
+                                                                 fay: Client) -> None:
+    assert fay.get("/api/v1/status").json()["operator"] is False
+    refused = fay.post("/api/v1/control/kill-switch", {"value": "close-all"})
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "not_an_operator"
+    op = log_in(sim_system, terminal, "op@example.com")
+    assert op.get("/api/v1/status").json()["operator"] is True
+    try:
+        assert op.post("/api/v1/control/kill-switch", {"value": "no-new-positions"}).json()["kill_switch"] == \
+            "no-new-positions"
+        assert fay.get("/api/v1/status").json()["kill_switch"] == "no-new-positions"
+    finally:
+        assert op.post("/api/v1/control/kill-switch", {"value": "off"}).json()["kill_switch"] == "off"
+    messages = [e["message"] for e in op.get("/api/v1/activity").json()["events"] if e["kind"] == "kill_switch"]
+    assert messages[:2] == ["Kill switch set to off by op@example.com.",
+                            "Kill switch set to no-new-positions by op@example.com."]

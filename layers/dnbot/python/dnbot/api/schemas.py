@@ -258,6 +258,13 @@ class StatusResponse(BaseModel):
     kill_switch: str
     positions_open: int
     pnl_24h_usd: Decimal
+    failed_opens: int = 0  # failed automatic opens in a row
+    open_backoff_until: datetime | None = None  # the bot opens nothing automatically before this
+    operator: bool = False  # this user may set the kill switch
+
+
+class KillSwitchBody(Strict):
+    value: Literal["off", "no-new-positions", "close-all"]
 
 
 # --- account ---------------------------------------------------------------------------------------------

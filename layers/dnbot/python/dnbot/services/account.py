@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 from dnbot.domain.presets import UserSettings
-from dnbot.ports import BalanceReader, Balances, UserRecord, UserStore
+from dnbot.ports import ActivityLog, BalanceReader, Balances, UserRecord, UserStore
 from dnbot.services.errors import ServiceError
 
 
 class AccountService:
-    def __init__(self, users: UserStore, balances: BalanceReader) -> None:
+    def __init__(self, users: UserStore, balances: BalanceReader, activity: ActivityLog | None = None) -> None:
+        self._activity = activity
         self._users = users
         self._balances = balances
 
@@ -25,10 +26,16 @@ class AccountService:
         except ValueError as invalid:
             raise ServiceError(str(invalid), code="invalid_settings") from invalid
         self._users.put_user(replace(user, settings=settings.to_dict()))
+        if self._activity is not None:
+            self._activity.record(user.user_id, "settings",
+                                  f"Settings saved: {settings.preset.name.value} preset, {settings.leverage}x, "
+                                  f"at most ${settings.max_position_usd} per position.")
         return settings
 
     def reset_settings(self, user: UserRecord) -> UserSettings:
         self._users.put_user(replace(user, settings=None))
+        if self._activity is not None:
+            self._activity.record(user.user_id, "settings", "Settings reset to the balanced preset's defaults.")
         return UserSettings.create()
 
     def balances(self, user: UserRecord) -> Balances:

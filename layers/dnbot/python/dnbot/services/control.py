@@ -3,17 +3,31 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Literal, Protocol
 
 from dnbot.domain.positions import PositionStatus
-from dnbot.ports import Clock, KillSwitchReader, KillSwitchWriter, PositionStore, UserRecord, UserStore
+from dnbot.ports import (
+    ActivityLog,
+    Clock,
+    KillSwitchReader,
+    KillSwitchWriter,
+    OpenGuard,
+    PositionStore,
+    UserRecord,
+    UserStore,
+)
 from dnbot.resources import KillSwitch
 from dnbot.services.errors import Forbidden, NotFound
 
 BotAction = Literal["start", "pause", "stop"]
 _STATUS_AFTER: dict[BotAction, str] = {"start": "running", "pause": "paused", "stop": "standby"}
+_BOT_MESSAGES: dict[BotAction, str] = {
+    "start": "Strategy launched: the bot opens and closes positions within your settings.",
+    "pause": "Strategy paused: open positions are kept and protected, no new ones open.",
+    "stop": "Strategy stopped: the bot is on standby.",
+}
 
 
 class KillSwitchControl(KillSwitchReader, KillSwitchWriter, Protocol):
@@ -26,11 +40,17 @@ class BotStatus:
     kill_switch: KillSwitch
     positions_open: int
     pnl_24h_usd: Decimal
+    operator: bool = False  # may set the kill switch (emergency stop, and back)
+    failed_opens: int = 0  # failed opens in a row
+    open_backoff_until: datetime | None = None  # no automatic open before this (None: none pending)
 
 
 class ControlService:
     def __init__(self, users: UserStore, positions: PositionStore, kill_switch: KillSwitchControl, clock: Clock,
-                 admin_emails: tuple[str, ...]) -> None:
+                 admin_emails: tuple[str, ...], guard: OpenGuard | None = None,
+                 activity: ActivityLog | None = None) -> None:
+        self._activity = activity
+        self._guard = guard
         self._users = users
         self._positions = positions
         self._kill_switch = kill_switch
@@ -46,6 +66,8 @@ class ControlService:
     def set_bot(self, user_id: str, action: BotAction) -> BotStatus:
         user = self._user(user_id)
         self._users.put_user(replace(user, bot_status=_STATUS_AFTER[action]))
+        if self._activity is not None:
+            self._activity.record(user_id, "bot", _BOT_MESSAGES[action])
         return self.status(user_id)
 
     def status(self, user_id: str) -> BotStatus:
@@ -59,12 +81,30 @@ class ControlService:
             kill_switch=self._kill_switch.kill_switch(),
             positions_open=sum(1 for p in positions if p.status is PositionStatus.OPEN),
             pnl_24h_usd=realized_24h,
+            operator=self.is_operator(user),
+            **self._backoff(user_id),
         )
+
+    def _backoff(self, user_id: str) -> dict[str, object]:
+        backoff = self._guard.open_backoff(user_id) if self._guard is not None else None
+        if backoff is None:
+            return {}
+        return {"failed_opens": backoff.failures,
+                "open_backoff_until": backoff.until if backoff.until > self._clock.now() else None}
+
+    def is_operator(self, user: UserRecord) -> bool:
+        return user.email.lower() in self._admins
 
     def emergency_stop(self, user_id: str) -> KillSwitch:
         """Operator only: every tick and every workflow's Preflight sees it within the cache time."""
+        return self.set_kill_switch(user_id, KillSwitch.CLOSE_ALL)
+
+    def set_kill_switch(self, user_id: str, value: KillSwitch) -> KillSwitch:
+        """Operator only: stop everything, stop new positions, or set trading back on."""
         user = self._user(user_id)
-        if user.email.lower() not in self._admins:
-            raise Forbidden("Only an operator can stop all trading.", code="not_an_operator")
-        self._kill_switch.set_kill_switch(KillSwitch.CLOSE_ALL)
-        return KillSwitch.CLOSE_ALL
+        if not self.is_operator(user):
+            raise Forbidden("Only an operator can change the kill switch; ask one to do it.", code="not_an_operator")
+        self._kill_switch.set_kill_switch(value)
+        if self._activity is not None:
+            self._activity.record(user_id, "kill_switch", f"Kill switch set to {value.value} by {user.email}.")
+        return value
