@@ -34,6 +34,10 @@ def test_presets_parse_in_any_case_and_step_up_in_risk() -> None:
     assert c.persistence_hours > b.persistence_hours > a.persistence_hours
     assert c.exits.max_drawdown < b.exits.max_drawdown < a.exits.max_drawdown
     assert c.exits.min_health_factor > b.exits.min_health_factor > a.exits.min_health_factor
+    # risk, not whether they trade: more round trips of margin, earlier rebalances, sooner exits
+    assert c.margin_of_safety > b.margin_of_safety > a.margin_of_safety >= 0
+    assert c.exits.rebalance_share > b.exits.rebalance_share > a.exits.rebalance_share
+    assert c.exit_margin < b.exit_margin < a.exit_margin
 
 
 def test_user_settings_validate_leverage_and_size() -> None:
@@ -127,4 +131,4 @@ def test_preset_describes_itself_for_the_dashboard() -> None:
     described = PRESETS[PresetName.AGGRESSIVE].to_dict()
     assert described["name"] == "aggressive" and described["leverage"] == "4"
     exits = described["exits"]
-    assert isinstance(exits, dict) and exits["funding_flipped_hours"] == 48 and exits["max_drawdown"] == "0.08"
+    assert isinstance(exits, dict) and exits["rebalance_share"] == "0.6" and exits["max_drawdown"] == "0.08"

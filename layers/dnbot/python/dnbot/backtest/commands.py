@@ -47,6 +47,11 @@ def register(subparsers: Any) -> None:
     backtest.add_argument("--leverage", default=None, help="2 to 4 (default: the preset's)")
     backtest.add_argument("--chart", default="backtest.png", help="PNG path when --json is absent")
     backtest.add_argument("--json", action="store_true", help="JSON on stdout")
+    backtest.add_argument("--walk-forward", action="store_true",
+                          help="trade each calendar month from flat with only the past; compare with always-on "
+                               "holds of each pair and the hindsight-optimal schedule (capture ratio)")
+    backtest.add_argument("--held-out-months", default="2",
+                          help="with --walk-forward: the last N months reported apart (default 2)")
     backtest.set_defaults(func=run_backtest)
 
 
@@ -149,6 +154,8 @@ def run_backtest(args: argparse.Namespace) -> int:
     if policy == "always" and (asset is None or protocol is None):
         raise UsageError("--policy always needs --asset and --protocol")
 
+    if args.walk_forward:
+        return _walk_forward(args, preset, leverage, capital, policy, asset, protocol, start, end)
     history = _history(args.data)
     if asset is not None and protocol is not None and history.first_hour_of(asset, protocol) is None:
         raise UsageError(f"no recorded data for {asset.value}/{protocol.label} in {history.data.root}")
@@ -163,4 +170,31 @@ def run_backtest(args: argparse.Namespace) -> int:
     print(backtest_table(result))
     chart = backtest_chart(result, Path(args.chart))
     print(f"  chart: {chart}")
+    return 0
+
+
+def _walk_forward(args: argparse.Namespace, preset: Preset, leverage: Decimal | None, capital: Decimal,
+                  policy: str, asset: Asset | None, protocol: Protocol | None, start: datetime | None,
+                  end: datetime | None) -> int:
+    from dnbot.backtest.report import walk_forward_table
+    from dnbot.backtest.walkforward import walk_forward
+
+    if policy != "dnbot" or asset is not None or protocol is not None or start is not None or end is not None:
+        raise UsageError("--walk-forward covers the whole recorded span with the bot's policy: "
+                         "drop --policy, --asset, --protocol, --start and --end")
+    try:
+        held_out = int(args.held_out_months.strip())
+    except ValueError:
+        raise UsageError(f"--held-out-months {args.held_out_months!r} is not a whole number") from None
+    if held_out < 0:
+        raise UsageError(f"--held-out-months must be 0 or more, got {held_out}")
+    history = _history(args.data)
+    try:
+        result = walk_forward(history, preset, leverage=leverage, capital_usd=capital, held_out_months=held_out)
+    except ValueError as error:
+        raise UsageError(f"--walk-forward: {error}") from None
+    if args.json:
+        _emit(result.to_json())
+    else:
+        print(walk_forward_table(result))
     return 0

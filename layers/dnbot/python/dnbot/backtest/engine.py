@@ -394,7 +394,8 @@ class _Run:
     def _rebalance(self, price: Decimal) -> None:
         """Re-centre both legs on the position's equity (`plan_rebalance`): a transfer between the legs (an
         Asgard borrow or repay and a bridge transfer), after shrinking both legs if the equity no longer
-        carries the notional at the target leverage."""
+        carries the notional at the target leverage (a rally grows the notional in USD: keeping the leverage
+        keeps the distance to liquidation that a one-hour crash like 2025-10-10's must not cross)."""
         book = self.book
         assert book is not None
         exposure = book.units * book.rate

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from dnbot.backtest.engine import BacktestResult
 from dnbot.backtest.opportunities import Opportunity
+from dnbot.backtest.walkforward import Summary, WalkForward
 from dnbot.domain.pnl import SOURCES
 
 
@@ -88,3 +89,37 @@ def backtest_chart(result: BacktestResult, path: Path) -> Path:
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return path
+
+
+def _capture(value: object) -> str:
+    return "    -" if value is None else f"{float(str(value)) * 100:5.0f}%"
+
+
+def walk_forward_table(result: WalkForward) -> str:
+    """One line per month (bot, best and worst always-on hold, hindsight optimum, capture), then the totals."""
+    lines = [f"Walk-forward: preset {result.preset.name.value}, {result.leverage}x, ${result.capital_usd:.0f}, "
+             "each month from flat with only the past (USD PnL)",
+             f"{'month':8} {'bot':>9} {'trades':>6} {'rebal':>5} {'best hold':>24} {'worst hold':>10} "
+             f"{'hindsight':>9} {'capture':>7} {'horizon':>7}"]
+    for w in result.windows:
+        best = max(w.holds_usd.items(), key=lambda item: item[1]) if w.holds_usd else None
+        worst = min(w.holds_usd.values()) if w.holds_usd else None
+        best_text = "-" if best is None else f"{best[0]} {best[1]:.2f}"
+        worst_text = "-" if worst is None else f"{worst:.2f}"
+        mark = "*" if w.held_out else " "
+        lines.append(f"{w.start:%Y-%m}{mark} {w.bot_usd:9.2f} {w.trades:6} {w.rebalances:5} {best_text:>24} "
+                     f"{worst_text:>10} {w.hindsight_usd:9.2f} {_capture(w.capture):>7} "
+                     f"{w.fit.horizon_hours:6}h")
+
+    def total(label: str, summary: Summary) -> str:
+        best = summary.best_hold
+        best_text = "-" if best is None else f"{best[0]} {best[1]:.2f}"
+        return (f"{label:8} {summary.bot_usd:9.2f} {'':6} {'':5} {best_text:>24} {'':>10} "
+                f"{summary.hindsight_usd:9.2f} {_capture(summary.capture):>7}")
+
+    lines.append(total("training", result.summary(held_out=False)))
+    lines.append(total("held-out", result.summary(held_out=True)))
+    lines.append(total("total", result.summary(held_out=None)))
+    lines.append("  * held-out month (never used to choose a parameter). Holds are summed per pair over the "
+                 "windows; hindsight is an upper bound (perfect foresight, no price or liquidation).")
+    return "\n".join(lines)

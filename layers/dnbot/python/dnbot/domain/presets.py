@@ -1,8 +1,9 @@
 """Risk presets and a user's settings: what the dashboard edits and the strategy tick reads.
 
-Each preset fixes an entry rule (leverage, minimum net APY after fees, how long funding must have persisted)
-and its exits (Asgard health factor, Hyperliquid margin ratio, funding flipped for N hours, drawdown, LST
-depeg, price divergence between venues, stale data). docs/strategy.md explains the numbers with backtests.
+Each preset fixes its risk: leverage, the margin of safety of the break-even entry and exit (how many round
+trips the expected carry must pay), when to rebalance, and the breakers that close (Asgard health factor,
+Hyperliquid margin ratio, drawdown, LST depeg, price divergence between venues, stale data). They differ in
+risk, not in whether they ever trade. docs/strategy.md explains the numbers with walk-forward backtests.
 """
 
 from __future__ import annotations
@@ -32,12 +33,10 @@ class ExitRules:
     rebalance_share: Decimal  # rebalance when the SOL move to the first liquidation is under this share of
     #                           what it was at the open (leverage-agnostic, so overrides keep working)
     max_margin_ratio: Decimal  # Hyperliquid: maintenance margin / account value; 1.0 is liquidation
-    funding_flipped_hours: int  # close after this many consecutive hours of negative funding (short pays)
     max_drawdown: Decimal  # fraction of the position's peak equity
     max_depeg: Decimal  # LST below its fair SOL value by this fraction
     max_divergence: Decimal  # |long venue SOL price / Hyperliquid oracle - 1|
     max_data_age_seconds: int  # older rates than this: hold, do not act on them (except to protect)
-    min_net_apy_to_stay: Decimal  # hold while the recent carry is above this even if under the entry bar
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +54,8 @@ class Preset:
     # pays (1 + margin_of_safety) round trips; leave when staying through the expected negative spell costs
     # (1 + exit_margin) round trips; switch pair when the gain over min(horizon, switch_horizon_hours) pays
     # (1 + margin_of_safety) round trips. Horizon and funding are estimated from the last `lookback_hours`.
-    margin_of_safety: Decimal = Decimal("0.5")
-    exit_margin: Decimal = Decimal("0.5")
+    margin_of_safety: Decimal = Decimal("0.25")
+    exit_margin: Decimal = Decimal("0.25")
     lookback_hours: int = 1440
     switch_horizon_hours: int = 72
 
@@ -91,17 +90,15 @@ PRESETS: dict[PresetName, Preset] = {
         margin_buffer=Decimal("0.10"),
         exits=ExitRules(
             min_health_factor=Decimal("1.10"),
-            rebalance_share=Decimal("0.6"),
+            rebalance_share=Decimal("0.7"),
             max_margin_ratio=Decimal("0.50"),
-            funding_flipped_hours=12,
             max_drawdown=Decimal("0.03"),
             max_depeg=Decimal("0.01"),
             max_divergence=Decimal("0.005"),
             max_data_age_seconds=180,
-            min_net_apy_to_stay=Decimal("0.02"),
         ),
-        margin_of_safety=Decimal("1.0"),
-        exit_margin=Decimal("0.25"),
+        margin_of_safety=Decimal("0.5"),
+        exit_margin=Decimal("0"),
     ),
     PresetName.BALANCED: Preset(
         name=PresetName.BALANCED,
@@ -114,17 +111,15 @@ PRESETS: dict[PresetName, Preset] = {
         margin_buffer=Decimal("0.05"),
         exits=ExitRules(
             min_health_factor=Decimal("1.06"),
-            rebalance_share=Decimal("0.5"),
+            rebalance_share=Decimal("0.65"),
             max_margin_ratio=Decimal("0.65"),
-            funding_flipped_hours=24,
             max_drawdown=Decimal("0.05"),
             max_depeg=Decimal("0.02"),
             max_divergence=Decimal("0.01"),
             max_data_age_seconds=300,
-            min_net_apy_to_stay=Decimal("0.0"),
         ),
-        margin_of_safety=Decimal("0.5"),
-        exit_margin=Decimal("0.5"),
+        margin_of_safety=Decimal("0.25"),
+        exit_margin=Decimal("0.25"),
     ),
     PresetName.AGGRESSIVE: Preset(
         name=PresetName.AGGRESSIVE,
@@ -137,17 +132,15 @@ PRESETS: dict[PresetName, Preset] = {
         margin_buffer=Decimal("0.03"),
         exits=ExitRules(
             min_health_factor=Decimal("1.04"),
-            rebalance_share=Decimal("0.5"),
+            rebalance_share=Decimal("0.6"),
             max_margin_ratio=Decimal("0.80"),
-            funding_flipped_hours=48,
             max_drawdown=Decimal("0.08"),
             max_depeg=Decimal("0.03"),
             max_divergence=Decimal("0.015"),
             max_data_age_seconds=300,
-            min_net_apy_to_stay=Decimal("-0.02"),
         ),
-        margin_of_safety=Decimal("0.25"),
-        exit_margin=Decimal("1.0"),
+        margin_of_safety=Decimal("0"),
+        exit_margin=Decimal("0.5"),
     ),
 }
 

@@ -178,15 +178,17 @@ class RebalancePlan:
 
 
 def plan_rebalance(*, long_equity_usd: Decimal, short_account_usd: Decimal, notional_usd: Decimal,
-                   leverage: Decimal, fees: FeeSchedule = DEFAULT_FEES) -> RebalancePlan:
-    """Each leg back to `notional_usd / leverage` of equity; shrink both legs first if the equity is short."""
+                   leverage: Decimal, fees: FeeSchedule = DEFAULT_FEES,
+                   max_leverage: Decimal | None = None) -> RebalancePlan:
+    """Each leg back to half the equity. Both legs shrink first (back to `leverage`) only when the equity
+    carries the notional at more than `max_leverage` (default: `leverage`): a SOL rally grows the notional in
+    USD, and a little drift is cheaper to keep than to trade away."""
     equity = long_equity_usd + short_account_usd
     fixed = fees.jito_tip_usd + fees.bridge_usd
-    needed = 2 * notional_usd / leverage
+    limit = leverage if max_leverage is None else max(leverage, max_leverage)
     reduce = ZERO
     cost = fixed
-    notional = notional_usd
-    if equity - fixed < needed:
+    if equity - fixed <= ZERO or 2 * notional_usd / (equity - fixed) > limit:
         notional = max(ZERO, (equity - fixed) * leverage / 2)
         reduce = notional_usd - notional
         cost += reduce * (fees.hyperliquid_taker_rate + fees.swap_slippage_rate + fees.asgard_close_rate)
