@@ -13,7 +13,7 @@ from dnbot.runtime import lambda_runtime
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    report = lambda_runtime().reconciler.run()
+    report = lambda_runtime().reconciler.run(lambda: context.get_remaining_time_in_millis() / 1000)
     metrics.add_metric(name="ReconcilerUsers", unit=MetricUnit.Count, value=report.users)
     metrics.add_metric(name="ReconcilerRepairs", unit=MetricUnit.Count, value=len(report.repairs))
     metrics.add_metric(name="ReconcilerUserErrors", unit=MetricUnit.Count, value=len(report.errors))

@@ -56,9 +56,10 @@ class Venues:
         self.trades: list[str] = []
 
     def venue_truth(self, user_id: str, position_ids: list[str], since: datetime) -> VenueTruth:
-        account = sum(self.shorts.values(), D(0)) + self.outside
+        account = sum((self.shorts.get(pid, D(0)) for pid in position_ids), D(0)) + self.outside
         return VenueTruth(account, {pid: self.shorts.get(pid, D(0)) for pid in position_ids},
-                          tuple(VenueLong(f"pda-{pid}", pid, size, True) for pid, size in self.longs.items()))
+                          tuple(VenueLong(f"pda-{pid}", pid, size, True) for pid, size in self.longs.items()
+                                if pid in position_ids))
 
     def close_long(self, user_id: str, position_id: str) -> Decimal:
         self.trades.append(f"close long {position_id}")
@@ -150,3 +151,11 @@ def test_a_workflow_running_leaves_the_user_alone_until_it_is_stale() -> None:
     report = reconciler(ledger, venues, alerts).run()
     assert [d["kind"] for d in report.drifts] == ["stale_workflow"]
     assert venues.trades == ["close long p1"] and ledger.items["p1"].status is PositionStatus.FAILED
+
+
+def test_out_of_time_the_remaining_users_wait_for_the_next_cycle() -> None:
+    ledger, alerts = Ledger(*(replace(position(f"p{i}"), user_id=f"u{i}") for i in range(5))), Alerts()
+    venues = Venues({f"p{i}": D(10) for i in range(5)}, {f"p{i}": D(10) for i in range(5)}, outside=D(0))
+    budget = iter([100.0, 60.0, 19.0])
+    report = reconciler(ledger, venues, alerts).run(lambda: next(budget))
+    assert (report.users, report.in_sync, report.unfinished) == (2, 2, 3)

@@ -10,7 +10,9 @@ already recorded on a position are not recorded or alerted again).
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -45,6 +47,7 @@ logger = logging.getLogger(__name__)
 
 CENT = Decimal("0.01")
 RUNNING = (PositionStatus.PENDING, PositionStatus.CLOSING)
+RESERVE_SECONDS = 20.0  # stop taking users this close to the Lambda timeout: one user's repairs fit in it
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ class ReconcileReport:
     drifts: list[dict[str, str]] = field(default_factory=list)
     repairs: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
+    unfinished: int = 0  # users left for the next cycle (the invocation ran out of time)
 
 
 class Reconciler:
@@ -77,9 +81,19 @@ class Reconciler:
         self._clock = clock
         self._limits = limits
 
-    def run(self) -> ReconcileReport:
+    def run(self, seconds_left: Callable[[], float] | None = None) -> ReconcileReport:
+        """One cycle over every user to reconcile, in an order shuffled per cycle: if the invocation runs out of
+        time (`seconds_left` under RESERVE_SECONDS) the rest wait for the next cycle, and no user is always last."""
         report = ReconcileReport()
-        for user_id in self._targets.user_ids_to_reconcile(self._clock.now() - self._limits.lookback):
+        now = self._clock.now()
+        users = self._targets.user_ids_to_reconcile(now - self._limits.lookback)
+        cycle = now.strftime("%Y%m%d%H%M")
+        users.sort(key=lambda user_id: hashlib.sha256(f"{cycle}:{user_id}".encode()).digest())
+        for index, user_id in enumerate(users):
+            if seconds_left is not None and seconds_left() < RESERVE_SECONDS:
+                report.unfinished = len(users) - index
+                logger.warning("reconciler out of time: %d users wait for the next cycle", report.unfinished)
+                break
             report.users += 1
             try:
                 self.reconcile_user(user_id, report)
@@ -220,6 +234,8 @@ class Reconciler:
         if action.needs_attention:
             updated = updated.moved_to(PositionStatus.NEEDS_ATTENTION, self._clock.now(), failure=action.reason)
         self._positions.save_position(updated)
+        if action.needs_attention and current.status is not PositionStatus.NEEDS_ATTENTION:
+            _record_metric(1, "needs_attention")
 
 
 def _already_recorded(drift: Drift, positions: dict[str, Position], flags: dict[str, FlagPosition]) -> bool:
@@ -236,8 +252,10 @@ def _versions(positions: list[Position]) -> dict[str, tuple[str, int]]:
     return {p.position_id: (p.status.value, p.version) for p in positions}
 
 
-def _record_metric(drifts: int) -> None:
-    if drifts:
+def _record_metric(count: int, what: str = "drift") -> None:
+    """CloudWatch metrics the stack's alarms read (ReconcilerDrift, PositionNeedsAttention)."""
+    if count:
         from dnbot import observability
 
-        observability.record(observability.RECONCILER_DRIFT, drifts)
+        name = observability.RECONCILER_DRIFT if what == "drift" else observability.POSITION_NEEDS_ATTENTION
+        observability.record(name, count)
