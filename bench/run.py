@@ -1,4 +1,5 @@
-"""`make bench`: how fast the backtester and one user's tick evaluation are, on the vendored recorded data.
+"""`make bench`: how fast the backtester and one user's tick evaluation are, on the vendored recorded data, and
+every Lambda's cold start against its framework floor (bench/cold_start.py).
 
 Prints wall-clock AND process CPU time: the machine this runs on may be shared, and CPU time is the figure
 that does not count other processes' turns. Each figure is the best of several repeats (the least disturbed).
@@ -145,7 +146,11 @@ def main() -> int:
         per_call = Timing(timing.wall / calls, timing.cpu / calls)
         print(f"  tick, {label:50} {per_call.wall * 1e3:7.4f} ms wall {per_call.cpu * 1e3:7.4f} ms cpu"
               f"  per user ({len(snapshot.markets)} markets; target < 0.2 ms)")
-    return 0
+
+    # 4. every Lambda's cold start against its framework floor (bench/cold_start.py)
+    import cold_start
+
+    return cold_start.main()
 
 
 def _load() -> MarketHistory:
