@@ -109,7 +109,7 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
 
 def test_state_table(synth: Synth) -> None:
     spec = resources.STATE_TABLE
-    synth.template.resource_count_is("AWS::DynamoDB::Table", 1)
+    synth.template.resource_count_is("AWS::DynamoDB::Table", 2)  # the state table and the sessions table
     (index,) = spec.indexes
     synth.template.has_resource("AWS::DynamoDB::Table", {
         "DeletionPolicy": "Retain",
@@ -624,3 +624,107 @@ def test_app_names_the_make_targets(tmp_path: Path) -> None:
     assert "run `make layers`" in result.stderr and "run `make frontend`" in result.stderr
     assert "Traceback" not in result.stderr
     assert not list((tmp_path / "out").glob("*.template.json"))
+
+
+# --- issue 11: sessions, keys, WAF, origin check, security headers ----------------------------------------
+
+SESSION_READERS = {"api", "ws_connections"}
+TRADING = {"position_steps", "reconciler"}
+
+
+def _table_arn(synth: Synth, table: Any) -> dict[str, Any]:
+    return {"Fn::GetAtt": [synth.logical_id(table), "Arn"]}
+
+
+def _reaches(statement: dict[str, Any], arn: dict[str, Any]) -> bool:
+    return any(r == arn or (isinstance(r, dict) and json.dumps(arn) in json.dumps(r))
+               for r in _as_list(statement["Resource"]))
+
+
+def test_only_the_api_and_websocket_connect_can_touch_sessions(synth: Synth) -> None:
+    arn = _table_arn(synth, synth.stack.sessions_table)
+    holders = {spec.name for spec in resources.FUNCTIONS
+               if any(_reaches(s, arn) for s in synth.role_statements(spec.name))}
+    assert holders == SESSION_READERS
+    for name in ("rates_poller", "strategy_tick", "position_steps", "ws_broadcast", "reconciler"):
+        env = synth.function(name)["Properties"]["Environment"]["Variables"]
+        assert resources.ENV_SESSIONS_TABLE_NAME not in env, name
+    env = synth.function("api")["Properties"]["Environment"]["Variables"]
+    assert env[resources.ENV_SESSIONS_TABLE_NAME] == {"Ref": synth.logical_id(synth.stack.sessions_table)}
+
+
+def test_no_function_has_wildcard_actions_or_dynamodb_star(synth: Synth) -> None:
+    for spec in resources.FUNCTIONS:
+        actions = synth.actions(spec.name)
+        assert "*" not in actions and "dynamodb:*" not in actions and "kms:*" not in actions, spec.name
+        assert not any(a.endswith(":*") for a in actions), (spec.name, actions)
+
+
+def _key_policy(synth: Synth, key: Any) -> list[dict[str, Any]]:
+    return list(synth.resource(key)["Properties"]["KeyPolicy"]["Statement"])
+
+
+def _principal_roles(statement: dict[str, Any]) -> set[str]:
+    return {p["Fn::GetAtt"][0] for p in _as_list(statement["Principal"].get("AWS", [])) if isinstance(p, dict)
+            and "Fn::GetAtt" in p}
+
+
+@pytest.mark.parametrize(("key_name", "actions"), [
+    ("envelope_key", {"kms:Decrypt", "kms:GenerateDataKey"}),
+    ("privy_key", {"kms:Sign"}),
+])
+def test_key_policies_name_their_users(synth: Synth, key_name: str, actions: set[str]) -> None:
+    key = getattr(synth.stack, key_name)
+    statements = _key_policy(synth, key)
+    users = {role for s in statements if set(_as_list(s["Action"])) & actions for role in _principal_roles(s)}
+    expected = {synth.logical_id(synth.stack.functions[name].role) for name in TRADING}
+    assert users == expected
+    for statement in statements:  # the account may administer the key, never use it through IAM alone
+        if "AWS" in statement["Principal"] and not _principal_roles(statement):
+            granted = set(_as_list(statement["Action"]))
+            assert "kms:*" not in granted and not granted & {"kms:Decrypt", "kms:Sign", "kms:Encrypt",
+                                                             "kms:GenerateDataKey"}, statement
+
+
+def test_only_trading_functions_hold_decrypt_or_sign(synth: Synth) -> None:
+    for action in ("kms:Decrypt", "kms:Sign", "kms:GenerateDataKey"):
+        assert {s.name for s in resources.FUNCTIONS if action in synth.actions(s.name)} == TRADING
+
+
+def test_waf_rate_limits_on_the_distribution_only_in_us_east_1(synth: Synth) -> None:
+    (acl_id, acl), = synth.of_type("AWS::WAFv2::WebACL").items()
+    assert acl["Properties"]["Scope"] == "CLOUDFRONT"
+    condition = synth.raw["Conditions"][acl["Condition"]]
+    assert "us-east-1" in json.dumps(condition)
+    rules = {r["Name"]: r["Statement"]["RateBasedStatement"] for r in acl["Properties"]["Rules"]}
+    assert rules["RatePerIp"]["AggregateKeyType"] == "IP" and rules["RatePerIp"]["Limit"] <= 2000
+    assert "/api/v1/auth/" in json.dumps(rules["LoginRatePerIp"]["ScopeDownStatement"])
+    web_acl = synth.resource(synth.stack.distribution)["Properties"]["DistributionConfig"]["WebACLId"]
+    assert json.dumps({"Fn::GetAtt": [acl_id, "Arn"]}) in json.dumps(web_acl)
+
+
+def test_cloudfront_sends_the_origin_secret_and_the_api_checks_it(synth: Synth) -> None:
+    config = synth.resource(synth.stack.distribution)["Properties"]["DistributionConfig"]
+    api_origins = [o for o in config["Origins"] if "CustomOriginConfig" in o]
+    assert len(api_origins) == 2
+    for origin in api_origins:
+        headers = {h["HeaderName"]: h["HeaderValue"] for h in origin["OriginCustomHeaders"]}
+        assert synth.logical_id(synth.stack.origin_secret) in json.dumps(headers["X-Origin-Verify"])
+    env = synth.function("api")["Properties"]["Environment"]["Variables"]
+    assert env["DNBOT_ORIGIN_VERIFY_SECRET_ARN"] == {"Ref": synth.logical_id(synth.stack.origin_secret)}
+    assert "DNBOT_API_DOCS" not in env  # /api/docs stays off in AWS unless the operator sets it
+
+
+def test_security_headers_on_dashboard_api_and_live(synth: Synth) -> None:
+    config = synth.resource(synth.stack.distribution)["Properties"]["DistributionConfig"]
+    behaviors = [config["DefaultCacheBehavior"], *config["CacheBehaviors"]]
+    assert {b.get("PathPattern", "default") for b in behaviors} >= {"default", "/api/*", "/live"}
+    policies = synth.of_type("AWS::CloudFront::ResponseHeadersPolicy")
+    for behavior in behaviors:
+        policy_id = behavior["ResponseHeadersPolicyId"]["Ref"]
+        headers = policies[policy_id]["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+        assert headers["StrictTransportSecurity"]["AccessControlMaxAgeSec"] >= 31536000
+        assert "frame-ancestors 'none'" in headers["ContentSecurityPolicy"]["ContentSecurityPolicy"]
+        assert headers["ContentTypeOptions"]["Override"] is True
+        assert headers["ReferrerPolicy"]["ReferrerPolicy"] == "strict-origin-when-cross-origin"
+        assert headers["FrameOptions"]["FrameOption"] == "DENY"
