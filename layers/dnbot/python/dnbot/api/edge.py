@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from dnbot.runtime import Runtime
 
 ORIGIN_VERIFY_HEADER = "X-Origin-Verify"
-VIEWER_ADDRESS_HEADER = "CloudFront-Viewer-Address"
 
 HSTS = "max-age=63072000; includeSubDomains"
 # JSON needs nothing: no scripts, no frames, no embedding anywhere.
@@ -46,14 +45,18 @@ def security_headers(path: str) -> dict[str, str]:
 
 
 def client_address(request: Request) -> str:
-    """The viewer's IP: CloudFront's viewer address header behind CloudFront (only trusted there, where the
-    origin check guarantees CloudFront set it), else the socket peer."""
+    """The viewer's IP. Behind CloudFront (AWS) it is the last X-Forwarded-For entry that is not the peer itself:
+    CloudFront appends the viewer's address, so a client can only prepend forged entries, never replace it.
+    Elsewhere it is the socket peer."""
     runtime: Runtime = request.app.state.runtime
+    peer = request.client.host if request.client else "unknown"
     if runtime.settings.environment == "aws":
-        viewer = request.headers.get(VIEWER_ADDRESS_HEADER, "")
-        if viewer:
-            return viewer.rsplit(":", 1)[0][:64]
-    return request.client.host if request.client else "unknown"
+        hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
+        while hops and hops[-1] == peer:
+            hops.pop()
+        if hops:
+            return hops[-1][:64]
+    return peer
 
 
 def install_edge_guards(app: FastAPI, runtime: Runtime) -> None:
