@@ -224,3 +224,20 @@ def test_a_partly_filled_short_is_rebalanced_not_unwound(system: LocalSystem, al
     position = alice.get(f"/api/v1/positions/{job['position_id']}").json()
     long_usd, short_usd = Decimal(position["long"]["notional_usd"]), Decimal(position["short"]["notional_usd"])
     assert abs(long_usd - short_usd) / long_usd <= Decimal("0.01")
+
+
+def test_an_unwind_whose_long_cannot_close_keeps_the_short(system: LocalSystem, alice: Client) -> None:
+    """The long goes first; when it cannot close, the short is not touched: the position rests hedged in
+    needs_attention instead of leaving a long without its short."""
+    assert system.paper is not None
+    system.paper.fill_short_partially(Decimal("0.5"))
+    system.paper.fail_next("adjust_short", VenueRejected("the top-up was refused"))
+    system.paper.fail_next("close_long", VenueRejected("Asgard is down"))
+    job = alice.wait_job(alice.post("/api/v1/positions/open",
+                                    {"asset": "SOL", "protocol": "kamino", "size_usd": "600"}).json()["job_id"])
+    assert job["status"] == "failed"
+    position = alice.get(f"/api/v1/positions/{job['position_id']}").json()
+    assert position["status"] == "needs_attention"
+    user_id = alice.get("/api/v1/auth/me").json()["user"]["user_id"]
+    assert system.paper.find_long(user_id, job["position_id"]) is not None
+    assert system.paper.find_short(user_id, job["position_id"]) is not None  # the hedge is still there
