@@ -95,6 +95,7 @@ class Grants:
     sessions: bool = False  # read/write on the sessions table (sessions, codes, abuse counters, audit trail)
     publish_alerts: bool = False  # sns:Publish on the operator's alerts topic (its ARN in the environment)
     send_user_queue: bool = False  # sqs:SendMessage on the tick's fan-out queue (its URL in the environment)
+    send_notifications: bool = False  # sqs:SendMessage on the user notification queue (its URL in the environment)
 
 
 # Keyed by FunctionSpec.name; a name in resources.FUNCTIONS without an entry fails synthesis, so a new function
@@ -104,7 +105,7 @@ FUNCTION_GRANTS: dict[str, Grants] = {
     # and verifies Privy access tokens (app id + verification key from the Privy secret).
     # and creates a new user's Privy wallets at first login (owned by the authorization key: its public half).
     "api": Grants(read_kill_switch=True, write_kill_switch=True, start_workflows=True, privy_secret=True,
-                  privy_public_key=True, sessions=True),
+                  privy_public_key=True, sessions=True, send_notifications=True),
     "rates_poller": Grants(),
     # The tick reads the kill switch once and hands the users to the workers through the fan-out queue; the
     # workers decide per user, start the workflows, and enqueue the next page of users.
@@ -116,9 +117,14 @@ FUNCTION_GRANTS: dict[str, Grants] = {
     # The reconciler closes orphan legs and restores hedges with the steps' adapters, and alerts the operator.
     "reconciler": Grants(envelope_crypto=True, privy_sign=True, privy_public_key=True, privy_secret=True,
                          publish_alerts=True),
+    # The hourly PnL snapshots read the short's funding through the trading adapter (built with the Privy client).
+    "pnl_snapshots": Grants(privy_secret=True, privy_public_key=True),
     # $connect reads the session cookie to know whose updates a connection gets.
     "ws_connections": Grants(sessions=True),
-    "ws_broadcast": Grants(manage_websocket=True),
+    # ws_broadcast also turns new activity lines into user notifications (queued for the notifier).
+    "ws_broadcast": Grants(manage_websocket=True, send_notifications=True),
+    # The notifier reads the user's saved webhook (table) and POSTs to it; nothing else.
+    "notifier": Grants(),
 }
 
 # SnapStart (docs/performance.md): the functions whose cold start someone waits for, the API (a user) and the
@@ -441,6 +447,10 @@ class DnbotStack(cdk.Stack):
         self.work_queues = self._work_queues()
         for name, fn in self.functions.items():
             grants = FUNCTION_GRANTS[name]
+            if grants.send_notifications:
+                notification_queue = self.work_queues[resources.NOTIFICATION_QUEUE.logical_id]
+                notification_queue.grant_send_messages(fn)
+                fn.add_environment(resources.ENV_NOTIFICATION_QUEUE_URL, notification_queue.queue_url)
             if grants.send_user_queue:
                 user_queue = self.work_queues[resources.USER_QUEUE.logical_id]
                 user_queue.grant_send_messages(fn)
@@ -480,6 +490,8 @@ class DnbotStack(cdk.Stack):
                                    self.state_machines["open_position"].state_machine_arn)
                 fn.add_environment(resources.ENV_CLOSE_STATE_MACHINE_ARN,
                                    self.state_machines["close_position"].state_machine_arn)
+                fn.add_environment(resources.ENV_WITHDRAW_STATE_MACHINE_ARN,
+                                   self.state_machines["withdraw"].state_machine_arn)
 
         self.stream_consumer_name = WS_BROADCAST_FUNCTION
         broadcast = self.functions[WS_BROADCAST_FUNCTION]

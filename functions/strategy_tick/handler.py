@@ -1,4 +1,4 @@
-"""EventBridge, every minute: risk checks on open positions, then entries, for every running user."""
+"""EventBridge, every minute: read the kill switch and the rates once, hand every running user to the workers."""
 
 from dataclasses import asdict
 from typing import Any
@@ -13,7 +13,6 @@ from dnbot.runtime import lambda_runtime
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     report = lambda_runtime().tick.run()
-    metrics.add_metric(name="PositionsOpened", unit=MetricUnit.Count, value=len(report.opened))
-    metrics.add_metric(name="PositionsClosed", unit=MetricUnit.Count, value=len(report.closed))
-    metrics.add_metric(name="TickUserErrors", unit=MetricUnit.Count, value=len(report.errors))
+    metrics.add_metric(name="TickMessagesEnqueued", unit=MetricUnit.Count, value=report.enqueued)
+    metrics.add_metric(name="TickErrors", unit=MetricUnit.Count, value=len(report.errors))
     return asdict(report)

@@ -275,7 +275,7 @@ def test_environment_wires_the_real_resources(synth: Synth) -> None:
 
 def test_schedules_follow_the_function_specs(synth: Synth) -> None:
     scheduled = [spec for spec in resources.FUNCTIONS if spec.schedule_minutes is not None]
-    assert {spec.name for spec in scheduled} == {"rates_poller", "strategy_tick", "reconciler"}
+    assert {spec.name for spec in scheduled} == {"rates_poller", "strategy_tick", "reconciler", "pnl_snapshots"}
     rules = list(synth.of_type("AWS::Events::Rule").values())
     assert len(rules) == len(scheduled)
     by_target = {
@@ -497,7 +497,7 @@ def _holders(synth: Synth, action: str) -> set[str]:
     ("states:StartExecution", {"api", "strategy_worker"}),
     ("sqs:ReceiveMessage", {"strategy_worker"}),
     ("execute-api:ManageConnections", {"ws_broadcast"}),
-    ("secretsmanager:GetSecretValue", {"api", "position_steps", "reconciler"}),
+    ("secretsmanager:GetSecretValue", {"api", "position_steps", "reconciler", "pnl_snapshots"}),
     ("sns:Publish", {"position_steps", "reconciler"}),
 ])
 def test_least_privilege(synth: Synth, action: str, allowed: set[str]) -> None:

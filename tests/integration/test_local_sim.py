@@ -41,7 +41,8 @@ def test_a_new_user_gets_real_wallets_with_demo_funds(erin: Client) -> None:
     assert Decimal(balances["solana"]["usdc"]) == 5000 and Decimal(balances["hyperliquid"]["account_value_usd"]) == 5000
 
 
-def test_open_and_close_through_the_production_adapters(sim_system: LocalSystem, erin: Client) -> None:
+def test_open_and_close_through_the_production_adapters(sim_system: LocalSystem, erin: Client,
+                                                        terminal: Terminal) -> None:
     job = erin.wait_job(erin.post("/api/v1/positions/open",
                                   {"asset": "SOL", "protocol": "drift", "leverage": "3", "size_usd": "1200"}
                                   ).json()["job_id"], timeout=60)
@@ -56,13 +57,18 @@ def test_open_and_close_through_the_production_adapters(sim_system: LocalSystem,
     # three funding hours pass: the short collects (or pays) each one, and the realized PnL includes it
     assert sim_system.sim is not None
     httpx.post(f"{sim_system.sim.base_url}/sim/clock", json={"advance_hours": 3})
+    # three idle hours end the login session (idle timeout): erin logs in again
+    fresh = log_in(sim_system, terminal, "erin@example.com")
+    erin.http, erin.csrf = fresh.http, fresh.csrf
     sim_system.functions.invoke("rates_poller", {})  # keep the rates fresh for the tests that follow
     payments = httpx.post(f"{sim_system.sim.url('hyperliquid')}/info",
                           json={"type": "userFunding", "user": me["wallets"]["evm"], "startTime": 0}).json()
     funding = sum(Decimal(p["delta"]["usdc"]) for p in payments)
     assert len(payments) >= 2 and funding != 0
 
-    closing = erin.wait_job(erin.post(f"/api/v1/positions/{job['position_id']}/close").json()["job_id"], timeout=60)
+    reply = erin.post(f"/api/v1/positions/{job['position_id']}/close")
+    assert reply.status_code == 202, reply.text
+    closing = erin.wait_job(reply.json()["job_id"], timeout=60)
     assert closing["status"] == "succeeded", closing
     assert f"(funding ${funding.quantize(Decimal('0.01'))})" in closing["stages"][-1]["detail"]
     assert erin.get(f"/api/v1/positions/{job['position_id']}").json()["status"] == "closed"
@@ -117,8 +123,12 @@ def test_the_tick_reads_balances_and_risk_from_the_venues(sim_system: LocalSyste
     readings = sim_system.runtime.risk.readings(position)
     assert readings.health_factor is not None and readings.health_factor > 1
     assert readings.margin_ratio is not None and readings.short_liquidation_price is not None
+    assert sim_system.queues is not None
+    failed_before = sim_system.queues.failed
     report = sim_system.functions.invoke("strategy_tick", {})
-    assert report["errors"] == {} and report["users"] >= 1
+    assert report["errors"] == {} and report["enqueued"] == 1
+    sim_system.queues.wait_idle()  # the worker decided for erin (and every other running user)
+    assert sim_system.queues.failed == failed_before
     erin.post("/api/v1/control/stop")
     closing = erin.wait_job(erin.post(f"/api/v1/positions/{job['position_id']}/close").json()["job_id"], timeout=60)
     assert closing["status"] == "succeeded"

@@ -4,7 +4,7 @@ holds (saying why) when it does not, and closes everything on the kill switch's 
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from decimal import Decimal
 
 import pytest
@@ -12,11 +12,12 @@ import pytest
 from dnbot.domain.positions import PositionStatus
 from dnbot.local.system import LocalSystem
 from dnbot.resources import KillSwitch
+from dnbot.services.tick import FUNDING_HISTORY_HOURS, tick_context
 from tests.integration.helpers import Client, Terminal, log_in
 
 pytestmark = pytest.mark.xdist_group("moto")
 
-RICH_FUNDING_HOURLY = Decimal("0.0001")  # 87.6%/yr: the short earns well every hour
+RICH_FUNDING_HOURLY = Decimal("0.0003")  # 263%/yr: the short earns well every hour, past the round trip
 
 
 class SteadyFunding:
@@ -55,16 +56,37 @@ def _wait_for(client: Client, status: str, timeout: float = 30) -> list[dict[str
     raise AssertionError(f"no settled {status} position: {_positions(client)}")
 
 
+def _tick(system: LocalSystem) -> None:
+    """The tick through its handler, then its fan-out through the worker's (the local SQS consumer)."""
+    assert system.queues is not None
+    failed = system.queues.failed
+    report = system.functions.invoke("strategy_tick", {})
+    assert report["enqueued"] == 1 and report["errors"] == {}, report
+    system.queues.wait_idle()
+    assert system.queues.failed == failed
+
+
+def _decide(system: LocalSystem, user_id: str) -> dict[str, object]:
+    """One user's message, as the tick would send it (the worker's outcome says why it held)."""
+    assert system.runtime is not None
+    runtime = system.runtime
+    snapshot = runtime.store.latest_snapshot()
+    assert snapshot is not None
+    context = tick_context(runtime.kill_switch.kill_switch(), snapshot,
+                           runtime.funding_source.funding_history_hourly(FUNDING_HISTORY_HOURS), runtime.clock.now())
+    return asdict(runtime.tick_worker.handle({"kind": "user", "user_id": user_id, "context": context}))
+
+
 def test_weak_funding_holds_with_a_reason(system: LocalSystem, dave: Client) -> None:
     assert system.runtime is not None
     steady = SteadyFunding(system.markets, Decimal("-0.00001"))  # the short would pay
     system.runtime.override(funding_source=steady)
     system.functions.invoke("rates_poller", {})
-    report = system.functions.invoke("strategy_tick", {})
-    dave_id = dave.get("/api/v1/auth/me").json()["user"]["user_id"]
-    assert report["opened"] == []
-    assert "funding" in report["held"][dave_id]
+    _tick(system)
     assert _positions(dave) == []
+    dave_id = dave.get("/api/v1/auth/me").json()["user"]["user_id"]
+    outcome = _decide(system, dave_id)
+    assert outcome["opened"] == [] and "funding" in str(outcome["held"])
 
 
 def test_rich_persistent_funding_opens_then_close_all_closes(system: LocalSystem, dave: Client) -> None:
@@ -72,18 +94,17 @@ def test_rich_persistent_funding_opens_then_close_all_closes(system: LocalSystem
     steady = SteadyFunding(system.markets, RICH_FUNDING_HOURLY)
     system.runtime.override(funding_source=steady)
     system.functions.invoke("rates_poller", {})
-    report = system.functions.invoke("strategy_tick", {})
-    assert len(report["opened"]) == 1, report
+    _tick(system)
     opened = _wait_for(dave, "open")
     assert len(opened) == 1
 
     # a second tick does not open a second position for the same user
-    assert system.functions.invoke("strategy_tick", {})["opened"] == []
+    _tick(system)
+    assert len(_positions(dave)) == 1
 
     system.runtime.kill_switch.set_kill_switch(KillSwitch.CLOSE_ALL)
     try:
-        report = system.functions.invoke("strategy_tick", {})
-        assert len(report["closed"]) >= 1
+        _tick(system)
         closed = _wait_for(dave, "closed")
     finally:
         system.runtime.kill_switch.set_kill_switch(KillSwitch.OFF)

@@ -545,3 +545,50 @@ class WorkQueue(Protocol):
     def send_batch(self, messages: list[dict[str, Any]]) -> None:
         """Enqueue JSON messages (SendMessageBatch, 10 a call); raises if any could not be enqueued."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class PnlSnapshot:
+    """A position's PnL by source at one hour (unrealized while open; the last one is the realized PnL)."""
+
+    position_id: str
+    at: datetime
+    parts: dict[str, Decimal]  # source -> USD (cents), as domain.pnl.SOURCES
+
+
+class PnlSnapshots(Protocol):
+    """Hourly PnL snapshots of a user's positions (the dashboard's charts)."""
+
+    def put_snapshot(self, user_id: str, snapshot: PnlSnapshot) -> None:
+        """Idempotent per position and hour (a second write in the same hour replaces the first)."""
+        ...
+
+    def snapshots(self, user_id: str, since: datetime, position_id: str | None = None) -> list[PnlSnapshot]:
+        """Oldest first."""
+        ...
+
+
+# --- user notifications: a Slack/Discord-compatible webhook per user, fed through a queue --------------------
+
+
+class WebhookStore(Protocol):
+    """The one webhook URL a user has saved for notifications (None: notifications off)."""
+
+    def get_webhook(self, user_id: str) -> str | None: ...
+
+    def put_webhook(self, user_id: str, url: str) -> None: ...
+
+    def delete_webhook(self, user_id: str) -> None: ...
+
+
+class Notifier(Protocol):
+    """Queues one notification for a user; delivery (and its retries) happens elsewhere, so a caller inside a
+    workflow is never held up by a slow or failing webhook."""
+
+    def notify(self, user_id: str, text: str, event: dict[str, Any]) -> None: ...
+
+
+class WebhookSender(Protocol):
+    """POSTs a JSON body to a webhook; raises on anything but a 2xx (the queue then retries)."""
+
+    def post(self, url: str, body: dict[str, Any]) -> None: ...

@@ -96,8 +96,14 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     # a lost hedge) through the same adapters as the steps: trading layer.
     FunctionSpec("reconciler", "trading", 512, 110, "Compares venue truth with the ledger; repairs drift; alerts",
                  schedule_minutes=2),
+    # Reads each open position's figures at both venues (the short's funding through the trading adapter); one
+    # snapshot per position and hour (a second run in the same hour replaces it), so every hour has one.
+    FunctionSpec("pnl_snapshots", "trading", 512, 120, "Hourly PnL-by-source snapshots of open positions",
+                 schedule_minutes=30),
     FunctionSpec("ws_connections", "api", 256, 10, "WebSocket $connect / $disconnect"),
     FunctionSpec("ws_broadcast", "api", 256, 30, "Pushes state-table changes to WebSocket clients"),
+    # Consumes the notification queue: one webhook POST per message (5 s timeout each, ten a batch).
+    FunctionSpec("notifier", "api", 256, 60, "Posts user notifications to their saved webhooks"),
 )
 
 
@@ -119,6 +125,8 @@ class StateMachineSpec:
 STATE_MACHINES: tuple[StateMachineSpec, ...] = (
     StateMachineSpec("open_position", "dnbot-open-position", {"PositionStepsFunctionArn": "position_steps"}),
     StateMachineSpec("close_position", "dnbot-close-position", {"PositionStepsFunctionArn": "position_steps"}),
+    # Pays a confirmed withdrawal in the trading function (the only one that may sign): one step, retried.
+    StateMachineSpec("withdraw", "dnbot-withdraw", {"PositionStepsFunctionArn": "position_steps"}),
 )
 
 # Environment variables the CDK stack sets on every function; the Settings object reads them (nothing else does).
@@ -129,12 +137,14 @@ ENV_ENVELOPE_KEY_ID = "DNBOT_ENVELOPE_KEY_ID"
 ENV_PRIVY_AUTHORIZATION_KEY_ID = "DNBOT_PRIVY_AUTHORIZATION_KEY_ID"
 ENV_OPEN_STATE_MACHINE_ARN = "DNBOT_OPEN_STATE_MACHINE_ARN"
 ENV_CLOSE_STATE_MACHINE_ARN = "DNBOT_CLOSE_STATE_MACHINE_ARN"
+ENV_WITHDRAW_STATE_MACHINE_ARN = "DNBOT_WITHDRAW_STATE_MACHINE_ARN"
 ENV_WEBSOCKET_ENDPOINT = "DNBOT_WEBSOCKET_ENDPOINT"  # https management endpoint (post_to_connection)
 ENV_WEBSOCKET_URL = "DNBOT_WEBSOCKET_URL"  # wss:// URL the browser connects to
 ENV_PRIVY_SECRET_ARN = "DNBOT_PRIVY_SECRET_ARN"  # Secrets Manager JSON {app_id, app_secret, verification_key}
 ENV_ADMIN_EMAILS = "DNBOT_ADMIN_EMAILS"
 ENV_ALERTS_TOPIC_ARN = "DNBOT_ALERTS_TOPIC_ARN"  # the operator's SNS topic (functions that alert)
 ENV_USER_QUEUE_URL = "DNBOT_USER_QUEUE_URL"  # the tick's fan-out queue (strategy_tick and strategy_worker send)
+ENV_NOTIFICATION_QUEUE_URL = "DNBOT_NOTIFICATION_QUEUE_URL"  # user notifications (ws_broadcast and api send)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,4 +161,8 @@ class QueueSpec:
 
 
 USER_QUEUE = QueueSpec("UserQueue", "dnbot-user-queue", consumer="strategy_worker")
-QUEUES: tuple[QueueSpec, ...] = (USER_QUEUE,)
+# User notifications: ws_broadcast (from the stream's activity items) and the API (test message) send; the
+# notifier POSTs each to the user's webhook. A failing webhook is retried on redelivery, 30 s apart.
+NOTIFICATION_QUEUE = QueueSpec("NotificationQueue", "dnbot-notifications", consumer="notifier",
+                               visibility_timeout_seconds=360)
+QUEUES: tuple[QueueSpec, ...] = (USER_QUEUE, NOTIFICATION_QUEUE)

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from dnbot.adapters.balances import VenueBalances
     from dnbot.adapters.hyperliquid.info import HyperliquidInfo
     from dnbot.adapters.privy.wallets import PrivyWallets
+    from dnbot.adapters.solana.withdrawal import SolanaWithdrawals
     from dnbot.ports import (
         AccessTokenVerifier,
         AccountShortTrader,
@@ -42,25 +43,32 @@ if TYPE_CHECKING:
         IdentityProvider,
         LendingMarketSource,
         LongVenue,
+        Notifier,
         PnlBook,
+        PnlSnapshots,
         RiskReader,
         ShortVenue,
         VenueTruthReader,
+        WebhookSender,
+        WebhookStore,
         WalletProvisioner,
         WorkflowStarter,
         WorkQueue,
     )
     from dnbot.services.account import AccountService
     from dnbot.services.auth import AuthService
+    from dnbot.services.charts import ChartsService
     from dnbot.services.control import ControlService
     from dnbot.services.idempotency import IdempotentStarts
     from dnbot.services.live_updates import LiveUpdates
+    from dnbot.services.notifications import NotificationService
     from dnbot.services.portfolio import PortfolioService, PositionJournal
     from dnbot.services.position_steps import PositionSteps
     from dnbot.services.positions import PositionService
     from dnbot.services.rates import RatesService
     from dnbot.services.reconciler import Reconciler
     from dnbot.services.tick import StrategyTick, TickWorker
+    from dnbot.services.withdrawals import CodeSender, WithdrawalService
     from dnbot.settings import Settings
 
 
@@ -115,7 +123,7 @@ class Runtime:
             self.__dict__["_session"] = snapstart.fresh_boto3_session(stale_session)
 
     _SERVICES = ("rates", "auth", "positions", "control", "account", "tick", "steps", "live_updates", "portfolio",
-                 "journal", "idempotent_starts", "reconciler")
+                 "journal", "idempotent_starts", "reconciler", "charts", "withdrawals")
 
     def override(self, **parts: Any) -> Runtime:
         """Replace lazily-built parts (tests, and `dnbot local` for its local-only adapters).
@@ -340,6 +348,32 @@ class Runtime:
                            idle_timeout=timedelta(minutes=self.settings.session_idle_minutes), audit=self.audit)
 
     @cached_property
+    def withdrawal_codes(self) -> CodeSender | None:
+        """Who emails a withdrawal's confirmation code: `dnbot local` prints it; None: withdrawals answer 503."""
+        return None
+
+    @cached_property
+    def solana_withdrawals(self) -> SolanaWithdrawals:
+        from dnbot.adapters.solana.rpc import SolanaRpc
+        from dnbot.adapters.solana.withdrawal import SolanaWithdrawals
+
+        return SolanaWithdrawals(SolanaRpc(self.settings.solana_rpc_url), lambda: self.privy_wallets,
+                                 self.settings.solana_rpc_url)
+
+    @cached_property
+    def withdrawals(self) -> WithdrawalService:
+        from dnbot.adapters.aws.withdrawals import DynamoWithdrawalStore, StepFunctionsWithdrawals
+        from dnbot.services.withdrawals import WithdrawalService
+
+        arn = self.settings.withdraw_state_machine_arn
+        starter = StepFunctionsWithdrawals(self.client("stepfunctions"), arn) if arn else None
+        dynamodb = self._session.resource("dynamodb", endpoint_url=self.settings.aws_endpoint_url)
+        return WithdrawalService(DynamoWithdrawalStore(dynamodb.Table(self.settings.table_name)), self.store,
+                                 self.store, self.session_store, self.withdrawal_codes, starter,
+                                 self.solana_withdrawals, self.solana_withdrawals, self.session_store, self.clock,
+                                 audit=self.audit, activity=self.activity)
+
+    @cached_property
     def session_store(self) -> DynamoSessionStore:
         """The sessions table (sessions, codes, abuse counters): only the API and the WebSocket $connect use it."""
         from dnbot.adapters.aws.sessions import DynamoSessionStore
@@ -464,13 +498,29 @@ class Runtime:
 
         return PortfolioService(self.store, self.store, self.risk,
                                 lambda p: self.short_venue.funding_usd(p.user_id, p.position_id, p.created_at),
-                                self.pnl_book, self.clock, self.settings.position_figures_cache_seconds)
+                                self.pnl_book, self.clock, self.settings.position_figures_cache_seconds,
+                                snapshots=self.pnl_snapshots)
 
     @cached_property
     def journal(self) -> PositionJournal:
         from dnbot.services.portfolio import PositionJournal
 
-        return PositionJournal(self.activity, self.pnl_book, self.store, self.clock)
+        return PositionJournal(self.activity, self.pnl_book, self.store, self.clock, snapshots=self.pnl_snapshots)
+
+    @cached_property
+    def pnl_snapshots(self) -> PnlSnapshots:
+        from dnbot.adapters.aws.activity import DynamoPnlSnapshots
+
+        return DynamoPnlSnapshots(self.state_table)
+
+    @cached_property
+    def charts(self) -> ChartsService:
+        from pathlib import Path
+
+        from dnbot.services.charts import ChartsService
+
+        data = self.settings.recorded_data_dir
+        return ChartsService(self.funding_source, self.store, self.clock, Path(data) if data else None)
 
     # --- the operator's alerts and the reconciler ----------------------------------------------------------
 
@@ -511,6 +561,36 @@ class Runtime:
                                   timedelta(hours=self.settings.reconciler_lookback_hours))
         return Reconciler(self.store, self.store, self.venue_truth, self.long_venue, self.short_venue,
                           self.account_trader, self.alerts, self.clock, limits)
+
+    # --- user notifications (webhooks through a queue) -----------------------------------------------------
+
+    @cached_property
+    def webhooks(self) -> WebhookStore:
+        from dnbot.adapters.notifications import DynamoWebhookStore
+
+        return DynamoWebhookStore(self.state_table, self.clock.now)
+
+    @cached_property
+    def notifier(self) -> Notifier:
+        from dnbot.adapters.notifications import SqsNotifier
+
+        if not self.settings.notification_queue_url:
+            raise RuntimeError("DNBOT_NOTIFICATION_QUEUE_URL is not set: this deployment has no notification queue")
+        return SqsNotifier(self.client("sqs"), self.settings.notification_queue_url)
+
+    @cached_property
+    def webhook_sender(self) -> WebhookSender:
+        from dnbot.adapters.notifications import HttpWebhookSender
+
+        return HttpWebhookSender()
+
+    @cached_property
+    def notifications(self) -> NotificationService:
+        from dnbot.adapters.notifications import resolve_host
+        from dnbot.services.notifications import NotificationService, WebhookPolicy
+
+        policy = WebhookPolicy(resolve_host, allow_loopback_http=self.settings.notifications_allow_loopback_http)
+        return NotificationService(self.webhooks, self.notifier, self.webhook_sender, policy, self.clock)
 
 
 _installed: Runtime | None = None

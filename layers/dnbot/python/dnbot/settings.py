@@ -29,8 +29,12 @@ class Settings(BaseSettings):
     privy_authorization_key_id: str = resources.PRIVY_AUTHORIZATION_KEY_ALIAS
     open_state_machine_arn: str = ""
     close_state_machine_arn: str = ""
+    withdraw_state_machine_arn: str = ""
     websocket_endpoint: str | None = None  # https management endpoint the broadcaster posts to
     user_queue_url: str = ""  # the tick's fan-out queue (SQS)
+    notification_queue_url: str = ""  # user notifications (SQS), consumed by the notifier
+    # Webhooks may be http://127.0.0.1 (a local listener) only under `dnbot local`; in AWS only public https.
+    notifications_allow_loopback_http: bool = False
     websocket_url: str | None = None  # wss:// URL the dashboard connects to
 
     # Login

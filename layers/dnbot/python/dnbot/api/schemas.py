@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
@@ -129,6 +129,38 @@ class EmailVerifyRequest(Strict):
 class PrivyLoginRequest(Strict):
     access_token: str = Field(min_length=20, max_length=4096)
     remember: bool = False
+
+
+class WithdrawalRequest(Strict):
+    asset: Literal["USDC", "SOL"]
+    amount: Decimal = Field(gt=0, le=Decimal(10_000_000), max_digits=16, decimal_places=9,
+                            description="in the asset's units (USDC: 6 decimals, SOL: 9)")
+    to: str = Field(min_length=32, max_length=44, pattern=r"^[1-9A-HJ-NP-Za-km-z]+$",
+                    description="a Solana wallet address (base58)")
+
+
+class WithdrawalConfirm(Strict):
+    code: str = Field(pattern=r"^\d{6}$", description="the 6-digit code from the email")
+
+
+class WithdrawalOut(BaseModel):
+    withdrawal_id: str
+    status: str
+    asset: str
+    amount: Decimal
+    to: str
+    created_at: datetime
+    signature: str | None = None
+    error: str | None = None
+
+    @classmethod
+    def build(cls, w: Any) -> WithdrawalOut:
+        return cls(withdrawal_id=w.withdrawal_id, status=w.status, asset=w.asset, amount=w.amount, to=w.to,
+                   created_at=w.created_at, signature=w.signature, error=w.error)
+
+
+class WithdrawalsResponse(BaseModel):
+    withdrawals: list[WithdrawalOut]
 
 
 class LogoutRequest(Strict):

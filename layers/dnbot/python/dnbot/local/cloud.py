@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,7 @@ class LocalCloud:
     state_machine_arns: dict[str, str] = field(default_factory=dict)
     envelope_key_id: str = ""
     privy_authorization_key_id: str = ""
+    queue_urls: dict[str, str] = field(default_factory=dict)  # QueueSpec.logical_id -> URL
     _server: ThreadedMotoServer | None = None
 
     def start(self) -> LocalCloud:
@@ -67,6 +69,7 @@ class LocalCloud:
         ssm = self.client("ssm")
         ssm.put_parameter(Name=resources.KILL_SWITCH_PARAMETER, Value=resources.KILL_SWITCH_DEFAULT.value,
                           Type="String", Overwrite=True)
+        self._create_queues()
         sfn = self.client("stepfunctions")
         for machine in resources.STATE_MACHINES:
             substitutions = {placeholder: self.functions.arn(function)
@@ -75,6 +78,16 @@ class LocalCloud:
                 name=machine.local_name, definition=render(machine.name, substitutions), type="STANDARD",
                 roleArn=f"arn:aws:iam::{LOCAL_ACCOUNT}:role/dnbot-local-states")
             self.state_machine_arns[machine.name] = created["stateMachineArn"]
+
+    def _create_queues(self) -> None:
+        sqs = self.client("sqs")
+        for spec in resources.QUEUES:
+            dlq_url = sqs.create_queue(QueueName=f"{spec.local_name}-dlq")["QueueUrl"]
+            dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(spec.max_receives)})
+            self.queue_urls[spec.logical_id] = sqs.create_queue(QueueName=spec.local_name, Attributes={
+                "VisibilityTimeout": str(spec.visibility_timeout_seconds), "RedrivePolicy": redrive})["QueueUrl"]
+            self.queue_urls[f"{spec.logical_id}Dlq"] = dlq_url
 
     def _create_keys(self) -> None:
         kms = self.client("kms")

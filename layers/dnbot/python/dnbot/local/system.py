@@ -99,10 +99,13 @@ class LocalSystem:
             "environment": "local", "aws_region": "us-east-1", "aws_endpoint_url": self.cloud.endpoint_url,
             "open_state_machine_arn": self.cloud.state_machine_arns["open_position"],
             "close_state_machine_arn": self.cloud.state_machine_arns["close_position"],
+            "withdraw_state_machine_arn": self.cloud.state_machine_arns["withdraw"],
             "envelope_key_id": self.cloud.envelope_key_id,
             "privy_authorization_key_id": self.cloud.privy_authorization_key_id,
             "identity_provider": "local", "cookie_secure": False, "admin_emails": self.admin_emails,
             "user_queue_url": self.cloud.queue_urls[resources.USER_QUEUE.logical_id],
+            "notification_queue_url": self.cloud.queue_urls[resources.NOTIFICATION_QUEUE.logical_id],
+            "notifications_allow_loopback_http": True,  # a trader may try webhooks with a local listener
             "websocket_url": "/live",  # served by this process (see local/live.py), same origin as the dashboard
         }
         runtime = self._sim_runtime(common) if self.venues == "sim" else self._paper_runtime(common)
@@ -110,6 +113,9 @@ class LocalSystem:
         runtime.override(pusher=self.sockets)
         self.alerts = TerminalAlerts(self.say)  # the operator's alerts, printed here (SNS in AWS)
         runtime.override(alerts=self.alerts)
+        from dnbot.adapters.aws.withdrawals import TerminalCodeSender
+
+        runtime.override(withdrawal_codes=TerminalCodeSender(self.say))  # "withdrawal code for EMAIL: NNNNNN"
         install(runtime)
         self.runtime = runtime
         # Like Lambda's event source mappings, the queue consumers run whether or not the schedules do.

@@ -3,29 +3,62 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from decimal import Decimal
 
 from dnbot.domain.assets import Asset, Protocol
 from dnbot.domain.carry import DEFAULT_FEES
-from dnbot.domain.positions import Job, JobKind, JobStatus, Position, PositionStatus, StageStatus
-from dnbot.domain.presets import Preset
+from dnbot.domain.positions import (
+    Job,
+    JobKind,
+    JobStatus,
+    Position,
+    PositionStatus,
+    StageStatus,
+    capital_of,
+    reserved_capital_usd,
+)
+from dnbot.domain.presets import Preset, UserSettings
 from dnbot.domain.strategy import rank_markets
-from dnbot.ports import Clock, JobStore, PositionStore, RatesStore, WorkflowStarter
+from dnbot.ports import (
+    CapitalSource,
+    Clock,
+    JobStore,
+    OpenGuard,
+    PositionStore,
+    RatesStore,
+    UserStore,
+    WorkflowStarter,
+)
 from dnbot.services.errors import Conflict, NotFound, ServiceError, Unavailable
 
 MIN_LEVERAGE = Decimal(2)
 MAX_LEVERAGE = Decimal(4)
 MIN_NOTIONAL_USD = Decimal(10)  # Hyperliquid's minimum order value
+# How long an open may hold the user's "open in flight" lock if its workflow never reaches MarkOpen/MarkFailed
+# (every Task times out, retries are bounded: an open ends well within this).
+OPEN_LOCK_HOLD = timedelta(minutes=30)
+
+
+class OpenInFlight(Conflict):
+    code = "open_in_flight"
+
+
+class InsufficientCapital(ServiceError):
+    code = "insufficient_capital"
 
 
 class PositionService:
     def __init__(self, positions: PositionStore, jobs: JobStore, rates: RatesStore, workflows: WorkflowStarter,
-                 clock: Clock) -> None:
+                 clock: Clock, *, guard: OpenGuard, users: UserStore, capital: CapitalSource) -> None:
         self._positions = positions
         self._jobs = jobs
         self._rates = rates
         self._workflows = workflows
         self._clock = clock
+        self._guard = guard
+        self._users = users
+        self._capital = capital
 
     def request_open(self, user_id: str, asset: Asset, protocol: Protocol | None, leverage: Decimal,
                      size_usd: Decimal) -> Job:
@@ -37,6 +70,7 @@ class PositionService:
         if notional < MIN_NOTIONAL_USD:
             raise ServiceError(f"Each leg must be at least ${MIN_NOTIONAL_USD} (Hyperliquid's minimum); "
                                f"${size_usd} at {leverage}x gives ${notional:.2f}.", code="size_too_small")
+        self._check_max_size(user_id, size_usd)
         snapshot = self._rates.latest_snapshot()
         if snapshot is None:
             raise Unavailable("No rates yet; try again in a minute.", code="no_rates_yet")
@@ -54,24 +88,68 @@ class PositionService:
 
     def start_open(self, user_id: str, asset: Asset, protocol: Protocol, leverage: Decimal,
                    notional_usd: Decimal, reason: str) -> Job:
-        """Record the position (pending) and its job, then start the open workflow."""
+        """Take the user's "open in flight" lock (one conditional write: a second open while one runs is
+        refused, however the two were started), check the capital still free of what running opens reserved,
+        record the position (pending) and its job, then start the open workflow. MarkOpen / MarkFailed release
+        the lock."""
         now = self._clock.now()
         position = Position(
             position_id=uuid.uuid4().hex, user_id=user_id, asset=asset, protocol=protocol,
             leverage=leverage, target_notional_usd=notional_usd.quantize(Decimal("0.01")),
             status=PositionStatus.PENDING, created_at=now, updated_at=now,
         )
-        job = Job(job_id=uuid.uuid4().hex, user_id=user_id, position_id=position.position_id,
-                  kind=JobKind.OPEN, status=JobStatus.RUNNING, created_at=now, updated_at=now,
-                  ).with_stage("queued", StageStatus.DONE, now, reason)
-        self._positions.create_position(position)
-        self._jobs.put_job(job)
-        self._workflows.start_open(position, job.job_id)
+        holder = self._guard.acquire_open(user_id, position.position_id, OPEN_LOCK_HOLD)
+        if holder is not None:
+            raise OpenInFlight(f"An open is already in flight for this account (position {holder}); "
+                               "wait for it to finish.")
+        try:
+            self._check_capital(user_id, position)
+            job = Job(job_id=uuid.uuid4().hex, user_id=user_id, position_id=position.position_id,
+                      kind=JobKind.OPEN, status=JobStatus.RUNNING, created_at=now, updated_at=now,
+                      ).with_stage("queued", StageStatus.DONE, now, reason)
+            self._positions.create_position(position)
+            self._jobs.put_job(job)
+        except Exception:
+            self._guard.release_open(user_id, position.position_id)
+            raise
+        try:
+            self._workflows.start_open(position, job.job_id)
+        except Exception as error:  # nothing was placed: the position fails here, and the lock goes
+            failure = f"the open workflow did not start: {type(error).__name__}: {error}"
+            self._positions.save_position(position.moved_to(PositionStatus.FAILED, self._clock.now(),
+                                                            failure=failure))
+            self._jobs.put_job(job.finished(JobStatus.FAILED, self._clock.now(), failure))
+            self._guard.release_open(user_id, position.position_id)
+            raise
         return job
 
+    def _check_max_size(self, user_id: str, size_usd: Decimal) -> None:
+        """The user's own cap on one position's capital (Settings); the dashboard checks the same number."""
+        user = self._users.get_user(user_id)
+        if user is None:
+            raise NotFound("No such user.", code="unknown_user")
+        cap = (UserSettings.create(**user.settings) if user.settings else UserSettings.create()).max_position_usd
+        if size_usd > cap:
+            raise ServiceError(f"That is more than your maximum position size of ${cap:,.2f}: lower the size, or "
+                               "raise the maximum in Settings.", code="over_max_position")
+
+    def _check_capital(self, user_id: str, position: Position) -> None:
+        """Free capital at the venues minus what running opens reserved must cover this position."""
+        user = self._users.get_user(user_id)
+        if user is None:
+            raise NotFound("No such user.", code="unknown_user")
+        reserved = reserved_capital_usd(self._positions.list_positions(user_id))
+        available = self._capital.free_capital_usd(user) - reserved
+        needed = capital_of(position)
+        if needed > available:
+            raise InsufficientCapital(f"${needed:.2f} needed but ${max(available, Decimal(0)):.2f} is free "
+                                      f"(${reserved:.2f} reserved by opens in flight).")
+
     def request_close(self, user_id: str, position_id: str, reason: str = "requested by user") -> Job:
+        """Start the close, or join the one already running: the execution is named after the position, so a
+        duplicate (a double click, two ticks, close-all twice) returns the running close's job."""
         position = self.get(user_id, position_id)
-        if position.status is not PositionStatus.OPEN and position.status is not PositionStatus.NEEDS_ATTENTION:
+        if position.status not in {PositionStatus.OPEN, PositionStatus.NEEDS_ATTENTION, PositionStatus.CLOSING}:
             raise Conflict(f"Position is {position.status.value}; only an open position can be closed.",
                            code="not_open")
         now = self._clock.now()
@@ -79,8 +157,16 @@ class PositionService:
                   status=JobStatus.RUNNING, created_at=now, updated_at=now,
                   ).with_stage("queued", StageStatus.DONE, now, reason)
         self._jobs.put_job(job)
-        self._workflows.start_close(position, job.job_id, reason)
-        return job
+        running = self._workflows.start_close(position, job.job_id, reason)
+        if running == job.job_id:
+            return job
+        self._jobs.put_job(job.finished(JobStatus.FAILED, self._clock.now(),
+                                        f"a close of this position is already running (job {running})"))
+        existing = self._jobs.get_job(running)
+        if existing is None:
+            raise Unavailable("The close already running has no job record yet; retry shortly.",
+                              code="close_starting")
+        return existing
 
     def get(self, user_id: str, position_id: str) -> Position:
         position = self._positions.get_position(user_id, position_id)

@@ -1,17 +1,27 @@
-"""The strategy tick (EventBridge, every minute): protect what is open, then open what clears the bar.
+"""The strategy tick (EventBridge, every minute) and its fan-out: protect what is open, then open what clears the
+bar, for every running user, with a bounded amount of work per Lambda invocation however many users there are.
 
-For each running user it gathers the inputs of `dnbot.domain.strategy.decide_for_user` (the same function the
-backtester replays) and turns its decisions into workflows. The kill switch's close-all also reaches users
-whose bot is paused: every open position is closed.
+- The tick reads the kill switch, the rates snapshot and the funding history ONCE, and enqueues one message: the
+  first page of running users, with that context. Under the kill switch's close-all it enqueues the first page of
+  open positions instead (close-all reaches paused users too).
+- A worker (functions/strategy_worker, SQS, partial batch failures, a dead-letter queue) takes each message:
+  a page message reads one page (USERS_PER_PAGE), enqueues one message per user or position (SendMessageBatch,
+  ten a call) and the next page; a user message runs `dnbot.domain.strategy.decide_for_user` (the same function
+  the backtester replays) for that one user and turns its decisions into workflows; a close message closes one
+  position.
+Every message is safe to deliver twice: an open takes the user's "open in flight" lock (one conditional write),
+and a close execution is named after its position.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from dnbot.domain.positions import PositionStatus
+from dnbot.domain.positions import PositionStatus, reserved_capital_usd
 from dnbot.domain.presets import UserSettings
 from dnbot.domain.rates import RatesSnapshot
 from dnbot.domain.risk import RiskReadings
@@ -19,54 +29,64 @@ from dnbot.domain.strategy import Close, Hold, LivePosition, Open, Rebalance, de
 from dnbot.ports import (
     CapitalSource,
     Clock,
+    FanOutReads,
     FundingSource,
     KillSwitchReader,
+    OpenGuard,
     PositionStore,
     RatesStore,
     RiskReader,
-    UserRecord,
     UserStore,
+    WorkQueue,
 )
 from dnbot.resources import KillSwitch
-from dnbot.services.positions import PositionService
+from dnbot.services.positions import OpenInFlight, PositionService
 
 logger = logging.getLogger(__name__)
 
 FUNDING_HISTORY_HOURS = 48  # covers every preset's persistence window
+USERS_PER_PAGE = 100  # per page message: one query and ten SendMessageBatch calls
+CLOSE_ALL_REASON = "operator kill switch: close-all"
+
+Message = dict[str, Any]
 
 
 @dataclass
 class TickReport:
     kill_switch: str
-    users: int = 0
-    opened: list[str] = field(default_factory=list)  # job ids
-    closed: list[str] = field(default_factory=list)
-    held: dict[str, str] = field(default_factory=dict)  # user id -> why nothing opened
+    enqueued: int = 0  # page messages handed to the workers
     errors: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass
+class WorkerOutcome:
+    """What one message did (logged; the tests and the benchmark read it)."""
+
+    kind: str
+    user_id: str | None = None
+    enqueued: int = 0
+    opened: list[str] = field(default_factory=list)  # job ids
+    closed: list[str] = field(default_factory=list)
+    held: str | None = None  # why nothing opened
+
+
 class StrategyTick:
-    def __init__(self, users: UserStore, positions: PositionStore, rates: RatesStore, funding: FundingSource,
-                 kill_switch: KillSwitchReader, capital: CapitalSource, risk: RiskReader,
-                 position_service: PositionService, clock: Clock) -> None:
-        self._users = users
-        self._positions = positions
+    """O(1) per invocation: three reads and one message."""
+
+    def __init__(self, rates: RatesStore, funding: FundingSource, kill_switch: KillSwitchReader, queue: WorkQueue,
+                 clock: Clock) -> None:
         self._rates = rates
         self._funding = funding
         self._kill_switch = kill_switch
-        self._capital = capital
-        self._risk = risk
-        self._position_service = position_service
+        self._queue = queue
         self._clock = clock
 
     def run(self) -> TickReport:
         switch = self._kill_switch.kill_switch()
         report = TickReport(kill_switch=switch.value)
         if switch is KillSwitch.CLOSE_ALL:
-            for position in self._positions.positions_with_status(PositionStatus.OPEN):
-                job = self._position_service.request_close(position.user_id, position.position_id,
-                                                           "operator kill switch: close-all")
-                report.closed.append(job.job_id)
+            self._queue.send_batch([{"kind": "close_page", "cursor": None}])
+            report.enqueued = 1
             return report
         snapshot = self._rates.latest_snapshot()
         if snapshot is None:
@@ -74,41 +94,114 @@ class StrategyTick:
             return report
         try:
             history = self._funding.funding_history_hourly(FUNDING_HISTORY_HOURS)
-        except Exception as error:  # no history: rate-based exits and opens wait, the risk exits still act
-            logger.warning("funding history unavailable this tick: %s", error)
+        except Exception as error:  # risk exits must still run: without history nothing opens, exits still do
+            logger.exception("funding history unavailable")
             report.errors["funding_history"] = f"{type(error).__name__}: {error}"
             history = []
-        for user_id in self._users.running_user_ids():
-            user = self._users.get_user(user_id)
-            if user is None:
-                continue
-            report.users += 1
-            try:
-                self._tick_user(user, snapshot, history, switch, report)
-            except Exception as error:  # one user's failure must not starve the others
-                logger.exception("tick failed for user %s", user_id)
-                report.errors[user_id] = f"{type(error).__name__}: {error}"
+        context = tick_context(switch, snapshot, history, self._clock.now())
+        self._queue.send_batch([{"kind": "users_page", "cursor": None, "context": context}])
+        report.enqueued = 1
         return report
 
-    def _tick_user(self, user: UserRecord, snapshot: RatesSnapshot, history: list[Decimal], switch: KillSwitch,
-                   report: TickReport) -> None:
+
+def tick_context(switch: KillSwitch, snapshot: RatesSnapshot, history: list[Decimal], now: datetime) -> Message:
+    """What the tick read once, handed to every user's message."""
+    return {"kill_switch": switch.value, "snapshot_at": snapshot.at.isoformat(),
+            "funding_history_hourly": [str(rate) for rate in history], "tick_at": now.isoformat()}
+
+
+class TickWorker:
+    """One message of the fan-out: a page of users or positions, one user's decision, or one close."""
+
+    def __init__(self, users: UserStore, positions: PositionStore, pages: FanOutReads, rates: RatesStore,
+                 capital: CapitalSource, risk: RiskReader, guard: OpenGuard, position_service: PositionService,
+                 queue: WorkQueue, clock: Clock) -> None:
+        self._users = users
+        self._positions = positions
+        self._pages = pages
+        self._rates = rates
+        self._capital = capital
+        self._risk = risk
+        self._guard = guard
+        self._position_service = position_service
+        self._queue = queue
+        self._clock = clock
+        self._snapshot: RatesSnapshot | None = None  # one read per tick per worker container
+
+    def handle(self, message: Message) -> WorkerOutcome:
+        kind = message["kind"]
+        if kind == "users_page":
+            ids, cursor = self._pages.running_users_page(message.get("cursor"), USERS_PER_PAGE)
+            context = message["context"]
+            follow: list[Message] = [{"kind": "user", "user_id": user_id, "context": context} for user_id in ids]
+            if cursor is not None:
+                follow.append({"kind": "users_page", "cursor": cursor, "context": context})
+            self._queue.send_batch(follow)
+            return WorkerOutcome(kind, enqueued=len(follow))
+        if kind == "close_page":
+            positions, cursor = self._pages.positions_with_status_page(
+                PositionStatus.OPEN, message.get("cursor"), USERS_PER_PAGE)
+            follow = [{"kind": "close", "user_id": p.user_id, "position_id": p.position_id} for p in positions]
+            if cursor is not None:
+                follow.append({"kind": "close_page", "cursor": cursor})
+            self._queue.send_batch(follow)
+            return WorkerOutcome(kind, enqueued=len(follow))
+        if kind == "close":
+            job = self._position_service.request_close(message["user_id"], message["position_id"],
+                                                       CLOSE_ALL_REASON)
+            return WorkerOutcome(kind, user_id=message["user_id"], closed=[job.job_id])
+        if kind == "user":
+            return self._decide(message["user_id"], message["context"])
+        raise ValueError(f"unknown fan-out message kind {kind!r}")
+
+    def _latest_snapshot(self, at: str) -> RatesSnapshot | None:
+        if self._snapshot is None or self._snapshot.at.isoformat() != at:
+            self._snapshot = self._rates.latest_snapshot()
+        return self._snapshot
+
+    def _decide(self, user_id: str, context: Message) -> WorkerOutcome:
+        outcome = WorkerOutcome("user", user_id=user_id)
+        user = self._users.get_user(user_id)
+        snapshot = self._latest_snapshot(context["snapshot_at"])
+        if user is None or user.bot_status != "running" or snapshot is None:
+            outcome.held = "bot not running" if snapshot is not None else "no rates snapshot"
+            return outcome
         settings = UserSettings.create(**user.settings) if user.settings else UserSettings.create()
+        positions = self._positions.list_positions(user_id)
         live = [LivePosition(p, self._risk.readings(p) if p.status is PositionStatus.OPEN else RiskReadings())
-                for p in self._positions.list_positions(user.user_id) if p.status.is_live]
+                for p in positions if p.status.is_live]
+        now = self._clock.now()
+        # the capital running opens reserved is not free, even where the venues' balances still show it
+        free = self._capital.free_capital_usd(user) - reserved_capital_usd(positions)
         decision = decide_for_user(
-            snapshot=snapshot, funding_history_hourly=history, positions=live,
-            free_capital_usd=self._capital.free_capital_usd(user), settings=settings, kill_switch=switch,
-            now=self._clock.now())
+            snapshot=snapshot, funding_history_hourly=[Decimal(r) for r in context["funding_history_hourly"]],
+            positions=live, free_capital_usd=max(free, Decimal(0)), settings=settings,
+            kill_switch=KillSwitch(context["kill_switch"]), now=now)
         for item in decision.decisions:
             if isinstance(item, Close | Rebalance):
                 # A rebalance re-centres both legs; until a dedicated workflow exists it is a close, and the
                 # next tick re-enters at the current price if the carry still clears the bar.
                 reason = item.reason if isinstance(item, Close) else f"rebalance: {item.reason}"
-                job = self._position_service.request_close(user.user_id, item.position_id, reason)
-                report.closed.append(job.job_id)
+                outcome.closed.append(self._position_service.request_close(user_id, item.position_id, reason).job_id)
             elif isinstance(item, Open):
-                job = self._position_service.start_open(user.user_id, item.asset, item.protocol, item.leverage,
-                                                        item.notional_usd, item.reason)
-                report.opened.append(job.job_id)
+                held = self._backing_off(user_id, now)
+                if held is not None:
+                    outcome.held = held
+                    continue
+                try:
+                    job = self._position_service.start_open(user_id, item.asset, item.protocol, item.leverage,
+                                                            item.notional_usd, item.reason)
+                except OpenInFlight as error:  # another tick's open for this user won the lock
+                    outcome.held = str(error)
+                    continue
+                outcome.opened.append(job.job_id)
             elif isinstance(item, Hold) and item.position_id is None:
-                report.held[user.user_id] = item.reason
+                outcome.held = item.reason
+        return outcome
+
+    def _backing_off(self, user_id: str, now: datetime) -> str | None:
+        backoff = self._guard.open_backoff(user_id)
+        if backoff is None or backoff.until <= now:
+            return None
+        return (f"backing off after {backoff.failures} failed open(s): no automatic open before "
+                f"{backoff.until.isoformat(timespec='seconds')}")

@@ -22,9 +22,9 @@ class SsmKillSwitch:
         self._name = parameter_name
         self._cache_seconds = cache_seconds
 
-    def kill_switch(self) -> KillSwitch:
+    def kill_switch(self, *, fresh: bool = False) -> KillSwitch:
         try:
-            raw = self._provider.get(self._name, max_age=self._cache_seconds)
+            raw = self._provider.get(self._name, max_age=self._cache_seconds, force_fetch=fresh)
         except Exception:  # a missing parameter or an SSM outage must not open new positions
             return KillSwitch.NO_NEW_POSITIONS
         try:

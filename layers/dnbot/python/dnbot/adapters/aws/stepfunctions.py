@@ -1,4 +1,11 @@
-"""Starts the open/close state machines. Execution names make starts idempotent per position and job."""
+"""Starts the open/close state machines. Execution names make starts idempotent per position.
+
+- open-<position id>: one open per position, ever.
+- close-<position id>: a duplicate close (a double click, two ticks, close-all twice) is one execution. Step
+  Functions keeps a name for 90 days even after the execution ends, so a later close of the same position (after a
+  close that ended in needs_attention) runs as close-<position id>-2, -3, ...: still one name per attempt, so two
+  concurrent retries of that attempt are again one execution.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,8 @@ from botocore.exceptions import ClientError
 
 from dnbot.domain.positions import Position
 
+MAX_CLOSE_ATTEMPTS = 50
+
 
 class StepFunctionsWorkflows:
     """Implements WorkflowStarter."""
@@ -18,22 +27,37 @@ class StepFunctionsWorkflows:
         self._open_arn = open_state_machine_arn
         self._close_arn = close_state_machine_arn
 
-    def _start(self, state_machine_arn: str, name: str, state: dict[str, Any]) -> str:
+    @staticmethod
+    def _execution_arn(state_machine_arn: str, name: str) -> str:
+        return f"{state_machine_arn.replace(':stateMachine:', ':execution:')}:{name}"
+
+    def _start(self, state_machine_arn: str, name: str, state: dict[str, Any]) -> dict[str, Any] | None:
+        """None if started (or the same name + input already runs); else the existing execution's description."""
         try:
-            response = self._client.start_execution(
-                stateMachineArn=state_machine_arn, name=name, input=json.dumps(state))
-            return str(response["executionArn"])
+            self._client.start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(state))
+            return None
         except ClientError as error:
             if error.response["Error"]["Code"] != "ExecutionAlreadyExists":
                 raise
-            # Same name, same input: Step Functions already runs it; return the existing execution.
-            return f"{state_machine_arn.replace(':stateMachine:', ':execution:')}:{name}"
+        described: dict[str, Any] = self._client.describe_execution(
+            executionArn=self._execution_arn(state_machine_arn, name))
+        return described
 
     def start_open(self, position: Position, job_id: str) -> str:
         state = {"user_id": position.user_id, "position_id": position.position_id, "job_id": job_id}
-        return self._start(self._open_arn, f"open-{position.position_id}", state)
+        name = f"open-{position.position_id}"
+        self._start(self._open_arn, name, state)  # already exists: that execution is this position's open
+        return self._execution_arn(self._open_arn, name)
 
     def start_close(self, position: Position, job_id: str, reason: str) -> str:
+        """Returns the job id of the close that runs: `job_id`, or that of the close already running."""
         state = {"user_id": position.user_id, "position_id": position.position_id, "job_id": job_id,
                  "reason": reason}
-        return self._start(self._close_arn, f"close-{job_id}", state)
+        for attempt in range(1, MAX_CLOSE_ATTEMPTS + 1):
+            name = f"close-{position.position_id}" + ("" if attempt == 1 else f"-{attempt}")
+            existing = self._start(self._close_arn, name, state)
+            if existing is None:
+                return job_id
+            if existing["status"] == "RUNNING":  # "already running": that close is this close
+                return str(json.loads(existing["input"])["job_id"])
+        raise RuntimeError(f"position {position.position_id} has been closed {MAX_CLOSE_ATTEMPTS} times")
