@@ -179,6 +179,19 @@ def test_asgard_submit_unanswered_is_never_failed_while_it_may_land(system: Loca
     assert report.naked_legs == 0 and report.duplicate_orders == 0
 
 
+def test_hyperliquid_order_answer_lost_is_adopted_by_its_cloid(system: LocalSystem, trader: Trader) -> None:
+    fault(system, "hyperliquid", "order", "lose_response")
+    job = trader.open()
+    assert job["status"] == "succeeded", job  # the fill is found by the order's cloid: no second short
+    report = trader.invariant("Hyperliquid order answer lost")
+    assert report.duplicate_orders == 0 and report.live_positions == 1
+    fault(system, "asgard", "submit-close-position-tx", "lose_response")
+    closing = trader.close(job["position_id"])
+    assert closing["status"] == "succeeded", closing  # the close landed; found by its signature
+    report = trader.invariant("Asgard close answer lost")
+    assert report.naked_legs == 0 and report.live_positions == 0
+
+
 def test_partial_fill_is_topped_up_to_the_long(system: LocalSystem, trader: Trader) -> None:
     fault(system, "hyperliquid", "order", "partial_fill", fill_fraction="0.4")
     job = trader.open(size_usd="1200")

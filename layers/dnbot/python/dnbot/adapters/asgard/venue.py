@@ -187,7 +187,14 @@ class AsgardLongVenue:
         signed = self._sign(user_id, list(built["signedTxs"]))
         self.references.put_reference(user_id, position_id,
                                       replace(reference, close_signature=signature_of(signed[0])))
-        answer = self.client.submit_close_position({**built, "signedTxs": signed})
+        try:
+            answer = self.client.submit_close_position({**built, "signedTxs": signed})
+        except AmbiguousVenueError:
+            again = self._record(user_id, position_id)
+            if again is not None and again[1].get("state") != 0 and again[0].close_signature is not None \
+                    and again[1].get("closeTxHash") == again[0].close_signature:
+                return _d(again[1].get("equityWithdrawnUI"))  # our close landed, its answer was lost
+            raise
         withdrawn = answer.get("equityWithdrawnUI")
         if withdrawn is None and isinstance(answer.get("position"), dict):
             withdrawn = answer["position"].get("equityWithdrawnUI")

@@ -265,7 +265,13 @@ class HyperliquidShortVenue:
         agent = self.ensure_agent(user_id)
         self._l1(agent, {"type": "updateLeverage", "asset": self.info.asset_index(), "isCross": True,
                          "leverage": self._leverage})
-        filled = self._order(agent, is_buy=False, size=size_sol, reduce_only=False, cloid=cloid)
+        try:
+            filled = self._order(agent, is_buy=False, size=size_sol, reduce_only=False, cloid=cloid)
+        except AmbiguousVenueError:
+            landed = self._fill_from_fills(user, cloid)
+            if landed is not None:
+                return landed  # the order filled, its answer was lost: adopted (its cloid cannot fill twice)
+            raise
         size, price = Decimal(filled["totalSz"]), Decimal(filled["avgPx"])
         return ShortFill(reference=cloid, size_sol=size, average_price_usd=price,
                          fees_usd=(size * price * TAKER_FEE_RATE).quantize(Decimal("0.000001")))
