@@ -19,7 +19,7 @@ from dnbot.backtest.history import MarketHistory
 from dnbot.backtest.walkforward import hindsight_optimum_usd
 from dnbot.cli import main
 from dnbot.domain.assets import Asset, Protocol
-from dnbot.domain.carry import DEFAULT_FEES, carry_components, carry_outlook, expected_carry_usd
+from dnbot.domain.carry import DEFAULT_FEES, carry_components, carry_outlook, expected_carry_usd, mean_markets
 from dnbot.domain.presets import Preset
 from dnbot.domain.rates import LendingMarket
 from dnbot.marketdata.recorded import RecordedData
@@ -292,6 +292,16 @@ def test_no_look_ahead_future_hours_never_change_a_past_decision(tmp_path: Path,
 
     assert before(short) == before(long)
     assert before(long)  # the bot did trade before the cut: the comparison is not vacuous
+
+
+def test_the_backtests_week_means_are_the_domains_over_the_same_hours(tmp_path: Path) -> None:
+    root = write_recorded(tmp_path, hours=60, sol_supply_pct="5", skip_rate_hours=frozenset({50, 51}))
+    history = MarketHistory(RecordedData(root))
+    hour = START + timedelta(hours=58)
+    window = [history.markets_at(START + timedelta(hours=h)) for h in range(58 - 23, 59)]
+    expected = {(m.asset, m.protocol): m for m in mean_markets(window)}
+    got = history.mean_markets_at(hour, 24)
+    assert got and {(m.asset, m.protocol): m for m in got} == expected
 
 
 def test_backtest_table_and_chart(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

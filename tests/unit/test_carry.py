@@ -14,8 +14,13 @@ from dnbot.domain.carry import (
     HYPERLIQUID_TAKER_FEE_RATE,
     CarryComponents,
     FeeSchedule,
+    break_even_hours,
     carry_components,
+    carry_outlook,
+    cautious_market,
     fee_drag_apy,
+    hopeful_market,
+    mean_markets,
     net_apy,
     notional_for_capital,
 )
@@ -119,3 +124,68 @@ def test_net_is_gross_minus_a_positive_fee_drag(funding: Decimal, staking: Decim
     assert c.gross == c.staking + c.supply + c.borrow + c.funding
     assert c.borrow <= 0
     assert net_apy(c, DEFAULT_FEES, leverage, hours) < c.gross
+
+
+# --- the outlook: horizon and funding from the past only ----------------------------------------------------
+
+GOOD = D("0.0000125")  # Hyperliquid's resting rate: 10.95%/yr
+BAD = D("-0.0001")
+
+
+def test_no_episode_means_the_whole_lookback_is_the_horizon() -> None:
+    outlook = carry_outlook([GOOD] * 500, lookback_hours=240)
+    assert (outlook.lookback_hours, outlook.horizon_hours, outlook.carry_off_episodes) == (240, 240, 0)
+    assert outlook.expected_funding_hourly == GOOD and outlook.recent_funding_hourly == GOOD
+
+
+def test_each_day_long_negative_spell_divides_the_horizon() -> None:
+    # two spells of 30 negative hours (their day means stay negative for 30 + 23 hours, minus recovery)
+    history = [GOOD] * 100 + [BAD] * 30 + [GOOD] * 200 + [BAD] * 30 + [GOOD] * 200
+    outlook = carry_outlook(history, lookback_hours=537)
+    assert outlook.carry_off_episodes == 2
+    assert outlook.horizon_hours == outlook.lookback_hours // 3
+    # a spell shorter than a day of negative day means is a dip, not an episode
+    dip = carry_outlook([GOOD] * 300 + [BAD] * 4 + [GOOD] * 300, lookback_hours=480)
+    assert dip.carry_off_episodes == 0 and dip.horizon_hours == 480
+
+
+def test_the_entry_funding_ignores_a_spike_and_remembers_a_bad_week() -> None:
+    spike = carry_outlook([GOOD] * 400 + [D("0.01")], lookback_hours=240)
+    assert spike.expected_funding_hourly == GOOD  # the day's median
+    crash = carry_outlook([GOOD] * 300 + [BAD] * 30 + [GOOD] * 30, lookback_hours=240)
+    assert crash.expected_funding_hourly < 0  # the week's mean still carries the crash
+    assert crash.recent_funding_hourly == GOOD  # the last six hours are back to normal
+
+
+def test_break_even_hours_of_a_carry() -> None:
+    components = carry_components(market(staking="0.07", borrow="0.08"), GOOD, D(3))
+    hours = break_even_hours(components, DEFAULT_FEES, D(3))
+    assert hours is not None
+    assert abs(hours * D(10_000) * components.gross / 8760 - DEFAULT_FEES.round_trip_usd(D(15_000))) < D("1e-9")
+    assert break_even_hours(carry_components(market(borrow="0.5"), D(0), D(3)), DEFAULT_FEES, D(3)) is None
+
+
+def test_mean_markets_and_the_cautious_and_hopeful_readings() -> None:
+    a = market(staking="0.06", borrow="0.10")
+    b = market(staking="0.08", borrow="0.06")
+    (mean,) = mean_markets([[a], [b]])
+    assert (mean.staking_apy, mean.usdc_borrow_apy) == (D("0.07"), D("0.08"))
+    cautious, hopeful = cautious_market(b, mean), hopeful_market(b, mean)
+    assert (cautious.staking_apy, cautious.usdc_borrow_apy) == (D("0.07"), D("0.08"))
+    assert (hopeful.staking_apy, hopeful.usdc_borrow_apy) == (D("0.08"), D("0.06"))
+    assert cautious_market(b, None) is b and hopeful_market(b, None) is b
+
+
+@given(st.lists(st.decimals(min_value=D("-0.001"), max_value=D("0.001"), places=7), max_size=120),
+       st.decimals(min_value=D("0"), max_value=D("0.01"), places=4),
+       st.decimals(min_value=D("0"), max_value=D("0.01"), places=4))
+def test_break_even_is_monotone_in_fees(history: list[Decimal], low: Decimal, extra: Decimal) -> None:
+    outlook = carry_outlook(history, lookback_hours=48) if history else None
+    funding = outlook.expected_funding_hourly if outlook else D(0)
+    components = carry_components(market(staking="0.07", borrow="0.05"), funding, D(3))
+    cheap = FeeSchedule(swap_slippage_rate=low)
+    dear = FeeSchedule(swap_slippage_rate=low + extra)
+    cheap_hours, dear_hours = (break_even_hours(components, f, D(3)) for f in (cheap, dear))
+    assert (cheap_hours is None) == (dear_hours is None)
+    if cheap_hours is not None and dear_hours is not None:
+        assert dear_hours >= cheap_hours

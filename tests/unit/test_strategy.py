@@ -154,6 +154,19 @@ def test_switching_pays_a_round_trip_so_only_a_large_gain_switches() -> None:
     assert isinstance(switch, Close) and switch.reason.startswith("switch: jitoSOL/drift")
 
 
+def test_a_one_hour_rate_spike_neither_opens_nor_switches_when_the_weeks_mean_is_known() -> None:
+    live = [LivePosition(position())]
+    held = LendingMarket(Asset.JITOSOL, Protocol.KAMINO, D(0), D("0.06"), D("0.07"))
+    spiking = LendingMarket(Asset.JITOSOL, Protocol.DRIFT, D(0), D("-1.5"), D("0.07"))  # this hour only
+    usual = LendingMarket(Asset.JITOSOL, Protocol.DRIFT, D(0), D("0.09"), D("0.07"))  # the week's mean
+    markets = snapshot(markets=(held, spiking))
+    assert isinstance(decide(positions=live, snapshot=markets)[0], Close)  # no mean known: it would switch
+    kept = decide(positions=live, snapshot=markets, market_means=[held, usual])[0]
+    assert isinstance(kept, Hold)
+    opened = decide(snapshot=markets, market_means=[held, usual])[0]
+    assert isinstance(opened, Open) and opened.protocol is Protocol.KAMINO  # ranked on the cautious reading
+
+
 def test_risk_readings_drive_close_and_rebalance() -> None:
     hurt = LivePosition(position(), RiskReadings(health_factor=D("1.01")))
     close = decide(positions=[hurt])[0]

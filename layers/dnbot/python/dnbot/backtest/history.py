@@ -206,6 +206,43 @@ class MarketHistory:
             self._first_hours[key] = both[0] if both else None
         return self._first_hours[key]
 
+    def mean_markets_at(self, hour: datetime, hours: int) -> tuple[LendingMarket, ...]:
+        """Each pair's mean recorded rates over the `hours` hours ending at `hour` (inclusive), for the pairs
+        with data at `hour`: what the tick computes from the week of stored snapshots (cached per hour)."""
+        key = ("mean_markets", hour, hours)
+        cached = self.derived.get(key)
+        if cached is None:
+            means = []
+            for market in self.markets_at(hour):
+                hours_list, sums = self._pair_sums(market.asset, market.protocol)
+                lo = bisect_left(hours_list, hour - (hours - 1) * HOUR)
+                hi = bisect_right(hours_list, hour)
+                count = Decimal(hi - lo)
+                supply, borrow, staking = ((sums[i][hi] - sums[i][lo]) / count for i in range(3))
+                means.append(LendingMarket(market.asset, market.protocol, supply, borrow, staking))
+            cached = tuple(means)
+            self.derived[key] = cached
+        assert isinstance(cached, tuple)
+        return cached
+
+    def _pair_sums(self, asset: Asset, protocol: Protocol) -> tuple[list[datetime], list[list[Decimal]]]:
+        """The pair's recorded hours and the running sums of its supply, borrow and staking APY (cached)."""
+        key = ("pair_sums", asset, protocol)
+        cached = self.derived.get(key)
+        if cached is None:
+            own = self._sol[protocol] if asset is Asset.SOL else self._staking[asset]
+            hours_list = sorted(self._usdc[protocol].keys() & own.keys())
+            sums: list[list[Decimal]] = [[ZERO], [ZERO], [ZERO]]
+            for moment in hours_list:
+                market = self.market(asset, protocol, moment, with_limits=False)
+                assert market is not None
+                for i, value in enumerate((market.supply_apy, market.usdc_borrow_apy, market.staking_apy)):
+                    sums[i].append(sums[i][-1] + value)
+            cached = (hours_list, sums)
+            self.derived[key] = cached
+        assert isinstance(cached, tuple)
+        return cached
+
     def first_hour_with_markets(self) -> datetime | None:
         starts = [min(series) for series in self._usdc.values() if series]
         return min(starts) if starts else None

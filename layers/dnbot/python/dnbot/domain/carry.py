@@ -21,6 +21,7 @@ trade that is expected to last a day must clear much more carry than one expecte
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -237,3 +238,45 @@ def break_even_hours(components: CarryComponents, fees: FeeSchedule, leverage: D
         return None
     per_hour = capital_usd * components.gross / HOURS_PER_YEAR
     return fees.round_trip_usd(notional_for_capital(capital_usd, leverage)) / per_hour
+
+
+# --- what a market's rates have been: the week's mean, and the reading a decision may count on --------------
+
+def mean_markets(hours: Iterable[Sequence[LendingMarket]]) -> tuple[LendingMarket, ...]:
+    """Each market's mean supply, USDC borrow and staking APY over the snapshots in `hours` (one sequence of
+    markets per hour, e.g. the last week's hourly snapshots), over the hours it was recorded."""
+    sums: dict[tuple[object, object], list[Decimal]] = {}
+    first: dict[tuple[object, object], LendingMarket] = {}
+    for markets in hours:
+        for market in markets:
+            key = (market.asset, market.protocol)
+            if key not in sums:
+                sums[key] = [ZERO, ZERO, ZERO, ZERO]
+                first[key] = market
+            total = sums[key]
+            total[0] += market.supply_apy
+            total[1] += market.usdc_borrow_apy
+            total[2] += market.staking_apy
+            total[3] += ONE
+    return tuple(LendingMarket(first[k].asset, first[k].protocol, t[0] / t[3], t[1] / t[3], t[2] / t[3])
+                 for k, t in sums.items())
+
+
+def cautious_market(now: LendingMarket, mean: LendingMarket | None) -> LendingMarket:
+    """What an entry may count on: the LOWER of now and the mean for what the position earns (supply,
+    staking), the HIGHER for what it pays (USDC borrow). One hour's spike in a rate cannot open or switch."""
+    if mean is None:
+        return now
+    return LendingMarket(now.asset, now.protocol, min(now.supply_apy, mean.supply_apy),
+                         max(now.usdc_borrow_apy, mean.usdc_borrow_apy), min(now.staking_apy, mean.staking_apy),
+                         now.max_leverage, now.borrow_capacity_usd, now.deposit_capacity_usd)
+
+
+def hopeful_market(now: LendingMarket, mean: LendingMarket | None) -> LendingMarket:
+    """The opposite reading (the higher earned, the lower paid): a held pair is only left for a candidate that
+    beats it even at this reading."""
+    if mean is None:
+        return now
+    return LendingMarket(now.asset, now.protocol, max(now.supply_apy, mean.supply_apy),
+                         min(now.usdc_borrow_apy, mean.usdc_borrow_apy), max(now.staking_apy, mean.staking_apy),
+                         now.max_leverage, now.borrow_capacity_usd, now.deposit_capacity_usd)

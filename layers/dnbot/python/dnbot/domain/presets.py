@@ -31,7 +31,8 @@ class ExitRules:
 
     min_health_factor: Decimal  # Asgard: close when collateral x liq. threshold / debt falls below this
     rebalance_share: Decimal  # rebalance when the SOL move to the first liquidation is under this share of
-    #                           what it was at the open (leverage-agnostic, so overrides keep working)
+    #                           what it was at the open; share x the open's distance stays above the 14.25%
+    #                           one-hour drop of 2025-10-10 at the preset's leverage (docs/strategy.md)
     max_margin_ratio: Decimal  # Hyperliquid: maintenance margin / account value; 1.0 is liquidation
     max_drawdown: Decimal  # fraction of the position's peak equity
     max_depeg: Decimal  # LST below its fair SOL value by this fraction
@@ -57,7 +58,7 @@ class Preset:
     margin_of_safety: Decimal = Decimal("0.25")
     exit_margin: Decimal = Decimal("0.25")
     lookback_hours: int = 1440
-    switch_horizon_hours: int = 72
+    switch_horizon_hours: int = 720
 
     @classmethod
     def parse(cls, name: str) -> Preset:
@@ -90,7 +91,7 @@ PRESETS: dict[PresetName, Preset] = {
         margin_buffer=Decimal("0.10"),
         exits=ExitRules(
             min_health_factor=Decimal("1.10"),
-            rebalance_share=Decimal("0.7"),
+            rebalance_share=Decimal("0.5"),
             max_margin_ratio=Decimal("0.50"),
             max_drawdown=Decimal("0.03"),
             max_depeg=Decimal("0.01"),
@@ -111,7 +112,7 @@ PRESETS: dict[PresetName, Preset] = {
         margin_buffer=Decimal("0.05"),
         exits=ExitRules(
             min_health_factor=Decimal("1.06"),
-            rebalance_share=Decimal("0.65"),
+            rebalance_share=Decimal("0.7"),
             max_margin_ratio=Decimal("0.65"),
             max_drawdown=Decimal("0.05"),
             max_depeg=Decimal("0.02"),
@@ -123,7 +124,7 @@ PRESETS: dict[PresetName, Preset] = {
     ),
     PresetName.AGGRESSIVE: Preset(
         name=PresetName.AGGRESSIVE,
-        leverage=Decimal(4),
+        leverage=Decimal("3.5"),
         min_net_apy=Decimal("0.12"),
         persistence_hours=12,
         min_positive_share=Decimal("0.6"),
@@ -132,7 +133,7 @@ PRESETS: dict[PresetName, Preset] = {
         margin_buffer=Decimal("0.03"),
         exits=ExitRules(
             min_health_factor=Decimal("1.04"),
-            rebalance_share=Decimal("0.6"),
+            rebalance_share=Decimal("0.9"),
             max_margin_ratio=Decimal("0.80"),
             max_drawdown=Decimal("0.08"),
             max_depeg=Decimal("0.03"),

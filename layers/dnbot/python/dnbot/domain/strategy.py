@@ -40,8 +40,10 @@ from dnbot.domain.carry import (
     FeeSchedule,
     carry_components,
     carry_outlook,
+    cautious_market,
     expected_carry_usd,
     fee_drag_apy,
+    hopeful_market,
     notional_for_capital,
 )
 from dnbot.domain.positions import Position, PositionStatus
@@ -201,7 +203,8 @@ def _expected_components(market: LendingMarket, outlook: CarryOutlook, leverage:
 
 
 def _exit_for(live: LivePosition, snapshot: RatesSnapshot, outlook: CarryOutlook, settings: UserSettings,
-              rates_fresh: bool, fees: FeeSchedule) -> Decision:
+              rates_fresh: bool, fees: FeeSchedule, means: dict[tuple[Asset, Protocol], LendingMarket]
+              ) -> Decision:
     position = live.position
     preset = settings.preset
     verdict = assess(live.readings, settings.exits)
@@ -220,13 +223,15 @@ def _exit_for(live: LivePosition, snapshot: RatesSnapshot, outlook: CarryOutlook
                          f"spell costs ${-staying:.2f} >= {1 + preset.exit_margin} x the ${round_trip:.2f} "
                          f"round trip")
         horizon = min(outlook.horizon_hours, preset.switch_horizon_hours)
-        held = expected_carry_usd(_expected_components(market, outlook, position.leverage), capital, horizon)
+        hopeful = hopeful_market(market, means.get((market.asset, market.protocol)))
+        held = expected_carry_usd(_expected_components(hopeful, outlook, position.leverage), capital, horizon)
         for other in snapshot.markets:
             if other is market or (other.asset is position.asset and other.protocol is position.protocol):
                 continue
             if other.max_leverage is not None and position.leverage > other.max_leverage:
                 continue
-            gain = expected_carry_usd(_expected_components(other, outlook, position.leverage), capital,
+            cautious = cautious_market(other, means.get((other.asset, other.protocol)))
+            gain = expected_carry_usd(_expected_components(cautious, outlook, position.leverage), capital,
                                       horizon) - held
             if gain >= (1 + preset.margin_of_safety) * round_trip:
                 return Close(position.position_id, ExitReason.CARRY_GONE,
@@ -241,11 +246,15 @@ def _exit_for(live: LivePosition, snapshot: RatesSnapshot, outlook: CarryOutlook
 def decide_for_user(*, snapshot: RatesSnapshot, funding_history_hourly: Sequence[Decimal],
                     positions: Sequence[LivePosition], free_capital_usd: Decimal, settings: UserSettings,
                     kill_switch: KillSwitch, now: datetime, fees: FeeSchedule = DEFAULT_FEES,
-                    outlook: CarryOutlook | None = None) -> TickDecision:
+                    outlook: CarryOutlook | None = None,
+                    market_means: Sequence[LendingMarket] = ()) -> TickDecision:
     """See the module docstring for the inputs and the rules. `outlook` may be passed precomputed (the tick
     computes it once for every user: `carry_outlook(history, lookback_hours=..., recent_hours=...)`); by
-    default it is computed here from `funding_history_hourly` with the preset's windows."""
+    default it is computed here from `funding_history_hourly` with the preset's windows. `market_means`: each
+    market's mean rates over the last week (`mean_markets`), if known: entries and switches count on the
+    cautious reading of now and that mean (`cautious_market`)."""
     preset = settings.preset
+    means = {(m.asset, m.protocol): m for m in market_means}
     if outlook is None:
         outlook = carry_outlook(list(funding_history_hourly), lookback_hours=preset.lookback_hours,
                                 recent_hours=preset.persistence_hours)
@@ -259,7 +268,7 @@ def decide_for_user(*, snapshot: RatesSnapshot, funding_history_hourly: Sequence
             decisions.append(Close(held.position.position_id, ExitReason.KILL_SWITCH,
                                    "operator kill switch: close-all"))
         else:
-            decisions.append(_exit_for(held, snapshot, outlook, settings, rates_fresh, fees))
+            decisions.append(_exit_for(held, snapshot, outlook, settings, rates_fresh, fees, means))
 
     if kill_switch is not KillSwitch.OFF:
         decisions.append(Hold(f"operator kill switch: {kill_switch.value}, nothing new opens"))
@@ -285,7 +294,8 @@ def decide_for_user(*, snapshot: RatesSnapshot, funding_history_hourly: Sequence
     predicted = snapshot.funding.predicted_funding_hourly
     if predicted is not None and predicted < funding:
         funding = predicted  # the venue expects less for the next hour: count on that
-    ranked = rank_markets(snapshot.markets, funding, settings.leverage, fees, horizon, capital)
+    markets = [cautious_market(m, means.get((m.asset, m.protocol))) for m in snapshot.markets]
+    ranked = rank_markets(markets, funding, settings.leverage, fees, horizon, capital)
     if not ranked:
         decisions.append(Hold("no market has data, capacity and leverage for this position"))
         return TickDecision(tuple(decisions))
