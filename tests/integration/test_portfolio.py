@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -30,7 +31,8 @@ def sim_system(tmp_path_factory: pytest.TempPathFactory, terminal: Terminal) -> 
 
 @pytest.fixture
 def fay(sim_system: LocalSystem, terminal: Terminal) -> Client:
-    return log_in(sim_system, terminal, "fay@example.com")
+    """A new trader per test (login codes are rate-limited per address)."""
+    return log_in(sim_system, terminal, f"fay-{uuid.uuid4().hex[:8]}@example.com")
 
 
 def _sums_to_total(pnl: dict[str, str]) -> None:
@@ -48,7 +50,7 @@ def test_an_open_position_shows_live_risk_and_pnl_by_source_then_its_realized_hi
     me = fay.get("/api/v1/auth/me").json()["user"]
     httpx.post(f"{sim_system.sim.base_url}/sim/clock", json={"advance_hours": 3})
     sim_system.functions.invoke("rates_poller", {})
-    fay = log_in(sim_system, terminal, "fay@example.com")  # three idle hours ended the session
+    fay = log_in(sim_system, terminal, me["email"])  # three idle hours ended the session
     paid = httpx.post(f"{sim_system.sim.url('hyperliquid')}/info",
                       json={"type": "userFunding", "user": me["wallets"]["evm"], "startTime": 0}).json()
     funding = sum((Decimal(p["delta"]["usdc"]) for p in paid), Decimal(0))
@@ -94,7 +96,10 @@ def test_an_open_position_shows_live_risk_and_pnl_by_source_then_its_realized_hi
 
 
 def test_activity_pages_newest_first_and_a_bad_cursor_is_a_400(fay: Client) -> None:
+    assert fay.post("/api/v1/control/start").status_code == 200
+    assert fay.post("/api/v1/control/stop").status_code == 200
     first = fay.get("/api/v1/activity?limit=1").json()
+    assert first["events"][0]["message"] == "Strategy stopped: the bot is on standby."
     assert len(first["events"]) == 1 and first["next_cursor"]
     second = fay.get(f"/api/v1/activity?limit=1&cursor={first['next_cursor']}").json()
     assert second["events"][0]["at"] <= first["events"][0]["at"]
@@ -152,3 +157,36 @@ def test_only_an_operator_sets_the_kill_switch_and_sets_it_back(sim_system: Loca
     messages = [e["message"] for e in op.get("/api/v1/activity").json()["events"] if e["kind"] == "kill_switch"]
     assert messages[:2] == ["Kill switch set to off by op@example.com.",
                             "Kill switch set to no-new-positions by op@example.com."]
+
+
+def test_hourly_snapshots_feed_the_charts_with_entries_and_exits_on_the_funding(sim_system: LocalSystem,
+                                                                                fay: Client) -> None:
+    job = fay.wait_job(fay.post("/api/v1/positions/open", {"asset": "SOL", "protocol": "drift", "leverage": "2",
+                                                            "size_usd": "600"}).json()["job_id"], timeout=60)
+    assert job["status"] == "succeeded", job
+    assert sim_system.functions.invoke("pnl_snapshots", {"source": "aws.events"})["snapshots"] >= 1
+    points = fay.get(f"/api/v1/charts/positions/{job['position_id']}").json()["points"]
+    assert len(points) == 1
+    assert sum(Decimal(points[0][part]) for part in PARTS) == Decimal(points[0]["total_usd"])
+    fay.wait_job(fay.post(f"/api/v1/positions/{job['position_id']}/close").json()["job_id"], timeout=60)
+    closed = fay.get(f"/api/v1/charts/positions/{job['position_id']}").json()["points"]
+    realized = next(p for p in fay.get("/api/v1/positions?view=history").json()["positions"]
+                    if p["position_id"] == job["position_id"])["pnl"]["total_usd"]
+    assert closed[-1]["total_usd"] == realized  # the curve ends at the realized PnL
+    account = fay.get("/api/v1/charts/account").json()["points"]
+    assert account and Decimal(account[-1]["total_usd"]) != 0
+
+    funding = fay.get("/api/v1/charts/funding?hours=48").json()
+    assert len(funding["points"]) == 48 and funding["points"][0]["at"] < funding["points"][-1]["at"]
+    kinds = {(m["position_id"], m["kind"]) for m in funding["markers"]}
+    assert {(job["position_id"], "entry"), (job["position_id"], "exit")} <= kinds
+    assert fay.get("/api/v1/charts/positions/nope").status_code == 404
+
+
+def test_the_backtest_page_runs_the_cli_engine(fay: Client) -> None:
+    reply = fay.get("/api/v1/backtest?preset=balanced&capital=10000")
+    assert reply.status_code == 200, reply.text
+    result = reply.json()
+    assert result["hours"] > 0 and result["series"]
+    assert sum(Decimal(v) for v in result["pnl"].values()) == Decimal(result["total_pnl"])
+    assert fay.get("/api/v1/backtest?preset=reckless").json()["error"]["code"] == "invalid_preset"

@@ -21,7 +21,16 @@ from dnbot.domain.pnl import SOURCES, PnlBreakdown
 from dnbot.domain.pnl_breakdown import CarryRates, LegFill, long_price_now, realized, unrealized
 from dnbot.domain.positions import Position, PositionStatus
 from dnbot.domain.risk import RiskReadings, joint_view
-from dnbot.ports import ActivityLog, Clock, PnlBook, PositionStore, RatesStore, RiskReader
+from dnbot.ports import (
+    ActivityLog,
+    Clock,
+    PnlBook,
+    PnlSnapshot,
+    PnlSnapshots,
+    PositionStore,
+    RatesStore,
+    RiskReader,
+)
 from dnbot.services.errors import ServiceError
 
 logger = logging.getLogger(__name__)
@@ -76,7 +85,9 @@ def hours_between(start: datetime, end: datetime) -> Decimal:
 class PortfolioService:
     def __init__(self, positions: PositionStore, rates: RatesStore, risk: RiskReader,
                  funding_of: Callable[[Position], Decimal], pnl_book: PnlBook, clock: Clock,
-                 cache_seconds: float = 15.0, monotonic: Callable[[], float] = time.monotonic) -> None:
+                 cache_seconds: float = 15.0, monotonic: Callable[[], float] = time.monotonic,
+                 snapshots: PnlSnapshots | None = None) -> None:
+        self._snapshots = snapshots
         self._positions = positions
         self._rates = rates
         self._risk = risk
@@ -140,6 +151,46 @@ class PortfolioService:
             return None
         # recorded before the breakdown was kept: the total is known, the sources are not
         return PnlBreakdown(price=position.realized_pnl_usd)
+
+    # --- hourly snapshots (the charts) ---------------------------------------------------------------------
+
+    def record_snapshots(self) -> int:
+        """Every open position's PnL by source now, kept for this hour (the hourly schedule calls it)."""
+        if self._snapshots is None:
+            return 0
+        written = 0
+        for status in (PositionStatus.OPEN, PositionStatus.NEEDS_ATTENTION):
+            for position in self._positions.positions_with_status(status):
+                if position.long_leg is None or position.short_leg is None:
+                    continue
+                figures = self.live_figures(position)
+                if figures.pnl is None:
+                    continue
+                self._snapshots.put_snapshot(position.user_id, PnlSnapshot(
+                    position.position_id, figures.read_at, figures.pnl.as_dict()))
+                written += 1
+        return written
+
+    def position_series(self, user_id: str, position_id: str, since: datetime) -> list[PnlSnapshot]:
+        return self._snapshots.snapshots(user_id, since, position_id) if self._snapshots else []
+
+    def account_series(self, user_id: str, since: datetime) -> list[PnlSnapshot]:
+        """The account's PnL by source at each hour: every position's latest snapshot up to that hour, summed
+        (a closed position keeps contributing its realized PnL)."""
+        if self._snapshots is None:
+            return []
+        latest: dict[str, dict[str, Decimal]] = {}
+        series: list[PnlSnapshot] = []
+        for snapshot in self._snapshots.snapshots(user_id, since):
+            latest[snapshot.position_id] = snapshot.parts
+            total = {name: sum((parts.get(name, Decimal(0)) for parts in latest.values()), Decimal(0))
+                     for name in SOURCES}
+            hour = snapshot.at.replace(minute=0, second=0, microsecond=0)
+            if series and series[-1].at.replace(minute=0, second=0, microsecond=0) == hour:
+                series[-1] = PnlSnapshot("account", snapshot.at, total)
+            else:
+                series.append(PnlSnapshot("account", snapshot.at, total))
+        return series
 
     # --- live figures ----------------------------------------------------------------------------------------
 
@@ -213,7 +264,9 @@ class PositionJournal:
     """What the workflows tell the trader: an activity line per step that matters, and the realized PnL by
     source kept with a closed or failed position."""
 
-    def __init__(self, activity: ActivityLog, pnl_book: PnlBook, rates: RatesStore, clock: Clock) -> None:
+    def __init__(self, activity: ActivityLog, pnl_book: PnlBook, rates: RatesStore, clock: Clock,
+                 snapshots: PnlSnapshots | None = None) -> None:
+        self._snapshots = snapshots
         self._activity = activity
         self._pnl = pnl_book
         self._rates = rates
@@ -274,6 +327,9 @@ class PositionJournal:
                          hours_held=hours_between(position.created_at, self._clock.now()), rates=rates)
         try:
             self._pnl.put_realized(position.user_id, position.position_id, parts.as_dict())
+            if self._snapshots is not None:  # the chart ends at the realized figure
+                self._snapshots.put_snapshot(position.user_id, PnlSnapshot(position.position_id,
+                                                                           self._clock.now(), parts.as_dict()))
         except Exception:  # the position's total is saved with it; the split is for display
             logger.exception("could not keep the PnL split of %s", position.position_id)
         return parts

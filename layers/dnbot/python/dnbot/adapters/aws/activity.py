@@ -3,6 +3,7 @@
 Item types (pk / sk), under the user's partition so a page is one Query:
     USER#<id> / ACT#<iso at>#<rand>     one activity event (type "activity"; expires after `ttl`, if set)
     USER#<id> / PNL#<position id>       a closed or failed position's realized PnL by source
+    USER#<id> / SNAP#<iso hour>#<pid>   a position's PnL by source at that hour (the charts)
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Key
 
-from dnbot.ports import ActivityEvent, ActivityPage
+from dnbot.ports import ActivityEvent, ActivityPage, PnlSnapshot
 
 logger = logging.getLogger(__name__)
 MAX_PAGE = 200
@@ -97,6 +98,38 @@ class DynamoPnlBook:
             response = self._table.query(**query)
             for item in response.get("Items", []):
                 found[item["position_id"]] = {k: Decimal(str(v)) for k, v in item["parts"].items()}
+            if "LastEvaluatedKey" not in response:
+                return found
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+class DynamoPnlSnapshots:
+    """Implements PnlSnapshots: keyed by hour first, so "since" is one range Query of the user's partition."""
+
+    def __init__(self, table: Any, ttl: timedelta | None = None) -> None:
+        self._table = table
+        self._ttl = ttl
+
+    def put_snapshot(self, user_id: str, snapshot: PnlSnapshot) -> None:
+        hour = snapshot.at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        item: dict[str, Any] = {"pk": f"USER#{user_id}", "sk": f"SNAP#{hour.isoformat()}#{snapshot.position_id}",
+                                "type": "pnl_snapshot", "position_id": snapshot.position_id,
+                                "at": snapshot.at.astimezone(UTC).isoformat(), "parts": dict(snapshot.parts)}
+        if self._ttl is not None:
+            item["expires_at"] = int((hour + self._ttl).timestamp())
+        self._table.put_item(Item=item)
+
+    def snapshots(self, user_id: str, since: datetime, position_id: str | None = None) -> list[PnlSnapshot]:
+        start = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        query: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(f"USER#{user_id}")
+                                 & Key("sk").between(f"SNAP#{start.isoformat()}", "SNAP$")}
+        found: list[PnlSnapshot] = []
+        while True:
+            response = self._table.query(**query)
+            for item in response.get("Items", []):
+                if position_id is None or item["position_id"] == position_id:
+                    found.append(PnlSnapshot(item["position_id"], datetime.fromisoformat(item["at"]),
+                                             {k: Decimal(str(v)) for k, v in item["parts"].items()}))
             if "LastEvaluatedKey" not in response:
                 return found
             query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
