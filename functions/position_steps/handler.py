@@ -24,4 +24,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     state = event["state"]
     logger.append_keys(step=event["step"], position_id=state.get("position_id"), job_id=state.get("job_id"),
                        user_id=state.get("user_id"), execution=event.get("execution"))
-    return lambda_runtime().steps.run(event["step"], state)
+    runtime = lambda_runtime()
+    if event["step"] == "withdraw":  # the withdraw workflow (dnbot.services.withdrawals): pays once, signs here
+        paid = runtime.withdrawals.execute(state["user_id"], state["withdrawal_id"], runtime.solana_withdrawals)
+        return {**state, "status": paid.status, "signature": paid.signature}
+    return runtime.steps.run(event["step"], state)

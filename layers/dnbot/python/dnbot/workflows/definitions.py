@@ -148,7 +148,19 @@ def close_position_definition() -> dict[str, Any]:
     }
 
 
+def withdraw_definition() -> dict[str, Any]:
+    """Pay one confirmed withdrawal (dnbot.services.withdrawals): idempotent, so retries never pay twice."""
+    return {
+        "Comment": "Pay a confirmed withdrawal from the user's wallet (idempotent by withdrawal id).",
+        "StartAt": "Withdraw",
+        "States": {"Withdraw": _task("withdraw", next_state=None, retry_venue=True,
+                                     comment="Sign exactly this transfer (validated), store it, send it")},
+    }
+
+
 def definition_for(name: str) -> dict[str, Any]:
+    if name == "withdraw":
+        return withdraw_definition()
     if name == "open_position":
         return open_position_definition()
     if name == "close_position":

@@ -161,9 +161,10 @@ class PrivyWallets:
 
     # SolanaTransactionSigner
 
-    def sign_transaction(self, user_id: str, tx_base64: str) -> str:
+    def sign_transaction(self, user_id: str, tx_base64: str, policy: SigningPolicy | None = None) -> str:
+        """`policy`: this one transaction's (a withdrawal names its recipient); default: the wallet's."""
         record = self._record(user_id)
-        validate_transaction(tx_base64, self._policy_for(user_id, record.solana_address))
+        validate_transaction(tx_base64, policy or self._policy_for(user_id, record.solana_address))
         with _venue_errors("sign the Solana transaction"):
             data = self._client.wallets.solana.sign_transaction(
                 record.solana_wallet_id, tx_base64, address=record.solana_address,

@@ -1,0 +1,237 @@
+"""Withdrawals: a user takes free funds out of their Solana wallet, confirmed by a one-time code sent by email.
+
+request   POST /withdrawals: checks the address, the amount against free funds, the per-user limit; stores the
+          withdrawal (status confirm_by_email) and a hashed code (the sessions table), sends the code.
+confirm   POST /withdrawals/{id}/confirm: at most MAX_CODE_CHECKS checks of the code, then one atomic move
+          confirm_by_email -> approved (a second confirm pays nothing) and the withdraw workflow starts.
+execute   the workflow's step, in the trading function (the only one that may sign): checks free funds again,
+          builds exactly one transfer, validates it (dnbot.security.withdrawal_validator), signs it with the
+          user's Privy wallet (KMS authorization key), stores the signed transaction BEFORE sending it (a retried
+          step resends the same signature: it cannot pay twice), sends it, records the signature.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, Literal, Protocol
+
+from dnbot.domain.positions import PositionStatus
+from dnbot.ports import ActivityLog, Clock, PositionStore, UserRecord, UserStore
+from dnbot.services.auth import AuditTrail, RateLimiter, limit
+from dnbot.services.errors import Conflict, NotFound, ServiceError, Unauthorized, Unavailable
+
+WithdrawalAsset = Literal["USDC", "SOL"]
+WithdrawalStatus = Literal["confirm_by_email", "approved", "sending", "sent", "failed", "expired"]
+
+CODE_LIFETIME = timedelta(minutes=10)
+MAX_CODE_CHECKS = 5
+WITHDRAWALS_PER_USER_PER_HOUR = 10
+SOL_FEE_RESERVE = Decimal("0.01")  # SOL kept for transaction fees: a SOL withdrawal cannot drain the wallet
+MIN_AMOUNT = {"USDC": Decimal("0.01"), "SOL": Decimal("0.000001")}
+
+
+@dataclass(frozen=True, slots=True)
+class Withdrawal:
+    withdrawal_id: str
+    user_id: str
+    asset: WithdrawalAsset
+    amount: Decimal
+    to: str
+    status: WithdrawalStatus
+    created_at: datetime
+    updated_at: datetime
+    signature: str | None = None
+    signed_transaction: str | None = None  # stored before sending: a retry resends it, never a new payment
+    error: str | None = None
+
+
+class WithdrawalStore(Protocol):
+    def create_withdrawal(self, withdrawal: Withdrawal) -> None: ...
+
+    def get_withdrawal(self, user_id: str, withdrawal_id: str) -> Withdrawal | None: ...
+
+    def move_withdrawal(self, withdrawal: Withdrawal, expected: WithdrawalStatus) -> bool:
+        """Save only if the stored status is still `expected` (atomic); False if it moved meanwhile."""
+        ...
+
+    def list_withdrawals(self, user_id: str) -> list[Withdrawal]: ...
+
+
+class CodeItems(Protocol):
+    def put_expiring(self, pk: str, sk: str, attributes: dict[str, Any], expires_at: datetime) -> None: ...
+
+    def get_unexpired(self, pk: str, sk: str) -> dict[str, Any] | None: ...
+
+    def count_use(self, pk: str, sk: str, attribute: str, limit: int) -> bool: ...
+
+    def delete_if(self, pk: str, sk: str, attribute: str, value: Any) -> bool: ...
+
+
+class CodeSender(Protocol):
+    def send_withdrawal_code(self, email: str, code: str, withdrawal: Withdrawal) -> None: ...
+
+
+class WithdrawalStarter(Protocol):
+    def start_withdrawal(self, withdrawal: Withdrawal) -> None:
+        """Start the withdraw workflow (idempotent per withdrawal)."""
+        ...
+
+
+class FreeFunds(Protocol):
+    def wallet_balance(self, user: UserRecord, asset: WithdrawalAsset) -> Decimal: ...
+
+
+class AddressCheck(Protocol):
+    def valid_address(self, address: str) -> bool: ...
+
+
+class TransferExecutor(Protocol):
+    def sign_transfer(self, user_id: str, asset: WithdrawalAsset, amount: Decimal, to: str) -> str:
+        """Build, validate and sign exactly this transfer from the user's wallet; the signed transaction."""
+        ...
+
+    def send(self, signed_transaction: str) -> str:
+        """Send (or resend) it; its signature."""
+        ...
+
+
+def _code_digest(withdrawal_id: str, code: str) -> str:
+    return hashlib.sha256(f"{withdrawal_id}:{code}".encode()).hexdigest()
+
+
+class WithdrawalService:
+    def __init__(self, store: WithdrawalStore, users: UserStore, positions: PositionStore, codes: CodeItems,
+                 sender: CodeSender | None, starter: WithdrawalStarter | None, funds: FreeFunds,
+                 addresses: AddressCheck, limiter: RateLimiter, clock: Clock, *, audit: AuditTrail | None = None,
+                 activity: ActivityLog | None = None) -> None:
+        self._store = store
+        self._users = users
+        self._positions = positions
+        self._codes = codes
+        self._sender = sender
+        self._starter = starter
+        self._funds = funds
+        self._addresses = addresses
+        self._limiter = limiter
+        self._clock = clock
+        self._audit = audit
+        self._activity = activity
+
+    # --- the API side ---------------------------------------------------------------------------------------
+
+    def request(self, user: UserRecord, asset: WithdrawalAsset, amount: Decimal, to: str, *,
+                client: str = "") -> Withdrawal:
+        if self._sender is None or self._starter is None:
+            raise Unavailable("Withdrawals are not configured on this deployment.", code="withdrawals_unavailable")
+        if amount < MIN_AMOUNT[asset]:
+            raise ServiceError(f"The smallest {asset} withdrawal is {MIN_AMOUNT[asset]}.", code="amount_too_small")
+        if not self._addresses.valid_address(to):
+            raise ServiceError("That is not a Solana address.", code="bad_address")
+        if to == user.solana_address:
+            raise ServiceError("That is this account's own wallet.", code="bad_address")
+        limit(self._limiter, "withdrawals", user.user_id, WITHDRAWALS_PER_USER_PER_HOUR, timedelta(hours=1),
+              "Too many withdrawals in the last hour; wait a little.")
+        self._check_free(user, asset, amount)
+        now = self._clock.now()
+        withdrawal = Withdrawal(withdrawal_id=uuid.uuid4().hex, user_id=user.user_id, asset=asset, amount=amount,
+                                to=to, status="confirm_by_email", created_at=now, updated_at=now)
+        self._store.create_withdrawal(withdrawal)
+        code = f"{secrets.randbelow(1_000_000):06d}"
+        self._codes.put_expiring(f"WCODE#{withdrawal.withdrawal_id}", "WCODE",
+                                 {"digest": _code_digest(withdrawal.withdrawal_id, code), "checks": 0},
+                                 now + CODE_LIFETIME)
+        self._sender.send_withdrawal_code(user.email, code, withdrawal)
+        self._record("withdrawal_requested", user.user_id, client, withdrawal)
+        self._event(withdrawal, "requested")
+        return withdrawal
+
+    def confirm(self, user: UserRecord, withdrawal_id: str, code: str, *, client: str = "") -> Withdrawal:
+        withdrawal = self.get(user.user_id, withdrawal_id)
+        if withdrawal.status != "confirm_by_email":
+            raise Conflict("This withdrawal was already confirmed.", code="already_confirmed")
+        key = (f"WCODE#{withdrawal_id}", "WCODE")
+        stored = self._codes.get_unexpired(*key)
+        if stored is None:
+            raise Unauthorized("The code expired; request the withdrawal again.", code="code_expired")
+        if not self._codes.count_use(*key, "checks", MAX_CODE_CHECKS):
+            raise Unauthorized("Too many wrong codes; request the withdrawal again.", code="code_expired")
+        digest = _code_digest(withdrawal_id, code)
+        if not hmac.compare_digest(stored["digest"], digest) or not self._codes.delete_if(*key, "digest", digest):
+            self._record("withdrawal_code_rejected", user.user_id, client, withdrawal)
+            raise Unauthorized("That code is wrong.", code="invalid_code")
+        approved = replace(withdrawal, status="approved", updated_at=self._clock.now())
+        if not self._store.move_withdrawal(approved, expected="confirm_by_email"):
+            raise Conflict("This withdrawal was already confirmed.", code="already_confirmed")
+        assert self._starter is not None
+        self._starter.start_withdrawal(approved)
+        self._record("withdrawal_confirmed", user.user_id, client, approved)
+        self._event(approved, "confirmed")
+        return approved
+
+    def get(self, user_id: str, withdrawal_id: str) -> Withdrawal:
+        withdrawal = self._store.get_withdrawal(user_id, withdrawal_id)
+        if withdrawal is None:  # another user's withdrawal is as absent as a made-up id
+            raise NotFound("No such withdrawal.", code="withdrawal_not_found")
+        return withdrawal
+
+    def of_user(self, user_id: str) -> list[Withdrawal]:
+        return self._store.list_withdrawals(user_id)
+
+    def _check_free(self, user: UserRecord, asset: WithdrawalAsset, amount: Decimal) -> None:
+        if any(p.status in (PositionStatus.PENDING, PositionStatus.CLOSING)
+               for p in self._positions.list_positions(user.user_id)):
+            raise Conflict("A position is opening or closing: its funds are moving. Try again when it is done.",
+                           code="funds_in_motion")
+        balance = self._funds.wallet_balance(user, asset)
+        free = balance - SOL_FEE_RESERVE if asset == "SOL" else balance
+        if amount > free:
+            raise ServiceError(f"Only {max(free, Decimal(0))} {asset} is free to withdraw.", code="insufficient_funds")
+
+    # --- the trading side (the withdraw workflow's step) -----------------------------------------------------
+
+    def execute(self, user_id: str, withdrawal_id: str, executor: TransferExecutor) -> Withdrawal:
+        withdrawal = self.get(user_id, withdrawal_id)
+        if withdrawal.status in ("sent", "failed", "expired", "confirm_by_email"):
+            return withdrawal  # done, or never confirmed: nothing to pay
+        if withdrawal.status == "approved":
+            user = self._users.get_user(user_id)
+            if user is None:
+                raise NotFound("No such user.", code="unknown_user")
+            try:
+                self._check_free(user, withdrawal.asset, withdrawal.amount)
+                signed = executor.sign_transfer(user_id, withdrawal.asset, withdrawal.amount, withdrawal.to)
+            except ServiceError as refused:
+                return self._finish(withdrawal, "approved", status="failed", error=str(refused))
+            sending = replace(withdrawal, status="sending", signed_transaction=signed, updated_at=self._clock.now())
+            if not self._store.move_withdrawal(sending, expected="approved"):
+                return self.get(user_id, withdrawal_id)  # a parallel run took it
+            withdrawal = sending
+        assert withdrawal.signed_transaction is not None
+        signature = executor.send(withdrawal.signed_transaction)  # the same bytes on every retry
+        return self._finish(withdrawal, "sending", status="sent", signature=signature)
+
+    def _finish(self, withdrawal: Withdrawal, expected: WithdrawalStatus, **changes: Any) -> Withdrawal:
+        done = replace(withdrawal, updated_at=self._clock.now(), **changes)
+        if not self._store.move_withdrawal(done, expected=expected):
+            return self.get(withdrawal.user_id, withdrawal.withdrawal_id)
+        self._event(done, str(done.status))
+        return done
+
+    def _record(self, action: str, user_id: str, client: str, withdrawal: Withdrawal) -> None:
+        if self._audit is not None:
+            self._audit.record(action, user_id=user_id, client=client, detail={
+                "withdrawal_id": withdrawal.withdrawal_id, "asset": withdrawal.asset,
+                "amount": str(withdrawal.amount), "to": withdrawal.to})
+
+    def _event(self, withdrawal: Withdrawal, what: str) -> None:
+        if self._activity is not None:
+            self._activity.record(withdrawal.user_id, "withdrawal",
+                                  f"Withdrawal of {withdrawal.amount} {withdrawal.asset} to {withdrawal.to}: {what}.",
+                                  withdrawal_id=withdrawal.withdrawal_id, status=withdrawal.status,
+                                  signature=withdrawal.signature or "")
