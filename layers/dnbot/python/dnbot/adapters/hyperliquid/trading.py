@@ -144,6 +144,7 @@ class HyperliquidShortVenue:
         self._approver = approver
         self._nonces = nonces
         self._slippage = slippage
+        self._agent_owners: dict[str, str] = {}  # agent address -> user id (re-approval of an unknown agent)
         self._leverage = leverage
 
     # --- wire ----------------------------------------------------------------------------------------------
@@ -170,10 +171,21 @@ class HyperliquidShortVenue:
         return body
 
     def _l1(self, agent: Any, action: dict[str, Any], *, places_order: bool = False) -> dict[str, Any]:
-        nonce = self._nonces.next_nonce(agent.address.lower())
-        signature = sign_l1_action(agent, action, None, nonce, None, self._is_mainnet)
-        return self._post_exchange({"action": action, "nonce": nonce, "signature": signature,
-                                    "vaultAddress": None, "expiresAfter": None}, places_order=places_order)
+        """Sign with the agent and send. An agent the venue does not know ("User or API Wallet ... does not
+        exist": pruned, or its approval lost) is approved again by its user, ONCE, and the action resent; if the
+        venue still does not know it, the refusal stands (never retried forever)."""
+        for attempt in (1, 2):
+            nonce = self._nonces.next_nonce(agent.address.lower())
+            signature = sign_l1_action(agent, action, None, nonce, None, self._is_mainnet)
+            try:
+                return self._post_exchange({"action": action, "nonce": nonce, "signature": signature,
+                                            "vaultAddress": None, "expiresAfter": None}, places_order=places_order)
+            except VenueRejected as refused:
+                owner = self._agent_owners.get(agent.address.lower())
+                if attempt == 2 or owner is None or "does not exist" not in str(refused):
+                    raise
+                self._approve(owner, agent.address)  # refused before anything executed: safe to resend
+        raise AssertionError("unreachable")
 
     # --- the agent wallet ------------------------------------------------------------------------------------
 
@@ -182,8 +194,11 @@ class HyperliquidShortVenue:
         never lost), approved by the user's own EVM wallet. Never shared between users."""
         if self._agent_keys.has(user_id):
             # a stored key that fails to decrypt raises: it is never silently replaced by a new agent
-            return Account.from_key(self._agent_keys.load(user_id))
+            stored = Account.from_key(self._agent_keys.load(user_id))
+            self._agent_owners[stored.address.lower()] = user_id
+            return stored
         agent = Account.create()
+        self._agent_owners[agent.address.lower()] = user_id
         self._agent_keys.store(user_id, "0x" + bytes(agent.key).hex())
         self._approve(user_id, agent.address)
         return agent
