@@ -95,6 +95,7 @@ def test_a_short_closed_outside_the_bot_is_restored(system: LocalSystem, termina
     position = system.runtime.store.get_position(user.user_id, position_id)
     assert position is not None and position.status is PositionStatus.OPEN  # hedged again, still open
     assert position.drift is not None and "hedge restored" in position.drift
+    assert "hedge restored" in client.get(f"/api/v1/positions/{position_id}").json()["drift"]  # the trader sees it
     assert [a["kind"] for a in _alerts(system, user.user_id)] == ["drift"]
     assert any(line.startswith(f"dnbot local: ALERT drift user={user.user_id}") for line in terminal.lines)
 

@@ -63,6 +63,7 @@ class PositionViewOut(BaseModel):
     closed_at: datetime | None
     close_reason: str | None
     failure: str | None
+    drift: str | None = None  # the reconciler's last finding: a venue disagreed with the ledger (and the repair)
     # live, from the venues (None: not live, or the venue could not be read: see stale_since)
     health_factor: Decimal | None
     margin_ratio: Decimal | None
@@ -88,7 +89,7 @@ class PositionViewOut(BaseModel):
                                live.long_debt_usd if live else None),
             short=LegView.build(p.short_leg, live.short_value_usd if live else None),
             created_at=p.created_at, closed_at=p.updated_at if p.status in HISTORY else None,
-            close_reason=p.close_reason, failure=p.failure,
+            close_reason=p.close_reason, failure=p.failure, drift=p.drift,
             health_factor=live.health_factor if live else None, margin_ratio=live.margin_ratio if live else None,
             liquidation_price_usd=live.liquidation_price_usd if live else None,
             sol_price_usd=live.sol_price_usd if live else None,
