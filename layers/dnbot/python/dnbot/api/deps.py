@@ -5,7 +5,8 @@ from __future__ import annotations
 import hmac
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated
+from datetime import timedelta
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Path, Request
 
@@ -63,3 +64,18 @@ UserDep = Annotated[CurrentUser, Depends(current_user)]
 # Ids in paths (positions, jobs, withdrawals) are ours: hex or URL-safe, short. Anything else is a 422 before it
 # becomes a database key (DynamoDB refuses keys over 1 KB with a server error).
 IdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
+
+
+def rate_limited(scope: str, per_hour: int) -> Any:
+    """A route dependency: at most `per_hour` calls per user per hour (atomic counter), else 429 + Retry-After."""
+    from dnbot.services.auth import limit
+
+    def check(request: Request, current: UserDep) -> None:
+        limit(get_runtime(request).session_store, scope, current.user.user_id, per_hour, timedelta(hours=1),
+              "Too many of these in the last hour; wait a little.")
+
+    return Depends(check)
+
+
+POSITION_OPENS_PER_HOUR = 30
+POSITION_CLOSES_PER_HOUR = 60

@@ -5,7 +5,14 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
-from dnbot.api.deps import IdPath, RuntimeDep, UserDep
+from dnbot.api.deps import (
+    POSITION_CLOSES_PER_HOUR,
+    POSITION_OPENS_PER_HOUR,
+    IdPath,
+    RuntimeDep,
+    UserDep,
+    rate_limited,
+)
 from dnbot.api.schemas import JobAccepted, JobOut, OpenPositionRequest
 from dnbot.api.views import PositionsPageOut, PositionViewOut
 from dnbot.domain.assets import Asset, Protocol
@@ -17,7 +24,8 @@ router = APIRouter(prefix="/positions", tags=["positions"])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
 
-@router.post("/open", status_code=202, response_model=JobAccepted)
+@router.post("/open", status_code=202, response_model=JobAccepted,
+             dependencies=[rate_limited("position-opens", POSITION_OPENS_PER_HOUR)])
 def open_position(body: OpenPositionRequest, request: Request, runtime: RuntimeDep, current: UserDep,
                   idempotency_key: IdempotencyKey = None) -> JSONResponse:
     def start() -> tuple[int, dict[str, object]]:
@@ -50,7 +58,8 @@ def get_position(position_id: IdPath, runtime: RuntimeDep, current: UserDep) -> 
     return PositionViewOut.build(runtime.portfolio.one(runtime.positions.get(current.user.user_id, position_id)))
 
 
-@router.post("/{position_id}/close", status_code=202, response_model=JobAccepted)
+@router.post("/{position_id}/close", status_code=202, response_model=JobAccepted,
+             dependencies=[rate_limited("position-closes", POSITION_CLOSES_PER_HOUR)])
 def close_position(position_id: IdPath, request: Request, runtime: RuntimeDep, current: UserDep,
                    idempotency_key: IdempotencyKey = None) -> JSONResponse:
     def start() -> tuple[int, dict[str, object]]:
