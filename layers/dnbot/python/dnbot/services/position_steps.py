@@ -306,9 +306,6 @@ class PositionSteps:
             self._alerts.alert("needs_attention", f"position {position.position_id}: {reason}",
                                user_id=position.user_id, position_id=position.position_id,
                                detail={"was": position.status.value})
-        from dnbot import observability  # Powertools: loaded by the steps' handler already
-
-        observability.record(observability.POSITION_NEEDS_ATTENTION)
         self._open_ended(flagged, failed=position.status is PositionStatus.PENDING)
         self._jobs.put_job(self._job(state).finished(JobStatus.FAILED, now, reason))
         if self._journal is not None:

@@ -234,8 +234,6 @@ class Reconciler:
         if action.needs_attention:
             updated = updated.moved_to(PositionStatus.NEEDS_ATTENTION, self._clock.now(), failure=action.reason)
         self._positions.save_position(updated)
-        if action.needs_attention and current.status is not PositionStatus.NEEDS_ATTENTION:
-            _record_metric(1, "needs_attention")
 
 
 def _already_recorded(drift: Drift, positions: dict[str, Position], flags: dict[str, FlagPosition]) -> bool:
@@ -252,10 +250,9 @@ def _versions(positions: list[Position]) -> dict[str, tuple[str, int]]:
     return {p.position_id: (p.status.value, p.version) for p in positions}
 
 
-def _record_metric(count: int, what: str = "drift") -> None:
-    """CloudWatch metrics the stack's alarms read (ReconcilerDrift, PositionNeedsAttention)."""
-    if count:
+def _record_metric(drifts: int) -> None:
+    """ReconcilerDrift, which the stack's alarm reads (PositionNeedsAttention comes from the table's stream)."""
+    if drifts:
         from dnbot import observability
 
-        name = observability.RECONCILER_DRIFT if what == "drift" else observability.POSITION_NEEDS_ATTENTION
-        observability.record(name, count)
+        observability.record(observability.RECONCILER_DRIFT, drifts)
