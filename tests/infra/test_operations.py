@@ -262,3 +262,28 @@ def test_make_targets_build_what_synthesis_needs() -> None:
         assert target in makefile
     synth_rule = makefile.split("\nsynth:", 1)[1].split("\n\n", 1)[0]
     assert "cdk-inputs" in synth_rule.splitlines()[0] and "cfn-lint" in makefile
+
+
+def test_notifications_go_through_a_queue_with_a_dead_letter_queue(synth: Synth) -> None:
+    spec = resources.NOTIFICATION_QUEUE
+    queue_id = synth.logical_id(synth.stack.work_queues[spec.logical_id])
+    props = synth.raw["Resources"][queue_id]["Properties"]
+    assert props["RedrivePolicy"]["maxReceiveCount"] == spec.max_receives
+    assert props["VisibilityTimeout"] >= 6 * resources.function(spec.consumer).timeout_seconds
+    (mapping,) = [m["Properties"] for m in synth.of_type("AWS::Lambda::EventSourceMapping").values()
+                  if m["Properties"].get("EventSourceArn") == {"Fn::GetAtt": [queue_id, "Arn"]}]
+    assert synth.logical_id(synth.stack.functions["notifier"]) in json.dumps(mapping["FunctionName"])
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    # Who may queue a notification: the stream consumer (activity lines) and the API (the test message).
+    arn = {"Fn::GetAtt": [queue_id, "Arn"]}
+    senders = {f.name for f in resources.FUNCTIONS if any(
+        "sqs:SendMessage" in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])
+        and arn in (st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]])
+        for st in synth.role_statements(f.name))}
+    assert senders == {"ws_broadcast", "api"}
+    for name in senders:
+        env = synth.function(name)["Properties"]["Environment"]["Variables"]
+        assert env[resources.ENV_NOTIFICATION_QUEUE_URL] == {"Ref": queue_id}
+    dlq = synth.stack.dead_letter_queues[f"{spec.logical_id}Dlq"]
+    _alarm_on(synth, "ApproximateNumberOfMessagesVisible",
+              ("QueueName", {"Fn::GetAtt": [synth.logical_id(dlq), "QueueName"]}))

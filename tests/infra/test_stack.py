@@ -377,7 +377,8 @@ def test_websocket_api_connect_disconnect_and_broadcast(synth: Synth) -> None:
         assert connections_arn in uri
 
     assert "execute-api:ManageConnections" in synth.actions("ws_broadcast")
-    (mapping,) = synth.of_type("AWS::Lambda::EventSourceMapping").values()
+    (mapping,) = [m for m in synth.of_type("AWS::Lambda::EventSourceMapping").values()
+                  if "StartingPosition" in m["Properties"]]  # the stream's (the others read queues)
     props = mapping["Properties"]
     assert props["EventSourceArn"] == {"Fn::GetAtt": [synth.logical_id(synth.stack.table), "StreamArn"]}
     assert props["FunctionName"] == {"Ref": synth.logical_id(synth.stack.functions["ws_broadcast"])}
@@ -495,7 +496,7 @@ def _holders(synth: Synth, action: str) -> set[str]:
     ("ssm:GetParameter", {"api", "strategy_tick", "position_steps"}),
     ("ssm:PutParameter", {"api"}),
     ("states:StartExecution", {"api", "strategy_worker"}),
-    ("sqs:ReceiveMessage", {"strategy_worker"}),
+    ("sqs:ReceiveMessage", {"strategy_worker", "notifier"}),
     ("execute-api:ManageConnections", {"ws_broadcast"}),
     ("secretsmanager:GetSecretValue", {"api", "position_steps", "reconciler", "pnl_snapshots"}),
     ("sns:Publish", {"position_steps", "reconciler"}),

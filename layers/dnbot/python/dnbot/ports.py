@@ -55,6 +55,11 @@ class RatesStore(Protocol):
 
     def latest_snapshot(self) -> RatesSnapshot | None: ...
 
+    def hourly_snapshots(self, since: datetime) -> list[RatesSnapshot]:
+        """The last snapshot polled in each hour since `since`, oldest first (kept ~70 days, TTL): the
+        strategy's funding lookback and each market's week of rates."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class UserRecord:
@@ -592,3 +597,60 @@ class WebhookSender(Protocol):
     """POSTs a JSON body to a webhook; raises on anything but a 2xx (the queue then retries)."""
 
     def post(self, url: str, body: dict[str, Any]) -> None: ...
+
+
+# --- deposits: USDC on the user's Arbitrum address swept to Hyperliquid (services/deposits.py) ---------------
+
+@dataclass(frozen=True, slots=True)
+class SweepRecord:
+    """One bridge deposit of a user's Arbitrum USDC. Open while `sent` or `mined`; at most one open per user."""
+
+    user_id: str
+    tx_hash: str
+    nonce: int
+    raw: str  # the signed transaction, resent byte for byte while it is not mined
+    usdc: Decimal
+    sent_at: datetime
+    status: str  # sent | mined | credited | reverted | refused
+    credit_ref: str | None = None  # the Hyperliquid ledger entry that credited it
+
+    @property
+    def open(self) -> bool:
+        return self.status in ("sent", "mined")
+
+
+class DepositSweepLedger(Protocol):
+    def evm_wallets_page(self, cursor: str | None, limit: int) -> tuple[list[tuple[str, str]], str | None]:
+        """One page of (user id, EVM address) of every user with wallets, and the next page's cursor."""
+        ...
+
+    def open_sweep(self, user_id: str) -> SweepRecord | None: ...
+
+    def claim_sweep(self, record: SweepRecord) -> bool:
+        """Record a new open sweep; False when the user already has one (another run got there first)."""
+        ...
+
+    def update_sweep(self, record: SweepRecord) -> None:
+        """Save the record's new status; a record no longer open is closed (kept as history)."""
+        ...
+
+    def credit_refs(self, user_id: str) -> set[str]:
+        """Hyperliquid ledger entries already matched to a sweep of this user."""
+        ...
+
+
+class ArbitrumBridge(Protocol):
+    """The user's Arbitrum wallet and Hyperliquid's bridge (dnbot.adapters.evm.arbitrum.ArbitrumClient)."""
+
+    def usdc_balance(self, address: str) -> Decimal: ...
+
+    def eth_balance(self, address: str) -> Decimal: ...
+
+    def transfer_gas_reserve_eth(self, address: str) -> Decimal: ...
+
+    def sign_bridge_deposit(self, user_id: str, address: str, usdc: Decimal, signer: EvmTransactionSigner,
+                            *, nonce: int | None = None) -> Any: ...
+
+    def send_raw(self, tx_hash: str, raw: str) -> str: ...
+
+    def receipt_status(self, tx_hash: str) -> bool | None: ...

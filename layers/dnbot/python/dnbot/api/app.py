@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dnbot.api.edge import install_edge_guards
 from dnbot.api.routes import account, auth, charts, control, history, notifications, positions, rates
+from dnbot.api.routes import operator as operator_routes
 from dnbot.api.routes import withdrawals as withdrawal_routes
 from dnbot.services.errors import ServiceError, TooManyRequests
 
@@ -61,7 +62,8 @@ def create_app(runtime: Runtime, static_dir: Path | None = None) -> FastAPI:
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
         return _error(500, "internal_error", "Something went wrong on our side; it has been logged.")
 
-    for module in (rates, auth, history, charts, positions, control, account, notifications, withdrawal_routes):
+    for module in (rates, auth, history, charts, positions, control, account, notifications, withdrawal_routes,
+                   operator_routes):
         app.include_router(module.router, prefix="/api/v1")
 
     if static_dir is not None:
