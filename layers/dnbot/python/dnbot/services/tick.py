@@ -41,10 +41,20 @@ from dnbot.ports import (
 )
 from dnbot.resources import KillSwitch
 from dnbot.services.positions import OpenInFlight, PositionService
+from dnbot.services.rates import (
+    StrategyHistory,
+    markets_from_json,
+    markets_to_json,
+    outlook_from_json,
+    outlook_to_json,
+    strategy_history,
+)
 
 logger = logging.getLogger(__name__)
 
-FUNDING_HISTORY_HOURS = 48  # covers every preset's persistence window
+# the venue's settled hourly rates: up to 20 days in one /info call (Hyperliquid answers 500 rows at most); the
+# poller's hourly store (rates.strategy_history) holds the strategy's full 60-day lookback once it has run that long
+FUNDING_HISTORY_HOURS = 480
 USERS_PER_PAGE = 100  # per page message: one query and ten SendMessageBatch calls
 CLOSE_ALL_REASON = "operator kill switch: close-all"
 
@@ -98,16 +108,30 @@ class StrategyTick:
             logger.exception("funding history unavailable")
             report.errors["funding_history"] = f"{type(error).__name__}: {error}"
             history = []
-        context = tick_context(switch, snapshot, history, self._clock.now())
+        try:
+            stored = strategy_history(self._rates, self._clock.now())
+        except Exception as error:  # the venue's 20 days still give the strategy a (shorter) horizon
+            logger.exception("stored rates history unavailable")
+            report.errors["rates_history"] = f"{type(error).__name__}: {error}"
+            stored = StrategyHistory([], ())
+        context = tick_context(switch, snapshot, history, self._clock.now(), stored)
         self._queue.send_batch([{"kind": "users_page", "cursor": None, "context": context}])
         report.enqueued = 1
         return report
 
 
-def tick_context(switch: KillSwitch, snapshot: RatesSnapshot, history: list[Decimal], now: datetime) -> Message:
-    """What the tick read once, handed to every user's message."""
+def tick_context(switch: KillSwitch, snapshot: RatesSnapshot, history: list[Decimal], now: datetime,
+                 stored: StrategyHistory | None = None) -> Message:
+    """What the tick read once, handed to every user's message: the strategy's outlook per preset window
+    (computed here once, from the longer of the stored and the venue's funding history) and each market's
+    week mean; the last two days of funding ride along for the record."""
+    longer = stored.funding_history_hourly if stored and len(stored.funding_history_hourly) > len(history) \
+        else history
+    both = StrategyHistory(longer, stored.market_means if stored else ())
     return {"kill_switch": switch.value, "snapshot_at": snapshot.at.isoformat(),
-            "funding_history_hourly": [str(rate) for rate in history], "tick_at": now.isoformat()}
+            "funding_history_hourly": [str(rate) for rate in history[-48:]], "tick_at": now.isoformat(),
+            "outlooks": {str(hours): outlook_to_json(o) for hours, o in both.outlooks().items()},
+            "market_means": markets_to_json(both.market_means)}
 
 
 class TickWorker:
@@ -173,10 +197,13 @@ class TickWorker:
         now = self._clock.now()
         # the capital running opens reserved is not free, even where the venues' balances still show it
         free = self._capital.free_capital_usd(user) - reserved_capital_usd(positions)
+        outlook = context.get("outlooks", {}).get(str(settings.preset.persistence_hours))
         decision = decide_for_user(
             snapshot=snapshot, funding_history_hourly=[Decimal(r) for r in context["funding_history_hourly"]],
             positions=live, free_capital_usd=max(free, Decimal(0)), settings=settings,
-            kill_switch=KillSwitch(context["kill_switch"]), now=now)
+            kill_switch=KillSwitch(context["kill_switch"]), now=now,
+            outlook=None if outlook is None else outlook_from_json(outlook),
+            market_means=markets_from_json(context.get("market_means", [])))
         for item in decision.decisions:
             if isinstance(item, Close | Rebalance):
                 # A rebalance re-centres both legs; until a dedicated workflow exists it is a close, and the

@@ -3,6 +3,8 @@
 Item types (pk / sk):
     RATES / LATEST                      the latest rates snapshot (overwritten each poll)
     RATES / AT#<iso>                    history, expires after `history_ttl` (TTL attribute)
+    RATES / HOUR#<hour iso>             the last snapshot polled in each hour, expires after `hourly_ttl` (the
+                                        strategy's 60-day funding lookback and its week of market means)
     USER#<id> / PROFILE                 user; gsi1 = EMAIL#<email> / USER (login lookup)
     BOTS / RUNNING#<id>                 present while the user's bot runs (what the tick iterates)
     USER#<id> / POSITION#<pid>          position; gsi1 = STATUS#<status> / <user id>#<pid> (every open one)
@@ -213,10 +215,12 @@ def _strip_none(item: dict[str, Any]) -> dict[str, Any]:
 class DynamoStateStore:
     """Implements RatesStore, UserStore, PositionStore and JobStore on one table (sessions: adapters/aws/sessions.py)."""
 
-    def __init__(self, table: Any, clock: Callable[[], datetime], history_ttl: timedelta = timedelta(days=7)):
+    def __init__(self, table: Any, clock: Callable[[], datetime], history_ttl: timedelta = timedelta(days=7),
+                 hourly_ttl: timedelta = timedelta(days=70)):
         self._table = table  # a boto3 dynamodb.Table
         self._now = clock
         self._history_ttl = history_ttl
+        self._hourly_ttl = hourly_ttl
 
     # rates
     def put_snapshot(self, snapshot: RatesSnapshot) -> None:
@@ -225,6 +229,9 @@ class DynamoStateStore:
             batch.put_item(Item={"pk": "RATES", "sk": "LATEST", "type": "rates", **body})
             batch.put_item(Item={"pk": "RATES", "sk": f"AT#{body['at']}", "type": "rates", **body,
                                  "expires_at": _epoch(snapshot.at + self._history_ttl)})
+            hour = snapshot.at.replace(minute=0, second=0, microsecond=0)
+            batch.put_item(Item={"pk": "RATES", "sk": f"HOUR#{_iso(hour)}", "type": "rates", **body,
+                                 "expires_at": _epoch(snapshot.at + self._hourly_ttl)})
 
     def latest_snapshot(self) -> RatesSnapshot | None:
         item = self._table.get_item(Key={"pk": "RATES", "sk": "LATEST"}).get("Item")
@@ -234,6 +241,20 @@ class DynamoStateStore:
         response = self._table.query(
             KeyConditionExpression=Key("pk").eq("RATES") & Key("sk").between(f"AT#{_iso(since)}", "AT#~"))
         return [snapshot_from_item(i) for i in response.get("Items", [])]
+
+    def hourly_snapshots(self, since: datetime) -> list[RatesSnapshot]:
+        """The last snapshot polled in each hour from the hour of `since` on, oldest first (every page)."""
+        start = since.replace(minute=0, second=0, microsecond=0)
+        condition = Key("pk").eq("RATES") & Key("sk").between(f"HOUR#{_iso(start)}", "HOUR#~")
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"KeyConditionExpression": condition}
+        while True:
+            response = self._table.query(**kwargs)
+            items.extend(response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                break
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return [snapshot_from_item(i) for i in items]
 
     # users
     def get_user(self, user_id: str) -> UserRecord | None:
@@ -312,7 +333,7 @@ class DynamoStateStore:
         """A versioned conditional write: only if the stored version is still `position.version` (the one it
         was read at); stores and returns it at version + 1. Another writer in between -> PositionConflict."""
         saved = replace(position, version=position.version + 1)
-        condition = Attr("version").eq(position.version)
+        condition: Any = Attr("version").eq(position.version)
         if position.version == 0:  # written before versions existed, or never saved since its creation
             condition = condition | Attr("version").not_exists()
         condition = Attr("pk").exists() & condition
@@ -404,10 +425,14 @@ class DynamoStateStore:
                                  item["evm_address"])
 
     def put_wallets(self, user_id: str, record: PrivyWalletRecord) -> None:
+        from dnbot.adapters.aws.deposits import wallet_registry_item
+
         self._table.put_item(Item={"pk": f"USER#{user_id}", "sk": "WALLETS", "type": "wallets",
                                    "solana_wallet_id": record.solana_wallet_id,
                                    "solana_address": record.solana_address,
                                    "evm_wallet_id": record.evm_wallet_id, "evm_address": record.evm_address})
+        # the deposit sweep's list of addresses to watch (adapters/aws/deposits.py)
+        self._table.put_item(Item=wallet_registry_item(user_id, record.evm_address))
 
     # encrypted blobs
     def put_blob(self, key: str, blob: dict[str, str]) -> None:
