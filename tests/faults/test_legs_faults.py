@@ -339,6 +339,9 @@ def test_stale_rates_refuse_opens_but_not_risk_readings(system: LocalSystem, tra
     readings = system.runtime.risk.readings(trader.position(job["position_id"]))  # from the venues, not the rates
     assert readings.health_factor is not None and readings.margin_ratio is not None
     assert readings.liquidation_distance_at_open is not None and readings.equity_usd is not None
+    assert readings.peak_equity_usd is not None and readings.lst_depeg == 0
+    # a healthy fresh position reads as one: no false drawdown, rebalance or divergence exit
+    assert assess(readings, UserSettings.create().exits).verdict is Verdict.HOLD, readings
     assert trader.close(job["position_id"])["status"] == "succeeded"
     fresh_rates(system)
     report = trader.invariant("stale rates")
