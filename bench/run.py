@@ -11,18 +11,22 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
 from dnbot.backtest.engine import BacktestConfig, Backtester
 from dnbot.backtest.history import MarketHistory
 from dnbot.backtest.scan import scan_always
 from dnbot.domain.assets import Asset, Protocol
+from dnbot.domain.carry import CarryOutlook, carry_outlook, mean_markets
 from dnbot.domain.positions import Position, PositionStatus
 from dnbot.domain.presets import Preset, UserSettings
+from dnbot.domain.rates import LendingMarket
 from dnbot.domain.risk import RiskReadings
 from dnbot.domain.strategy import LivePosition, decide_for_user
 from dnbot.marketdata.recorded import RecordedData
 from dnbot.resources import KillSwitch
+from dnbot.services.rates import MARKET_MEAN_HOURS, STRATEGY_HISTORY_HOURS
 
 LEVERAGES = (Decimal(2), Decimal(3), Decimal(4))
 
@@ -124,8 +128,20 @@ def main() -> int:
     at = next(hour for hour, _ in reversed(span) if len(history.markets_at(hour)) == widest)
     snapshot = history.snapshot_at(at)
     assert snapshot is not None
-    history_48h = history.funding_history(at, 48)
     settings = UserSettings.create("balanced")
+    preset = settings.preset
+    history_48h = history.funding_history(at, 48)
+    lookback = history.funding_history(at, STRATEGY_HISTORY_HOURS)
+    week = [history.markets_at(hour) for hour, _ in span if at - timedelta(hours=MARKET_MEAN_HOURS) < hour <= at]
+
+    def once_per_tick() -> tuple[CarryOutlook, tuple[LendingMarket, ...]]:
+        return (carry_outlook(lookback, lookback_hours=preset.lookback_hours, recent_hours=preset.persistence_hours),
+                mean_markets(week))
+
+    timing, _ = measure(once_per_tick, repeats=5)
+    outlook, means = once_per_tick()
+    line(f"tick, once per tick: outlook of {len(lookback)} h + week means of {len(week)} h", timing,
+         f"horizon {outlook.horizon_hours} h")
     held = LivePosition(
         Position("p1", "u1", Asset.JITOSOL, Protocol.KAMINO, Decimal(3), Decimal(15_000), PositionStatus.OPEN,
                  at, at),
@@ -140,12 +156,18 @@ def main() -> int:
         def tick(positions: list[LivePosition] = positions, capital: Decimal = capital) -> None:
             for _ in range(calls):
                 decide_for_user(snapshot=snapshot, funding_history_hourly=history_48h, positions=positions,
-                                free_capital_usd=capital, settings=settings, kill_switch=KillSwitch.OFF, now=at)
+                                free_capital_usd=capital, settings=settings, kill_switch=KillSwitch.OFF, now=at,
+                                outlook=outlook, market_means=means)
 
         timing, _ = measure(tick, repeats=3)
         per_call = Timing(timing.wall / calls, timing.cpu / calls)
         print(f"  tick, {label:50} {per_call.wall * 1e3:7.4f} ms wall {per_call.cpu * 1e3:7.4f} ms cpu"
               f"  per user ({len(snapshot.markets)} markets; target < 0.2 ms)")
+
+    # 3b. the tick's fan-out for 10,000 users: the largest single invocation against the 60 s Lambda limit
+    import fanout
+
+    fanout.run(history, users=10_000)
 
     # 4. every Lambda's cold start against its framework floor (bench/cold_start.py)
     import cold_start

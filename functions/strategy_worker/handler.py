@@ -32,4 +32,4 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     reply = process_partial_response(event=event, record_handler=record_handler, processor=processor,
                                      context=context)
     metrics.add_metric(name=TICK_USER_ERRORS, unit=MetricUnit.Count, value=len(reply.get("batchItemFailures", [])))
-    return reply
+    return dict(reply)

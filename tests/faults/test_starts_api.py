@@ -162,8 +162,8 @@ def test_two_overlapping_ticks_open_one_position_with_one_order_per_leg(system: 
         assert trader.client.post("/api/v1/control/start").json()["bot_status"] == "running"
         snapshot = runtime.store.latest_snapshot()
         assert snapshot is not None
-        context = tick_context(KillSwitch.OFF, snapshot,
-                               runtime.funding_source.funding_history_hourly(FUNDING_HISTORY_HOURS), runtime.clock.now())
+        history = runtime.funding_source.funding_history_hourly(FUNDING_HISTORY_HOURS)
+        context = tick_context(KillSwitch.OFF, snapshot, history, runtime.clock.now())
         message = {"kind": "user", "user_id": trader.user_id, "context": context}
         outcomes: list[Any] = []
         start = threading.Barrier(2)

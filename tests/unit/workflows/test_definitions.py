@@ -89,4 +89,4 @@ def test_task_timeout_exceeds_the_step_function_timeout() -> None:
     from dnbot.resources import function
     from dnbot.workflows.definitions import TASK_TIMEOUT_SECONDS
 
-    assert TASK_TIMEOUT_SECONDS > function("position_steps").timeout_seconds
+    assert function("position_steps").timeout_seconds < TASK_TIMEOUT_SECONDS

@@ -76,21 +76,17 @@ class ControlService:
         since = self._clock.now() - timedelta(hours=24)
         realized_24h = sum((p.realized_pnl_usd for p in positions
                             if p.realized_pnl_usd is not None and p.updated_at >= since), Decimal(0))
+        # a failed open backs automatic opens off (domain/positions.OPEN_BACKOFF_*): the status says until when
+        backoff = self._guard.open_backoff(user_id) if self._guard is not None else None
         return BotStatus(
             bot_status=user.bot_status,
             kill_switch=self._kill_switch.kill_switch(),
             positions_open=sum(1 for p in positions if p.status is PositionStatus.OPEN),
             pnl_24h_usd=realized_24h,
             operator=self.is_operator(user),
-            **self._backoff(user_id),
+            failed_opens=backoff.failures if backoff else 0,
+            open_backoff_until=backoff.until if backoff and backoff.until > self._clock.now() else None,
         )
-
-    def _backoff(self, user_id: str) -> dict[str, object]:
-        backoff = self._guard.open_backoff(user_id) if self._guard is not None else None
-        if backoff is None:
-            return {}
-        return {"failed_opens": backoff.failures,
-                "open_backoff_until": backoff.until if backoff.until > self._clock.now() else None}
 
     def is_operator(self, user: UserRecord) -> bool:
         return user.email.lower() in self._admins
