@@ -2,6 +2,7 @@
 // itself, mutating calls carry the CSRF token, and every response body is validated with zod.
 import { z } from "zod";
 import * as S from "./schemas";
+import * as C from "../charts/data";
 
 export const API_BASE = "/api/v1";
 
@@ -24,7 +25,7 @@ export function getCsrfToken(): string | null {
   return csrfToken;
 }
 
-type Method = "GET" | "POST";
+type Method = "GET" | "POST" | "DELETE";
 
 async function request<T extends z.ZodType>(method: Method, path: string, schema: T, body?: unknown,
   extraHeaders: Record<string, string> = {})
@@ -68,6 +69,7 @@ async function request<T extends z.ZodType>(method: Method, path: string, schema
 
 const Anything = z.unknown();
 const Nothing = z.null();
+const Webhook = z.object({ webhook_url: z.string().nullable() });
 
 export interface OpenPositionRequest {
   asset: string;
@@ -103,6 +105,11 @@ export const api = {
     request("GET", `/positions?view=${view}&limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, S.Positions),
   activity: (cursor: string | null = null, limit = 20) =>
     request("GET", `/activity?limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, S.Activity),
+  accountChart: () => request("GET", "/charts/account", C.PnlSeries),
+  positionChart: (positionId: string) => request("GET", `/charts/positions/${encodeURIComponent(positionId)}`, C.PnlSeries),
+  fundingChart: (hours: number) => request("GET", `/charts/funding?hours=${hours}`, C.FundingHistory),
+  backtest: (preset: string, leverage: string | null, capital: string) =>
+    request("GET", `/backtest?preset=${encodeURIComponent(preset)}&capital=${encodeURIComponent(capital)}${leverage ? `&leverage=${encodeURIComponent(leverage)}` : ""}`, C.Backtest),
   setKillSwitch: (value: "off" | "no-new-positions" | "close-all") =>
     request("POST", "/control/kill-switch", S.Status, { value }),
   status: () => request("GET", "/status", S.Status),
@@ -112,4 +119,8 @@ export const api = {
   settings: () => request("GET", "/settings", S.UserSettings),
   saveSettings: (body: SettingsUpdate) => request("POST", "/settings", S.UserSettings, body),
   resetSettings: () => request("POST", "/settings/reset", S.UserSettings),
+  notifications: () => request("GET", "/notifications", Webhook),
+  saveNotifications: (webhookUrl: string) => request("POST", "/notifications", Webhook, { webhook_url: webhookUrl }),
+  deleteNotifications: () => request("DELETE", "/notifications", Nothing.or(Anything)),
+  testNotification: () => request("POST", "/notifications/test", Anything),
 };

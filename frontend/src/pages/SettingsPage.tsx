@@ -5,6 +5,7 @@ import type { PresetName, UserSettings } from "../api/schemas";
 import { humanize, usd } from "../format";
 import { LeverageSlider } from "../components/Rates";
 import { Notice } from "../components/Spinner";
+import { NotificationSettings } from "../components/NotificationSettings";
 
 // Mirrors dnbot.domain.presets: what picking a preset fills in (the server re-validates everything).
 export const PRESETS: Record<PresetName, { leverage: string; max_position_usd: string; blurb: string }> = {
@@ -152,6 +153,10 @@ export function SettingsPage() {
         ) : (
           <Notice kind="error">{settings.error instanceof ApiError ? settings.error.message : "Could not load settings."}</Notice>
         )}
+      </section>
+      <section className="card" aria-labelledby="notifications-title">
+        <div className="card-head"><h2 id="notifications-title">Notifications</h2></div>
+        <NotificationSettings />
       </section>
     </div>
   );

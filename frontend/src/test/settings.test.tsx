@@ -21,6 +21,7 @@ describe("SettingsPage", () => {
   it("loads, shows inline errors, fills a preset's values, saves with the CSRF token, and resets", async () => {
     setCsrfToken("tok-1");
     const { calls } = mockApi({
+      "GET /notifications": { status: 200, body: { webhook_url: null } },
       "GET /settings": { status: 200, body: { preset: "balanced", leverage: "3", max_position_usd: "50000", min_net_apy: "0.10" } },
       "POST /settings": (call) => ({ status: 200, body: { ...(call.body as object), min_net_apy: "0.08" } }),
       "POST /settings/reset": { status: 200, body: { preset: "balanced", leverage: "3", max_position_usd: "50000" } },
@@ -59,6 +60,7 @@ describe("SettingsPage", () => {
 
   it("shows the server's refusal", async () => {
     mockApi({
+      "GET /notifications": { status: 200, body: { webhook_url: null } },
       "GET /settings": { status: 200, body: { preset: "balanced", leverage: "3", max_position_usd: "50000" } },
       "POST /settings": { status: 422, body: { error: { code: "invalid_settings", message: "max position size must be at least $50" } } },
     });
