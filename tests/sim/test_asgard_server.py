@@ -60,7 +60,8 @@ def test_bridge_deposit_through_the_server(running: Any) -> None:
     account = Account.create()
     credited: list[tuple[str, Decimal]] = []
     running.world.bridge_deposit_listeners.append(lambda address, usdc: credited.append((address, usdc)))
-    assert httpx.post(f"{base}/sim/arbitrum/fund", json={"address": account.address, "usdc": "12"}).status_code == 200
+    assert httpx.post(f"{base}/sim/arbitrum/fund", json={"address": account.address, "usdc": "12",
+                                                                     "eth": "0.01"}).status_code == 200
     client = ArbitrumClient(f"{base}/arbitrum")
     client.bridge_deposit("u", account.address, Decimal(10), LocalEvmSigner({"u": account}))
     assert client.usdc_balance(account.address) == Decimal(2)

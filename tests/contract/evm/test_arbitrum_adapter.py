@@ -33,7 +33,7 @@ def test_reads_usdc_and_deposits_to_the_bridge(sim: tuple[str, SimWorld, list[tu
     base_url, _, credited = sim
     account = Account.create()
     assert httpx.post(f"{base_url}/sim/arbitrum/fund",
-                      json={"address": account.address, "usdc": "25.5"}).json()["usdc"] == "25.5"
+                      json={"address": account.address, "usdc": "25.5", "eth": "0.01"}).json()["usdc"] == "25.5"
     client = ArbitrumClient(f"{base_url}/arbitrum")
     assert client.chain_id() == 42161
     assert client.usdc_balance(account.address) == Decimal("25.5")
@@ -54,7 +54,7 @@ def test_reads_usdc_and_deposits_to_the_bridge(sim: tuple[str, SimWorld, list[tu
 def test_a_small_deposit_sent_anyway_is_lost(sim: tuple[str, SimWorld, list[tuple[str, Decimal]]]) -> None:
     base_url, _, credited = sim
     account = Account.create()
-    httpx.post(f"{base_url}/sim/arbitrum/fund", json={"address": account.address, "usdc": 10})
+    httpx.post(f"{base_url}/sim/arbitrum/fund", json={"address": account.address, "usdc": 10, "eth": "0.01"})
     client = ArbitrumClient(f"{base_url}/arbitrum")
     data = "0xa9059cbb" + "00" * 12 + "2df1c51e09aecf9cacb7bc98cb1742757f163df7" + f"{4_990_000:064x}"
     raw = account.sign_transaction({"chainId": 42161, "nonce": 0, "to": "0xaf88d065e77c8cC2239327C5EDb3A432268e5831",

@@ -9,9 +9,12 @@ sender from the signature (eth-account), checks the chain id and the sender's no
 `transfer`. A transfer to Hyperliquid's bridge (0x2Df1c51E09aECF9cacB7bc98cB1742757f163dF7) of at least
 5 USDC is credited to the sender's Hyperliquid account through `world.bridge_deposit`; a smaller one is LOST,
 as on the real bridge (Hyperliquid documents the 5 USDC minimum). A transfer beyond the balance reverts
-(receipt status 0x0; the nonce is consumed). Gas is priced but not charged: the simulator holds no ETH.
+(receipt status 0x0; the nonce is consumed). Gas is paid in ETH, as on the chain: a transaction whose sender
+cannot cover gas limit x max fee is refused ("insufficient funds for gas * price + value"), and a mined one
+costs its sender gas used x the gas price. A transaction sent again (same signed bytes) answers "already known";
+another one with a used nonce "nonce too low".
 
-Control: `POST /sim/arbitrum/fund {"address", "usdc"}`, `GET /sim/arbitrum/balances/{address}`.
+Control: `POST /sim/arbitrum/fund {"address", "usdc", "eth"}`, `GET /sim/arbitrum/balances/{address}`.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ USDC_CONTRACT = "0xaf88d065e77c8cc2239327c5edb3a432268e5831"  # native USDC on A
 HYPERLIQUID_BRIDGE = "0x2df1c51e09aecf9cacb7bc98cb1742757f163df7"
 MIN_BRIDGE_DEPOSIT_USDC = Decimal(5)
 USDC_DECIMALS = 6
+ETH_DECIMALS = 18
 GAS_PRICE_WEI = 10_000_000  # 0.01 gwei, Arbitrum's usual base fee
 TRANSFER_GAS = 65_000
 BALANCE_OF, TRANSFER, DECIMALS, SYMBOL = (bytes.fromhex(s) for s in ("70a08231", "a9059cbb", "313ce567",
@@ -56,6 +60,7 @@ class ArbitrumLedger:
     clock_now: Any
     start: Any
     usdc: dict[str, int] = field(default_factory=dict)  # lowercase address -> raw units
+    eth: dict[str, int] = field(default_factory=dict)  # lowercase address -> wei
     nonces: dict[str, int] = field(default_factory=dict)
     receipts: dict[str, dict[str, Any]] = field(default_factory=dict)
     transactions: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -98,7 +103,7 @@ class ArbitrumNode:
             "eth_chainId": lambda p: hex(CHAIN_ID),
             "net_version": lambda p: str(CHAIN_ID),
             "eth_blockNumber": lambda p: hex(self.ledger.block_number()),
-            "eth_getBalance": lambda p: "0x0",
+            "eth_getBalance": lambda p: hex(self.ledger.eth.get(_address(p[0]), 0)),
             "eth_gasPrice": lambda p: hex(GAS_PRICE_WEI),
             "eth_maxPriorityFeePerGas": lambda p: "0x0",
             "eth_estimateGas": self.estimate_gas,
@@ -144,10 +149,12 @@ class ArbitrumNode:
                 fields = TypedTransaction.from_bytes(raw).as_dict()
                 chain_id, nonce, to = int(fields["chainId"]), int(fields["nonce"]), fields.get("to") or b""
                 data, value = bytes(fields.get("data") or b""), int(fields.get("value") or 0)
+                gas_limit, fee_cap = int(fields["gas"]), int(fields.get("maxFeePerGas") or fields.get("gasPrice") or 0)
             else:
                 legacy = rlp.decode(raw, LegacyTransaction)
                 chain_id = (legacy.v - 35) // 2 if legacy.v >= 35 else 0
                 nonce, to, data, value = legacy.nonce, legacy.to, bytes(legacy.data), legacy.value
+                gas_limit, fee_cap = legacy.gas, legacy.gasPrice
         except Exception as exc:
             raise JsonRpcError(-32000, f"invalid transaction: {exc}") from exc
         if chain_id != CHAIN_ID:
@@ -162,9 +169,13 @@ class ArbitrumNode:
                 raise JsonRpcError(-32000, f"nonce too low: address {sender}, tx: {nonce} state: {expected}")
             if nonce > expected:
                 raise JsonRpcError(-32000, f"nonce too high: address {sender}, tx: {nonce} state: {expected}")
+            if self.ledger.eth.get(sender, 0) < gas_limit * fee_cap + value:
+                raise JsonRpcError(-32000, f"insufficient funds for gas * price + value: address {sender} have "
+                                           f"{self.ledger.eth.get(sender, 0)} want {gas_limit * fee_cap + value}")
             if value:
-                raise JsonRpcError(-32000, "insufficient funds for gas * price + value: the simulator holds no ETH")
+                raise JsonRpcError(-32000, "the simulator moves USDC only, not ETH")
             self.ledger.nonces[sender] = expected + 1
+            self.ledger.eth[sender] -= TRANSFER_GAS * GAS_PRICE_WEI
             status, logs = 1, []
             if target == USDC_CONTRACT and data[:4] == TRANSFER:
                 recipient, amount = abi_decode(["address", "uint256"], data[4:])
@@ -200,14 +211,15 @@ class ArbitrumNode:
 
 class FundRequest(BaseModel):
     address: str
-    usdc: Decimal
+    usdc: Decimal = Decimal(0)
+    eth: Decimal = Decimal(0)  # for gas
 
-    @field_validator("usdc", mode="before")
+    @field_validator("usdc", "eth", mode="before")
     @classmethod
     def _decimal(cls, value: Any) -> Decimal:
-        parsed = parse_decimal(value, "usdc")
-        if parsed is None:
-            raise ValueError("usdc is required")
+        parsed = parse_decimal(value, "amount")
+        if parsed is None or parsed < 0:
+            raise ValueError("a non-negative amount is required")
         return parsed
 
 
@@ -235,12 +247,15 @@ def build_control(world: Any) -> APIRouter:
             raise HTTPException(status_code=400, detail=exc.message) from exc
         with ledger.lock:
             ledger.usdc[address] = ledger.usdc.get(address, 0) + int(body.usdc.scaleb(USDC_DECIMALS))
+            ledger.eth[address] = ledger.eth.get(address, 0) + int(body.eth.scaleb(ETH_DECIMALS))
         return balances(address)
 
     @router.get("/balances/{address}")
     def balances(address: str) -> dict[str, str]:
         usdc = ledger.usdc_ui(address)
-        return {"address": address, "usdc": format(usdc.normalize(), "f") if usdc else "0"}
+        eth = Decimal(ledger.eth.get(address.lower(), 0)).scaleb(-ETH_DECIMALS)
+        return {"address": address, "usdc": format(usdc.normalize(), "f") if usdc else "0",
+                "eth": format(eth.normalize(), "f") if eth else "0"}
 
     return router
 

@@ -1,8 +1,9 @@
 """`/hyperliquid`: Hyperliquid's `/info` and `/exchange`, as the official Python SDK calls them.
 
 Info: meta, spotMeta, metaAndAssetCtxs, predictedFundings, fundingHistory (as of the simulator's clock),
-clearinghouseState, userFunding, userFills, allMids, l2Book (a synthetic book around the replayed price: the
-recordings hold no order book), openOrders, frontendOpenOrders, orderStatus (by oid or cloid).
+clearinghouseState, userFunding, userNonFundingLedgerUpdates (bridge deposits), userFills, allMids, l2Book (a
+synthetic book around the replayed price: the recordings hold no order book), openOrders, frontendOpenOrders,
+orderStatus (by oid or cloid).
 
 Exchange: order (IOC limit orders, which is what the SDK's market_open / market_close send; a Gtc/Alo order
 that does not cross is refused, as the simulator keeps no resting book), updateLeverage, scheduleCancel,
@@ -135,6 +136,7 @@ class Account:
     settled_until: datetime | None = None  # funding paid for every hour before this
     fills: list[Fill] = field(default_factory=list)
     funding: list[dict[str, Any]] = field(default_factory=list)
+    ledger: list[dict[str, Any]] = field(default_factory=list)  # non-funding updates (bridge deposits)
     orders: dict[int, OrderRecord] = field(default_factory=dict)
     scheduled_cancel_ms: int | None = None
 
@@ -179,6 +181,9 @@ class HyperliquidSim:
             account = self.account(address)
             self._settle(account)
             account.usdc += usdc
+            entry = len(account.ledger) + 1
+            account.ledger.append({"time": _ms(self.now()), "hash": "0x" + format(entry, "064x"),
+                                   "delta": {"type": "deposit", "usdc": _s(usdc)}})
 
     @staticmethod
     def _hour(moment: datetime) -> datetime:
@@ -512,6 +517,13 @@ class HyperliquidSim:
             return []
         start, end = int(body.get("startTime", 0)), body.get("endTime")
         return [f for f in account.funding if f["time"] >= start and (end is None or f["time"] <= int(end))]
+
+    def _info_userNonFundingLedgerUpdates(self, body: dict[str, Any]) -> Any:  # noqa: N802
+        account = self._user(body)
+        if account is None:
+            return []
+        start, end = int(body.get("startTime", 0)), body.get("endTime")
+        return [e for e in account.ledger if e["time"] >= start and (end is None or e["time"] <= int(end))]
 
     def _fill_view(self, fill: Fill) -> dict[str, Any]:
         view = {"coin": fill.coin, "px": _s(fill.px), "sz": _s(fill.sz), "side": fill.side, "time": fill.time_ms,

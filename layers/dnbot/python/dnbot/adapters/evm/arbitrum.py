@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
@@ -17,6 +18,7 @@ import httpx
 from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
 from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 
 from dnbot.ports import AmbiguousVenueError, EvmTransactionSigner, TransientVenueError, VenueRejected
 from dnbot.security.evm_validator import (
@@ -27,12 +29,26 @@ from dnbot.security.evm_validator import (
 )
 
 USDC_DECIMALS = 6
+ETH_DECIMALS = 18
+GAS_HEADROOM = Decimal("1.2")  # on the node's gas estimate
+FEE_CAP_FACTOR = 2  # maxFeePerGas = 2 x the current gas price: room for the base fee to rise
 _BALANCE_OF = bytes.fromhex("70a08231")
 _TRANSFER = bytes.fromhex("a9059cbb")
 
 
 class BridgeDepositTooSmall(VenueRejected):
     """Hyperliquid credits no deposit under 5 USDC: the USDC would be lost."""
+
+
+@dataclass(frozen=True, slots=True)
+class SignedDeposit:
+    """A bridge deposit signed and not necessarily sent: sending the same bytes again is recognised by the node
+    ("already known") and, once one is mined, its nonce refuses any other ("nonce too low")."""
+
+    tx_hash: str
+    nonce: int
+    raw: str
+    usdc: Decimal
 
 
 class ArbitrumClient:
@@ -75,10 +91,27 @@ class ArbitrumClient:
         (raw,) = abi_decode(["uint256"], bytes.fromhex(str(result)[2:]))
         return Decimal(raw).scaleb(-USDC_DECIMALS)
 
-    def bridge_deposit(self, user_id: str, address: str, usdc: Decimal, signer: EvmTransactionSigner,
-                       *, wait_seconds: float = 10.0) -> str:
-        """Send `usdc` from the user's Arbitrum wallet to Hyperliquid's bridge; returns the transaction hash
-        once mined. Refuses under 5 USDC (lost on the bridge) and beyond the balance."""
+    def eth_balance(self, address: str) -> Decimal:
+        return Decimal(int(self._rpc("eth_getBalance", [to_checksum_address(address), "latest"]), 16)).scaleb(
+            -ETH_DECIMALS)
+
+    def transfer_gas_reserve_eth(self, address: str) -> Decimal:
+        """ETH a bridge deposit must be able to pay: gas limit x max fee (what the node checks before accepting)."""
+        call = {"from": to_checksum_address(address), "to": to_checksum_address(ARBITRUM_USDC),
+                "data": "0x" + (_TRANSFER + abi_encode(["address", "uint256"],
+                                                       [to_checksum_address(HYPERLIQUID_BRIDGE), 1])).hex()}
+        gas = int(int(self._rpc("eth_estimateGas", [call]), 16) * GAS_HEADROOM)
+        return Decimal(gas * int(self._rpc("eth_gasPrice", []), 16) * FEE_CAP_FACTOR).scaleb(-ETH_DECIMALS)
+
+    def receipt_status(self, tx_hash: str) -> bool | None:
+        """True mined, False reverted, None not mined (pending, or unknown to the node)."""
+        receipt = self._rpc("eth_getTransactionReceipt", [tx_hash])
+        return None if receipt is None else int(receipt["status"], 16) == 1
+
+    def sign_bridge_deposit(self, user_id: str, address: str, usdc: Decimal, signer: EvmTransactionSigner,
+                            *, nonce: int | None = None) -> SignedDeposit:
+        """Sign (not send) a transfer of `usdc` to Hyperliquid's bridge, at `nonce` (default: the next one).
+        Refuses under 5 USDC (lost on the bridge) and beyond the balance."""
         if usdc < MIN_BRIDGE_DEPOSIT_USDC:
             raise BridgeDepositTooSmall(f"a bridge deposit of {usdc} USDC is under Hyperliquid's "
                                         f"{MIN_BRIDGE_DEPOSIT_USDC} USDC minimum: it would be lost")
@@ -90,22 +123,48 @@ class ArbitrumClient:
                                               [to_checksum_address(HYPERLIQUID_BRIDGE), raw_amount])).hex()
         sender = to_checksum_address(address)
         call = {"from": sender, "to": to_checksum_address(ARBITRUM_USDC), "data": data}
-        gas = int(int(self._rpc("eth_estimateGas", [call]), 16) * 1.2)
+        gas = int(int(self._rpc("eth_estimateGas", [call]), 16) * GAS_HEADROOM)
         gas_price = int(self._rpc("eth_gasPrice", []), 16)
+        if nonce is None:
+            nonce = int(self._rpc("eth_getTransactionCount", [sender, "pending"]), 16)
         transaction = {
-            "chainId": ARBITRUM_CHAIN_ID, "nonce": int(self._rpc("eth_getTransactionCount", [sender, "pending"]), 16),
+            "chainId": ARBITRUM_CHAIN_ID, "nonce": nonce,
             "from": sender, "to": to_checksum_address(ARBITRUM_USDC), "value": 0, "data": data, "gas": gas,
-            "maxFeePerGas": gas_price * 2, "maxPriorityFeePerGas": 0, "type": 2,
+            "maxFeePerGas": gas_price * FEE_CAP_FACTOR, "maxPriorityFeePerGas": 0, "type": 2,
         }
         raw = signer.sign_transaction(user_id, transaction)
-        tx_hash = str(self._rpc("eth_sendRawTransaction", [raw], sends=True))
+        tx_hash = "0x" + keccak(hexstr=raw).hex().removeprefix("0x")
+        return SignedDeposit(tx_hash=tx_hash, nonce=nonce, raw=raw, usdc=usdc)
+
+    def send(self, deposit: SignedDeposit) -> str:
+        return self.send_raw(deposit.tx_hash, deposit.raw)
+
+    def send_raw(self, tx_hash: str, raw: str) -> str:
+        """Send signed bytes; sending them again is fine (the node already knows them)."""
+        try:
+            return str(self._rpc("eth_sendRawTransaction", [raw], sends=True))
+        except VenueRejected as exc:
+            if "already known" in str(exc):
+                return tx_hash
+            raise
+
+    def wait_mined(self, tx_hash: str, wait_seconds: float = 10.0) -> None:
         deadline = time.monotonic() + wait_seconds
         while True:
-            receipt = self._rpc("eth_getTransactionReceipt", [tx_hash])
-            if receipt is not None:
-                if int(receipt["status"], 16) != 1:
+            status = self.receipt_status(tx_hash)
+            if status is not None:
+                if not status:
                     raise VenueRejected(f"the bridge deposit {tx_hash} reverted")
-                return tx_hash
+                return
             if time.monotonic() > deadline:
                 raise AmbiguousVenueError(f"the bridge deposit {tx_hash} was sent but is not mined yet")
             self._sleep(0.5)
+
+    def bridge_deposit(self, user_id: str, address: str, usdc: Decimal, signer: EvmTransactionSigner,
+                       *, wait_seconds: float = 10.0) -> str:
+        """Send `usdc` from the user's Arbitrum wallet to Hyperliquid's bridge; returns the transaction hash
+        once mined. Refuses under 5 USDC (lost on the bridge) and beyond the balance."""
+        deposit = self.sign_bridge_deposit(user_id, address, usdc, signer)
+        tx_hash = self.send(deposit)
+        self.wait_mined(tx_hash, wait_seconds)
+        return tx_hash

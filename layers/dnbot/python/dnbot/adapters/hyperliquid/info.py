@@ -102,6 +102,12 @@ class HyperliquidInfo:
                 return Decimal(position["szi"])
         return Decimal(0)
 
+    def deposits_since(self, address: str, start_ms: int) -> list[tuple[int, str, Decimal]]:
+        """Bridge deposits credited to the account since `start_ms`: (time ms, ledger hash, USDC)."""
+        rows = self.post({"type": "userNonFundingLedgerUpdates", "user": address, "startTime": start_ms})
+        return [(int(row["time"]), str(row["hash"]), Decimal(str(row["delta"]["usdc"]))) for row in rows
+                if row.get("delta", {}).get("type") == "deposit"]
+
     def user_funding_usd(self, address: str, start_ms: int, end_ms: int | None = None) -> Decimal:
         """SOL funding received (+) or paid (-) between two times."""
         body: dict[str, Any] = {"type": "userFunding", "user": address, "startTime": start_ms}

@@ -1,0 +1,90 @@
+"""The deposit sweep's records in the state table (implements ports.DepositSweepLedger).
+
+Item types (pk / sk):
+    EVM_WALLETS / USER#<id>             every user's EVM address (DynamoStateStore.put_wallets writes it)
+    USER#<id>  / SWEEP#OPEN              the user's open sweep: at most one (a conditional put claims it)
+    USER#<id>  / SWEEP#<sent at>#<hash>  a closed sweep (credited, reverted or refused), kept as history
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, Key
+from botocore.exceptions import ClientError
+
+from dnbot.ports import SweepRecord
+
+WALLETS_PK = "EVM_WALLETS"
+OPEN_SK = "SWEEP#OPEN"
+
+
+def wallet_registry_item(user_id: str, evm_address: str) -> dict[str, Any]:
+    return {"pk": WALLETS_PK, "sk": f"USER#{user_id}", "type": "evm_wallet", "user_id": user_id,
+            "evm_address": evm_address}
+
+
+def _item(record: SweepRecord, sk: str) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "pk": f"USER#{record.user_id}", "sk": sk, "type": "sweep", "user_id": record.user_id,
+        "tx_hash": record.tx_hash, "nonce": record.nonce, "raw": record.raw, "usdc": str(record.usdc),
+        "sent_at": record.sent_at.isoformat(), "status": record.status}
+    if record.credit_ref:
+        item["credit_ref"] = record.credit_ref
+    return item
+
+
+def _record(item: dict[str, Any]) -> SweepRecord:
+    return SweepRecord(user_id=str(item["user_id"]), tx_hash=str(item["tx_hash"]), nonce=int(item["nonce"]),
+                       raw=str(item["raw"]), usdc=Decimal(str(item["usdc"])),
+                       sent_at=datetime.fromisoformat(str(item["sent_at"])), status=str(item["status"]),
+                       credit_ref=item.get("credit_ref"))
+
+
+class DynamoDepositLedger:
+    def __init__(self, table: Any) -> None:
+        self._table = table
+
+    def evm_wallets_page(self, cursor: str | None, limit: int) -> tuple[list[tuple[str, str]], str | None]:
+        kwargs: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(WALLETS_PK), "Limit": limit}
+        if cursor:
+            kwargs["ExclusiveStartKey"] = json.loads(cursor)
+        response = self._table.query(**kwargs)
+        last = response.get("LastEvaluatedKey")
+        return ([(str(i["user_id"]), str(i["evm_address"])) for i in response.get("Items", [])],
+                json.dumps(last) if last else None)
+
+    def open_sweep(self, user_id: str) -> SweepRecord | None:
+        item = self._table.get_item(Key={"pk": f"USER#{user_id}", "sk": OPEN_SK}, ConsistentRead=True).get("Item")
+        return None if item is None else _record(item)
+
+    def claim_sweep(self, record: SweepRecord) -> bool:
+        try:
+            self._table.put_item(Item=_item(record, OPEN_SK), ConditionExpression=Attr("pk").not_exists())
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def update_sweep(self, record: SweepRecord) -> None:
+        if record.open:
+            self._table.put_item(Item=_item(record, OPEN_SK))
+            return
+        history = f"SWEEP#{record.sent_at.isoformat()}#{record.tx_hash}"
+        self._table.put_item(Item=_item(record, history))
+        self._table.delete_item(Key={"pk": f"USER#{record.user_id}", "sk": OPEN_SK})
+
+    def credit_refs(self, user_id: str) -> set[str]:
+        refs: set[str] = set()
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key("pk").eq(f"USER#{user_id}") & Key("sk").begins_with("SWEEP#")}
+        while True:
+            response = self._table.query(**kwargs)
+            refs.update(str(i["credit_ref"]) for i in response.get("Items", []) if i.get("credit_ref"))
+            if "LastEvaluatedKey" not in response:
+                return refs
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
