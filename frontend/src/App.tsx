@@ -11,6 +11,7 @@ import { Header, type Page } from "./components/Header";
 import { LoginModal } from "./components/LoginModal";
 import { ProfileModal } from "./components/ProfileModal";
 import { HomePage } from "./pages/HomePage";
+import { ChartsPage } from "./pages/ChartsPage";
 import { SettingsPage } from "./pages/SettingsPage";
 
 type Dialog = null | "login" | "deposit" | "welcome" | "profile";
@@ -77,6 +78,8 @@ export function App() {
       <main>
         {page === "settings" && user ? (
           <SettingsPage />
+        ) : page === "charts" && user ? (
+          <ChartsPage />
         ) : (
           <HomePage user={user} onConnect={() => setDialog("login")} onDeposit={() => setDialog("deposit")} />
         )}

@@ -364,4 +364,13 @@ def test_the_whole_journey_with_live_push(page: Page, dnbot_local: LocalSystem) 
     expect(activity.locator("li[data-kind=position_opened]").first).to_contain_text("Opened SOL")
     expect(activity.locator("li[data-kind=bot]").first).to_be_visible()
     _shot(page, "08-activity")
+
+    page.get_by_role("navigation", name="Main").get_by_role("button", name="Charts").click()
+    expect(page.get_by_role("figure", name="Account PnL by source")).to_be_visible()  # the close's realized snapshot
+    expect(page.get_by_role("figure", name="Position PnL by source")).to_be_visible()
+    expect(page.get_by_role("figure", name="Hyperliquid funding history")).to_be_visible()
+    page.get_by_role("button", name="Run backtest").click()
+    expect(page.get_by_test_id("backtest-summary")).to_contain_text("trades", timeout=60_000)
+    expect(page.get_by_role("figure", name="Backtest equity").locator("canvas").first).to_be_visible()
+    _shot(page, "09-charts")
     assert not console_errors, console_errors

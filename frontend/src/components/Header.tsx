@@ -9,7 +9,7 @@ const LIVE_TEXT: Record<LiveState, string> = {
   polling: "reconnecting · polling",
 };
 
-export type Page = "home" | "settings";
+export type Page = "home" | "settings" | "charts";
 
 interface HeaderProps {
   user: User | null;
@@ -65,6 +65,11 @@ export function Header(props: HeaderProps) {
         <button type="button" className={page === "home" ? "tab active" : "tab"} aria-current={page === "home" ? "page" : undefined} onClick={() => onNavigate("home")}>
           Dashboard
         </button>
+        {user && (
+          <button type="button" className={page === "charts" ? "tab active" : "tab"} aria-current={page === "charts" ? "page" : undefined} onClick={() => onNavigate("charts")}>
+            Charts
+          </button>
+        )}
         {user && (
           <button type="button" className={page === "settings" ? "tab active" : "tab"} aria-current={page === "settings" ? "page" : undefined} onClick={() => onNavigate("settings")}>
             Settings
