@@ -142,6 +142,8 @@ class LocalSystem:
         else:
             self.say("dnbot local: venue simulator: none (paper venues)")
         self.say(f"dnbot local: dashboard at {self.url} (ready in {time.monotonic() - started:.1f} s)")
+        self.say("dnbot local: to log in, click Connect and enter any email; its 6-digit code is printed here "
+                 "(new users get demo USDC on both venues)")
         return self.url
 
     def _sim_runtime(self, common: dict[str, Any]) -> Runtime:
