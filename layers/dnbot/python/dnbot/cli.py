@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "dnbot.local.commands",  # dnbot local
     "dnbot.sim.commands",  # dnbot sim
     "dnbot.backtest.commands",  # dnbot opportunities, dnbot backtest
+    "dnbot.ops",  # dnbot ops status | kill-switch (operator)
 )
 
 
