@@ -78,7 +78,7 @@ def stack_target(client: Clients, stack: str) -> Target:
               if logical.startswith(resources.STATE_TABLE.logical_id)]
     if not tables:
         raise UsageError(f"stack {stack!r} has no dnbot state table: is it a dnbot stack?")
-    machines = {logical: arn for logical, arn in by_type.get("AWS::StepFunctions::StateMachine", {}).items()}
+    machines = dict(by_type.get("AWS::StepFunctions::StateMachine", {}))
     dlqs = {logical: url for logical, url in by_type.get("AWS::SQS::Queue", {}).items() if "Dlq" in logical}
     return Target(tables[0], resources.KILL_SWITCH_PARAMETER, machines, dlqs)
 
@@ -101,7 +101,8 @@ def read_status(client: Clients, target: Target, now: datetime) -> Status:
     failed = {name: _count_failed(client("stepfunctions"), arn, since) for name, arn in target.state_machines.items()}
     sqs = client("sqs")
     depths = {name: int(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
-                        ["Attributes"]["ApproximateNumberOfMessages"]) for name, url in target.dead_letter_queues.items()}
+                        ["Attributes"]["ApproximateNumberOfMessages"])
+              for name, url in target.dead_letter_queues.items()}
     latest = dynamodb.get_item(TableName=target.table, Key={"pk": {"S": "RATES"}, "sk": {"S": "LATEST"}}).get("Item")
     rates_at = latest["at"]["S"] if latest and "at" in latest else None
     age = int((now - datetime.fromisoformat(rates_at)).total_seconds()) if rates_at else None
