@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from dnbot.adapters.aws.sessions import session_key
 from dnbot.local.system import LocalSystem
+from dnbot.resources import KillSwitch
 from tests.integration.helpers import Terminal
 
 pytestmark = pytest.mark.xdist_group("moto")
@@ -147,3 +148,27 @@ def test_position_opens_are_limited_per_user(app: FastAPI, terminal: Terminal, s
     limited = client.post("/api/v1/positions/open", json={"asset": "SOL", "size_usd": "500"}, headers=csrf)
     assert limited.status_code == 429 and int(limited.headers["retry-after"]) > 0
     assert client.get("/api/v1/positions").json()["positions"] == []
+
+
+def test_the_operator_reads_who_did_what_from_where(app: FastAPI, terminal: Terminal, system: LocalSystem) -> None:
+    user, user_csrf, _ = _login(app, terminal, "audited@example.com")
+    assert user.post("/api/v1/settings", json={"preset": "conservative"}, headers=user_csrf).status_code == 200
+    assert user.post("/api/v1/auth/logout", json={"everywhere": True}, headers=user_csrf).status_code == 204
+    refused = user.get("/api/v1/operator/audit")
+    assert refused.status_code == 401
+    again, again_csrf, _ = _login(app, terminal, "audited@example.com")
+    assert again.get("/api/v1/operator/audit").json()["error"]["code"] == "not_an_operator"
+    operator, operator_csrf, _ = _login(app, terminal, "operator@example.com")
+    assert system.runtime is not None
+    try:
+        assert operator.post("/api/v1/control/emergency-stop", headers=operator_csrf).status_code == 200
+    finally:
+        system.runtime.kill_switch.set_kill_switch(KillSwitch.OFF)
+    entries = operator.get("/api/v1/operator/audit").json()["entries"]
+    actions = [e["action"] for e in entries]
+    assert {"login", "settings_saved", "logout", "emergency_stop"} <= set(actions)
+    stop = next(e for e in entries if e["action"] == "emergency_stop")
+    assert stop["client"] == "testclient" and stop["user_id"] and stop["at"]
+    saved = next(e for e in entries if e["action"] == "settings_saved")
+    assert saved["detail"]["preset"] == "conservative"
+    assert [e["at"] for e in entries] == sorted((e["at"] for e in entries), reverse=True)

@@ -49,9 +49,9 @@ if TYPE_CHECKING:
         RiskReader,
         ShortVenue,
         VenueTruthReader,
+        WalletProvisioner,
         WebhookSender,
         WebhookStore,
-        WalletProvisioner,
         WorkflowStarter,
         WorkQueue,
     )
@@ -370,7 +370,7 @@ class Runtime:
         dynamodb = self._session.resource("dynamodb", endpoint_url=self.settings.aws_endpoint_url)
         return WithdrawalService(DynamoWithdrawalStore(dynamodb.Table(self.settings.table_name)), self.store,
                                  self.store, self.session_store, self.withdrawal_codes, starter,
-                                 self.solana_withdrawals, self.solana_withdrawals, self.session_store, self.clock,
+                                 self.balances, self.solana_withdrawals, self.session_store, self.clock,
                                  audit=self.audit, activity=self.activity)
 
     @cached_property

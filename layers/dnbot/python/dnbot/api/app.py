@@ -16,6 +16,7 @@ from dnbot.api.routes import account, auth, charts, control, history, notificati
 from dnbot.api.routes import operator as operator_routes
 from dnbot.api.routes import withdrawals as withdrawal_routes
 from dnbot.services.errors import ServiceError, TooManyRequests
+from dnbot.ports import TransientVenueError
 
 if TYPE_CHECKING:
     from dnbot.runtime import Runtime
@@ -58,12 +59,19 @@ def create_app(runtime: Runtime, static_dir: Path | None = None) -> FastAPI:
         return _error(error.status_code, code, str(error.detail))
 
     @app.exception_handler(Exception)
+    @app.exception_handler(TransientVenueError)
+    async def _venue_down(_: Request, error: TransientVenueError) -> JSONResponse:
+        logger.warning("a venue is unavailable: %s", error)
+        response = _error(503, "venue_unavailable", "A venue is not answering just now; try again in a minute.")
+        response.headers["Retry-After"] = "30"
+        return response
+
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
         return _error(500, "internal_error", "Something went wrong on our side; it has been logged.")
 
     for module in (rates, auth, history, charts, positions, control, account, notifications, withdrawal_routes,
-                   operator_routes):
+                   operator_routes, deposit_routes):
         app.include_router(module.router, prefix="/api/v1")
 
     if static_dir is not None:

@@ -79,3 +79,11 @@ def rate_limited(scope: str, per_hour: int) -> Any:
 
 POSITION_OPENS_PER_HOUR = 30
 POSITION_CLOSES_PER_HOUR = 60
+
+
+def audit(request: Request, current: CurrentUser, action: str, **detail: object) -> None:
+    """Record who did what from where in the audit trail (the operator reads it: GET /operator/audit)."""
+    from dnbot.api.edge import client_address
+
+    get_runtime(request).audit.record(action, user_id=current.user.user_id, client=client_address(request),
+                                      detail={k: str(v) for k, v in detail.items()})

@@ -163,6 +163,19 @@ class WithdrawalsResponse(BaseModel):
     withdrawals: list[WithdrawalOut]
 
 
+class AuditEntryOut(BaseModel):
+    at: datetime
+    action: str
+    user_id: str | None
+    client: str
+    detail: dict[str, str]
+
+
+class AuditResponse(BaseModel):
+    day: str
+    entries: list[AuditEntryOut]
+
+
 class LogoutRequest(Strict):
     everywhere: bool = Field(default=False, description="end every session of this account, on every device")
 

@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any, Literal, Protocol
 
 from dnbot.domain.positions import PositionStatus
-from dnbot.ports import ActivityLog, Clock, PositionStore, UserRecord, UserStore
+from dnbot.ports import ActivityLog, BalanceReader, Clock, PositionStore, UserRecord, UserStore
 from dnbot.services.auth import AuditTrail, RateLimiter, limit
 from dnbot.services.errors import Conflict, NotFound, ServiceError, Unauthorized, Unavailable
 
@@ -83,10 +83,6 @@ class WithdrawalStarter(Protocol):
         ...
 
 
-class FreeFunds(Protocol):
-    def wallet_balance(self, user: UserRecord, asset: WithdrawalAsset) -> Decimal: ...
-
-
 class AddressCheck(Protocol):
     def valid_address(self, address: str) -> bool: ...
 
@@ -107,7 +103,7 @@ def _code_digest(withdrawal_id: str, code: str) -> str:
 
 class WithdrawalService:
     def __init__(self, store: WithdrawalStore, users: UserStore, positions: PositionStore, codes: CodeItems,
-                 sender: CodeSender | None, starter: WithdrawalStarter | None, funds: FreeFunds,
+                 sender: CodeSender | None, starter: WithdrawalStarter | None, funds: BalanceReader,
                  addresses: AddressCheck, limiter: RateLimiter, clock: Clock, *, audit: AuditTrail | None = None,
                  activity: ActivityLog | None = None) -> None:
         self._store = store
@@ -188,7 +184,11 @@ class WithdrawalService:
                for p in self._positions.list_positions(user.user_id)):
             raise Conflict("A position is opening or closing: its funds are moving. Try again when it is done.",
                            code="funds_in_motion")
-        balance = self._funds.wallet_balance(user, asset)
+        balances = self._funds.balances(user)
+        balance = balances.solana_sol if asset == "SOL" else balances.solana_usdc
+        if balance is None:
+            raise Unavailable("The wallet's balance cannot be read just now; try again in a minute.",
+                              code="balance_unavailable")
         free = balance - SOL_FEE_RESERVE if asset == "SOL" else balance
         if amount > free:
             raise ServiceError(f"Only {max(free, Decimal(0))} {asset} is free to withdraw.", code="insufficient_funds")

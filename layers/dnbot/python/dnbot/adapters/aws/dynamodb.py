@@ -213,7 +213,7 @@ def _strip_none(item: dict[str, Any]) -> dict[str, Any]:
 
 
 class DynamoStateStore:
-    """Implements RatesStore, UserStore, PositionStore and JobStore on one table (sessions: adapters/aws/sessions.py)."""
+    """Implements RatesStore, UserStore, PositionStore and JobStore on one table (sessions: aws/sessions.py)."""
 
     def __init__(self, table: Any, clock: Callable[[], datetime], history_ttl: timedelta = timedelta(days=7),
                  hourly_ttl: timedelta = timedelta(days=70)):

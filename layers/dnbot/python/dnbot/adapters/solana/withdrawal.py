@@ -57,7 +57,7 @@ def valid_solana_address(address: str) -> bool:
 
 
 class SolanaWithdrawals:
-    """Implements TransferExecutor (and FreeFunds / AddressCheck for the API side, which never signs)."""
+    """Implements TransferExecutor (and AddressCheck for the API side, which never signs)."""
 
     def __init__(self, rpc: SolanaRpc, wallets: Callable[[], PrivyWallets], rpc_url: str) -> None:
         self._rpc = rpc
@@ -66,12 +66,6 @@ class SolanaWithdrawals:
 
     def valid_address(self, address: str) -> bool:
         return valid_solana_address(address)
-
-    def wallet_balance(self, user: Any, asset: str) -> Decimal:
-        if not user.solana_address:
-            return Decimal(0)
-        return self._rpc.sol_balance(user.solana_address) if asset == "SOL" else self._rpc.usdc_balance(
-            user.solana_address)
 
     def sign_transfer(self, user_id: str, asset: Any, amount: Decimal, to: str) -> str:
         wallets = self._wallets()  # built here only: the API never signs, so never loads them for a withdrawal

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
-from dnbot.api.deps import RuntimeDep, UserDep
+from dnbot.api.deps import RuntimeDep, UserDep, audit
 from dnbot.api.schemas import BalancesResponse, SettingsBody, SettingsOut
 
 router = APIRouter(tags=["account"])
@@ -14,14 +14,17 @@ def get_settings(runtime: RuntimeDep, current: UserDep) -> SettingsOut:
 
 
 @router.post("/settings")
-def save_settings(body: SettingsBody, runtime: RuntimeDep, current: UserDep) -> SettingsOut:
-    return SettingsOut.build(runtime.account.save_settings(current.user, body.preset, body.leverage,
-                                                           body.max_position_usd))
+def save_settings(body: SettingsBody, request: Request, runtime: RuntimeDep, current: UserDep) -> SettingsOut:
+    saved = runtime.account.save_settings(current.user, body.preset, body.leverage, body.max_position_usd)
+    audit(request, current, "settings_saved", **body.model_dump(mode="json", exclude_none=True))
+    return SettingsOut.build(saved)
 
 
 @router.post("/settings/reset")
-def reset_settings(runtime: RuntimeDep, current: UserDep) -> SettingsOut:
-    return SettingsOut.build(runtime.account.reset_settings(current.user))
+def reset_settings(request: Request, runtime: RuntimeDep, current: UserDep) -> SettingsOut:
+    reset = runtime.account.reset_settings(current.user)
+    audit(request, current, "settings_reset")
+    return SettingsOut.build(reset)
 
 
 @router.get("/balances")

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
-from dnbot.api.deps import RuntimeDep, UserDep
+from dnbot.api.deps import RuntimeDep, UserDep, audit
 from dnbot.api.schemas import KillSwitchBody, StatusResponse
 from dnbot.resources import KillSwitch
 from dnbot.services.control import BotStatus
@@ -25,17 +25,22 @@ def status(runtime: RuntimeDep, current: UserDep) -> StatusResponse:
 
 
 @router.post("/control/emergency-stop")
-def emergency_stop(runtime: RuntimeDep, current: UserDep) -> StatusResponse:
+def emergency_stop(request: Request, runtime: RuntimeDep, current: UserDep) -> StatusResponse:
     runtime.control.emergency_stop(current.user.user_id)
+    audit(request, current, "emergency_stop", kill_switch=KillSwitch.CLOSE_ALL.value)
     return _reply(runtime.control.status(current.user.user_id))
 
 
 @router.post("/control/kill-switch")
-def set_kill_switch(body: KillSwitchBody, runtime: RuntimeDep, current: UserDep) -> StatusResponse:
+def set_kill_switch(body: KillSwitchBody, request: Request, runtime: RuntimeDep, current: UserDep) -> StatusResponse:
     runtime.control.set_kill_switch(current.user.user_id, KillSwitch(body.value))
+    audit(request, current, "kill_switch", kill_switch=body.value)
     return _reply(runtime.control.status(current.user.user_id))
 
 
 @router.post("/control/{action}")
-def control(action: Literal["start", "pause", "stop"], runtime: RuntimeDep, current: UserDep) -> StatusResponse:
-    return _reply(runtime.control.set_bot(current.user.user_id, action))
+def control(action: Literal["start", "pause", "stop"], request: Request, runtime: RuntimeDep,
+            current: UserDep) -> StatusResponse:
+    status = runtime.control.set_bot(current.user.user_id, action)
+    audit(request, current, "bot_" + action)
+    return _reply(status)
