@@ -71,7 +71,7 @@ def create_app(runtime: Runtime, static_dir: Path | None = None) -> FastAPI:
         return _error(500, "internal_error", "Something went wrong on our side; it has been logged.")
 
     for module in (rates, auth, history, charts, positions, control, account, notifications, withdrawal_routes,
-                   operator_routes, deposit_routes):
+                   operator_routes):
         app.include_router(module.router, prefix="/api/v1")
 
     if static_dir is not None:
