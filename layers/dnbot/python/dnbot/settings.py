@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     # The operator's alerts (SNS topic ARN; None: alerts are ERROR log lines) and the reconciler
     alerts_topic_arn: str | None = None
     # a pending/closing position written this recently has its workflow running: the reconciler leaves the user
-    reconciler_workflow_grace_minutes: int = 30
+    reconciler_workflow_grace_minutes: int = 45  # over two Tasks' worst retry windows (~25 min) with no write
     reconciler_lookback_hours: int = 24  # failed and closed positions this recent are reconciled too
 
     # Dashboard: live position figures are read from the venues at most once per position per this many seconds;
