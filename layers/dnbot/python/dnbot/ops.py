@@ -53,7 +53,9 @@ class Clients:
         import boto3
 
         if endpoint_url:
-            self._session = boto3.Session(region_name=region or "us-east-1", **LOCAL_CREDENTIALS)
+            self._session = boto3.Session(region_name=region or "us-east-1",
+                                          aws_access_key_id=LOCAL_CREDENTIALS["aws_access_key_id"],
+                                          aws_secret_access_key=LOCAL_CREDENTIALS["aws_secret_access_key"])
         else:
             self._session = boto3.Session(profile_name=profile, region_name=region)
         self._endpoint = endpoint_url
