@@ -46,13 +46,29 @@ function StageIcon({ status }: { status: Stage["status"] | "pending" }) {
   }
 }
 
+/** A failed job's error as a sentence a trader acts on (the server's text stays visible after it). */
+export function failureSentence(job: Job): string {
+  const error = (job.error ?? "").replace(/^[A-Z][A-Za-z]+(Error|Refused|Exception|Mismatch)(: )?/, "").trim();
+  const what = job.kind === "open" ? "The position was not opened" : "The position was not closed";
+  if (/compensation failed|a leg may be open/i.test(error)) {
+    return `${what}, and a leg may still be open at a venue: an operator has been alerted. Do not open another position until it is resolved. (${error})`;
+  }
+  if (/kill switch/i.test(error)) return `${what}: the operator halted trading (kill switch). Try again once it is off.`;
+  if (/rates are .* old|stale/i.test(error)) return `${what}: the market rates were stale. Wait a minute for a fresh poll and try again.`;
+  if (/insufficient|margin|balance|capital/i.test(error)) return `${what}: not enough free balance at a venue. Deposit USDC or lower the size, then try again. (${error})`;
+  if (job.kind === "open") return `${what}${error ? `: ${error}` : ""}. Every leg it had opened was closed again; you can try again.`;
+  return `${what}${error ? `: ${error}` : ""}. The position is still open and protected; try closing again in a minute.`;
+}
+
 export function JobStages({ job }: { job: Job }) {
+  // A stage still "running" in a job that failed is the one that failed: no spinner on a finished job.
+  const stages = job.status === "failed" ? job.stages.map((s) => (s.status === "running" ? { ...s, status: "failed" as const } : s)) : job.stages;
   const reported = new Set(job.stages.map((s) => s.name));
   const pending = job.status === "running" ? PLANNED[job.kind].filter((name) => !reported.has(name)) : [];
   return (
     <div className="job">
       <ol className="stages" aria-label="Stages">
-        {job.stages.map((stage, i) => (
+        {stages.map((stage, i) => (
           <li key={`${stage.name}-${i}`} className={`stage stage-${stage.status}`} data-status={stage.status}>
             <StageIcon status={stage.status} />
             <span className="stage-name">{stageLabel(stage.name)}</span>
@@ -72,9 +88,7 @@ export function JobStages({ job }: { job: Job }) {
         </p>
       )}
       {job.status === "failed" && (
-        <p className="job-result bad" role="alert">
-          {job.kind === "open" ? "Opening failed" : "Closing failed"}: {job.error ?? "see the position for details"}.
-        </p>
+        <p className="job-result bad" role="alert">{failureSentence(job)}</p>
       )}
     </div>
   );

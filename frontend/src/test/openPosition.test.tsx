@@ -46,7 +46,20 @@ describe("JobStages", () => {
     expect(items).toHaveLength(4); // no planned placeholders once the job is over
     expect(within(items[1]!).getByLabelText("failed")).toHaveTextContent("✕");
     expect(within(items[3]!).getByLabelText("skipped")).toBeInTheDocument();
-    expect(screen.getByRole("alert")).toHaveTextContent("Opening failed: Hyperliquid rejected the order");
+    expect(screen.getByRole("alert")).toHaveTextContent(
+      "The position was not opened: Hyperliquid rejected the order. Every leg it had opened was closed again; you can try again.");
+  });
+
+  it("marks the stage that was running when the job failed as failed, with no spinner, and says what to do", () => {
+    const job: Job = {
+      job_id: "j2", position_id: "p2", kind: "open", status: "failed", error: "StepRefused: kill switch is close-all",
+      stages: [{ name: "preflight", status: "running", at: T, detail: "" }],
+    };
+    renderWithClient(<JobStages job={job} />);
+    const items = stagesOf();
+    expect(within(items[0]!).getByLabelText("failed")).toBeInTheDocument();
+    expect(screen.queryByRole("status", { name: "running" })).toBeNull();
+    expect(screen.getByRole("alert")).toHaveTextContent("the operator halted trading (kill switch). Try again once it is off.");
   });
 });
 
