@@ -191,7 +191,8 @@ export function MarketsSection({ rates, error, loading, fetching, leverage, onLe
         </div>
         <p className="muted small">
           Annualized carry of one position: a leveraged long on Asgard at the chosen leverage and an
-          equal-notional SOL short on Hyperliquid. Sorted by net APY.
+          equal-notional SOL short on Hyperliquid. Every component is a yearly % of the capital committed at that
+          leverage (the Asgard table below is per unit of each asset). Sorted by net APY.
         </p>
         {rates ? (
           <OpportunitiesTable opportunities={rates.opportunities} onOpen={onOpen} />
@@ -204,7 +205,7 @@ export function MarketsSection({ rates, error, loading, fetching, leverage, onLe
       <section className="card" aria-labelledby="asgard-title">
         <div className="card-head">
           <h2 id="asgard-title">Asgard rates</h2>
-          <span className="muted small">per asset × protocol</span>
+          <span className="muted small">per asset × protocol, yearly % of the asset (not of capital)</span>
         </div>
         {rates ? (
           <AsgardRatesTable markets={rates.asgard} />
