@@ -160,3 +160,23 @@ def test_stream_signals_count_needs_attention_transitions_and_funding() -> None:
         ({}, _activity("position_opened")),
     ])
     assert signals == [(observability.POSITION_NEEDS_ATTENTION, 1.0), (observability.FUNDING_EARNED_USD, 3.5)]
+
+
+def test_fleet_gauges_count_open_positions_and_their_capital() -> None:
+    from decimal import Decimal
+
+    from dnbot.services.signals import fleet_gauges
+
+    class Leg:
+        def __init__(self, notional: str) -> None:
+            self.notional_usd = Decimal(notional)
+
+    class Open:
+        def __init__(self, leverage: str, long: str, short: str | None) -> None:
+            self.leverage = Decimal(leverage)
+            self.long_leg, self.short_leg = Leg(long), Leg(short) if short else None
+
+    # capital 1000 at 2x holds 1000 on each leg; a half-open position counts the leg it has
+    gauges = fleet_gauges([Open("2", "1000", "1000"), Open("3", "600", None)])
+    assert gauges == [(observability.POSITIONS_OPEN, 2.0), (observability.CAPITAL_DEPLOYED_USD, 1200.0)]
+    assert fleet_gauges([]) == [(observability.POSITIONS_OPEN, 0.0), (observability.CAPITAL_DEPLOYED_USD, 0.0)]

@@ -32,3 +32,15 @@ def stream_signals(changes: Iterable[tuple[Item, Item]]) -> list[tuple[str, floa
             except InvalidOperation:
                 continue
     return signals
+
+
+def fleet_gauges(open_positions: Iterable[Any]) -> list[tuple[str, float]]:
+    """Positions open and the capital they hold (each leg's notional over the leverage: collateral and margin),
+    for the operator's dashboard. Takes dnbot.domain.positions.Position objects."""
+    count, capital = 0, Decimal(0)
+    for position in open_positions:
+        count += 1
+        legs = [leg for leg in (position.long_leg, position.short_leg) if leg is not None]
+        capital += sum((leg.notional_usd for leg in legs), Decimal(0)) / position.leverage
+    return [(observability.POSITIONS_OPEN, float(count)),
+            (observability.CAPITAL_DEPLOYED_USD, float(capital.quantize(Decimal("0.01"))))]
