@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from dnbot.adapters.hyperliquid.trading import ACTION_OPEN, action_of, position_key, position_key_of
+from dnbot.adapters.hyperliquid.positions import ACTION_OPEN, action_of, position_key, position_key_of
 from dnbot.domain.positions import Position
 
 ZERO = Decimal(0)

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from dnbot.adapters.hyperliquid.trading import ACTION_CLOSE, ACTION_OPEN, position_key
+from dnbot.adapters.hyperliquid.positions import ACTION_CLOSE, ACTION_OPEN, position_key
 from dnbot.domain.assets import Asset, Protocol
 from dnbot.domain.positions import Leg, Position, PositionStatus
 from tests.faults.invariant import AsgardLong, ShortFillRow, VenueTruth, assert_invariant, check_invariant

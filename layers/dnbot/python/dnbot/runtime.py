@@ -250,13 +250,16 @@ class Runtime:
     @cached_property
     def risk(self) -> RiskReader:
         from dnbot.adapters.asgard.health import AsgardHealth
+        from dnbot.adapters.hyperliquid.positions import position_funding_usd
         from dnbot.adapters.risk import VenueRiskReader
 
         # reads only: the tick needs no signer, so no Privy credentials or KMS key
         return VenueRiskReader(AsgardHealth(self.asgard_client, self.store).health,
                                self.hyperliquid.clearinghouse_state, self.evm_address_of,
                                lambda: self.hyperliquid.sol_funding().oracle_price,
-                               self.lending_markets.sol_price_usd)
+                               self.lending_markets.sol_price_usd,
+                               funding_of=lambda p: position_funding_usd(
+                                   self.hyperliquid, self.evm_address_of(p.user_id), p.position_id, p.created_at))
 
     # --- identity -----------------------------------------------------------------------------------------
 

@@ -67,7 +67,11 @@ class VenueRiskReader:
 
     def __init__(self, long_health: Callable[[str, str], HealthReading | None],
                  clearinghouse_state: Callable[[str], dict[str, Any]], address_of: Callable[[str], str],
-                 hyperliquid_oracle_price: Callable[[], Decimal], long_venue_sol_price: Callable[[], Decimal]) -> None:
+                 hyperliquid_oracle_price: Callable[[], Decimal], long_venue_sol_price: Callable[[], Decimal],
+                 funding_of: Callable[[Position], Decimal] | None = None) -> None:
+        """`funding_of(position)`: the funding the position's short collected so far (Hyperliquid pays it to the
+        account, not to the legs): part of the position's equity, so carry is not read as a drawdown."""
+        self._funding_of = funding_of
         self._long_health = long_health
         self._clearinghouse = clearinghouse_state
         self._address_of = address_of
@@ -87,10 +91,20 @@ class VenueRiskReader:
             oracle_price_usd=oracle,
             long_venue_sol_price_usd=long_sol_price,
             lst_depeg=_depeg(position, health, long_sol_price),
-            equity_usd=_equity(position, health, oracle),
+            equity_usd=_plus(_equity(position, health, oracle), self._funding(position)),
             peak_equity_usd=_equity_at_open(position),
             liquidation_distance_at_open=_distance_at_open(position, health, liquidation),
         )
+
+    def _funding(self, position: Position) -> Decimal | None:
+        if self._funding_of is None:
+            return Decimal(0)
+        funding_of = self._funding_of
+        return _read("Hyperliquid funding", lambda: funding_of(position))
+
+
+def _plus(value: Decimal | None, more: Decimal | None) -> Decimal | None:
+    return None if value is None or more is None else value + more
 
 
 def _depeg(position: Position, health: HealthReading | None, sol_price: Decimal | None) -> Decimal | None:
@@ -109,7 +123,7 @@ def _depeg(position: Position, health: HealthReading | None, sol_price: Decimal 
 
 def _equity(position: Position, health: HealthReading | None, oracle: Decimal | None) -> Decimal | None:
     """The position's equity at the venues now: the long's value less its debt (Asgard) plus the short's
-    unrealized PnL (its own size x (entry - oracle))."""
+    unrealized PnL (its own size x (entry - oracle)); the funding it collected is added by the reader."""
     if health is None or oracle is None or position.short_leg is None or health.value_usd <= 0:
         return None
     short_pnl = position.short_leg.size * (position.short_leg.entry_price - oracle)

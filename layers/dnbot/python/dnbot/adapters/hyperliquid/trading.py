@@ -16,7 +16,6 @@ each hourly payment by each position's own size in that hour (docs/architecture.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Callable
 from dataclasses import replace
@@ -36,7 +35,16 @@ from hyperliquid.utils.signing import (
 from hyperliquid.utils.types import Cloid
 
 from dnbot.adapters.hyperliquid.info import HyperliquidInfo
-from dnbot.domain.pnl import split_by_size
+from dnbot.adapters.hyperliquid.positions import (
+    ACTION_CLOSE,
+    ACTION_OPEN,
+    ACTION_REBALANCE,
+    action_of,
+    cloid_for,
+    position_funding_usd,
+    position_key,
+    position_key_of,
+)
 from dnbot.ports import (
     AgentKeyVault,
     AmbiguousVenueError,
@@ -56,8 +64,6 @@ APPROVE_AGENT_TYPES = [
 ]
 AGENT_NAME = "dnbot"
 CLOSE_ATTEMPTS = 4
-FUNDING_QUANTUM = Decimal("0.000001")  # Hyperliquid reports funding payments to the micro-dollar
-UNATTRIBUTED = "unattributed"
 
 
 def _closed(fills: list[dict[str, Any]]) -> Decimal:
@@ -77,40 +83,6 @@ class InMemoryNonces:
             nonce = max(self._now_ms(), self._last.get(signer, 0) + 1)
             self._last[signer] = nonce
             return nonce
-
-
-ACTION_OPEN = 0x01
-ACTION_REBALANCE = 0x02
-ACTION_CLOSE = 0x10  # + the attempt number: close-0, close-1, ...
-_ACTIONS = {"open": ACTION_OPEN, "rebalance": ACTION_REBALANCE}
-
-
-def position_key(position_id: str) -> str:
-    """The first 12 bytes of every cloid of this position (hex): the account's fills grouped by position."""
-    return hashlib.sha256(position_id.encode()).hexdigest()[:24]
-
-
-def cloid_for(position_id: str, step: str) -> str:
-    """A stable 16-byte client order id for one step of one position: 12 bytes naming the position, 4 bytes
-    the action ("open", "rebalance", "close-<attempt>"). Every fill of the account then says whose it is."""
-    if step in _ACTIONS:
-        action = _ACTIONS[step]
-    elif step.startswith("close-") and step[6:].isdigit():
-        action = ACTION_CLOSE + int(step[6:])
-    else:
-        raise ValueError(f"unknown order step {step!r}")
-    return "0x" + position_key(position_id) + format(action, "08x")
-
-
-def position_key_of(cloid: str) -> str | None:
-    """The position key of one of the bot's cloids (None for another client's)."""
-    text = cloid.removeprefix("0x").lower()
-    return text[:24] if len(text) == 32 else None
-
-
-def action_of(cloid: str) -> int | None:
-    text = cloid.removeprefix("0x").lower()
-    return int(text[24:], 16) if len(text) == 32 else None
 
 
 def round_price(price: Decimal, sz_decimals: int) -> Decimal:
@@ -346,36 +318,8 @@ class HyperliquidShortVenue:
         return realized.quantize(Decimal("0.01"))
 
     def funding_usd(self, user_id: str, position_id: str, since: datetime) -> Decimal:
-        """This position's share of the account's funding since `since`: Hyperliquid pays the account every hour
-        (userFunding, with the account's size then); each payment is split by each position's own short in that
-        hour (its fills before the hour), so concurrent positions' shares add up to what the venue paid."""
-        user = self._address_of(user_id)
-        me = position_key(position_id)
-        payments = self.info.post({"type": "userFunding", "user": user,
-                                   "startTime": int(since.timestamp() * 1000)})
-        fills = [fill for fill in self.info.post({"type": "userFills", "user": user})
-                 if fill.get("coin") == self.info.coin]
-        total = Decimal(0)
-        for payment in payments:
-            delta = payment.get("delta", {})
-            if delta.get("coin") != self.info.coin:
-                continue
-            hour_ms = int(payment["time"])
-            sizes: dict[str, Decimal] = {}
-            for fill in fills:
-                key = position_key_of(str(fill.get("cloid") or ""))
-                if key is not None and int(fill["time"]) < hour_ms:
-                    sizes[key] = sizes.get(key, Decimal(0)) + (
-                        Decimal(fill["sz"]) if fill["side"] == "A" else -Decimal(fill["sz"]))
-            if sizes.get(me, Decimal(0)) <= 0:
-                continue
-            account_short = -Decimal(str(delta.get("szi", "0")))
-            held = {key: size for key, size in sizes.items() if size > 0}
-            outside = account_short - sum(held.values(), Decimal(0))
-            if outside > 0:
-                held[UNATTRIBUTED] = outside  # a short no position of the bot placed gets its own share
-            total += split_by_size(Decimal(str(delta["usdc"])), held, quantum=FUNDING_QUANTUM)[me]
-        return total
+        """This position's share of the account's funding since `since` (positions.position_funding_usd)."""
+        return position_funding_usd(self.info, self._address_of(user_id), position_id, since)
 
     def schedule_cancel(self, user_id: str, at_ms: int | None) -> None:
         """Dead-man switch: Hyperliquid cancels the agent's open orders at `at_ms` unless it is pushed back."""

@@ -1,0 +1,87 @@
+"""Which part of a Hyperliquid account belongs to which dnbot position (no SDK: the tick's risk reads use it).
+
+Hyperliquid nets every position of an account into one SOL position and pays funding to the account. Each order
+the bot sends carries a cloid whose first 12 bytes are sha256(position id) and whose last 4 bytes are the action
+(open, rebalance, close-<attempt>), so the account's fills say which position owns which part of the short, and
+each hourly funding payment can be split by each position's own size in that hour.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from dnbot.domain.pnl import split_by_size
+
+ACTION_OPEN = 0x01
+ACTION_REBALANCE = 0x02
+ACTION_CLOSE = 0x10  # + the attempt number: close-0, close-1, ...
+_ACTIONS = {"open": ACTION_OPEN, "rebalance": ACTION_REBALANCE}
+FUNDING_QUANTUM = Decimal("0.000001")  # Hyperliquid reports funding payments to the micro-dollar
+UNATTRIBUTED = "unattributed"
+
+
+class InfoReader(Protocol):
+    coin: str
+
+    def post(self, body: dict[str, Any]) -> Any: ...
+
+
+def position_key(position_id: str) -> str:
+    """The first 12 bytes of every cloid of this position (hex): the account's fills grouped by position."""
+    return hashlib.sha256(position_id.encode()).hexdigest()[:24]
+
+
+def cloid_for(position_id: str, step: str) -> str:
+    """A stable 16-byte client order id for one step of one position: 12 bytes naming the position, 4 bytes
+    the action ("open", "rebalance", "close-<attempt>"). Every fill of the account then says whose it is."""
+    if step in _ACTIONS:
+        action = _ACTIONS[step]
+    elif step.startswith("close-") and step[6:].isdigit():
+        action = ACTION_CLOSE + int(step[6:])
+    else:
+        raise ValueError(f"unknown order step {step!r}")
+    return "0x" + position_key(position_id) + format(action, "08x")
+
+
+def position_key_of(cloid: str) -> str | None:
+    """The position key of one of the bot's cloids (None for another client's)."""
+    text = cloid.removeprefix("0x").lower()
+    return text[:24] if len(text) == 32 else None
+
+
+def action_of(cloid: str) -> int | None:
+    text = cloid.removeprefix("0x").lower()
+    return int(text[24:], 16) if len(text) == 32 else None
+
+
+def position_funding_usd(info: InfoReader, address: str, position_id: str, since: datetime) -> Decimal:
+    """This position's share of the account's funding since `since`: Hyperliquid pays the account every hour
+    (userFunding, with the account's size then); each payment is split by each position's own short in that hour
+    (its fills before the hour; a short no position placed gets its own share), so concurrent positions' shares
+    add up to what the venue paid."""
+    me = position_key(position_id)
+    payments = info.post({"type": "userFunding", "user": address, "startTime": int(since.timestamp() * 1000)})
+    fills = [fill for fill in info.post({"type": "userFills", "user": address}) if fill.get("coin") == info.coin]
+    total = Decimal(0)
+    for payment in payments:
+        delta = payment.get("delta", {})
+        if delta.get("coin") != info.coin:
+            continue
+        hour_ms = int(payment["time"])
+        sizes: dict[str, Decimal] = {}
+        for fill in fills:
+            key = position_key_of(str(fill.get("cloid") or ""))
+            if key is not None and int(fill["time"]) < hour_ms:
+                sizes[key] = sizes.get(key, Decimal(0)) + (
+                    Decimal(fill["sz"]) if fill["side"] == "A" else -Decimal(fill["sz"]))
+        if sizes.get(me, Decimal(0)) <= 0:
+            continue
+        held = {key: size for key, size in sizes.items() if size > 0}
+        outside = -Decimal(str(delta.get("szi", "0"))) - sum(held.values(), Decimal(0))
+        if outside > 0:
+            held[UNATTRIBUTED] = outside
+        total += split_by_size(Decimal(str(delta["usdc"])), held, quantum=FUNDING_QUANTUM)[me]
+    return total
