@@ -108,6 +108,27 @@ def test_a_drop_through_the_longs_liquidation_price_liquidates_it(tmp_path: Path
     assert result.liquidations == 1 and "long was liquidated" in result.trades[0].close_reason
 
 
+def test_the_bot_rebalances_through_a_slide_that_liquidates_a_hold(tmp_path: Path) -> None:
+    """SOL slides 2% an hour for 20 hours, then drops 14.25% inside one hour (as on 2025-10-10). The hold at
+    3x is liquidated; the bot re-centres its legs on the way down (a transfer: a tip and a bridge, no trade)
+    and is still more than 14.25% from its long's liquidation when the drop comes."""
+    def price(i: int) -> tuple[str, str, str, str]:
+        if i < 300:
+            return ("100",) * 4
+        level = D(100) * D("0.98") ** min(i - 300, 20)
+        if i == 321:
+            return (str(level), str(level), str(level * D("0.8575")), str(level * D("0.8575")))
+        level = level * D("0.8575") if i > 321 else level
+        return (str(level),) * 4
+
+    root = write_recorded(tmp_path, hours=340, price=price, funding_hourly=lambda i: "0.00005")
+    hold = run(root, **always(asset=Asset.JITOSOL, leverage="3"))
+    bot = run(root, policy="dnbot", preset=Preset.parse("balanced"))
+    assert hold.liquidations == 1
+    assert bot.liquidations == 0 and bot.rebalances >= 1 and len(bot.trades) == 1
+    assert bot.total_pnl_usd > hold.total_pnl_usd
+
+
 def test_rate_gaps_are_carried_forward_and_counted(tmp_path: Path) -> None:
     root = write_recorded(tmp_path, hours=10, skip_rate_hours=frozenset({3, 4}))
     result = run(root, **always())
@@ -135,7 +156,7 @@ def test_the_bot_policy_calls_the_ticks_own_decision_every_hour(tmp_path: Path,
     notional = D(10_000) * (1 - preset.margin_buffer) * 3 / 2
     bar = (1 + preset.margin_of_safety) * DEFAULT_FEES.round_trip_usd(notional)
     first = next(k for k in range(400) if expected_carry_usd(
-        carry_components(market, D("0.00005"), D(3)), D(10_000),
+        carry_components(market, D("0.00005"), D(3)), D(10_000) * (1 - preset.margin_buffer),
         carry_outlook([D("0.00005")] * (k + 1), lookback_hours=preset.lookback_hours).horizon_hours) >= bar)
     assert result.trades and result.trades[0].opened_at == START + timedelta(hours=first)
     assert result.trades[0].asset is Asset.JITOSOL and result.trades[0].leverage == D(3)

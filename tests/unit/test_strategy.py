@@ -212,8 +212,9 @@ def test_opens_exactly_when_the_expected_carry_covers_the_round_trip(funding: De
     capital = D(10_000)
     horizon = carry_outlook(history, lookback_hours=chosen.lookback_hours).horizon_hours
     assert horizon == (chosen.lookback_hours if funding >= 0 else chosen.lookback_hours // 2)  # one episode
-    carry = expected_carry_usd(carry_components(markets[0], funding, chosen.leverage), capital, horizon)
-    notional = capital * (1 - chosen.margin_buffer) * chosen.leverage / 2
+    deployed = capital * (1 - chosen.margin_buffer)  # the buffer earns nothing
+    carry = expected_carry_usd(carry_components(markets[0], funding, chosen.leverage), deployed, horizon)
+    notional = deployed * chosen.leverage / 2
     bar = (1 + chosen.margin_of_safety) * DEFAULT_FEES.round_trip_usd(notional)
     assert isinstance(decision, Open) == (carry >= bar)
     if not isinstance(decision, Open):

@@ -43,6 +43,7 @@ HOUR = timedelta(hours=1)
 ZERO = Decimal(0)
 ONE = Decimal(1)
 POLICIES = ("dnbot", "always")
+REBALANCE_HEADROOM = Decimal("1.1")
 MARKET_MEAN_HOURS = 168  # the week of hourly snapshots the tick averages each market's rates over
 
 
@@ -403,8 +404,13 @@ class _Run:
         exposure = book.units * book.rate
         long_equity = exposure * price - book.debt
         short_account = book.margin + book.size * (book.entry - price)
+        # keep a drifted leverage while the re-centred long stays 10% beyond the rebalance trigger: the
+        # leverage L' whose distance 1 - (L' - 1) / (L' ltv) is 1.1 x share x the open's distance
+        keep = REBALANCE_HEADROOM * self.settings.exits.rebalance_share * book.dist_open
+        drift_limit = ONE / (ONE - self.c.liquidation_ltv * (ONE - keep))
         plan = plan_rebalance(long_equity_usd=long_equity, short_account_usd=short_account,
-                              notional_usd=book.size * price, leverage=book.leverage, fees=self.c.fees)
+                              notional_usd=book.size * price, leverage=book.leverage, fees=self.c.fees,
+                              max_leverage=drift_limit)
         if plan.reduce_notional_usd > ZERO:
             keep = ONE - plan.reduce_notional_usd / (book.size * price)
             sold = exposure * (ONE - keep)  # SOL-equivalent of the long sold to repay debt
@@ -419,8 +425,7 @@ class _Run:
         book.margin += plan.transfer_to_short_usd - plan.cost_usd
         self.fees -= plan.cost_usd
         book.notional = book.size * price
-        book.dist_open = book.distance(price, self.c.liquidation_ltv, self.c.maintenance_margin_rate)
-        self.rebalances += 1
+        self.rebalances += 1  # dist_open stays the open's: the trigger does not drift with the leverage
 
     # --- one hour of a live position: the hot loop -------------------------------------------------------
 

@@ -55,7 +55,7 @@ class Preset:
     # pays (1 + margin_of_safety) round trips; leave when staying through the expected negative spell costs
     # (1 + exit_margin) round trips; switch pair when the gain over min(horizon, switch_horizon_hours) pays
     # (1 + margin_of_safety) round trips. Horizon and funding are estimated from the last `lookback_hours`.
-    margin_of_safety: Decimal = Decimal("0.25")
+    margin_of_safety: Decimal = Decimal("0.1")
     exit_margin: Decimal = Decimal("0.25")
     lookback_hours: int = 1440
     switch_horizon_hours: int = 720
@@ -98,7 +98,7 @@ PRESETS: dict[PresetName, Preset] = {
             max_divergence=Decimal("0.005"),
             max_data_age_seconds=180,
         ),
-        margin_of_safety=Decimal("0.5"),
+        margin_of_safety=Decimal("0.25"),
         exit_margin=Decimal("0"),
     ),
     PresetName.BALANCED: Preset(
@@ -119,7 +119,7 @@ PRESETS: dict[PresetName, Preset] = {
             max_divergence=Decimal("0.01"),
             max_data_age_seconds=300,
         ),
-        margin_of_safety=Decimal("0.25"),
+        margin_of_safety=Decimal("0.1"),
         exit_margin=Decimal("0.25"),
     ),
     PresetName.AGGRESSIVE: Preset(

@@ -301,9 +301,9 @@ def decide_for_user(*, snapshot: RatesSnapshot, funding_history_hourly: Sequence
         return TickDecision(tuple(decisions))
     best = ranked[0]
     label = _label(best.market, settings.leverage)
-    notional = notional_for_capital(capital * (1 - preset.margin_buffer), settings.leverage)
-    round_trip = fees.round_trip_usd(notional)
-    expected = expected_carry_usd(best.components, capital, horizon)
+    deployed = capital * (1 - preset.margin_buffer)  # the buffer waits in the Hyperliquid account, idle
+    round_trip = fees.round_trip_usd(notional_for_capital(deployed, settings.leverage))
+    expected = expected_carry_usd(best.components, deployed, horizon)
     bar = (1 + preset.margin_of_safety) * round_trip
     why = (f"{label}: carry {best.components.gross:.2%}/yr (funding counted {funding:.7f}/h) over the expected "
            f"{horizon} h horizon ({outlook.carry_off_episodes} carry-off episodes in {outlook.lookback_hours} h) "
