@@ -26,6 +26,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                        user_id=state.get("user_id"), execution=event.get("execution"))
     runtime = lambda_runtime()
     if event["step"] == "withdraw":  # the withdraw workflow (dnbot.services.withdrawals): pays once, signs here
-        paid = runtime.withdrawals.execute(state["user_id"], state["withdrawal_id"], runtime.solana_withdrawals)
+        paid = runtime.withdrawals.execute(state["user_id"], state["withdrawal_id"], runtime.withdrawal_executors)
         return {**state, "status": paid.status, "signature": paid.signature}
     return runtime.steps.run(event["step"], state)

@@ -116,3 +116,34 @@ def test_no_cross_user_withdrawals(sim_system: LocalSystem, terminal: Terminal, 
     assert bob.post(f"/api/v1/withdrawals/{asked['withdrawal_id']}/confirm", {"code": code}).status_code == 404
     assert bob.get("/api/v1/withdrawals").json()["withdrawals"] == []
     assert alice.get(f"/api/v1/withdrawals/{asked['withdrawal_id']}").json()["status"] == "confirm_by_email"
+
+
+def test_hyperliquid_withdraw3_pays_the_users_evm_wallet_on_arbitrum(sim_system: LocalSystem, terminal: Terminal,
+                                                                    alice: Client) -> None:
+    assert sim_system.sim is not None
+    evm = alice.get("/api/v1/auth/me").json()["user"]["wallets"]["evm"]
+    base = sim_system.sim.base_url
+
+    def arbitrum_usdc() -> Decimal:
+        return Decimal(httpx.get(f"{base}/sim/arbitrum/balances/{evm}").json()["usdc"])
+
+    def withdrawable() -> Decimal:
+        return Decimal(httpx.get(f"{base}/sim/hyperliquid/accounts/{evm}").json()["withdrawable"])
+
+    before_arbitrum, before_hl = arbitrum_usdc(), withdrawable()
+    elsewhere = alice.post("/api/v1/withdrawals", {"asset": "USDC", "amount": "100", "source": "hyperliquid",
+                                                   "to": "0x" + "ab" * 20})
+    assert elsewhere.status_code == 400 and elsewhere.json()["error"]["code"] == "bad_address"
+    too_much = alice.post("/api/v1/withdrawals", {"asset": "USDC", "amount": "999999", "source": "hyperliquid"})
+    assert too_much.status_code == 400 and too_much.json()["error"]["code"] == "insufficient_funds"
+    asked = alice.post("/api/v1/withdrawals", {"asset": "USDC", "amount": "100", "source": "hyperliquid"})
+    assert asked.status_code == 202, asked.text
+    body = asked.json()
+    assert body["to"].lower() == evm.lower() and body["source"] == "hyperliquid"
+    confirmed = alice.post(f"/api/v1/withdrawals/{body['withdrawal_id']}/confirm",
+                           {"code": _code(terminal, "alice-w@example.com")})
+    assert confirmed.status_code == 202, confirmed.text
+    done = _wait(alice, body["withdrawal_id"])
+    assert done["status"] == "sent", done
+    assert arbitrum_usdc() == before_arbitrum + Decimal(99)  # Hyperliquid keeps its $1 fee
+    assert withdrawable() == before_hl - Decimal(100)

@@ -68,7 +68,7 @@ if TYPE_CHECKING:
     from dnbot.services.rates import RatesService
     from dnbot.services.reconciler import Reconciler
     from dnbot.services.tick import StrategyTick, TickWorker
-    from dnbot.services.withdrawals import CodeSender, WithdrawalService
+    from dnbot.services.withdrawals import CodeSender, TransferExecutor, WithdrawalService
     from dnbot.settings import Settings
 
 
@@ -374,7 +374,17 @@ class Runtime:
         return WithdrawalService(DynamoWithdrawalStore(dynamodb.Table(self.settings.table_name)), self.store,
                                  self.store, self.session_store, self.withdrawal_codes, starter,
                                  self.balances, self.solana_withdrawals, self.session_store, self.clock,
-                                 audit=self.audit, activity=self.activity)
+                                 audit=self.audit, activity=self.activity,
+                                 hyperliquid_withdrawable=self.hyperliquid.withdrawable_usd)
+
+    @cached_property
+    def withdrawal_executors(self) -> dict[str, TransferExecutor]:
+        """Who pays a confirmed withdrawal, by its source (the trading function only: they sign)."""
+        from dnbot.adapters.hyperliquid.withdrawal import HyperliquidWithdrawals
+
+        return {"solana": self.solana_withdrawals,
+                "hyperliquid": HyperliquidWithdrawals(self.settings.hyperliquid_base_url, lambda: self.privy_wallets,
+                                                      self.evm_address_of, self.store)}
 
     @cached_property
     def session_store(self) -> DynamoSessionStore:

@@ -135,8 +135,11 @@ class WithdrawalRequest(Strict):
     asset: Literal["USDC", "SOL"]
     amount: Decimal = Field(gt=0, le=Decimal(10_000_000), max_digits=16, decimal_places=9,
                             description="in the asset's units (USDC: 6 decimals, SOL: 9)")
-    to: str = Field(min_length=32, max_length=44, pattern=r"^[1-9A-HJ-NP-Za-km-z]+$",
-                    description="a Solana wallet address (base58)")
+    to: str | None = Field(default=None, min_length=32, max_length=44,
+                           pattern=r"^([1-9A-HJ-NP-Za-km-z]{32,44}|0x[0-9a-fA-F]{40})$",
+                           description="a Solana wallet address (base58); for Hyperliquid, the account's EVM wallet")
+    source: Literal["solana", "hyperliquid"] = Field(
+        default="solana", description="the user's Solana wallet, or their Hyperliquid account (to their EVM wallet)")
 
 
 class WithdrawalConfirm(Strict):
@@ -152,11 +155,12 @@ class WithdrawalOut(BaseModel):
     created_at: datetime
     signature: str | None = None
     error: str | None = None
+    source: str = "solana"
 
     @classmethod
     def build(cls, w: Any) -> WithdrawalOut:
         return cls(withdrawal_id=w.withdrawal_id, status=w.status, asset=w.asset, amount=w.amount, to=w.to,
-                   created_at=w.created_at, signature=w.signature, error=w.error)
+                   created_at=w.created_at, signature=w.signature, error=w.error, source=w.source)
 
 
 class WithdrawalsResponse(BaseModel):

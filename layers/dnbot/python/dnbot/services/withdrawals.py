@@ -16,23 +16,26 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal, Protocol
 
 from dnbot.domain.positions import PositionStatus
-from dnbot.ports import ActivityLog, BalanceReader, Clock, PositionStore, UserRecord, UserStore
+from dnbot.ports import ActivityLog, BalanceReader, Clock, PositionStore, UserRecord, UserStore, VenueRejected
 from dnbot.services.auth import AuditTrail, RateLimiter, limit
 from dnbot.services.errors import Conflict, NotFound, ServiceError, Unauthorized, Unavailable
 
 WithdrawalAsset = Literal["USDC", "SOL"]
+WithdrawalSource = Literal["solana", "hyperliquid"]  # the user's Solana wallet, or their Hyperliquid account
 WithdrawalStatus = Literal["confirm_by_email", "approved", "sending", "sent", "failed", "expired"]
 
 CODE_LIFETIME = timedelta(minutes=10)
 MAX_CODE_CHECKS = 5
 WITHDRAWALS_PER_USER_PER_HOUR = 10
 SOL_FEE_RESERVE = Decimal("0.01")  # SOL kept for transaction fees: a SOL withdrawal cannot drain the wallet
+HYPERLIQUID_FEE_USDC = Decimal(1)  # kept by Hyperliquid's bridge on every withdrawal
 MIN_AMOUNT = {"USDC": Decimal("0.01"), "SOL": Decimal("0.000001")}
 
 
@@ -49,6 +52,7 @@ class Withdrawal:
     signature: str | None = None
     signed_transaction: str | None = None  # stored before sending: a retry resends it, never a new payment
     error: str | None = None
+    source: WithdrawalSource = "solana"
 
 
 class WithdrawalStore(Protocol):
@@ -105,7 +109,8 @@ class WithdrawalService:
     def __init__(self, store: WithdrawalStore, users: UserStore, positions: PositionStore, codes: CodeItems,
                  sender: CodeSender | None, starter: WithdrawalStarter | None, funds: BalanceReader,
                  addresses: AddressCheck, limiter: RateLimiter, clock: Clock, *, audit: AuditTrail | None = None,
-                 activity: ActivityLog | None = None) -> None:
+                 activity: ActivityLog | None = None,
+                 hyperliquid_withdrawable: Callable[[str], Decimal] | None = None) -> None:
         self._store = store
         self._users = users
         self._positions = positions
@@ -118,25 +123,36 @@ class WithdrawalService:
         self._clock = clock
         self._audit = audit
         self._activity = activity
+        self._hyperliquid_withdrawable = hyperliquid_withdrawable
 
     # --- the API side ---------------------------------------------------------------------------------------
 
-    def request(self, user: UserRecord, asset: WithdrawalAsset, amount: Decimal, to: str, *,
-                client: str = "") -> Withdrawal:
+    def request(self, user: UserRecord, asset: WithdrawalAsset, amount: Decimal, to: str | None, *,
+                source: WithdrawalSource = "solana", client: str = "") -> Withdrawal:
         if self._sender is None or self._starter is None:
             raise Unavailable("Withdrawals are not configured on this deployment.", code="withdrawals_unavailable")
-        if amount < MIN_AMOUNT[asset]:
-            raise ServiceError(f"The smallest {asset} withdrawal is {MIN_AMOUNT[asset]}.", code="amount_too_small")
-        if not self._addresses.valid_address(to):
-            raise ServiceError("That is not a Solana address.", code="bad_address")
-        if to == user.solana_address:
-            raise ServiceError("That is this account's own wallet.", code="bad_address")
+        if source == "hyperliquid":  # out of Hyperliquid: USDC, to the account's own EVM wallet only
+            if asset != "USDC" or not user.evm_address or (to or user.evm_address).lower() != user.evm_address.lower():
+                raise ServiceError("Hyperliquid pays USDC out to this account's own EVM wallet only.",
+                                   code="bad_address")
+            to = user.evm_address
+            if amount <= HYPERLIQUID_FEE_USDC:
+                raise ServiceError(f"Hyperliquid keeps a {HYPERLIQUID_FEE_USDC} USDC fee: withdraw more than that.",
+                                   code="amount_too_small")
+        else:
+            if amount < MIN_AMOUNT[asset]:
+                raise ServiceError(f"The smallest {asset} withdrawal is {MIN_AMOUNT[asset]}.",
+                                   code="amount_too_small")
+            if to is None or not self._addresses.valid_address(to):
+                raise ServiceError("That is not a Solana wallet address.", code="bad_address")
+            if to == user.solana_address:
+                raise ServiceError("That is this account's own wallet.", code="bad_address")
         limit(self._limiter, "withdrawals", user.user_id, WITHDRAWALS_PER_USER_PER_HOUR, timedelta(hours=1),
               "Too many withdrawals in the last hour; wait a little.")
-        self._check_free(user, asset, amount)
+        self._check_free(user, asset, amount, source)
         now = self._clock.now()
         withdrawal = Withdrawal(withdrawal_id=uuid.uuid4().hex, user_id=user.user_id, asset=asset, amount=amount,
-                                to=to, status="confirm_by_email", created_at=now, updated_at=now)
+                                to=to, status="confirm_by_email", created_at=now, updated_at=now, source=source)
         self._store.create_withdrawal(withdrawal)
         code = f"{secrets.randbelow(1_000_000):06d}"
         self._codes.put_expiring(f"WCODE#{withdrawal.withdrawal_id}", "WCODE",
@@ -179,11 +195,20 @@ class WithdrawalService:
     def of_user(self, user_id: str) -> list[Withdrawal]:
         return self._store.list_withdrawals(user_id)
 
-    def _check_free(self, user: UserRecord, asset: WithdrawalAsset, amount: Decimal) -> None:
+    def _check_free(self, user: UserRecord, asset: WithdrawalAsset, amount: Decimal,
+                    source: WithdrawalSource) -> None:
         if any(p.status in (PositionStatus.PENDING, PositionStatus.CLOSING)
                for p in self._positions.list_positions(user.user_id)):
             raise Conflict("A position is opening or closing: its funds are moving. Try again when it is done.",
                            code="funds_in_motion")
+        if source == "hyperliquid":  # withdrawable: the margin of live shorts is not free
+            if self._hyperliquid_withdrawable is None or not user.evm_address:
+                raise Unavailable("Hyperliquid withdrawals are not configured here.", code="withdrawals_unavailable")
+            free_usdc = self._hyperliquid_withdrawable(user.evm_address)
+            if amount > free_usdc:
+                raise ServiceError(f"Only {max(free_usdc, Decimal(0))} USDC is free to withdraw from Hyperliquid.",
+                                   code="insufficient_funds")
+            return
         balances = self._funds.balances(user)
         balance = balances.solana_sol if asset == "SOL" else balances.solana_usdc
         if balance is None:
@@ -195,8 +220,9 @@ class WithdrawalService:
 
     # --- the trading side (the withdraw workflow's step) -----------------------------------------------------
 
-    def execute(self, user_id: str, withdrawal_id: str, executor: TransferExecutor) -> Withdrawal:
+    def execute(self, user_id: str, withdrawal_id: str, executors: dict[str, TransferExecutor]) -> Withdrawal:
         withdrawal = self.get(user_id, withdrawal_id)
+        executor = executors[withdrawal.source]
         if withdrawal.status in ("sent", "failed", "expired", "confirm_by_email"):
             return withdrawal  # done, or never confirmed: nothing to pay
         if withdrawal.status == "approved":
@@ -204,7 +230,7 @@ class WithdrawalService:
             if user is None:
                 raise NotFound("No such user.", code="unknown_user")
             try:
-                self._check_free(user, withdrawal.asset, withdrawal.amount)
+                self._check_free(user, withdrawal.asset, withdrawal.amount, withdrawal.source)
                 signed = executor.sign_transfer(user_id, withdrawal.asset, withdrawal.amount, withdrawal.to)
             except ServiceError as refused:
                 return self._finish(withdrawal, "approved", status="failed", error=str(refused))
@@ -213,7 +239,10 @@ class WithdrawalService:
                 return self.get(user_id, withdrawal_id)  # a parallel run took it
             withdrawal = sending
         assert withdrawal.signed_transaction is not None
-        signature = executor.send(withdrawal.signed_transaction)  # the same bytes on every retry
+        try:
+            signature = executor.send(withdrawal.signed_transaction)  # the same bytes on every retry
+        except VenueRejected as refused:  # refused before it executed: nothing left the account
+            return self._finish(withdrawal, "sending", status="failed", error=str(refused))
         return self._finish(withdrawal, "sending", status="sent", signature=signature)
 
     def _finish(self, withdrawal: Withdrawal, expected: WithdrawalStatus, **changes: Any) -> Withdrawal:

@@ -10,7 +10,8 @@ that does not cross is refused, as the simulator keeps no resting book), updateL
 approveAgent. Every action's signature is VERIFIED: L1 actions by recovering the signer of the phantom agent
 (`hyperliquid.utils.signing.recover_agent_or_user_from_l1_action`), user-signed actions (approveAgent) from their
 EIP-712 payload. The signer is mapped to its user (an approved agent acts for its user; an agent cannot
-withdraw: the simulator has no withdraw action at all); an unknown signer is refused with Hyperliquid's own
+withdraw: `withdraw3` is user-signed, so only the account's own wallet can sign it, and it credits the destination
+with USDC on the simulated Arbitrum, less the $1 fee); an unknown signer is refused with Hyperliquid's own
 message. Nonces follow Hyperliquid's rules per signer: unique, larger than the smallest of the 100 highest seen,
 and within (now - 2 days, now + 1 day) of the wall clock the SDK signs with.
 
@@ -33,6 +34,7 @@ from eth_utils.address import is_address
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from hyperliquid.utils.signing import (
+    WITHDRAW_SIGN_TYPES,
     recover_agent_or_user_from_l1_action,
     recover_user_from_user_signed_action,
 )
@@ -53,6 +55,9 @@ APPROVE_AGENT_TYPES = [
     {"name": "agentName", "type": "string"},
     {"name": "nonce", "type": "uint64"},
 ]
+
+
+WITHDRAW_FEE_USDC = Decimal(1)  # Hyperliquid's withdrawal fee
 
 
 @dataclass(frozen=True)
@@ -344,6 +349,8 @@ class HyperliquidSim:
         with self.lock:
             if kind == "approveAgent":
                 return self._approve_agent(action, nonce, signature)
+            if kind == "withdraw3":
+                return self._withdraw(action, nonce, signature)
             try:
                 signer = recover_agent_or_user_from_l1_action(
                     action, signature, payload.get("vaultAddress"), nonce, payload.get("expiresAfter"), False)
@@ -375,6 +382,42 @@ class HyperliquidSim:
                 account.scheduled_cancel_ms = when
                 return {"status": "ok", "response": {"type": "default"}}
             raise HyperliquidError(f"Action {kind!r} is not supported by the simulator")
+
+    def _withdraw(self, action: dict[str, Any], nonce: int, signature: dict[str, Any]) -> dict[str, Any]:
+        """withdraw3: signed by the user's own wallet (an agent's signature recovers to no account), at most the
+        withdrawable amount, the $1 fee kept; the destination receives the rest as Arbitrum USDC."""
+        try:
+            user = recover_user_from_user_signed_action(dict(action), signature, WITHDRAW_SIGN_TYPES,
+                                                        "HyperliquidTransaction:Withdraw",
+                                                        action.get("hyperliquidChain") == "Mainnet").lower()
+        except Exception as bad:
+            raise HyperliquidError(f"Invalid signature: {bad}") from bad
+        if action.get("time") != nonce:
+            raise HyperliquidError("Invalid nonce: the action's time differs from the request's")
+        if user not in self.accounts:
+            raise HyperliquidError(f"User or API Wallet {user} does not exist.")
+        self.check_nonce(user, nonce)
+        destination = str(action.get("destination", ""))
+        try:
+            amount = Decimal(str(action.get("amount")))
+        except ArithmeticError as bad:
+            raise HyperliquidError("Invalid withdraw amount") from bad
+        if not is_address(destination) or not amount.is_finite() or amount <= WITHDRAW_FEE_USDC:
+            raise HyperliquidError(f"Invalid withdraw: the amount must exceed the {WITHDRAW_FEE_USDC} USDC fee")
+        account = self.account(user)
+        self._settle(account)
+        price = self.mark()
+        withdrawable = self._equity(account, price) - abs(account.szi) * price / account.leverage
+        if amount > withdrawable:
+            raise HyperliquidError("Insufficient balance for withdrawal")
+        account.usdc -= amount
+        from dnbot.sim.arbitrum import USDC_DECIMALS, ledger_for
+
+        arbitrum = ledger_for(self.world)
+        with arbitrum.lock:
+            key = destination.lower()
+            arbitrum.usdc[key] = arbitrum.usdc.get(key, 0) + int((amount - WITHDRAW_FEE_USDC).scaleb(USDC_DECIMALS))
+        return {"status": "ok", "response": {"type": "default"}}
 
     def _approve_agent(self, action: dict[str, Any], nonce: int, signature: dict[str, Any]) -> dict[str, Any]:
         signed = dict(action)

@@ -21,7 +21,7 @@ def _item(w: Withdrawal) -> dict[str, Any]:
         "withdrawal_id": w.withdrawal_id, "user_id": w.user_id, "asset": w.asset, "amount": w.amount, "to": w.to,
         "status": w.status, "created_at": w.created_at.astimezone(UTC).isoformat(),
         "updated_at": w.updated_at.astimezone(UTC).isoformat(), "signature": w.signature,
-        "signed_transaction": w.signed_transaction, "error": w.error}
+        "signed_transaction": w.signed_transaction, "error": w.error, "source": w.source}
     return {k: v for k, v in item.items() if v is not None}
 
 
@@ -30,7 +30,8 @@ def _withdrawal(item: dict[str, Any]) -> Withdrawal:
                       amount=Decimal(str(item["amount"])), to=item["to"], status=item["status"],
                       created_at=datetime.fromisoformat(item["created_at"]),
                       updated_at=datetime.fromisoformat(item["updated_at"]), signature=item.get("signature"),
-                      signed_transaction=item.get("signed_transaction"), error=item.get("error"))
+                      signed_transaction=item.get("signed_transaction"), error=item.get("error"),
+                      source=item.get("source", "solana"))
 
 
 class DynamoWithdrawalStore:

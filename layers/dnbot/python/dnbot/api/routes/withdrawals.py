@@ -13,7 +13,7 @@ router = APIRouter(prefix="/withdrawals", tags=["withdrawals"])
 def request_withdrawal(body: WithdrawalRequest, request: Request, runtime: RuntimeDep,
                        current: UserDep) -> WithdrawalOut:
     return WithdrawalOut.build(runtime.withdrawals.request(current.user, body.asset, body.amount, body.to,
-                                                           client=client_address(request)))
+                                                           source=body.source, client=client_address(request)))
 
 
 @router.post("/{withdrawal_id}/confirm", status_code=202)
