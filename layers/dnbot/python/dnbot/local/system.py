@@ -24,10 +24,13 @@ from dnbot.local.functions import LocalFunctions, repo_root
 from dnbot.local.identity import LocalEmailCodes
 from dnbot.local.live import LocalSockets, StreamPump, live_route
 from dnbot.local.paper import PaperVenues, ReplayMarkets
+from dnbot.local.paper_live import ASGARD_URL, HYPERLIQUID_URL, LivePaperVenues
+from dnbot.local.persistence import LocalState
 from dnbot.local.queues import LocalQueueRunner
 from dnbot.local.scheduler import LocalScheduler
 from dnbot.marketdata.recorded import RecordedData
 from dnbot.runtime import Runtime, install
+from dnbot.services.deposits import SweepReport
 from dnbot.settings import Settings
 from dnbot.sim.privy import SimPrivyApp
 from dnbot.sim.server import RunningSim, start_in_thread
@@ -37,6 +40,8 @@ from dnbot.sim.world import SimWorld
 LOCAL_PRIVY_APP_ID = "dnbot-local"
 LOCAL_PRIVY_APP_SECRET = "dnbot-local-secret"
 LOCAL_ASGARD_API_KEY = "dnbot-local"
+# What `dnbot local --live` schedules: the market and the strategy, not the venue-account jobs.
+LIVE_SCHEDULES = ("rates_poller", "strategy_tick", "pnl_snapshots")
 
 
 def port_is_free(host: str, port: int) -> bool:
@@ -76,7 +81,10 @@ class LocalSystem:
     functions: LocalFunctions = field(default_factory=LocalFunctions)
     # "sim": the production adapters against the venue simulator (what `dnbot local` runs); "paper": the
     # replayed market and paper venues without any wire protocol (fast tests that inject adapter failures)
-    venues: Literal["sim", "paper"] = "sim"
+    # "live" (`dnbot local --live`): today's public market data from the venues (no keys), paper legs
+    venues: Literal["sim", "paper", "live"] = "sim"
+    live_hyperliquid_url: str = HYPERLIQUID_URL  # --live's public endpoints (tests: the simulator's)
+    live_asgard_url: str = ASGARD_URL
     paper: PaperVenues | None = None
     markets: ReplayMarkets | None = None
     sim: RunningSim | None = None
@@ -88,13 +96,22 @@ class LocalSystem:
     alerts: TerminalAlerts | None = None
     sockets: LocalSockets | None = None
     _stream: StreamPump | None = None
+    # keep users, settings, positions and the simulated venues in state_dir across restarts (`dnbot local`);
+    # `fresh` forgets what was kept. Tests start from nothing.
+    persist: bool = False
+    fresh: bool = False
+    _state: LocalState | None = None
 
     def start(self) -> str:
         started = time.monotonic()
         # Powertools would print one metrics blob per invocation to this terminal; locally nobody reads them.
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
         self.cloud = LocalCloud(self.functions).start()
-        self.world = SimWorld.create(RecordedData(self.data_dir) if self.data_dir else None, speed=self.speed)
+        saved = self._restore_cloud() if self.persist and self.venues == "sim" else None
+        self.world = SimWorld.create(RecordedData(self.data_dir) if self.data_dir else None, speed=self.speed,
+                                     start=saved["clock"]["start"] if saved else None)
+        if saved:
+            LocalState.restore_clock(self.world, saved)
         common = {
             "environment": "local", "aws_region": "us-east-1", "aws_endpoint_url": self.cloud.endpoint_url,
             "open_state_machine_arn": self.cloud.state_machine_arns["open_position"],
@@ -108,7 +125,10 @@ class LocalSystem:
             "notifications_allow_loopback_http": True,  # a trader may try webhooks with a local listener
             "websocket_url": "/live",  # served by this process (see local/live.py), same origin as the dashboard
         }
-        runtime = self._sim_runtime(common) if self.venues == "sim" else self._paper_runtime(common)
+        runtime = {"sim": self._sim_runtime, "paper": self._paper_runtime, "live": self._live_runtime}[
+            self.venues](common)
+        if saved and self.sim is not None:
+            LocalState.restore_sim(self.world, self.sim.app.state.venues, saved)
         self.sockets = LocalSockets()
         runtime.override(pusher=self.sockets)
         self.alerts = TerminalAlerts(self.say)  # the operator's alerts, printed here (SNS in AWS)
@@ -126,13 +146,18 @@ class LocalSystem:
         self._scheduler = LocalScheduler(self.functions, runtime.clock.now,
                                          on_error=lambda name, e: self.say(f"dnbot local: {name} failed: {e}"))
         if self.scheduled:
-            self._scheduler.start()
+            # --live: the reconciler and the deposit sweep would compare paper legs with real venue accounts
+            # and read real chains; only the market-facing schedules run.
+            self._scheduler.start(LIVE_SCHEDULES if self.venues == "live" else None)
         else:
             self._scheduler.run_once("rates_poller")
         app = create_app(runtime, static_dir=self._dashboard_dir())
         app.router.routes.insert(0, live_route(lambda: runtime, self.sockets))  # before the dashboard's "/"
         self._serve(app)
         self._stream = self._start_stream_pump()
+        if self._state is not None and self.sim is not None:
+            self.save_state()  # the restored (or fresh) state is on disk from the first minute
+            self._state.autosave(self.save_state)
         self.say(f"dnbot local: AWS endpoint (in-process moto) at {self.cloud.endpoint_url} -- e.g. "
                  f"aws ssm put-parameter --name {resources.KILL_SWITCH_PARAMETER} --value close-all --overwrite "
                  f"--endpoint-url {self.cloud.endpoint_url} --region us-east-1 (any access key)")
@@ -162,7 +187,8 @@ class LocalSystem:
         runtime = Runtime(settings, clock=self.world.clock, boto_session=self.cloud.session())
         return runtime.override(
             identity=LocalEmailCodes(runtime.session_store, runtime.clock.now, self._announce_code),
-            wallets=FundedLocalWallets(runtime.privy_wallets, sim.base_url),
+            wallets=FundedLocalWallets(runtime.privy_wallets, sim.base_url, on_funded=lambda user_id, address:
+                                       runtime.deposit_sweep.sweep(user_id, address, SweepReport())),
         )
 
     def _paper_runtime(self, common: dict[str, Any]) -> Runtime:
@@ -176,6 +202,23 @@ class LocalSystem:
         return runtime.override(
             lending_markets=markets, funding_source=markets, long_venue=paper, short_venue=paper,
             capital=paper, risk=paper, balances=paper,
+            identity=LocalEmailCodes(runtime.session_store, runtime.clock.now, self._announce_code),
+            wallets=DerivedLocalWallets(_wallet_secret(self.state_dir)),
+        )
+
+    def _live_runtime(self, common: dict[str, Any]) -> Runtime:
+        """Public market data from the venues themselves (read adapters, no keys), legs on paper at live prices."""
+        assert self.cloud is not None and self.world is not None
+        settings = Settings(**common, market_source="venues", hyperliquid_base_url=self.live_hyperliquid_url,
+                            asgard_base_url=self.live_asgard_url)
+        runtime = Runtime(settings, boto_session=self.cloud.session())  # the real clock: today's market
+        self.paper = paper = LivePaperVenues(self.world, runtime.funding_source, runtime.clock.now)
+        from dnbot.local.wallets import DerivedLocalWallets
+
+        self.say(f"dnbot local: live paper mode: rates from {self.live_hyperliquid_url} and {self.live_asgard_url} "
+                 "(public data, no keys); every leg is a paper fill at the live SOL price")
+        return runtime.override(
+            long_venue=paper, short_venue=paper, capital=paper, risk=paper, balances=paper,
             identity=LocalEmailCodes(runtime.session_store, runtime.clock.now, self._announce_code),
             wallets=DerivedLocalWallets(_wallet_secret(self.state_dir)),
         )
@@ -200,6 +243,35 @@ class LocalSystem:
         bound = self._server.servers[0].sockets[0].getsockname()
         self.url = f"http://{bound[0]}:{bound[1]}"
 
+    def _restore_cloud(self) -> dict[str, Any] | None:
+        assert self.cloud is not None
+        self._state = LocalState(self.state_dir)
+        if self.fresh:
+            self._state.forget()
+        try:
+            saved = self._state.load()
+            if saved is not None:
+                LocalState.restore_cloud(self.cloud, saved)
+        except Exception as error:  # an unreadable file must not keep a trader from starting
+            self.say(f"dnbot local: could not restore {self._state.path} ({error}); starting fresh "
+                     "(the file is kept as .unreadable)")
+            self._state.path.replace(self._state.path.with_suffix(".unreadable"))
+            return None
+        if saved is None:
+            self.say(f"dnbot local: fresh start; users, settings, positions and the simulated venues are kept in "
+                     f"{self._state.path} (--fresh forgets them)")
+            return None
+        items = saved["dynamodb"]
+        users = sum(1 for i in items if i.get("sk", {}).get("S") == "PROFILE")
+        positions = sum(1 for i in items if i.get("sk", {}).get("S", "").startswith("POSITION#"))
+        self.say(f"dnbot local: restored {users} users and {positions} positions from {self._state.path} "
+                 "(--fresh starts over)")
+        return saved
+
+    def save_state(self) -> None:
+        if self._state is not None and self.cloud is not None and self.world is not None and self.sim is not None:
+            self._state.save(self.cloud, self.world, self.sim.app.state.venues)
+
     def _start_stream_pump(self) -> StreamPump:
         assert self.cloud is not None
         table = self.cloud.client("dynamodb").describe_table(TableName=resources.STATE_TABLE.local_name)["Table"]
@@ -212,6 +284,12 @@ class LocalSystem:
         self.say(f"dnbot local: login code for {email}: {code}")
 
     def stop(self) -> None:
+        if self._state is not None:
+            self._state.stop_autosave()
+            try:
+                self.save_state()
+            except Exception as error:  # the autosave of the last minute is still there
+                self.say(f"dnbot local: could not save the local state: {error}")
         if self._stream is not None:
             self._stream.stop()
         if self._scheduler is not None:
