@@ -84,6 +84,9 @@ export interface SettingsUpdate {
   max_position_usd: string;
 }
 
+/** For a component that brings its own response schema (the Withdraw dialog). */
+export { request as apiRequest };
+
 export const api = {
   config: () => request("GET", "/config", S.Config),
   rates: (leverage: string) => request("GET", `/rates?leverage=${encodeURIComponent(leverage)}`, S.Rates),

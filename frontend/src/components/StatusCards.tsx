@@ -6,6 +6,7 @@ import { num, signClass, signedUsd, usd } from "../format";
 import { ConfirmModal, errorText } from "./Controls";
 import { Modal } from "./Modal";
 import { Notice } from "./Spinner";
+import { WithdrawButton } from "./WithdrawModal";
 
 function errorMessage(error: unknown, what: string): string {
   return error instanceof ApiError ? error.message : `Could not load ${what}. Check your connection; it retries on its own.`;
@@ -90,7 +91,7 @@ export function TradeStatusCard({ status, error, loading }: { status: Status | u
 export function BalancesCard({ balances, error, loading }: { balances: Balances | undefined; error: unknown; loading: boolean }) {
   return (
     <section className="card" aria-labelledby="balances-title">
-      <div className="card-head"><h2 id="balances-title">Wallet balances</h2></div>
+      <div className="card-head"><h2 id="balances-title">Wallet balances</h2>{balances && <WithdrawButton balances={balances} />}</div>
       {balances ? (
         <table className="table compact" aria-label="Wallet balances">
           <tbody>

@@ -1,0 +1,183 @@
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useEffect, useState, type FormEvent } from "react";
+import { z } from "zod";
+import { ApiError, apiRequest } from "../api/client";
+import type { Balances } from "../api/schemas";
+import { Modal } from "./Modal";
+import { Spinner } from "./Spinner";
+
+export const Withdrawal = z.object({
+  withdrawal_id: z.string(),
+  status: z.string(),
+  asset: z.string(),
+  amount: z.string(),
+  to: z.string(),
+  created_at: z.string(),
+  signature: z.string().nullable().optional(),
+  error: z.string().nullable().optional(),
+  source: z.string().optional(),
+});
+export type Withdrawal = z.infer<typeof Withdrawal>;
+
+type Source = "solana" | "hyperliquid";
+const AMOUNT_RE = /^\d+(\.\d{1,9})?$/;
+const SOLANA_ADDRESS_RE = /^[1-9A-HJ-NP-Za-km-z]{32,44}$/;
+const CODE_RE = /^\d{6}$/;
+const DONE = new Set(["sent", "failed", "expired"]);
+
+/** The obvious mistakes, caught before a code is emailed; the server checks free funds and the address. */
+export function validateWithdrawal(source: Source, amount: string, to: string, free: string | null): string | null {
+  const trimmed = amount.trim();
+  if (!AMOUNT_RE.test(trimmed) || Number(trimmed) <= 0) return "Enter a positive amount, like 25 or 0.5.";
+  if (source === "hyperliquid" && Number(trimmed) <= 1) return "Hyperliquid keeps a 1 USDC fee: withdraw more than 1 USDC.";
+  if (free !== null && Number(trimmed) > Number(free)) return `Only ${free} is free to withdraw.`;
+  if (source === "solana" && !SOLANA_ADDRESS_RE.test(to.trim())) return "Enter a Solana wallet address (base58).";
+  return null;
+}
+
+function freeOf(balances: Balances | undefined, source: Source, asset: string): string | null {
+  if (!balances) return null;
+  if (source === "hyperliquid") return balances.hyperliquid.account_value_usd;
+  return asset === "SOL" ? balances.solana.sol : balances.solana.usdc;
+}
+
+export function WithdrawModal({ balances, onClose }: { balances: Balances | undefined; onClose: () => void }) {
+  const [source, setSource] = useState<Source>("solana");
+  const [asset, setAsset] = useState("USDC");
+  const [amount, setAmount] = useState("");
+  const [to, setTo] = useState("");
+  const [code, setCode] = useState("");
+  const [problem, setProblem] = useState<string | null>(null);
+  const [withdrawal, setWithdrawal] = useState<Withdrawal | null>(null);
+  const [confirmed, setConfirmed] = useState(false);
+  const queryClient = useQueryClient();
+
+  const request = useMutation({
+    mutationFn: () => apiRequest("POST", "/withdrawals", Withdrawal, {
+      asset: source === "hyperliquid" ? "USDC" : asset, amount: amount.trim(), source,
+      ...(source === "solana" ? { to: to.trim() } : {}),
+    }),
+    onSuccess: (created) => setWithdrawal(created),
+  });
+  const confirm = useMutation({
+    mutationFn: () => apiRequest("POST", `/withdrawals/${encodeURIComponent(withdrawal?.withdrawal_id ?? "")}/confirm`,
+      Withdrawal, { code: code.trim() }),
+    onSuccess: () => setConfirmed(true),
+  });
+  const progress = useQuery({
+    queryKey: ["withdrawal", withdrawal?.withdrawal_id],
+    queryFn: () => apiRequest("GET", `/withdrawals/${encodeURIComponent(withdrawal?.withdrawal_id ?? "")}`, Withdrawal),
+    enabled: confirmed && withdrawal !== null,
+    refetchInterval: (query) => (query.state.data && DONE.has(query.state.data.status) ? false : 1000),
+  });
+  const finished = progress.data && DONE.has(progress.data.status) ? progress.data : null;
+  const finishedStatus = finished?.status;
+  useEffect(() => {
+    if (finishedStatus) void queryClient.invalidateQueries({ queryKey: ["balances"] });
+  }, [finishedStatus, queryClient]);
+
+  const errorOf = (error: unknown) => (error instanceof ApiError ? error.message : error ? "Something went wrong." : null);
+
+  if (confirmed && withdrawal) {
+    return (
+      <Modal title="Withdrawal" onClose={onClose}>
+        {finished?.status === "sent" ? (
+          <p className="field-ok" role="status">
+            Sent {finished.amount} {finished.asset} to <code>{finished.to}</code>.
+            {finished.signature && <><br /><span className="muted small">Reference: <code>{finished.signature}</code></span></>}
+          </p>
+        ) : finished ? (
+          <p className="field-error" role="alert">The withdrawal {finished.status}: {finished.error ?? "nothing was sent."}</p>
+        ) : (
+          <p role="status"><Spinner label="Sending" /> Sending {withdrawal.amount} {withdrawal.asset}…</p>
+        )}
+        <button type="button" className="btn btn-block" onClick={onClose}>Close</button>
+      </Modal>
+    );
+  }
+
+  if (withdrawal) {
+    const submitCode = (event: FormEvent) => {
+      event.preventDefault();
+      if (!CODE_RE.test(code.trim())) { setProblem("Enter the 6-digit code from the email."); return; }
+      setProblem(null);
+      confirm.mutate();
+    };
+    return (
+      <Modal title="Confirm the withdrawal" onClose={onClose}>
+        <form onSubmit={submitCode} noValidate className="form">
+          <p>
+            We emailed you a code. It confirms sending <strong>{withdrawal.amount} {withdrawal.asset}</strong> to{" "}
+            <code>{withdrawal.to}</code>, and nothing else.
+          </p>
+          <label className="field">
+            <span>Code</span>
+            <input name="code" inputMode="numeric" autoComplete="one-time-code" value={code}
+              onChange={(e) => { setCode(e.target.value); setProblem(null); }} />
+          </label>
+          {(problem ?? errorOf(confirm.error)) && <p className="field-error" role="alert">{problem ?? errorOf(confirm.error)}</p>}
+          <button type="submit" className="btn btn-primary btn-block" disabled={confirm.isPending}>
+            {confirm.isPending ? <><Spinner label="Confirming" /> Confirming…</> : "Confirm withdrawal"}
+          </button>
+        </form>
+      </Modal>
+    );
+  }
+
+  const free = freeOf(balances, source, asset);
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    const found = validateWithdrawal(source, amount, to, free);
+    setProblem(found);
+    if (!found && !request.isPending) request.mutate();
+  };
+  return (
+    <Modal title="Withdraw" onClose={onClose}>
+      <form onSubmit={submit} noValidate className="form">
+        <label className="field">
+          <span>From</span>
+          <select name="source" value={source} onChange={(e) => { setSource(e.target.value as Source); setProblem(null); }}>
+            <option value="solana">Solana wallet</option>
+            <option value="hyperliquid">Hyperliquid account (to your EVM wallet)</option>
+          </select>
+        </label>
+        {source === "solana" && (
+          <label className="field">
+            <span>Asset</span>
+            <select name="asset" value={asset} onChange={(e) => setAsset(e.target.value)}>
+              <option value="USDC">USDC</option>
+              <option value="SOL">SOL</option>
+            </select>
+          </label>
+        )}
+        <label className="field">
+          <span>Amount ({source === "hyperliquid" ? "USDC" : asset})</span>
+          <input name="amount" inputMode="decimal" value={amount} onChange={(e) => { setAmount(e.target.value); setProblem(null); }} />
+        </label>
+        {free !== null && <p className="muted small">Free to withdraw: {free}. Funds of a live position stay where they are.</p>}
+        {source === "solana" ? (
+          <label className="field">
+            <span>To (Solana address)</span>
+            <input name="to" value={to} spellCheck={false} onChange={(e) => { setTo(e.target.value); setProblem(null); }} />
+          </label>
+        ) : (
+          <p className="muted small">Hyperliquid pays out to your own EVM wallet on Arbitrum, less its 1 USDC fee.</p>
+        )}
+        {(problem ?? errorOf(request.error)) && <p className="field-error" role="alert">{problem ?? errorOf(request.error)}</p>}
+        <button type="submit" className="btn btn-primary btn-block" disabled={request.isPending}>
+          {request.isPending ? <><Spinner label="Requesting" /> Requesting…</> : "Email me a code"}
+        </button>
+      </form>
+    </Modal>
+  );
+}
+
+export function WithdrawButton({ balances }: { balances: Balances | undefined }) {
+  const [open, setOpen] = useState(false);
+  return (
+    <>
+      <button type="button" className="btn btn-small" onClick={() => setOpen(true)}>Withdraw</button>
+      {open && <WithdrawModal balances={balances} onClose={() => setOpen(false)} />}
+    </>
+  );
+}

@@ -1,0 +1,62 @@
+import { fireEvent, screen, waitFor } from "@testing-library/react";
+import { describe, expect, it } from "vitest";
+import type { Balances } from "../api/schemas";
+import { validateWithdrawal, WithdrawModal } from "../components/WithdrawModal";
+import { mockApi, renderWithClient } from "./utils";
+
+const TO = "9xQeWvG816bUx9EPjHmaT23yvVM2ZWbrrpZb9PusVFin";
+const BALANCES = {
+  solana: { address: "So1", sol: "1", usdc: "5000" },
+  evm: { address: "0xabc", usdc: "100" },
+  hyperliquid: { account_value_usd: "5000" },
+} as unknown as Balances;
+const CREATED = { withdrawal_id: "w1", status: "confirm_by_email", asset: "USDC", amount: "25", to: TO,
+  created_at: "2026-12-01T10:00:00Z", signature: null, error: null, source: "solana" };
+
+describe("validateWithdrawal", () => {
+  it("catches the obvious mistakes before a code is sent", () => {
+    expect(validateWithdrawal("solana", "-1", TO, "10")).toMatch(/positive amount/);
+    expect(validateWithdrawal("solana", "11", TO, "10")).toMatch(/Only 10/);
+    expect(validateWithdrawal("solana", "5", "0xnotsolana", "10")).toMatch(/Solana wallet address/);
+    expect(validateWithdrawal("hyperliquid", "1", "", "10")).toMatch(/1 USDC fee/);
+    expect(validateWithdrawal("solana", "5", TO, "10")).toBeNull();
+  });
+});
+
+describe("WithdrawModal", () => {
+  it("requests, confirms with the emailed code, and shows the payment", async () => {
+    const { calls } = mockApi({
+      "POST /withdrawals": { status: 202, body: CREATED },
+      "POST /withdrawals/w1/confirm": [
+        { status: 401, body: { error: { code: "invalid_code", message: "That code is wrong." } } },
+        { status: 202, body: { ...CREATED, status: "approved" } },
+      ],
+      "GET /withdrawals/w1": [{ status: 200, body: { ...CREATED, status: "sending" } },
+        { status: 200, body: { ...CREATED, status: "sent", signature: "5sig" } }],
+    });
+    renderWithClient(<WithdrawModal balances={BALANCES} onClose={() => {}} />);
+    fireEvent.change(screen.getByRole("textbox", { name: /Amount/ }), { target: { value: "25" } });
+    fireEvent.change(screen.getByRole("textbox", { name: /To/ }), { target: { value: TO } });
+    fireEvent.click(screen.getByRole("button", { name: "Email me a code" }));
+    expect(await screen.findByText(/We emailed you a code/)).toBeInTheDocument();
+    expect(calls.find((c) => c.path === "/withdrawals")?.body).toEqual({ asset: "USDC", amount: "25", source: "solana", to: TO });
+
+    fireEvent.change(screen.getByRole("textbox", { name: "Code" }), { target: { value: "123456" } });
+    fireEvent.click(screen.getByRole("button", { name: "Confirm withdrawal" }));
+    expect(await screen.findByRole("alert")).toHaveTextContent("That code is wrong.");
+    fireEvent.click(screen.getByRole("button", { name: "Confirm withdrawal" }));
+    await waitFor(() => expect(screen.getByText(/Sent 25 USDC/)).toBeInTheDocument(), { timeout: 4000 });
+    expect(screen.getByText("5sig")).toBeInTheDocument();
+  });
+
+  it("withdraws from Hyperliquid to the user's own wallet without asking for an address", async () => {
+    const { calls } = mockApi({ "POST /withdrawals": { status: 400, body: { error: { code: "insufficient_funds", message: "Only 10 USDC is free to withdraw from Hyperliquid." } } } });
+    renderWithClient(<WithdrawModal balances={BALANCES} onClose={() => {}} />);
+    fireEvent.change(screen.getByRole("combobox", { name: "From" }), { target: { value: "hyperliquid" } });
+    expect(screen.queryByRole("textbox", { name: /To/ })).not.toBeInTheDocument();
+    fireEvent.change(screen.getByRole("textbox", { name: /Amount/ }), { target: { value: "50" } });
+    fireEvent.click(screen.getByRole("button", { name: "Email me a code" }));
+    expect(await screen.findByRole("alert")).toHaveTextContent("Only 10 USDC");
+    expect(calls[0]?.body).toEqual({ asset: "USDC", amount: "50", source: "hyperliquid" });
+  });
+});
