@@ -4,25 +4,35 @@
 
 - `snapshot`: the latest `RatesSnapshot` (every Asgard market with its supply/borrow/staking APY and
   capacities, Hyperliquid's current and predicted HOURLY funding, the SOL prices), and its `at` time;
-- `funding_history_hourly`: Hyperliquid's settled hourly funding rates, OLDEST FIRST, at least the preset's
-  persistence window (48 h covers every preset); positive = the short earned;
+- `funding_history_hourly`: Hyperliquid's hourly funding rates, OLDEST FIRST (the strategy looks back 60 days:
+  1440 day means, so 1463 hours; less history gives a shorter horizon); positive = the short earned;
 - `positions`: the user's live positions, each a `LivePosition` = the `Position` record + its `RiskReadings`
   (health factor, margin ratio, liquidation price, prices, depeg, equity and peak equity);
 - `free_capital_usd`: capital the user has not committed (collateral + margin available to a new position);
 - `settings`: the user's `UserSettings` (preset, leverage 2-4x, max position size);
 - `kill_switch`: the operator's `KillSwitch` (off / no-new-positions / close-all);
 - `now`: the tick's time (for the staleness check); `fees`: the `FeeSchedule` (defaults to Hyperliquid's
-  taker fee and the project's Asgard assumptions).
+  taker fee and the project's Asgard assumptions);
+- `outlook` (optional): the `CarryOutlook` the tick computed once from the stored funding history; computed
+  here from `funding_history_hourly` when absent;
+- `market_means` (optional): each market's mean rates over the last week of hourly snapshots.
 
 It returns a `TickDecision`: one `Close`, `Rebalance` or `Hold` per live position, then at most one `Open`
 (or a `Hold` saying why nothing opens). Every decision carries a one-line `reason` a user can read.
 
-Entry rule: among the snapshot's markets at the user's leverage, the best net APY (after the round trip's
-fees amortized over the preset's expected holding period) must clear the preset's `min_net_apy` with a
-PERSISTENT funding rate: the lowest of the current hour, the venue's prediction, the mean and the median of
-the last `persistence_hours` hours (so one hour's spike does not open a trade), and at least
-`min_positive_share` of those hours must have paid the short. Capacity limits (Asgard deposit/borrow) and the
-market's max leverage must allow the position.
+The rule (docs/strategy.md), every term estimated from the past only:
+- ENTER the best market when the carry it is expected to earn over the expected holding horizon pays the round
+  trip (both venues' fees, slippage, tips) with the preset's margin of safety:
+  deployed capital x carry APY x horizon / 8760 >= (1 + margin_of_safety) x round trip. The horizon is the mean
+  time between carry-off episodes in the last 60 days; the funding counted is the lower of the last day's
+  median and the last week's mean; each market's rates are the cautious reading of now and its week mean.
+- LEAVE when staying through the expected negative spell (its mean length in history) at the carry of the
+  last six hours costs more than (1 + exit_margin) round trips; the risk breakers close first, whatever.
+- SWITCH pair (a close now, an open next tick) when the candidate's cautious carry beats the held pair's hopeful
+  carry over the horizon by (1 + margin_of_safety) round trips.
+- REBALANCE (re-centre the legs on the equity) when the joint liquidation distance falls under the preset's
+  share of the open's: far cheaper than a round trip, so liquidation is never the exit.
+Capacity limits (Asgard deposit/borrow) and the market's max leverage must allow the position.
 """
 
 from __future__ import annotations
