@@ -123,6 +123,9 @@ FUNCTION_GRANTS: dict[str, Grants] = {
     "ws_connections": Grants(sessions=True),
     # ws_broadcast also turns new activity lines into user notifications (queued for the notifier).
     "ws_broadcast": Grants(manage_websocket=True, send_notifications=True),
+    # The deposit sweep signs each bridge transfer with the user's Privy EVM wallet (authorization key signature,
+    # Privy app credentials); no agent keys, so no envelope key.
+    "deposit_sweep": Grants(privy_sign=True, privy_public_key=True, privy_secret=True),
     # The notifier reads the user's saved webhook (table) and POSTs to it; nothing else.
     "notifier": Grants(),
 }

@@ -275,7 +275,8 @@ def test_environment_wires_the_real_resources(synth: Synth) -> None:
 
 def test_schedules_follow_the_function_specs(synth: Synth) -> None:
     scheduled = [spec for spec in resources.FUNCTIONS if spec.schedule_minutes is not None]
-    assert {spec.name for spec in scheduled} == {"rates_poller", "strategy_tick", "reconciler", "pnl_snapshots"}
+    assert {spec.name for spec in scheduled} == {"rates_poller", "strategy_tick", "reconciler", "pnl_snapshots",
+                                                 "deposit_sweep"}
     rules = list(synth.of_type("AWS::Events::Rule").values())
     assert len(rules) == len(scheduled)
     by_target = {

@@ -78,8 +78,8 @@ def setup(running: tuple[SimWorld, str]) -> Iterator[Setup]:
         activity = DynamoActivityLog(table, world.clock.now)
         arbitrum = ArbitrumClient(f"{base_url}/arbitrum", sleep=lambda _: None)
         hyperliquid = HyperliquidInfo(f"{base_url}/hyperliquid")
-        sweep = DepositSweep(ledger, arbitrum, LocalEvmSigner(accounts), hyperliquid.deposits_since, activity,
-                             world.clock)
+        signer = LocalEvmSigner(accounts)
+        sweep = DepositSweep(ledger, arbitrum, lambda: signer, hyperliquid.deposits_since, activity, world.clock)
         yield Setup(sweep, world, base_url, ledger, activity, arbitrum, hyperliquid, accounts, table)
 
 

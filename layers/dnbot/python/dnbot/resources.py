@@ -102,6 +102,10 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
                  schedule_minutes=30),
     FunctionSpec("ws_connections", "api", 256, 10, "WebSocket $connect / $disconnect"),
     FunctionSpec("ws_broadcast", "api", 256, 30, "Pushes state-table changes to WebSocket clients"),
+    # Moves the USDC on each user's Arbitrum address to Hyperliquid through the bridge, signed by the user's Privy
+    # EVM wallet (privy-client, eth-account): trading layer, lazily imported.
+    FunctionSpec("deposit_sweep", "trading", 512, 60, "Sweeps Arbitrum USDC deposits to Hyperliquid (the bridge)",
+                 schedule_minutes=1),
     # Consumes the notification queue: one webhook POST per message (5 s timeout each, ten a batch).
     FunctionSpec("notifier", "api", 256, 60, "Posts user notifications to their saved webhooks"),
 )

@@ -69,6 +69,8 @@ if TYPE_CHECKING:
     from dnbot.services.reconciler import Reconciler
     from dnbot.services.tick import StrategyTick, TickWorker
     from dnbot.services.withdrawals import CodeSender, TransferExecutor, WithdrawalService
+    from dnbot.adapters.evm.arbitrum import ArbitrumClient
+    from dnbot.services.deposits import DepositPlanner, DepositSweep
     from dnbot.settings import Settings
 
 
@@ -123,7 +125,8 @@ class Runtime:
             self.__dict__["_session"] = snapstart.fresh_boto3_session(stale_session)
 
     _SERVICES = ("rates", "auth", "positions", "control", "account", "tick", "steps", "live_updates", "portfolio",
-                 "journal", "idempotent_starts", "reconciler", "charts", "withdrawals")
+                 "journal", "idempotent_starts", "reconciler", "charts", "withdrawals", "deposit_sweep",
+                 "deposit_planner")
 
     def override(self, **parts: Any) -> Runtime:
         """Replace lazily-built parts (tests, and `dnbot local` for its local-only adapters).
@@ -498,6 +501,31 @@ class Runtime:
 
         days = self.settings.activity_ttl_days
         return DynamoActivityLog(self.state_table, self.clock.now, timedelta(days=days) if days else None)
+
+    # --- deposits: Arbitrum USDC swept to Hyperliquid, the capital plan (services/deposits.py) ----------------
+
+    @cached_property
+    def arbitrum(self) -> ArbitrumClient:
+        from dnbot.adapters.evm.arbitrum import ArbitrumClient
+
+        return ArbitrumClient(self.settings.arbitrum_rpc_url)
+
+    @cached_property
+    def deposit_sweep(self) -> DepositSweep:
+        from dnbot.adapters.aws.deposits import DynamoDepositLedger
+        from dnbot.adapters.privy.wallets import PrivyEvmTransactionSigner
+        from dnbot.services.deposits import DepositSweep
+
+        # the Privy signer is built at the first transfer: a run with nothing to move needs no Privy credentials
+        return DepositSweep(DynamoDepositLedger(self.state_table), self.arbitrum,
+                            lambda: PrivyEvmTransactionSigner(self.privy_wallets), self.hyperliquid.deposits_since,
+                            self.activity, self.clock)
+
+    @cached_property
+    def deposit_planner(self) -> DepositPlanner:
+        from dnbot.services.deposits import DepositPlanner
+
+        return DepositPlanner(self.balances, self.arbitrum.eth_balance)
 
     @cached_property
     def pnl_book(self) -> PnlBook:

@@ -13,10 +13,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dnbot.api.edge import install_edge_guards
 from dnbot.api.routes import account, auth, charts, control, history, notifications, positions, rates
+from dnbot.api.routes import deposits as deposit_routes
 from dnbot.api.routes import operator as operator_routes
 from dnbot.api.routes import withdrawals as withdrawal_routes
-from dnbot.services.errors import ServiceError, TooManyRequests
 from dnbot.ports import TransientVenueError
+from dnbot.services.errors import ServiceError, TooManyRequests
 
 if TYPE_CHECKING:
     from dnbot.runtime import Runtime
@@ -58,7 +59,6 @@ def create_app(runtime: Runtime, static_dir: Path | None = None) -> FastAPI:
         code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
         return _error(error.status_code, code, str(error.detail))
 
-    @app.exception_handler(Exception)
     @app.exception_handler(TransientVenueError)
     async def _venue_down(_: Request, error: TransientVenueError) -> JSONResponse:
         logger.warning("a venue is unavailable: %s", error)
@@ -66,12 +66,13 @@ def create_app(runtime: Runtime, static_dir: Path | None = None) -> FastAPI:
         response.headers["Retry-After"] = "30"
         return response
 
+    @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
         return _error(500, "internal_error", "Something went wrong on our side; it has been logged.")
 
     for module in (rates, auth, history, charts, positions, control, account, notifications, withdrawal_routes,
-                   operator_routes):
+                   operator_routes, deposit_routes):
         app.include_router(module.router, prefix="/api/v1")
 
     if static_dir is not None:

@@ -68,11 +68,12 @@ class SweepReport:
 
 
 class DepositSweep:
-    def __init__(self, ledger: DepositSweepLedger, bridge: ArbitrumBridge, signer: EvmTransactionSigner,
-                 credits: DepositCredits, activity: ActivityLog, clock: Clock) -> None:
+    def __init__(self, ledger: DepositSweepLedger, bridge: ArbitrumBridge,
+                 signer: Callable[[], EvmTransactionSigner], credits: DepositCredits, activity: ActivityLog,
+                 clock: Clock) -> None:
         self._ledger = ledger
         self._bridge = bridge
-        self._signer = signer
+        self._signer = signer  # built when first needed
         self._credits = credits
         self._activity = activity
         self._clock = clock
@@ -107,7 +108,7 @@ class DepositSweep:
             report.needs_gas[user_id] = _text(reserve - eth)
             return
         usdc = balance.quantize(USDC_STEP, ROUND_DOWN)
-        signed = self._bridge.sign_bridge_deposit(user_id, address, usdc, self._signer)
+        signed = self._bridge.sign_bridge_deposit(user_id, address, usdc, self._signer())
         record = SweepRecord(user_id=user_id, tx_hash=signed.tx_hash, nonce=signed.nonce, raw=signed.raw,
                              usdc=usdc, sent_at=self._clock.now(), status="sent")
         if not self._ledger.claim_sweep(record):

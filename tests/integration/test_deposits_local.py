@@ -1,0 +1,82 @@
+"""Money in, on `dnbot local` with the simulator: a new user's demo money arrives as a real user's would (Solana,
+and Arbitrum swept to Hyperliquid by the deposit sweep), later Arbitrum deposits reach Hyperliquid on the sweep's
+schedule, and GET /deposit-plan says what to send where."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from dnbot.local.system import LocalSystem
+from tests.integration.helpers import Client, Terminal, log_in
+
+pytestmark = pytest.mark.xdist_group("moto")
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory: pytest.TempPathFactory, terminal: Terminal) -> Iterator[LocalSystem]:
+    local = LocalSystem(port=0, state_dir=tmp_path_factory.mktemp("state"), scheduled=False, say=terminal.say,
+                        venues="sim")
+    local.start()
+    yield local
+    local.stop()
+
+
+@pytest.fixture(scope="module")
+def gail(system: LocalSystem, terminal: Terminal) -> Client:
+    return log_in(system, terminal, "gail@example.com")
+
+
+def _arbitrum(system: LocalSystem, address: str) -> dict[str, str]:
+    assert system.sim is not None
+    return dict(httpx.get(f"{system.sim.base_url}/sim/arbitrum/balances/{address}").json())
+
+
+def test_a_new_users_margin_arrives_through_arbitrum_and_the_bridge(system: LocalSystem, gail: Client) -> None:
+    balances = gail.get("/api/v1/balances").json()
+    assert Decimal(balances["solana"]["usdc"]) == 5000
+    assert Decimal(balances["evm"]["usdc"]) == 0  # swept ...
+    assert Decimal(balances["hyperliquid"]["account_value_usd"]) == 5000  # ... to Hyperliquid
+    assert 0 < Decimal(_arbitrum(system, balances["evm"]["address"])["eth"]) < Decimal("0.01")  # gas was paid
+    kinds = [e["kind"] for e in gail.get("/api/v1/activity").json()["events"]]
+    assert "deposit" in kinds
+
+
+def test_later_deposits_are_swept_on_schedule_and_small_ones_wait(system: LocalSystem, gail: Client) -> None:
+    assert system.sim is not None and system._scheduler is not None
+    address = gail.get("/api/v1/balances").json()["evm"]["address"]
+    httpx.post(f"{system.sim.base_url}/sim/arbitrum/fund", json={"address": address, "usdc": "3"})
+    system._scheduler.run_once("deposit_sweep")
+    assert Decimal(gail.get("/api/v1/balances").json()["hyperliquid"]["account_value_usd"]) == 5000
+    assert Decimal(_arbitrum(system, address)["usdc"]) == 3  # under the bridge minimum: waits
+    httpx.post(f"{system.sim.base_url}/sim/arbitrum/fund", json={"address": address, "usdc": "47"})
+    system._scheduler.run_once("deposit_sweep")
+    assert Decimal(gail.get("/api/v1/balances").json()["hyperliquid"]["account_value_usd"]) == 5050
+    assert Decimal(_arbitrum(system, address)["usdc"]) == 0
+
+
+def test_the_deposit_plan_for_the_chosen_capital(gail: Client) -> None:
+    # balanced preset: 3x, 5 % buffer. 4,000: 1,900 to Solana, 2,100 to Hyperliquid: both already there
+    plan = gail.get("/api/v1/deposit-plan?capital_usd=4000").json()
+    assert Decimal(plan["leverage"]) == 3 and Decimal(plan["notional_usd"]) == 5700
+    assert Decimal(plan["solana"]["usdc"]["need"]) == 1900 and Decimal(plan["solana"]["usdc"]["missing"]) == 0
+    assert Decimal(plan["hyperliquid"]["need"]) == 2100 and Decimal(plan["hyperliquid"]["missing"]) == 0
+    assert plan["complete"] is True and Decimal(plan["arbitrum"]["send_usdc"]) == 0
+    assert "does not move USDC between Solana and Hyperliquid" in plan["note"]
+    # 20,000 at 2x: 9,500 collateral and 10,500 margin; what is there counts
+    plan = gail.get("/api/v1/deposit-plan?capital_usd=20000&leverage=2").json()
+    assert Decimal(plan["notional_usd"]) == 19_000
+    assert Decimal(plan["solana"]["usdc"]["missing"]) == 4_500
+    assert Decimal(plan["arbitrum"]["send_usdc"]) == 10_500 - 5_050
+    assert plan["arbitrum"]["address"].startswith("0x") and plan["complete"] is False
+
+
+@pytest.mark.parametrize("query", ["capital_usd=-5", "capital_usd=abc", "capital_usd=100&leverage=9", "",
+                                   "capital_usd=100&preset=yolo"])
+def test_nonsense_is_a_422_with_one_readable_line(gail: Client, query: str) -> None:
+    reply = gail.get(f"/api/v1/deposit-plan?{query}")
+    assert reply.status_code == 422
+    assert reply.json()["error"]["message"]
