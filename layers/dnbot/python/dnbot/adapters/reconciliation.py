@@ -8,13 +8,16 @@ import hashlib
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dnbot.adapters.asgard.client import AsgardClient
 from dnbot.adapters.asgard.references import LongReference
 from dnbot.adapters.hyperliquid.info import HyperliquidInfo
-from dnbot.adapters.hyperliquid.trading import HyperliquidShortVenue, position_key, position_key_of
+from dnbot.adapters.hyperliquid.positions import position_key, position_key_of
 from dnbot.domain.reconcile import VenueLong, VenueTruth
+
+if TYPE_CHECKING:  # the venue truth reads need no SDK; only the trader's venue does
+    from dnbot.adapters.hyperliquid.trading import HyperliquidShortVenue
 
 
 def _decimal(value: Any) -> Decimal:
