@@ -247,3 +247,35 @@ def test_an_agent_the_venue_forgot_is_approved_again_not_retried_forever(system:
     assert sims[0].agents.get(forgotten[0]) == user.evm_address.lower()  # approved again, the same agent
     trader.settle()
     trader.invariant("Hyperliquid agent unknown to the venue: re-approved")
+
+
+def test_a_kill_switch_flipped_in_ssm_reaches_the_api_and_the_tick_within_10_s(system: LocalSystem,
+                                                                               trader: Trader) -> None:
+    """As the operator does with the aws CLI against the printed endpoint: the API's status and the tick see it
+    within the cache time (5 s), well inside 10 s."""
+    assert system.cloud is not None and system.runtime is not None
+    endpoint = next(line for line in system_lines(system) if "AWS endpoint" in line)
+    assert system.cloud.endpoint_url in endpoint
+    assert system.sim is not None
+    assert any("simulator" in line and system.sim.base_url in line for line in system_lines(system))
+    assert trader.client.get("/api/v1/status").json()["kill_switch"] == "off"
+    system.runtime.tick.run()  # the tick's cached read is warm too
+    ssm = system.cloud.client("ssm")
+    ssm.put_parameter(Name=resources.KILL_SWITCH_PARAMETER, Value="no-new-positions", Type="String", Overwrite=True)
+    flipped = time.monotonic()
+    seen: dict[str, float] = {}
+    while len(seen) < 2 and time.monotonic() - flipped < 10:
+        if "api" not in seen and trader.client.get("/api/v1/status").json()["kill_switch"] == "no-new-positions":
+            seen["api"] = time.monotonic() - flipped
+        if "tick" not in seen and system.runtime.tick.run().kill_switch == "no-new-positions":
+            seen["tick"] = time.monotonic() - flipped
+        time.sleep(0.2)
+    system.queues.wait_idle()  # type: ignore[union-attr]
+    print(f"kill switch flip seen by the API after {seen.get('api', -1):.1f} s, by the tick after "
+          f"{seen.get('tick', -1):.1f} s")
+    assert set(seen) == {"api", "tick"} and max(seen.values()) < 10
+
+
+def system_lines(system: LocalSystem) -> list[str]:
+    say = system.say
+    return list(getattr(getattr(say, "__self__", None), "lines", []))
