@@ -21,7 +21,6 @@ from dnbot.domain.strategy import (
     Open,
     Rebalance,
     decide_for_user,
-    persistent_funding_hourly,
     plan_rebalance,
 )
 from dnbot.resources import KillSwitch
@@ -108,12 +107,6 @@ def test_carry_off_episodes_shorten_the_horizon_and_can_block_the_entry() -> Non
     full = decide(snapshot=snapshot(markets=SOL_DRIFT))[0]
     assert isinstance(full, Open)
     assert f"{outlook.horizon_hours} h horizon" in decision.reason  # type: ignore[attr-defined]
-
-
-def test_persistent_funding_is_the_lowest_reading() -> None:
-    assert persistent_funding_hourly(D(5), D(4), [D(1), D(9), D(9)]) == D(4)  # predicted
-    assert persistent_funding_hourly(D(5), None, [D(1), D(2), D(30)]) == D(2)  # median beats the mean
-    assert persistent_funding_hourly(D(1), None, []) == D(1)
 
 
 def test_a_negative_prediction_blocks_the_entry() -> None:

@@ -134,20 +134,6 @@ class Candidate:
     net_apy: Decimal
 
 
-def persistent_funding_hourly(current_hourly: Decimal, predicted_hourly: Decimal | None,
-                              window: Sequence[Decimal]) -> Decimal:
-    """The funding rate an entry may count on: the lowest of current, predicted, window mean and median."""
-    values = [current_hourly]
-    if predicted_hourly is not None:
-        values.append(predicted_hourly)
-    if window:
-        ordered = sorted(window)
-        middle = len(ordered) // 2
-        median = ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-        values.extend((sum(window, ZERO) / len(window), median))
-    return min(values)
-
-
 def rank_markets(markets: Sequence[LendingMarket], funding_hourly: Decimal, leverage: Decimal,
                  fees: FeeSchedule, holding_hours: int, capital_usd: Decimal) -> list[Candidate]:
     """Every market at `leverage`, best net APY first, skipping markets whose capacity or leverage cap forbid
