@@ -121,5 +121,6 @@ def walk_forward_table(result: WalkForward) -> str:
     lines.append(total("held-out", result.summary(held_out=True)))
     lines.append(total("total", result.summary(held_out=None)))
     lines.append("  * held-out month (never used to choose a parameter). Holds are summed per pair over the "
-                 "windows; hindsight is an upper bound (perfect foresight, no price or liquidation).")
+                 "windows; hindsight: the perfect-foresight carry schedule net of fees (no price PnL, "
+                 "rebalancing or liquidation).")
     return "\n".join(lines)

@@ -123,7 +123,8 @@ def _window_json(window: WindowResult) -> dict[str, object]:
         "hindsight": _money(window.hindsight_usd), "capture": _ratio(window.capture),
         "fit": {"horizon_hours": window.fit.horizon_hours, "carry_off_episodes": window.fit.carry_off_episodes,
                 "negative_spell_hours": format(window.fit.negative_spell_hours.quantize(Decimal("0.1")), "f"),
-                "expected_funding_hourly": format(window.fit.expected_funding_hourly, "f")},
+                "expected_funding_hourly": format(window.fit.expected_funding_hourly.quantize(Decimal("1e-10")),
+                                                  "f")},
     }
 
 
