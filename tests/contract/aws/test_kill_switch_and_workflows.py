@@ -64,3 +64,36 @@ def test_starting_the_same_open_twice_is_one_execution(aws: None) -> None:
     assert len(executions) == 1
     described: dict[str, Any] = sfn.describe_execution(executionArn=first)
     assert json.loads(described["input"]) == {"user_id": "u1", "position_id": "p1", "job_id": "j1"}
+
+
+def test_a_duplicate_close_joins_the_running_one_and_a_later_close_runs_again(aws: None) -> None:
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    definition = render("close_position", {"PositionStepsFunctionArn":
+                                           "arn:aws:lambda:us-east-1:123456789012:function:steps"})
+    arn = sfn.create_state_machine(name="close", definition=definition,
+                                   roleArn="arn:aws:iam::123456789012:role/r")["stateMachineArn"]
+    workflows = StepFunctionsWorkflows(sfn, arn, arn)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    position = Position("p1", "u1", Asset.SOL, Protocol.KAMINO, Decimal(3), Decimal(100), PositionStatus.OPEN,
+                        now, now)
+    assert workflows.start_close(position, "j1", "user") == "j1"
+    assert workflows.start_close(position, "j2", "kill switch") == "j1"  # already running: that close's job
+    executions = sfn.list_executions(stateMachineArn=arn)["executions"]
+    assert [e["name"] for e in executions] == ["close-p1"]
+    sfn.stop_execution(executionArn=executions[0]["executionArn"])  # it ended (e.g. in needs_attention)
+    assert workflows.start_close(position, "j3", "user again") == "j3"
+    assert workflows.start_close(position, "j4", "double click") == "j3"
+    names = sorted(e["name"] for e in sfn.list_executions(stateMachineArn=arn)["executions"])
+    assert names == ["close-p1", "close-p1-2"]
+
+
+def test_every_task_has_a_timeout_and_jittered_retries_moto_accepts(aws: None) -> None:
+    """moto's ASL parser (a port of LocalStack's) accepts TimeoutSeconds, JitterStrategy and MaxDelaySeconds."""
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    for name in ("open_position", "close_position"):
+        text = render(name, {"PositionStepsFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:steps"})
+        states = json.loads(text)["States"]
+        tasks = [s for s in states.values() if s["Type"] == "Task"]
+        assert tasks and all(t["TimeoutSeconds"] > 0 for t in tasks)
+        assert all(r["JitterStrategy"] == "FULL" for t in tasks for r in t["Retry"])
+        sfn.create_state_machine(name=name, definition=text, roleArn="arn:aws:iam::123456789012:role/r")
