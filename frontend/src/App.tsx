@@ -4,7 +4,7 @@ import { api, setCsrfToken } from "./api/client";
 import { keys, useConfig, useSession, useStatus } from "./api/hooks";
 import { useLiveState, useLiveUpdates } from "./api/live";
 import { KillSwitchBanner } from "./components/Controls";
-import type { Session } from "./api/schemas";
+import type { Balances, Session } from "./api/schemas";
 import { useEmailLogin } from "./auth/types";
 import { DepositModal } from "./components/DepositModal";
 import { Header, type Page } from "./components/Header";
@@ -15,6 +15,12 @@ import { ChartsPage } from "./pages/ChartsPage";
 import { SettingsPage } from "./pages/SettingsPage";
 
 type Dialog = null | "login" | "deposit" | "welcome" | "profile";
+
+/** Every venue read, and zero everywhere (a venue that could not be read is not taken for zero). */
+export function holdsNothing(b: Balances): boolean {
+  const values = [b.solana.usdc, b.solana.sol, b.evm.usdc, b.hyperliquid.account_value_usd];
+  return values.every((v) => v !== null && Number(v) === 0);
+}
 
 export function App() {
   const client = useQueryClient();
@@ -32,6 +38,14 @@ export function App() {
     setCsrfToken(next.csrf_token);
     client.setQueryData(keys.session, next);
     setDialog(next.user.is_new_user ? "welcome" : null);
+    if (!next.user.is_new_user) {
+      // The seed's rule: whoever has nothing anywhere is shown where to deposit, new account or not.
+      api.balances().then((balances) => {
+        if (holdsNothing(balances)) setDialog((open) => open ?? "welcome");
+      }).catch(() => {
+        // balances unavailable: the dashboard's cards say so; no dialog
+      });
+    }
   };
 
   const disconnect = async () => {

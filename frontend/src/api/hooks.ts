@@ -21,6 +21,7 @@ export const keys = {
   job: (id: string) => ["job", id] as const,
   status: ["status"] as const,
   balances: ["balances"] as const,
+  depositPlan: (capital: string) => ["deposit-plan", capital] as const,
   settings: ["settings"] as const,
 };
 
@@ -114,6 +115,11 @@ export function useStatus(enabled: boolean) {
 
 export function useBalances(enabled: boolean) {
   return useQuery({ queryKey: keys.balances, queryFn: api.balances, refetchInterval: BALANCES_POLL_MS, enabled, retry: retryTransient });
+}
+
+export function useDepositPlan(capital: string, enabled: boolean) {
+  return useQuery({ queryKey: keys.depositPlan(capital), queryFn: () => api.depositPlan(capital), enabled,
+    refetchInterval: BALANCES_POLL_MS, retry: retryTransient });
 }
 
 export function useSettings(enabled: boolean) {

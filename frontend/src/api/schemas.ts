@@ -199,6 +199,23 @@ export const Balances = z.object({
 });
 export type Balances = z.infer<typeof Balances>;
 
+// GET /deposit-plan: for a capital, what each address needs, holds, has on its way and still misses.
+const Need = z.object({ need: Dec, have: Dec.nullable(), on_the_way: Dec, missing: Dec.nullable() });
+export type Need = z.infer<typeof Need>;
+export const DepositPlan = z.object({
+  capital_usd: Dec,
+  leverage: Dec,
+  margin_buffer: Dec,
+  notional_usd: Dec,
+  solana: z.object({ address: z.string().nullable(), usdc: Need, sol: Need }),
+  arbitrum: z.object({ address: z.string().nullable(), send_usdc: Dec.nullable(), minimum_usdc: Dec, eth: Need }),
+  hyperliquid: Need,
+  complete: z.boolean(),
+  out_of_proportion: z.boolean(),
+  note: z.string(),
+});
+export type DepositPlan = z.infer<typeof DepositPlan>;
+
 export const PresetName = z.enum(["conservative", "balanced", "aggressive"]);
 export type PresetName = z.infer<typeof PresetName>;
 

@@ -1,6 +1,6 @@
 import { useState } from "react";
 import { ApiError } from "../api/client";
-import { useControl, useEmergencyStop } from "../api/hooks";
+import { useControl, useDepositPlan, useEmergencyStop } from "../api/hooks";
 import type { Balances, Status } from "../api/schemas";
 import { num, signClass, signedUsd, usd } from "../format";
 import { ConfirmModal, errorText } from "./Controls";
@@ -88,10 +88,32 @@ export function TradeStatusCard({ status, error, loading }: { status: Status | u
   );
 }
 
+/** The USDC held across the venues (Arbitrum counts: it is swept to Hyperliquid), or null if a venue is unread. */
+export function deployableUsd(b: Balances): string | null {
+  const parts = [b.solana.usdc, b.evm.usdc, b.hyperliquid.account_value_usd];
+  if (parts.some((v) => v === null)) return null;
+  const total = parts.reduce((sum, v) => sum + Number(v), 0);
+  return total >= 10 ? total.toFixed(2) : null;
+}
+
+/** Warns when one venue holds its share of the user's money and the other not: the next open would be refused. */
+function ProportionWarning({ balances }: { balances: Balances }) {
+  const capital = deployableUsd(balances);
+  const plan = useDepositPlan(capital ?? "0", capital !== null);
+  if (!plan.data?.out_of_proportion) return null;
+  return (
+    <p className="warning small" role="alert" data-testid="proportion-warning">
+      Your USDC is out of proportion between Solana and Hyperliquid for the next open: Deposit shows how much to
+      send to each address.
+    </p>
+  );
+}
+
 export function BalancesCard({ balances, error, loading }: { balances: Balances | undefined; error: unknown; loading: boolean }) {
   return (
     <section className="card" aria-labelledby="balances-title">
       <div className="card-head"><h2 id="balances-title">Wallet balances</h2>{balances && <WithdrawButton balances={balances} />}</div>
+      {balances && <ProportionWarning balances={balances} />}
       {balances ? (
         <table className="table compact" aria-label="Wallet balances">
           <tbody>

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,7 +31,7 @@ from dnbot.local.queues import LocalQueueRunner
 from dnbot.local.scheduler import LocalScheduler
 from dnbot.marketdata.recorded import RecordedData
 from dnbot.runtime import Runtime, install
-from dnbot.services.deposits import SweepReport
+from dnbot.services.deposits import DepositPlanner, SweepReport
 from dnbot.settings import Settings
 from dnbot.sim.privy import SimPrivyApp
 from dnbot.sim.server import RunningSim, start_in_thread
@@ -202,6 +203,8 @@ class LocalSystem:
         return runtime.override(
             lending_markets=markets, funding_source=markets, long_venue=paper, short_venue=paper,
             capital=paper, risk=paper, balances=paper,
+            # paper users have no Arbitrum wallet: no ETH, and no call to a real Arbitrum node
+            deposit_planner=DepositPlanner(paper, lambda address: Decimal(0)),
             identity=LocalEmailCodes(runtime.session_store, runtime.clock.now, self._announce_code),
             wallets=DerivedLocalWallets(_wallet_secret(self.state_dir)),
         )
