@@ -143,7 +143,8 @@ class PositionService:
         needed = capital_of(position)
         if needed > available:
             raise InsufficientCapital(f"${needed:.2f} needed but ${max(available, Decimal(0)):.2f} is free "
-                                      f"(${reserved:.2f} reserved by opens in flight).")
+                                      f"(${reserved:.2f} reserved by opens in flight; each venue holds half): "
+                                      "deposit USDC or lower the size.")
 
     def request_close(self, user_id: str, position_id: str, reason: str = "requested by user") -> Job:
         """Start the close, or join the one already running: the execution is named after the position, so a
