@@ -55,7 +55,12 @@ def verifier() -> PrivyAccessTokenVerifier:
 
 
 def test_a_valid_token_gives_the_did_and_the_looked_up_email(verifier: PrivyAccessTokenVerifier) -> None:
-    assert verifier.verify(_token()) == VerifiedIdentity(subject=DID, email="alice@example.com")
+    issued = int(time.time()) - 10
+    identity = verifier.verify(_token(iat=issued, exp=issued + 3600))
+    assert (identity.subject, identity.email) == (DID, "alice@example.com")
+    # what the session exchange remembers so a token is used once: its session and issue time, until it expires
+    assert identity.token_id == f"{DID}|cm4session|{issued}"
+    assert identity.token_expires_at is not None and int(identity.token_expires_at.timestamp()) == issued + 3600
 
 
 def test_the_pem_may_come_on_one_line_from_settings() -> None:
@@ -160,5 +165,6 @@ def test_users_lookup_through_privy_client_reads_the_email_account() -> None:
         route = router.get(f"https://privy.test/v1/users/{DID}").mock(return_value=httpx.Response(200, json=user))
         verifier = PrivyAccessTokenVerifier(APP_ID, verification_key=PUBLIC_PEM,
                                             email_lookup=privy_users_email_lookup(client))
-        assert verifier.verify(_token()) == VerifiedIdentity(subject=DID, email="carol@example.com")
+        identity = verifier.verify(_token())
+        assert (identity.subject, identity.email) == (DID, "carol@example.com")
         assert route.calls.last.request.headers["privy-app-id"] == APP_ID
