@@ -58,6 +58,7 @@ def build_app(outdir: str | None = None,
         admin_emails=admin_emails,
         alert_emails=alert_emails,
         web_acl_arn=str(app.node.try_get_context("webAclArn") or "") or None,
+        email_sender=str(app.node.try_get_context("emailSender") or "") or None,
     )
     stack = dnbot_stack.DnbotStack(
         app, str(app.node.try_get_context("stackName") or "Dnbot"),

@@ -178,6 +178,8 @@ class DnbotStackInputs:
     alert_emails: tuple[str, ...] = field(default_factory=tuple)
     # `-c webAclArn=<arn>`: a CLOUDFRONT-scope web ACL made in us-east-1, for a stack deployed elsewhere.
     web_acl_arn: str | None = None
+    # `-c emailSender=withdrawals@example.com`: the SES-verified sender of withdrawal codes (none: no withdrawals).
+    email_sender: str | None = None
 
     def validate(self) -> None:
         """Fail before synthesis with the command that fixes each missing input."""
@@ -478,6 +480,12 @@ class DnbotStack(cdk.Stack):
             if name == HTTP_API_FUNCTION:
                 self.origin_secret.grant_read(fn)
                 fn.add_environment(ENV_ORIGIN_VERIFY_SECRET_ARN, self.origin_secret.secret_arn)
+                if self.inputs.email_sender:  # withdrawal codes by email: SES, from that sender's identities only
+                    fn.add_environment("DNBOT_EMAIL_SENDER", self.inputs.email_sender)
+                    domain = self.inputs.email_sender.rsplit("@", 1)[-1]
+                    fn.add_to_role_policy(iam.PolicyStatement(actions=["ses:SendEmail"], resources=[
+                        self.format_arn(service="ses", resource="identity", resource_name=identity)
+                        for identity in (self.inputs.email_sender, domain)]))
             if grants.manage_websocket:
                 self.websocket_stage.grant_management_api_access(fn)
             if grants.publish_alerts:

@@ -355,8 +355,13 @@ class Runtime:
 
     @cached_property
     def withdrawal_codes(self) -> CodeSender | None:
-        """Who emails a withdrawal's confirmation code: `dnbot local` prints it; None: withdrawals answer 503."""
-        return None
+        """Who emails a withdrawal's confirmation code: SES from DNBOT_EMAIL_SENDER in AWS, `dnbot local` prints it;
+        None: withdrawals answer 503."""
+        if not self.settings.email_sender:
+            return None
+        from dnbot.adapters.aws.withdrawals import SesCodeSender
+
+        return SesCodeSender(self.client("sesv2"), self.settings.email_sender)
 
     @cached_property
     def solana_withdrawals(self) -> SolanaWithdrawals:

@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     # it (API Gateway's own endpoint is then useless to a caller who bypasses CloudFront and its WAF).
     origin_verify_secret_arn: str | None = None
     origin_verify_secret: str | None = None  # the value itself (tests; AWS reads the ARN)
+    email_sender: str | None = None  # SES-verified address withdrawal codes come from (AWS); None: no withdrawals
     cookie_secure: bool = True
     admin_emails: tuple[str, ...] = ()  # may flip the kill switch from the dashboard
 

@@ -89,3 +89,21 @@ class TerminalCodeSender:
     def send_withdrawal_code(self, email: str, code: str, withdrawal: Withdrawal) -> None:
         self._say(f"dnbot local: withdrawal of {withdrawal.amount} {withdrawal.asset} to {withdrawal.to} requested")
         self._say(f"dnbot local: withdrawal code for {email}: {code}")
+
+
+class SesCodeSender:
+    """AWS: the withdrawal code by email through Amazon SES (v2 SendEmail) from the operator's verified sender.
+    Privy runs login codes in the browser but has no API to email an arbitrary message, hence SES here."""
+
+    def __init__(self, client: Any, sender: str) -> None:
+        self._client = client  # a boto3 "sesv2" client
+        self._sender = sender
+
+    def send_withdrawal_code(self, email: str, code: str, withdrawal: Withdrawal) -> None:
+        text = (f"Your dnbot withdrawal code is {code}.\n\nIt confirms sending {withdrawal.amount} {withdrawal.asset} "
+                f"to {withdrawal.to}, and nothing else. It expires in 10 minutes.\n\n"
+                "If you did not ask for this withdrawal, do not use the code: log out everywhere and tell the operator.")
+        self._client.send_email(
+            FromEmailAddress=self._sender, Destination={"ToAddresses": [email]},
+            Content={"Simple": {"Subject": {"Data": f"dnbot withdrawal code {code}"},
+                                "Body": {"Text": {"Data": text}}}})
