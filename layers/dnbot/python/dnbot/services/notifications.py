@@ -27,7 +27,8 @@ MAX_URL_LENGTH = 2048
 MAX_TEXT_LENGTH = 1900  # Discord refuses content over 2000 characters
 # Activity kinds a trader is told about (services/portfolio.py's PositionJournal writes them), and prefixes for
 # the families other parts add (rebalance_*, liquidation_*, withdrawal_*).
-NOTIFY_KINDS = frozenset({"position_opened", "position_closed", "unwind", "position_failed", "needs_attention"})
+NOTIFY_KINDS = frozenset({"position_opened", "position_closed", "unwind", "position_failed", "needs_attention",
+                          "position_rebalanced"})
 NOTIFY_PREFIXES = ("rebalance", "liquidation", "withdrawal", "withdraw", "deposit")  # deposit: services/deposits
 TEST_KIND = "test"
 
