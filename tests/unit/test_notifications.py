@@ -85,7 +85,8 @@ def _activity(kind: str, **extra: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("kind", ["position_opened", "position_closed", "unwind", "position_failed",
-                                  "needs_attention", "position_rebalanced", "rebalance_failed", "liquidation_warning", "withdrawal",
+                                  "needs_attention", "position_rebalanced", "rebalance_failed", "liquidation_warning",
+                                  "withdrawal",
                                   "deposit", "deposit_failed"])
 def test_trading_events_become_messages(kind: str) -> None:
     found = notification_for(_activity(kind, detail={"funding_usd": "1.25"}))
