@@ -182,3 +182,12 @@ def test_fleet_gauges_count_open_positions_and_their_capital() -> None:
     gauges = fleet_gauges([Open("2", "1000", "1000"), Open("3", "600", None)])
     assert gauges == [(observability.POSITIONS_OPEN, 2.0), (observability.CAPITAL_DEPLOYED_USD, 1200.0)]
     assert fleet_gauges([]) == [(observability.POSITIONS_OPEN, 0.0), (observability.CAPITAL_DEPLOYED_USD, 0.0)]
+
+
+def test_a_close_for_liquidation_risk_is_a_liquidation_warning() -> None:
+    risky = _activity("close_requested", message="Close SOL on kamino (3x, $600 per leg): liquidation_distance.")
+    found = notification_for(risky)
+    assert found is not None and found[2]["kind"] == "liquidation_warning"
+    assert found[1] == "dnbot: Close SOL on kamino (3x, $600 per leg): liquidation_distance."
+    by_user = _activity("close_requested", message="Close SOL on kamino (3x, $600 per leg): requested by user.")
+    assert notification_for(by_user) is None

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from dnbot.domain.risk import ExitReason
 from dnbot.ports import Clock, Notifier, WebhookSender, WebhookStore
 from dnbot.services.errors import NotFound, ServiceError
 
@@ -31,6 +32,11 @@ NOTIFY_KINDS = frozenset({"position_opened", "position_closed", "unwind", "posit
                           "position_rebalanced"})
 NOTIFY_PREFIXES = ("rebalance", "liquidation", "withdrawal", "withdraw", "deposit")  # deposit: services/deposits
 TEST_KIND = "test"
+# A close the bot requests because a leg is near liquidation is the trader's liquidation warning: the journal's
+# "close_requested" line names the exit reason (dnbot.domain.risk.ExitReason).
+LIQUIDATION_WARNING = "liquidation_warning"
+LIQUIDATION_EXITS = tuple(reason.value for reason in (ExitReason.HEALTH_FACTOR, ExitReason.MARGIN_RATIO,
+                                                      ExitReason.LIQUIDATION_DISTANCE))
 
 Item = Mapping[str, Any]
 Resolver = Callable[[str, int], list[str]]  # host, port -> the addresses it resolves to
@@ -86,9 +92,11 @@ def notification_for(item: Item) -> tuple[str, str, dict[str, Any]] | None:
     if item.get("type") != "activity":
         return None
     kind = str(item.get("kind", ""))
+    user_id, message = item.get("user_id"), item.get("message")
+    if kind == "close_requested" and any(reason in str(message) for reason in LIQUIDATION_EXITS):
+        kind = LIQUIDATION_WARNING
     if kind not in NOTIFY_KINDS and not kind.startswith(NOTIFY_PREFIXES):
         return None
-    user_id, message = item.get("user_id"), item.get("message")
     if not user_id or not message:
         return None
     event: dict[str, Any] = {"kind": kind, "at": item.get("at"), "position_id": item.get("position_id")}
