@@ -279,3 +279,37 @@ def test_a_kill_switch_flipped_in_ssm_reaches_the_api_and_the_tick_within_10_s(s
 def system_lines(system: LocalSystem) -> list[str]:
     say = system.say
     return list(getattr(getattr(say, "__self__", None), "lines", []))
+
+
+def test_a_failed_open_backs_automatic_opens_off_and_the_status_says_until_when(system: LocalSystem,
+                                                                                trader: Trader) -> None:
+    runtime = system.runtime
+    assert runtime is not None and system.sim is not None
+    refuse = {"venue": "hyperliquid", "call": "order", "kind": "reject", "times": 10,
+              "message": "Insufficient margin to place order."}
+    assert httpx.post(f"{system.sim.base_url}/sim/faults", json=refuse).status_code == 201
+    job = trader.client.wait_job(trader.post("/api/v1/positions/open", OPEN_BODY, None).json()["job_id"],
+                                 timeout=90)
+    httpx.delete(f"{system.sim.base_url}/sim/faults")
+    assert job["status"] == "failed", job
+    trader.settle()
+    status = trader.client.get("/api/v1/status").json()
+    assert status["failed_opens"] == 1 and status["open_backoff_until"] is not None, status
+    # the strategy would open again at once (rich funding); the worker holds, saying why
+    original = runtime.funding_source
+    runtime.override(funding_source=SteadyFunding(runtime.hyperliquid, RICH_FUNDING_HOURLY))
+    try:
+        system.functions.invoke("rates_poller", {})
+        assert trader.client.post("/api/v1/control/start").json()["bot_status"] == "running"
+        snapshot = runtime.store.latest_snapshot()
+        assert snapshot is not None
+        history = runtime.funding_source.funding_history_hourly(FUNDING_HISTORY_HOURS)
+        outcome = runtime.tick_worker.handle({"kind": "user", "user_id": trader.user_id, "context": tick_context(
+            KillSwitch.OFF, snapshot, history, runtime.clock.now())})
+    finally:
+        trader.client.post("/api/v1/control/stop")
+        runtime.override(funding_source=original)
+        system.functions.invoke("rates_poller", {})
+    assert outcome.opened == [] and "backing off after 1 failed open" in str(outcome.held), outcome
+    assert [p.status for p in runtime.store.list_positions(trader.user_id)] == [PositionStatus.FAILED]
+    trader.invariant("a failed open backs the user off (no automatic re-open)")
