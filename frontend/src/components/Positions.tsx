@@ -66,14 +66,12 @@ export function PositionsTable({ positions, onClose }: { positions: Position[]; 
           <tr>
             <th>Asset</th>
             <th>Protocol</th>
-            <th className="num">Leverage</th>
             <th className="num">Per leg</th>
             <th>Long (Asgard)</th>
             <th>Short SOL-PERP</th>
             <th>Risk</th>
             <th className="num">PnL (unrealized)</th>
             <th>Status</th>
-            <th>Opened</th>
             <th aria-label="Actions" />
           </tr>
         </thead>
@@ -81,8 +79,7 @@ export function PositionsTable({ positions, onClose }: { positions: Position[]; 
           {active.map((p) => (
             <tr key={p.position_id} data-position-id={p.position_id}>
               <td><strong>{p.asset}</strong></td>
-              <td>{protocolName(p.protocol)}</td>
-              <td className="num">{leverageText(p.leverage)}</td>
+              <td>{protocolName(p.protocol)}<span className="muted small block">{leverageText(p.leverage)}</span></td>
               <td className="num">{usd(p.notional_usd)}</td>
               <td><Leg leg={p.long} unit={p.asset} /></td>
               <td><Leg leg={p.short} unit="SOL" /></td>
@@ -91,8 +88,10 @@ export function PositionsTable({ positions, onClose }: { positions: Position[]; 
                 <span className={signClass(p.pnl_usd)} data-testid="pnl-total">{signedUsd(p.pnl_usd)}</span>
                 {p.pnl && <PnlBreakdown pnl={p.pnl} kind={p.pnl_kind} />}
               </td>
-              <td><span className={`badge badge-${p.status}`}>{p.status.replace("_", " ")}</span></td>
-              <td className="muted small" title={p.created_at}>{timeAgo(p.created_at)}</td>
+              <td>
+                <span className={`badge badge-${p.status}`}>{p.status.replace("_", " ")}</span>
+                <span className="muted small block" title={p.created_at}>opened {timeAgo(p.created_at)}</span>
+              </td>
               <td className="num">
                 {CLOSABLE.includes(p.status) && (
                   <button type="button" className="btn btn-small btn-danger-ghost" onClick={() => onClose(p)} aria-label={`Close ${p.asset} position`}>
