@@ -22,5 +22,5 @@ def handler(event: DynamoDBStreamEvent, context: Any) -> dict[str, int]:
     changed = [new for _, new in changes]
     sent = runtime.live_updates.broadcast(changed)
     # A failure to queue raises: the stream retries the batch (a repeated live update is harmless).
-    notified = runtime.notifications.from_stream(changed) if runtime.settings.notification_queue_url else 0
+    notified = runtime.notifications.from_stream(changes) if runtime.settings.notification_queue_url else 0
     return {"sent": sent, "notified": notified}

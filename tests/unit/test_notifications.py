@@ -135,9 +135,9 @@ def test_only_users_with_a_webhook_are_queued_and_delivery_rechecks_the_url() ->
     service = NotificationService(memory, memory, memory, AWS, memory)
     with pytest.raises(NotFound):
         service.send_test("u1")
-    assert service.from_stream([_activity("position_opened")]) == 0  # no webhook: nothing queued
+    assert service.from_stream([({}, _activity("position_opened"))]) == 0  # no webhook: nothing queued
     service.save_webhook("u1", "https://hooks.slack.com/services/T0/B0/xyz")
-    assert service.from_stream([_activity("position_opened"), _activity("settings")]) == 1
+    assert service.from_stream([({}, _activity("position_opened")), ({}, _activity("settings"))]) == 1
     (user_id, text, event), = memory.queued
     assert service.deliver({"user_id": user_id, "text": text, "event": event}) is True
     assert memory.posted == [("https://hooks.slack.com/services/T0/B0/xyz",
@@ -184,10 +184,23 @@ def test_fleet_gauges_count_open_positions_and_their_capital() -> None:
     assert fleet_gauges([]) == [(observability.POSITIONS_OPEN, 0.0), (observability.CAPITAL_DEPLOYED_USD, 0.0)]
 
 
-def test_a_close_for_liquidation_risk_is_a_liquidation_warning() -> None:
-    risky = _activity("close_requested", message="Close SOL on kamino (3x, $600 per leg): liquidation_distance.")
-    found = notification_for(risky)
-    assert found is not None and found[2]["kind"] == "liquidation_warning"
-    assert found[1] == "dnbot: Close SOL on kamino (3x, $600 per leg): liquidation_distance."
-    by_user = _activity("close_requested", message="Close SOL on kamino (3x, $600 per leg): requested by user.")
-    assert notification_for(by_user) is None
+def test_a_position_closing_for_liquidation_risk_is_a_liquidation_warning() -> None:
+    from dnbot.services.notifications import liquidation_warning_for
+
+    position = {"type": "position", "user_id": "u1", "position_id": "p1", "asset": "SOL", "protocol": "kamino",
+                "status": "open", "updated_at": "2026-12-01T00:00:00+00:00"}
+    closing = {**position, "status": "closing", "close_reason": "liquidation_distance"}
+    found = liquidation_warning_for(position, closing)
+    assert found is not None
+    user_id, text, event = found
+    assert user_id == "u1" and text.startswith("dnbot: liquidation warning: SOL on kamino")
+    assert event == {"kind": "liquidation_warning", "at": "2026-12-01T00:00:00+00:00", "position_id": "p1",
+                     "detail": {"reason": "liquidation_distance"}}
+    assert liquidation_warning_for(position, {**closing, "close_reason": "requested by user"}) is None
+    assert liquidation_warning_for(closing, {**closing, "version": 3}) is None  # already closing: once
+
+    memory = Memory()
+    service = NotificationService(memory, memory, memory, AWS, memory)
+    service.save_webhook("u1", "https://hooks.slack.com/services/T0/B0/xyz")
+    assert service.from_stream([(position, closing), ({}, _activity("position_opened"))]) == 2
+    assert [e["kind"] for _, _, e in memory.queued] == ["liquidation_warning", "position_opened"]

@@ -32,8 +32,8 @@ NOTIFY_KINDS = frozenset({"position_opened", "position_closed", "unwind", "posit
                           "position_rebalanced"})
 NOTIFY_PREFIXES = ("rebalance", "liquidation", "withdrawal", "withdraw", "deposit")  # deposit: services/deposits
 TEST_KIND = "test"
-# A close the bot requests because a leg is near liquidation is the trader's liquidation warning: the journal's
-# "close_requested" line names the exit reason (dnbot.domain.risk.ExitReason).
+# A position the bot starts closing because a leg is near liquidation is the trader's liquidation warning: its
+# item moves to "closing" with the exit reason (dnbot.domain.risk.ExitReason) in close_reason.
 LIQUIDATION_WARNING = "liquidation_warning"
 LIQUIDATION_EXITS = tuple(reason.value for reason in (ExitReason.HEALTH_FACTOR, ExitReason.MARGIN_RATIO,
                                                       ExitReason.LIQUIDATION_DISTANCE))
@@ -93,8 +93,6 @@ def notification_for(item: Item) -> tuple[str, str, dict[str, Any]] | None:
         return None
     kind = str(item.get("kind", ""))
     user_id, message = item.get("user_id"), item.get("message")
-    if kind == "close_requested" and any(reason in str(message) for reason in LIQUIDATION_EXITS):
-        kind = LIQUIDATION_WARNING
     if kind not in NOTIFY_KINDS and not kind.startswith(NOTIFY_PREFIXES):
         return None
     if not user_id or not message:
@@ -104,6 +102,20 @@ def notification_for(item: Item) -> tuple[str, str, dict[str, Any]] | None:
     if isinstance(detail, Mapping):
         event["detail"] = {str(k): str(v) for k, v in detail.items()}
     return str(user_id), f"dnbot: {message}"[:MAX_TEXT_LENGTH], event
+
+
+def liquidation_warning_for(old: Item, new: Item) -> tuple[str, str, dict[str, Any]] | None:
+    """(user id, text, event) when a position starts closing for liquidation risk; None otherwise."""
+    if new.get("type") != "position" or new.get("status") != "closing" or old.get("status") == "closing":
+        return None
+    reason = str(new.get("close_reason") or "")
+    if not new.get("user_id") or not any(exit_reason in reason for exit_reason in LIQUIDATION_EXITS):
+        return None
+    text = (f"dnbot: liquidation warning: {new.get('asset')} on {new.get('protocol')} is close to liquidation "
+            f"({reason}); the bot is closing it now.")
+    event = {"kind": LIQUIDATION_WARNING, "at": new.get("updated_at"), "position_id": new.get("position_id"),
+             "detail": {"reason": reason}}
+    return str(new["user_id"]), text[:MAX_TEXT_LENGTH], event
 
 
 class NotificationService:
@@ -137,11 +149,13 @@ class NotificationService:
 
     # --- producing (the stream consumer) and delivering (the notifier) ---
 
-    def from_stream(self, new_items: Iterable[Item]) -> int:
-        """Queue a message for every new activity item worth one, for users who saved a webhook."""
+    def from_stream(self, changes: Iterable[tuple[Item, Item]]) -> int:
+        """Queue a message for every change worth one ((old image, new image) pairs: new activity lines and
+        positions closing for liquidation risk), for users who saved a webhook."""
         queued = 0
-        for item in new_items:
-            found = notification_for(item)
+        for old, new in changes:
+            # activity lines are only ever inserted; a position reaches "closing" by an update
+            found = notification_for(new) if not old else liquidation_warning_for(old, new)
             if found is None:
                 continue
             user_id, text, event = found
