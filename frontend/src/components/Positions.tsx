@@ -23,7 +23,12 @@ function Leg({ leg, unit }: { leg: Position["long"]; unit: string }) {
   return (
     <span title={`entry ${usd(leg.entry_price)}`}>
       {num(leg.size, 4)} {unit} @ {usd(leg.entry_price)}
-      {leg.value_usd !== null && <span className="muted small block">now {usd(leg.value_usd)}{leg.debt_usd !== null ? ` · debt ${usd(leg.debt_usd)}` : ""}</span>}
+      {leg.value_usd !== null && (
+        <span className="muted small block">
+          now {usd(leg.value_usd)}{Number(leg.size) > 0 ? ` (${usd(String(Number(leg.value_usd) / Number(leg.size)))} per ${unit})` : ""}
+          {leg.debt_usd !== null ? ` · debt ${usd(leg.debt_usd)}` : ""}
+        </span>
+      )}
     </span>
   );
 }
