@@ -55,6 +55,12 @@ def current_user(request: Request) -> CurrentUser:
         sent = request.headers.get(CSRF_HEADER, "")
         if not is_token_text(sent) or not hmac.compare_digest(sent.encode(), session.csrf_token.encode()):
             raise Forbidden("Missing or wrong CSRF token; reload the page.", code="csrf_failed")
+    if runtime.settings.environment == "aws":
+        # Lambda serves one request at a time and the handler clears the keys per invocation, so every log
+        # line of this request carries the user (locally, concurrent requests would share the keys).
+        from dnbot.observability import logger
+
+        logger.append_keys(user_id=user.user_id)
     return CurrentUser(user, session)
 
 
