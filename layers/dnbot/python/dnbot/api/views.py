@@ -42,12 +42,13 @@ class LegView(BaseModel):
     fees_usd: Decimal
     value_usd: Decimal | None  # now (None: not read, or the position is closed)
     debt_usd: Decimal | None = None  # the long's USDC debt
+    reference: str | None = None  # the venue's own id of the leg (the Asgard position PDA), to check it there
 
     @classmethod
     def build(cls, leg: Leg | None, value: Decimal | None, debt: Decimal | None = None) -> LegView | None:
         return None if leg is None else cls(size=leg.size, entry_price=leg.entry_price,
                                             notional_usd=leg.notional_usd, fees_usd=leg.fees_usd,
-                                            value_usd=value, debt_usd=debt)
+                                            value_usd=value, debt_usd=debt, reference=leg.reference)
 
 
 class PositionViewOut(BaseModel):

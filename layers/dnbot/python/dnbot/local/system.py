@@ -20,6 +20,7 @@ from dnbot.adapters.aws.kms import KmsAuthorizationSigner
 from dnbot.api.app import create_app
 from dnbot.local.alerts import TerminalAlerts
 from dnbot.local.cloud import LocalCloud
+from dnbot.local.controls import CONTROL_HEADER, schedule_route
 from dnbot.local.faucet import FundedLocalWallets
 from dnbot.local.functions import LocalFunctions, repo_root
 from dnbot.local.identity import LocalEmailCodes
@@ -154,6 +155,7 @@ class LocalSystem:
             self._scheduler.run_once("rates_poller")
         app = create_app(runtime, static_dir=self._dashboard_dir())
         app.router.routes.insert(0, live_route(lambda: runtime, self.sockets))  # before the dashboard's "/"
+        app.router.routes.insert(0, schedule_route(self._scheduler))  # POST /local/schedules/<name>/run
         self._serve(app)
         self._stream = self._start_stream_pump()
         if self._state is not None and self.sim is not None:
@@ -167,6 +169,8 @@ class LocalSystem:
                      f"(faults: POST {self.sim.base_url}/sim/faults)")
         else:
             self.say("dnbot local: venue simulator: none (paper venues)")
+        self.say(f"dnbot local: run a schedule now (e.g. the reconciler): POST "
+                 f"{self.url}/local/schedules/reconciler/run with the header '{CONTROL_HEADER}: 1'")
         self.say(f"dnbot local: dashboard at {self.url} (ready in {time.monotonic() - started:.1f} s)")
         self.say("dnbot local: to log in, click Connect and enter any email; its 6-digit code is printed here "
                  "(new users get demo USDC on both venues)")

@@ -607,6 +607,11 @@ class FundRequest(BaseModel):
     usdc: Decimal
 
 
+class OutsideTradeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    size: Decimal | None = None  # SOL to buy back (a short) or sell (a long); None: the whole position
+
+
 def build_app(sim: HyperliquidSim) -> FastAPI:
     app = FastAPI(title="Hyperliquid (simulated)")
     world = sim.world
@@ -678,6 +683,21 @@ def build_control(sim: HyperliquidSim) -> APIRouter:
 
     @router.get("/accounts/{user}")
     def account(user: str) -> Any:
+        return sim.info({"type": "clearinghouseState", "user": user})
+
+    @router.post("/accounts/{user}/reduce")
+    def outside_trade(user: str, body: OutsideTradeRequest) -> Any:
+        """A trade outside the bot (the user on Hyperliquid's own site): reduces the account's SOL position at the
+        oracle price, with no cloid."""
+        if not is_address(user):
+            raise HTTPException(400, f"not an address: {user}")
+        with sim.lock:
+            account = sim.account(user)
+            sim._settle(account)
+            size = abs(account.szi) if body.size is None else min(body.size, abs(account.szi))
+            if size <= 0:
+                raise HTTPException(400, "the account holds no SOL position to reduce")
+            sim._fill(account, is_buy=account.szi < 0, size=size, price=sim.oracle(), cloid=None, oid=sim._oid())
         return sim.info({"type": "clearinghouseState", "user": user})
 
     return router

@@ -1,0 +1,406 @@
+"""Issue 8's invariant through the running product: the real `dnbot local` (in-process moto AWS, the local Step
+Functions, the production adapters against the in-process simulator), driven ONLY over HTTP the way an operator or a
+demo would: log in with the code the local identity provider prints, open and close through `/api/v1/positions`
+(with `Idempotency-Key` headers), inject faults with the simulator's `POST /sim/faults`, move the Hyperliquid oracle
+or trade outside the bot with the simulator's controls, flip the kill switch in SSM at the printed AWS endpoint
+(boto3 with `endpoint_url`), run one reconciler cycle with `POST /local/schedules/reconciler/run`, then compare the
+ledger (`GET /api/v1/positions`) with venue truth (tests/faults/invariant.py).
+
+One system for the module; every scenario uses its own user, so each user's invariant is its own scenario's.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Any, cast
+
+import boto3
+import httpx
+import pytest
+
+from dnbot import resources
+from dnbot.adapters.hyperliquid.positions import position_key
+from dnbot.domain.positions import Leg, Position, PositionStatus
+from dnbot.local.system import LocalSystem
+from tests.faults.invariant import (
+    InvariantReport,
+    ShortFillRow,
+    VenueTruth,
+    check_invariant,
+    record_figure,
+    venue_truth,
+)
+from tests.integration.helpers import Terminal
+
+pytestmark = pytest.mark.xdist_group("moto")
+
+AWS_RE = re.compile(r"AWS endpoint \(in-process moto\) at (http://\S+)")
+SIM_RE = re.compile(r"venue simulator at (http://\S+)")
+RECONCILER_RE = re.compile(r"POST (http://\S+/local/schedules/reconciler/run)")
+JOB_TIMEOUT_S = 90.0
+
+
+@dataclass(frozen=True)
+class Wallets:
+    evm_address: str | None
+    solana_address: str | None
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    """A position as `GET /api/v1/positions` shows it, in the shape tests/faults/invariant.py reads."""
+
+    position_id: str
+    status: PositionStatus
+    long_leg: Leg | None
+    short_leg: Leg | None
+    drift: str | None
+
+
+@dataclass
+class Product:
+    """The running `dnbot local`, known only by what it printed."""
+
+    url: str
+    sim: str
+    aws: str
+    reconciler: str
+    terminal: Terminal
+
+    def fault(self, **fault: Any) -> None:
+        reply = httpx.post(f"{self.sim}/sim/faults", json=fault, timeout=10)
+        assert reply.status_code == 201, reply.text
+
+    def clear_faults(self) -> None:
+        assert httpx.delete(f"{self.sim}/sim/faults", timeout=10).status_code == 204
+
+    def reconcile(self) -> dict[str, Any]:
+        """One reconciler cycle, now."""
+        reply = httpx.post(self.reconciler, headers={"X-Dnbot-Local": "1"}, timeout=120)
+        assert reply.status_code == 200, reply.text
+        return cast(dict[str, Any], reply.json()["result"])
+
+    def market(self, sol_price_factor: Decimal) -> None:
+        reply = httpx.post(f"{self.sim}/sim/market", json={"sol_price_factor": str(sol_price_factor)}, timeout=10)
+        assert reply.status_code == 200, reply.text
+
+    def kill_switch(self, value: str) -> None:
+        ssm = boto3.client("ssm", endpoint_url=self.aws, region_name="us-east-1", aws_access_key_id="local",
+                           aws_secret_access_key="local")
+        ssm.put_parameter(Name=resources.KILL_SWITCH_PARAMETER, Value=value, Type="String", Overwrite=True)
+
+    def log_in(self, email: str) -> Trader:
+        http = httpx.Client(base_url=self.url, timeout=30)
+        assert http.post("/api/v1/auth/email/start", json={"email": email}).status_code == 202
+        reply = http.post("/api/v1/auth/email/verify", json={"email": email, "code": self.terminal.login_code(email)})
+        assert reply.status_code == 200, reply.text
+        trader = Trader(http, reply.json()["csrf_token"], self)
+        me = trader.get("/api/v1/auth/me").json()["user"]["wallets"]
+        trader.wallets = Wallets(me["evm"], me["solana"])
+        return trader
+
+
+@dataclass
+class Trader:
+    http: httpx.Client
+    csrf: str
+    product: Product
+    wallets: Wallets = Wallets(None, None)
+
+    def get(self, path: str) -> httpx.Response:
+        return self.http.get(path)
+
+    def post(self, path: str, body: dict[str, Any] | None = None, key: str | None = None) -> httpx.Response:
+        headers = {"X-CSRF-Token": self.csrf, "Idempotency-Key": key or uuid.uuid4().hex}
+        return self.http.post(path, json=body or {}, headers=headers)
+
+    def open(self, asset: str, leverage: str, size_usd: str, protocol: str | None = "drift",
+             key: str | None = None) -> httpx.Response:
+        body: dict[str, Any] = {"asset": asset, "leverage": leverage, "size_usd": size_usd}
+        if protocol is not None:
+            body["protocol"] = protocol
+        return self.post("/api/v1/positions/open", body, key)
+
+    def close(self, position_id: str) -> httpx.Response:
+        return self.post(f"/api/v1/positions/{position_id}/close")
+
+    def wait_job(self, job_id: str, timeout: float = JOB_TIMEOUT_S) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            job = cast(dict[str, Any], self.get(f"/api/v1/positions/jobs/{job_id}").json())
+            if job["status"] != "running":
+                return job
+            assert time.monotonic() < deadline, f"job {job_id} still running after {timeout} s: {job}"
+            time.sleep(0.1)
+
+    def opened(self, asset: str, leverage: str, size_usd: str, protocol: str | None = "drift") -> str:
+        reply = self.open(asset, leverage, size_usd, protocol)
+        assert reply.status_code == 202, reply.text
+        job = self.wait_job(reply.json()["job_id"])
+        assert job["status"] == "succeeded", job
+        return str(job["position_id"])
+
+    def ledger(self) -> list[LedgerRow]:
+        page = self.get("/api/v1/positions?view=all&limit=200").json()
+        return [LedgerRow(p["position_id"], PositionStatus(p["status"]), _leg("asgard", p["long"]),
+                          _leg("hyperliquid", p["short"]), p.get("drift")) for p in page["positions"]]
+
+    def truth(self) -> VenueTruth:
+        return venue_truth(self.product.sim, self.wallets)
+
+    def check(self) -> InvariantReport:
+        ledger = self.ledger()
+        truth = _flattened_by_the_venue(self.truth(), [row.position_id for row in ledger])
+        return check_invariant(truth, cast(list[Position], ledger))
+
+
+def _leg(venue: str, view: dict[str, Any] | None) -> Leg | None:
+    if view is None:
+        return None
+    return Leg(venue, Decimal(view["size"]), Decimal(view["entry_price"]), Decimal(view["notional_usd"]),
+               Decimal(view["fees_usd"]), view.get("reference") or "")
+
+
+def _flattened_by_the_venue(truth: VenueTruth, position_ids: list[str]) -> VenueTruth:
+    """Attribute the account-level fills to positions. A fill that names none of the ledger's positions (a
+    liquidation or a trade on the venue's own site: no cloid; a reconciler repair: a cloid naming no position) and
+    leaves the account flat took every position's short with it; a later such SELL (the reconciler restoring the
+    hedge) gives those shorts back. invariant.py sums each position's own fills only, so without this it would
+    still see shorts a liquidation took. Each attributed part gets its own synthetic oid and cloid (the
+    duplicate-order count stays untouched)."""
+    keys = {position_key(position_id) for position_id in position_ids}
+    fills: list[ShortFillRow] = []
+    own: dict[str, Decimal] = {}
+    taken: dict[str, Decimal] = {}
+    account = Decimal(0)
+
+    def attributed(fill: ShortFillRow, key: str, size: Decimal) -> ShortFillRow:
+        return replace(fill, position_key=key, action=None, signed_size=size, oid=-(len(fills) + 1),
+                       cloid=f"venue:{fill.oid}:{key}")
+
+    for fill in truth.fills:
+        account += fill.signed_size
+        if fill.position_key in keys:
+            own[fill.position_key] = own.get(fill.position_key, Decimal(0)) + fill.signed_size
+            fills.append(fill)
+        elif account == 0 and fill.signed_size < 0:  # the venue (or the user) flattened the account
+            for key, short in own.items():
+                if short > 0:
+                    fills.append(attributed(fill, key, -short))
+                    taken[key] = taken.get(key, Decimal(0)) + short
+                    own[key] = Decimal(0)
+        elif fill.signed_size > 0 and any(taken.values()):  # a hedge restored at account level
+            left = fill.signed_size
+            for key, short in taken.items():
+                part = min(short, left)
+                if part > 0:
+                    fills.append(attributed(fill, key, part))
+                    taken[key] -= part
+                    own[key] += part
+                    left -= part
+            if left > 0:
+                fills.append(replace(fill, signed_size=left))
+        else:
+            fills.append(fill)
+    return replace(truth, fills=fills)
+
+
+def _assert_holds(report: InvariantReport) -> InvariantReport:
+    assert report.holds, "the invariant does not hold:\n- " + "\n- ".join(report.problems or [report.figure()])
+    return report
+
+
+@pytest.fixture(scope="module")
+def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Product]:
+    terminal = Terminal()
+    local = LocalSystem(port=0, state_dir=tmp_path_factory.mktemp("state"), scheduled=False, say=terminal.say,
+                        venues="sim")
+    local.start()
+    try:
+        printed = "\n".join(terminal.lines)
+
+        def found(pattern: re.Pattern[str]) -> str:
+            match = pattern.search(printed)
+            assert match, f"dnbot local did not print {pattern.pattern!r}:\n{printed}"
+            return match.group(1)
+
+        yield Product(local.url, found(SIM_RE), found(AWS_RE), found(RECONCILER_RE), terminal)
+    finally:
+        local.stop()
+
+
+def _user(product: Product, name: str) -> Trader:
+    return product.log_in(f"{name}-{uuid.uuid4().hex[:6]}@example.com")
+
+
+# --- scenarios ------------------------------------------------------------------------------------------------------
+
+
+def test_two_positions_one_closed_keeps_the_others_short(product: Product) -> None:
+    trader = _user(product, "two")
+    first = trader.opened("SOL", "3", "1200")
+    second = trader.opened("jitoSOL", "2", "800", protocol=None)
+    rows = {row.position_id: row for row in trader.ledger()}
+    second_short = rows[second].short_leg
+    assert second_short is not None and second_short.size > 0
+
+    closing = trader.wait_job(trader.close(first).json()["job_id"])
+    assert closing["status"] == "succeeded", closing
+
+    truth = trader.truth()
+    assert truth.short_of(second) == second_short.size  # the second position's own short, at its exact size
+    assert -truth.account_szi == second_short.size  # and the account holds exactly that, nothing of the first
+    product.reconcile()
+    record_figure("product: two positions of one user, the first closed", _assert_holds(trader.check()))
+
+
+def test_asgard_down_during_a_close_keeps_the_hedge(product: Product) -> None:
+    trader = _user(product, "asgard5xx")
+    position = trader.opened("SOL", "3", "1200")
+    product.fault(venue="asgard", call="*", kind="5xx", times=500)
+    try:
+        job = trader.wait_job(trader.close(position).json()["job_id"])
+        # while Asgard stays down: whatever the close did, the long is never left without its short
+        during = trader.check()
+        assert during.naked_legs == 0, during.problems
+        truth = trader.truth()
+        assert truth.active_longs, "the long cannot have closed while Asgard answers 5xx"
+        assert truth.short_of(position) > 0 and -truth.account_szi == truth.short_of(position), job
+    finally:
+        product.clear_faults()
+    product.reconcile()
+    record_figure("product: Asgard 5xx during a close, then cleared", _assert_holds(trader.check()))
+    row = next(r for r in trader.ledger() if r.position_id == position)
+    if row.status is not PositionStatus.CLOSED:  # still hedged, flagged: the trader (or operator) closes it again
+        closing = trader.wait_job(trader.close(position).json()["job_id"])
+        assert closing["status"] == "succeeded", closing
+    assert _assert_holds(trader.check()).live_positions == 0
+
+
+def test_duplicate_and_racing_opens_make_no_extra_exposure(product: Product) -> None:
+    trader = _user(product, "dup")
+    key = uuid.uuid4().hex
+    first = trader.open("SOL", "2", "600", key=key)
+    again = trader.open("SOL", "2", "600", key=key)
+    assert first.status_code == again.status_code == 202
+    assert again.json() == first.json()  # the same key and body: the first answer, nothing new started
+    assert trader.wait_job(first.json()["job_id"])["status"] == "succeeded"
+
+    replies: list[httpx.Response] = []
+
+    def racer() -> None:
+        replies.append(trader.open("SOL", "2", "600"))  # its own fresh key
+
+    threads = [threading.Thread(target=racer) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    started = [r.json() for r in replies if r.status_code == 202]
+    assert len(started) <= 2 and len({s["position_id"] for s in started}) == len(started)
+    jobs = [trader.wait_job(s["job_id"]) for s in started]
+    succeeded = sum(1 for job in jobs if job["status"] == "succeeded")
+
+    live = [row for row in trader.ledger() if row.status.is_live]
+    assert len(live) == 1 + succeeded  # one position per accepted request, none beyond what was asked
+    truth = trader.truth()
+    assert len(truth.active_longs) == len(live)
+    product.reconcile()
+    record_figure("product: one key twice, two keys racing", _assert_holds(trader.check()))
+    for row in live:
+        assert trader.wait_job(trader.close(row.position_id).json()["job_id"])["status"] == "succeeded"
+    _assert_holds(trader.check())
+
+
+def test_a_lost_hyperliquid_order_answer_on_open(product: Product) -> None:
+    trader = _user(product, "lost")
+    product.fault(venue="hyperliquid", call="order", kind="lose_response", times=1)
+    try:
+        job = trader.wait_job(trader.open("SOL", "3", "900").json()["job_id"])
+    finally:
+        product.clear_faults()
+    product.reconcile()
+    report = _assert_holds(trader.check())
+    assert report.duplicate_orders == 0
+    if job["status"] == "succeeded":  # the order that was sent and unheard is found by its cloid, not re-sent
+        assert report.live_positions == 1
+    record_figure("product: Hyperliquid order answer lost on open", report)
+
+
+def test_privy_signing_down_before_the_first_leg(product: Product) -> None:
+    trader = _user(product, "privy")
+    product.fault(venue="privy", call="signTransaction", kind="5xx", times=200)
+    try:
+        job = trader.wait_job(trader.open("SOL", "2", "800").json()["job_id"])
+        assert job["status"] == "failed", job
+        truth = trader.truth()
+        assert truth.longs == [] and truth.account_szi == 0  # nothing landed anywhere
+    finally:
+        product.clear_faults()
+    product.reconcile()
+    report = _assert_holds(trader.check())
+    assert report.live_positions == 0
+    record_figure("product: Privy signing down before the first leg", report)
+
+
+def test_a_short_closed_outside_the_bot_is_repaired(product: Product) -> None:
+    trader = _user(product, "outside")
+    position = trader.opened("SOL", "3", "1200")
+    reply = httpx.post(f"{product.sim}/sim/hyperliquid/accounts/{trader.wallets.evm_address}/reduce", json={},
+                       timeout=10)
+    assert reply.status_code == 200, reply.text
+    assert trader.truth().account_szi == 0  # the long is naked now, at the venue
+
+    product.reconcile()
+    report = _assert_holds(trader.check())
+    row = next(r for r in trader.ledger() if r.position_id == position)
+    assert row.drift, "the reconciler records what it found"
+    record_figure("product: short closed outside the bot, one reconciler cycle", report)
+
+
+def test_a_hyperliquid_liquidation_is_repaired(product: Product) -> None:
+    trader = _user(product, "liquidated")
+    position = trader.opened("SOL", "3", "1200")
+    state = httpx.get(f"{product.sim}/sim/hyperliquid/accounts/{trader.wallets.evm_address}", timeout=10).json()
+    liquidation_px = Decimal(state["assetPositions"][0]["position"]["liquidationPx"])
+    price = Decimal(httpx.get(f"{product.sim}/sim/clock", timeout=10).json()["sol_price"])
+    # a rally at every venue, 2 % past the short's liquidation price: Hyperliquid liquidates the account's short
+    product.market(sol_price_factor=(liquidation_px / price * Decimal("1.02")).quantize(Decimal("0.001")))
+    try:
+        assert trader.truth().account_szi == 0  # liquidated by the venue (the long is healthier than ever)
+    finally:
+        product.market(sol_price_factor=Decimal(1))
+    product.reconcile()
+    report = _assert_holds(trader.check())
+    row = next(r for r in trader.ledger() if r.position_id == position)
+    assert row.drift, "the reconciler records the liquidation"
+    record_figure("product: Hyperliquid liquidation, one reconciler cycle", report)
+
+
+def test_close_all_mid_open_unwinds(product: Product) -> None:
+    trader = _user(product, "killed")
+    # the Asgard submit answers 3 s late: the open is inside its first leg when the operator flips the switch
+    product.fault(venue="asgard", call="submit-create-position-tx", kind="delay", delay_seconds=3, times=1)
+    try:
+        reply = trader.open("SOL", "2", "800")
+        assert reply.status_code == 202, reply.text
+        time.sleep(1.0)
+        product.kill_switch("close-all")
+        job = trader.wait_job(reply.json()["job_id"])
+    finally:
+        product.kill_switch("off")
+        product.clear_faults()
+    assert job["status"] == "failed", job
+    stages = [stage["name"] for stage in job["stages"]]
+    assert "open_long" in stages and stages[-1] == "unwind", stages  # the long had landed: it was unwound
+    product.reconcile()
+    report = _assert_holds(trader.check())
+    longs = trader.truth().longs
+    assert report.live_positions == 0 and len(longs) == 1 and not longs[0].active
+    record_figure("product: close-all via the SSM kill switch mid-open", report)
