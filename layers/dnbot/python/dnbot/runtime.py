@@ -66,6 +66,7 @@ if TYPE_CHECKING:
     from dnbot.services.position_steps import PositionSteps
     from dnbot.services.positions import PositionService
     from dnbot.services.rates import RatesService
+    from dnbot.services.rebalance import PositionRebalancer
     from dnbot.services.reconciler import Reconciler
     from dnbot.services.tick import StrategyTick, TickWorker
     from dnbot.services.withdrawals import CodeSender, TransferExecutor, WithdrawalService
@@ -472,7 +473,19 @@ class Runtime:
         from dnbot.services.tick import TickWorker
 
         return TickWorker(self.store, self.store, self.store, self.store, self.capital, self.risk, self.starts,
-                          self.positions, self.user_queue, self.clock)
+                          self.positions, self.user_queue, self.clock, rebalancer=self.rebalancer)
+
+    @cached_property
+    def rebalancer(self) -> PositionRebalancer | None:
+        """The in-place rebalance through the production venues; None with paper venues (a Rebalance closes)."""
+        from dnbot.adapters.asgard.venue import AsgardLongVenue
+        from dnbot.adapters.hyperliquid.trading import HyperliquidShortVenue
+        from dnbot.services.rebalance import PositionRebalancer
+
+        long, short = self.long_venue, self.short_venue
+        if not isinstance(long, AsgardLongVenue) or not isinstance(short, HyperliquidShortVenue):
+            return None
+        return PositionRebalancer(self.store, long, short, self.clock, activity=self.activity, alerts=self.alerts)
 
     @cached_property
     def user_queue(self) -> WorkQueue:
@@ -490,7 +503,7 @@ class Runtime:
                             self.settings.fill_delta_tolerance)
         return PositionSteps(self.store, self.store, self.store, self.kill_switch, self.funding_source,
                              self.long_venue, self.short_venue, self.clock, limits, journal=self.journal,
-                             guard=self.starts, alerts=self.alerts)
+                             guard=self.starts, alerts=self.alerts, capital=self.capital, users=self.store)
 
 
     # --- history, activity, live figures (the dashboard) ------------------------------------------------------

@@ -27,9 +27,12 @@ from dnbot.domain.positions import (
     Position,
     PositionStatus,
     StageStatus,
+    capital_of,
+    reserved_capital_usd,
 )
 from dnbot.ports import (
     AlertSink,
+    CapitalSource,
     Clock,
     FundingSource,
     JobStore,
@@ -41,6 +44,7 @@ from dnbot.ports import (
     RatesStore,
     ShortVenue,
     TransientVenueError,
+    UserStore,
 )
 from dnbot.resources import KillSwitch
 from dnbot.services.portfolio import PositionJournal
@@ -74,7 +78,9 @@ class PositionSteps:
     def __init__(self, positions: PositionStore, jobs: JobStore, rates: RatesStore, kill_switch: KillSwitchReader,
                  funding: FundingSource, long_venue: LongVenue, short_venue: ShortVenue, clock: Clock,
                  limits: StepLimits, journal: PositionJournal | None = None, guard: OpenGuard | None = None,
-                 alerts: AlertSink | None = None) -> None:
+                 alerts: AlertSink | None = None, capital: CapitalSource | None = None,
+                 users: UserStore | None = None) -> None:
+        self._capital, self._users = capital, users  # Reserve: free capital minus other opens' reservations
         self._alerts = alerts  # the operator's alerts: every unwind and needs_attention (None: not sent)
         self._guard = guard  # the per-user "open in flight" lock and the failed-open back-off (None: not kept)
         self._journal = journal  # the trader's activity log and realized PnL by source (None: not recorded)
@@ -164,9 +170,25 @@ class PositionSteps:
         limit = Decimal(str(state.get("max_exposure_usd", "Infinity")))
         if exposure > limit:
             raise StepRefused(f"live exposure would be ${exposure}, over the limit ${limit}")
+        self._check_capital(position)
         self._save(position, replace(position, updated_at=self._clock.now()))
         self._stage(state, "reserve", StageStatus.DONE, f"${position.target_notional_usd} per leg")
         return state
+
+    def _check_capital(self, position: Position) -> None:
+        """Free capital at the venues, read again just before any money moves, minus what the user's OTHER
+        running opens reserved, must still cover this position (the API and the tick checked it at the start)."""
+        if self._capital is None or self._users is None:
+            return
+        user = self._users.get_user(position.user_id)
+        if user is None:
+            raise StepRefused(f"user {position.user_id} does not exist")
+        others = [p for p in self._positions.list_positions(position.user_id)
+                  if p.position_id != position.position_id]
+        available = self._capital.free_capital_usd(user) - reserved_capital_usd(others)
+        if capital_of(position) > available:
+            raise StepRefused(f"${capital_of(position):.2f} needed, ${max(available, Decimal(0)):.2f} free after "
+                              "what running opens reserved")
 
     def _refuse_if_killed(self) -> None:
         """Re-read the kill switch past its cache before adding exposure: close-all or no-new-positions flipped
