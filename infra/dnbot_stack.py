@@ -477,15 +477,15 @@ class DnbotStack(cdk.Stack):
                 self.privy_key.grant(fn, "kms:GetPublicKey")
             if grants.privy_secret:
                 self.privy_secret.grant_read(fn)
-            if name == HTTP_API_FUNCTION:
+            if name in (HTTP_API_FUNCTION, WS_CONNECT_FUNCTION):  # both check CloudFront's origin header
                 self.origin_secret.grant_read(fn)
                 fn.add_environment(ENV_ORIGIN_VERIFY_SECRET_ARN, self.origin_secret.secret_arn)
-                if self.inputs.email_sender:  # withdrawal codes by email: SES, from that sender's identities only
-                    fn.add_environment("DNBOT_EMAIL_SENDER", self.inputs.email_sender)
-                    domain = self.inputs.email_sender.rsplit("@", 1)[-1]
-                    fn.add_to_role_policy(iam.PolicyStatement(actions=["ses:SendEmail"], resources=[
-                        self.format_arn(service="ses", resource="identity", resource_name=identity)
-                        for identity in (self.inputs.email_sender, domain)]))
+            if name == HTTP_API_FUNCTION and self.inputs.email_sender:  # withdrawal codes by email through SES
+                fn.add_environment("DNBOT_EMAIL_SENDER", self.inputs.email_sender)
+                domain = self.inputs.email_sender.rsplit("@", 1)[-1]  # from that sender's identities only
+                fn.add_to_role_policy(iam.PolicyStatement(actions=["ses:SendEmail"], resources=[
+                    self.format_arn(service="ses", resource="identity", resource_name=identity)
+                    for identity in (self.inputs.email_sender, domain)]))
             if grants.manage_websocket:
                 self.websocket_stage.grant_management_api_access(fn)
             if grants.publish_alerts:

@@ -172,3 +172,30 @@ def test_the_operator_reads_who_did_what_from_where(app: FastAPI, terminal: Term
     saved = next(e for e in entries if e["action"] == "settings_saved")
     assert saved["detail"]["preset"] == "conservative"
     assert [e["at"] for e in entries] == sorted((e["at"] for e in entries), reverse=True)
+
+
+def _ws_connect(connection_id: str, headers: dict[str, str]) -> dict[str, Any]:
+    return {"requestContext": {"routeKey": "$connect", "connectionId": connection_id, "eventType": "CONNECT",
+                               "requestId": "r", "domainName": "x", "stage": "live", "apiId": "a"},
+            "headers": headers, "isBase64Encoded": False}
+
+
+def test_only_cloudfront_gets_through_when_the_origin_secret_is_set(app: FastAPI, system: LocalSystem) -> None:
+    assert system.runtime is not None
+    system.runtime.override(origin_verify_secret="from-cloudfront-only")
+    try:
+        direct = TestClient(app).get("/api/v1/config")
+        assert direct.status_code == 403 and direct.json()["error"]["code"] == "direct_access_refused"
+        assert direct.headers["strict-transport-security"]  # refusals carry the security headers too
+        wrong = TestClient(app).get("/api/v1/config", headers={"X-Origin-Verify": "guess"})
+        assert wrong.status_code == 403
+        through = TestClient(app).get("/api/v1/config", headers={"X-Origin-Verify": "from-cloudfront-only"})
+        assert through.status_code == 200
+        refused = system.functions.invoke("ws_connections", _ws_connect("direct-1", {}))
+        assert refused["statusCode"] == 403
+        accepted = system.functions.invoke("ws_connections",
+                                           _ws_connect("edge-1", {"x-origin-verify": "from-cloudfront-only"}))
+        assert accepted["statusCode"] == 200
+    finally:
+        system.runtime.override(origin_verify_secret=None)
+    assert TestClient(app).get("/api/v1/config").status_code == 200
