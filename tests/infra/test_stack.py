@@ -499,7 +499,8 @@ def _holders(synth: Synth, action: str) -> set[str]:
     ("states:StartExecution", {"api", "strategy_worker"}),
     ("sqs:ReceiveMessage", {"strategy_worker", "notifier"}),
     ("execute-api:ManageConnections", {"ws_broadcast"}),
-    ("secretsmanager:GetSecretValue", {"api", "position_steps", "reconciler", "pnl_snapshots", "deposit_sweep"}),
+    ("secretsmanager:GetSecretValue", {"api", "position_steps", "reconciler", "pnl_snapshots", "deposit_sweep",
+                                        "ws_connections"}),  # ws_connections: the origin-verify secret only
     ("sns:Publish", {"position_steps", "reconciler"}),
 ])
 def test_least_privilege(synth: Synth, action: str, allowed: set[str]) -> None:
