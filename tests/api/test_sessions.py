@@ -156,7 +156,7 @@ def test_the_operator_reads_who_did_what_from_where(app: FastAPI, terminal: Term
     assert user.post("/api/v1/auth/logout", json={"everywhere": True}, headers=user_csrf).status_code == 204
     refused = user.get("/api/v1/operator/audit")
     assert refused.status_code == 401
-    again, again_csrf, _ = _login(app, terminal, "audited@example.com")
+    again, _, _ = _login(app, terminal, "audited@example.com")
     assert again.get("/api/v1/operator/audit").json()["error"]["code"] == "not_an_operator"
     operator, operator_csrf, _ = _login(app, terminal, "operator@example.com")
     assert system.runtime is not None

@@ -84,7 +84,8 @@ def test_usdc_withdrawal_pays_once_with_the_emailed_code(sim_system: LocalSystem
 def test_sol_withdrawal(sim_system: LocalSystem, terminal: Terminal, alice: Client) -> None:
     target = str(Keypair().pubkey())
     asked = alice.post("/api/v1/withdrawals", {"asset": "SOL", "amount": "0.25", "to": target}).json()
-    alice.post(f"/api/v1/withdrawals/{asked['withdrawal_id']}/confirm", {"code": _code(terminal, "alice-w@example.com")})
+    code = _code(terminal, "alice-w@example.com")
+    alice.post(f"/api/v1/withdrawals/{asked['withdrawal_id']}/confirm", {"code": code})
     assert _wait(alice, asked["withdrawal_id"])["status"] == "sent"
     assert _balances(sim_system, target)["sol"] == Decimal("0.25")
 

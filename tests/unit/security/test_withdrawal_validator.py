@@ -50,9 +50,9 @@ def test_anything_else_is_refused(built: tuple[str, Decimal, Pubkey], asked: tup
 def test_a_second_transfer_or_another_payer_is_refused() -> None:
     extra = transfer(TransferParams(from_pubkey=OWNER, to_pubkey=MALLORY, lamports=1))
     two = _tx([*transfer_instructions(OWNER, "SOL", Decimal("1"), TO), extra])
-    with pytest.raises(TransactionRefusedError, match="exactly one transfer|not 1000000000"):
+    with pytest.raises(TransactionRefusedError, match=r"exactly one transfer|not 1000000000"):
         validate_withdrawal(two, str(OWNER), "SOL", Decimal("1"), str(TO))
-    sneaky = _tx([Instruction(SYSTEM_PROGRAM, bytes(4), [])] + transfer_instructions(OWNER, "SOL", Decimal(1), TO))
+    sneaky = _tx([Instruction(SYSTEM_PROGRAM, bytes(4), []), *transfer_instructions(OWNER, "SOL", Decimal(1), TO)])
     with pytest.raises(TransactionRefusedError):
         validate_withdrawal(sneaky, str(OWNER), "SOL", Decimal("1"), str(TO))
     other_payer = _tx(transfer_instructions(OWNER, "SOL", Decimal("1"), TO), payer=MALLORY)

@@ -102,7 +102,8 @@ class SesCodeSender:
     def send_withdrawal_code(self, email: str, code: str, withdrawal: Withdrawal) -> None:
         text = (f"Your dnbot withdrawal code is {code}.\n\nIt confirms sending {withdrawal.amount} {withdrawal.asset} "
                 f"to {withdrawal.to}, and nothing else. It expires in 10 minutes.\n\n"
-                "If you did not ask for this withdrawal, do not use the code: log out everywhere and tell the operator.")
+                "If you did not ask for this withdrawal, do not use the code: log out everywhere and tell the "
+                "operator.")
         self._client.send_email(
             FromEmailAddress=self._sender, Destination={"ToAddresses": [email]},
             Content={"Simple": {"Subject": {"Data": f"dnbot withdrawal code {code}"},
