@@ -95,14 +95,20 @@ class Product:
                            aws_secret_access_key="local")
         ssm.put_parameter(Name=resources.KILL_SWITCH_PARAMETER, Value=value, Type="String", Overwrite=True)
 
+    def alerts_for(self, about: str) -> list[str]:
+        """The operator's alerts about a position or a user (by id), as `dnbot local` printed them."""
+        return [line for line in list(self.terminal.lines)
+                if "ALERT" in line and (f"position={about}" in line or f"user={about}" in line)]
+
     def log_in(self, email: str) -> Trader:
         http = httpx.Client(base_url=self.url, timeout=30)
         assert http.post("/api/v1/auth/email/start", json={"email": email}).status_code == 202
         reply = http.post("/api/v1/auth/email/verify", json={"email": email, "code": self.terminal.login_code(email)})
         assert reply.status_code == 200, reply.text
         trader = Trader(http, reply.json()["csrf_token"], self)
-        me = trader.get("/api/v1/auth/me").json()["user"]["wallets"]
-        trader.wallets = Wallets(me["evm"], me["solana"])
+        me = trader.get("/api/v1/auth/me").json()["user"]
+        trader.user_id = me["user_id"]
+        trader.wallets = Wallets(me["wallets"]["evm"], me["wallets"]["solana"])
         return trader
 
 
@@ -112,6 +118,7 @@ class Trader:
     csrf: str
     product: Product
     wallets: Wallets = Wallets(None, None)
+    user_id: str = ""
 
     def get(self, path: str) -> httpx.Response:
         return self.http.get(path)
@@ -274,6 +281,7 @@ def test_asgard_down_during_a_close_keeps_the_hedge(product: Product) -> None:
         assert truth.short_of(position) > 0 and -truth.account_szi == truth.short_of(position), job
     finally:
         product.clear_faults()
+    assert product.alerts_for(position), "the operator is alerted while the position cannot close"
     product.reconcile()
     record_figure("product: Asgard 5xx during a close, then cleared", _assert_holds(trader.check()))
     row = next(r for r in trader.ledger() if r.position_id == position)
@@ -303,7 +311,10 @@ def test_duplicate_and_racing_opens_make_no_extra_exposure(product: Product) -> 
     for thread in threads:
         thread.join()
     started = [r.json() for r in replies if r.status_code == 202]
-    assert len(started) <= 2 and len({s["position_id"] for s in started}) == len(started)
+    refused = [r for r in replies if r.status_code != 202]
+    # one open in flight per account (a conditional write): the loser is told so, it starts nothing
+    assert all(r.status_code == 409 and r.json()["error"]["code"] == "open_in_flight" for r in refused), refused
+    assert 1 <= len(started) <= 2 and len({s["position_id"] for s in started}) == len(started)
     jobs = [trader.wait_job(s["job_id"]) for s in started]
     succeeded = sum(1 for job in jobs if job["status"] == "succeeded")
 
@@ -361,6 +372,7 @@ def test_a_short_closed_outside_the_bot_is_repaired(product: Product) -> None:
     report = _assert_holds(trader.check())
     row = next(r for r in trader.ledger() if r.position_id == position)
     assert row.drift, "the reconciler records what it found"
+    assert product.alerts_for(trader.user_id), "and alerts the operator (the account's drift)"
     record_figure("product: short closed outside the bot, one reconciler cycle", report)
 
 
@@ -380,7 +392,69 @@ def test_a_hyperliquid_liquidation_is_repaired(product: Product) -> None:
     report = _assert_holds(trader.check())
     row = next(r for r in trader.ledger() if r.position_id == position)
     assert row.drift, "the reconciler records the liquidation"
+    assert product.alerts_for(position), "and alerts the operator"
     record_figure("product: Hyperliquid liquidation, one reconciler cycle", report)
+
+
+def test_a_short_refused_after_the_long_unwinds_it(product: Product) -> None:
+    trader = _user(product, "refused")
+    product.fault(venue="hyperliquid", call="order", kind="reject", times=10,
+                  message="Insufficient margin to place order.")
+    try:
+        job = trader.wait_job(trader.open("SOL", "2", "800").json()["job_id"])
+    finally:
+        product.clear_faults()
+    assert job["status"] == "failed" and "Insufficient margin" in job["error"], job
+    product.reconcile()
+    report = _assert_holds(trader.check())
+    longs = trader.truth().longs
+    assert report.live_positions == 0 and len(longs) == 1 and not longs[0].active  # the long landed, then closed
+    record_figure("product: short refused after the long", report)
+
+
+def test_a_lost_asgard_submit_answer_is_resolved(product: Product) -> None:
+    trader = _user(product, "asgardlost")
+    # the long lands on chain, the answer never comes back: the open must find it, not send a second one
+    product.fault(venue="asgard", call="submit-create-position-tx", kind="lose_response", times=1)
+    try:
+        job = trader.wait_job(trader.open("SOL", "3", "900").json()["job_id"])
+    finally:
+        product.clear_faults()
+    assert job["status"] == "succeeded", job  # the landed long was found (signature, PDA), not sent again
+    product.reconcile()
+    report = _assert_holds(trader.check())
+    assert report.duplicate_orders == 0 and len(trader.truth().longs) == 1, job
+    record_figure("product: Asgard submit answer lost on open", report)
+
+
+def test_a_partial_fill_at_hyperliquid_is_topped_up(product: Product) -> None:
+    trader = _user(product, "partial")
+    product.fault(venue="hyperliquid", call="order", kind="partial_fill", fill_fraction="0.5", times=1)
+    try:
+        job = trader.wait_job(trader.open("SOL", "2", "1000").json()["job_id"])
+    finally:
+        product.clear_faults()
+    assert job["status"] == "succeeded", job
+    product.reconcile()
+    report = _assert_holds(trader.check())
+    assert report.live_positions == 1
+    record_figure("product: partial fill at Hyperliquid on open", report)
+
+
+def test_a_lost_hyperliquid_answer_on_close(product: Product) -> None:
+    trader = _user(product, "closelost")
+    position = trader.opened("SOL", "3", "900")
+    # the reduce-only buy-back fills, its answer is lost: the close must find it by its cloid, not buy twice
+    product.fault(venue="hyperliquid", call="order", kind="lose_response", times=1)
+    try:
+        job = trader.wait_job(trader.close(position).json()["job_id"])
+    finally:
+        product.clear_faults()
+    product.reconcile()
+    report = _assert_holds(trader.check())
+    assert job["status"] == "succeeded" and report.live_positions == 0, (job["error"], job["stages"])
+    assert trader.truth().account_szi == 0  # bought back once: no long opened by a second buy
+    record_figure("product: Hyperliquid answer lost on close", report)
 
 
 def test_close_all_mid_open_unwinds(product: Product) -> None:
@@ -396,6 +470,11 @@ def test_close_all_mid_open_unwinds(product: Product) -> None:
     finally:
         product.kill_switch("off")
         product.clear_faults()
+    # the API sees the operator's flips within 10 s (both ways): the next scenario may open again
+    deadline = time.monotonic() + 12
+    while trader.get("/api/v1/status").json()["kill_switch"] != "off":
+        assert time.monotonic() < deadline, "the API still reads the kill switch as close-all after 12 s"
+        time.sleep(0.5)
     assert job["status"] == "failed", job
     stages = [stage["name"] for stage in job["stages"]]
     assert "open_long" in stages and stages[-1] == "unwind", stages  # the long had landed: it was unwound
@@ -404,3 +483,9 @@ def test_close_all_mid_open_unwinds(product: Product) -> None:
     longs = trader.truth().longs
     assert report.live_positions == 0 and len(longs) == 1 and not longs[0].active
     record_figure("product: close-all via the SSM kill switch mid-open", report)
+
+
+def test_the_schedule_control_is_refused_without_its_header(product: Product) -> None:
+    assert httpx.post(product.reconciler, timeout=10).status_code == 403  # a cross-site form cannot send it
+    other = product.reconciler.replace("/reconciler/", "/position_steps/")
+    assert httpx.post(other, headers={"X-Dnbot-Local": "1"}, timeout=10).status_code == 404  # not a schedule

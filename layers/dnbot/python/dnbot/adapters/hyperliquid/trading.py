@@ -310,8 +310,13 @@ class HyperliquidShortVenue:
             account_short = -self.info.sol_position_size(user)
             if remaining <= 0 or account_short <= 0:
                 break
-            self._order(self.ensure_agent(user_id), is_buy=True, size=min(remaining, account_short),
-                        reduce_only=True, cloid=cloid)
+            try:
+                self._order(self.ensure_agent(user_id), is_buy=True, size=min(remaining, account_short),
+                            reduce_only=True, cloid=cloid)
+            except AmbiguousVenueError:
+                if not self.info.fills_with_cloid(user, cloid):
+                    raise
+                # the buy-back filled, its answer was lost: adopted (its cloid cannot fill twice)
             fills = self._own_fills(user, position_id)
         closing = [f for f in fills if (action_of(str(f["cloid"])) or 0) >= ACTION_CLOSE]
         realized = sum((Decimal(f["closedPnl"]) - Decimal(f["fee"]) for f in closing), Decimal(0))
