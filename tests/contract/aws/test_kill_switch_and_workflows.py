@@ -66,7 +66,23 @@ def test_starting_the_same_open_twice_is_one_execution(aws: None) -> None:
     assert json.loads(described["input"]) == {"user_id": "u1", "position_id": "p1", "job_id": "j1"}
 
 
-def test_a_duplicate_close_joins_the_running_one_and_a_later_close_runs_again(aws: None) -> None:
+@pytest.fixture
+def parked_executions() -> Iterator[None]:
+    """Executions that stay RUNNING until stopped (moto's default; `dnbot local` turns on its ASL executor
+    process-wide, so it is set here and put back)."""
+    from moto.core.config import default_user_config
+
+    before = default_user_config.get("stepfunctions")
+    default_user_config["stepfunctions"] = {"execute_state_machine": False}
+    yield
+    if before is None:
+        default_user_config.pop("stepfunctions", None)
+    else:
+        default_user_config["stepfunctions"] = before
+
+
+def test_a_duplicate_close_joins_the_running_one_and_a_later_close_runs_again(aws: None,
+                                                                              parked_executions: None) -> None:
     sfn = boto3.client("stepfunctions", region_name="us-east-1")
     definition = render("close_position", {"PositionStepsFunctionArn":
                                            "arn:aws:lambda:us-east-1:123456789012:function:steps"})
