@@ -654,3 +654,63 @@ class ArbitrumBridge(Protocol):
     def send_raw(self, tx_hash: str, raw: str) -> str: ...
 
     def receipt_status(self, tx_hash: str) -> bool | None: ...
+
+
+# --- in-place rebalance (dnbot.services.rebalance) ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LongState:
+    """One Asgard long now: its size, value and debt at Asgard's price, its liquidation threshold, and how many
+    updates (deleverage, add collateral, partial close) it has had."""
+
+    size: Decimal
+    value_usd: Decimal
+    debt_usd: Decimal
+    liquidation_threshold: Decimal
+    update_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class ShortMargin:
+    """The Hyperliquid account (cross margin: every position's short shares its value)."""
+
+    account_value_usd: Decimal
+    short_sol: Decimal  # the account's whole short, positive
+    price_usd: Decimal  # the mark price
+    liquidation_price_usd: Decimal | None
+
+
+class LongDeleverager(Protocol):
+    def long_state(self, user_id: str, position_id: str) -> LongState | None: ...
+
+    def shrink_long(self, user_id: str, position_id: str, *, target_leverage: Decimal,
+                    close_percentage: Decimal | None, updates_before: int) -> LongState:
+        """Asgard's /position/deleverage to `target_leverage` (or, with `close_percentage`, its
+        /position/partial-close), once: when the position already has more updates than `updates_before`, the
+        earlier attempt landed and nothing is sent. Raises LongMayStillLand while a submit whose answer was lost
+        may still land."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class StepFill:
+    """What one order step of a position traded: its size and its realized PnL after fees (USD)."""
+
+    size_sol: Decimal
+    realized_usd: Decimal
+
+
+class ShortResizer(Protocol):
+    def short_margin(self, user_id: str) -> ShortMargin: ...
+
+    def find_short(self, user_id: str, position_id: str) -> ShortFill | None: ...
+
+    def step_filled(self, user_id: str, position_id: str, step: str) -> StepFill:
+        """What the order of `step` filled (size 0 if it never traded)."""
+        ...
+
+    def resize_short(self, user_id: str, position_id: str, change_sol: Decimal, step: str) -> StepFill:
+        """Sell `change_sol` more (negative: buy back, reduce-only) for this position under the cloid of `step`
+        ("rebalance-<n>", "restore-<n>"); once per step: a retry returns what the first attempt filled."""
+        ...

@@ -91,8 +91,9 @@ class VenueRiskReader:
             oracle_price_usd=oracle,
             long_venue_sol_price_usd=long_sol_price,
             lst_depeg=_depeg(position, health, long_sol_price),
-            equity_usd=_plus(_equity(position, health, oracle), self._funding(position)),
-            peak_equity_usd=_equity_at_open(position),
+            equity_usd=_plus(_plus(_equity(position, health, oracle), self._funding(position)),
+                             position.rebalance_cash_usd),
+            peak_equity_usd=_peak_equity(position),
             liquidation_distance_at_open=_distance_at_open(position, health, liquidation),
         )
 
@@ -132,10 +133,17 @@ def _equity(position: Position, health: HealthReading | None, oracle: Decimal | 
 
 def _equity_at_open(position: Position) -> Decimal | None:
     """The equity the position started with (the long's collateral; the short's PnL starts at 0). The drawdown
-    is measured from it: a stored high-water mark would be the strict peak."""
+    is measured from the higher of it and the peak the tick keeps on the position (`peak_equity_usd`)."""
     if position.long_leg is None or position.leverage <= 0:
         return None
-    return position.long_leg.notional_usd / position.leverage - position.long_leg.fees_usd
+    return (position.long_leg.notional_usd / position.leverage + position.rebalance_collateral_usd
+            - position.long_leg.fees_usd)
+
+
+def _peak_equity(position: Position) -> Decimal | None:
+    """The higher of the equity at the open and the peak the tick stored on the position."""
+    known = [e for e in (_equity_at_open(position), position.peak_equity_usd) if e is not None]
+    return max(known) if known else None
 
 
 def _distance_at_open(position: Position, health: HealthReading | None,

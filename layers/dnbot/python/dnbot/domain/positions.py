@@ -80,6 +80,22 @@ class Leg:
 
 
 @dataclass(frozen=True, slots=True)
+class RebalanceInFlight:
+    """A rebalance started and not finished: both legs shrink by `reduce_sol` (the short first, then the long:
+    deleverage to `target_leverage`, or a partial close of `close_percentage` %). `long_updates_before` is the
+    Asgard position's update count before it, so a retry knows whether the long's half already landed."""
+
+    number: int
+    reduce_sol: Decimal
+    target_leverage: Decimal
+    long_updates_before: int
+    started_at: datetime
+    reason: str = ""
+    close_percentage: Decimal | None = None  # None: deleverage
+    long_equity_before: Decimal = Decimal(0)  # the long's value - debt before: what left it is known after
+
+
+@dataclass(frozen=True, slots=True)
 class Position:
     position_id: str
     user_id: str
@@ -100,6 +116,17 @@ class Position:
     version: int = 0
     # The reconciler's last finding on this position (a venue disagreed with the ledger), for the operator.
     drift: str | None = None
+    # In-place rebalances (dnbot.services.rebalance): how many were started, the one in flight (its venue orders
+    # carry its number, so a retry never trades twice), and the highest equity the tick has read (drawdown's base).
+    rebalances: int = 0
+    rebalancing: RebalanceInFlight | None = None
+    peak_equity_usd: Decimal | None = None
+    # What rebalances took out of the legs' marks: the long's equity paid out (a partial close) or spent (swap
+    # costs), plus the short's realized PnL of its buy-backs after fees (now in the Hyperliquid account). The
+    # equity reading and the realized PnL add it back; `rebalance_collateral_usd` is the collateral the smaller
+    # ledger long no longer shows (notional / leverage), which the close still counts as put in.
+    rebalance_cash_usd: Decimal = Decimal(0)
+    rebalance_collateral_usd: Decimal = Decimal(0)
 
     def moved_to(self, status: PositionStatus, at: datetime, **changes: object) -> Position:
         """The position in `status`; raises IllegalTransition for a move ALLOWED_MOVES does not have."""

@@ -396,7 +396,9 @@ class PositionSteps:
         collateral = position.long_leg.notional_usd / position.leverage if position.long_leg else Decimal(0)
         short_open_fee = position.short_leg.fees_usd if position.short_leg else Decimal(0)
         funding = self._short.funding_usd(position.user_id, position.position_id, position.created_at)
-        realized = (Decimal(state.get("long_proceeds_usd", "0")) - collateral
+        # in-place rebalances: what they took out of the legs, and the collateral the smaller ledger long hides
+        rebalanced = position.rebalance_cash_usd - position.rebalance_collateral_usd
+        realized = (Decimal(state.get("long_proceeds_usd", "0")) - collateral + rebalanced
                     + Decimal(state.get("short_pnl_usd", "0")) - short_open_fee + funding).quantize(CENT)
         closed = self._save(position, position.moved_to(PositionStatus.CLOSED, now, realized_pnl_usd=realized))
         job = self._job(state).with_stage("closed", StageStatus.DONE, now,

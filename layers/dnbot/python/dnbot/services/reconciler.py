@@ -110,7 +110,9 @@ class Reconciler:
     def reconcile_user(self, user_id: str, report: ReconcileReport) -> ReconcilePlan | None:
         now = self._clock.now()
         positions = self._read(user_id)
-        running = [p for p in positions if p.status in RUNNING and now - p.updated_at < self._limits.workflow_grace]
+        # a rebalance in flight (services.rebalance) is a workflow too: its legs move between two writes
+        running = [p for p in positions if (p.status in RUNNING or p.rebalancing is not None)
+                   and now - p.updated_at < self._limits.workflow_grace]
         if running:
             report.skipped.append(user_id)
             return None

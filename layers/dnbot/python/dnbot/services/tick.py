@@ -16,12 +16,12 @@ and a close execution is named after its position.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from dnbot.domain.positions import PositionStatus, reserved_capital_usd
+from dnbot.domain.positions import Position, PositionStatus, reserved_capital_usd
 from dnbot.domain.presets import UserSettings
 from dnbot.domain.rates import RatesSnapshot
 from dnbot.domain.risk import RiskReadings
@@ -33,6 +33,7 @@ from dnbot.ports import (
     FundingSource,
     KillSwitchReader,
     OpenGuard,
+    PositionConflict,
     PositionStore,
     RatesStore,
     RiskReader,
@@ -49,6 +50,7 @@ from dnbot.services.rates import (
     outlook_to_json,
     strategy_history,
 )
+from dnbot.services.rebalance import PositionRebalancer
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +59,9 @@ logger = logging.getLogger(__name__)
 FUNDING_HISTORY_HOURS = 480
 USERS_PER_PAGE = 100  # per page message: one query and ten SendMessageBatch calls
 CLOSE_ALL_REASON = "operator kill switch: close-all"
+# the distance a rebalance restores when the open's is unknown (a fraction of the SOL price)
+DEFAULT_REBALANCE_DISTANCE = Decimal("0.3")
+PEAK_WRITE_STEP = Decimal("0.001")  # the stored peak equity moves by at least 0.1 % a write
 
 Message = dict[str, Any]
 
@@ -78,6 +83,7 @@ class WorkerOutcome:
     opened: list[str] = field(default_factory=list)  # job ids
     closed: list[str] = field(default_factory=list)
     held: str | None = None  # why nothing opened
+    rebalanced: dict[str, str] = field(default_factory=dict)  # position id -> the rebalance's outcome
 
 
 class StrategyTick:
@@ -139,7 +145,10 @@ class TickWorker:
 
     def __init__(self, users: UserStore, positions: PositionStore, pages: FanOutReads, rates: RatesStore,
                  capital: CapitalSource, risk: RiskReader, guard: OpenGuard, position_service: PositionService,
-                 queue: WorkQueue, clock: Clock) -> None:
+                 queue: WorkQueue, clock: Clock, rebalancer: PositionRebalancer | None = None) -> None:
+        """`rebalancer`: a Rebalance decision shrinks both legs in place (services.rebalance); without one it
+        closes the position (the next tick re-enters if the carry still clears the bar)."""
+        self._rebalancer = rebalancer
         self._users = users
         self._positions = positions
         self._pages = pages
@@ -192,8 +201,13 @@ class TickWorker:
             return outcome
         settings = UserSettings.create(**user.settings) if user.settings else UserSettings.create()
         positions = self._positions.list_positions(user_id)
-        live = [LivePosition(p, self._risk.readings(p) if p.status is PositionStatus.OPEN else RiskReadings())
-                for p in positions if p.status.is_live]
+        if self._rebalancer is not None and any(p.rebalancing is not None for p in positions):
+            for position in positions:  # a rebalance left in flight (a lost answer, a crash) is finished first
+                if position.rebalancing is not None and position.status is PositionStatus.OPEN:
+                    outcome.rebalanced[position.position_id] = self._rebalancer.resume(position).status
+            positions = self._positions.list_positions(user_id)
+        live = [LivePosition(p, self._peak(p, self._risk.readings(p)) if p.status is PositionStatus.OPEN
+                             else RiskReadings()) for p in positions if p.status.is_live]
         now = self._clock.now()
         # the capital running opens reserved is not free, even where the venues' balances still show it
         free = self._capital.free_capital_usd(user) - reserved_capital_usd(positions)
@@ -204,8 +218,16 @@ class TickWorker:
             kill_switch=KillSwitch(context["kill_switch"]), now=now,
             outlook=None if outlook is None else outlook_from_json(outlook),
             market_means=markets_from_json(context.get("market_means", [])))
+        readings = {held.position.position_id: held.readings for held in live}
         for item in decision.decisions:
-            if isinstance(item, Close | Rebalance):
+            if isinstance(item, Rebalance) and self._rebalancer is not None:
+                target = readings[item.position_id].liquidation_distance_at_open or DEFAULT_REBALANCE_DISTANCE
+                result = self._rebalancer.rebalance(user_id, item.position_id, item.reason, target)
+                outcome.rebalanced[item.position_id] = result.status
+                if result.status == "cannot":  # no in-place reduction restores the distance: close
+                    outcome.closed.append(self._position_service.request_close(
+                        user_id, item.position_id, f"rebalance impossible ({result.detail}): {item.reason}").job_id)
+            elif isinstance(item, Close | Rebalance):
                 # A rebalance re-centres both legs; until a dedicated workflow exists it is a close, and the
                 # next tick re-enters at the current price if the carry still clears the bar.
                 reason = item.reason if isinstance(item, Close) else f"rebalance: {item.reason}"
@@ -225,6 +247,21 @@ class TickWorker:
             elif isinstance(item, Hold) and item.position_id is None:
                 outcome.held = item.reason
         return outcome
+
+    def _peak(self, position: Position, readings: RiskReadings) -> RiskReadings:
+        """Drawdown is measured from the position's peak equity: a higher reading than the stored peak is kept on
+        the position (one conditional write; a writer that got there first wins, the next tick tries again)."""
+        equity, peak = readings.equity_usd, readings.peak_equity_usd
+        if equity is None or (peak is not None and equity <= peak):
+            return readings
+        stored = position.peak_equity_usd
+        if stored is not None and equity <= stored * (1 + PEAK_WRITE_STEP):
+            return replace(readings, peak_equity_usd=equity)  # a new high by a hair: not worth a write
+        try:
+            self._positions.save_position(replace(position, peak_equity_usd=equity))
+        except PositionConflict:
+            logger.info("peak equity of %s not kept: the position changed", position.position_id)
+        return replace(readings, peak_equity_usd=equity)
 
     def _backing_off(self, user_id: str, now: datetime) -> str | None:
         backoff = self._guard.open_backoff(user_id)

@@ -362,7 +362,8 @@ class AsgardSim:
             supply, _ = self.asset_rates(market, hour)
             position.size *= 1 + supply / 8760
             position.debt *= 1 + self.usdc_borrow_apy(market, hour) / 8760
-            low = Decimal(self.world.market.candle(hour).low) * self.exchange_rate(market.asset, hour)
+            low = (Decimal(self.world.market.candle(hour).low) * self.world.market.sol_price_factor
+                   * self.exchange_rate(market.asset, hour))
             self._maybe_liquidate(position, low, hour)
             position.accrued_to = hour + HOUR
         self._maybe_liquidate(position, self.price(market.asset, now), now)

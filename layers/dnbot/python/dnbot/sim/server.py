@@ -56,6 +56,11 @@ class ClockAdvance(BaseModel):
         return self
 
 
+class MarketMove(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    sol_price_factor: Decimal = Field(gt=0, le=100, description="every venue's SOL price = replayed x this")
+
+
 class FaultRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     venue: Literal["hyperliquid", "asgard", "solana", "arbitrum", "privy"]
@@ -87,6 +92,13 @@ def _controls(world: SimWorld) -> APIRouter:
         seconds = body.advance_seconds if body.advance_seconds is not None else (body.advance_hours or 0) * 3600
         world.clock.advance(timedelta(seconds=float(seconds)))
         return _clock_view(world)
+
+    @router.post("/market")
+    def move_market(body: MarketMove) -> dict[str, Any]:
+        """A market move on top of the recording, at every venue at once (a rally or a crash: liquidations
+        follow at each venue's next look)."""
+        world.market.sol_price_factor = body.sol_price_factor
+        return _clock_view(world) | {"sol_price_factor": str(body.sol_price_factor)}
 
     @router.get("/faults")
     def faults() -> dict[str, Any]:

@@ -112,6 +112,9 @@ class MarketReplay:
     data: RecordedData
     clock: SimClock
     anchor: datetime | None = None
+    # A market move on top of the recording (POST /sim/market): every venue's SOL price is the replayed one times
+    # this factor, so a rally or a crash reaches Hyperliquid and Asgard alike (1 = the recording as it was).
+    sol_price_factor: Decimal = Decimal(1)
     _hours: list[datetime] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
@@ -170,7 +173,8 @@ class MarketReplay:
         """Linear interpolation inside the hour from its open to its close: a continuous path, no jumps."""
         candle = self.candle(sim_time)
         fraction = Decimal(sim_time.minute * 60 + sim_time.second) / Decimal(3600)
-        return (candle.open + (candle.close - candle.open) * fraction).quantize(Decimal("0.0001"))
+        return ((candle.open + (candle.close - candle.open) * fraction) * self.sol_price_factor).quantize(
+            Decimal("0.0001"))
 
     def lending(self, protocol: Protocol, reserve: str, sim_time: datetime) -> LendingPoint | None:
         value = self._carry_back(self.data.lending_hourly(protocol, reserve), self.recorded_hour(sim_time))

@@ -30,10 +30,12 @@ from dnbot.adapters.asgard.markets import AsgardMarkets, _d, _preferred_sources,
 from dnbot.adapters.asgard.references import InMemoryLongReferences, LongReference, LongReferenceStore
 from dnbot.domain.assets import USDC, Asset
 from dnbot.domain.rates import LendingMarket
+from dnbot.domain.risk import liquidation_threshold
 from dnbot.ports import (
     AmbiguousVenueError,
     LongFill,
     LongOpenRequest,
+    LongState,
     SolanaTransactionSigner,
     TransientVenueError,
     VenueRejected,
@@ -222,6 +224,44 @@ class AsgardLongVenue:
             "updateRecordData": built.get("updateRecordData"), "feesMetadata": built.get("feesMetadata"),
             "lendingApyAtUpdate": built.get("lendingApyAtUpdate"),
             "borrowingApyAtUpdate": built.get("borrowingApyAtUpdate")})
+
+    def long_state(self, user_id: str, position_id: str) -> LongState | None:
+        """The active long's size, value, debt and liquidation threshold (/refresh-positions) and its update count
+        (/positions): what a rebalance sizes from."""
+        found = self._record(user_id, position_id)
+        if found is None or found[1].get("state") != 0:
+            return None
+        health = self.health(user_id, position_id)
+        if health is None:
+            return None
+        threshold = liquidation_threshold(health.drop_to_liquidation, health.value_usd, health.debt_usdc)
+        return LongState(health.size, health.value_usd, health.debt_usdc,
+                         threshold if threshold is not None else Decimal(1), int(found[1].get("updateCount") or 0))
+
+    def shrink_long(self, user_id: str, position_id: str, *, target_leverage: Decimal,
+                    close_percentage: Decimal | None, updates_before: int) -> LongState:
+        """Deleverage (or partially close, with `close_percentage`) once: if the position already has more
+        updates than `updates_before`, an earlier attempt landed and nothing is sent. An answer lost after the
+        submit: if the update is listed it landed, else it may still land (LongMayStillLand: the caller waits and
+        retries; the update count tells a landed one)."""
+        found = self._record(user_id, position_id)
+        if found is None or found[1].get("state") != 0:
+            raise VenueRejected(f"no open Asgard long for position {position_id}")
+        if int(found[1].get("updateCount") or 0) <= updates_before:
+            try:
+                if close_percentage is None:
+                    self.deleverage(user_id, position_id, target_leverage)
+                else:
+                    self.partial_close(user_id, position_id, close_percentage)
+            except AmbiguousVenueError as error:
+                again = self._record(user_id, position_id)
+                if again is None or int(again[1].get("updateCount") or 0) <= updates_before:
+                    raise LongMayStillLand(f"the Asgard update of {position_id} is not listed yet and may "
+                                           f"still land ({error})") from error
+        state = self.long_state(user_id, position_id)
+        if state is None:
+            raise VenueRejected(f"the Asgard long of {position_id} is gone after its update")
+        return state
 
     def deleverage(self, user_id: str, position_id: str, target_leverage: Decimal) -> dict[str, Any]:
         return self._update(user_id, position_id, "deleverage", {"targetLeverage": float(target_leverage)})

@@ -37,6 +37,7 @@ from dnbot.domain.positions import (
     Leg,
     Position,
     PositionStatus,
+    RebalanceInFlight,
     Stage,
     StageStatus,
 )
@@ -159,7 +160,30 @@ def position_to_item(position: Position) -> dict[str, Any]:
         "close_reason": position.close_reason,
         "version": position.version,
         "drift": position.drift,
+        "rebalances": position.rebalances,
+        "rebalancing": _rebalance_to_item(position.rebalancing),
+        "peak_equity_usd": position.peak_equity_usd,
+        "rebalance_cash_usd": position.rebalance_cash_usd,
+        "rebalance_collateral_usd": position.rebalance_collateral_usd,
     }
+
+
+def _rebalance_to_item(intent: RebalanceInFlight | None) -> dict[str, Any] | None:
+    if intent is None:
+        return None
+    return {"number": intent.number, "reduce_sol": intent.reduce_sol, "target_leverage": intent.target_leverage,
+            "long_updates_before": intent.long_updates_before, "started_at": _iso(intent.started_at),
+            "reason": intent.reason,
+            "close_percentage": None if intent.close_percentage is None else str(intent.close_percentage),
+            "long_equity_before": str(intent.long_equity_before)}
+
+
+def _rebalance_from_item(item: dict[str, Any] | None) -> RebalanceInFlight | None:
+    if not item:
+        return None
+    return RebalanceInFlight(int(item["number"]), Decimal(item["reduce_sol"]), Decimal(item["target_leverage"]),
+                             int(item["long_updates_before"]), _dt(item["started_at"]), item.get("reason", ""),
+                             _dec(item.get("close_percentage")), Decimal(item.get("long_equity_before", "0")))
 
 
 def position_from_item(item: dict[str, Any]) -> Position:
@@ -180,6 +204,11 @@ def position_from_item(item: dict[str, Any]) -> Position:
         close_reason=item.get("close_reason"),
         version=int(item.get("version", 0)),
         drift=item.get("drift"),
+        rebalances=int(item.get("rebalances", 0)),
+        rebalancing=_rebalance_from_item(item.get("rebalancing")),
+        peak_equity_usd=_dec(item.get("peak_equity_usd")),
+        rebalance_cash_usd=Decimal(item.get("rebalance_cash_usd", 0)),
+        rebalance_collateral_usd=Decimal(item.get("rebalance_collateral_usd", 0)),
     )
 
 

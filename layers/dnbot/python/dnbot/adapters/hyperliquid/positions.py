@@ -18,6 +18,10 @@ from dnbot.domain.pnl import split_by_size
 ACTION_OPEN = 0x01
 ACTION_REBALANCE = 0x02
 ACTION_CLOSE = 0x10  # + the attempt number: close-0, close-1, ...
+# In-place rebalance number n (dnbot.services.rebalance): its reduce-only buy-back is 0x100 + 2n, the sale that
+# restores the short when the long's half fails is 0x101 + 2n. Both resize the position's short (they count with
+# the open, not with the closing fills).
+ACTION_REBALANCE_BASE = 0x100
 _ACTIONS = {"open": ACTION_OPEN, "rebalance": ACTION_REBALANCE}
 FUNDING_QUANTUM = Decimal("0.000001")  # Hyperliquid reports funding payments to the micro-dollar
 UNATTRIBUTED = "unattributed"
@@ -36,11 +40,16 @@ def position_key(position_id: str) -> str:
 
 def cloid_for(position_id: str, step: str) -> str:
     """A stable 16-byte client order id for one step of one position: 12 bytes naming the position, 4 bytes
-    the action ("open", "rebalance", "close-<attempt>"). Every fill of the account then says whose it is."""
+    the action ("open", "rebalance", "close-<attempt>", "rebalance-<n>", "restore-<n>"). Every fill of the account
+    then says whose it is."""
     if step in _ACTIONS:
         action = _ACTIONS[step]
     elif step.startswith("close-") and step[6:].isdigit():
         action = ACTION_CLOSE + int(step[6:])
+    elif step.startswith("rebalance-") and step[10:].isdigit():
+        action = ACTION_REBALANCE_BASE + 2 * int(step[10:])
+    elif step.startswith("restore-") and step[8:].isdigit():
+        action = ACTION_REBALANCE_BASE + 2 * int(step[8:]) + 1
     else:
         raise ValueError(f"unknown order step {step!r}")
     return "0x" + position_key(position_id) + format(action, "08x")
@@ -85,3 +94,14 @@ def position_funding_usd(info: InfoReader, address: str, position_id: str, since
             held[UNATTRIBUTED] = outside
         total += split_by_size(Decimal(str(delta["usdc"])), held, quantum=FUNDING_QUANTUM)[me]
     return total
+
+
+def is_closing(action: int | None) -> bool:
+    """A closing buy-back (close-<attempt>)."""
+    return action is not None and ACTION_CLOSE <= action < ACTION_REBALANCE_BASE
+
+
+def resizes_short(action: int | None) -> bool:
+    """An order that sets the position's short size: the open, the open's fill adjustment, a rebalance's
+    buy-back or its restoring sale."""
+    return action is not None and (action in (ACTION_OPEN, ACTION_REBALANCE) or action >= ACTION_REBALANCE_BASE)

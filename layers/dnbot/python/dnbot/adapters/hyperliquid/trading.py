@@ -36,14 +36,16 @@ from hyperliquid.utils.types import Cloid
 
 from dnbot.adapters.hyperliquid.info import HyperliquidInfo
 from dnbot.adapters.hyperliquid.positions import (
-    ACTION_CLOSE,
-    ACTION_OPEN,
-    ACTION_REBALANCE,
+    ACTION_OPEN as ACTION_OPEN,  # re-exported: the cloid scheme's callers import it from here
+)
+from dnbot.adapters.hyperliquid.positions import (
     action_of,
     cloid_for,
+    is_closing,
     position_funding_usd,
     position_key,
     position_key_of,
+    resizes_short,
 )
 from dnbot.ports import (
     AgentKeyVault,
@@ -51,6 +53,8 @@ from dnbot.ports import (
     EvmTypedDataSigner,
     NonceSource,
     ShortFill,
+    ShortMargin,
+    StepFill,
     TransientVenueError,
     VenueRejected,
 )
@@ -67,7 +71,12 @@ CLOSE_ATTEMPTS = 4
 
 
 def _closed(fills: list[dict[str, Any]]) -> Decimal:
-    return sum((Decimal(f["sz"]) for f in fills if (action_of(str(f["cloid"])) or 0) >= ACTION_CLOSE), Decimal(0))
+    return sum((Decimal(f["sz"]) for f in fills if is_closing(action_of(str(f["cloid"])))), Decimal(0))
+
+
+def _step_fill(fills: list[dict[str, Any]]) -> StepFill:
+    return StepFill(sum((Decimal(f["sz"]) for f in fills), Decimal(0)),
+                    sum((Decimal(f.get("closedPnl", "0")) - Decimal(f["fee"]) for f in fills), Decimal(0)))
 
 
 class InMemoryNonces:
@@ -230,8 +239,7 @@ class HyperliquidShortVenue:
         """The position's short as its own open and rebalance fills add up (closing buys not counted)."""
         size = notional = fees = Decimal(0)
         for fill in fills:
-            action = action_of(str(fill["cloid"]))
-            if action not in (ACTION_OPEN, ACTION_REBALANCE):
+            if not resizes_short(action_of(str(fill["cloid"]))):
                 continue
             sign = 1 if fill["side"] == "A" else -1
             size += sign * Decimal(fill["sz"])
@@ -275,6 +283,39 @@ class HyperliquidShortVenue:
             raise VenueRejected("the short's fills are not visible at Hyperliquid yet")
         return whole
 
+    def short_margin(self, user_id: str) -> ShortMargin:
+        """The account as cross margin sees it: its value, its whole SOL short, the mark and liquidation price."""
+        state = self.info.clearinghouse_state(self._address_of(user_id))
+        value = Decimal(str(state.get("marginSummary", {}).get("accountValue", "0")))
+        short = Decimal(0)
+        liquidation = None
+        for entry in state.get("assetPositions", []):
+            position = entry.get("position", {})
+            if position.get("coin") == self.info.coin:
+                short = -Decimal(str(position.get("szi", "0")))
+                if position.get("liquidationPx") not in (None, ""):
+                    liquidation = Decimal(str(position["liquidationPx"]))
+        return ShortMargin(value, max(short, Decimal(0)), self.info.mid_price(), liquidation)
+
+    def step_filled(self, user_id: str, position_id: str, step: str) -> StepFill:
+        return _step_fill(self.info.fills_with_cloid(self._address_of(user_id), cloid_for(position_id, step)))
+
+    def resize_short(self, user_id: str, position_id: str, change_sol: Decimal, step: str) -> StepFill:
+        """Sell `change_sol` more SOL for this position (negative: buy back, reduce-only) under the cloid of
+        `step`; once per step: a retry (or an order whose answer was lost) returns what that cloid filled."""
+        user = self._address_of(user_id)
+        cloid = cloid_for(position_id, step)
+        filled = self.info.fills_with_cloid(user, cloid)
+        if not filled:
+            try:
+                self._order(self.ensure_agent(user_id), is_buy=change_sol < 0, size=abs(change_sol),
+                            reduce_only=change_sol < 0, cloid=cloid)
+            except AmbiguousVenueError:
+                if not self.info.fills_with_cloid(user, cloid):
+                    raise
+            filled = self.info.fills_with_cloid(user, cloid)
+        return _step_fill(filled)
+
     def find_short(self, user_id: str, position_id: str) -> ShortFill | None:
         """This position's own short, if it is still open at the venue: its open and rebalance fills less its
         closing fills (the account nets every position into one SOL position; the cloids keep them apart)."""
@@ -285,8 +326,7 @@ class HyperliquidShortVenue:
         opened = self._short_from(position_id, fills)
         if opened is None:
             return None
-        closed = sum((Decimal(f["sz"]) for f in fills if (action_of(str(f["cloid"])) or 0) >= ACTION_CLOSE),
-                     Decimal(0))
+        closed = sum((Decimal(f["sz"]) for f in fills if is_closing(action_of(str(f["cloid"])))), Decimal(0))
         if opened.size_sol - closed <= 0:
             return None
         return replace(opened, size_sol=opened.size_sol - closed)
@@ -318,7 +358,7 @@ class HyperliquidShortVenue:
                     raise
                 # the buy-back filled, its answer was lost: adopted (its cloid cannot fill twice)
             fills = self._own_fills(user, position_id)
-        closing = [f for f in fills if (action_of(str(f["cloid"])) or 0) >= ACTION_CLOSE]
+        closing = [f for f in fills if is_closing(action_of(str(f["cloid"])))]
         realized = sum((Decimal(f["closedPnl"]) - Decimal(f["fee"]) for f in closing), Decimal(0))
         return realized.quantize(Decimal("0.01"))
 

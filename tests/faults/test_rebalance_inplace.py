@@ -1,0 +1,305 @@
+"""Risk that acts (issue 8) / hold and rebalance (issue 9): a position drifting toward a liquidation is rebalanced
+IN PLACE through the production adapters against `dnbot sim` (services/rebalance.py): the short's reduce-only
+buy-back on Hyperliquid, then the long's deleverage (or partial close) on Asgard, both the same SOL. Each scenario
+asserts the invariant from venue truth + ledger (tests/faults/invariant.py) and records its figure."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import asdict, replace
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+
+from dnbot.adapters.hyperliquid.positions import cloid_for
+from dnbot.domain.positions import Position, PositionStatus
+from dnbot.domain.presets import UserSettings
+from dnbot.domain.risk import RiskReadings, Verdict, assess, joint_view
+from dnbot.local.system import LocalSystem
+from dnbot.resources import KillSwitch
+from dnbot.services.tick import FUNDING_HISTORY_HOURS, tick_context
+from tests.faults.invariant import InvariantReport, assert_invariant, record_figure, venue_truth
+from tests.integration.helpers import Terminal, log_in
+
+pytestmark = pytest.mark.xdist_group("moto")
+
+D = Decimal
+RICH_FUNDING_HOURLY = D("0.0003")  # the carry stays: no rate-based exit gets in the rebalance's way
+EXITS = UserSettings.create().exits
+
+
+@pytest.fixture(scope="module")
+def terminal() -> Terminal:
+    return Terminal()
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory: pytest.TempPathFactory, terminal: Terminal) -> Iterator[LocalSystem]:
+    local = LocalSystem(port=0, state_dir=tmp_path_factory.mktemp("state"), scheduled=False, say=terminal.say,
+                        venues="sim")
+    local.start()
+    yield local
+    local.stop()
+
+
+@pytest.fixture(autouse=True)
+def _calm_market(system: LocalSystem) -> Iterator[None]:
+    yield
+    assert system.sim is not None
+    httpx.delete(f"{system.sim.base_url}/sim/faults")
+    move(system, D(1))
+
+
+def move(system: LocalSystem, factor: Decimal) -> None:
+    """Every venue's SOL price = the recording's x factor (a rally or a crash at Hyperliquid and Asgard alike)."""
+    assert system.sim is not None
+    reply = httpx.post(f"{system.sim.base_url}/sim/market", json={"sol_price_factor": str(factor)})
+    assert reply.status_code == 200, reply.text
+
+
+def fault(system: LocalSystem, venue: str, call: str, kind: str, times: int = 1, **extra: Any) -> None:
+    assert system.sim is not None
+    body = {"venue": venue, "call": call, "kind": kind, "times": times, **extra}
+    assert httpx.post(f"{system.sim.base_url}/sim/faults", json=body).status_code == 201
+
+
+class Trader:
+    def __init__(self, system: LocalSystem, terminal: Terminal, email: str) -> None:
+        assert system.runtime is not None and system.sim is not None
+        self.system, self.runtime, self.sim = system, system.runtime, system.sim.base_url
+        self.client = log_in(system, terminal, email)
+        self.user_id: str = self.client.get("/api/v1/auth/me").json()["user"]["user_id"]
+
+    def open(self, leverage: str = "2", size_usd: str = "8000") -> Position:
+        reply = self.client.post("/api/v1/positions/open", {"asset": "SOL", "protocol": "drift",
+                                                            "leverage": leverage, "size_usd": size_usd})
+        assert reply.status_code == 202, reply.text
+        job = self.client.wait_job(reply.json()["job_id"], timeout=90)
+        assert job["status"] == "succeeded", job
+        (position,) = [p for p in self.positions() if p.status is PositionStatus.OPEN]
+        return position
+
+    def positions(self) -> list[Position]:
+        return self.runtime.store.list_positions(self.user_id)
+
+    def position(self, position_id: str) -> Position:
+        found = self.runtime.store.get_position(self.user_id, position_id)
+        assert found is not None
+        return found
+
+    def readings(self, position_id: str) -> RiskReadings:
+        return self.runtime.risk.readings(self.position(position_id))
+
+    def rebalance(self, position_id: str) -> Any:
+        rebalancer = self.runtime.rebalancer
+        assert rebalancer is not None
+        readings = self.readings(position_id)
+        assert readings.liquidation_distance_at_open is not None
+        return rebalancer.rebalance(self.user_id, position_id, "test", readings.liquidation_distance_at_open)
+
+    def fills(self, position_id: str, step: str) -> list[dict[str, Any]]:
+        user = self.runtime.store.get_user(self.user_id)
+        assert user is not None and user.evm_address
+        rows = httpx.post(f"{self.sim}/hyperliquid/info", json={"type": "userFills", "user": user.evm_address}).json()
+        cloid = cloid_for(position_id, step)
+        return [row for row in rows if row.get("cloid") == cloid]
+
+    def asgard_updates(self) -> int:
+        user = self.runtime.store.get_user(self.user_id)
+        assert user is not None
+        records = httpx.get(f"{self.sim}/sim/asgard/positions").json()
+        return sum(int(r.get("updateCount") or 0) for r in records if r.get("ownerAddress") == user.solana_address)
+
+    def invariant(self, scenario: str) -> InvariantReport:
+        user = self.runtime.store.get_user(self.user_id)
+        assert user is not None
+        report = assert_invariant(venue_truth(self.sim, user), self.positions())
+        record_figure(scenario, report)
+        return report
+
+
+_emails = iter(range(1000))
+
+
+@pytest.fixture
+def trader(system: LocalSystem, terminal: Terminal) -> Trader:
+    return Trader(system, terminal, f"rebalance{next(_emails)}@example.com")
+
+
+def distance(readings: RiskReadings) -> Decimal:
+    found = joint_view(readings).distance
+    assert found is not None
+    return found
+
+
+class SteadyFunding:
+    """Hyperliquid's own quote (prices, the production adapter) with funding held at one rate."""
+
+    def __init__(self, inner: Any, rate_hourly: Decimal) -> None:
+        self._inner, self._rate = inner, rate_hourly
+
+    def sol_funding(self) -> Any:
+        return replace(self._inner.sol_funding(), funding_hourly=self._rate, predicted_funding_hourly=self._rate)
+
+    def funding_history_hourly(self, hours: int) -> list[Decimal]:
+        return [self._rate] * hours
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def _rally_until_rebalance(trader: Trader, position_id: str) -> RiskReadings:
+    """Raise SOL step by step until the short's distance calls for a rebalance (not a close)."""
+    for factor in (D("1.2"), D("1.3"), D("1.4"), D("1.5"), D("1.6"), D("1.7")):
+        move(trader.system, factor)
+        readings = trader.readings(position_id)
+        if assess(readings, EXITS).verdict is Verdict.REBALANCE:
+            return readings
+        assert assess(readings, EXITS).verdict is Verdict.HOLD, (readings, trader.position(position_id))
+    raise AssertionError(f"no rebalance verdict up to +70%: {trader.readings(position_id)}")
+
+
+def test_rally_drifts_the_short_toward_liquidation_the_tick_rebalances_in_place(system: LocalSystem,
+                                                                                trader: Trader) -> None:
+    runtime = trader.runtime
+    position = trader.open()
+    before = _rally_until_rebalance(trader, position.position_id)
+    assert joint_view(before).first == "short"
+    liquidation_before = before.short_liquidation_price
+    original = runtime.funding_source
+    runtime.override(funding_source=SteadyFunding(runtime.hyperliquid, RICH_FUNDING_HOURLY))
+    try:
+        system.functions.invoke("rates_poller", {})  # a fresh snapshot at the moved prices
+        assert trader.client.post("/api/v1/control/start").json()["bot_status"] == "running"
+        snapshot = runtime.store.latest_snapshot()
+        assert snapshot is not None
+        # Asgard offers this pair only: no switch to a better pair gets in the way of the rebalance
+        snapshot = replace(snapshot, markets=type(snapshot.markets)(
+            m for m in snapshot.markets if m.asset is position.asset and m.protocol is position.protocol))
+        runtime.store.put_snapshot(snapshot)
+        context = tick_context(KillSwitch.OFF, snapshot,
+                               runtime.funding_source.funding_history_hourly(FUNDING_HISTORY_HOURS),
+                               runtime.clock.now())
+        outcome = asdict(runtime.tick_worker.handle({"kind": "user", "user_id": trader.user_id,
+                                                     "context": context}))
+    finally:
+        runtime.override(funding_source=original)
+        trader.client.post("/api/v1/control/stop")
+    assert outcome["rebalanced"] == {position.position_id: "rebalanced"}, repr(outcome)
+    assert outcome["closed"] == []
+    after_position = trader.position(position.position_id)
+    assert after_position.status is PositionStatus.OPEN and after_position.rebalancing is None
+    assert after_position.rebalances == 1
+    assert after_position.short_leg is not None and position.short_leg is not None
+    assert after_position.short_leg.size < position.short_leg.size
+    after = trader.readings(position.position_id)
+    assert after.short_liquidation_price is not None and liquidation_before is not None
+    assert after.short_liquidation_price > liquidation_before
+    assert before.liquidation_distance_at_open is not None
+    assert distance(after) >= before.liquidation_distance_at_open * EXITS.rebalance_share  # no longer triggers
+    assert assess(after, EXITS).verdict is Verdict.HOLD
+    report = trader.invariant("rebalance after a rally (short toward liquidation), through the tick")
+    assert report.naked_legs == 0 and report.duplicate_orders == 0
+    assert len(trader.fills(position.position_id, "rebalance-1")) >= 1 and trader.asgard_updates() == 1
+    print(f"rebalance after a rally: distance {distance(before):.1%} -> {distance(after):.1%} "
+          f"(open {before.liquidation_distance_at_open:.1%}), short {position.short_leg.size} -> "
+          f"{after_position.short_leg.size} SOL, liquidation ${liquidation_before} -> "
+          f"${after.short_liquidation_price}")
+
+
+def test_crash_drifts_the_long_toward_liquidation_the_deleverage_restores_it(system: LocalSystem,
+                                                                            trader: Trader) -> None:
+    position = trader.open(leverage="3")
+    readings = None
+    for factor in (D("0.9"), D("0.85"), D("0.8"), D("0.75"), D("0.7")):
+        move(system, factor)
+        readings = trader.readings(position.position_id)
+        if assess(readings, EXITS).verdict is Verdict.REBALANCE:
+            break
+    assert readings is not None and assess(readings, EXITS).verdict is Verdict.REBALANCE, readings
+    assert joint_view(readings).first == "long"
+    result = trader.rebalance(position.position_id)
+    assert result.status == "rebalanced", result
+    after = trader.readings(position.position_id)
+    assert after.health_factor is not None and readings.health_factor is not None
+    assert after.health_factor > readings.health_factor
+    assert readings.liquidation_distance_at_open is not None
+    assert distance(after) >= readings.liquidation_distance_at_open * EXITS.rebalance_share
+    report = trader.invariant("rebalance after a crash (long toward liquidation): Asgard deleverage")
+    assert report.naked_legs == 0
+    print(f"rebalance after a crash: health factor {readings.health_factor} -> {after.health_factor}, "
+          f"distance {distance(readings):.1%} -> {distance(after):.1%}")
+
+
+def test_asgard_5xx_on_the_second_half_restores_the_short(system: LocalSystem, trader: Trader) -> None:
+    position = trader.open()
+    _rally_until_rebalance(trader, position.position_id)
+    fault(system, "asgard", "position/partial-close", "5xx", times=20)
+    fault(system, "asgard", "position/deleverage", "5xx", times=20)
+    result = trader.rebalance(position.position_id)
+    assert result.status == "failed", result
+    after = trader.position(position.position_id)
+    assert after.status is PositionStatus.OPEN and after.rebalancing is None and after.rebalances == 1
+    assert after.short_leg == position.short_leg and after.long_leg == position.long_leg  # legs as before
+    bought = sum(D(f["sz"]) for f in trader.fills(position.position_id, "rebalance-1"))
+    sold = sum(D(f["sz"]) for f in trader.fills(position.position_id, "restore-1"))
+    assert bought > 0 and sold == bought and trader.asgard_updates() == 0
+    report = trader.invariant("rebalance: Asgard 5xx on the long's half, the short restored")
+    assert report.naked_legs == 0 and report.duplicate_orders == 0
+
+
+def test_hyperliquid_reject_on_the_buy_back_changes_nothing(system: LocalSystem, trader: Trader) -> None:
+    position = trader.open()
+    _rally_until_rebalance(trader, position.position_id)
+    fault(system, "hyperliquid", "order", "reject", times=5, message="Insufficient margin to place order.")
+    result = trader.rebalance(position.position_id)
+    assert result.status == "failed" and "Insufficient margin" in result.detail, result
+    after = trader.position(position.position_id)
+    assert after.rebalancing is None and after.short_leg == position.short_leg
+    assert trader.fills(position.position_id, "rebalance-1") == [] and trader.asgard_updates() == 0
+    report = trader.invariant("rebalance: Hyperliquid refuses the buy-back, nothing moves")
+    assert report.naked_legs == 0
+
+
+class LambdaDied(Exception):
+    """The worker's Lambda stopped mid-rebalance (timeout, out of memory)."""
+
+
+def test_a_retried_rebalance_does_not_trade_twice(system: LocalSystem, trader: Trader) -> None:
+    """The long's answer is lost (it landed), then the ledger write crashes; the retry finishes the SAME
+    rebalance from the venues' own records: one buy-back, one Asgard update."""
+    runtime = trader.runtime
+    position = trader.open()
+    _rally_until_rebalance(trader, position.position_id)
+    fault(system, "asgard", "submit-position-update-tx", "lose_response")
+    store = runtime.store
+    real_save = store.save_position
+    crashes = {"left": 1}
+
+    def crash_on_the_final_write(saved: Position, **kwargs: Any) -> Position:
+        if saved.rebalancing is None and saved.rebalances == 1 and crashes["left"]:
+            crashes["left"] -= 1
+            raise LambdaDied("between the venues' answers and the ledger write")
+        return real_save(saved, **kwargs)
+
+    store.save_position = crash_on_the_final_write  # type: ignore[method-assign]
+    try:
+        with pytest.raises(LambdaDied):
+            trader.rebalance(position.position_id)
+    finally:
+        store.save_position = real_save  # type: ignore[method-assign]
+    stuck = trader.position(position.position_id)
+    assert stuck.rebalancing is not None and stuck.rebalancing.number == 1
+    rebalancer = runtime.rebalancer
+    assert rebalancer is not None
+    first = rebalancer.resume(stuck)
+    second = trader.rebalance(position.position_id)  # a redelivered message: nothing left to do
+    assert first.status == "rebalanced", first
+    assert second.status == "not_needed", second
+    assert len(trader.fills(position.position_id, "rebalance-1")) == 1
+    assert trader.fills(position.position_id, "restore-1") == []
+    assert trader.asgard_updates() == 1
+    report = trader.invariant("rebalance: answer lost + crash before the ledger write, retried")
+    assert report.naked_legs == 0 and report.duplicate_orders == 0
