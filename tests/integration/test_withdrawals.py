@@ -148,3 +148,17 @@ def test_hyperliquid_withdraw3_pays_the_users_evm_wallet_on_arbitrum(sim_system:
     assert done["status"] == "sent", done
     assert arbitrum_usdc() == before_arbitrum + Decimal(99)  # Hyperliquid keeps its $1 fee
     assert withdrawable() == before_hl - Decimal(100)
+
+
+def test_parallel_confirmations_pay_once(sim_system: LocalSystem, terminal: Terminal, alice: Client) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    target = str(Keypair().pubkey())
+    asked = alice.post("/api/v1/withdrawals", {"asset": "USDC", "amount": "3", "to": target}).json()
+    code = _code(terminal, "alice-w@example.com")
+    path = f"/api/v1/withdrawals/{asked['withdrawal_id']}/confirm"
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = list(pool.map(lambda _: alice.post(path, {"code": code}).status_code, range(6)))
+    assert statuses.count(202) == 1 and all(s in (202, 401, 409) for s in statuses), statuses
+    assert _wait(alice, asked["withdrawal_id"])["status"] == "sent"
+    assert _balances(sim_system, target)["usdc"] == Decimal(3)

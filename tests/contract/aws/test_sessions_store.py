@@ -14,7 +14,7 @@ from moto import mock_aws
 
 from dnbot import resources
 from dnbot.adapters.aws.sessions import DynamoAuditTrail, DynamoSessionStore
-from dnbot.local.cloud import create_state_table
+from dnbot.local.cloud import create_state_table, make_item_writes_atomic
 from dnbot.local.identity import MAX_CHECKS_PER_CODE, LocalEmailCodes
 from dnbot.ports import CodeReplaced, LoginRejected, SessionRecord
 
@@ -36,6 +36,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def table() -> Iterator[object]:
+    make_item_writes_atomic()  # DynamoDB's per-item atomicity, which moto lacks across threads
     with mock_aws():
         create_state_table(boto3.client("dynamodb", region_name="us-east-1"), resources.SESSIONS_TABLE)
         yield boto3.resource("dynamodb", region_name="us-east-1").Table(resources.SESSIONS_TABLE.local_name)
@@ -150,3 +151,20 @@ def test_audit_entries_by_day_newest_first(table: object, clock: Clock) -> None:
     assert [e["action"] for e in entries] == ["emergency_stop", "login"]
     assert entries[1] == {"at": T0.isoformat(), "action": "login", "user_id": "u1", "client": "1.2.3.4",
                           "detail": {"method": "email_code"}}
+
+
+def test_a_right_code_logs_in_once_under_parallel_requests(store: DynamoSessionStore, clock: Clock) -> None:
+    sent: list[str] = []
+    codes = LocalEmailCodes(store, clock, lambda _email, code: sent.append(code))
+    codes.start_email_login("twice@example.com")
+
+    def verify(_: int) -> bool:
+        try:
+            codes.verify_email_code("twice@example.com", sent[0])
+        except LoginRejected:
+            return False
+        return True
+
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        results = list(pool.map(verify, range(5)))
+    assert results.count(True) == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +41,7 @@ class LocalCloud:
         self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         self._server.start()
         moto_api_backend.reset()  # moto's backends are process-wide: start from an empty account
+        make_item_writes_atomic()
         host, port = self._server.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"
         # Execute the real ASL (Retry/Catch included) with Task states calling our in-process handlers.
@@ -98,6 +100,29 @@ class LocalCloud:
                                 Description="dnbot Privy authorization key (local)")["KeyMetadata"]["KeyId"]
         kms.create_alias(AliasName=resources.PRIVY_AUTHORIZATION_KEY_ALIAS, TargetKeyId=signer)
         self.envelope_key_id, self.privy_authorization_key_id = envelope, signer
+
+
+_ITEM_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
+_item_write_lock = threading.RLock()
+
+
+def make_item_writes_atomic() -> None:
+    """DynamoDB applies each write (its condition included) atomically; moto checks the condition and then writes,
+    so two threads can both pass `count < limit`. Serialize moto's item writes, once per process, so the embedded
+    AWS keeps DynamoDB's guarantee (the atomic counters and single-use codes rely on it)."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    for name in _ITEM_WRITES:
+        original = getattr(DynamoDBBackend, name)
+        if getattr(original, "_dnbot_atomic", False):
+            continue
+
+        def atomic(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
+            with _item_write_lock:
+                return __original(self, *args, **kwargs)
+
+        atomic._dnbot_atomic = True  # type: ignore[attr-defined]
+        setattr(DynamoDBBackend, name, atomic)
 
 
 def create_state_table(dynamodb: Any, spec: resources.TableSpec = resources.STATE_TABLE) -> None:

@@ -57,7 +57,8 @@ class LocalEmailCodes:
         if not self._items.count_use(*key, "checks", MAX_CHECKS_PER_CODE):
             if self._items.delete_if(*key, "generation", stored["generation"]):  # one request replaces it
                 self.start_email_login(email)
-            raise CodeReplaced("Too many wrong codes for this address: we sent a fresh code to its inbox.")
+                raise CodeReplaced("Too many wrong codes for this address: we sent a fresh code to its inbox.")
+            raise LoginRejected("That code is wrong or has expired.")  # used, or replaced, meanwhile
         expected = _digest(email, code)
         if not hmac.compare_digest(stored["digest"], expected):
             raise LoginRejected("That code is wrong or has expired.")
