@@ -105,7 +105,7 @@ class Product:
         assert http.post("/api/v1/auth/email/start", json={"email": email}).status_code == 202
         reply = http.post("/api/v1/auth/email/verify", json={"email": email, "code": self.terminal.login_code(email)})
         assert reply.status_code == 200, reply.text
-        trader = Trader(http, reply.json()["csrf_token"], self)
+        trader = Trader(http, reply.json()["csrf_token"], self, email)
         me = trader.get("/api/v1/auth/me").json()["user"]
         trader.user_id = me["user_id"]
         trader.wallets = Wallets(me["wallets"]["evm"], me["wallets"]["solana"])
@@ -117,6 +117,7 @@ class Trader:
     http: httpx.Client
     csrf: str
     product: Product
+    email: str
     wallets: Wallets = Wallets(None, None)
     user_id: str = ""
 
@@ -483,6 +484,38 @@ def test_close_all_mid_open_unwinds(product: Product) -> None:
     longs = trader.truth().longs
     assert report.live_positions == 0 and len(longs) == 1 and not longs[0].active
     record_figure("product: close-all via the SSM kill switch mid-open", report)
+
+
+def test_funding_of_two_positions_sums_to_what_the_venue_paid(product: Product) -> None:
+    trader = _user(product, "funding")
+    first = trader.opened("SOL", "3", "1200")
+    second = trader.opened("SOL", "2", "600")
+    httpx.post(f"{product.sim}/sim/clock", json={"advance_hours": 3}, timeout=10).raise_for_status()
+    trader = product.log_in(trader.email)  # three idle hours end the session
+    assert trader.wait_job(trader.close(first).json()["job_id"])["status"] == "succeeded"
+    httpx.post(f"{product.sim}/sim/clock", json={"advance_hours": 2}, timeout=10).raise_for_status()
+    trader = product.log_in(trader.email)
+    assert trader.wait_job(trader.close(second).json()["job_id"])["status"] == "succeeded"
+
+    paid = httpx.post(f"{product.sim}/hyperliquid/info", timeout=10, json={
+        "type": "userFunding", "user": trader.wallets.evm_address, "startTime": 0}).json()
+    venue_total = sum((Decimal(p["delta"]["usdc"]) for p in paid), Decimal(0))
+    views = [trader.get(f"/api/v1/positions/{pid}").json() for pid in (first, second)]
+    shares = [Decimal(view["pnl"]["funding_usd"]) for view in views]
+    sizes = [Decimal(view["short"]["size"]) for view in views]
+    assert len(paid) >= 5 and venue_total != 0
+    # each hourly payment split by each position's size in that hour (the account's szi tells which were open)
+    expected = [Decimal(0), Decimal(0)]
+    for payment in paid:
+        held = -Decimal(payment["delta"]["szi"])
+        owners = [0, 1] if held == sum(sizes) else [1]
+        assert held == sum(sizes[i] for i in owners), payment
+        for i in owners:
+            expected[i] += Decimal(payment["delta"]["usdc"]) * sizes[i] / held
+    for share, want in zip(shares, expected, strict=True):
+        assert abs(share - want) <= Decimal("0.01"), (shares, expected)
+    assert abs(sum(shares) - venue_total) <= Decimal("0.02"), (shares, venue_total)  # in cents, each rounded
+    record_figure("product: funding of two positions (5 h, closed 2 h apart)", _assert_holds(trader.check()))
 
 
 def test_the_schedule_control_is_refused_without_its_header(product: Product) -> None:
