@@ -7,7 +7,8 @@ bar, for every running user, with a bounded amount of work per Lambda invocation
 - A worker (functions/strategy_worker, SQS, partial batch failures, a dead-letter queue) takes each message:
   a page message reads one page (USERS_PER_PAGE), enqueues one message per user or position (SendMessageBatch,
   ten a call) and the next page; a user message runs `dnbot.domain.strategy.decide_for_user` (the same function
-  the backtester replays) for that one user and turns its decisions into workflows; a close message closes one
+  the backtester replays) for that one user and turns its decisions into workflows (a Rebalance shrinks both legs
+  in place, services/rebalance.py, and a rebalance left in flight is finished first); a close message closes one
   position.
 Every message is safe to deliver twice: an open takes the user's "open in flight" lock (one conditional write),
 and a close execution is named after its position.
