@@ -110,7 +110,10 @@ FUNCTION_GRANTS: dict[str, Grants] = {
     # The tick reads the kill switch once and hands the users to the workers through the fan-out queue; the
     # workers decide per user, start the workflows, and enqueue the next page of users.
     "strategy_tick": Grants(read_kill_switch=True, send_user_queue=True),
-    "strategy_worker": Grants(start_workflows=True, send_user_queue=True),
+    # They also rebalance a position in place (services/rebalance.py): the same trading adapters as the steps
+    # (agent keys, Privy signing) and the operator's alerts when a rebalance cannot finish.
+    "strategy_worker": Grants(start_workflows=True, send_user_queue=True, envelope_crypto=True, privy_sign=True,
+                              privy_public_key=True, privy_secret=True, publish_alerts=True),
     # The trading steps decrypt agent-wallet keys and sign Privy wallet-API requests.
     "position_steps": Grants(read_kill_switch=True, envelope_crypto=True, privy_sign=True, privy_public_key=True,
                              privy_secret=True, publish_alerts=True),

@@ -161,13 +161,10 @@ def _rally_until_rebalance(trader: Trader, position_id: str) -> RiskReadings:
     raise AssertionError(f"no rebalance verdict up to +70%: {trader.readings(position_id)}")
 
 
-def test_rally_drifts_the_short_toward_liquidation_the_tick_rebalances_in_place(system: LocalSystem,
-                                                                                trader: Trader) -> None:
+def _tick_user(system: LocalSystem, trader: Trader, position: Position) -> dict[str, Any]:
+    """The worker's message for this user, as the tick sends it, with the carry held rich and Asgard offering this
+    pair only (no rate-based exit or switch gets in the way of the risk decision)."""
     runtime = trader.runtime
-    position = trader.open()
-    before = _rally_until_rebalance(trader, position.position_id)
-    assert joint_view(before).first == "short"
-    liquidation_before = before.short_liquidation_price
     original = runtime.funding_source
     runtime.override(funding_source=SteadyFunding(runtime.hyperliquid, RICH_FUNDING_HOURLY))
     try:
@@ -175,18 +172,25 @@ def test_rally_drifts_the_short_toward_liquidation_the_tick_rebalances_in_place(
         assert trader.client.post("/api/v1/control/start").json()["bot_status"] == "running"
         snapshot = runtime.store.latest_snapshot()
         assert snapshot is not None
-        # Asgard offers this pair only: no switch to a better pair gets in the way of the rebalance
         snapshot = replace(snapshot, markets=type(snapshot.markets)(
             m for m in snapshot.markets if m.asset is position.asset and m.protocol is position.protocol))
         runtime.store.put_snapshot(snapshot)
         context = tick_context(KillSwitch.OFF, snapshot,
                                runtime.funding_source.funding_history_hourly(FUNDING_HISTORY_HOURS),
                                runtime.clock.now())
-        outcome = asdict(runtime.tick_worker.handle({"kind": "user", "user_id": trader.user_id,
-                                                     "context": context}))
+        return asdict(runtime.tick_worker.handle({"kind": "user", "user_id": trader.user_id, "context": context}))
     finally:
         runtime.override(funding_source=original)
         trader.client.post("/api/v1/control/stop")
+
+
+def test_rally_drifts_the_short_toward_liquidation_the_tick_rebalances_in_place(system: LocalSystem,
+                                                                                trader: Trader) -> None:
+    position = trader.open()
+    before = _rally_until_rebalance(trader, position.position_id)
+    assert joint_view(before).first == "short"
+    liquidation_before = before.short_liquidation_price
+    outcome = _tick_user(system, trader, position)
     assert outcome["rebalanced"] == {position.position_id: "rebalanced"}, repr(outcome)
     assert outcome["closed"] == []
     after_position = trader.position(position.position_id)
@@ -248,6 +252,25 @@ def test_asgard_5xx_on_the_second_half_restores_the_short(system: LocalSystem, t
     assert bought > 0 and sold == bought and trader.asgard_updates() == 0
     report = trader.invariant("rebalance: Asgard 5xx on the long's half, the short restored")
     assert report.naked_legs == 0 and report.duplicate_orders == 0
+
+
+def test_a_rebalance_asgard_refuses_falls_back_to_a_close_through_the_tick(system: LocalSystem,
+                                                                           trader: Trader) -> None:
+    """Asgard cannot update the long (5xx on its builders, its closes still work): the short is restored, and the
+    worker closes the position as it did before rebalances: the risk is not left standing."""
+    position = trader.open()
+    _rally_until_rebalance(trader, position.position_id)
+    fault(system, "asgard", "position/partial-close", "5xx", times=20)
+    fault(system, "asgard", "position/deleverage", "5xx", times=20)
+    outcome = _tick_user(system, trader, position)
+    assert outcome["rebalanced"] == {position.position_id: "failed"} and len(outcome["closed"]) == 1, outcome
+    job = trader.client.wait_job(outcome["closed"][0], timeout=90)
+    assert job["status"] == "succeeded", job
+    closed = trader.position(position.position_id)
+    assert closed.status is PositionStatus.CLOSED and closed.close_reason is not None
+    assert closed.close_reason.startswith("rebalance failed")
+    report = trader.invariant("rebalance refused by Asgard through the tick: short restored, then closed")
+    assert report.naked_legs == 0 and report.duplicate_orders == 0 and report.live_positions == 0
 
 
 def test_hyperliquid_reject_on_the_buy_back_changes_nothing(system: LocalSystem, trader: Trader) -> None:

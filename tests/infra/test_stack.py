@@ -491,17 +491,18 @@ def _holders(synth: Synth, action: str) -> set[str]:
 
 
 @pytest.mark.parametrize(("action", "allowed"), [
-    ("kms:Decrypt", {"position_steps", "reconciler"}),
-    ("kms:GenerateDataKey", {"position_steps", "reconciler"}),
-    ("kms:Sign", {"position_steps", "reconciler", "deposit_sweep"}),  # the sweep signs bridge transfers
+    # the strategy worker rebalances in place with the steps' trading adapters (services/rebalance.py)
+    ("kms:Decrypt", {"position_steps", "reconciler", "strategy_worker"}),
+    ("kms:GenerateDataKey", {"position_steps", "reconciler", "strategy_worker"}),
+    ("kms:Sign", {"position_steps", "reconciler", "deposit_sweep", "strategy_worker"}),  # the sweep: bridge transfers
     ("ssm:GetParameter", {"api", "strategy_tick", "position_steps"}),
     ("ssm:PutParameter", {"api"}),
     ("states:StartExecution", {"api", "strategy_worker"}),
     ("sqs:ReceiveMessage", {"strategy_worker", "notifier"}),
     ("execute-api:ManageConnections", {"ws_broadcast"}),
     ("secretsmanager:GetSecretValue", {"api", "position_steps", "reconciler", "pnl_snapshots", "deposit_sweep",
-                                        "ws_connections"}),  # ws_connections: the origin-verify secret only
-    ("sns:Publish", {"position_steps", "reconciler"}),
+                                        "ws_connections", "strategy_worker"}),  # ws_connections: origin-verify only
+    ("sns:Publish", {"position_steps", "reconciler", "strategy_worker"}),
 ])
 def test_least_privilege(synth: Synth, action: str, allowed: set[str]) -> None:
     assert _holders(synth, action) == allowed
@@ -633,7 +634,8 @@ def test_app_names_the_make_targets(tmp_path: Path) -> None:
 
 SESSION_READERS = {"api", "ws_connections"}
 # The functions that move money: the workflow steps, the reconciler's repairs, the deposit sweep (when present).
-TRADING = {"position_steps", "reconciler", "deposit_sweep"}
+# strategy_worker: rebalances in place with the steps' trading adapters (services/rebalance.py)
+TRADING = {"position_steps", "reconciler", "deposit_sweep", "strategy_worker"}
 
 
 def _table_arn(synth: Synth, table: Any) -> dict[str, Any]:

@@ -195,3 +195,23 @@ def test_a_position_that_is_not_open_is_left_alone() -> None:
     ledger.items["p1"] = replace(ledger.items["p1"], status=PositionStatus.CLOSING)
     assert rebalancer.rebalance("u1", "p1", "distance", D("0.3")).status == "skipped"
     assert venues.steps == {} and venues.updates == 0
+
+
+def test_drawdown_is_measured_from_the_stored_peak_and_rebalance_cash_counts_as_equity() -> None:
+    from dnbot.adapters.asgard.health import LongHealth
+    from dnbot.adapters.risk import VenueRiskReader
+
+    health = LongHealth(D("0.4"), D("1.6"), D(10), D(500), False, D(1000))
+
+    def reader(position: Position) -> Any:
+        return VenueRiskReader(lambda u, p: health, lambda address: {}, lambda u: "0xabc", lambda: D(100),
+                               lambda: D(100)).readings(position)
+
+    base = opened()
+    at_open = reader(base)
+    assert at_open.peak_equity_usd == D(1000) / 2 - 1 and at_open.equity_usd == D(500)
+    higher = reader(replace(base, peak_equity_usd=D(560)))
+    assert higher.peak_equity_usd == D(560)  # the tick's stored high-water mark, not the open
+    # after a rebalance took $40 out of the legs' marks (e.g. a partial close paid it out), the equity counts it
+    moved = reader(replace(base, rebalance_cash_usd=D(40), rebalance_collateral_usd=D(100)))
+    assert moved.equity_usd == D(540) and moved.peak_equity_usd == D(1000) / 2 + 100 - 1

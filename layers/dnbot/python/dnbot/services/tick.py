@@ -225,9 +225,12 @@ class TickWorker:
                 target = readings[item.position_id].liquidation_distance_at_open or DEFAULT_REBALANCE_DISTANCE
                 result = self._rebalancer.rebalance(user_id, item.position_id, item.reason, target)
                 outcome.rebalanced[item.position_id] = result.status
-                if result.status == "cannot":  # no in-place reduction restores the distance: close
+                if result.status in ("cannot", "failed"):
+                    # no in-place reduction restores the distance, or a venue refused it (the legs are as they
+                    # were, equal): the risk stays, so the position closes, as it did before rebalances
+                    what = "impossible" if result.status == "cannot" else "failed"
                     outcome.closed.append(self._position_service.request_close(
-                        user_id, item.position_id, f"rebalance impossible ({result.detail}): {item.reason}").job_id)
+                        user_id, item.position_id, f"rebalance {what} ({result.detail}): {item.reason}").job_id)
             elif isinstance(item, Close | Rebalance):
                 # A rebalance re-centres both legs; until a dedicated workflow exists it is a close, and the
                 # next tick re-enters at the current price if the carry still clears the bar.
