@@ -161,10 +161,14 @@ WAF_LOGIN_REQUESTS_PER_IP_PER_5_MIN = 100
 ORIGIN_VERIFY_HEADER = "X-Origin-Verify"  # dnbot.api.edge.ORIGIN_VERIFY_HEADER
 ENV_ORIGIN_VERIFY_SECRET_ARN = "DNBOT_ORIGIN_VERIFY_SECRET_ARN"
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-DASHBOARD_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-                 "img-src 'self' data: https:; connect-src 'self' wss: https://auth.privy.io https://*.privy.io; "
-                 "frame-src https://auth.privy.io https://*.privy.io; frame-ancestors 'none'; base-uri 'self'; "
-                 "form-action 'self'; object-src 'none'")
+DASHBOARD_CSP = ("default-src 'self'; script-src 'self' https://challenges.cloudflare.com; "
+                 "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self'; object-src 'none'; "
+                 "base-uri 'self'; form-action 'self'; frame-ancestors 'none'; worker-src 'self'; manifest-src 'self'; "
+                 "child-src https://auth.privy.io https://verify.walletconnect.com https://verify.walletconnect.org; "
+                 "frame-src https://auth.privy.io https://verify.walletconnect.com https://verify.walletconnect.org "
+                 "https://challenges.cloudflare.com; "
+                 "connect-src 'self' https://auth.privy.io wss://relay.walletconnect.com wss://relay.walletconnect.org "
+                 "wss://www.walletlink.org https://*.rpc.privy.systems https://explorer-api.walletconnect.com")
 
 KILL_SWITCH_PATTERN = "^(" + "|".join(v.value for v in resources.KillSwitch) + ")$"
 

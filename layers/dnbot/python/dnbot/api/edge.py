@@ -22,12 +22,15 @@ ORIGIN_VERIFY_HEADER = "X-Origin-Verify"
 HSTS = "max-age=63072000; includeSubDomains"
 # JSON needs nothing: no scripts, no frames, no embedding anywhere.
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-# The dashboard: its own scripts and styles, Privy's login iframe, the API and the /live WebSocket on this origin.
-DASHBOARD_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-                 "img-src 'self' data: https:; "
-                 "connect-src 'self' ws: wss: https://auth.privy.io https://*.privy.io; "
-                 "frame-src https://auth.privy.io https://*.privy.io; frame-ancestors 'none'; base-uri 'self'; "
-                 "form-action 'self'; object-src 'none'")
+# The dashboard: Privy's recommended policy (its login iframe, Turnstile, WalletConnect); the API and /live are 'self'.
+DASHBOARD_CSP = ("default-src 'self'; script-src 'self' https://challenges.cloudflare.com; "
+                 "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self'; object-src 'none'; "
+                 "base-uri 'self'; form-action 'self'; frame-ancestors 'none'; worker-src 'self'; manifest-src 'self'; "
+                 "child-src https://auth.privy.io https://verify.walletconnect.com https://verify.walletconnect.org; "
+                 "frame-src https://auth.privy.io https://verify.walletconnect.com https://verify.walletconnect.org "
+                 "https://challenges.cloudflare.com; "
+                 "connect-src 'self' https://auth.privy.io wss://relay.walletconnect.com wss://relay.walletconnect.org "
+                 "wss://www.walletlink.org https://*.rpc.privy.systems https://explorer-api.walletconnect.com")
 SECURITY_HEADERS = {
     "Strict-Transport-Security": HSTS,
     "X-Content-Type-Options": "nosniff",
