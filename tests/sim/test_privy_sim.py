@@ -34,7 +34,7 @@ from dnbot.adapters.aws.kms import KmsAuthorizationSigner
 from dnbot.adapters.privy.authorization import LocalAuthorizationSigner, privy_signer_function
 from dnbot.adapters.privy.wallets import InMemoryWalletDirectory, PrivyEvmTransactionSigner, PrivyWallets
 from dnbot.domain.assets import USDC
-from dnbot.ports import LoginRejected, TransientVenueError, VenueRejected, VerifiedIdentity
+from dnbot.ports import LoginRejected, TransientVenueError, VenueRejected
 from dnbot.security.evm_validator import ARBITRUM_USDC, HYPERLIQUID_BRIDGE
 from dnbot.security.transaction_validator import SigningPolicy, TransactionRefusedError
 from dnbot.sim import asgard as asgard_sim
@@ -354,7 +354,9 @@ def test_login_tokens_from_the_sim_verify_by_jwks_and_by_pem(registered: Running
     # JWKS over HTTP (PyJWKClient's own fetch), the email from GET /v1/users/{did} through privy-client.
     by_jwks = PrivyAccessTokenVerifier(APP_ID, jwks_url=f"{base}/privy/api/v1/apps/{APP_ID}/jwks.json",
                                        email_lookup=privy_users_email_lookup(client))
-    assert by_jwks.verify(tokens["access_token"]) == VerifiedIdentity(tokens["user_id"], "dana@example.com")
+    verified = by_jwks.verify(tokens["access_token"])
+    assert (verified.subject, verified.email) == (tokens["user_id"], "dana@example.com")
+    assert verified.token_id and verified.token_id.startswith(tokens["user_id"])  # exchanged once, by sid/iat
     pem = httpx.get(f"{base}/sim/privy/apps/{APP_ID}/verification_key").text
     by_pem = PrivyAccessTokenVerifier(APP_ID, verification_key=pem)
     assert by_pem.verify_identity_token(tokens["identity_token"]).email == "dana@example.com"
