@@ -37,11 +37,19 @@ def terminal() -> Terminal:
 
 @pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory, terminal: Terminal) -> Iterator[LocalSystem]:
+    from moto.core.config import default_user_config
+
+    # `dnbot local` turns moto's ASL executor on process-wide: put it back for the tests that run after these
+    before = default_user_config.get("stepfunctions")
     local = LocalSystem(port=0, state_dir=tmp_path_factory.mktemp("state"), scheduled=False, say=terminal.say,
                         venues="sim")
     local.start()
     yield local
     local.stop()
+    if before is None:
+        default_user_config.pop("stepfunctions", None)
+    else:
+        default_user_config["stepfunctions"] = before
 
 
 @pytest.fixture(autouse=True)
