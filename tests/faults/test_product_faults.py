@@ -82,9 +82,18 @@ class Product:
 
     def reconcile(self) -> dict[str, Any]:
         """One reconciler cycle, now."""
-        reply = httpx.post(self.reconciler, headers={"X-Dnbot-Local": "1"}, timeout=120)
+        return self.run_schedule("reconciler")
+
+    def run_schedule(self, name: str) -> dict[str, Any]:
+        reply = httpx.post(self.reconciler.replace("/reconciler/", f"/{name}/"), headers={"X-Dnbot-Local": "1"},
+                           timeout=120)
         assert reply.status_code == 200, reply.text
         return cast(dict[str, Any], reply.json()["result"])
+
+    def advance_hours(self, hours: int) -> None:
+        """The simulated clock moves on; the rates poller runs as its schedule would have, so rates stay fresh."""
+        httpx.post(f"{self.sim}/sim/clock", json={"advance_hours": hours}, timeout=10).raise_for_status()
+        self.run_schedule("rates_poller")
 
     def market(self, sol_price_factor: Decimal) -> None:
         reply = httpx.post(f"{self.sim}/sim/market", json={"sol_price_factor": str(sol_price_factor)}, timeout=10)
@@ -490,10 +499,10 @@ def test_funding_of_two_positions_sums_to_what_the_venue_paid(product: Product) 
     trader = _user(product, "funding")
     first = trader.opened("SOL", "3", "1200")
     second = trader.opened("SOL", "2", "600")
-    httpx.post(f"{product.sim}/sim/clock", json={"advance_hours": 3}, timeout=10).raise_for_status()
+    product.advance_hours(3)
     trader = product.log_in(trader.email)  # three idle hours end the session
     assert trader.wait_job(trader.close(first).json()["job_id"])["status"] == "succeeded"
-    httpx.post(f"{product.sim}/sim/clock", json={"advance_hours": 2}, timeout=10).raise_for_status()
+    product.advance_hours(2)
     trader = product.log_in(trader.email)
     assert trader.wait_job(trader.close(second).json()["job_id"])["status"] == "succeeded"
 
@@ -516,6 +525,40 @@ def test_funding_of_two_positions_sums_to_what_the_venue_paid(product: Product) 
         assert abs(share - want) <= Decimal("0.01"), (shares, expected)
     assert abs(sum(shares) - venue_total) <= Decimal("0.02"), (shares, venue_total)  # in cents, each rounded
     record_figure("product: funding of two positions (5 h, closed 2 h apart)", _assert_holds(trader.check()))
+
+
+def test_privy_signing_down_after_the_first_leg(product: Product) -> None:
+    trader = _user(product, "privyafter")  # a new user: the first short needs the agent approved by its Privy wallet
+    product.fault(venue="privy", call="eth_signTypedData_v4", kind="5xx", times=200)
+    try:
+        job = trader.wait_job(trader.open("SOL", "2", "800").json()["job_id"])
+    finally:
+        product.clear_faults()
+    assert job["status"] == "failed", job
+    product.reconcile()
+    report = _assert_holds(trader.check())
+    longs = trader.truth().longs
+    assert report.live_positions == 0 and len(longs) == 1 and not longs[0].active  # landed, then unwound
+    record_figure("product: Privy signing down after the first leg", report)
+
+
+def test_an_asgard_liquidation_is_repaired(product: Product) -> None:
+    trader = _user(product, "asgardliq")
+    position = trader.opened("SOL", "3", "1200")
+    product.market(sol_price_factor=Decimal("0.6"))  # a crash: the 3x long is past its liquidation threshold
+    try:
+        mine = [r for r in httpx.get(f"{product.sim}/sim/asgard/positions", timeout=10).json()
+                if r.get("ownerAddress") == trader.wallets.solana_address]
+        assert len(mine) == 1 and mine[0]["liquidationEvents"], mine  # Asgard liquidated it
+        assert trader.truth().account_szi < 0  # the short is still on: unhedged now
+    finally:
+        product.market(sol_price_factor=Decimal(1))
+    product.reconcile()
+    report = _assert_holds(trader.check())
+    row = next(r for r in trader.ledger() if r.position_id == position)
+    assert report.live_positions == 0 and row.drift, row
+    assert product.alerts_for(position), "the operator is alerted"
+    record_figure("product: Asgard liquidation, one reconciler cycle", report)
 
 
 def test_the_schedule_control_is_refused_without_its_header(product: Product) -> None:
