@@ -156,6 +156,16 @@ class Trader:
             assert time.monotonic() < deadline, f"job {job_id} still running after {timeout} s: {job}"
             time.sleep(0.1)
 
+    def wait_stage(self, job_id: str, stage: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.get(f"/api/v1/positions/jobs/{job_id}").json()
+            if any(s["name"] == stage for s in job.get("stages", [])):
+                return
+            assert job["status"] == "running", job
+            assert time.monotonic() < deadline, f"job {job_id} never reached {stage}: {job}"
+            time.sleep(0.05)
+
     def opened(self, asset: str, leverage: str, size_usd: str, protocol: str | None = "drift") -> str:
         reply = self.open(asset, leverage, size_usd, protocol)
         assert reply.status_code == 202, reply.text
@@ -474,7 +484,7 @@ def test_close_all_mid_open_unwinds(product: Product) -> None:
     try:
         reply = trader.open("SOL", "2", "800")
         assert reply.status_code == 202, reply.text
-        time.sleep(1.0)
+        trader.wait_stage(reply.json()["job_id"], "open_long")  # inside the first leg (its submit is delayed)
         product.kill_switch("close-all")
         job = trader.wait_job(reply.json()["job_id"])
     finally:
