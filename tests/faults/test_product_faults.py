@@ -245,6 +245,10 @@ def _assert_holds(report: InvariantReport) -> InvariantReport:
 
 @pytest.fixture(scope="module")
 def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Product]:
+    from moto.core.config import default_user_config
+
+    # `dnbot local` turns moto's ASL executor on process-wide: put it back for the tests that run after these
+    before = default_user_config.get("stepfunctions")
     terminal = Terminal()
     local = LocalSystem(port=0, state_dir=tmp_path_factory.mktemp("state"), scheduled=False, say=terminal.say,
                         venues="sim")
@@ -260,6 +264,10 @@ def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Product]:
         yield Product(local.url, found(SIM_RE), found(AWS_RE), found(RECONCILER_RE), terminal)
     finally:
         local.stop()
+        if before is None:
+            default_user_config.pop("stepfunctions", None)
+        else:
+            default_user_config["stepfunctions"] = before
 
 
 def _user(product: Product, name: str) -> Trader:
