@@ -579,6 +579,28 @@ def test_an_asgard_liquidation_is_repaired(product: Product) -> None:
     record_figure("product: Asgard liquidation, one reconciler cycle", report)
 
 
+def test_an_unanswered_asgard_submit_waits_for_its_blockhash(product: Product) -> None:
+    trader = _user(product, "unanswered")
+    # the signed open is sent and Asgard answers 5xx: it may still land until its blockhash expires
+    product.fault(venue="asgard", call="submit-create-position-tx", kind="5xx", times=50)
+    try:
+        reply = trader.open("SOL", "2", "800")
+        job_id = reply.json()["job_id"]
+        trader.wait_stage(job_id, "open_long")
+        time.sleep(2.0)
+        waiting = trader.get(f"/api/v1/positions/jobs/{job_id}").json()
+        assert waiting["status"] == "running", waiting  # never failed while the long may still land
+        httpx.post(f"{product.sim}/sim/clock", json={"advance_seconds": 120}, timeout=10).raise_for_status()
+        job = trader.wait_job(job_id)
+    finally:
+        product.clear_faults()
+    assert job["status"] == "failed", job
+    product.reconcile()
+    report = _assert_holds(trader.check())
+    assert report.live_positions == 0 and trader.truth().longs == []
+    record_figure("product: Asgard submit unanswered (5xx), blockhash expired", report)
+
+
 def test_the_schedule_control_is_refused_without_its_header(product: Product) -> None:
     assert httpx.post(product.reconciler, timeout=10).status_code == 403  # a cross-site form cannot send it
     other = product.reconciler.replace("/reconciler/", "/position_steps/")
