@@ -42,6 +42,10 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(name, "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    from moto.core.config import default_user_config
+
+    # `dnbot local` (started by other modules in this worker) turns moto's ASL executor on process-wide
+    monkeypatch.setitem(default_user_config, "stepfunctions", {"execute_state_machine": False})
     with mock_aws():
         cfn = boto3.client("cloudformation", region_name=REGION)
         cfn.create_stack(StackName="Dnbot", TemplateBody=json.dumps(TEMPLATE))
