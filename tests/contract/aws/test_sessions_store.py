@@ -127,7 +127,10 @@ def test_a_code_survives_at_most_five_checks_under_thirty_parallel_guesses(store
     # owner is never locked out (the per-client limit in front of this is tested in tests/api/test_sessions.py)
     assert len(checked) <= MAX_CHECKS_PER_CODE * len(sent)
     assert outcomes.count("replaced") >= 1 and len(sent) >= 2
-    owner = codes.verify_email_code("victim@example.com", sent[-1])
+    try:
+        owner = codes.verify_email_code("victim@example.com", sent[-1])
+    except CodeReplaced:  # the burst used the latest code's last check: yet another fresh code reached the owner
+        owner = codes.verify_email_code("victim@example.com", sent[-1])
     assert owner.email == "victim@example.com"
     with pytest.raises(LoginRejected):  # single use
         codes.verify_email_code("victim@example.com", sent[-1])
