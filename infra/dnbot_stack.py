@@ -96,6 +96,7 @@ class Grants:
     publish_alerts: bool = False  # sns:Publish on the operator's alerts topic (its ARN in the environment)
     send_user_queue: bool = False  # sqs:SendMessage on the tick's fan-out queue (its URL in the environment)
     send_notifications: bool = False  # sqs:SendMessage on the user notification queue (its URL in the environment)
+    send_reconcile_queue: bool = False  # sqs:SendMessage on the reconciler's fan-out queue (its URL in the environment)
 
 
 # Keyed by FunctionSpec.name; a name in resources.FUNCTIONS without an entry fails synthesis, so a new function
@@ -117,9 +118,10 @@ FUNCTION_GRANTS: dict[str, Grants] = {
     # The trading steps decrypt agent-wallet keys and sign Privy wallet-API requests.
     "position_steps": Grants(read_kill_switch=True, envelope_crypto=True, privy_sign=True, privy_public_key=True,
                              privy_secret=True, publish_alerts=True),
-    # The reconciler closes orphan legs and restores hedges with the steps' adapters, and alerts the operator.
+    # The reconciler closes orphan legs and restores hedges with the steps' adapters, and alerts the operator;
+    # its scheduled run enqueues the users on its own queue, which it consumes (resources.RECONCILE_QUEUE).
     "reconciler": Grants(envelope_crypto=True, privy_sign=True, privy_public_key=True, privy_secret=True,
-                         publish_alerts=True),
+                         publish_alerts=True, send_reconcile_queue=True),
     # The hourly PnL snapshots read the short's funding through the trading adapter (built with the Privy client).
     "pnl_snapshots": Grants(privy_secret=True, privy_public_key=True),
     # $connect reads the session cookie to know whose updates a connection gets.
@@ -467,6 +469,10 @@ class DnbotStack(cdk.Stack):
                 user_queue = self.work_queues[resources.USER_QUEUE.logical_id]
                 user_queue.grant_send_messages(fn)
                 fn.add_environment(resources.ENV_USER_QUEUE_URL, user_queue.queue_url)
+            if grants.send_reconcile_queue:
+                reconcile_queue = self.work_queues[resources.RECONCILE_QUEUE.logical_id]
+                reconcile_queue.grant_send_messages(fn)
+                fn.add_environment(resources.ENV_RECONCILE_QUEUE_URL, reconcile_queue.queue_url)
             if grants.table:
                 self.table.grant_read_write_data(fn)
             if grants.sessions:

@@ -53,8 +53,8 @@ def _open(system: LocalSystem, client: Client, size_usd: str = "1000") -> str:
 
 
 def _reconcile(system: LocalSystem, user_id: str) -> dict[str, Any]:
-    """One reconciler cycle (the Lambda handler); this user's part of its report."""
-    report = system.functions.invoke("reconciler", {})
+    """This user's reconciliation (the Lambda handler, as one message of the reconcile queue runs it); its report."""
+    report = system.functions.invoke("reconciler", {"user_id": user_id})
     assert user_id not in report["errors"], report["errors"]
     assert user_id not in report["skipped"]
     return {"drifts": [d for d in report["drifts"] if d["user_id"] == user_id],
@@ -180,6 +180,6 @@ def test_a_user_with_a_workflow_running_is_left_alone(system: LocalSystem, termi
     now = system.runtime.clock.now()
     system.runtime.store.create_position(Position("busy-open", user.user_id, Asset.SOL, Protocol.DRIFT, Decimal(2),
                                                   Decimal(500), PositionStatus.PENDING, now, now))
-    report = system.functions.invoke("reconciler", {})
+    report = system.functions.invoke("reconciler", {"user_id": user.user_id})
     assert user.user_id in report["skipped"]
     assert not [d for d in report["drifts"] if d["user_id"] == user.user_id]

@@ -484,6 +484,44 @@ def test_the_tick_fans_out_through_a_queue_with_a_dead_letter_queue(synth: Synth
         assert synth.function(name)["Properties"]["Environment"]["Variables"][resources.ENV_USER_QUEUE_URL] == url
 
 
+def test_the_reconciler_fans_out_through_its_own_queue_which_it_consumes(synth: Synth) -> None:
+    """The scheduled reconciler enqueues the users; the same function consumes the queue (one user a message,
+    partial batch failures); a failed message goes to the DLQ at once (the next round is the retry), which alarms;
+    nothing else may send to the queue."""
+    spec = resources.RECONCILE_QUEUE
+    assert spec.consumer == "reconciler"
+    queue_id = synth.logical_id(synth.stack.work_queues[spec.logical_id])
+    props = synth.raw["Resources"][queue_id]["Properties"]
+    assert props["VisibilityTimeout"] >= 6 * resources.function("reconciler").timeout_seconds
+    assert props["SqsManagedSseEnabled"] is True
+    dlq = synth.stack.dead_letter_queues[f"{spec.logical_id}Dlq"]
+    assert props["RedrivePolicy"] == {"deadLetterTargetArn": {"Fn::GetAtt": [synth.logical_id(dlq), "Arn"]},
+                                      "maxReceiveCount": 1}
+    (mapping,) = [m["Properties"] for m in synth.of_type("AWS::Lambda::EventSourceMapping").values()
+                  if m["Properties"].get("EventSourceArn") == {"Fn::GetAtt": [queue_id, "Arn"]}]
+    assert synth.logical_id(synth.stack.functions["reconciler"]) in json.dumps(mapping["FunctionName"])
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["BatchSize"] == spec.batch_size
+    arn = {"Fn::GetAtt": [queue_id, "Arn"]}
+    senders = {f.name for f in resources.FUNCTIONS if any(
+        "sqs:SendMessage" in _as_list(st["Action"]) and arn in _as_list(st["Resource"])
+        for st in synth.role_statements(f.name))}
+    assert senders == {"reconciler"}
+    consumers = {f.name for f in resources.FUNCTIONS if any(
+        "sqs:ReceiveMessage" in _as_list(st["Action"]) and arn in _as_list(st["Resource"])
+        for st in synth.role_statements(f.name))}
+    assert consumers == {"reconciler"}
+    env = synth.function("reconciler")["Properties"]["Environment"]["Variables"]
+    assert env[resources.ENV_RECONCILE_QUEUE_URL] == {"Ref": queue_id}
+    assert all(resources.ENV_RECONCILE_QUEUE_URL not in synth.function(f.name)["Properties"].get(
+        "Environment", {}).get("Variables", {}) for f in resources.FUNCTIONS if f.name != "reconciler")
+    alarms = [a["Properties"] for a in synth.of_type("AWS::CloudWatch::Alarm").values()
+              if a["Properties"].get("MetricName") == "ApproximateNumberOfMessagesVisible"
+              and {"Name": "QueueName", "Value": {"Fn::GetAtt": [synth.logical_id(dlq), "QueueName"]}}
+              in a["Properties"].get("Dimensions", [])]
+    assert len(alarms) == 1 and alarms[0]["Threshold"] == 1
+
+
 # --- least privilege -------------------------------------------------------------------------------------------
 
 def _holders(synth: Synth, action: str) -> set[str]:
@@ -498,7 +536,7 @@ def _holders(synth: Synth, action: str) -> set[str]:
     ("ssm:GetParameter", {"api", "strategy_tick", "position_steps"}),
     ("ssm:PutParameter", {"api"}),
     ("states:StartExecution", {"api", "strategy_worker"}),
-    ("sqs:ReceiveMessage", {"strategy_worker", "notifier"}),
+    ("sqs:ReceiveMessage", {"strategy_worker", "notifier", "reconciler"}),  # the reconciler: its own queue
     ("execute-api:ManageConnections", {"ws_broadcast"}),
     ("secretsmanager:GetSecretValue", {"api", "position_steps", "reconciler", "pnl_snapshots", "deposit_sweep",
                                         "ws_connections", "strategy_worker"}),  # ws_connections: origin-verify only

@@ -149,6 +149,7 @@ ENV_ADMIN_EMAILS = "DNBOT_ADMIN_EMAILS"
 ENV_ALERTS_TOPIC_ARN = "DNBOT_ALERTS_TOPIC_ARN"  # the operator's SNS topic (functions that alert)
 ENV_USER_QUEUE_URL = "DNBOT_USER_QUEUE_URL"  # the tick's fan-out queue (strategy_tick and strategy_worker send)
 ENV_NOTIFICATION_QUEUE_URL = "DNBOT_NOTIFICATION_QUEUE_URL"  # user notifications (ws_broadcast and api send)
+ENV_RECONCILE_QUEUE_URL = "DNBOT_RECONCILE_QUEUE_URL"  # the reconciler's fan-out queue (the reconciler sends)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,4 +170,10 @@ USER_QUEUE = QueueSpec("UserQueue", "dnbot-user-queue", consumer="strategy_worke
 # notifier POSTs each to the user's webhook. A failing webhook is retried on redelivery, 30 s apart.
 NOTIFICATION_QUEUE = QueueSpec("NotificationQueue", "dnbot-notifications", consumer="notifier",
                                visibility_timeout_seconds=360)
-QUEUES: tuple[QueueSpec, ...] = (USER_QUEUE, NOTIFICATION_QUEUE)
+# The reconciler's fan-out: the scheduled run enqueues one message per user to reconcile; the same function,
+# through this queue, reconciles one user per message (five a batch: a user's repairs may take ~20 s). One
+# delivery only: the next round, two minutes later, is the retry, so a redelivered message never races the next
+# round's for the same user; a user whose reconciliation raised is parked on the DLQ (alarmed).
+RECONCILE_QUEUE = QueueSpec("ReconcileQueue", "dnbot-reconcile", consumer="reconciler", batch_size=5,
+                            max_receives=1)
+QUEUES: tuple[QueueSpec, ...] = (USER_QUEUE, NOTIFICATION_QUEUE, RECONCILE_QUEUE)

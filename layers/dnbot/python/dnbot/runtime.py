@@ -618,8 +618,13 @@ class Runtime:
 
         limits = ReconcilerLimits(timedelta(minutes=self.settings.reconciler_workflow_grace_minutes),
                                   timedelta(hours=self.settings.reconciler_lookback_hours))
+        queue = None
+        if self.settings.reconcile_queue_url:
+            from dnbot.adapters.aws.sqs import SqsWorkQueue
+
+            queue = SqsWorkQueue(self.client("sqs"), self.settings.reconcile_queue_url)
         return Reconciler(self.store, self.store, self.venue_truth, self.long_venue, self.short_venue,
-                          self.account_trader, self.alerts, self.clock, limits)
+                          self.account_trader, self.alerts, self.clock, limits, queue=queue)
 
     # --- user notifications (webhooks through a queue) -----------------------------------------------------
 

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     websocket_endpoint: str | None = None  # https management endpoint the broadcaster posts to
     user_queue_url: str = ""  # the tick's fan-out queue (SQS)
     notification_queue_url: str = ""  # user notifications (SQS), consumed by the notifier
+    reconcile_queue_url: str = ""  # the reconciler's fan-out queue (SQS), consumed by the reconciler itself
     # Webhooks may be http://127.0.0.1 (a local listener) only under `dnbot local`; in AWS only public https.
     notifications_allow_loopback_http: bool = False
     websocket_url: str | None = None  # wss:// URL the dashboard connects to

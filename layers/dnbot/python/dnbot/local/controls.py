@@ -4,6 +4,7 @@ or a test need not wait for the next cycle (the reconciler's is 2 minutes). Refu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi.encoders import jsonable_encoder
@@ -19,7 +20,10 @@ CONTROL_HEADER = "X-Dnbot-Local"
 SCHEDULED = frozenset(spec.name for spec in FUNCTIONS if spec.schedule_minutes is not None)
 
 
-def schedule_route(scheduler: LocalScheduler) -> Route:
+def schedule_route(scheduler: LocalScheduler, settle: Callable[[], None] | None = None) -> Route:
+    """`settle`: waits until the queues are drained, so a schedule that fans out (the tick, the reconciler) has
+    done its work when the reply comes."""
+
     async def run(request: Request) -> JSONResponse:
         name = request.path_params["name"]
         if request.headers.get(CONTROL_HEADER) != "1":
@@ -28,6 +32,8 @@ def schedule_route(scheduler: LocalScheduler) -> Route:
             return JSONResponse({"error": f"no schedule {name!r}; one of {', '.join(sorted(SCHEDULED))}"},
                                 status_code=404)
         result: Any = await run_in_threadpool(scheduler.run_once, name)
+        if settle is not None:
+            await run_in_threadpool(settle)
         return JSONResponse({"function": name, "result": jsonable_encoder(result)})
 
     return Route("/local/schedules/{name}/run", run, methods=["POST"])

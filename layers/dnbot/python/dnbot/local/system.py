@@ -124,6 +124,7 @@ class LocalSystem:
             "identity_provider": "local", "cookie_secure": False, "admin_emails": self.admin_emails,
             "user_queue_url": self.cloud.queue_urls[resources.USER_QUEUE.logical_id],
             "notification_queue_url": self.cloud.queue_urls[resources.NOTIFICATION_QUEUE.logical_id],
+            "reconcile_queue_url": self.cloud.queue_urls[resources.RECONCILE_QUEUE.logical_id],
             "notifications_allow_loopback_http": True,  # a trader may try webhooks with a local listener
             "websocket_url": "/live",  # served by this process (see local/live.py), same origin as the dashboard
         }
@@ -155,7 +156,8 @@ class LocalSystem:
             self._scheduler.run_once("rates_poller")
         app = create_app(runtime, static_dir=self._dashboard_dir())
         app.router.routes.insert(0, live_route(lambda: runtime, self.sockets))  # before the dashboard's "/"
-        app.router.routes.insert(0, schedule_route(self._scheduler))  # POST /local/schedules/<name>/run
+        # POST /local/schedules/<name>/run: replies once the run's fan-out (queues) is done
+        app.router.routes.insert(0, schedule_route(self._scheduler, self.queues.wait_idle))
         self._serve(app)
         self._stream = self._start_stream_pump()
         if self._state is not None and self.sim is not None:

@@ -2,6 +2,10 @@
 compared with the ledger (dnbot.domain.reconcile classifies), orphan legs are closed or the hedge restored, the
 drift is recorded on the positions, and the operator is alerted.
 
+Fan-out (however many users): the scheduled run only reads who to reconcile (keys of one index) and enqueues one
+message per user (`enqueue_round`, SendMessageBatch ten a call); the reconcile queue's consumer reconciles one
+user per message (`reconcile_message`), partial batch failures. `run` is the same round in one process.
+
 Safe beside the workflows: a user with a workflow running (a position pending or closing, written within the
 grace period) is skipped, and the ledger is read again after the venues: if it changed meanwhile the user is
 skipped this round. Idempotent: a second run over the same state finds nothing (repairs are keyed, findings
@@ -41,6 +45,7 @@ from dnbot.ports import (
     TransientVenueError,
     VenueRejected,
     VenueTruthReader,
+    WorkQueue,
 )
 
 logger = logging.getLogger(__name__)
@@ -67,10 +72,20 @@ class ReconcileReport:
     unfinished: int = 0  # users left for the next cycle (the invocation ran out of time)
 
 
+@dataclass
+class ReconcileRound:
+    """What the scheduled run did: the users it handed to the reconcile queue."""
+
+    round: str
+    enqueued: int = 0
+
+
 class Reconciler:
     def __init__(self, targets: ReconcileTargets, positions: PositionStore, truth: VenueTruthReader,
                  long_venue: LongVenue, short_venue: ShortVenue, trader: AccountShortTrader, alerts: AlertSink,
-                 clock: Clock, limits: ReconcilerLimits) -> None:
+                 clock: Clock, limits: ReconcilerLimits, queue: WorkQueue | None = None) -> None:
+        """`queue`: the reconcile queue `enqueue_round` hands the users to (None: only `run` and one user)."""
+        self._queue = queue
         self._targets = targets
         self._positions = positions
         self._truth = truth
@@ -100,6 +115,31 @@ class Reconciler:
             except Exception as error:  # one user's venue outage must not stop the others' round
                 logger.exception("reconciling user %s failed", user_id)
                 report.errors[user_id] = f"{type(error).__name__}: {error}"
+        return report
+
+    def enqueue_round(self) -> ReconcileRound:
+        """The scheduled run's part: one message per user to reconcile, whatever their number (a round of 10,000
+        users is 1,000 SendMessageBatch calls and no venue read). A user already reconciled by a message of this
+        round (a duplicate delivery) is in sync the second time: every repair is keyed."""
+        if self._queue is None:
+            raise RuntimeError("the reconciler has no queue to fan out to (DNBOT_RECONCILE_QUEUE_URL)")
+        now = self._clock.now()
+        cycle = now.strftime("%Y%m%d%H%M")
+        users = self._targets.user_ids_to_reconcile(now - self._limits.lookback)
+        self._queue.send_batch([{"kind": "reconcile_user", "user_id": user_id, "round": cycle}
+                                for user_id in users])
+        return ReconcileRound(cycle, len(users))
+
+    def reconcile_message(self, message: dict[str, object]) -> ReconcileReport:
+        """One message of the reconcile queue: that user's reconciliation. A venue outage raises (the message
+        fails alone, to the dead-letter queue; the next round reconciles the user again)."""
+        if message.get("kind") != "reconcile_user" or not isinstance(message.get("user_id"), str):
+            raise ValueError(f"not a reconcile message: {message!r}")
+        return self.reconcile_one(str(message["user_id"]))
+
+    def reconcile_one(self, user_id: str) -> ReconcileReport:
+        report = ReconcileReport(users=1)
+        self.reconcile_user(user_id, report)
         return report
 
     # --- one user -----------------------------------------------------------------------------------------
