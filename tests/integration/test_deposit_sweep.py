@@ -159,3 +159,19 @@ def test_one_users_trouble_does_not_stop_the_others(setup: Setup) -> None:
     assert set(report.errors) == {"broken"} and report.credited == {"fine": "10"}
     assert setup.margin(good) == Decimal(10)
     assert setup.sweep.run().credited == {"broken": "10"}  # and the next run picks it up
+
+
+def test_a_user_whose_wallets_predate_the_sweeps_list_is_swept(setup: Setup) -> None:
+    """Wallets created before the sweep's list existed: only the user's USER#<id> / WALLETS item. The first run
+    lists them (the one-time backfill) and sweeps their deposit; later runs find the backfill done."""
+    account = Account.create()
+    setup.accounts["early"] = account
+    setup.table.put_item(Item={  # type: ignore[attr-defined]
+        "pk": "USER#early", "sk": "WALLETS", "type": "wallets", "solana_wallet_id": "sol-w", "solana_address": "So1",
+        "evm_wallet_id": "evm-w", "evm_address": account.address})
+    setup.fund(account.address, usdc="25", eth=GAS_ETH)
+    first = setup.sweep.run()
+    assert first.backfilled == 1
+    assert first.credited["early"] == "25" and setup.margin(account.address) == Decimal(25)
+    second = setup.sweep.run()
+    assert second.backfilled is None and "early" not in second.sent

@@ -624,6 +624,11 @@ class DepositSweepLedger(Protocol):
         """One page of (user id, EVM address) of every user with wallets, and the next page's cursor."""
         ...
 
+    def backfill_wallet_registry(self, max_pages: int) -> int | None:
+        """Lists the users whose wallets predate the sweep's list (at most `max_pages` pages of work a call,
+        resumable); how many it added, or None once the backfill has completed (cheap from then on)."""
+        ...
+
     def open_sweep(self, user_id: str) -> SweepRecord | None: ...
 
     def claim_sweep(self, record: SweepRecord) -> bool:

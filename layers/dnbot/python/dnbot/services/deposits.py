@@ -17,6 +17,7 @@ contract, credited to the same address on Hyperliquid within about a minute):
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -42,9 +43,12 @@ from dnbot.services.errors import ServiceError
 
 USDC_STEP = Decimal("0.000001")  # USDC has 6 decimals on Arbitrum
 PAGE = 100
+BACKFILL_PAGES_PER_RUN = 5  # Scan pages of the one-time wallet-list backfill per run (a few seconds at most)
 # How far before the send a Hyperliquid deposit entry may be dated and still be this sweep's credit (clocks).
 CREDIT_CLOCK_SKEW = timedelta(minutes=2)
 DEPOSIT_KIND = "deposit"
+
+logger = logging.getLogger(__name__)
 
 
 def _text(amount: Decimal) -> str:
@@ -65,6 +69,7 @@ class SweepReport:
     below_minimum: dict[str, str] = field(default_factory=dict)  # user -> USDC waiting for more
     needs_gas: dict[str, str] = field(default_factory=dict)  # user -> ETH missing to pay the transfer
     errors: dict[str, str] = field(default_factory=dict)
+    backfilled: int | None = None  # wallets added to the sweep's list this run (None: the backfill is done)
 
 
 class DepositSweep:
@@ -80,6 +85,11 @@ class DepositSweep:
 
     def run(self) -> SweepReport:
         report = SweepReport()
+        try:  # users whose wallets predate the sweep's list join it (a bounded step a run, until done)
+            report.backfilled = self._ledger.backfill_wallet_registry(BACKFILL_PAGES_PER_RUN)
+        except Exception as error:  # the users already listed are still swept; the next run tries again
+            logger.exception("backfilling the sweep's wallet list failed")
+            report.errors["backfill"] = f"{type(error).__name__}: {error}"
         cursor: str | None = None
         while True:
             wallets, cursor = self._ledger.evm_wallets_page(cursor, PAGE)

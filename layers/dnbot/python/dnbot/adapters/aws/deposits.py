@@ -2,6 +2,8 @@
 
 Item types (pk / sk):
     EVM_WALLETS / USER#<id>             every user's EVM address (DynamoStateStore.put_wallets writes it)
+    MIGRATION  / EVM_WALLETS_BACKFILL    the one-time backfill of that list from the users' WALLETS items (written
+                                        before the list existed): its scan cursor while it runs, then done
     USER#<id>  / SWEEP#OPEN              the user's open sweep: at most one (a conditional put claims it)
     USER#<id>  / SWEEP#<sent at>#<hash>  a closed sweep (credited, reverted or refused), kept as history
 """
@@ -20,6 +22,8 @@ from dnbot.ports import SweepRecord
 
 WALLETS_PK = "EVM_WALLETS"
 OPEN_SK = "SWEEP#OPEN"
+BACKFILL_KEY = {"pk": "MIGRATION", "sk": "EVM_WALLETS_BACKFILL"}
+BACKFILL_SCAN_PAGE = 1000  # items evaluated per Scan call
 
 
 def wallet_registry_item(user_id: str, evm_address: str) -> dict[str, Any]:
@@ -56,6 +60,44 @@ class DynamoDepositLedger:
         last = response.get("LastEvaluatedKey")
         return ([(str(i["user_id"]), str(i["evm_address"])) for i in response.get("Items", [])],
                 json.dumps(last) if last else None)
+
+    def backfill_wallet_registry(self, max_pages: int) -> int | None:
+        """Adds the users whose wallets were created before the sweep's list existed (their USER#<id> / WALLETS
+        item, no EVM_WALLETS entry); returns how many it added, or None once the backfill is done (one consistent
+        GetItem on every later run). At most `max_pages` Scan pages a call: a large table is covered over several
+        runs, resuming from the cursor kept on the marker. Idempotent: an entry already listed is left as it is."""
+        marker = self._table.get_item(Key=BACKFILL_KEY, ConsistentRead=True).get("Item") or {}
+        if marker.get("done"):
+            return None
+        cursor = marker.get("cursor")
+        added = 0
+        for _ in range(max_pages):
+            kwargs: dict[str, Any] = {"FilterExpression": Attr("sk").eq("WALLETS"), "Limit": BACKFILL_SCAN_PAGE,
+                                      "ProjectionExpression": "pk, evm_address"}
+            if cursor:
+                kwargs["ExclusiveStartKey"] = json.loads(str(cursor))
+            response = self._table.scan(**kwargs)
+            for item in response.get("Items", []):
+                user_id = str(item["pk"]).removeprefix("USER#")
+                if item.get("evm_address") and self._list_wallet(user_id, str(item["evm_address"])):
+                    added += 1
+            last = response.get("LastEvaluatedKey")
+            if last is None:
+                self._table.put_item(Item={**BACKFILL_KEY, "type": "migration", "done": True, "added": added})
+                return added
+            cursor = json.dumps(last, default=str)
+            self._table.put_item(Item={**BACKFILL_KEY, "type": "migration", "cursor": cursor})
+        return added
+
+    def _list_wallet(self, user_id: str, evm_address: str) -> bool:
+        try:
+            self._table.put_item(Item=wallet_registry_item(user_id, evm_address),
+                                 ConditionExpression=Attr("pk").not_exists())
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False  # listed already (at wallet creation, or by an earlier page)
+            raise
+        return True
 
     def open_sweep(self, user_id: str) -> SweepRecord | None:
         item = self._table.get_item(Key={"pk": f"USER#{user_id}", "sk": OPEN_SK}, ConsistentRead=True).get("Item")
