@@ -168,6 +168,10 @@ class Memory:
         self._io("stepfunctions")
         return job_id
 
+    def start_rebalance(self, position: Position, reason: str, target_distance: Decimal) -> str:
+        self._io("stepfunctions")
+        return f"rebalance-{position.position_id}-{position.rebalances + 1}"
+
     def now(self) -> datetime:
         return self.snapshot.at + timedelta(seconds=30)  # the tick runs just after the poll
 

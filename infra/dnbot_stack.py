@@ -111,13 +111,13 @@ FUNCTION_GRANTS: dict[str, Grants] = {
     # The tick reads the kill switch once and hands the users to the workers through the fan-out queue; the
     # workers decide per user, start the workflows, and enqueue the next page of users.
     "strategy_tick": Grants(read_kill_switch=True, send_user_queue=True),
-    # They also rebalance a position in place (services/rebalance.py): the same trading adapters as the steps
-    # (agent keys, Privy signing) and the operator's alerts when a rebalance cannot finish.
-    "strategy_worker": Grants(start_workflows=True, send_user_queue=True, envelope_crypto=True, privy_sign=True,
-                              privy_public_key=True, privy_secret=True, publish_alerts=True),
-    # The trading steps decrypt agent-wallet keys and sign Privy wallet-API requests.
+    # A Rebalance decision only STARTS the rebalance workflow: the worker signs nothing.
+    "strategy_worker": Grants(start_workflows=True, send_user_queue=True),
+    # The trading steps decrypt agent-wallet keys and sign Privy wallet-API requests (opens, closes, in-place
+    # rebalances); a rebalance that cannot be done asks the workers for its close through the fan-out queue (the
+    # steps cannot start workflows: the state machines invoke them).
     "position_steps": Grants(read_kill_switch=True, envelope_crypto=True, privy_sign=True, privy_public_key=True,
-                             privy_secret=True, publish_alerts=True),
+                             privy_secret=True, publish_alerts=True, send_user_queue=True),
     # The reconciler closes orphan legs and restores hedges with the steps' adapters, and alerts the operator;
     # its scheduled run enqueues the users on its own queue, which it consumes (resources.RECONCILE_QUEUE).
     "reconciler": Grants(envelope_crypto=True, privy_sign=True, privy_public_key=True, privy_secret=True,
@@ -516,6 +516,8 @@ class DnbotStack(cdk.Stack):
                                    self.state_machines["close_position"].state_machine_arn)
                 fn.add_environment(resources.ENV_WITHDRAW_STATE_MACHINE_ARN,
                                    self.state_machines["withdraw"].state_machine_arn)
+                fn.add_environment(resources.ENV_REBALANCE_STATE_MACHINE_ARN,
+                                   self.state_machines["rebalance_position"].state_machine_arn)
 
         self.stream_consumer_name = WS_BROADCAST_FUNCTION
         broadcast = self.functions[WS_BROADCAST_FUNCTION]

@@ -1,10 +1,15 @@
 """Risk that acts (issue 8) / hold and rebalance (issue 9): a position drifting toward a liquidation is rebalanced
-IN PLACE through the production adapters against `dnbot sim` (services/rebalance.py): the short's reduce-only
-buy-back on Hyperliquid, then the long's deleverage (or partial close) on Asgard, both the same SOL. Each scenario
-asserts the invariant from venue truth + ledger (tests/faults/invariant.py) and records its figure."""
+IN PLACE through the production adapters against `dnbot sim`: the strategy worker starts the rebalance workflow
+(workflows/definitions.py, rebalance_position_definition) and moto's Step Functions executor runs its steps in
+position_steps (services/rebalance.py): the short's reduce-only buy-back on Hyperliquid, then the long's deleverage
+(or partial close) on Asgard, both the same SOL; a failed half is compensated and the position closes instead.
+Each scenario asserts the invariant from venue truth + ledger (tests/faults/invariant.py) and records its
+figure."""
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
 from dataclasses import asdict, replace
 from decimal import Decimal
@@ -73,6 +78,14 @@ def fault(system: LocalSystem, venue: str, call: str, kind: str, times: int = 1,
     assert httpx.post(f"{system.sim.base_url}/sim/faults", json=body).status_code == 201
 
 
+class Execution:
+    def __init__(self, status: str, output: dict[str, Any], states: list[str]) -> None:
+        self.status, self.output, self.states = status, output, states
+
+    def __repr__(self) -> str:
+        return f"Execution({self.status}, {self.output}, {self.states})"
+
+
 class Trader:
     def __init__(self, system: LocalSystem, terminal: Terminal, email: str) -> None:
         assert system.runtime is not None and system.sim is not None
@@ -100,12 +113,36 @@ class Trader:
     def readings(self, position_id: str) -> RiskReadings:
         return self.runtime.risk.readings(self.position(position_id))
 
-    def rebalance(self, position_id: str) -> Any:
-        rebalancer = self.runtime.rebalancer
-        assert rebalancer is not None
+    def start_rebalance(self, position_id: str) -> str:
+        """What the worker does for a Rebalance decision: start the workflow (its execution name)."""
         readings = self.readings(position_id)
         assert readings.liquidation_distance_at_open is not None
-        return rebalancer.rebalance(self.user_id, position_id, "test", readings.liquidation_distance_at_open)
+        return self.runtime.workflows.start_rebalance(self.position(position_id), "test",
+                                                      readings.liquidation_distance_at_open)
+
+    def rebalance(self, position_id: str) -> Execution:
+        return self.wait_execution(self.start_rebalance(position_id))
+
+    def wait_execution(self, name: str, timeout: float = 150) -> Execution:
+        arn = self.runtime.settings.rebalance_state_machine_arn.replace(":stateMachine:", ":execution:")
+        client = self.runtime.client("stepfunctions")
+        deadline = time.monotonic() + timeout
+        while True:
+            described = client.describe_execution(executionArn=f"{arn}:{name}")
+            if described["status"] != "RUNNING":
+                history = client.get_execution_history(executionArn=f"{arn}:{name}", maxResults=1000)["events"]
+                entered = [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
+                return Execution(described["status"], json.loads(described.get("output") or "{}"), entered)
+            assert time.monotonic() < deadline, f"execution {name} still running after {timeout} s"
+            time.sleep(0.2)
+
+    def wait_closed(self, position_id: str, timeout: float = 120) -> Position:
+        """The close a failed rebalance asked for: the fan-out queue's worker starts it, the close workflow runs."""
+        deadline = time.monotonic() + timeout
+        while (position := self.position(position_id)).status is not PositionStatus.CLOSED:
+            assert time.monotonic() < deadline, position
+            time.sleep(0.2)
+        return position
 
     def fills(self, position_id: str, step: str) -> list[dict[str, Any]]:
         user = self.runtime.store.get_user(self.user_id)
@@ -192,6 +229,7 @@ def _tick_user(system: LocalSystem, trader: Trader, position: Position) -> dict[
         trader.client.post("/api/v1/control/stop")
 
 
+
 def test_rally_drifts_the_short_toward_liquidation_the_tick_rebalances_in_place(system: LocalSystem,
                                                                                 trader: Trader) -> None:
     position = trader.open()
@@ -199,8 +237,13 @@ def test_rally_drifts_the_short_toward_liquidation_the_tick_rebalances_in_place(
     assert joint_view(before).first == "short"
     liquidation_before = before.short_liquidation_price
     outcome = _tick_user(system, trader, position)
-    assert outcome["rebalanced"] == {position.position_id: "rebalanced"}, repr(outcome)
+    name = f"rebalance-{position.position_id}-1"
+    assert outcome["rebalanced"] == {position.position_id: name}, repr(outcome)  # the worker only starts it
     assert outcome["closed"] == []
+    execution = trader.wait_execution(name)
+    assert execution.status == "SUCCEEDED" and execution.output["outcome"] == "rebalanced", execution
+    assert execution.states == ["RebalancePreflight", "Started", "RebalanceShort", "RebalanceLong",
+                                "MarkRebalanced"], execution
     after_position = trader.position(position.position_id)
     assert after_position.status is PositionStatus.OPEN and after_position.rebalancing is None
     assert after_position.rebalances == 1
@@ -212,7 +255,7 @@ def test_rally_drifts_the_short_toward_liquidation_the_tick_rebalances_in_place(
     assert before.liquidation_distance_at_open is not None
     assert distance(after) >= before.liquidation_distance_at_open * EXITS.rebalance_share  # no longer triggers
     assert assess(after, EXITS).verdict is Verdict.HOLD
-    report = trader.invariant("rebalance after a rally (short toward liquidation), through the tick")
+    report = trader.invariant("rebalance after a rally (short toward liquidation), through the tick's workflow")
     assert report.naked_legs == 0 and report.duplicate_orders == 0
     assert len(trader.fills(position.position_id, "rebalance-1")) >= 1 and trader.asgard_updates() == 1
     print(f"rebalance after a rally: distance {distance(before):.1%} -> {distance(after):.1%} "
@@ -232,8 +275,8 @@ def test_crash_drifts_the_long_toward_liquidation_the_deleverage_restores_it(sys
             break
     assert readings is not None and assess(readings, EXITS).verdict is Verdict.REBALANCE, readings
     assert joint_view(readings).first == "long"
-    result = trader.rebalance(position.position_id)
-    assert result.status == "rebalanced", result
+    execution = trader.rebalance(position.position_id)
+    assert execution.status == "SUCCEEDED" and execution.output["outcome"] == "rebalanced", execution
     after = trader.readings(position.position_id)
     assert after.health_factor is not None and readings.health_factor is not None
     assert after.health_factor > readings.health_factor
@@ -245,62 +288,73 @@ def test_crash_drifts_the_long_toward_liquidation_the_deleverage_restores_it(sys
           f"distance {distance(readings):.1%} -> {distance(after):.1%}")
 
 
-def test_asgard_5xx_on_the_second_half_restores_the_short(system: LocalSystem, trader: Trader) -> None:
+def test_asgard_5xx_on_the_second_half_restores_the_short_then_closes(system: LocalSystem, trader: Trader) -> None:
+    """Asgard cannot update the long (5xx on its builders, retried, then given up; its closes still work): the
+    compensation sells the short back, so the legs are as before, and the position closes instead (the risk is not
+    left standing): the close the workflow asks the workers for."""
     position = trader.open()
     _rally_until_rebalance(trader, position.position_id)
     fault(system, "asgard", "position/partial-close", "5xx", times=20)
     fault(system, "asgard", "position/deleverage", "5xx", times=20)
-    result = trader.rebalance(position.position_id)
-    assert result.status == "failed", result
-    after = trader.position(position.position_id)
-    assert after.status is PositionStatus.OPEN and after.rebalancing is None and after.rebalances == 1
-    assert after.short_leg == position.short_leg and after.long_leg == position.long_leg  # legs as before
+    execution = trader.rebalance(position.position_id)
+    assert execution.status == "FAILED", execution
+    assert execution.states[-4:] == ["RebalanceRestore", "Restored", "CloseAfterFailure", "RebalanceFailed"], \
+        execution
     bought = sum(D(f["sz"]) for f in trader.fills(position.position_id, "rebalance-1"))
     sold = sum(D(f["sz"]) for f in trader.fills(position.position_id, "restore-1"))
     assert bought > 0 and sold == bought and trader.asgard_updates() == 0
-    report = trader.invariant("rebalance: Asgard 5xx on the long's half, the short restored")
-    assert report.naked_legs == 0 and report.duplicate_orders == 0
+    closed = trader.wait_closed(position.position_id)
+    assert closed.rebalances == 1 and closed.rebalancing is None
+    assert closed.short_leg == position.short_leg and closed.long_leg == position.long_leg  # legs as before
+    assert closed.close_reason is not None and closed.close_reason.startswith("rebalance failed"), closed
+    assert "the short was restored" in closed.close_reason
+    report = trader.invariant("rebalance: Asgard 5xx on the long's half, the short restored, then closed")
+    assert report.naked_legs == 0 and report.duplicate_orders == 0 and report.live_positions == 0
 
 
 def test_a_rebalance_asgard_refuses_falls_back_to_a_close_through_the_tick(system: LocalSystem,
                                                                            trader: Trader) -> None:
-    """Asgard cannot update the long (5xx on its builders, its closes still work): the short is restored, and the
-    worker closes the position as it did before rebalances: the risk is not left standing."""
+    """The same refusal, from the tick: the worker starts the rebalance and returns; the workflow restores the
+    short and asks for the close; a worker starts it, as it did before rebalances."""
     position = trader.open()
     _rally_until_rebalance(trader, position.position_id)
     fault(system, "asgard", "position/partial-close", "5xx", times=20)
     fault(system, "asgard", "position/deleverage", "5xx", times=20)
     outcome = _tick_user(system, trader, position)
-    assert outcome["rebalanced"] == {position.position_id: "failed"} and len(outcome["closed"]) == 1, outcome
-    job = trader.client.wait_job(outcome["closed"][0], timeout=90)
-    assert job["status"] == "succeeded", job
-    closed = trader.position(position.position_id)
-    assert closed.status is PositionStatus.CLOSED and closed.close_reason is not None
-    assert closed.close_reason.startswith("rebalance failed")
+    name = f"rebalance-{position.position_id}-1"
+    assert outcome["rebalanced"] == {position.position_id: name} and outcome["closed"] == [], outcome
+    assert trader.wait_execution(name).status == "FAILED"
+    closed = trader.wait_closed(position.position_id)
+    assert closed.close_reason is not None and closed.close_reason.startswith("rebalance failed"), closed
     report = trader.invariant("rebalance refused by Asgard through the tick: short restored, then closed")
     assert report.naked_legs == 0 and report.duplicate_orders == 0 and report.live_positions == 0
 
 
-def test_hyperliquid_reject_on_the_buy_back_changes_nothing(system: LocalSystem, trader: Trader) -> None:
+def test_hyperliquid_reject_on_the_buy_back_changes_nothing_then_closes(system: LocalSystem,
+                                                                        trader: Trader) -> None:
     position = trader.open()
     _rally_until_rebalance(trader, position.position_id)
-    fault(system, "hyperliquid", "order", "reject", times=5, message="Insufficient margin to place order.")
-    result = trader.rebalance(position.position_id)
-    assert result.status == "failed" and "Insufficient margin" in result.detail, result
-    after = trader.position(position.position_id)
-    assert after.rebalancing is None and after.short_leg == position.short_leg
+    fault(system, "hyperliquid", "order", "reject", times=1, message="Insufficient margin to place order.")
+    execution = trader.rebalance(position.position_id)
+    assert execution.status == "FAILED", execution
+    assert "RebalanceLong" not in execution.states  # the long's half never ran
     assert trader.fills(position.position_id, "rebalance-1") == [] and trader.asgard_updates() == 0
-    report = trader.invariant("rebalance: Hyperliquid refuses the buy-back, nothing moves")
+    assert trader.fills(position.position_id, "restore-1") == []  # nothing bought, nothing sold back
+    closed = trader.wait_closed(position.position_id)
+    assert closed.short_leg == position.short_leg and closed.rebalancing is None
+    assert closed.close_reason is not None and "Insufficient margin" in closed.close_reason, closed
+    report = trader.invariant("rebalance: Hyperliquid refuses the buy-back, nothing moves, then closed")
     assert report.naked_legs == 0
 
 
 class LambdaDied(Exception):
-    """The worker's Lambda stopped mid-rebalance (timeout, out of memory)."""
+    """The steps' Lambda stopped mid-rebalance (timeout, out of memory)."""
 
 
 def test_a_retried_rebalance_does_not_trade_twice(system: LocalSystem, trader: Trader) -> None:
-    """The long's answer is lost (it landed), then the ledger write crashes; the retry finishes the SAME
-    rebalance from the venues' own records: one buy-back, one Asgard update."""
+    """Asgard's answer to the deleverage is lost (it landed), then the ledger write crashes: the state machine
+    retries the long's step (which finds the update landed) and the ledger step; a duplicate start is the same
+    execution, and the trading steps replayed afterwards trade nothing: one buy-back, one Asgard update."""
     runtime = trader.runtime
     position = trader.open()
     _rally_until_rebalance(trader, position.position_id)
@@ -315,22 +369,28 @@ def test_a_retried_rebalance_does_not_trade_twice(system: LocalSystem, trader: T
             raise LambdaDied("between the venues' answers and the ledger write")
         return real_save(saved, **kwargs)
 
-    store.save_position = crash_on_the_final_write  # type: ignore[method-assign]
+    store.save_position = crash_on_the_final_write  # type: ignore[method-assign,assignment]
     try:
-        with pytest.raises(LambdaDied):
-            trader.rebalance(position.position_id)
+        name = trader.start_rebalance(position.position_id)
+        assert trader.start_rebalance(position.position_id) == name  # a redelivered message: the same execution
+        execution = trader.wait_execution(name)
     finally:
         store.save_position = real_save  # type: ignore[method-assign]
-    stuck = trader.position(position.position_id)
-    assert stuck.rebalancing is not None and stuck.rebalancing.number == 1
-    rebalancer = runtime.rebalancer
-    assert rebalancer is not None
-    first = rebalancer.resume(stuck)
-    second = trader.rebalance(position.position_id)  # a redelivered message: nothing left to do
-    assert first.status == "rebalanced", first
-    assert second.status == "not_needed", second
+    assert crashes["left"] == 0
+    assert execution.status == "SUCCEEDED" and execution.output["outcome"] == "rebalanced", execution
+    assert execution.states.count("MarkRebalanced") == 1 and "RebalanceRestore" not in execution.states
+    done = trader.position(position.position_id)
+    assert done.rebalancing is None and done.rebalances == 1 and done.status is PositionStatus.OPEN
+    # the tick starting rebalance 1 again after it ended: the name is taken, nothing runs
+    assert runtime.workflows.start_rebalance(replace(done, rebalances=0), "again", D("0.3")) == name
+    state = {"user_id": trader.user_id, "position_id": position.position_id, "number": 1, "reason": "replay",
+             "target_distance": "0.3"}
+    for step in ("rebalance_short", "rebalance_long"):  # a late retry of a trading step: no intent, no trade
+        with pytest.raises(Exception, match="not in flight"):
+            runtime.steps.run(step, dict(state))
+    assert runtime.steps.run("rebalance_preflight", dict(state))["outcome"] == "done"
     assert len(trader.fills(position.position_id, "rebalance-1")) == 1
     assert trader.fills(position.position_id, "restore-1") == []
     assert trader.asgard_updates() == 1
-    report = trader.invariant("rebalance: answer lost + crash before the ledger write, retried")
+    report = trader.invariant("rebalance: answer lost + crash before the ledger write, retried by the workflow")
     assert report.naked_legs == 0 and report.duplicate_orders == 0

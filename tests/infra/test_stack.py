@@ -266,6 +266,8 @@ def test_environment_wires_the_real_resources(synth: Synth) -> None:
             "Ref": synth.logical_id(s.state_machines["open_position"])}
         assert env[resources.ENV_CLOSE_STATE_MACHINE_ARN] == {
             "Ref": synth.logical_id(s.state_machines["close_position"])}
+        assert env[resources.ENV_REBALANCE_STATE_MACHINE_ARN] == {
+            "Ref": synth.logical_id(s.state_machines["rebalance_position"])}
     api_env = synth.function("api")["Properties"]["Environment"]["Variables"]
     assert json.loads(api_env[dnbot_stack.ENV_ADMIN_EMAILS]) == [ADMIN_EMAIL]
     broadcast_env = synth.function("ws_broadcast")["Properties"]["Environment"]["Variables"]
@@ -478,9 +480,10 @@ def test_the_tick_fans_out_through_a_queue_with_a_dead_letter_queue(synth: Synth
     senders = {f.name for f in resources.FUNCTIONS if any(
         "sqs:SendMessage" in _as_list(st["Action"]) and arn in _as_list(st["Resource"])
         for st in synth.role_statements(f.name))}
-    assert senders == {"strategy_tick", "strategy_worker"}
+    # position_steps: the close a failed in-place rebalance asks the workers for
+    assert senders == {"strategy_tick", "strategy_worker", "position_steps"}
     url = {"Ref": synth.logical_id(synth.stack.work_queues[spec.logical_id])}
-    for name in ("strategy_tick", "strategy_worker"):
+    for name in ("strategy_tick", "strategy_worker", "position_steps"):
         assert synth.function(name)["Properties"]["Environment"]["Variables"][resources.ENV_USER_QUEUE_URL] == url
 
 
@@ -529,18 +532,18 @@ def _holders(synth: Synth, action: str) -> set[str]:
 
 
 @pytest.mark.parametrize(("action", "allowed"), [
-    # the strategy worker rebalances in place with the steps' trading adapters (services/rebalance.py)
-    ("kms:Decrypt", {"position_steps", "reconciler", "strategy_worker"}),
-    ("kms:GenerateDataKey", {"position_steps", "reconciler", "strategy_worker"}),
-    ("kms:Sign", {"position_steps", "reconciler", "deposit_sweep", "strategy_worker"}),  # the sweep: bridge transfers
+    # the strategy worker only starts the rebalance workflow; position_steps signs the rebalance
+    ("kms:Decrypt", {"position_steps", "reconciler"}),
+    ("kms:GenerateDataKey", {"position_steps", "reconciler"}),
+    ("kms:Sign", {"position_steps", "reconciler", "deposit_sweep"}),  # the sweep signs bridge transfers
     ("ssm:GetParameter", {"api", "strategy_tick", "position_steps"}),
     ("ssm:PutParameter", {"api"}),
     ("states:StartExecution", {"api", "strategy_worker"}),
     ("sqs:ReceiveMessage", {"strategy_worker", "notifier", "reconciler"}),  # the reconciler: its own queue
     ("execute-api:ManageConnections", {"ws_broadcast"}),
     ("secretsmanager:GetSecretValue", {"api", "position_steps", "reconciler", "pnl_snapshots", "deposit_sweep",
-                                        "ws_connections", "strategy_worker"}),  # ws_connections: origin-verify only
-    ("sns:Publish", {"position_steps", "reconciler", "strategy_worker"}),
+                                        "ws_connections"}),  # ws_connections: the origin-verify secret only
+    ("sns:Publish", {"position_steps", "reconciler"}),
 ])
 def test_least_privilege(synth: Synth, action: str, allowed: set[str]) -> None:
     assert _holders(synth, action) == allowed
@@ -672,8 +675,7 @@ def test_app_names_the_make_targets(tmp_path: Path) -> None:
 
 SESSION_READERS = {"api", "ws_connections"}
 # The functions that move money: the workflow steps, the reconciler's repairs, the deposit sweep (when present).
-# strategy_worker: rebalances in place with the steps' trading adapters (services/rebalance.py)
-TRADING = {"position_steps", "reconciler", "deposit_sweep", "strategy_worker"}
+TRADING = {"position_steps", "reconciler", "deposit_sweep"}
 
 
 def _table_arn(synth: Synth, table: Any) -> dict[str, Any]:

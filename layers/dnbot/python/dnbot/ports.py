@@ -204,6 +204,11 @@ class WorkflowStarter(Protocol):
         job id of the close that runs: `job_id`, or the job of the close already running for this position."""
         ...
 
+    def start_rebalance(self, position: Position, reason: str, target_distance: Decimal) -> str:
+        """Start the rebalance state machine for this open position's next rebalance (or the one in flight): one
+        execution per position and rebalance number (`rebalance-<position id>-<n>`); returns its name."""
+        ...
+
 
 # --- identity ------------------------------------------------------------------------------------------------
 

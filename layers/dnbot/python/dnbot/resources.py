@@ -88,9 +88,10 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     # lazily imported like the API's.
     FunctionSpec("strategy_tick", "trading", 512, 50, "Risk checks and entries for every running user",
                  schedule_minutes=1),
-    FunctionSpec("position_steps", "trading", 512, 120, "Steps of the open and close state machines"),
+    FunctionSpec("position_steps", "trading", 512, 120, "Steps of the open, close and rebalance state machines"),
     # The tick's fan-out: one SQS message per running user (or per position under close-all); reads that user's
-    # balances and risk at the venues and starts workflows: trading layer, lazily imported.
+    # balances and risk at the venues and starts workflows (open, close, rebalance; it signs nothing): trading
+    # layer for the venues' read adapters, lazily imported.
     FunctionSpec("strategy_worker", "trading", 512, 120, "Decides for one user per message (the tick's fan-out)"),
     # The reconciler reads both venues for every user with live positions and trades the repairs (orphan legs,
     # a lost hedge) through the same adapters as the steps: trading layer.
@@ -129,6 +130,10 @@ class StateMachineSpec:
 STATE_MACHINES: tuple[StateMachineSpec, ...] = (
     StateMachineSpec("open_position", "dnbot-open-position", {"PositionStepsFunctionArn": "position_steps"}),
     StateMachineSpec("close_position", "dnbot-close-position", {"PositionStepsFunctionArn": "position_steps"}),
+    # Shrinks both legs of an open position in place (services/rebalance.py): started by the strategy worker, run
+    # by the trading function, so the worker holds no signing grant.
+    StateMachineSpec("rebalance_position", "dnbot-rebalance-position",
+                     {"PositionStepsFunctionArn": "position_steps"}),
     # Pays a confirmed withdrawal in the trading function (the only one that may sign): one step, retried.
     StateMachineSpec("withdraw", "dnbot-withdraw", {"PositionStepsFunctionArn": "position_steps"}),
 )
@@ -142,6 +147,7 @@ ENV_PRIVY_AUTHORIZATION_KEY_ID = "DNBOT_PRIVY_AUTHORIZATION_KEY_ID"
 ENV_OPEN_STATE_MACHINE_ARN = "DNBOT_OPEN_STATE_MACHINE_ARN"
 ENV_CLOSE_STATE_MACHINE_ARN = "DNBOT_CLOSE_STATE_MACHINE_ARN"
 ENV_WITHDRAW_STATE_MACHINE_ARN = "DNBOT_WITHDRAW_STATE_MACHINE_ARN"
+ENV_REBALANCE_STATE_MACHINE_ARN = "DNBOT_REBALANCE_STATE_MACHINE_ARN"
 ENV_WEBSOCKET_ENDPOINT = "DNBOT_WEBSOCKET_ENDPOINT"  # https management endpoint (post_to_connection)
 ENV_WEBSOCKET_URL = "DNBOT_WEBSOCKET_URL"  # wss:// URL the browser connects to
 ENV_PRIVY_SECRET_ARN = "DNBOT_PRIVY_SECRET_ARN"  # Secrets Manager JSON {app_id, app_secret, verification_key}

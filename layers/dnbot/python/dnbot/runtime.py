@@ -169,7 +169,8 @@ class Runtime:
         from dnbot.adapters.aws.stepfunctions import StepFunctionsWorkflows
 
         return StepFunctionsWorkflows(self.client("stepfunctions"), self.settings.open_state_machine_arn,
-                                      self.settings.close_state_machine_arn)
+                                      self.settings.close_state_machine_arn,
+                                      self.settings.rebalance_state_machine_arn)
 
     @cached_property
     def pusher(self) -> ConnectionPusher:
@@ -472,12 +473,21 @@ class Runtime:
     def tick_worker(self) -> TickWorker:
         from dnbot.services.tick import TickWorker
 
+        # the worker only STARTS a rebalance (the rebalance workflow runs it in position_steps): it signs nothing
         return TickWorker(self.store, self.store, self.store, self.store, self.capital, self.risk, self.starts,
-                          self.positions, self.user_queue, self.clock, rebalancer=self.rebalancer)
+                          self.positions, self.user_queue, self.clock,
+                          rebalances=self.workflows if self.rebalance_in_place else None)
+
+    @cached_property
+    def rebalance_in_place(self) -> bool:
+        """The production venues shrink both legs in place; `dnbot local`'s paper venues cannot (a Rebalance
+        closes there): it overrides this, so the worker knows without building a trading adapter."""
+        return True
 
     @cached_property
     def rebalancer(self) -> PositionRebalancer | None:
-        """The in-place rebalance through the production venues; None with paper venues (a Rebalance closes)."""
+        """The rebalance workflow's steps through the production venues (position_steps); None with paper
+        venues."""
         from dnbot.adapters.asgard.venue import AsgardLongVenue
         from dnbot.adapters.hyperliquid.trading import HyperliquidShortVenue
         from dnbot.services.rebalance import PositionRebalancer
@@ -485,7 +495,8 @@ class Runtime:
         long, short = self.long_venue, self.short_venue
         if not isinstance(long, AsgardLongVenue) or not isinstance(short, HyperliquidShortVenue):
             return None
-        return PositionRebalancer(self.store, long, short, self.clock, activity=self.activity, alerts=self.alerts)
+        return PositionRebalancer(self.store, long, short, self.clock, activity=self.activity, alerts=self.alerts,
+                                  kill_switch=self.kill_switch, closes=self.user_queue)
 
     @cached_property
     def user_queue(self) -> WorkQueue:
@@ -503,7 +514,8 @@ class Runtime:
                             self.settings.fill_delta_tolerance)
         return PositionSteps(self.store, self.store, self.store, self.kill_switch, self.funding_source,
                              self.long_venue, self.short_venue, self.clock, limits, journal=self.journal,
-                             guard=self.starts, alerts=self.alerts, capital=self.capital, users=self.store)
+                             guard=self.starts, alerts=self.alerts, capital=self.capital, users=self.store,
+                             rebalancer=self.rebalancer)
 
 
     # --- history, activity, live figures (the dashboard) ------------------------------------------------------

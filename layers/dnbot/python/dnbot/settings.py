@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     open_state_machine_arn: str = ""
     close_state_machine_arn: str = ""
     withdraw_state_machine_arn: str = ""
+    rebalance_state_machine_arn: str = ""
     websocket_endpoint: str | None = None  # https management endpoint the broadcaster posts to
     user_queue_url: str = ""  # the tick's fan-out queue (SQS)
     notification_queue_url: str = ""  # user notifications (SQS), consumed by the notifier

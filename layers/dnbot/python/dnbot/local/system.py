@@ -119,6 +119,7 @@ class LocalSystem:
             "open_state_machine_arn": self.cloud.state_machine_arns["open_position"],
             "close_state_machine_arn": self.cloud.state_machine_arns["close_position"],
             "withdraw_state_machine_arn": self.cloud.state_machine_arns["withdraw"],
+            "rebalance_state_machine_arn": self.cloud.state_machine_arns["rebalance_position"],
             "envelope_key_id": self.cloud.envelope_key_id,
             "privy_authorization_key_id": self.cloud.privy_authorization_key_id,
             "identity_provider": "local", "cookie_secure": False, "admin_emails": self.admin_emails,
@@ -208,7 +209,7 @@ class LocalSystem:
 
         return runtime.override(
             lending_markets=markets, funding_source=markets, long_venue=paper, short_venue=paper,
-            capital=paper, risk=paper, balances=paper,
+            capital=paper, risk=paper, balances=paper, rebalance_in_place=False,
             # paper users have no Arbitrum wallet: no ETH, and no call to a real Arbitrum node
             deposit_planner=DepositPlanner(paper, lambda address: Decimal(0)),
             identity=LocalEmailCodes(runtime.session_store, runtime.clock.now, self._announce_code),
@@ -227,7 +228,7 @@ class LocalSystem:
         self.say(f"dnbot local: live paper mode: rates from {self.live_hyperliquid_url} and {self.live_asgard_url} "
                  "(public data, no keys); every leg is a paper fill at the live SOL price")
         return runtime.override(
-            long_venue=paper, short_venue=paper, capital=paper, risk=paper, balances=paper,
+            long_venue=paper, short_venue=paper, capital=paper, risk=paper, balances=paper, rebalance_in_place=False,
             identity=LocalEmailCodes(runtime.session_store, runtime.clock.now, self._announce_code),
             wallets=DerivedLocalWallets(_wallet_secret(self.state_dir)),
         )

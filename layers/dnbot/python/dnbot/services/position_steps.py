@@ -1,4 +1,5 @@
-"""The steps of the open and close state machines (dnbot/workflows/definitions.py).
+"""The steps of the open and close state machines (dnbot/workflows/definitions.py), and those of the rebalance
+machine (services/rebalance.py, PositionRebalancer.steps) when the venues can rebalance in place.
 
 Each step takes the execution state (a JSON object: user_id, position_id, job_id, ...) and returns it, updated.
 Every step is idempotent: Step Functions retries it after a timeout, and a retried step must not open a second
@@ -15,7 +16,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import ROUND_DOWN, Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dnbot.domain.fills import price_consensus, validate_fills
 from dnbot.domain.positions import (
@@ -49,6 +50,9 @@ from dnbot.ports import (
 from dnbot.resources import KillSwitch
 from dnbot.services.portfolio import PositionJournal
 
+if TYPE_CHECKING:
+    from dnbot.services.rebalance import PositionRebalancer
+
 State = dict[str, Any]
 
 SOL_SIZE_STEP = Decimal("0.01")  # Hyperliquid SOL szDecimals = 2
@@ -79,7 +83,7 @@ class PositionSteps:
                  funding: FundingSource, long_venue: LongVenue, short_venue: ShortVenue, clock: Clock,
                  limits: StepLimits, journal: PositionJournal | None = None, guard: OpenGuard | None = None,
                  alerts: AlertSink | None = None, capital: CapitalSource | None = None,
-                 users: UserStore | None = None) -> None:
+                 users: UserStore | None = None, rebalancer: PositionRebalancer | None = None) -> None:
         self._capital, self._users = capital, users  # Reserve: free capital minus other opens' reservations
         self._alerts = alerts  # the operator's alerts: every unwind and needs_attention (None: not sent)
         self._guard = guard  # the per-user "open in flight" lock and the failed-open back-off (None: not kept)
@@ -101,6 +105,8 @@ class PositionSteps:
             "close_preflight": self.close_preflight, "close_short": self.close_short,
             "close_long": self.close_long, "reconcile": self.reconcile, "mark_closed": self.mark_closed,
         }
+        if rebalancer is not None:  # the rebalance state machine's steps (services/rebalance.py)
+            self._steps.update(rebalancer.steps())
 
     def run(self, step: str, state: State) -> State:
         handler = self._steps.get(step)

@@ -1,28 +1,35 @@
 """An in-place rebalance: a position drifting toward either liquidation shrinks both legs by the same SOL amount
 instead of closing (dnbot.domain.rebalance sizes it; docs/architecture.md, "Rebalance in place").
 
-The strategy worker runs it for a `Rebalance` decision (and resumes one left in flight). Safety, as for opens and
-closes:
+The strategy worker only STARTS it: the rebalance state machine (workflows/definitions.py,
+rebalance_position_definition, execution `rebalance-<position id>-<n>`) runs these steps in the position_steps
+function, the one that signs (`PositionRebalancer.steps()`). Safety, as for opens and closes:
 - Started by a versioned conditional write that records the intent on the position (`rebalancing`, numbered by
-  `rebalances`): two workers cannot both start one, and the number names its venue orders, so a retry (a
-  redelivered message, a crash after a venue answered) never trades twice: the short's orders carry the cloids
-  `rebalance-<n>` / `restore-<n>`, the long's deleverage is sent only while Asgard lists no update after the one
-  counted at the start.
+  `rebalances`): two executions cannot both start one, and the number names its venue orders, so a retried step
+  (a lost answer, a Lambda timeout) never trades twice: the short's orders carry the cloids `rebalance-<n>` /
+  `restore-<n>`, the long's deleverage is sent only while Asgard lists no update after the one counted at the
+  start.
 - The short first (Hyperliquid answers in a second; on a short drifting toward liquidation it is the urgent
   half), then the long's deleverage. If the long's half fails, the short is sold back (`restore-<n>`): the legs
-  are as before, equal. If that fails too, the position goes to needs_attention with an alert (the long is then
-  larger than its short, never the reverse: no naked short, and the reconciler restores the hedge).
-- A lost answer (either venue) leaves the intent on the position: the next tick resumes it; the reconciler skips
-  a position whose rebalance is in flight.
+  are as before, equal, and the position closes instead (a close message on the fan-out queue: the worker starts
+  it). If the restore fails too, the position goes to needs_attention with an alert (the long is then larger than
+  its short, never the reverse: no naked short, and the reconciler restores the hedge).
+- A lost answer (either venue) is retried by the state machine (`RebalanceLegPending`, a TransientVenueError):
+  the retry asks the venue what the first attempt did. The reconciler skips a position whose rebalance is in
+  flight.
 - At the end the ledger legs take the venues' new sizes, one activity event tells the trader, and a failure
   alerts the operator.
+
+`rebalance()` runs the same halves in one call (what the steps do, without the state machine's retries).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from typing import Any
 
 from dnbot.domain.positions import Position, PositionStatus, RebalanceInFlight
 from dnbot.domain.rebalance import CannotRebalance, LegsNow, RebalanceSize, maintenance_rate_from, size_rebalance
@@ -31,6 +38,7 @@ from dnbot.ports import (
     AlertSink,
     AmbiguousVenueError,
     Clock,
+    KillSwitchReader,
     LongDeleverager,
     LongState,
     PositionConflict,
@@ -38,7 +46,10 @@ from dnbot.ports import (
     ShortResizer,
     StepFill,
     TransientVenueError,
+    WorkQueue,
 )
+from dnbot.resources import KillSwitch
+from dnbot.services.position_steps import _error_text
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +64,22 @@ class RebalanceOutcome:
     reduce_sol: Decimal = Decimal(0)
 
 
+State = dict[str, Any]
+
+
+class RebalanceLegPending(TransientVenueError):
+    """A half's order was sent and its answer lost: the state machine retries the step, and the retry asks the
+    venue what the first attempt did (the cloid `rebalance-<n>` / `restore-<n>`, Asgard's update count)."""
+
+
+class RebalanceNotInFlight(Exception):
+    """A trading step of a rebalance found no intent on the position (a bug, or an operator's edit)."""
+
+
+class RestoreFailed(Exception):
+    """The long's half failed and the short could not be sold back: the position needs an operator."""
+
+
 def _may_still_land(error: Exception) -> bool:
     """Sent, no answer, may still land: AmbiguousVenueError, or the Asgard adapter's LongMayStillLand (matched
     by name: the service does not import the Solana-side adapter)."""
@@ -61,7 +88,12 @@ def _may_still_land(error: Exception) -> bool:
 
 class PositionRebalancer:
     def __init__(self, positions: PositionStore, long_venue: LongDeleverager, short_venue: ShortResizer,
-                 clock: Clock, activity: ActivityLog | None = None, alerts: AlertSink | None = None) -> None:
+                 clock: Clock, activity: ActivityLog | None = None, alerts: AlertSink | None = None,
+                 kill_switch: KillSwitchReader | None = None, closes: WorkQueue | None = None) -> None:
+        """`closes`: the fan-out queue; a rebalance that cannot be done asks the strategy worker for the close
+        it replaced (the steps do not start workflows). `kill_switch`: close-all refuses a new rebalance."""
+        self._kill_switch = kill_switch
+        self._closes = closes
         self._positions = positions
         self._long = long_venue
         self._short = short_venue
@@ -105,16 +137,19 @@ class PositionRebalancer:
             return RebalanceOutcome("cannot", str(error))
         if sized.reduce_sol <= 0:
             return RebalanceOutcome("not_needed", sized.explanation)
-        percentage = None if sized.close_percentage is None else sized.close_percentage.quantize(Decimal("0.0001"))
-        intent = RebalanceInFlight(position.rebalances + 1, sized.reduce_sol, sized.target_leverage.quantize(
-            Decimal("0.0001")), long.update_count, self._clock.now(), f"{reason}; {sized.explanation}", percentage,
-            long.value_usd - long.debt_usd)
+        intent = self._intent(position.rebalances + 1, sized, long, reason)
         try:
             position = self._positions.save_position(replace(
                 position, rebalancing=intent, rebalances=intent.number, updated_at=self._clock.now()))
         except PositionConflict:
             return RebalanceOutcome("skipped", "another writer changed the position first")
         return self._carry_out(position, intent)
+
+    def _intent(self, number: int, sized: RebalanceSize, long: LongState, reason: str) -> RebalanceInFlight:
+        percentage = None if sized.close_percentage is None else sized.close_percentage.quantize(Decimal("0.0001"))
+        return RebalanceInFlight(number, sized.reduce_sol, sized.target_leverage.quantize(Decimal("0.0001")),
+                                 long.update_count, self._clock.now(), f"{reason}; {sized.explanation}", percentage,
+                                 long.value_usd - long.debt_usd)
 
     def resume(self, position: Position) -> RebalanceOutcome:
         if position.rebalancing is None:
@@ -150,9 +185,147 @@ class PositionRebalancer:
         except Exception as error:
             if _may_still_land(error) or isinstance(error, TransientVenueError):
                 return RebalanceOutcome("in_flight", f"restoring the short: {error} (retried next tick)")
-            return self._needs_attention(position, intent, f"the long's update failed ({cause}) and the short "
-                                                           f"could not be restored ({error})")
+            return self._needs_attention(position, intent.number, intent.reduce_sol,
+                                         f"the long's update failed ({cause}) and the short could not be restored "
+                                         f"({error})")
         return self._undone(position, intent, f"Asgard's update failed ({cause}); the short was restored")
+
+    # --- the state machine's steps (position_steps; workflows/definitions.py, rebalance_position_definition) ----
+
+    def steps(self) -> dict[str, Callable[[State], State]]:
+        """The rebalance workflow's steps by name. Each takes the execution state {user_id, position_id, number,
+        reason, target_distance} and returns it; `outcome` routes the state machine's Choice states."""
+        return {"rebalance_preflight": self.preflight_step, "rebalance_short": self.short_step,
+                "rebalance_long": self.long_step, "mark_rebalanced": self.mark_rebalanced_step,
+                "rebalance_restore": self.restore_step, "rebalance_close_instead": self.close_instead_step,
+                "rebalance_needs_attention": self.needs_attention_step}
+
+    @staticmethod
+    def _ended(state: State, outcome: str, detail: str) -> State:
+        state["outcome"], state["detail"] = outcome, detail
+        return state
+
+    def preflight_step(self, state: State) -> State:
+        """Kill switch (read past its cache), the position OPEN, then the versioned write recording rebalance
+        number `number` (a PositionConflict is retried: the re-read finds the intent and resumes it)."""
+        if self._kill_switch is not None:
+            switch = self._kill_switch.kill_switch(fresh=True)
+            if switch is KillSwitch.CLOSE_ALL:
+                return self._ended(state, "refused", "kill switch is close-all: the position closes instead")
+        number = int(state["number"])
+        position = self._positions.get_position(state["user_id"], state["position_id"])
+        if position is None or position.status is not PositionStatus.OPEN:
+            return self._ended(state, "refused", "the position is not open")
+        if position.rebalancing is not None:
+            if position.rebalancing.number != number:
+                return self._ended(state, "refused", f"rebalance {position.rebalancing.number} is in flight")
+            return self._ended(state, "started", f"resuming rebalance {number}")
+        if position.rebalances >= number:
+            return self._ended(state, "done", f"rebalance {number} already ended")
+        if number != position.rebalances + 1:
+            return self._ended(state, "refused", f"rebalance {number} is not the next ({position.rebalances + 1})")
+        try:
+            sized, long = self.size(position, Decimal(str(state["target_distance"])))
+        except CannotRebalance as error:
+            return self._ended(state, "cannot", str(error))
+        if sized.reduce_sol <= 0:
+            return self._ended(state, "not_needed", sized.explanation)
+        intent = self._intent(number, sized, long, str(state.get("reason", "")))
+        self._positions.save_position(replace(position, rebalancing=intent, rebalances=number,
+                                              updated_at=self._clock.now()))
+        return self._ended(state, "started", intent.reason)
+
+    def _in_flight(self, state: State) -> tuple[Position, RebalanceInFlight]:
+        position = self._positions.get_position(state["user_id"], state["position_id"])
+        if position is None or position.rebalancing is None or position.rebalancing.number != int(state["number"]):
+            raise RebalanceNotInFlight(f"rebalance {state['number']} of {state['position_id']} is not in flight")
+        return position, position.rebalancing
+
+    def short_step(self, state: State) -> State:
+        """Hyperliquid's reduce-only buy-back under the cloid `rebalance-<n>` (a retry is answered from it)."""
+        position, intent = self._in_flight(state)
+        try:
+            reduced = self._short.resize_short(position.user_id, position.position_id, -intent.reduce_sol,
+                                               f"rebalance-{intent.number}")
+        except AmbiguousVenueError as error:
+            raise RebalanceLegPending(f"the short's buy-back may still fill: {error}") from error
+        state["bought_sol"] = str(reduced.size_sol)
+        return state
+
+    def long_step(self, state: State) -> State:
+        """Asgard's deleverage (or partial close), sent only while the long has no update after the counted one.
+        LongMayStillLand (an unanswered submit, its blockhash still valid) is retried as it is."""
+        position, intent = self._in_flight(state)
+        try:
+            self._long.shrink_long(position.user_id, position.position_id, target_leverage=intent.target_leverage,
+                                   close_percentage=intent.close_percentage,
+                                   updates_before=intent.long_updates_before)
+        except AmbiguousVenueError as error:
+            raise RebalanceLegPending(f"the long's update may still land: {error}") from error
+        return state
+
+    def mark_rebalanced_step(self, state: State) -> State:
+        """The ledger legs take the venues' sizes; the intent is cleared; the trader's activity says so."""
+        position = self._positions.get_position(state["user_id"], state["position_id"])
+        number = int(state["number"])
+        if position is not None and position.rebalancing is None and position.rebalances >= number:
+            return self._ended(state, "rebalanced", f"rebalance {number} already recorded")
+        position, intent = self._in_flight(state)
+        long = self._long.long_state(position.user_id, position.position_id)
+        if long is None:
+            raise RebalanceNotInFlight(f"Asgard no longer lists the long of {position.position_id}")
+        reduced = self._short.step_filled(position.user_id, position.position_id, f"rebalance-{number}")
+        outcome = self._finish(position, intent, long, reduced)
+        return self._ended(state, outcome.status, outcome.detail)
+
+    def restore_step(self, state: State) -> State:
+        """Compensation (a half failed): if the long's update landed after all, finish; else sell back what the
+        buy-back bought (`restore-<n>`, once) so both legs are as before, and record the rebalance as not done."""
+        position = self._positions.get_position(state["user_id"], state["position_id"])
+        if position is None or position.rebalancing is None:
+            return self._ended(state, "gone", "no rebalance in flight any more")
+        intent, cause = position.rebalancing, _error_text(state) or "a step failed"
+        long = self._long.long_state(position.user_id, position.position_id)
+        if long is not None and long.update_count > intent.long_updates_before:
+            return self._ended(state, "landed", f"the long's update landed after all ({cause})")
+        bought = self._short.step_filled(position.user_id, position.position_id, f"rebalance-{intent.number}")
+        if bought.size_sol > 0:
+            try:
+                self._short.resize_short(position.user_id, position.position_id, bought.size_sol,
+                                         f"restore-{intent.number}")
+            except Exception as error:
+                if _may_still_land(error) or isinstance(error, TransientVenueError):
+                    raise RebalanceLegPending(f"restoring the short: {error}") from error
+                raise RestoreFailed(f"the long's update failed ({cause}) and the short could not be restored "
+                                    f"({error})") from error
+            why = f"Asgard's update failed ({cause}); the short was restored"
+        else:
+            why = f"the short's buy-back did not trade ({cause})"
+        outcome = self._undone(position, intent, why)
+        return self._ended(state, "undone", outcome.detail)
+
+    def close_instead_step(self, state: State) -> State:
+        """No in-place reduction restores the distance, or a venue refused it (the legs are as they were, equal):
+        the risk stays, so the position closes, as before rebalances. The strategy worker starts the close."""
+        what = "impossible" if state.get("outcome") == "cannot" else "failed"
+        reason = f"rebalance {what} ({state.get('detail', '')}): {state.get('reason', '')}"
+        if self._closes is None:
+            raise RuntimeError("no queue to ask for the close a failed rebalance replaces")
+        self._closes.send_batch([{"kind": "close", "user_id": state["user_id"],
+                                  "position_id": state["position_id"], "reason": reason}])
+        state["close_reason"] = reason
+        return state
+
+    def needs_attention_step(self, state: State) -> State:
+        """The restore failed (or the ledger could not take the venues' sizes): alert; an operator decides."""
+        position = self._positions.get_position(state["user_id"], state["position_id"])
+        if position is None or position.status is PositionStatus.NEEDS_ATTENTION:
+            return state
+        intent = position.rebalancing
+        reduce_sol = intent.reduce_sol if intent is not None else Decimal(0)
+        outcome = self._needs_attention(position, int(state["number"]), reduce_sol,
+                                        _error_text(state) or "the rebalance could not finish")
+        return self._ended(state, outcome.status, outcome.detail)
 
     # --- records -----------------------------------------------------------------------------------------
 
@@ -216,15 +389,15 @@ class PositionRebalancer:
                                   "unchanged.", position.position_id)
         return RebalanceOutcome("failed", why)
 
-    def _needs_attention(self, position: Position, intent: RebalanceInFlight, why: str) -> RebalanceOutcome:
+    def _needs_attention(self, position: Position, number: int, reduce_sol: Decimal, why: str) -> RebalanceOutcome:
         fresh = self._positions.get_position(position.user_id, position.position_id) or position
-        reason = f"rebalance {intent.number}: {why}"
+        reason = f"rebalance {number}: {why}"
         flagged = fresh.moved_to(PositionStatus.NEEDS_ATTENTION, self._clock.now(), failure=reason)
         self._save(fresh, {"status": flagged.status, "failure": reason, "rebalancing": None})
         if self._alerts is not None:
             self._alerts.alert("needs_attention", f"position {position.position_id}: {reason}",
                                user_id=position.user_id, position_id=position.position_id,
-                               detail={"was": "open", "reduce_sol": intent.reduce_sol})
+                               detail={"was": fresh.status.value, "reduce_sol": reduce_sol})
         if self._activity is not None:
             self._activity.record(position.user_id, "needs_attention",
                                   f"{position.asset.value} needs an operator: {reason}.", position.position_id)

@@ -7,11 +7,11 @@ bar, for every running user, with a bounded amount of work per Lambda invocation
 - A worker (functions/strategy_worker, SQS, partial batch failures, a dead-letter queue) takes each message:
   a page message reads one page (USERS_PER_PAGE), enqueues one message per user or position (SendMessageBatch,
   ten a call) and the next page; a user message runs `dnbot.domain.strategy.decide_for_user` (the same function
-  the backtester replays) for that one user and turns its decisions into workflows (a Rebalance shrinks both legs
-  in place, services/rebalance.py, and a rebalance left in flight is finished first); a close message closes one
-  position.
+  the backtester replays) for that one user and turns its decisions into workflows (a Rebalance starts the
+  rebalance workflow, which shrinks both legs in place: services/rebalance.py, run by position_steps); a close
+  message closes one position (close-all, or the close a failed rebalance asks for).
 Every message is safe to deliver twice: an open takes the user's "open in flight" lock (one conditional write),
-and a close execution is named after its position.
+a close execution is named after its position, a rebalance execution after its position and number.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from dnbot.ports import (
     RatesStore,
     RiskReader,
     UserStore,
+    WorkflowStarter,
     WorkQueue,
 )
 from dnbot.resources import KillSwitch
@@ -51,7 +52,6 @@ from dnbot.services.rates import (
     outlook_to_json,
     strategy_history,
 )
-from dnbot.services.rebalance import PositionRebalancer
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class WorkerOutcome:
     opened: list[str] = field(default_factory=list)  # job ids
     closed: list[str] = field(default_factory=list)
     held: str | None = None  # why nothing opened
-    rebalanced: dict[str, str] = field(default_factory=dict)  # position id -> the rebalance's outcome
+    rebalanced: dict[str, str] = field(default_factory=dict)  # position id -> the rebalance execution started
 
 
 class StrategyTick:
@@ -146,10 +146,10 @@ class TickWorker:
 
     def __init__(self, users: UserStore, positions: PositionStore, pages: FanOutReads, rates: RatesStore,
                  capital: CapitalSource, risk: RiskReader, guard: OpenGuard, position_service: PositionService,
-                 queue: WorkQueue, clock: Clock, rebalancer: PositionRebalancer | None = None) -> None:
-        """`rebalancer`: a Rebalance decision shrinks both legs in place (services.rebalance); without one it
-        closes the position (the next tick re-enters if the carry still clears the bar)."""
-        self._rebalancer = rebalancer
+                 queue: WorkQueue, clock: Clock, rebalances: WorkflowStarter | None = None) -> None:
+        """`rebalances`: a Rebalance decision starts the rebalance workflow (both legs shrink in place); without
+        it the position closes (the next tick re-enters if the carry still clears the bar)."""
+        self._rebalances = rebalances
         self._users = users
         self._positions = positions
         self._pages = pages
@@ -180,9 +180,9 @@ class TickWorker:
                 follow.append({"kind": "close_page", "cursor": cursor})
             self._queue.send_batch(follow)
             return WorkerOutcome(kind, enqueued=len(follow))
-        if kind == "close":
+        if kind == "close":  # close-all's, or the close a failed rebalance asks for (its reason)
             job = self._position_service.request_close(message["user_id"], message["position_id"],
-                                                       CLOSE_ALL_REASON)
+                                                       message.get("reason") or CLOSE_ALL_REASON)
             return WorkerOutcome(kind, user_id=message["user_id"], closed=[job.job_id])
         if kind == "user":
             return self._decide(message["user_id"], message["context"])
@@ -202,11 +202,6 @@ class TickWorker:
             return outcome
         settings = UserSettings.create(**user.settings) if user.settings else UserSettings.create()
         positions = self._positions.list_positions(user_id)
-        if self._rebalancer is not None and any(p.rebalancing is not None for p in positions):
-            for position in positions:  # a rebalance left in flight (a lost answer, a crash) is finished first
-                if position.rebalancing is not None and position.status is PositionStatus.OPEN:
-                    outcome.rebalanced[position.position_id] = self._rebalancer.resume(position).status
-            positions = self._positions.list_positions(user_id)
         live = [LivePosition(p, self._peak(p, self._risk.readings(p)) if p.status is PositionStatus.OPEN
                              else RiskReadings()) for p in positions if p.status.is_live]
         now = self._clock.now()
@@ -220,17 +215,20 @@ class TickWorker:
             outlook=None if outlook is None else outlook_from_json(outlook),
             market_means=markets_from_json(context.get("market_means", [])))
         readings = {held.position.position_id: held.readings for held in live}
+        by_id = {held.position.position_id: held.position for held in live}
         for item in decision.decisions:
-            if isinstance(item, Rebalance) and self._rebalancer is not None:
+            position_id = getattr(item, "position_id", None)
+            in_flight = position_id in by_id and by_id[position_id].rebalancing is not None
+            if isinstance(item, Close | Rebalance) and in_flight:
+                # its rebalance workflow is trading: a close now would buy back the short the rebalance is
+                # resizing; the next tick decides again on the legs it leaves
+                outcome.rebalanced[item.position_id] = "in_flight"
+            elif isinstance(item, Rebalance) and self._rebalances is not None:
+                # the rebalance workflow shrinks both legs in place; if it cannot (no reduction restores the
+                # distance, a venue refused), it asks for the close through this queue
                 target = readings[item.position_id].liquidation_distance_at_open or DEFAULT_REBALANCE_DISTANCE
-                result = self._rebalancer.rebalance(user_id, item.position_id, item.reason, target)
-                outcome.rebalanced[item.position_id] = result.status
-                if result.status in ("cannot", "failed"):
-                    # no in-place reduction restores the distance, or a venue refused it (the legs are as they
-                    # were, equal): the risk stays, so the position closes, as it did before rebalances
-                    what = "impossible" if result.status == "cannot" else "failed"
-                    outcome.closed.append(self._position_service.request_close(
-                        user_id, item.position_id, f"rebalance {what} ({result.detail}): {item.reason}").job_id)
+                outcome.rebalanced[item.position_id] = self._rebalances.start_rebalance(
+                    by_id[item.position_id], item.reason, target)
             elif isinstance(item, Close | Rebalance):
                 # A rebalance re-centres both legs; until a dedicated workflow exists it is a close, and the
                 # next tick re-enters at the current price if the carry still clears the bar.

@@ -1,4 +1,4 @@
-"""ASL definitions of the two-leg workflows.
+"""ASL definitions of the two-leg workflows (open, close, rebalance in place) and the withdrawal.
 
 Every Task invokes the `position_steps` Lambda with `{"step": NAME, "state": <the execution state>}` and the
 step returns the whole new state, so a reader can follow one JSON object from Preflight to MarkOpen. The
@@ -8,7 +8,8 @@ function's ARN is the placeholder `${PositionStepsFunctionArn}`: CDK substitutes
 Error names are the Python exception class names the steps raise (Lambda reports them as `errorType`). Step
 Functions matches `ErrorEquals` by exact name, never by subclass, so every concrete retriable class is listed
 (tests/unit/workflows/test_definitions.py walks the classes and fails when one is missing):
-- `TransientVenueError` and its subclasses (`LegsStillOpen`): a venue was briefly unavailable; retried.
+- `TransientVenueError` and its subclasses (`LegsStillOpen`, `LongMayStillLand`, `RebalanceLegPending`): a venue
+  was briefly unavailable, or a rebalance half's answer was lost (its retry asks the venue); retried.
 - `PositionConflict`: another writer saved the position first; the step re-reads and re-applies (idempotent).
 - `AmbiguousVenueError`: a write may or may not have landed; never retried blindly (the next step reconciles).
 - everything else (StepRefused, VenueRejected, FillMismatch, IllegalTransition...) is a refusal or a bug, and
@@ -31,7 +32,7 @@ _LAMBDA_SERVICE_ERRORS = [
     "Lambda.TooManyRequestsException",
 ]
 # Every concrete class name a step raises for "try again": TransientVenueError's subclasses are listed one by one.
-TRANSIENT_VENUE_ERRORS = ("TransientVenueError", "LegsStillOpen", "LongMayStillLand")
+TRANSIENT_VENUE_ERRORS = ("TransientVenueError", "LegsStillOpen", "LongMayStillLand", "RebalanceLegPending")
 WRITE_CONFLICT_ERRORS = ("PositionConflict",)
 # The position_steps function's timeout is 120 s (resources.FUNCTIONS); a Task waits a little longer than that.
 TASK_TIMEOUT_SECONDS = 150
@@ -60,8 +61,33 @@ _RETRY_TRANSIENT_VENUE = {
 }
 
 
+# An Asgard submit whose answer was lost stays undecided until its blockhash expires (~60-90 s): the rebalance's
+# long half waits that out before its compensation sells the short back (a restore while the deleverage may still
+# land would leave the long smaller than its short).
+_RETRY_LONG_MAY_STILL_LAND = {
+    "ErrorEquals": ["LongMayStillLand"],
+    "IntervalSeconds": 5,
+    "MaxAttempts": 8,
+    "BackoffRate": 2.0,
+    "MaxDelaySeconds": 30,
+    "JitterStrategy": "FULL",
+}
+
+
+# A step that trades nothing and only records what the venues say may be rerun after any failure (a Lambda that
+# died mid-write): Step Functions wants States.ALL alone, in the last retrier.
+_RETRY_ANY = {
+    "ErrorEquals": ["States.ALL"],
+    "IntervalSeconds": 2,
+    "MaxAttempts": 3,
+    "BackoffRate": 2.0,
+    "JitterStrategy": "FULL",
+}
+
+
 def _task(step: str, *, next_state: str | None, retry_venue: bool = False,
-          catch_to: str | None = None, comment: str = "") -> dict[str, Any]:
+          catch_to: str | None = None, comment: str = "",
+          extra_retry: tuple[dict[str, Any], ...] = (), retry_any: bool = False) -> dict[str, Any]:
     state: dict[str, Any] = {
         "Type": "Task",
         "Comment": comment,
@@ -73,7 +99,9 @@ def _task(step: str, *, next_state: str | None, retry_venue: bool = False,
         },
         "OutputPath": "$.Payload",
         "TimeoutSeconds": TASK_TIMEOUT_SECONDS,
-        "Retry": [_RETRY_LAMBDA_SERVICE, _RETRY_WRITE_CONFLICT, *([_RETRY_TRANSIENT_VENUE] if retry_venue else [])],
+        # the first retrier whose ErrorEquals names the error applies: the specific ones come first
+        "Retry": [*extra_retry, _RETRY_LAMBDA_SERVICE, _RETRY_WRITE_CONFLICT,
+                  *([_RETRY_TRANSIENT_VENUE] if retry_venue else []), *([_RETRY_ANY] if retry_any else [])],
     }
     if catch_to is not None:
         state["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": catch_to}]
@@ -148,6 +176,64 @@ def close_position_definition() -> dict[str, Any]:
     }
 
 
+def rebalance_position_definition() -> dict[str, Any]:
+    """RebalancePreflight -> RebalanceShort -> RebalanceLong -> MarkRebalanced; a failed half goes to
+    RebalanceRestore (the short sold back, legs as before), then the close the rebalance replaced is asked for.
+    Steps: services/rebalance.py (PositionRebalancer.steps); execution `rebalance-<position id>-<n>`."""
+    return {
+        "Comment": "Shrink both legs of one open position by the same SOL (idempotent by position id and number).",
+        "StartAt": "RebalancePreflight",
+        "States": {
+            "RebalancePreflight": _task(
+                "rebalance_preflight", next_state="Started", retry_venue=True, catch_to="RebalanceFailed",
+                comment="Kill switch (fresh), position OPEN, size from both venues, versioned write of the intent"),
+            "Started": {
+                "Type": "Choice",
+                "Comment": "started: trade; cannot: no in-place reduction restores the distance, close instead; "
+                           "refused / not_needed / done: nothing to do",
+                "Choices": [
+                    {"Variable": "$.outcome", "StringEquals": "started", "Next": "RebalanceShort"},
+                    {"Variable": "$.outcome", "StringEquals": "cannot", "Next": "CloseInstead"},
+                ],
+                "Default": "NothingToDo",
+            },
+            "RebalanceShort": _task("rebalance_short", next_state="RebalanceLong", retry_venue=True,
+                                    catch_to="RebalanceRestore",
+                                    comment="Hyperliquid reduce-only buy-back, cloid rebalance-<n>"),
+            "RebalanceLong": _task("rebalance_long", next_state="MarkRebalanced", retry_venue=True,
+                                   catch_to="RebalanceRestore", extra_retry=(_RETRY_LONG_MAY_STILL_LAND,),
+                                   comment="Asgard deleverage (or partial close), once per counted update"),
+            "MarkRebalanced": _task("mark_rebalanced", next_state=None, catch_to="RebalanceNeedsAttention",
+                                    retry_any=True,
+                                    comment="Ledger legs = the venues' sizes; activity event (trades nothing: "
+                                            "rerun after any failure)"),
+            "RebalanceRestore": _task("rebalance_restore", next_state="Restored", retry_venue=True,
+                                      catch_to="RebalanceNeedsAttention",
+                                      comment="Compensation: sell back the buy-back (restore-<n>) unless the "
+                                              "long's update landed after all"),
+            "Restored": {
+                "Type": "Choice",
+                "Choices": [
+                    {"Variable": "$.outcome", "StringEquals": "landed", "Next": "MarkRebalanced"},
+                    {"Variable": "$.outcome", "StringEquals": "undone", "Next": "CloseAfterFailure"},
+                ],
+                "Default": "RebalanceFailed",
+            },
+            "CloseInstead": _task("rebalance_close_instead", next_state=None, catch_to="RebalanceFailed",
+                                  comment="Ask the strategy worker (fan-out queue) for the close"),
+            "CloseAfterFailure": _task("rebalance_close_instead", next_state="RebalanceFailed",
+                                       catch_to="RebalanceFailed",
+                                       comment="Legs restored, equal: the risk stays, so the position closes"),
+            "RebalanceNeedsAttention": _task("rebalance_needs_attention", next_state="RebalanceFailed",
+                                             catch_to="RebalanceFailed",
+                                             comment="The restore failed: alert the operator"),
+            "NothingToDo": {"Type": "Succeed"},
+            "RebalanceFailed": {"Type": "Fail", "Error": "RebalanceFailed",
+                                "Cause": "See the position's activity and the operator's alerts"},
+        },
+    }
+
+
 def withdraw_definition() -> dict[str, Any]:
     """Pay one confirmed withdrawal (dnbot.services.withdrawals): idempotent, so retries never pay twice."""
     return {
@@ -165,6 +251,8 @@ def definition_for(name: str) -> dict[str, Any]:
         return open_position_definition()
     if name == "close_position":
         return close_position_definition()
+    if name == "rebalance_position":
+        return rebalance_position_definition()
     raise KeyError(f"no state machine named {name!r}")
 
 

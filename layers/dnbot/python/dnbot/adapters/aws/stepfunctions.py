@@ -5,11 +5,14 @@
   Functions keeps a name for 90 days even after the execution ends, so a later close of the same position (after a
   close that ended in needs_attention) runs as close-<position id>-2, -3, ...: still one name per attempt, so two
   concurrent retries of that attempt are again one execution.
+- rebalance-<position id>-<n>: the position's n-th in-place rebalance (n = the one in flight, else the next): the
+  tick starting it again while it runs, or after it ended, is that one execution.
 """
 
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -22,7 +25,9 @@ MAX_CLOSE_ATTEMPTS = 50
 class StepFunctionsWorkflows:
     """Implements WorkflowStarter."""
 
-    def __init__(self, client: Any, open_state_machine_arn: str, close_state_machine_arn: str) -> None:
+    def __init__(self, client: Any, open_state_machine_arn: str, close_state_machine_arn: str,
+                 rebalance_state_machine_arn: str = "") -> None:
+        self._rebalance_arn = rebalance_state_machine_arn
         self._client = client
         self._open_arn = open_state_machine_arn
         self._close_arn = close_state_machine_arn
@@ -61,3 +66,13 @@ class StepFunctionsWorkflows:
             if existing["status"] == "RUNNING":  # "already running": that close is this close
                 return str(json.loads(existing["input"])["job_id"])
         raise RuntimeError(f"position {position.position_id} has been closed {MAX_CLOSE_ATTEMPTS} times")
+
+    def start_rebalance(self, position: Position, reason: str, target_distance: Decimal) -> str:
+        if not self._rebalance_arn:
+            raise RuntimeError("DNBOT_REBALANCE_STATE_MACHINE_ARN is not set: no rebalance workflow to start")
+        number = position.rebalancing.number if position.rebalancing is not None else position.rebalances + 1
+        name = f"rebalance-{position.position_id}-{number}"
+        state = {"user_id": position.user_id, "position_id": position.position_id, "number": number,
+                 "reason": reason, "target_distance": str(target_distance)}
+        self._start(self._rebalance_arn, name, state)  # already exists: that execution is this rebalance
+        return name
