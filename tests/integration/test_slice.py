@@ -189,6 +189,15 @@ def test_settings_round_trip_and_reset(alice: Client) -> None:
     assert alice.post("/api/v1/settings/reset").json()["preset"] == "balanced"
 
 
+def test_the_presets_the_settings_page_describes_come_from_the_domain(alice: Client) -> None:
+    presets = alice.get("/api/v1/presets").json()
+    assert [(p["name"], p["leverage"], p["margin_of_safety"]) for p in presets] == [
+        ("conservative", "2", "0.25"), ("balanced", "3", "0.1"), ("aggressive", "3.5", "0")]
+    assert {p["name"]: p["max_position_usd"] for p in presets} == {
+        "conservative": "25000", "balanced": "50000", "aggressive": "100000"}
+    assert presets[1]["exits"]["max_drawdown"] == "0.05"
+
+
 def test_balances_show_the_wallet_addresses(alice: Client) -> None:
     me = alice.get("/api/v1/auth/me").json()["user"]
     balances = alice.get("/api/v1/balances").json()

@@ -121,6 +121,7 @@ export const api = {
   balances: () => request("GET", "/balances", S.Balances),
   depositPlan: (capital: string) =>
     request("GET", `/deposit-plan?capital_usd=${encodeURIComponent(capital)}`, S.DepositPlan),
+  presets: () => request("GET", "/presets", S.Presets),
   settings: () => request("GET", "/settings", S.UserSettings),
   saveSettings: (body: SettingsUpdate) => request("POST", "/settings", S.UserSettings, body),
   resetSettings: () => request("POST", "/settings/reset", S.UserSettings),

@@ -23,6 +23,7 @@ export const keys = {
   balances: ["balances"] as const,
   depositPlan: (capital: string) => ["deposit-plan", capital] as const,
   settings: ["settings"] as const,
+  presets: ["presets"] as const,
 };
 
 /** Do not hammer the server with retries for answers that will not change (401, 404 no_rates_yet, 4xx). */
@@ -124,6 +125,11 @@ export function useDepositPlan(capital: string, enabled: boolean) {
 
 export function useSettings(enabled: boolean) {
   return useQuery({ queryKey: keys.settings, queryFn: api.settings, enabled, retry: retryTransient });
+}
+
+/** The risk presets: fixed by the server's release, so read once. */
+export function usePresets() {
+  return useQuery({ queryKey: keys.presets, queryFn: api.presets, staleTime: Infinity, retry: retryTransient });
 }
 
 /** Polls a job every second while it runs; stops once it succeeded or failed. */

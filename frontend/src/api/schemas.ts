@@ -227,3 +227,17 @@ export const UserSettings = z.looseObject({
   max_position_usd: Dec,
 });
 export type UserSettings = z.infer<typeof UserSettings>;
+
+// GET /presets: the risk presets (dnbot.domain.presets), in order of risk: what picking one fills in, and the
+// break-even rule's margin of safety (enter when the expected carry pays 1 + margin_of_safety round trips).
+export const Preset = z.looseObject({
+  name: PresetName,
+  leverage: Dec,
+  max_position_usd: Dec,
+  margin_of_safety: Dec,
+  exit_margin: Dec,
+  persistence_hours: z.number().int(),
+  exits: z.record(z.string(), z.string()),
+});
+export type Preset = z.infer<typeof Preset>;
+export const Presets = z.array(Preset);

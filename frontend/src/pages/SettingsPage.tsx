@@ -1,18 +1,22 @@
 import { useEffect, useState, type FormEvent } from "react";
 import { ApiError, type SettingsUpdate } from "../api/client";
-import { useResetSettings, useSaveSettings, useSettings } from "../api/hooks";
-import type { PresetName, UserSettings } from "../api/schemas";
-import { humanize, usd } from "../format";
+import { usePresets, useResetSettings, useSaveSettings, useSettings } from "../api/hooks";
+import { PresetName, type Preset, type UserSettings } from "../api/schemas";
+import { humanize, leverageText, pct, usd } from "../format";
 import { LeverageSlider } from "../components/Rates";
 import { Notice } from "../components/Spinner";
 import { NotificationSettings } from "../components/NotificationSettings";
 
-// Mirrors dnbot.domain.presets: what picking a preset fills in (the server re-validates everything).
-export const PRESETS: Record<PresetName, { leverage: string; max_position_usd: string; blurb: string }> = {
-  conservative: { leverage: "2", max_position_usd: "25000", blurb: "2x, enters above 8% net APY after 48 h of steady funding; exits early." },
-  balanced: { leverage: "3", max_position_usd: "50000", blurb: "3x, enters above 10% net APY after 24 h of steady funding." },
-  aggressive: { leverage: "4", max_position_usd: "100000", blurb: "4x, enters above 12% net APY after 12 h; tighter liquidation buffer." },
-};
+/** One line per preset, from the server's figures (GET /presets): never a copy that goes stale. */
+export function presetBlurb(preset: Preset): string {
+  const safety = Number(preset.margin_of_safety) > 0
+    ? `the round trip's costs plus a ${pct(preset.margin_of_safety, 0)} margin of safety`
+    : "the round trip's costs (no margin of safety)";
+  const drawdown = preset.exits.max_drawdown ? `; closes once ${pct(preset.exits.max_drawdown, 0)} down from its peak` : "";
+  return `${leverageText(preset.leverage)}, enters when the expected carry pays ${safety}, on the median funding `
+    + `of the last ${preset.persistence_hours} h${drawdown}; up to ${usd(preset.max_position_usd)} a position.`;
+}
+
 export const MIN_LEVERAGE = 2;
 export const MAX_LEVERAGE = 4;
 export const MIN_POSITION_USD = 50;
@@ -59,6 +63,8 @@ function extraFields(settings: UserSettings): [string, string][] {
 
 export function SettingsForm({ settings }: { settings: UserSettings }) {
   const [form, setForm] = useState<SettingsUpdate>(() => toForm(settings));
+  const presets = usePresets();
+  const presetOf = (name: PresetName) => presets.data?.find((p) => p.name === name);
   const [errors, setErrors] = useState<SettingsErrors>({});
   const [saved, setSaved] = useState<string | null>(null);
   const save = useSaveSettings();
@@ -89,19 +95,24 @@ export function SettingsForm({ settings }: { settings: UserSettings }) {
     <form onSubmit={submit} noValidate className="form settings-form">
       <fieldset className="presets">
         <legend>Risk preset</legend>
-        {(Object.keys(PRESETS) as PresetName[]).map((name) => (
-          <label key={name} className={`preset ${form.preset === name ? "selected" : ""}`}>
-            <input
-              type="radio"
-              name="preset"
-              value={name}
-              checked={form.preset === name}
-              onChange={() => update({ preset: name, leverage: PRESETS[name].leverage, max_position_usd: PRESETS[name].max_position_usd })}
-            />
-            <span className="preset-name">{humanize(name)}</span>
-            <span className="muted small">{PRESETS[name].blurb}</span>
-          </label>
-        ))}
+        {PresetName.options.map((name) => {
+          const preset = presetOf(name);
+          return (
+            <label key={name} className={`preset ${form.preset === name ? "selected" : ""}`}>
+              <input
+                type="radio"
+                name="preset"
+                value={name}
+                checked={form.preset === name}
+                onChange={() => update(preset
+                  ? { preset: name, leverage: String(Number(preset.leverage)), max_position_usd: String(Number(preset.max_position_usd)) }
+                  : { preset: name })}
+              />
+              <span className="preset-name">{humanize(name)}</span>
+              {preset && <span className="muted small">{presetBlurb(preset)}</span>}
+            </label>
+          );
+        })}
       </fieldset>
       <LeverageSlider id="settings-leverage" label="Leverage" value={form.leverage} onChange={(leverage) => update({ leverage })} />
       <label className="field">

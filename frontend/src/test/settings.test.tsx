@@ -4,6 +4,17 @@ import { setCsrfToken } from "../api/client";
 import { SettingsPage, validateSettings } from "../pages/SettingsPage";
 import { mockApi, renderWithClient } from "./utils";
 
+// GET /presets as the server answers it (dnbot.domain.presets through PresetOut)
+const exits = (drawdown: string) => ({ min_health_factor: "1.06", max_drawdown: drawdown, max_data_age_seconds: "300" });
+const PRESETS = [
+  { name: "conservative", leverage: "2", max_position_usd: "25000", margin_of_safety: "0.25", exit_margin: "0",
+    persistence_hours: 48, expected_holding_hours: 336, margin_buffer: "0.10", exits: exits("0.03") },
+  { name: "balanced", leverage: "3", max_position_usd: "50000", margin_of_safety: "0.1", exit_margin: "0.25",
+    persistence_hours: 24, expected_holding_hours: 240, margin_buffer: "0.05", exits: exits("0.05") },
+  { name: "aggressive", leverage: "3.5", max_position_usd: "100000", margin_of_safety: "0", exit_margin: "0.5",
+    persistence_hours: 12, expected_holding_hours: 168, margin_buffer: "0.03", exits: exits("0.08") },
+];
+
 describe("validateSettings", () => {
   it("accepts the presets' values and rejects out-of-range input", () => {
     expect(validateSettings({ preset: "balanced", leverage: "3", max_position_usd: "50000" })).toEqual({});
@@ -22,6 +33,7 @@ describe("SettingsPage", () => {
     setCsrfToken("tok-1");
     const { calls } = mockApi({
       "GET /notifications": { status: 200, body: { webhook_url: null } },
+      "GET /presets": { status: 200, body: PRESETS },
       "GET /settings": { status: 200, body: { preset: "balanced", leverage: "3", max_position_usd: "50000", min_net_apy: "0.10" } },
       "POST /settings": (call) => ({ status: 200, body: { ...(call.body as object), min_net_apy: "0.08" } }),
       "POST /settings/reset": { status: 200, body: { preset: "balanced", leverage: "3", max_position_usd: "50000" } },
@@ -37,6 +49,15 @@ describe("SettingsPage", () => {
     const alerts = await screen.findAllByRole("alert");
     expect(alerts.map((a) => a.textContent)).toEqual(["Leverage must be between 2x and 4x.", "The maximum position must be at least $50.00."]);
     expect(calls.filter((c) => c.method === "POST")).toHaveLength(0);
+
+    // the blurbs are the server's figures, not a copy in the page
+    expect(await screen.findByText("3.5x, enters when the expected carry pays the round trip's costs (no margin of safety), on the median funding of the last 12 h; closes once 8% down from its peak; up to $100,000.00 a position.")).toBeInTheDocument();
+    expect(screen.getByText(/^2x, .*plus a 25% margin of safety, on the median funding of the last 48 h; closes once 3% down/)).toBeInTheDocument();
+    expect(screen.getByText(/^3x, .*plus a 10% margin of safety, .* last 24 h/)).toBeInTheDocument();
+    expect(screen.getByRole("group", { name: "Risk preset" }).textContent).not.toMatch(/\b4x|net APY/); // the stale copy
+    fireEvent.click(screen.getByLabelText(/^Aggressive/));
+    expect(screen.getByLabelText("Leverage, exact (x)")).toHaveValue("3.5");
+    expect(screen.getByLabelText("Max position size (USD)")).toHaveValue("100000");
 
     fireEvent.click(screen.getByLabelText(/Conservative/));
     expect(screen.getByLabelText("Leverage, exact (x)")).toHaveValue("2");
@@ -61,6 +82,7 @@ describe("SettingsPage", () => {
   it("shows the server's refusal", async () => {
     mockApi({
       "GET /notifications": { status: 200, body: { webhook_url: null } },
+      "GET /presets": { status: 200, body: PRESETS },
       "GET /settings": { status: 200, body: { preset: "balanced", leverage: "3", max_position_usd: "50000" } },
       "POST /settings": { status: 422, body: { error: { code: "invalid_settings", message: "max position size must be at least $50" } } },
     });

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from dnbot.domain.assets import Asset, Protocol
 from dnbot.domain.positions import Job, Leg, Position
-from dnbot.domain.presets import UserSettings
+from dnbot.domain.presets import Preset, UserSettings
 from dnbot.domain.rates import RatesSnapshot
 from dnbot.domain.strategy import Candidate
 from dnbot.ports import Balances, UserRecord
@@ -341,6 +341,31 @@ class SettingsOut(BaseModel):
         return cls(preset=settings.preset.name.value, leverage=settings.leverage,
                    max_position_usd=settings.max_position_usd, min_net_apy=settings.preset.min_net_apy,
                    persistence_hours=settings.preset.persistence_hours,
+                   exits={name: str(getattr(exits, name)) for name in exits.__dataclass_fields__})
+
+
+class PresetOut(BaseModel):
+    """A risk preset as the settings page shows it (dnbot.domain.presets; docs/strategy.md): what picking it
+    fills in, and the break-even rule's margins (enter when the expected carry pays 1 + margin_of_safety round
+    trips; leave when staying costs 1 + exit_margin)."""
+
+    name: str
+    leverage: Decimal
+    max_position_usd: Decimal
+    margin_of_safety: Decimal
+    exit_margin: Decimal
+    persistence_hours: int
+    expected_holding_hours: int
+    margin_buffer: Decimal
+    exits: dict[str, str]
+
+    @classmethod
+    def build(cls, preset: Preset) -> PresetOut:
+        exits = preset.exits
+        return cls(name=preset.name.value, leverage=preset.leverage, max_position_usd=preset.max_position_usd,
+                   margin_of_safety=preset.margin_of_safety, exit_margin=preset.exit_margin,
+                   persistence_hours=preset.persistence_hours, expected_holding_hours=preset.expected_holding_hours,
+                   margin_buffer=preset.margin_buffer,
                    exits={name: str(getattr(exits, name)) for name in exits.__dataclass_fields__})
 
 

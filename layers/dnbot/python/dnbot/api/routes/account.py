@@ -3,7 +3,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from dnbot.api.deps import RuntimeDep, UserDep, audit
-from dnbot.api.schemas import BalancesResponse, SettingsBody, SettingsOut
+from dnbot.api.schemas import BalancesResponse, PresetOut, SettingsBody, SettingsOut
+from dnbot.domain.presets import PRESETS
 
 router = APIRouter(tags=["account"])
 
@@ -11,6 +12,12 @@ router = APIRouter(tags=["account"])
 @router.get("/settings")
 def get_settings(runtime: RuntimeDep, current: UserDep) -> SettingsOut:
     return SettingsOut.build(runtime.account.settings_of(current.user))
+
+
+@router.get("/presets")
+def presets(current: UserDep) -> list[PresetOut]:
+    """The risk presets, in order of risk: what the settings page describes and fills in."""
+    return [PresetOut.build(preset) for preset in PRESETS.values()]
 
 
 @router.post("/settings")
