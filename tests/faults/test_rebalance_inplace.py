@@ -381,8 +381,10 @@ def test_a_retried_rebalance_does_not_trade_twice(system: LocalSystem, trader: T
     assert execution.states.count("MarkRebalanced") == 1 and "RebalanceRestore" not in execution.states
     done = trader.position(position.position_id)
     assert done.rebalancing is None and done.rebalances == 1 and done.status is PositionStatus.OPEN
-    # the tick starting rebalance 1 again after it ended: the name is taken, nothing runs
-    assert runtime.workflows.start_rebalance(replace(done, rebalances=0), "again", D("0.3")) == name
+    # a worker that read the position before rebalance 1 was recorded starts it again after it ended: another run
+    # of number 1, whose preflight finds it done
+    late = trader.wait_execution(runtime.workflows.start_rebalance(replace(done, rebalances=0), "late", D("0.3")))
+    assert late.status == "SUCCEEDED" and late.output["outcome"] == "done", late
     state = {"user_id": trader.user_id, "position_id": position.position_id, "number": 1, "reason": "replay",
              "target_distance": "0.3"}
     for step in ("rebalance_short", "rebalance_long"):  # a late retry of a trading step: no intent, no trade

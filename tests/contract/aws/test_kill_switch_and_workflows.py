@@ -106,10 +106,31 @@ def test_a_duplicate_close_joins_the_running_one_and_a_later_close_runs_again(aw
 def test_every_task_has_a_timeout_and_jittered_retries_moto_accepts(aws: None) -> None:
     """moto's ASL parser (a port of LocalStack's) accepts TimeoutSeconds, JitterStrategy and MaxDelaySeconds."""
     sfn = boto3.client("stepfunctions", region_name="us-east-1")
-    for name in ("open_position", "close_position"):
+    for name in ("open_position", "close_position", "rebalance_position"):
         text = render(name, {"PositionStepsFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:steps"})
         states = json.loads(text)["States"]
         tasks = [s for s in states.values() if s["Type"] == "Task"]
         assert tasks and all(t["TimeoutSeconds"] > 0 for t in tasks)
         assert all(r["JitterStrategy"] == "FULL" for t in tasks for r in t["Retry"])
         sfn.create_state_machine(name=name, definition=text, roleArn="arn:aws:iam::123456789012:role/r")
+
+
+def test_a_rebalance_is_one_execution_per_number_while_it_runs(aws: None, parked_executions: None) -> None:
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    definition = render("rebalance_position", {"PositionStepsFunctionArn":
+                                               "arn:aws:lambda:us-east-1:123456789012:function:steps"})
+    arn = sfn.create_state_machine(name="rebalance", definition=definition,
+                                   roleArn="arn:aws:iam::123456789012:role/r")["stateMachineArn"]
+    workflows = StepFunctionsWorkflows(sfn, arn, arn, arn)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    position = Position("p1", "u1", Asset.SOL, Protocol.KAMINO, Decimal(3), Decimal(100), PositionStatus.OPEN,
+                        now, now, rebalances=2)
+    assert workflows.start_rebalance(position, "distance", Decimal("0.3")) == "rebalance-p1-3"
+    assert workflows.start_rebalance(position, "next tick", Decimal("0.3")) == "rebalance-p1-3"  # running: joined
+    (execution,) = sfn.list_executions(stateMachineArn=arn)["executions"]
+    assert json.loads(sfn.describe_execution(executionArn=execution["executionArn"])["input"]) == {
+        "user_id": "u1", "position_id": "p1", "number": 3, "reason": "distance", "target_distance": "0.3"}
+    sfn.stop_execution(executionArn=execution["executionArn"])  # ended without recording rebalance 3
+    assert workflows.start_rebalance(position, "later", Decimal("0.3")) == "rebalance-p1-3-2"
+    names = sorted(e["name"] for e in sfn.list_executions(stateMachineArn=arn)["executions"])
+    assert names == ["rebalance-p1-3", "rebalance-p1-3-2"]

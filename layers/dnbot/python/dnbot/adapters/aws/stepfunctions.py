@@ -6,7 +6,8 @@
   close that ended in needs_attention) runs as close-<position id>-2, -3, ...: still one name per attempt, so two
   concurrent retries of that attempt are again one execution.
 - rebalance-<position id>-<n>: the position's n-th in-place rebalance (n = the one in flight, else the next): the
-  tick starting it again while it runs, or after it ended, is that one execution.
+  tick starting it again while it runs is that one execution. One that ended without recording rebalance n (its
+  preflight found nothing to do) leaves the next start to run as rebalance-<position id>-<n>-2, -3, ...
 """
 
 from __future__ import annotations
@@ -71,8 +72,13 @@ class StepFunctionsWorkflows:
         if not self._rebalance_arn:
             raise RuntimeError("DNBOT_REBALANCE_STATE_MACHINE_ARN is not set: no rebalance workflow to start")
         number = position.rebalancing.number if position.rebalancing is not None else position.rebalances + 1
-        name = f"rebalance-{position.position_id}-{number}"
         state = {"user_id": position.user_id, "position_id": position.position_id, "number": number,
                  "reason": reason, "target_distance": str(target_distance)}
-        self._start(self._rebalance_arn, name, state)  # already exists: that execution is this rebalance
-        return name
+        for attempt in range(1, MAX_CLOSE_ATTEMPTS + 1):
+            name = f"rebalance-{position.position_id}-{number}" + ("" if attempt == 1 else f"-{attempt}")
+            existing = self._start(self._rebalance_arn, name, state)
+            if existing is None or existing["status"] == "RUNNING":  # running: that execution is this rebalance
+                return name
+            # it ended without recording rebalance `number` (nothing to do then, or refused): a later decision
+            # may try again; its preflight's numbering makes a run for a number already done a no-op
+        raise RuntimeError(f"rebalance {number} of {position.position_id} was started {MAX_CLOSE_ATTEMPTS} times")
