@@ -495,8 +495,10 @@ class Runtime:
         long, short = self.long_venue, self.short_venue
         if not isinstance(long, AsgardLongVenue) or not isinstance(short, HyperliquidShortVenue):
             return None
+        # a failed rebalance asks the workers for its close through the fan-out queue (set in AWS and `dnbot local`)
+        closes = self.user_queue if self.settings.user_queue_url else None
         return PositionRebalancer(self.store, long, short, self.clock, activity=self.activity, alerts=self.alerts,
-                                  kill_switch=self.kill_switch, closes=self.user_queue)
+                                  kill_switch=self.kill_switch, closes=closes)
 
     @cached_property
     def user_queue(self) -> WorkQueue:
