@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from dnbot.adapters.aws.ssm import SsmKillSwitch
     from dnbot.adapters.aws.starts import DynamoStartGuards
     from dnbot.adapters.balances import VenueBalances
+    from dnbot.adapters.evm.arbitrum import ArbitrumClient
     from dnbot.adapters.hyperliquid.info import HyperliquidInfo
     from dnbot.adapters.privy.wallets import PrivyWallets
     from dnbot.adapters.solana.withdrawal import SolanaWithdrawals
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
     from dnbot.services.auth import AuthService
     from dnbot.services.charts import ChartsService
     from dnbot.services.control import ControlService
+    from dnbot.services.deposits import DepositPlanner, DepositSweep
     from dnbot.services.idempotency import IdempotentStarts
     from dnbot.services.live_updates import LiveUpdates
     from dnbot.services.notifications import NotificationService
@@ -70,8 +72,6 @@ if TYPE_CHECKING:
     from dnbot.services.reconciler import Reconciler
     from dnbot.services.tick import StrategyTick, TickWorker
     from dnbot.services.withdrawals import CodeSender, TransferExecutor, WithdrawalService
-    from dnbot.adapters.evm.arbitrum import ArbitrumClient
-    from dnbot.services.deposits import DepositPlanner, DepositSweep
     from dnbot.settings import Settings
 
 
