@@ -8,6 +8,7 @@ import csv
 import io
 import uuid
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import httpx
@@ -90,9 +91,89 @@ def test_an_open_position_shows_live_risk_and_pnl_by_source_then_its_realized_hi
     exported = list(csv.DictReader(io.StringIO(fay.get("/api/v1/positions.csv").text)))
     row = next(r for r in exported if r["position_id"] == job["position_id"])
     assert row["total_usd"] == closed["pnl"]["total_usd"] and row["status"] == "closed"
-    funding_rows = list(csv.DictReader(io.StringIO(fay.get("/api/v1/funding.csv").text)))
-    assert next(r for r in funding_rows if r["position_id"] == job["position_id"])["funding_usd"] == \
-        closed["pnl"]["funding_usd"]
+    funding_rows = [r for r in csv.DictReader(io.StringIO(fay.get("/api/v1/funding.csv").text))
+                    if r["position_id"] == job["position_id"]]
+    assert len(funding_rows) >= 3
+    assert sum(Decimal(r["funding_usd"]) for r in funding_rows).quantize(Decimal("0.01")) == \
+        Decimal(closed["pnl"]["funding_usd"])
+
+
+def _funding_rows(fay: Client, query: str = "") -> list[dict[str, str]]:
+    reply = fay.get(f"/api/v1/funding.csv{query}")
+    assert reply.status_code == 200, reply.text
+    assert reply.headers["content-type"].startswith("text/csv")
+    assert reply.headers["content-disposition"] == 'attachment; filename="dnbot-funding.csv"'
+    rows = list(csv.DictReader(io.StringIO(reply.text)))
+    assert reply.text.startswith("time_utc,position_id,asset,funding_usd,account_funding_usd,position_size_sol,"
+                                 "funding_rate_hourly\r\n")
+    return rows
+
+
+def test_the_funding_export_has_each_positions_share_of_each_hourly_payment(
+        sim_system: LocalSystem, terminal: Terminal, fay: Client) -> None:
+    """Two positions share one Hyperliquid account for several hours: each payment is split by their sizes, and
+    a position's rows sum to its funding PnL to the cent, open and then closed."""
+    assert sim_system.sim is not None
+    small = fay.wait_job(fay.post("/api/v1/positions/open", {"asset": "SOL", "protocol": "drift", "leverage": "2",
+                                                              "size_usd": "500"}).json()["job_id"], timeout=60)
+    assert small["status"] == "succeeded", small
+    me = fay.get("/api/v1/auth/me").json()["user"]
+    httpx.post(f"{sim_system.sim.base_url}/sim/clock", json={"advance_hours": 2})
+    sim_system.functions.invoke("rates_poller", {})  # fresh rates for the second open's preflight
+    fay = log_in(sim_system, terminal, me["email"])
+    large = fay.wait_job(fay.post("/api/v1/positions/open", {"asset": "SOL", "protocol": "drift", "leverage": "3",
+                                                              "size_usd": "1500"}).json()["job_id"], timeout=60)
+    assert large["status"] == "succeeded", large
+    httpx.post(f"{sim_system.sim.base_url}/sim/clock", json={"advance_hours": 3})
+    sim_system.functions.invoke("rates_poller", {})
+    fay = log_in(sim_system, terminal, me["email"])
+    ids = (small["position_id"], large["position_id"])
+
+    rows = _funding_rows(fay)
+    mine = [r for r in rows if r["position_id"] in ids]
+    assert [r["time_utc"] for r in mine] == sorted(r["time_utc"] for r in mine)  # oldest first
+    by_hour: dict[str, list[dict[str, str]]] = {}
+    for row in mine:
+        by_hour.setdefault(row["time_utc"], []).append(row)
+        assert row["asset"] == "SOL" and Decimal(row["position_size_sol"]) > 0
+        assert datetime.fromisoformat(row["time_utc"]).utcoffset() == timedelta(0)
+    shared = [hour for hour, both in by_hour.items() if len(both) == 2]
+    assert len(shared) >= 3 and len(by_hour) >= len(shared) + 2  # two hours alone, then three together
+    for hour in shared:
+        one, other = by_hour[hour]
+        assert one["account_funding_usd"] == other["account_funding_usd"]
+        # the whole payment, split by the two shorts' sizes (nobody else holds a short on this account)
+        assert Decimal(one["funding_usd"]) + Decimal(other["funding_usd"]) == Decimal(one["account_funding_usd"])
+        bigger, lesser = sorted((one, other), key=lambda r: Decimal(r["position_size_sol"]), reverse=True)
+        assert abs(Decimal(bigger["funding_usd"])) >= abs(Decimal(lesser["funding_usd"]))
+        assert bigger["funding_rate_hourly"] == lesser["funding_rate_hourly"]
+
+    def summed(position_id: str, export: list[dict[str, str]]) -> Decimal:
+        return sum((Decimal(r["funding_usd"]) for r in export if r["position_id"] == position_id),
+                   Decimal(0)).quantize(Decimal("0.01"))
+
+    live = {p["position_id"]: p for p in fay.get("/api/v1/positions?view=active").json()["positions"]}
+    for position_id in ids:
+        assert summed(position_id, rows) == Decimal(live[position_id]["pnl"]["funding_usd"]) != 0
+
+    closing = fay.wait_job(fay.post(f"/api/v1/positions/{small['position_id']}/close").json()["job_id"], timeout=60)
+    assert closing["status"] == "succeeded", closing
+    history = fay.get("/api/v1/positions?view=history&limit=50").json()["positions"]
+    closed = next(p for p in history if p["position_id"] == small["position_id"])
+    assert summed(small["position_id"], _funding_rows(fay)) == Decimal(closed["pnl"]["funding_usd"])
+
+    first_hour = min(by_hour)
+    half_past = (datetime.fromisoformat(first_hour) + timedelta(minutes=30)).isoformat()[:19]  # naive = UTC
+    window = _funding_rows(fay, f"?since={first_hour.replace('+00:00', 'Z')}&until={half_past}")
+    assert {r["time_utc"] for r in window if r["position_id"] in ids} == {first_hour}
+
+
+@pytest.mark.parametrize("query", ["?since=yesterday", "?since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z",
+                                   "?since=2024-01-01T00:00:00Z&until=2026-01-01T00:00:00Z"])
+def test_a_bad_funding_export_range_is_a_422(fay: Client, query: str) -> None:
+    reply = fay.get(f"/api/v1/funding.csv{query}")
+    assert reply.status_code == 422 and reply.headers["content-type"].startswith("application/json")
+    assert reply.json()["error"]["code"] in ("invalid_request", "invalid_range")
 
 
 def test_activity_pages_newest_first_and_a_bad_cursor_is_a_400(fay: Client) -> None:

@@ -120,3 +120,15 @@ def test_realized_attribution_always_sums_to_the_total(parts: tuple[Decimal, ...
                                supply_interest_usd=supply, staking_usd=staking)
     assert split.total == total.quantize(D("0.01"))
     assert split.fees <= 0 and split.borrow <= 0
+
+
+def test_rounding_residue_never_lands_on_a_fixed_part() -> None:
+    """Funding is what the venue paid: its cents stay its own rounding; the residue goes to another part."""
+    from dnbot.domain.pnl import PnlBreakdown
+
+    exact = PnlBreakdown(funding=Decimal("0.045"), staking=Decimal(0), lending=Decimal("0.004"),
+                         borrow=Decimal("-0.004"), fees=Decimal("-0.47"), price=Decimal("0.004"))
+    free = exact.to_cents(target=Decimal("-0.41"))
+    kept = exact.to_cents(target=Decimal("-0.41"), fixed=("funding",))
+    assert sum(kept.as_dict().values()) == sum(free.as_dict().values()) == Decimal("-0.41")
+    assert kept.funding == Decimal("0.04") and free.funding != kept.funding

@@ -5,12 +5,14 @@ Venue ports speak domain types (Decimal money, named rate periods) so that a ser
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
 from dnbot.domain.assets import Asset
+from dnbot.domain.pnl import FundingShare
 from dnbot.domain.positions import Job, Position, PositionStatus
 from dnbot.domain.rates import FundingQuote, LendingMarket, RatesSnapshot
 from dnbot.domain.reconcile import VenueTruth
@@ -330,6 +332,12 @@ class ShortVenue(Protocol):
     def funding_usd(self, user_id: str, position_id: str, since: datetime) -> Decimal:
         """This position's funding received (+) or paid (-) since `since`: the venue pays the account every hour,
         split across the account's positions by their sizes in that hour."""
+        ...
+
+    def funding_shares(self, user_id: str, positions: Sequence[Position], since: datetime,
+                       until: datetime | None = None) -> list[FundingShare]:
+        """These positions' parts of each hourly payment between `since` and `until`, oldest first (a position's
+        parts sum to its funding_usd): the funding export."""
         ...
 
     def adjust_short(self, user_id: str, position_id: str, add_sol: Decimal) -> ShortFill:

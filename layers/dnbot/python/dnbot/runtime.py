@@ -572,7 +572,8 @@ class Runtime:
         return PortfolioService(self.store, self.store, self.risk,
                                 lambda p: self.short_venue.funding_usd(p.user_id, p.position_id, p.created_at),
                                 self.pnl_book, self.clock, self.settings.position_figures_cache_seconds,
-                                snapshots=self.pnl_snapshots)
+                                snapshots=self.pnl_snapshots,
+                                funding_shares_of=lambda *query: self.short_venue.funding_shares(*query))
 
     @cached_property
     def journal(self) -> PositionJournal:

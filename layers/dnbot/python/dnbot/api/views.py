@@ -5,14 +5,14 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel
 
-from dnbot.domain.pnl import CENT, PnlBreakdown
-from dnbot.domain.positions import Leg
+from dnbot.domain.pnl import FundingShare, PnlBreakdown
+from dnbot.domain.positions import Leg, Position
 from dnbot.ports import ActivityPage
 from dnbot.services.portfolio import HISTORY, PositionsPage, PositionView
 
@@ -174,14 +174,14 @@ def positions_csv(views: Iterable[PositionView]) -> str:
     return to_csv(POSITION_COLUMNS, (row(v) for v in views))
 
 
-FUNDING_COLUMNS = ("position_id", "asset", "protocol", "status", "opened_at", "closed_at", "funding_usd",
-                   "pnl_kind")
+FUNDING_COLUMNS = ("time_utc", "position_id", "asset", "funding_usd", "account_funding_usd", "position_size_sol",
+                   "funding_rate_hourly")
 
 
-def funding_csv(views: Iterable[PositionView]) -> str:
-    """Funding the short received (+) or paid (-) per position: realized once closed, to date while open."""
+def funding_csv(payments: Iterable[tuple[Position, FundingShare]]) -> str:
+    """One row per position per hourly Hyperliquid funding payment: the position's share of it (+ received,
+    - paid), the whole payment to the account, the position's short that hour and the hour's rate."""
     return to_csv(FUNDING_COLUMNS, (
-        [v.position.position_id, v.position.asset.value, v.position.protocol.label, v.position.status.value,
-         v.position.created_at, v.position.updated_at if v.position.status in HISTORY else None,
-         v.pnl.funding.quantize(CENT), v.pnl_kind]
-        for v in views if v.pnl is not None))
+        [share.at.astimezone(UTC).isoformat(), position.position_id, position.asset.value, share.share_usd,
+         share.account_usd, share.size_sol, share.funding_rate_hourly]
+        for position, share in payments))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
+from datetime import datetime
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 
 CENT = Decimal("0.01")
@@ -35,11 +36,13 @@ class PnlBreakdown:
     def add(self, **parts: Decimal) -> PnlBreakdown:
         return replace(self, **{name: getattr(self, name) + value for name, value in parts.items()})
 
-    def to_cents(self, target: Decimal | None = None) -> PnlBreakdown:
+    def to_cents(self, target: Decimal | None = None, fixed: tuple[str, ...] = ()) -> PnlBreakdown:
         """Each part rounded to the cent, then the few cents of rounding residue moved one at a time onto the
         parts that rounding moved most the other way (never onto a part that is exactly zero), so that the
         parts sum exactly to the total rounded to the cent. `target` is that rounded total when the caller
-        computed it independently (e.g. final equity - capital, in cents)."""
+        computed it independently (e.g. final equity - capital, in cents). The `fixed` parts (a venue's own
+        record, like the funding Hyperliquid paid) keep their own rounding and take no residue while another part
+        can."""
         exact = [getattr(self, name) for name in SOURCES]
         if target is None:
             target = self.total.quantize(CENT, rounding=ROUND_HALF_EVEN)
@@ -49,6 +52,7 @@ class PnlBreakdown:
         # the parts rounding lost most in the direction of the residue come first; exact zeros never take one
         order = sorted((i for i in range(len(exact)) if exact[i] != ZERO),
                        key=lambda i: (exact[i] - rounded[i]) * step, reverse=True)
+        order = [i for i in order if SOURCES[i] not in fixed] or order
         if not order:
             order = [SOURCES.index("price")]
         for n in range(abs(residue)):
@@ -76,7 +80,7 @@ def attribute_realized(*, total_usd: Decimal, funding_usd: Decimal, fees_usd: De
     measured = PnlBreakdown(funding=funding_usd, staking=staking_usd, lending=supply_interest_usd,
                             borrow=-abs(borrow_interest_usd), fees=-abs(fees_usd))
     exact = measured.add(price=total_usd - measured.total)
-    return exact.to_cents(target=total_usd.quantize(CENT, rounding=ROUND_HALF_EVEN))
+    return exact.to_cents(target=total_usd.quantize(CENT, rounding=ROUND_HALF_EVEN), fixed=("funding",))
 
 
 def staking_usd_from_rate(lst_units: Decimal, lst_sol_rate_open: Decimal, lst_sol_rate_close: Decimal,
@@ -111,3 +115,19 @@ def split_by_size(total_usd: Decimal, sizes: Mapping[str, Decimal], quantum: Dec
     parts = dict.fromkeys(sizes, ZERO)
     parts.update({key: (value * quantum).quantize(quantum) for key, value in floored.items()})
     return parts
+
+
+@dataclass(frozen=True)
+class FundingShare:
+    """One position's part of one hourly funding payment the venue made to the account (positive: received).
+
+    `share_usd` is split_by_size of `account_usd` over the positions' sizes that hour, so the shares of a payment
+    add up to it and a position's shares add up to its funding PnL."""
+
+    at: datetime  # the hour the venue paid, UTC
+    position_id: str
+    share_usd: Decimal
+    account_usd: Decimal  # the whole payment to the account
+    size_sol: Decimal  # this position's short that hour
+    funding_rate_hourly: Decimal
+

@@ -73,7 +73,7 @@ def unrealized(*, long: LegFill, short: LegFill, long_price_now_usd: Decimal, sh
         price=long.size * (long_price_now_usd - long.entry_price_usd)
         + short.size * (short.entry_price_usd - short_mark_now_usd),
     )
-    return exact.to_cents()
+    return exact.to_cents(fixed=("funding",))
 
 
 def realized(*, total_usd: Decimal, funding_usd: Decimal, fees_usd: Decimal, debt_usd: Decimal,

@@ -8,12 +8,14 @@ reports legs by position id) and can be told to fail.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from dnbot.domain.assets import Asset, Protocol
 from dnbot.domain.carry import HYPERLIQUID_TAKER_FEE_RATE
+from dnbot.domain.pnl import FundingShare
 from dnbot.domain.positions import Position
 from dnbot.domain.rates import FundingQuote, LendingMarket
 from dnbot.domain.risk import RiskReadings
@@ -22,6 +24,7 @@ from dnbot.ports import Balances, LongFill, LongOpenRequest, ShortFill, UserReco
 from dnbot.sim.world import SimWorld
 
 CENT = Decimal("0.01")
+FUNDING_QUANTUM = Decimal("0.000001")  # funding payments to the micro-dollar, as Hyperliquid reports them
 ASGARD_FEE_RATE = Decimal("0.0005")
 
 
@@ -206,16 +209,32 @@ class PaperVenues:
 
     def funding_usd(self, user_id: str, position_id: str, since: datetime) -> Decimal:
         """Each whole hour held: size x that hour's price x its rate (positive: the short receives)."""
+        shares = self._funding_shares(user_id, position_id, since, None)
+        return sum((share.share_usd for share in shares), Decimal(0)).quantize(CENT)
+
+    def funding_shares(self, user_id: str, positions: Sequence[Position], since: datetime,
+                       until: datetime | None = None) -> list[FundingShare]:
+        """Paper shorts are not netted: each position's payment is its own (the account's payment = its share)."""
+        shares = [share for position in positions
+                  for share in self._funding_shares(user_id, position.position_id, position.created_at, until)
+                  if share.at >= since]
+        return sorted(shares, key=lambda share: (share.at, share.position_id))
+
+    def _funding_shares(self, user_id: str, position_id: str, since: datetime,
+                        until: datetime | None) -> list[FundingShare]:
         held = self._shorts.get((user_id, position_id)) or self._closed_shorts.get((user_id, position_id))
         if held is None:
-            return Decimal(0)
+            return []
         market, now = self._world.market, self._world.clock.now()
+        end = min(now, until) if until is not None else now
         hour = since.replace(minute=0, second=0, microsecond=0) + HOUR
-        total = Decimal(0)
-        while hour <= now:
-            total += held.size_sol * market.sol_price(hour) * market.funding_hourly(hour - HOUR)
+        shares: list[FundingShare] = []
+        while hour <= end:
+            rate = market.funding_hourly(hour - HOUR)
+            paid = (held.size_sol * market.sol_price(hour) * rate).quantize(FUNDING_QUANTUM)
+            shares.append(FundingShare(hour, position_id, paid, paid, held.size_sol, rate))
             hour += HOUR
-        return total.quantize(CENT)
+        return shares
 
     def close_short(self, user_id: str, position_id: str, size_sol: Decimal) -> Decimal:
         """Buy back `size_sol` of this position's short (at most what it holds); the rest stays open."""

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from dnbot.local.paper import CENT, PaperVenues
+from dnbot.domain.pnl import FundingShare
+from dnbot.local.paper import FUNDING_QUANTUM, PaperVenues
 from dnbot.ports import FundingSource
 from dnbot.sim.world import SimWorld
 
@@ -42,15 +43,23 @@ class LivePaperVenues(PaperVenues):
                 self._cached = (self._monotonic(), self._funding.sol_funding().oracle_price)
             return self._cached[1]
 
-    def funding_usd(self, user_id: str, position_id: str, since: datetime) -> Decimal:
+    def _funding_shares(self, user_id: str, position_id: str, since: datetime,
+                        until: datetime | None) -> list[FundingShare]:
         """Each whole hour held: size x the current price x that hour's published rate (Hyperliquid's funding
         history; the hour's own price is not fetched, the current one stands in)."""
         held = self._shorts.get((user_id, position_id)) or self._closed_shorts.get((user_id, position_id))
         if held is None:
-            return Decimal(0)
+            return []
         first = since.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
         hours = int((self._now() - first) // timedelta(hours=1)) + 1
         if hours <= 0:
-            return Decimal(0)
-        rates = self._funding.funding_history_hourly(hours)
-        return sum((held.size_sol * self._price() * rate for rate in rates), Decimal(0)).quantize(CENT)
+            return []
+        rates = self._funding.funding_history_hourly(hours)  # oldest first: the hour `first` onwards
+        price, shares = self._price(), []
+        for index, rate in enumerate(rates):
+            at = first + timedelta(hours=index)
+            if until is not None and at > until:
+                break
+            paid = (held.size_sol * price * rate).quantize(FUNDING_QUANTUM)
+            shares.append(FundingShare(at, position_id, paid, paid, held.size_sol, rate))
+        return shares

@@ -11,13 +11,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
-from dnbot.domain.pnl import SOURCES, PnlBreakdown
+from dnbot.domain.pnl import SOURCES, FundingShare, PnlBreakdown
 from dnbot.domain.pnl_breakdown import CarryRates, LegFill, long_price_now, realized, unrealized
 from dnbot.domain.positions import Position, PositionStatus
 from dnbot.domain.risk import RiskReadings, joint_view
@@ -78,6 +78,20 @@ def debt_of(position: Position) -> Decimal:
     return notional - notional / position.leverage
 
 
+FUNDING_EXPORT_DEFAULT_DAYS = 31
+FUNDING_EXPORT_MAX_DAYS = 366
+FundingSharesOf = Callable[[str, Sequence[Position], datetime, datetime | None], list[FundingShare]]
+
+
+class InvalidRange(ServiceError):
+    status = 422
+    code = "invalid_range"
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def hours_between(start: datetime, end: datetime) -> Decimal:
     return max(Decimal(0), Decimal(str((end - start).total_seconds())) / HOURS)
 
@@ -86,8 +100,9 @@ class PortfolioService:
     def __init__(self, positions: PositionStore, rates: RatesStore, risk: RiskReader,
                  funding_of: Callable[[Position], Decimal], pnl_book: PnlBook, clock: Clock,
                  cache_seconds: float = 15.0, monotonic: Callable[[], float] = time.monotonic,
-                 snapshots: PnlSnapshots | None = None) -> None:
+                 snapshots: PnlSnapshots | None = None, funding_shares_of: FundingSharesOf | None = None) -> None:
         self._snapshots = snapshots
+        self._funding_shares_of = funding_shares_of
         self._positions = positions
         self._rates = rates
         self._risk = risk
@@ -130,6 +145,28 @@ class PortfolioService:
             if page.cursor is None:
                 return views
             cursor = page.cursor
+
+    def funding_payments(self, user_id: str, since: datetime | None,
+                         until: datetime | None) -> list[tuple[Position, FundingShare]]:
+        """Every hourly funding payment the user's positions took part in between `since` and `until` (default:
+        the last FUNDING_EXPORT_DEFAULT_DAYS days up to now; at most FUNDING_EXPORT_MAX_DAYS), oldest first, each
+        position's share of it (what its funding PnL sums)."""
+        if self._funding_shares_of is None:
+            raise ServiceError("the funding export is not available here.", code="not_available")
+        until = _utc(until) if until is not None else self._clock.now()
+        since = _utc(since) if since is not None else until - timedelta(days=FUNDING_EXPORT_DEFAULT_DAYS)
+        if since >= until:
+            raise InvalidRange("since must be before until (ISO 8601 times, UTC when no offset is given).")
+        if until - since > timedelta(days=FUNDING_EXPORT_MAX_DAYS):
+            raise InvalidRange(f"since..until spans at most {FUNDING_EXPORT_MAX_DAYS} days; export a year at a time.")
+        positions = [p for p in self._positions.list_positions(user_id)
+                     if p.short_leg is not None and p.created_at < until]
+        if not positions:
+            return []
+        by_id = {p.position_id: p for p in positions}
+        shares = self._funding_shares_of(user_id, positions, since, until)
+        return [(by_id[share.position_id], share) for share in shares
+                if share.position_id in by_id and since <= share.at <= until]
 
     def one(self, position: Position) -> PositionView:
         booked = self._pnl.realized_of(position.user_id) if position.status in HISTORY else {}

@@ -9,11 +9,12 @@ each hourly funding payment can be split by each position's own size in that hou
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from dnbot.domain.pnl import split_by_size
+from dnbot.domain.pnl import FundingShare, split_by_size
 
 ACTION_OPEN = 0x01
 ACTION_REBALANCE = 0x02
@@ -67,14 +68,25 @@ def action_of(cloid: str) -> int | None:
 
 
 def position_funding_usd(info: InfoReader, address: str, position_id: str, since: datetime) -> Decimal:
-    """This position's share of the account's funding since `since`: Hyperliquid pays the account every hour
-    (userFunding, with the account's size then); each payment is split by each position's own short in that hour
-    (its fills before the hour; a short no position placed gets its own share), so concurrent positions' shares
-    add up to what the venue paid."""
-    me = position_key(position_id)
-    payments = info.post({"type": "userFunding", "user": address, "startTime": int(since.timestamp() * 1000)})
+    """This position's share of the account's funding since `since` (the sum of its funding_shares)."""
+    return sum((share.share_usd for share in funding_shares(info, address, (position_id,), since)), Decimal(0))
+
+
+def funding_shares(info: InfoReader, address: str, position_ids: Sequence[str], since: datetime,
+                   until: datetime | None = None) -> list[FundingShare]:
+    """Each position's part of each hourly payment the account received between `since` and `until`.
+
+    Hyperliquid pays the account every hour (userFunding, with the account's size then); each payment is split by
+    each position's own short in that hour (its fills before the hour; a short no position placed gets its own
+    share), so concurrent positions' shares add up to what the venue paid. Two venue reads, whatever the number
+    of positions."""
+    wanted = {position_key(position_id): position_id for position_id in position_ids}
+    query: dict[str, Any] = {"type": "userFunding", "user": address, "startTime": int(since.timestamp() * 1000)}
+    if until is not None:
+        query["endTime"] = int(until.timestamp() * 1000)
+    payments = info.post(query)
     fills = [fill for fill in info.post({"type": "userFills", "user": address}) if fill.get("coin") == info.coin]
-    total = Decimal(0)
+    shares: list[FundingShare] = []
     for payment in payments:
         delta = payment.get("delta", {})
         if delta.get("coin") != info.coin:
@@ -86,14 +98,19 @@ def position_funding_usd(info: InfoReader, address: str, position_id: str, since
             if key is not None and int(fill["time"]) < hour_ms:
                 sizes[key] = sizes.get(key, Decimal(0)) + (
                     Decimal(fill["sz"]) if fill["side"] == "A" else -Decimal(fill["sz"]))
-        if sizes.get(me, Decimal(0)) <= 0:
-            continue
         held = {key: size for key, size in sizes.items() if size > 0}
+        if not held.keys() & wanted.keys():
+            continue
         outside = -Decimal(str(delta.get("szi", "0"))) - sum(held.values(), Decimal(0))
         if outside > 0:
             held[UNATTRIBUTED] = outside
-        total += split_by_size(Decimal(str(delta["usdc"])), held, quantum=FUNDING_QUANTUM)[me]
-    return total
+        paid = Decimal(str(delta["usdc"]))
+        split = split_by_size(paid, held, quantum=FUNDING_QUANTUM)
+        at = datetime.fromtimestamp(hour_ms / 1000, tz=UTC)
+        rate = Decimal(str(delta.get("fundingRate", "0")))
+        shares.extend(FundingShare(at, wanted[key], split[key], paid, held[key], rate)
+                      for key in sorted(held.keys() & wanted.keys(), key=wanted.__getitem__))
+    return shares
 
 
 def is_closing(action: int | None) -> bool:

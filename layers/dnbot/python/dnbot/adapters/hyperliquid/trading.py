@@ -17,7 +17,7 @@ each hourly payment by each position's own size in that hour (docs/architecture.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
@@ -41,12 +41,15 @@ from dnbot.adapters.hyperliquid.positions import (
 from dnbot.adapters.hyperliquid.positions import (
     action_of,
     cloid_for,
+    funding_shares,
     is_closing,
     position_funding_usd,
     position_key,
     position_key_of,
     resizes_short,
 )
+from dnbot.domain.pnl import FundingShare
+from dnbot.domain.positions import Position
 from dnbot.ports import (
     AgentKeyVault,
     AmbiguousVenueError,
@@ -365,6 +368,12 @@ class HyperliquidShortVenue:
     def funding_usd(self, user_id: str, position_id: str, since: datetime) -> Decimal:
         """This position's share of the account's funding since `since` (positions.position_funding_usd)."""
         return position_funding_usd(self.info, self._address_of(user_id), position_id, since)
+
+    def funding_shares(self, user_id: str, positions: Sequence[Position], since: datetime,
+                       until: datetime | None = None) -> list[FundingShare]:
+        """The same split, payment by payment (positions.funding_shares): the funding export."""
+        return funding_shares(self.info, self._address_of(user_id), [p.position_id for p in positions], since,
+                              until)
 
     def schedule_cancel(self, user_id: str, at_ms: int | None) -> None:
         """Dead-man switch: Hyperliquid cancels the agent's open orders at `at_ms` unless it is pushed back."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from fastapi import APIRouter, Query, Response
 
 from dnbot.api.deps import RuntimeDep, UserDep
@@ -31,5 +33,9 @@ def export_positions(runtime: RuntimeDep, current: UserDep) -> Response:
 
 
 @router.get("/funding.csv")
-def export_funding(runtime: RuntimeDep, current: UserDep) -> Response:
-    return _csv(funding_csv(runtime.portfolio.every(current.user.user_id)), "dnbot-funding.csv")
+def export_funding(runtime: RuntimeDep, current: UserDep,
+                   since: datetime | None = Query(None, description="ISO 8601; default: 31 days before until"),
+                   until: datetime | None = Query(None, description="ISO 8601; default: now")) -> Response:
+    """Funding received (+) or paid (-): one row per position per hourly payment, at most 366 days a request."""
+    payments = runtime.portfolio.funding_payments(current.user.user_id, since, until)
+    return _csv(funding_csv(payments), "dnbot-funding.csv")
