@@ -49,7 +49,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from solders.compute_budget import set_compute_unit_limit, set_compute_unit_price
 from solders.instruction import AccountMeta, Instruction
 from solders.message import MessageV0, to_bytes_versioned
@@ -127,6 +127,24 @@ class CloseRequestBody(_Body):
 
 class SubmitBody(_Body):
     signedTxs: list[str]  # noqa: N815
+
+
+class AsgardPriceMove(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    factor: Decimal = Field(gt=0, le=100)
+
+
+class LstRateMove(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    asset: Asset
+    factor: Decimal = Field(gt=0, le=2)
+
+    @field_validator("asset")
+    @classmethod
+    def _lst(cls, asset: Asset) -> Asset:
+        if not asset.is_lst:
+            raise ValueError("an LST: jitoSOL, jupSOL or INF")
+        return asset
 
 
 class RefreshBody(_Body):
@@ -240,6 +258,10 @@ class AsgardSim:
         self.pending: dict[str, PendingTx] = {}  # by sha256 of the message
         self._ids = itertools.count(1)
         self._exchange_rates: dict[Asset, tuple[datetime, Decimal]] = {}
+        # controls (`POST /sim/asgard/price`, `/sim/asgard/lst-rate`): Asgard's SOL price alone x this (a venue
+        # price divergence), and an LST's market price x its factor (a depeg: below its redemption value)
+        self.sol_price_factor = Decimal(1)
+        self.lst_price_factors: dict[Asset, Decimal] = {}
         self.lock = threading.RLock()
 
     # --- market data ---
@@ -306,8 +328,11 @@ class AsgardSim:
 
     def price(self, asset: Asset, at: datetime | None = None) -> Decimal:
         moment = at or self.now()
-        return (Decimal(self.world.market.sol_price(moment)) * self.exchange_rate(asset, moment)).quantize(
-            Decimal("0.0001"))
+        return (Decimal(self.world.market.sol_price(moment)) * self.exchange_rate(asset, moment)
+                * self._price_factor(asset)).quantize(Decimal("0.0001"))
+
+    def _price_factor(self, asset: Asset) -> Decimal:
+        return self.sol_price_factor * self.lst_price_factors.get(asset, Decimal(1))
 
     def open_debt(self, market: SimMarket) -> Decimal:
         return sum((p.debt for p in self.positions.values()
@@ -363,7 +388,7 @@ class AsgardSim:
             position.size *= 1 + supply / 8760
             position.debt *= 1 + self.usdc_borrow_apy(market, hour) / 8760
             low = (Decimal(self.world.market.candle(hour).low) * self.world.market.sol_price_factor
-                   * self.exchange_rate(market.asset, hour))
+                   * self.exchange_rate(market.asset, hour) * self._price_factor(market.asset))
             self._maybe_liquidate(position, low, hour)
             position.accrued_to = hour + HOUR
         self._maybe_liquidate(position, self.price(market.asset, now), now)
@@ -930,6 +955,25 @@ def build_app(world: Any, sim: AsgardSim | None = None, limiter: RateLimiter | N
 def build_control(world: Any, app: FastAPI) -> APIRouter:
     venue: AsgardSim = app.state.asgard
     router = APIRouter()
+
+    @router.post("/price")
+    def move_price(body: AsgardPriceMove) -> dict[str, Any]:
+        """Asgard's SOL price (and so every asset it prices) alone x `factor`, on top of `/sim/market`:
+        the venues disagree on SOL (Hyperliquid's oracle is untouched); `1` puts it back."""
+        with venue.lock:
+            venue.sol_price_factor = body.factor
+            return {"factor": str(body.factor), "sol_price": str(venue.price(Asset.SOL))}
+
+    @router.post("/lst-rate")
+    def move_lst_rate(body: LstRateMove) -> dict[str, Any]:
+        """An LST's market price at Asgard x `factor` (its LST/SOL rate below the redemption rate the
+        staking APY accrues: a depeg); `1` puts it back."""
+        with venue.lock:
+            venue.lst_price_factors[body.asset] = body.factor
+            rate = venue.price(body.asset) / venue.price(Asset.SOL)
+            return {"asset": body.asset.value, "factor": str(body.factor),
+                    "redemption_rate": str(venue.exchange_rate(body.asset, venue.now())),
+                    "market_rate": str(rate.quantize(Decimal("0.000001")))}
 
     @router.get("/positions")
     def positions() -> list[dict[str, Any]]:
