@@ -126,11 +126,15 @@ def test_stale_rates_refuse_opens_and_risk_exits_still_act(product: Product) -> 
         _refused_at_preflight(trader, "SOL", "drift", "rates are")
 
         # the risk exits still act on stale rates: the venues disagree on SOL, the tick closes the position
-        with _bot_running(trader), _moved(product, "/sim/asgard/price", {"factor": "0.97"}, {"factor": "1"}):
-            tick = product.run_schedule("strategy_tick")
-            assert "funding_history" in tick.get("errors", {}), tick  # its history read failed; exits still ran
-            row = _wait_status(trader, position, PositionStatus.CLOSED)
-            product.clear_faults()  # (the poller in _moved's exit must succeed)
+        with _bot_running(trader):
+            _sim(product, "/sim/asgard/price", {"factor": "0.97"})
+            try:
+                tick = product.run_schedule("strategy_tick")
+                assert "funding_history" in tick.get("errors", {}), tick  # its history read failed; exits ran
+                row = _wait_status(trader, position, PositionStatus.CLOSED)
+            finally:
+                _sim(product, "/sim/asgard/price", {"factor": "1"})
+    product.run_schedule("rates_poller")  # the sources answer again: fresh rates for the next scenario
     assert "venues disagree on SOL" in (row["close_reason"] or ""), row
     product.reconcile()
     report = _assert_holds(trader.check())
