@@ -127,7 +127,7 @@ class Runtime:
 
     _SERVICES = ("rates", "auth", "positions", "control", "account", "tick", "steps", "live_updates", "portfolio",
                  "journal", "idempotent_starts", "reconciler", "charts", "withdrawals", "deposit_sweep",
-                 "deposit_planner")
+                 "deposit_planner", "tick_worker")
 
     def override(self, **parts: Any) -> Runtime:
         """Replace lazily-built parts (tests, and `dnbot local` for its local-only adapters).
@@ -476,7 +476,7 @@ class Runtime:
         # the worker only STARTS a rebalance (the rebalance workflow runs it in position_steps): it signs nothing
         return TickWorker(self.store, self.store, self.store, self.store, self.capital, self.risk, self.starts,
                           self.positions, self.user_queue, self.clock,
-                          rebalances=self.workflows if self.rebalance_in_place else None)
+                          rebalances=self.workflows if self.rebalance_in_place else None, activity=self.activity)
 
     @cached_property
     def rebalance_in_place(self) -> bool:

@@ -121,6 +121,9 @@ class Position:
     rebalances: int = 0
     rebalancing: RebalanceInFlight | None = None
     peak_equity_usd: Decimal | None = None
+    # The risk checks the tick warned the trader about and that have not recovered yet (dnbot.domain.risk_warnings,
+    # comma-separated): a check is announced once per crossing.
+    risk_warned: str | None = None
     # What rebalances took out of the legs' marks: the long's equity paid out (a partial close) or spent (swap
     # costs), plus the short's realized PnL of its buy-backs after fees (now in the Hyperliquid account). The
     # equity reading and the realized PnL add it back; `rebalance_collateral_usd` is the collateral the smaller

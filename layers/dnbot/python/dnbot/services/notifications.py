@@ -3,7 +3,8 @@ anything that accepts `{"text": ...}`).
 
 One place decides what is worth a message: the state table's stream (ws_broadcast) hands every new activity
 line here (`from_stream`), whichever workflow, tick or API call wrote it; opens, closes, unwinds, failed opens,
-needs-attention, rebalances, liquidation warnings and withdrawals become a queued message. The notifier Lambda
+needs-attention, rebalances, liquidation warnings (the tick's `risk_warning` lines, and positions closing for
+liquidation risk) and withdrawals become a queued message. The notifier Lambda
 delivers each (`deliver`), looking the URL up again at delivery time and checking it once more, so a removed or
 re-pointed webhook is honoured. The queue retries; its dead-letter queue keeps what never got through.
 
@@ -21,6 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from dnbot.domain.risk import ExitReason
+from dnbot.domain.risk_warnings import RISK_WARNING
 from dnbot.ports import Clock, Notifier, WebhookSender, WebhookStore
 from dnbot.services.errors import NotFound, ServiceError
 
@@ -29,7 +31,7 @@ MAX_TEXT_LENGTH = 1900  # Discord refuses content over 2000 characters
 # Activity kinds a trader is told about (services/portfolio.py's PositionJournal writes them), and prefixes for
 # the families other parts add (rebalance_*, liquidation_*, withdrawal_*).
 NOTIFY_KINDS = frozenset({"position_opened", "position_closed", "unwind", "position_failed", "needs_attention",
-                          "position_rebalanced"})
+                          "position_rebalanced", RISK_WARNING})
 NOTIFY_PREFIXES = ("rebalance", "liquidation", "withdrawal", "withdraw", "deposit")  # deposit: services/deposits
 TEST_KIND = "test"
 # A position the bot starts closing because a leg is near liquidation is the trader's liquidation warning: its
@@ -97,6 +99,8 @@ def notification_for(item: Item) -> tuple[str, str, dict[str, Any]] | None:
         return None
     if not user_id or not message:
         return None
+    if kind == RISK_WARNING:  # the tick's warning before an exit level ("Liquidation warning on SOL: ...")
+        kind = LIQUIDATION_WARNING
     event: dict[str, Any] = {"kind": kind, "at": item.get("at"), "position_id": item.get("position_id")}
     detail = item.get("detail")
     if isinstance(detail, Mapping):

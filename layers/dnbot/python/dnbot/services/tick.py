@@ -26,8 +26,10 @@ from dnbot.domain.positions import Position, PositionStatus, reserved_capital_us
 from dnbot.domain.presets import UserSettings
 from dnbot.domain.rates import RatesSnapshot
 from dnbot.domain.risk import RiskReadings
+from dnbot.domain.risk_warnings import RISK_WARNING, assess_warnings, decode_warned, encode_warned
 from dnbot.domain.strategy import Close, Hold, LivePosition, Open, Rebalance, decide_for_user
 from dnbot.ports import (
+    ActivityLog,
     CapitalSource,
     Clock,
     FanOutReads,
@@ -146,10 +148,13 @@ class TickWorker:
 
     def __init__(self, users: UserStore, positions: PositionStore, pages: FanOutReads, rates: RatesStore,
                  capital: CapitalSource, risk: RiskReader, guard: OpenGuard, position_service: PositionService,
-                 queue: WorkQueue, clock: Clock, rebalances: WorkflowStarter | None = None) -> None:
+                 queue: WorkQueue, clock: Clock, rebalances: WorkflowStarter | None = None,
+                 activity: ActivityLog | None = None) -> None:
         """`rebalances`: a Rebalance decision starts the rebalance workflow (both legs shrink in place); without
-        it the position closes (the next tick re-enters if the carry still clears the bar)."""
+        it the position closes (the next tick re-enters if the carry still clears the bar). `activity`: a risk
+        reading crossing its warning level is recorded there once (`risk_warning`)."""
         self._rebalances = rebalances
+        self._activity = activity
         self._users = users
         self._positions = positions
         self._pages = pages
@@ -202,7 +207,7 @@ class TickWorker:
             return outcome
         settings = UserSettings.create(**user.settings) if user.settings else UserSettings.create()
         positions = self._positions.list_positions(user_id)
-        live = [LivePosition(p, self._peak(p, self._risk.readings(p)) if p.status is PositionStatus.OPEN
+        live = [LivePosition(p, self._watch(p, self._risk.readings(p), settings) if p.status is PositionStatus.OPEN
                              else RiskReadings()) for p in positions if p.status.is_live]
         now = self._clock.now()
         # the capital running opens reserved is not free, even where the venues' balances still show it
@@ -250,20 +255,48 @@ class TickWorker:
                 outcome.held = item.reason
         return outcome
 
-    def _peak(self, position: Position, readings: RiskReadings) -> RiskReadings:
+    def _watch(self, position: Position, readings: RiskReadings, settings: UserSettings) -> RiskReadings:
+        """Keep the peak equity, then tell the trader once when a reading crosses its warning level."""
+        position, readings = self._peak(position, readings)
+        self._warn(position, readings, settings)
+        return readings
+
+    def _peak(self, position: Position, readings: RiskReadings) -> tuple[Position, RiskReadings]:
         """Drawdown is measured from the position's peak equity: a higher reading than the stored peak is kept on
         the position (one conditional write; a writer that got there first wins, the next tick tries again)."""
         equity, peak = readings.equity_usd, readings.peak_equity_usd
         if equity is None or (peak is not None and equity <= peak):
-            return readings
+            return position, readings
         stored = position.peak_equity_usd
         if stored is not None and equity <= stored * (1 + PEAK_WRITE_STEP):
-            return replace(readings, peak_equity_usd=equity)  # a new high by a hair: not worth a write
+            return position, replace(readings, peak_equity_usd=equity)  # a new high by a hair: not worth a write
         try:
-            self._positions.save_position(replace(position, peak_equity_usd=equity))
+            position = self._positions.save_position(replace(position, peak_equity_usd=equity))
         except PositionConflict:
             logger.info("peak equity of %s not kept: the position changed", position.position_id)
-        return replace(readings, peak_equity_usd=equity)
+        return position, replace(readings, peak_equity_usd=equity)
+
+    def _warn(self, position: Position, readings: RiskReadings, settings: UserSettings) -> None:
+        """One `risk_warning` per crossing: the warned checks are kept on the position by a conditional write, and
+        only the writer that won records the event (a message delivered twice, or two workers, warn once)."""
+        if self._activity is None:
+            return
+        state = assess_warnings(readings, settings.exits, decode_warned(position.risk_warned))
+        stored = encode_warned(state.warned)
+        if stored == position.risk_warned:
+            return
+        try:
+            self._positions.save_position(replace(position, risk_warned=stored))
+        except PositionConflict:
+            logger.info("risk warning state of %s not kept: the position changed", position.position_id)
+            return
+        if state.new:
+            detail = {w.check.value: format(w.reading, "f") for w in state.new}
+            self._activity.record(
+                position.user_id, RISK_WARNING,
+                f"Liquidation warning on {position.asset.value}: "
+                + "; ".join(w.explanation for w in state.new) + ". The bot keeps watching and acts at the exit level.",
+                position.position_id, **detail)
 
     def _backing_off(self, user_id: str, now: datetime) -> str | None:
         backoff = self._guard.open_backoff(user_id)

@@ -163,6 +163,7 @@ def position_to_item(position: Position) -> dict[str, Any]:
         "rebalances": position.rebalances,
         "rebalancing": _rebalance_to_item(position.rebalancing),
         "peak_equity_usd": position.peak_equity_usd,
+        "risk_warned": position.risk_warned,
         "rebalance_cash_usd": position.rebalance_cash_usd,
         "rebalance_collateral_usd": position.rebalance_collateral_usd,
     }
@@ -207,6 +208,7 @@ def position_from_item(item: dict[str, Any]) -> Position:
         rebalances=int(item.get("rebalances", 0)),
         rebalancing=_rebalance_from_item(item.get("rebalancing")),
         peak_equity_usd=_dec(item.get("peak_equity_usd")),
+        risk_warned=item.get("risk_warned"),
         rebalance_cash_usd=Decimal(item.get("rebalance_cash_usd", 0)),
         rebalance_collateral_usd=Decimal(item.get("rebalance_collateral_usd", 0)),
     )
