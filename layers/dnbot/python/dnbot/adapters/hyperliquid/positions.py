@@ -26,6 +26,7 @@ ACTION_REBALANCE_BASE = 0x100
 _ACTIONS = {"open": ACTION_OPEN, "rebalance": ACTION_REBALANCE}
 FUNDING_QUANTUM = Decimal("0.000001")  # Hyperliquid reports funding payments to the micro-dollar
 UNATTRIBUTED = "unattributed"
+FUNDING_PAGE = 500  # rows Hyperliquid's info endpoint returns at most for one time-ranged query
 
 
 class InfoReader(Protocol):
@@ -72,6 +73,21 @@ def position_funding_usd(info: InfoReader, address: str, position_id: str, since
     return sum((share.share_usd for share in funding_shares(info, address, (position_id,), since)), Decimal(0))
 
 
+def user_funding(info: InfoReader, address: str, start_ms: int, end_ms: int | None) -> list[dict[str, Any]]:
+    """Every userFunding row from `start_ms` to `end_ms`: Hyperliquid answers at most FUNDING_PAGE rows a request
+    (oldest first), so a full page asks again from just after its last row."""
+    rows: list[dict[str, Any]] = []
+    while True:
+        query: dict[str, Any] = {"type": "userFunding", "user": address, "startTime": start_ms}
+        if end_ms is not None:
+            query["endTime"] = end_ms
+        page = info.post(query)
+        rows.extend(page)
+        if len(page) < FUNDING_PAGE:
+            return rows
+        start_ms = max(int(row["time"]) for row in page) + 1
+
+
 def funding_shares(info: InfoReader, address: str, position_ids: Sequence[str], since: datetime,
                    until: datetime | None = None) -> list[FundingShare]:
     """Each position's part of each hourly payment the account received between `since` and `until`.
@@ -81,10 +97,8 @@ def funding_shares(info: InfoReader, address: str, position_ids: Sequence[str], 
     share), so concurrent positions' shares add up to what the venue paid. Two venue reads, whatever the number
     of positions."""
     wanted = {position_key(position_id): position_id for position_id in position_ids}
-    query: dict[str, Any] = {"type": "userFunding", "user": address, "startTime": int(since.timestamp() * 1000)}
-    if until is not None:
-        query["endTime"] = int(until.timestamp() * 1000)
-    payments = info.post(query)
+    payments = user_funding(info, address, int(since.timestamp() * 1000),
+                            None if until is None else int(until.timestamp() * 1000))
     fills = [fill for fill in info.post({"type": "userFills", "user": address}) if fill.get("coin") == info.coin]
     shares: list[FundingShare] = []
     for payment in payments:
