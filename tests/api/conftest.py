@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from dnbot.api.app import create_app
 from dnbot.local.system import LocalSystem
-from tests.integration.helpers import Terminal
+from tests.integration.helpers import Terminal, embedded_system
 
 
 @pytest.fixture(scope="module")
@@ -19,11 +19,9 @@ def terminal() -> Terminal:
 
 @pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory, terminal: Terminal) -> Iterator[LocalSystem]:
-    local = LocalSystem(port=0, state_dir=tmp_path_factory.mktemp("state"), scheduled=False, say=terminal.say,
-                        venues="paper", admin_emails=("operator@example.com",))
-    local.start()
-    yield local
-    local.stop()
+    with embedded_system(tmp_path_factory.mktemp("state"), terminal, "paper",
+                         admin_emails=("operator@example.com",)) as local:
+        yield local
 
 
 @pytest.fixture(scope="module")

@@ -3,11 +3,26 @@ measures each one). Every scenario's figure is printed at the end of the run."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from dnbot.local.system import LocalSystem
 from tests.faults.invariant import FIGURES
+from tests.integration.helpers import Terminal, embedded_system
+
+
+@pytest.fixture(scope="module")
+def terminal() -> Terminal:
+    return Terminal()
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory: pytest.TempPathFactory, terminal: Terminal) -> Iterator[LocalSystem]:
+    """One `dnbot local` per module, every venue through its production adapter against the simulator."""
+    with embedded_system(tmp_path_factory.mktemp("state"), terminal, "sim") as local:
+        yield local
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

@@ -27,20 +27,6 @@ pytestmark = pytest.mark.xdist_group("moto")
 D = Decimal
 
 
-@pytest.fixture(scope="module")
-def terminal() -> Terminal:
-    return Terminal()
-
-
-@pytest.fixture(scope="module")
-def system(tmp_path_factory: pytest.TempPathFactory, terminal: Terminal) -> Iterator[LocalSystem]:
-    local = LocalSystem(port=0, state_dir=tmp_path_factory.mktemp("state"), scheduled=False, say=terminal.say,
-                        venues="sim")
-    local.start()
-    yield local
-    local.stop()
-
-
 @pytest.fixture(autouse=True)
 def _no_fault_outlives_its_test(system: LocalSystem) -> Iterator[None]:
     yield

@@ -35,28 +35,6 @@ RICH_FUNDING_HOURLY = D("0.0003")  # the carry stays: no rate-based exit gets in
 EXITS = UserSettings.create().exits
 
 
-@pytest.fixture(scope="module")
-def terminal() -> Terminal:
-    return Terminal()
-
-
-@pytest.fixture(scope="module")
-def system(tmp_path_factory: pytest.TempPathFactory, terminal: Terminal) -> Iterator[LocalSystem]:
-    from moto.core.config import default_user_config
-
-    # `dnbot local` turns moto's ASL executor on process-wide: put it back for the tests that run after these
-    before = default_user_config.get("stepfunctions")
-    local = LocalSystem(port=0, state_dir=tmp_path_factory.mktemp("state"), scheduled=False, say=terminal.say,
-                        venues="sim")
-    local.start()
-    yield local
-    local.stop()
-    if before is None:
-        default_user_config.pop("stepfunctions", None)
-    else:
-        default_user_config["stepfunctions"] = before
-
-
 @pytest.fixture(autouse=True)
 def _calm_market(system: LocalSystem) -> Iterator[None]:
     yield

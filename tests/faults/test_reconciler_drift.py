@@ -6,7 +6,6 @@ closed)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -21,20 +20,6 @@ from tests.faults.invariant import assert_invariant, check_invariant, record_fig
 from tests.integration.helpers import Client, Terminal, log_in
 
 pytestmark = pytest.mark.xdist_group("moto")
-
-
-@pytest.fixture(scope="module")
-def terminal() -> Terminal:
-    return Terminal()
-
-
-@pytest.fixture(scope="module")
-def system(tmp_path_factory: pytest.TempPathFactory, terminal: Terminal) -> Iterator[LocalSystem]:
-    local = LocalSystem(port=0, state_dir=tmp_path_factory.mktemp("state"), scheduled=False, say=terminal.say,
-                        venues="sim")
-    local.start()
-    yield local
-    local.stop()
 
 
 def _user(system: LocalSystem, client: Client) -> UserRecord:

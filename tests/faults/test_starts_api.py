@@ -32,20 +32,6 @@ OPEN_BODY = {"asset": "SOL", "protocol": "drift", "leverage": "2", "size_usd": "
 RICH_FUNDING_HOURLY = Decimal("0.0003")  # the short earns well past the round trip: the strategy opens
 
 
-@pytest.fixture(scope="module")
-def terminal() -> Terminal:
-    return Terminal()
-
-
-@pytest.fixture(scope="module")
-def system(tmp_path_factory: pytest.TempPathFactory, terminal: Terminal) -> Iterator[LocalSystem]:
-    local = LocalSystem(port=0, state_dir=tmp_path_factory.mktemp("state"), scheduled=False, say=terminal.say,
-                        venues="sim")
-    local.start()
-    yield local
-    local.stop()
-
-
 @pytest.fixture(autouse=True)
 def _clean(system: LocalSystem) -> Iterator[None]:
     yield

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from dnbot.local.system import LocalSystem
-from tests.integration.helpers import Terminal
+from tests.integration.helpers import Terminal, embedded_system
 
 
 @pytest.fixture(scope="module")
@@ -17,9 +17,14 @@ def terminal() -> Terminal:
 
 @pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory, terminal: Terminal) -> Iterator[LocalSystem]:
-    local = LocalSystem(port=0, state_dir=tmp_path_factory.mktemp("state"), scheduled=False, say=terminal.say,
-                        venues="paper",
-                        admin_emails=("operator@example.com",))
-    local.start()
-    yield local
-    local.stop()
+    """Paper venues: the kind ones, for flows that are not about the venues' wire formats."""
+    with embedded_system(tmp_path_factory.mktemp("state"), terminal, "paper",
+                         admin_emails=("operator@example.com",)) as local:
+        yield local
+
+
+@pytest.fixture(scope="module")
+def sim_system(tmp_path_factory: pytest.TempPathFactory, terminal: Terminal) -> Iterator[LocalSystem]:
+    """Every venue through its production adapter against the simulator."""
+    with embedded_system(tmp_path_factory.mktemp("state"), terminal, "sim") as local:
+        yield local

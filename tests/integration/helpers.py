@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import httpx
 
@@ -23,6 +26,26 @@ class Terminal:
             if line.startswith(f"dnbot local: login code for {email}: "):
                 return line.rsplit(" ", 1)[-1]
         raise AssertionError(f"no login code printed for {email}")
+
+
+@contextmanager
+def embedded_system(state_dir: Path, terminal: Terminal, venues: Literal["sim", "paper"],
+                    **options: Any) -> Iterator[LocalSystem]:
+    """One `dnbot local` for a test module (no schedules: tests run them). `dnbot local` turns moto's ASL executor
+    on process-wide, so the setting is put back for the modules that run after it in the same worker."""
+    from moto.core.config import default_user_config
+
+    before = default_user_config.get("stepfunctions")
+    local = LocalSystem(port=0, state_dir=state_dir, scheduled=False, say=terminal.say, venues=venues, **options)
+    local.start()
+    try:
+        yield local
+    finally:
+        local.stop()
+        if before is None:
+            default_user_config.pop("stepfunctions", None)
+        else:
+            default_user_config["stepfunctions"] = before
 
 
 @dataclass

@@ -4,7 +4,6 @@ schedule, and GET /deposit-plan says what to send where."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 
 import httpx
@@ -17,12 +16,8 @@ pytestmark = pytest.mark.xdist_group("moto")
 
 
 @pytest.fixture(scope="module")
-def system(tmp_path_factory: pytest.TempPathFactory, terminal: Terminal) -> Iterator[LocalSystem]:
-    local = LocalSystem(port=0, state_dir=tmp_path_factory.mktemp("state"), scheduled=False, say=terminal.say,
-                        venues="sim")
-    local.start()
-    yield local
-    local.stop()
+def system(sim_system: LocalSystem) -> LocalSystem:
+    return sim_system
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ venue refusal mid-open leaves no naked leg."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 
 import httpx
@@ -14,15 +13,6 @@ from dnbot.local.system import LocalSystem
 from tests.integration.helpers import Client, Terminal, log_in
 
 pytestmark = pytest.mark.xdist_group("moto")
-
-
-@pytest.fixture(scope="module")
-def sim_system(tmp_path_factory: pytest.TempPathFactory, terminal: Terminal) -> Iterator[LocalSystem]:
-    local = LocalSystem(port=0, state_dir=tmp_path_factory.mktemp("state"), scheduled=False, say=terminal.say,
-                        venues="sim")
-    local.start()
-    yield local
-    local.stop()
 
 
 @pytest.fixture(scope="module")

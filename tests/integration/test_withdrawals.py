@@ -4,7 +4,6 @@ confirmation through the user's Privy wallet signed with the KMS key, refusals t
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -18,15 +17,6 @@ from tests.integration.helpers import Client, Terminal, log_in
 pytestmark = pytest.mark.xdist_group("moto")
 
 OUTSIDE = str(Keypair().pubkey())  # somebody else's wallet
-
-
-@pytest.fixture(scope="module")
-def sim_system(tmp_path_factory: pytest.TempPathFactory, terminal: Terminal) -> Iterator[LocalSystem]:
-    local = LocalSystem(port=0, state_dir=tmp_path_factory.mktemp("state"), scheduled=False, say=terminal.say,
-                        venues="sim")
-    local.start()
-    yield local
-    local.stop()
 
 
 @pytest.fixture(scope="module")

@@ -210,6 +210,6 @@ def test_a_risk_warning_line_is_a_liquidation_warning_message() -> None:
     found = notification_for(_activity("risk_warning", message="Liquidation warning on SOL: Asgard health factor "
                                        "1.150 (the bot closes under 1.10).", detail={"health_factor": "1.15"}))
     assert found is not None
-    user_id, text, event = found
+    _user_id, text, event = found
     assert text == "dnbot: Liquidation warning on SOL: Asgard health factor 1.150 (the bot closes under 1.10)."
     assert event["kind"] == "liquidation_warning" and event["detail"] == {"health_factor": "1.15"}
