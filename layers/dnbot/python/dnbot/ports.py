@@ -732,3 +732,16 @@ class ShortResizer(Protocol):
         """Sell `change_sol` more (negative: buy back, reduce-only) for this position under the cloid of `step`
         ("rebalance-<n>", "restore-<n>"); once per step: a retry returns what the first attempt filled."""
         ...
+
+
+class UserLease(Protocol):
+    """A short per-user lease for work that must not run twice at once for one user (a reconcile message that
+    standard SQS delivered twice). One conditional write; a lease whose holder died lapses after `hold`."""
+
+    def acquire_user_lease(self, scope: str, user_id: str, holder: str, hold: timedelta) -> bool:
+        """True if `holder` now holds the user's `scope` lease (it was free, lapsed, or already `holder`'s)."""
+        ...
+
+    def release_user_lease(self, scope: str, user_id: str, holder: str) -> None:
+        """Give the lease back if `holder` still holds it."""
+        ...

@@ -639,7 +639,7 @@ class Runtime:
 
             queue = SqsWorkQueue(self.client("sqs"), self.settings.reconcile_queue_url)
         return Reconciler(self.store, self.store, self.venue_truth, self.long_venue, self.short_venue,
-                          self.account_trader, self.alerts, self.clock, limits, queue=queue)
+                          self.account_trader, self.alerts, self.clock, limits, queue=queue, lease=self.starts)
 
     # --- user notifications (webhooks through a queue) -----------------------------------------------------
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -43,6 +44,7 @@ from dnbot.ports import (
     ReconcileTargets,
     ShortVenue,
     TransientVenueError,
+    UserLease,
     VenueRejected,
     VenueTruthReader,
     WorkQueue,
@@ -53,6 +55,8 @@ logger = logging.getLogger(__name__)
 CENT = Decimal("0.01")
 RUNNING = (PositionStatus.PENDING, PositionStatus.CLOSING)
 RESERVE_SECONDS = 20.0  # stop taking users this close to the Lambda timeout: one user's repairs fit in it
+# A reconcile worker holds its user this long at most (one user's repairs take ~20 s; a dead worker's lease lapses)
+RECONCILE_LEASE = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -83,9 +87,12 @@ class ReconcileRound:
 class Reconciler:
     def __init__(self, targets: ReconcileTargets, positions: PositionStore, truth: VenueTruthReader,
                  long_venue: LongVenue, short_venue: ShortVenue, trader: AccountShortTrader, alerts: AlertSink,
-                 clock: Clock, limits: ReconcilerLimits, queue: WorkQueue | None = None) -> None:
-        """`queue`: the reconcile queue `enqueue_round` hands the users to (None: only `run` and one user)."""
+                 clock: Clock, limits: ReconcilerLimits, queue: WorkQueue | None = None,
+                 lease: UserLease | None = None) -> None:
+        """`queue`: the reconcile queue `enqueue_round` hands the users to (None: only `run` and one user).
+        `lease`: one reconcile per user at a time, however often the queue delivers its message."""
         self._queue = queue
+        self._lease = lease
         self._targets = targets
         self._positions = positions
         self._truth = truth
@@ -138,8 +145,19 @@ class Reconciler:
         return self.reconcile_one(str(message["user_id"]))
 
     def reconcile_one(self, user_id: str) -> ReconcileReport:
+        """One user, unless another worker is reconciling them right now (standard SQS can deliver a message
+        twice): then this one skips, and the other's repairs stand."""
         report = ReconcileReport(users=1)
-        self.reconcile_user(user_id, report)
+        holder = uuid.uuid4().hex
+        if self._lease is not None and not self._lease.acquire_user_lease("reconcile", user_id, holder,
+                                                                          RECONCILE_LEASE):
+            report.skipped.append(user_id)
+            return report
+        try:
+            self.reconcile_user(user_id, report)
+        finally:
+            if self._lease is not None:
+                self._lease.release_user_lease("reconcile", user_id, holder)
         return report
 
     # --- one user -----------------------------------------------------------------------------------------

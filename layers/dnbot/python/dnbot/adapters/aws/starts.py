@@ -37,7 +37,7 @@ def _lost(error: ClientError) -> bool:
 
 
 class DynamoStartGuards:
-    """Implements IdempotencyStore and OpenGuard."""
+    """Implements IdempotencyStore, OpenGuard and UserLease."""
 
     def __init__(self, table: Any, clock: Callable[[], datetime]) -> None:
         self._table = table
@@ -112,6 +112,30 @@ class DynamoStartGuards:
                                     ConditionExpression=Attr("position_id").eq(position_id))
         except ClientError as error:
             if not _lost(error):  # another open holds it now (ours had lapsed): not ours to release
+                raise
+
+    # --- per-user leases (ports.UserLease) ------------------------------------------------------------------
+
+    def acquire_user_lease(self, scope: str, user_id: str, holder: str, hold: timedelta) -> bool:
+        now = self._now()
+        try:
+            self._table.put_item(
+                Item={"pk": f"USER#{user_id}", "sk": f"LEASE#{scope}", "type": "user_lease", "holder": holder,
+                      "expires_at": _epoch(now + hold)},
+                ConditionExpression=(Attr("pk").not_exists() | Attr("expires_at").lte(_epoch(now))
+                                     | Attr("holder").eq(holder)))
+            return True
+        except ClientError as error:
+            if not _lost(error):
+                raise
+            return False
+
+    def release_user_lease(self, scope: str, user_id: str, holder: str) -> None:
+        try:
+            self._table.delete_item(Key={"pk": f"USER#{user_id}", "sk": f"LEASE#{scope}"},
+                                    ConditionExpression=Attr("holder").eq(holder))
+        except ClientError as error:
+            if not _lost(error):  # it lapsed and another holder took it: not ours to release
                 raise
 
     # --- back-off after failed opens -------------------------------------------------------------------------

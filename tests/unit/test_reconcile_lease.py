@@ -1,0 +1,112 @@
+"""One reconcile per user at a time: the per-user lease on the production DynamoDB adapter (moto), and the
+reconciler skipping a user whose lease another worker holds (a reconcile message delivered twice)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from dnbot import resources
+from dnbot.adapters.aws.starts import DynamoStartGuards
+from dnbot.local.cloud import create_state_table
+from dnbot.services.reconciler import RECONCILE_LEASE, Reconciler, ReconcilerLimits
+from tests.unit.test_reconcile_service import Alerts, Clock, Ledger, Venues, position
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+HOLD = timedelta(minutes=5)
+D = Decimal
+
+
+class MovableClock:
+    def __init__(self) -> None:
+        self.at = T0
+
+    def now(self) -> datetime:
+        return self.at
+
+
+@pytest.fixture
+def guards() -> Iterator[tuple[DynamoStartGuards, MovableClock]]:
+    with mock_aws():
+        create_state_table(boto3.client("dynamodb", region_name="us-east-1"))
+        table = boto3.resource("dynamodb", region_name="us-east-1").Table(resources.STATE_TABLE.local_name)
+        clock = MovableClock()
+        yield DynamoStartGuards(table, clock.now), clock
+
+
+def test_one_holder_at_a_time_until_released_or_lapsed(guards: tuple[DynamoStartGuards, MovableClock]) -> None:
+    leases, clock = guards
+    assert leases.acquire_user_lease("reconcile", "u1", "worker-a", HOLD)
+    assert not leases.acquire_user_lease("reconcile", "u1", "worker-b", HOLD)
+    assert leases.acquire_user_lease("reconcile", "u1", "worker-a", HOLD)  # its own: a retry keeps it
+    assert leases.acquire_user_lease("reconcile", "u2", "worker-b", HOLD)  # another user is another lease
+    leases.release_user_lease("reconcile", "u1", "worker-b")  # not b's to give back: nothing changes
+    assert not leases.acquire_user_lease("reconcile", "u1", "worker-b", HOLD)
+    leases.release_user_lease("reconcile", "u1", "worker-a")
+    assert leases.acquire_user_lease("reconcile", "u1", "worker-b", HOLD)
+    clock.at += HOLD + timedelta(seconds=1)  # worker b died holding it: the lease lapses
+    assert leases.acquire_user_lease("reconcile", "u1", "worker-c", HOLD)
+
+
+def test_of_eight_racing_workers_exactly_one_holds_it(guards: tuple[DynamoStartGuards, MovableClock]) -> None:
+    leases, _ = guards
+    won: list[str] = []
+    barrier = threading.Barrier(8)
+
+    def race(name: str) -> None:
+        barrier.wait()
+        if leases.acquire_user_lease("reconcile", "u1", name, HOLD):
+            won.append(name)
+
+    threads = [threading.Thread(target=race, args=(f"worker-{n}",)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(won) == 1
+
+
+class HeldElsewhere:
+    """A lease another worker holds for every user; records what this worker asked."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, str, timedelta]] = []
+        self.released: list[str] = []
+
+    def acquire_user_lease(self, scope: str, user_id: str, holder: str, hold: timedelta) -> bool:
+        self.asked.append((scope, user_id, hold))
+        return False
+
+    def release_user_lease(self, scope: str, user_id: str, holder: str) -> None:
+        self.released.append(user_id)
+
+
+class FreeLease(HeldElsewhere):
+    def acquire_user_lease(self, scope: str, user_id: str, holder: str, hold: timedelta) -> bool:
+        super().acquire_user_lease(scope, user_id, holder, hold)
+        return True
+
+
+def _reconciler(lease: Any, venues: Venues, ledger: Ledger) -> Reconciler:
+    return Reconciler(ledger, ledger, venues, venues, venues, venues, Alerts(), Clock(),  # type: ignore[arg-type]
+                      ReconcilerLimits(timedelta(minutes=30), timedelta(hours=24)), lease=lease)
+
+
+def test_a_user_another_worker_is_reconciling_is_skipped_untouched() -> None:
+    ledger = Ledger(position())
+    venues = Venues({"p1": D(10)}, {"p1": D(10)}, outside=D(4))  # 4 SOL of short no position explains
+    held = HeldElsewhere()
+    report = _reconciler(held, venues, ledger).reconcile_one("u1")
+    assert report.skipped == ["u1"] and venues.trades == [] and held.released == []
+    assert held.asked == [("reconcile", "u1", RECONCILE_LEASE)]
+    free = FreeLease()
+    report = _reconciler(free, venues, ledger).reconcile_one("u1")
+    assert report.skipped == [] and venues.trades  # the lease's holder buys the extra short back
+    assert free.released == ["u1"]
