@@ -46,6 +46,7 @@ from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from dnbot import observability, resources
+from dnbot.api.edge import API_CSP, DASHBOARD_CSP, ORIGIN_VERIFY_HEADER
 from dnbot.settings import Settings
 from dnbot.workflows import definitions
 
@@ -157,20 +158,11 @@ TICK_DURATION_ALARM_FRACTION = 0.8  # of the function's timeout
 API_5XX_ALARM_PERCENT = 5
 API_5XX_MIN_REQUESTS = 20  # per 5 minutes, so one error on a quiet API does not page
 
-# The edge (docs/security.md): WAF rate limits per IP, the origin check's header, the security headers.
+# The edge (docs/security.md): WAF rate limits per IP. The origin check's header and the CSPs come from
+# dnbot.api.edge, which sends the same headers on every /api response.
 WAF_REQUESTS_PER_IP_PER_5_MIN = 1000
 WAF_LOGIN_REQUESTS_PER_IP_PER_5_MIN = 100
-ORIGIN_VERIFY_HEADER = "X-Origin-Verify"  # dnbot.api.edge.ORIGIN_VERIFY_HEADER
 ENV_ORIGIN_VERIFY_SECRET_ARN = "DNBOT_ORIGIN_VERIFY_SECRET_ARN"
-API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-DASHBOARD_CSP = ("default-src 'self'; script-src 'self' https://challenges.cloudflare.com; "
-                 "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self'; object-src 'none'; "
-                 "base-uri 'self'; form-action 'self'; frame-ancestors 'none'; worker-src 'self'; manifest-src 'self'; "
-                 "child-src https://auth.privy.io https://verify.walletconnect.com https://verify.walletconnect.org; "
-                 "frame-src https://auth.privy.io https://verify.walletconnect.com https://verify.walletconnect.org "
-                 "https://challenges.cloudflare.com; "
-                 "connect-src 'self' https://auth.privy.io wss://relay.walletconnect.com wss://relay.walletconnect.org "
-                 "wss://www.walletlink.org https://*.rpc.privy.systems https://explorer-api.walletconnect.com")
 
 KILL_SWITCH_PATTERN = "^(" + "|".join(v.value for v in resources.KillSwitch) + ")$"
 
@@ -217,9 +209,10 @@ class DnbotStack(cdk.Stack):
                          description="dnbot: delta-neutral funding-rate bot (Asgard long, Hyperliquid short)")
         self.inputs = inputs or DnbotStackInputs()
         self.inputs.validate()
+        self.dead_letter_queues: dict[str, sqs.Queue] = {}  # filled by _dead_letter_queue
 
-        self.table = self._state_table()
-        self.sessions_table = self._sessions_table()
+        self.table = self._table(resources.STATE_TABLE, dynamodb.ProjectionType.ALL)
+        self.sessions_table = self._table(resources.SESSIONS_TABLE, dynamodb.ProjectionType.KEYS_ONLY)
         self.envelope_key, self.privy_key = self._keys()
         self.kill_switch = ssm.StringParameter(
             self, "KillSwitch",
@@ -266,8 +259,9 @@ class DnbotStack(cdk.Stack):
 
     # --- data and keys -------------------------------------------------------------------------------------
 
-    def _state_table(self) -> dynamodb.Table:
-        spec = resources.STATE_TABLE
+    def _table(self, spec: resources.TableSpec, index_projection: dynamodb.ProjectionType) -> dynamodb.Table:
+        """resources.STATE_TABLE or resources.SESSIONS_TABLE (apart from the state table so that only
+        FUNCTION_GRANTS[...].sessions holders can read a session: no LeadingKeys conditions to get wrong)."""
         table = dynamodb.Table(
             self, spec.logical_id,
             partition_key=dynamodb.Attribute(name=spec.partition_key, type=dynamodb.AttributeType.STRING),
@@ -281,39 +275,14 @@ class DnbotStack(cdk.Stack):
             # the stream poller) would need kms:Decrypt, and only the trading functions should hold KMS grants.
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
             deletion_protection=True,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
+            removal_policy=cdk.RemovalPolicy.RETAIN,  # the sessions table holds the audit trail
         )
         for index in spec.indexes:
             table.add_global_secondary_index(
                 index_name=index.name,
                 partition_key=dynamodb.Attribute(name=index.partition_key, type=dynamodb.AttributeType.STRING),
                 sort_key=dynamodb.Attribute(name=index.sort_key, type=dynamodb.AttributeType.STRING),
-                projection_type=dynamodb.ProjectionType.ALL,
-            )
-        return table
-
-    def _sessions_table(self) -> dynamodb.Table:
-        """resources.SESSIONS_TABLE: apart from the state table so that only FUNCTION_GRANTS[...].sessions holders
-        can read a session (no LeadingKeys conditions to get wrong)."""
-        spec = resources.SESSIONS_TABLE
-        table = dynamodb.Table(
-            self, spec.logical_id,
-            partition_key=dynamodb.Attribute(name=spec.partition_key, type=dynamodb.AttributeType.STRING),
-            sort_key=dynamodb.Attribute(name=spec.sort_key, type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            time_to_live_attribute=spec.ttl_attribute,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True),
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            deletion_protection=True,
-            removal_policy=cdk.RemovalPolicy.RETAIN,  # it holds the audit trail
-        )
-        for index in spec.indexes:
-            table.add_global_secondary_index(
-                index_name=index.name,
-                partition_key=dynamodb.Attribute(name=index.partition_key, type=dynamodb.AttributeType.STRING),
-                sort_key=dynamodb.Attribute(name=index.sort_key, type=dynamodb.AttributeType.STRING),
-                projection_type=dynamodb.ProjectionType.KEYS_ONLY,
+                projection_type=index_projection,
             )
         return table
 
@@ -461,18 +430,15 @@ class DnbotStack(cdk.Stack):
         self.work_queues = self._work_queues()
         for name, fn in self.functions.items():
             grants = FUNCTION_GRANTS[name]
-            if grants.send_notifications:
-                notification_queue = self.work_queues[resources.NOTIFICATION_QUEUE.logical_id]
-                notification_queue.grant_send_messages(fn)
-                fn.add_environment(resources.ENV_NOTIFICATION_QUEUE_URL, notification_queue.queue_url)
-            if grants.send_user_queue:
-                user_queue = self.work_queues[resources.USER_QUEUE.logical_id]
-                user_queue.grant_send_messages(fn)
-                fn.add_environment(resources.ENV_USER_QUEUE_URL, user_queue.queue_url)
-            if grants.send_reconcile_queue:
-                reconcile_queue = self.work_queues[resources.RECONCILE_QUEUE.logical_id]
-                reconcile_queue.grant_send_messages(fn)
-                fn.add_environment(resources.ENV_RECONCILE_QUEUE_URL, reconcile_queue.queue_url)
+            for granted, spec, env in ((grants.send_notifications, resources.NOTIFICATION_QUEUE,
+                                        resources.ENV_NOTIFICATION_QUEUE_URL),
+                                       (grants.send_user_queue, resources.USER_QUEUE, resources.ENV_USER_QUEUE_URL),
+                                       (grants.send_reconcile_queue, resources.RECONCILE_QUEUE,
+                                        resources.ENV_RECONCILE_QUEUE_URL)):
+                if granted:
+                    queue = self.work_queues[spec.logical_id]
+                    queue.grant_send_messages(fn)
+                    fn.add_environment(env, queue.queue_url)
             if grants.table:
                 self.table.grant_read_write_data(fn)
             if grants.sessions:
@@ -761,8 +727,6 @@ class DnbotStack(cdk.Stack):
 
     def _dead_letter_queue(self, construct_id: str) -> sqs.Queue:
         """One dead-letter queue per asynchronous path, created on first use (docs/operations.md: redrive)."""
-        if not hasattr(self, "dead_letter_queues"):
-            self.dead_letter_queues: dict[str, sqs.Queue] = {}
         if construct_id not in self.dead_letter_queues:
             self.dead_letter_queues[construct_id] = sqs.Queue(
                 self, construct_id,
@@ -783,7 +747,7 @@ class DnbotStack(cdk.Stack):
 
     def _all_dead_letter_queues(self) -> dict[str, sqs.IQueue]:
         """Ours and every queue another part of the stack declared as some queue's dead-letter queue."""
-        found: dict[str, sqs.IQueue] = dict(getattr(self, "dead_letter_queues", {}))
+        found: dict[str, sqs.IQueue] = dict(self.dead_letter_queues)
         for construct in self.node.find_all():
             if isinstance(construct, sqs.Queue) and construct.dead_letter_queue is not None:
                 dlq = construct.dead_letter_queue.queue

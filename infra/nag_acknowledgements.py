@@ -145,7 +145,7 @@ def acknowledge(stack: DnbotStack) -> None:
 
     # Dead-letter queues of the asynchronous paths (EventBridge targets, Lambda async failures, the stream
     # mapping's on-failure destination): they ARE the last stop, alarmed when not empty (docs/operations.md).
-    for queue in getattr(stack, "dead_letter_queues", {}).values():
+    for queue in stack.dead_letter_queues.values():
         _ack(queue, "AwsSolutions-SQS3",
              "A dead-letter queue itself (the on-failure destination of a schedule, a Lambda async invocation or "
              "the DynamoDB stream mapping); an alarm fires on its first message and docs/operations.md says how "
