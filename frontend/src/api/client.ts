@@ -117,7 +117,6 @@ export const api = {
     request("POST", "/control/kill-switch", S.Status, { value }),
   status: () => request("GET", "/status", S.Status),
   control: (action: "start" | "pause" | "stop") => request("POST", `/control/${action}`, Anything),
-  emergencyStop: () => request("POST", "/control/emergency-stop", Anything),
   balances: () => request("GET", "/balances", S.Balances),
   depositPlan: (capital: string) =>
     request("GET", `/deposit-plan?capital_usd=${encodeURIComponent(capital)}`, S.DepositPlan),

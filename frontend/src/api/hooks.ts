@@ -170,14 +170,6 @@ export function useControl() {
   });
 }
 
-export function useEmergencyStop() {
-  const client = useQueryClient();
-  return useMutation({
-    mutationFn: api.emergencyStop,
-    onSettled: () => client.invalidateQueries({ queryKey: keys.status }),
-  });
-}
-
 export function useSaveSettings() {
   const client = useQueryClient();
   return useMutation({

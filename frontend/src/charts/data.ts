@@ -1,18 +1,9 @@
 // Chart data shaping (pure, tested): API points with decimal strings -> lightweight-charts' {time, value}.
 import type { UTCTimestamp } from "lightweight-charts";
 import { z } from "zod";
-import { Dec } from "../api/schemas";
+import { Dec, Pnl } from "../api/schemas";
 
-export const PnlPoint = z.object({
-  at: z.string(),
-  total_usd: Dec,
-  funding_usd: Dec,
-  staking_usd: Dec,
-  lending_usd: Dec,
-  borrow_usd: Dec,
-  fees_usd: Dec,
-  price_usd: Dec,
-});
+export const PnlPoint = z.object({ at: z.string(), ...Pnl.shape });
 export type PnlPoint = z.infer<typeof PnlPoint>;
 export const PnlSeries = z.object({ points: z.array(PnlPoint) });
 

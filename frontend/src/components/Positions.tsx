@@ -2,7 +2,7 @@ import { useState } from "react";
 import { ApiError } from "../api/client";
 import { useClosePosition } from "../api/hooks";
 import type { Pnl, Position } from "../api/schemas";
-import { leverageText, num, percentText, protocolName, ratio, signClass, signedUsd, timeAgo, usd } from "../format";
+import { leverageText, num, pct, percentText, protocolName, ratio, signClass, signedUsd, timeAgo, usd } from "../format";
 import { JobProgress } from "./JobProgress";
 import { Modal } from "./Modal";
 import { Notice } from "./Spinner";
@@ -53,7 +53,7 @@ function Risk({ p }: { p: Position }) {
   return (
     <div className="risk">
       <span title="Asgard health factor: 1.00 = liquidation">HF <strong data-testid="health-factor">{ratio(p.health_factor)}</strong></span>
-      <span title="Hyperliquid maintenance margin / account value">Margin <strong data-testid="margin-ratio">{p.margin_ratio === null ? "—" : `${(Number(p.margin_ratio) * 100).toFixed(1)}%`}</strong></span>
+      <span title="Hyperliquid maintenance margin / account value">Margin <strong data-testid="margin-ratio">{pct(p.margin_ratio, 1)}</strong></span>
       <span title="The SOL price at which Hyperliquid liquidates the short">Liq. <strong data-testid="liquidation-price">{usd(p.liquidation_price_usd)}</strong></span>
       <span title="SOL move to the nearer liquidation">Distance <strong data-testid="liquidation-distance">{percentText(p.liquidation_distance_pct)}</strong></span>
       {stale && <span className="warning small" role="status">{stale}</span>}

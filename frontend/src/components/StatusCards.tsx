@@ -1,10 +1,9 @@
 import { useState } from "react";
 import { ApiError } from "../api/client";
-import { useControl, useDepositPlan, useEmergencyStop } from "../api/hooks";
+import { useControl, useDepositPlan } from "../api/hooks";
 import type { Balances, Status } from "../api/schemas";
 import { num, signClass, signedUsd, usd } from "../format";
 import { ConfirmModal, errorText } from "./Controls";
-import { Modal } from "./Modal";
 import { Notice } from "./Spinner";
 import { WithdrawButton } from "./WithdrawModal";
 
@@ -129,44 +128,5 @@ export function BalancesCard({ balances, error, loading }: { balances: Balances 
         <Notice kind="error">{errorMessage(error, "balances")}</Notice>
       )}
     </section>
-  );
-}
-
-export function EmergencyStopButton() {
-  const [confirming, setConfirming] = useState(false);
-  const stop = useEmergencyStop();
-  return (
-    <>
-      <button type="button" className="btn btn-danger" onClick={() => { stop.reset(); setConfirming(true); }}>
-        Emergency stop
-      </button>
-      {confirming && (
-        <Modal title="Emergency stop" onClose={() => setConfirming(false)}>
-          {stop.isSuccess ? (
-            <p className="field-ok" role="status">Kill switch set to close-all. Every position is being closed.</p>
-          ) : (
-            <>
-              <p>
-                This sets the kill switch to <strong>close-all</strong>: no new positions open and every open position is
-                closed, for all users. Only operators can do this.
-              </p>
-              {stop.error && (
-                <p className="field-error" role="alert">
-                  {stop.error instanceof ApiError && stop.error.status === 403
-                    ? "Only an operator can trigger the emergency stop."
-                    : stop.error instanceof Error ? stop.error.message : "Could not stop."}
-                </p>
-              )}
-              <button type="button" className="btn btn-danger btn-block" disabled={stop.isPending} onClick={() => stop.mutate()}>
-                {stop.isPending ? "Stopping…" : "Stop everything"}
-              </button>
-            </>
-          )}
-          <button type="button" className="btn btn-block" onClick={() => setConfirming(false)}>
-            {stop.isSuccess ? "Close" : "Cancel"}
-          </button>
-        </Modal>
-      )}
-    </>
   );
 }
