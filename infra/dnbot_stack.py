@@ -66,16 +66,9 @@ HANDLER = "handler.handler"
 
 # The Privy app's id, secret and verification key live in ONE Secrets Manager secret (JSON with the keys
 # below). The stack creates it with a placeholder; the operator writes the real values (docs/deploy.md).
-# Functions get its ARN, never its value, so the secret stays out of the Lambda configuration.
-# Not yet in dnbot.resources (requested there, with a Settings field; then this constant goes).
-ENV_PRIVY_SECRET_ARN = "DNBOT_PRIVY_SECRET_ARN"
+# Functions get its ARN (resources.ENV_PRIVY_SECRET_ARN), never its value, so the secret stays out of the
+# Lambda configuration.
 PRIVY_SECRET_KEYS = ("app_id", "app_secret", "verification_key")
-# The browser's WebSocket URL (wss://<dashboard host>/live), for GET /api/v1/config. ENV_WEBSOCKET_ENDPOINT is
-# the https management endpoint the broadcaster posts to, which a browser cannot use.
-# Not yet in dnbot.resources (requested there, with a Settings field; then this constant goes).
-ENV_WEBSOCKET_URL = "DNBOT_WEBSOCKET_URL"
-# Settings.admin_emails (who may flip the kill switch from the dashboard), from `-c adminEmails=a@x,b@y`.
-ENV_ADMIN_EMAILS = "DNBOT_ADMIN_EMAILS"
 
 ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", "*.egg-info", "**/.mypy_cache", "**/.pytest_cache"]
 
@@ -359,7 +352,7 @@ class DnbotStack(cdk.Stack):
             resources.ENV_PRIVY_AUTHORIZATION_KEY_ID: self.privy_key.key_arn,
             # The management endpoint (https://.../stage) that posts to connections, not the wss:// one.
             resources.ENV_WEBSOCKET_ENDPOINT: self.websocket_stage.callback_url,
-            ENV_PRIVY_SECRET_ARN: self.privy_secret.secret_arn,
+            resources.ENV_PRIVY_SECRET_ARN: self.privy_secret.secret_arn,
             "POWERTOOLS_SERVICE_NAME": "dnbot",
             "POWERTOOLS_METRICS_NAMESPACE": "dnbot",
             "POWERTOOLS_LOG_LEVEL": "INFO",
@@ -377,7 +370,7 @@ class DnbotStack(cdk.Stack):
         environment = self._common_environment()
         if spec.name == HTTP_API_FUNCTION and self.inputs.admin_emails:
             # pydantic-settings parses a tuple field from JSON.
-            environment[ENV_ADMIN_EMAILS] = json.dumps(list(self.inputs.admin_emails))
+            environment[resources.ENV_ADMIN_EMAILS] = json.dumps(list(self.inputs.admin_emails))
         # An own role rather than the default one with AWSLambdaBasicExecutionRole: that managed policy lets the
         # function write to any log group; this one may write only to its own.
         role = iam.Role(
@@ -719,8 +712,9 @@ class DnbotStack(cdk.Stack):
         )
         self.dashboard_bucket = bucket
         self.websocket_url = f"wss://{distribution.distribution_domain_name}{self.websocket_path}"
-        # What the dashboard should connect to (GET /api/v1/config's websocket_url).
-        self.functions[HTTP_API_FUNCTION].add_environment(ENV_WEBSOCKET_URL, self.websocket_url)
+        # What the dashboard should connect to (GET /api/v1/config's websocket_url); ENV_WEBSOCKET_ENDPOINT is
+        # the https management endpoint the broadcaster posts to, which a browser cannot use.
+        self.functions[HTTP_API_FUNCTION].add_environment(resources.ENV_WEBSOCKET_URL, self.websocket_url)
         return distribution
 
     # --- operations: dead letters, alerts, alarms, the operator's dashboard ------------------------------

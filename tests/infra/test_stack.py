@@ -256,7 +256,7 @@ def test_environment_wires_the_real_resources(synth: Synth) -> None:
         assert env[resources.ENV_ENVELOPE_KEY_ID] == {"Fn::GetAtt": [synth.logical_id(s.envelope_key), "Arn"]}
         assert env[resources.ENV_PRIVY_AUTHORIZATION_KEY_ID] == {
             "Fn::GetAtt": [synth.logical_id(s.privy_key), "Arn"]}
-        assert env[dnbot_stack.ENV_PRIVY_SECRET_ARN] == {"Ref": synth.logical_id(s.privy_secret)}
+        assert env[resources.ENV_PRIVY_SECRET_ARN] == {"Ref": synth.logical_id(s.privy_secret)}
         assert resources.ENV_WEBSOCKET_ENDPOINT in env
         assert env["POWERTOOLS_SERVICE_NAME"] == "dnbot"
         assert "POWERTOOLS_METRICS_NAMESPACE" in env
@@ -269,7 +269,7 @@ def test_environment_wires_the_real_resources(synth: Synth) -> None:
         assert env[resources.ENV_REBALANCE_STATE_MACHINE_ARN] == {
             "Ref": synth.logical_id(s.state_machines["rebalance_position"])}
     api_env = synth.function("api")["Properties"]["Environment"]["Variables"]
-    assert json.loads(api_env[dnbot_stack.ENV_ADMIN_EMAILS]) == [ADMIN_EMAIL]
+    assert json.loads(api_env[resources.ENV_ADMIN_EMAILS]) == [ADMIN_EMAIL]
     broadcast_env = synth.function("ws_broadcast")["Properties"]["Environment"]["Variables"]
     endpoint = json.dumps(broadcast_env[resources.ENV_WEBSOCKET_ENDPOINT])
     assert "https://" in endpoint and synth.logical_id(s.websocket_api) in endpoint
@@ -453,7 +453,7 @@ def test_outputs(synth: Synth) -> None:
     assert "wss://" in ws_url and synth.logical_id(synth.stack.distribution) in ws_url
     assert synth.stack.websocket_path in ws_url
     api_env = synth.function("api")["Properties"]["Environment"]["Variables"]
-    assert api_env[dnbot_stack.ENV_WEBSOCKET_URL] == outputs["WebSocketUrl"]["Value"]
+    assert api_env[resources.ENV_WEBSOCKET_URL] == outputs["WebSocketUrl"]["Value"]
 
 
 def test_the_tick_fans_out_through_a_queue_with_a_dead_letter_queue(synth: Synth) -> None:
