@@ -274,6 +274,22 @@ def _user(product: Product, name: str) -> Trader:
     return product.log_in(f"{name}-{uuid.uuid4().hex[:6]}@example.com")
 
 
+def _reconciled(product: Product, trader: Trader) -> InvariantReport:
+    """One reconciler cycle, then the invariant for the trader's ledger against venue truth (it must hold)."""
+    product.reconcile()
+    return _assert_holds(trader.check())
+
+
+def _open_under_fault(product: Product, trader: Trader, asset: str, leverage: str, size_usd: str,
+                      **fault: Any) -> dict[str, Any]:
+    """Opens with one fault armed at the simulator (cleared afterwards, whatever happens); the open's finished job."""
+    product.fault(**fault)
+    try:
+        return trader.wait_job(trader.open(asset, leverage, size_usd).json()["job_id"])
+    finally:
+        product.clear_faults()
+
+
 # --- scenarios ------------------------------------------------------------------------------------------------------
 
 
@@ -359,13 +375,9 @@ def test_duplicate_and_racing_opens_make_no_extra_exposure(product: Product) -> 
 
 def test_a_lost_hyperliquid_order_answer_on_open(product: Product) -> None:
     trader = _user(product, "lost")
-    product.fault(venue="hyperliquid", call="order", kind="lose_response", times=1)
-    try:
-        job = trader.wait_job(trader.open("SOL", "3", "900").json()["job_id"])
-    finally:
-        product.clear_faults()
-    product.reconcile()
-    report = _assert_holds(trader.check())
+    job = _open_under_fault(product, trader, "SOL", "3", "900",
+                            venue="hyperliquid", call="order", kind="lose_response", times=1)
+    report = _reconciled(product, trader)
     assert report.duplicate_orders == 0
     if job["status"] == "succeeded":  # the order that was sent and unheard is found by its cloid, not re-sent
         assert report.live_positions == 1
@@ -382,8 +394,7 @@ def test_privy_signing_down_before_the_first_leg(product: Product) -> None:
         assert truth.longs == [] and truth.account_szi == 0  # nothing landed anywhere
     finally:
         product.clear_faults()
-    product.reconcile()
-    report = _assert_holds(trader.check())
+    report = _reconciled(product, trader)
     assert report.live_positions == 0
     record_figure("product: Privy signing down before the first leg", report)
 
@@ -396,8 +407,7 @@ def test_a_short_closed_outside_the_bot_is_repaired(product: Product) -> None:
     assert reply.status_code == 200, reply.text
     assert trader.truth().account_szi == 0  # the long is naked now, at the venue
 
-    product.reconcile()
-    report = _assert_holds(trader.check())
+    report = _reconciled(product, trader)
     row = next(r for r in trader.ledger() if r.position_id == position)
     assert row.drift, "the reconciler records what it found"
     assert product.alerts_for(trader.user_id), "and alerts the operator (the account's drift)"
@@ -416,8 +426,7 @@ def test_a_hyperliquid_liquidation_is_repaired(product: Product) -> None:
         assert trader.truth().account_szi == 0  # liquidated by the venue (the long is healthier than ever)
     finally:
         product.market(sol_price_factor=Decimal(1))
-    product.reconcile()
-    report = _assert_holds(trader.check())
+    report = _reconciled(product, trader)
     row = next(r for r in trader.ledger() if r.position_id == position)
     assert row.drift, "the reconciler records the liquidation"
     assert product.alerts_for(position), "and alerts the operator"
@@ -426,15 +435,11 @@ def test_a_hyperliquid_liquidation_is_repaired(product: Product) -> None:
 
 def test_a_short_refused_after_the_long_unwinds_it(product: Product) -> None:
     trader = _user(product, "refused")
-    product.fault(venue="hyperliquid", call="order", kind="reject", times=10,
-                  message="Insufficient margin to place order.")
-    try:
-        job = trader.wait_job(trader.open("SOL", "2", "800").json()["job_id"])
-    finally:
-        product.clear_faults()
+    job = _open_under_fault(product, trader, "SOL", "2", "800",
+                            venue="hyperliquid", call="order", kind="reject", times=10,
+                            message="Insufficient margin to place order.")
     assert job["status"] == "failed" and "Insufficient margin" in job["error"], job
-    product.reconcile()
-    report = _assert_holds(trader.check())
+    report = _reconciled(product, trader)
     longs = trader.truth().longs
     assert report.live_positions == 0 and len(longs) == 1 and not longs[0].active  # the long landed, then closed
     record_figure("product: short refused after the long", report)
@@ -443,28 +448,20 @@ def test_a_short_refused_after_the_long_unwinds_it(product: Product) -> None:
 def test_a_lost_asgard_submit_answer_is_resolved(product: Product) -> None:
     trader = _user(product, "asgardlost")
     # the long lands on chain, the answer never comes back: the open must find it, not send a second one
-    product.fault(venue="asgard", call="submit-create-position-tx", kind="lose_response", times=1)
-    try:
-        job = trader.wait_job(trader.open("SOL", "3", "900").json()["job_id"])
-    finally:
-        product.clear_faults()
+    job = _open_under_fault(product, trader, "SOL", "3", "900",
+                            venue="asgard", call="submit-create-position-tx", kind="lose_response", times=1)
     assert job["status"] == "succeeded", job  # the landed long was found (signature, PDA), not sent again
-    product.reconcile()
-    report = _assert_holds(trader.check())
+    report = _reconciled(product, trader)
     assert report.duplicate_orders == 0 and len(trader.truth().longs) == 1, job
     record_figure("product: Asgard submit answer lost on open", report)
 
 
 def test_a_partial_fill_at_hyperliquid_is_topped_up(product: Product) -> None:
     trader = _user(product, "partial")
-    product.fault(venue="hyperliquid", call="order", kind="partial_fill", fill_fraction="0.5", times=1)
-    try:
-        job = trader.wait_job(trader.open("SOL", "2", "1000").json()["job_id"])
-    finally:
-        product.clear_faults()
+    job = _open_under_fault(product, trader, "SOL", "2", "1000",
+                            venue="hyperliquid", call="order", kind="partial_fill", fill_fraction="0.5", times=1)
     assert job["status"] == "succeeded", job
-    product.reconcile()
-    report = _assert_holds(trader.check())
+    report = _reconciled(product, trader)
     assert report.live_positions == 1
     record_figure("product: partial fill at Hyperliquid on open", report)
 
@@ -478,8 +475,7 @@ def test_a_lost_hyperliquid_answer_on_close(product: Product) -> None:
         job = trader.wait_job(trader.close(position).json()["job_id"])
     finally:
         product.clear_faults()
-    product.reconcile()
-    report = _assert_holds(trader.check())
+    report = _reconciled(product, trader)
     assert job["status"] == "succeeded" and report.live_positions == 0, (job["error"], job["stages"])
     assert trader.truth().account_szi == 0  # bought back once: no long opened by a second buy
     record_figure("product: Hyperliquid answer lost on close", report)
@@ -506,8 +502,7 @@ def test_close_all_mid_open_unwinds(product: Product) -> None:
     assert job["status"] == "failed", job
     stages = [stage["name"] for stage in job["stages"]]
     assert "open_long" in stages and stages[-1] == "unwind", stages  # the long had landed: it was unwound
-    product.reconcile()
-    report = _assert_holds(trader.check())
+    report = _reconciled(product, trader)
     longs = trader.truth().longs
     assert report.live_positions == 0 and len(longs) == 1 and not longs[0].active
     record_figure("product: close-all via the SSM kill switch mid-open", report)
@@ -547,14 +542,10 @@ def test_funding_of_two_positions_sums_to_what_the_venue_paid(product: Product) 
 
 def test_privy_signing_down_after_the_first_leg(product: Product) -> None:
     trader = _user(product, "privyafter")  # a new user: the first short needs the agent approved by its Privy wallet
-    product.fault(venue="privy", call="eth_signTypedData_v4", kind="5xx", times=200)
-    try:
-        job = trader.wait_job(trader.open("SOL", "2", "800").json()["job_id"])
-    finally:
-        product.clear_faults()
+    job = _open_under_fault(product, trader, "SOL", "2", "800",
+                            venue="privy", call="eth_signTypedData_v4", kind="5xx", times=200)
     assert job["status"] == "failed", job
-    product.reconcile()
-    report = _assert_holds(trader.check())
+    report = _reconciled(product, trader)
     longs = trader.truth().longs
     assert report.live_positions == 0 and len(longs) == 1 and not longs[0].active  # landed, then unwound
     record_figure("product: Privy signing down after the first leg", report)
@@ -571,8 +562,7 @@ def test_an_asgard_liquidation_is_repaired(product: Product) -> None:
         assert trader.truth().account_szi < 0  # the short is still on: unhedged now
     finally:
         product.market(sol_price_factor=Decimal(1))
-    product.reconcile()
-    report = _assert_holds(trader.check())
+    report = _reconciled(product, trader)
     row = next(r for r in trader.ledger() if r.position_id == position)
     assert report.live_positions == 0 and row.drift, row
     assert product.alerts_for(position), "the operator is alerted"
@@ -595,8 +585,7 @@ def test_an_unanswered_asgard_submit_waits_for_its_blockhash(product: Product) -
     finally:
         product.clear_faults()
     assert job["status"] == "failed", job
-    product.reconcile()
-    report = _assert_holds(trader.check())
+    report = _reconciled(product, trader)
     assert report.live_positions == 0 and trader.truth().longs == []
     record_figure("product: Asgard submit unanswered (5xx), blockhash expired", report)
 

@@ -26,7 +26,7 @@ from dnbot.adapters.hyperliquid.positions import ACTION_CLOSE, ACTION_OPEN, posi
 from dnbot.api.deps import SESSION_COOKIE
 from dnbot.domain.positions import PositionStatus
 from tests.faults.invariant import record_figure
-from tests.faults.test_product_faults import LedgerRow, Product, Trader, _assert_holds, _user
+from tests.faults.test_product_faults import LedgerRow, Product, Trader, _reconciled, _user
 from tests.faults.test_product_faults import product as started_product  # noqa: F401  (a fixture: one dnbot local)
 
 pytestmark = pytest.mark.xdist_group("moto")
@@ -136,8 +136,7 @@ def test_stale_rates_refuse_opens_and_risk_exits_still_act(product: Product) -> 
                 _sim(product, "/sim/asgard/price", {"factor": "1"})
     product.run_schedule("rates_poller")  # the sources answer again: fresh rates for the next scenario
     assert "venues disagree on SOL" in (row["close_reason"] or ""), row
-    product.reconcile()
-    report = _assert_holds(trader.check())
+    report = _reconciled(product, trader)
     assert report.live_positions == 0
     record_figure("product: stale rates (open refused at preflight; a risk exit still closes)", report)
 
@@ -155,8 +154,7 @@ def test_venue_price_divergence_closes_and_refuses_opens(product: Product) -> No
         product.run_schedule("rates_poller")  # the snapshot now holds both venues' (disagreeing) prices
         _refused_at_preflight(trader, "SOL", "drift", "spread")
     assert "venues disagree on SOL" in (row["close_reason"] or ""), row
-    product.reconcile()
-    report = _assert_holds(trader.check())
+    report = _reconciled(product, trader)
     assert report.live_positions == 0
     record_figure("product: venue price divergence (Asgard SOL -3 %)", report)
 
@@ -170,8 +168,7 @@ def test_an_lst_depeg_closes_the_position(product: Product) -> None:
         product.run_schedule("strategy_tick")
         row = _wait_status(trader, position, PositionStatus.CLOSED)
     assert "below its SOL value" in (row["close_reason"] or ""), row
-    product.reconcile()
-    report = _assert_holds(trader.check())
+    report = _reconciled(product, trader)
     assert report.live_positions == 0
     record_figure("product: LST depeg (jitoSOL at 0.95 of its SOL value)", report)
 
@@ -189,8 +186,7 @@ def test_a_venue_acts_and_the_step_dies_before_the_ledger_write(product: Product
     with _faults(product, {"venue": venue, "call": call, "kind": "lose_response", "times": 1}):
         job = trader.wait_job(trader.close(position).json()["job_id"])
     print(f"close with the {venue} {call} answer lost: job {job['status']} ({job.get('error')})")
-    product.reconcile()
-    report = _assert_holds(trader.check())
+    report = _reconciled(product, trader)
     truth = trader.truth()
     assert report.duplicate_orders == 0 and truth.account_szi == 0 and truth.active_longs == [], job
     assert _row(trader, position)["status"] == PositionStatus.CLOSED.value, job
@@ -235,8 +231,7 @@ def test_a_websocket_connection_gone_does_not_stop_the_product(product: Product)
     assert job["status"] == "succeeded", job
     later = product.terminal.lines[printed:]
     assert not [line for line in later if "Traceback" in line or "ERROR" in line], later
-    product.reconcile()
-    report = _assert_holds(trader.check())
+    report = _reconciled(product, trader)
     assert report.live_positions == 1
     record_figure("product: WebSocket client dropped, then an open", report)
     assert trader.wait_job(trader.close(job["position_id"]).json()["job_id"])["status"] == "succeeded"
@@ -291,7 +286,6 @@ def test_concurrent_closes_tick_and_reconciler_on_one_position(product: Product)
     assert len({fill.oid for fill in own if fill.action == ACTION_OPEN}) == 1
     illegal = [line for line in product.terminal.lines if "IllegalTransition" in line]
     assert illegal == [], illegal
-    product.reconcile()
-    report = _assert_holds(trader.check())
+    report = _reconciled(product, trader)
     assert report.live_positions == 0 and truth.active_longs == []
     record_figure("product: 4 closes racing the tick and the reconciler on one position", report)

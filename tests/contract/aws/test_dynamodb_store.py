@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import boto3
 import pytest
@@ -33,8 +35,8 @@ T0 = datetime(2026, 1, 1, 12, tzinfo=UTC)
 
 
 class Clock:
-    def __init__(self) -> None:
-        self.now = T0
+    def __init__(self, now: datetime = T0) -> None:
+        self.now = now
 
     def __call__(self) -> datetime:
         return self.now
@@ -45,12 +47,17 @@ def clock() -> Clock:
     return Clock()
 
 
+@contextmanager
+def moto_table(spec: resources.TableSpec = resources.STATE_TABLE) -> Iterator[Any]:
+    """One table in a moto account, created as its TableSpec describes it; the boto3 Table."""
+    with mock_aws():
+        create_state_table(boto3.client("dynamodb", region_name="us-east-1"), spec)
+        yield boto3.resource("dynamodb", region_name="us-east-1").Table(spec.local_name)
+
+
 @pytest.fixture
 def store(clock: Clock) -> Iterator[DynamoStateStore]:
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        create_state_table(client)
-        table = boto3.resource("dynamodb", region_name="us-east-1").Table(resources.STATE_TABLE.local_name)
+    with moto_table() as table:
         yield DynamoStateStore(table, clock)
 
 

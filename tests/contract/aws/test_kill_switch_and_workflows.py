@@ -47,16 +47,23 @@ def test_kill_switch_is_cached_for_its_window(aws: None) -> None:
     assert switch.kill_switch() is KillSwitch.OFF  # cached: every tick does not pay an SSM call
 
 
-def test_starting_the_same_open_twice_is_one_execution(aws: None) -> None:
+def _workflows(workflow: str, name: str) -> tuple[Any, str, StepFunctionsWorkflows]:
+    """The Step Functions client, one state machine rendered from `workflow` (its ARN) and the adapter over it."""
     sfn = boto3.client("stepfunctions", region_name="us-east-1")
-    definition = render("open_position", {"PositionStepsFunctionArn":
-                                          "arn:aws:lambda:us-east-1:123456789012:function:steps"})
-    arn = sfn.create_state_machine(name="open", definition=definition,
+    definition = render(workflow, {"PositionStepsFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:steps"})
+    arn = sfn.create_state_machine(name=name, definition=definition,
                                    roleArn="arn:aws:iam::123456789012:role/r")["stateMachineArn"]
-    workflows = StepFunctionsWorkflows(sfn, arn, arn)
+    return sfn, arn, StepFunctionsWorkflows(sfn, arn, arn)
+
+
+def _position(status: PositionStatus) -> Position:
     now = datetime(2026, 1, 1, tzinfo=UTC)
-    position = Position("p1", "u1", Asset.SOL, Protocol.KAMINO, Decimal(3), Decimal(100), PositionStatus.PENDING,
-                        now, now)
+    return Position("p1", "u1", Asset.SOL, Protocol.KAMINO, Decimal(3), Decimal(100), status, now, now)
+
+
+def test_starting_the_same_open_twice_is_one_execution(aws: None) -> None:
+    sfn, arn, workflows = _workflows("open_position", "open")
+    position = _position(PositionStatus.PENDING)
     first = workflows.start_open(position, "j1")
     second = workflows.start_open(position, "j1")
     assert first == second
@@ -83,15 +90,8 @@ def parked_executions() -> Iterator[None]:
 
 def test_a_duplicate_close_joins_the_running_one_and_a_later_close_runs_again(aws: None,
                                                                               parked_executions: None) -> None:
-    sfn = boto3.client("stepfunctions", region_name="us-east-1")
-    definition = render("close_position", {"PositionStepsFunctionArn":
-                                           "arn:aws:lambda:us-east-1:123456789012:function:steps"})
-    arn = sfn.create_state_machine(name="close", definition=definition,
-                                   roleArn="arn:aws:iam::123456789012:role/r")["stateMachineArn"]
-    workflows = StepFunctionsWorkflows(sfn, arn, arn)
-    now = datetime(2026, 1, 1, tzinfo=UTC)
-    position = Position("p1", "u1", Asset.SOL, Protocol.KAMINO, Decimal(3), Decimal(100), PositionStatus.OPEN,
-                        now, now)
+    sfn, arn, workflows = _workflows("close_position", "close")
+    position = _position(PositionStatus.OPEN)
     assert workflows.start_close(position, "j1", "user") == "j1"
     assert workflows.start_close(position, "j2", "kill switch") == "j1"  # already running: that close's job
     executions = sfn.list_executions(stateMachineArn=arn)["executions"]

@@ -8,38 +8,28 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from dnbot import resources
 from dnbot.adapters.aws.sessions import DynamoAuditTrail, DynamoSessionStore
-from dnbot.local.cloud import create_state_table, make_item_writes_atomic
+from dnbot.local.cloud import make_item_writes_atomic
 from dnbot.local.identity import MAX_CHECKS_PER_CODE, LocalEmailCodes
 from dnbot.ports import CodeReplaced, LoginRejected, SessionRecord
+from tests.contract.aws.test_dynamodb_store import Clock, moto_table
 
 T0 = datetime(2026, 1, 1, 12, 0, 30, tzinfo=UTC)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(T0)
 
 
 @pytest.fixture
 def table() -> Iterator[object]:
     make_item_writes_atomic()  # DynamoDB's per-item atomicity, which moto lacks across threads
-    with mock_aws():
-        create_state_table(boto3.client("dynamodb", region_name="us-east-1"), resources.SESSIONS_TABLE)
-        yield boto3.resource("dynamodb", region_name="us-east-1").Table(resources.SESSIONS_TABLE.local_name)
+    with moto_table(resources.SESSIONS_TABLE) as table:
+        yield table
 
 
 @pytest.fixture
