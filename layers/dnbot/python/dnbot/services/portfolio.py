@@ -17,9 +17,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
-from dnbot.domain.pnl import SOURCES, FundingShare, PnlBreakdown
+from dnbot.domain.pnl import CENT, SOURCES, FundingShare, PnlBreakdown
 from dnbot.domain.pnl_breakdown import CarryRates, LegFill, long_price_now, realized, unrealized
 from dnbot.domain.positions import Position, PositionStatus
+from dnbot.domain.rates import RatesSnapshot
 from dnbot.domain.risk import RiskReadings, joint_view
 from dnbot.ports import (
     ActivityLog,
@@ -90,6 +91,12 @@ class InvalidRange(ServiceError):
 
 def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def carry_rates(snapshot: RatesSnapshot | None, position: Position) -> CarryRates:
+    """The position's market's carry rates in `snapshot` (none known: zero)."""
+    market = snapshot.market(position.asset, position.protocol) if snapshot else None
+    return CarryRates(market.staking_apy, market.supply_apy, market.usdc_borrow_apy) if market else CarryRates()
 
 
 def hours_between(start: datetime, end: datetime) -> Decimal:
@@ -275,15 +282,13 @@ class PortfolioService:
         if sol_now is not None:
             long_now = long_price_now(long_fill, short_leg.entry_price, sol_now, position.asset.is_lst,
                                       None if position.asset.is_lst else readings.long_venue_sol_price_usd)
-            long_value = (long_leg.size * long_now).quantize(Decimal("0.01"))
-            short_value = (short_leg.size * sol_now).quantize(Decimal("0.01"))
+            long_value = (long_leg.size * long_now).quantize(CENT)
+            short_value = (short_leg.size * sol_now).quantize(CENT)
             if funding is not None:
-                market = snapshot.market(position.asset, position.protocol) if snapshot else None
-                rates = CarryRates(market.staking_apy, market.supply_apy, market.usdc_borrow_apy) if market \
-                    else CarryRates()
                 pnl = unrealized(long=long_fill, short=short_fill, long_price_now_usd=long_now,
                                  short_mark_now_usd=sol_now, funding_usd=funding, debt_usd=debt,
-                                 hours_held=hours_between(position.created_at, now), rates=rates)
+                                 hours_held=hours_between(position.created_at, now),
+                                 rates=carry_rates(snapshot, position))
         with self._lock:
             if unreadable:
                 stale_since = self._failing_since.setdefault(position.position_id, now)
@@ -293,7 +298,7 @@ class PortfolioService:
         return LiveFigures(
             read_at=now, health_factor=readings.health_factor, margin_ratio=readings.margin_ratio,
             liquidation_price_usd=readings.short_liquidation_price, sol_price_usd=sol_now,
-            liquidation_distance=view.distance, long_value_usd=long_value, long_debt_usd=debt.quantize(Decimal("0.01")),
+            liquidation_distance=view.distance, long_value_usd=long_value, long_debt_usd=debt.quantize(CENT),
             short_value_usd=short_value, pnl=pnl, unreadable=tuple(unreadable), stale_since=stale_since)
 
 
@@ -354,14 +359,12 @@ class PositionJournal:
         return position.long_leg.notional_usd / position.leverage if position.long_leg else Decimal(0)
 
     def _keep(self, position: Position, total: Decimal, funding: Decimal) -> PnlBreakdown:
-        snapshot = self._rates.latest_snapshot()
-        market = snapshot.market(position.asset, position.protocol) if snapshot else None
-        rates = CarryRates(market.staking_apy, market.supply_apy, market.usdc_borrow_apy) if market else CarryRates()
         fees = sum((leg.fees_usd for leg in (position.long_leg, position.short_leg) if leg), Decimal(0))
         long_value = position.long_leg.notional_usd if position.long_leg else Decimal(0)
         parts = realized(total_usd=total, funding_usd=funding, fees_usd=fees, debt_usd=debt_of(position),
                          long_value_at_entry_usd=long_value,
-                         hours_held=hours_between(position.created_at, self._clock.now()), rates=rates)
+                         hours_held=hours_between(position.created_at, self._clock.now()),
+                         rates=carry_rates(self._rates.latest_snapshot(), position))
         try:
             self._pnl.put_realized(position.user_id, position.position_id, parts.as_dict())
             if self._snapshots is not None:  # the chart ends at the realized figure

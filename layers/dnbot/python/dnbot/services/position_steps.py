@@ -19,6 +19,7 @@ from decimal import ROUND_DOWN, Decimal
 from typing import TYPE_CHECKING, Any
 
 from dnbot.domain.fills import price_consensus, validate_fills
+from dnbot.domain.pnl import CENT
 from dnbot.domain.positions import (
     OPEN_BACKOFF_BASE,
     OPEN_BACKOFF_CAP,
@@ -56,7 +57,6 @@ if TYPE_CHECKING:
 State = dict[str, Any]
 
 SOL_SIZE_STEP = Decimal("0.01")  # Hyperliquid SOL szDecimals = 2
-CENT = Decimal("0.01")
 
 
 class StepRefused(Exception):

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from dnbot.domain.assets import Asset, Protocol
 from dnbot.domain.carry import DEFAULT_FEES
+from dnbot.domain.pnl import CENT
 from dnbot.domain.positions import (
     Job,
     JobKind,
@@ -95,7 +96,7 @@ class PositionService:
         now = self._clock.now()
         position = Position(
             position_id=uuid.uuid4().hex, user_id=user_id, asset=asset, protocol=protocol,
-            leverage=leverage, target_notional_usd=notional_usd.quantize(Decimal("0.01")),
+            leverage=leverage, target_notional_usd=notional_usd.quantize(CENT),
             status=PositionStatus.PENDING, created_at=now, updated_at=now,
         )
         holder = self._guard.acquire_open(user_id, position.position_id, OPEN_LOCK_HOLD)
