@@ -8,7 +8,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dnbot.domain.pnl import CENT
+from dnbot.domain.pnl import CENT, PnlBreakdown
 from dnbot.domain.pnl_breakdown import CarryRates, LegFill, accrued_usd, long_price_now, realized, unrealized
 
 D = Decimal
@@ -79,3 +79,8 @@ def test_an_lst_moves_with_sol_so_its_staking_is_not_counted_twice() -> None:
                      funding_usd=D(0), debt_usd=D(1000), hours_held=D(24), rates=CarryRates(D("0.07")))
     assert pnl.price == 0  # 8 x -37.5 on the long, +300 on the short
     assert pnl.staking == (D(1500) * D("0.07") * 24 / 8760).quantize(CENT)
+
+
+def test_a_part_under_half_a_cent_below_zero_reads_zero_not_minus_zero() -> None:
+    parts = PnlBreakdown(borrow=Decimal("-0.001"), fees=Decimal("-0.95")).to_cents().as_strings()
+    assert parts["borrow"] == "0.00" and parts["fees"] == "-0.95"

@@ -46,7 +46,8 @@ class PnlBreakdown:
         exact = [getattr(self, name) for name in SOURCES]
         if target is None:
             target = self.total.quantize(CENT, rounding=ROUND_HALF_EVEN)
-        rounded = [value.quantize(CENT, rounding=ROUND_HALF_EVEN) for value in exact]
+        # + ZERO: a part under half a cent below zero rounds to -0.00, which a trader should read as 0.00
+        rounded = [value.quantize(CENT, rounding=ROUND_HALF_EVEN) + ZERO for value in exact]
         residue = int((target - sum(rounded, ZERO)) / CENT)
         step = CENT if residue > 0 else -CENT
         # the parts rounding lost most in the direction of the residue come first; exact zeros never take one
