@@ -46,7 +46,8 @@ from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from dnbot import observability, resources
-from dnbot.api.edge import API_CSP, DASHBOARD_CSP, ORIGIN_VERIFY_HEADER
+from dnbot.api.edge import API_CSP, DASHBOARD_CSP
+from dnbot.security.origin import ORIGIN_VERIFY_HEADER
 from dnbot.settings import Settings
 from dnbot.workflows import definitions
 

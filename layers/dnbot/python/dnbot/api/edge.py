@@ -7,17 +7,16 @@ the same ones to every /api response, so no path goes without them; `dnbot local
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
+from dnbot.security.origin import ORIGIN_VERIFY_HEADER, origin_verified
+
 if TYPE_CHECKING:
     from dnbot.runtime import Runtime
-
-ORIGIN_VERIFY_HEADER = "X-Origin-Verify"
 
 HSTS = "max-age=63072000; includeSubDomains"
 # JSON needs nothing: no scripts, no frames, no embedding anywhere.
@@ -65,14 +64,11 @@ def client_address(request: Request) -> str:
 def install_edge_guards(app: FastAPI, runtime: Runtime) -> None:
     @app.middleware("http")
     async def _edge(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        expected = runtime.origin_verify_secret
-        if expected is not None:
-            sent = request.headers.get(ORIGIN_VERIFY_HEADER, "")
-            if not hmac.compare_digest(sent.encode("utf-8", "replace"), expected.encode()):
-                response: Response = JSONResponse(status_code=403, content={"error": {
-                    "code": "direct_access_refused", "message": "Use the dashboard's address, not the API's own."}})
-                response.headers.update(security_headers(request.url.path))
-                return response
+        if not origin_verified(request.headers.get(ORIGIN_VERIFY_HEADER, ""), runtime.origin_verify_secret):
+            response: Response = JSONResponse(status_code=403, content={"error": {
+                "code": "direct_access_refused", "message": "Use the dashboard's address, not the API's own."}})
+            response.headers.update(security_headers(request.url.path))
+            return response
         response = await call_next(request)
         for name, value in security_headers(request.url.path).items():
             response.headers.setdefault(name, value)
