@@ -90,19 +90,24 @@ class DynamoStartGuards:
 
     # --- one open in flight per user -------------------------------------------------------------------------
 
-    def acquire_open(self, user_id: str, position_id: str, hold: timedelta) -> str | None:
+    def _lease(self, key: dict[str, str], item_type: str, holder_attr: str, holder: str, hold: timedelta) -> bool:
+        """One conditional put: the item is `holder`'s until `hold` from now, unless another holder's is live."""
         now = self._now()
-        key = {"pk": f"USER#{user_id}", "sk": "OPENLOCK"}
         try:
             self._table.put_item(
-                Item={**key, "type": "open_lock", "position_id": position_id,
-                      "expires_at": _epoch(now + hold)},
+                Item={**key, "type": item_type, holder_attr: holder, "expires_at": _epoch(now + hold)},
                 ConditionExpression=(Attr("pk").not_exists() | Attr("expires_at").lte(_epoch(now))
-                                     | Attr("position_id").eq(position_id)))
-            return None
+                                     | Attr(holder_attr).eq(holder)))
+            return True
         except ClientError as error:
             if not _lost(error):
                 raise
+            return False
+
+    def acquire_open(self, user_id: str, position_id: str, hold: timedelta) -> str | None:
+        key = {"pk": f"USER#{user_id}", "sk": "OPENLOCK"}
+        if self._lease(key, "open_lock", "position_id", position_id, hold):
+            return None
         item = self._table.get_item(Key=key, ConsistentRead=True).get("Item") or {}
         return str(item.get("position_id", "?"))
 
@@ -117,18 +122,7 @@ class DynamoStartGuards:
     # --- per-user leases (ports.UserLease) ------------------------------------------------------------------
 
     def acquire_user_lease(self, scope: str, user_id: str, holder: str, hold: timedelta) -> bool:
-        now = self._now()
-        try:
-            self._table.put_item(
-                Item={"pk": f"USER#{user_id}", "sk": f"LEASE#{scope}", "type": "user_lease", "holder": holder,
-                      "expires_at": _epoch(now + hold)},
-                ConditionExpression=(Attr("pk").not_exists() | Attr("expires_at").lte(_epoch(now))
-                                     | Attr("holder").eq(holder)))
-            return True
-        except ClientError as error:
-            if not _lost(error):
-                raise
-            return False
+        return self._lease({"pk": f"USER#{user_id}", "sk": f"LEASE#{scope}"}, "user_lease", "holder", holder, hold)
 
     def release_user_lease(self, scope: str, user_id: str, holder: str) -> None:
         try:

@@ -329,7 +329,7 @@ class HyperliquidShortVenue:
         opened = self._short_from(position_id, fills)
         if opened is None:
             return None
-        closed = sum((Decimal(f["sz"]) for f in fills if is_closing(action_of(str(f["cloid"])))), Decimal(0))
+        closed = _closed(fills)
         if opened.size_sol - closed <= 0:
             return None
         return replace(opened, size_sol=opened.size_sol - closed)
