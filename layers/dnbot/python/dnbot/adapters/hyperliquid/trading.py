@@ -73,8 +73,12 @@ AGENT_NAME = "dnbot"
 CLOSE_ATTEMPTS = 4
 
 
+def _closing(fills: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [f for f in fills if is_closing(action_of(str(f["cloid"])))]
+
+
 def _closed(fills: list[dict[str, Any]]) -> Decimal:
-    return sum((Decimal(f["sz"]) for f in fills if is_closing(action_of(str(f["cloid"])))), Decimal(0))
+    return sum((Decimal(f["sz"]) for f in _closing(fills)), Decimal(0))
 
 
 def _step_fill(fills: list[dict[str, Any]]) -> StepFill:
@@ -361,8 +365,7 @@ class HyperliquidShortVenue:
                     raise
                 # the buy-back filled, its answer was lost: adopted (its cloid cannot fill twice)
             fills = self._own_fills(user, position_id)
-        closing = [f for f in fills if is_closing(action_of(str(f["cloid"])))]
-        realized = sum((Decimal(f["closedPnl"]) - Decimal(f["fee"]) for f in closing), Decimal(0))
+        realized = sum((Decimal(f["closedPnl"]) - Decimal(f["fee"]) for f in _closing(fills)), Decimal(0))
         return realized.quantize(Decimal("0.01"))
 
     def funding_usd(self, user_id: str, position_id: str, since: datetime) -> Decimal:
