@@ -18,11 +18,12 @@ from decimal import Decimal
 from typing import Any
 
 from dnbot.backtest.history import MarketHistory
+from dnbot.domain.kill_switch import KillSwitch
 from dnbot.domain.positions import Job, Position, PositionStatus
 from dnbot.domain.rates import RatesSnapshot
 from dnbot.domain.risk import RiskReadings
 from dnbot.ports import OpenBackoff, UserRecord
-from dnbot.resources import USER_QUEUE, KillSwitch
+from dnbot.resources import USER_QUEUE
 from dnbot.services.positions import PositionService
 from dnbot.services.tick import StrategyTick, TickWorker
 

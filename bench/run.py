@@ -19,13 +19,13 @@ from dnbot.backtest.history import MarketHistory
 from dnbot.backtest.scan import scan_always
 from dnbot.domain.assets import Asset, Protocol
 from dnbot.domain.carry import CarryOutlook, carry_outlook, mean_markets
+from dnbot.domain.kill_switch import KillSwitch
 from dnbot.domain.positions import Position, PositionStatus
 from dnbot.domain.presets import Preset, UserSettings
 from dnbot.domain.rates import LendingMarket
 from dnbot.domain.risk import RiskReadings
 from dnbot.domain.strategy import LivePosition, decide_for_user
 from dnbot.marketdata.recorded import RecordedData
-from dnbot.resources import KillSwitch
 from dnbot.services.rates import MARKET_MEAN_HOURS, STRATEGY_HISTORY_HOURS
 
 LEVERAGES = (Decimal(2), Decimal(3), Decimal(4))

@@ -12,8 +12,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 
+from dnbot.domain.kill_switch import KillSwitch
 from dnbot.local.system import LocalSystem
-from dnbot.resources import KillSwitch
 from tests.integration.helpers import Terminal
 
 pytestmark = pytest.mark.xdist_group("moto")

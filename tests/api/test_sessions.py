@@ -13,8 +13,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from dnbot.adapters.aws.sessions import session_key
+from dnbot.domain.kill_switch import KillSwitch
 from dnbot.local.system import LocalSystem
-from dnbot.resources import KillSwitch
 from tests.integration.helpers import Terminal
 
 pytestmark = pytest.mark.xdist_group("moto")

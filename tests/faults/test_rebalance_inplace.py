@@ -19,11 +19,11 @@ import httpx
 import pytest
 
 from dnbot.adapters.hyperliquid.positions import cloid_for
+from dnbot.domain.kill_switch import KillSwitch
 from dnbot.domain.positions import Position, PositionStatus
 from dnbot.domain.presets import UserSettings
 from dnbot.domain.risk import RiskReadings, Verdict, assess, joint_view
 from dnbot.local.system import LocalSystem
-from dnbot.resources import KillSwitch
 from dnbot.services.tick import FUNDING_HISTORY_HOURS, tick_context
 from tests.faults.invariant import InvariantReport, assert_invariant, record_figure, venue_truth
 from tests.integration.helpers import Terminal, log_in

@@ -19,9 +19,9 @@ import httpx
 import pytest
 
 from dnbot import resources
+from dnbot.domain.kill_switch import KillSwitch
 from dnbot.domain.positions import PositionStatus
 from dnbot.local.system import LocalSystem
-from dnbot.resources import KillSwitch
 from dnbot.services.tick import FUNDING_HISTORY_HOURS, tick_context
 from tests.faults.invariant import InvariantReport, assert_invariant, record_figure, venue_truth
 from tests.integration.helpers import Client, Terminal, log_in

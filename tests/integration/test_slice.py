@@ -9,10 +9,10 @@ from decimal import Decimal
 import httpx
 import pytest
 
+from dnbot.domain.kill_switch import KillSwitch
 from dnbot.domain.rates import HOURS_PER_YEAR
 from dnbot.local.system import LocalSystem
 from dnbot.ports import TransientVenueError, VenueRejected
-from dnbot.resources import KillSwitch
 from tests.integration.helpers import Client, Terminal, log_in
 
 pytestmark = pytest.mark.xdist_group("moto")

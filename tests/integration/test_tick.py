@@ -9,9 +9,9 @@ from decimal import Decimal
 
 import pytest
 
+from dnbot.domain.kill_switch import KillSwitch
 from dnbot.domain.positions import PositionStatus
 from dnbot.local.system import LocalSystem
-from dnbot.resources import KillSwitch
 from dnbot.services.tick import FUNDING_HISTORY_HOURS, tick_context
 from tests.integration.helpers import Client, Terminal, log_in
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from dnbot.domain.kill_switch import KillSwitch
 from dnbot.domain.positions import PositionStatus
 from dnbot.ports import AmbiguousVenueError, TransientVenueError, VenueRejected
-from dnbot.resources import KillSwitch
 from dnbot.services.rebalance import (
     PositionRebalancer,
     RebalanceLegPending,

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from dnbot.domain.assets import Asset, Protocol
 from dnbot.domain.carry import DEFAULT_FEES, FeeSchedule, carry_components, carry_outlook, expected_carry_usd
+from dnbot.domain.kill_switch import KillSwitch
 from dnbot.domain.positions import Position, PositionStatus
 from dnbot.domain.presets import PRESETS, PresetName, UserSettings
 from dnbot.domain.rates import FundingQuote, LendingMarket, RatesSnapshot
@@ -23,7 +24,6 @@ from dnbot.domain.strategy import (
     decide_for_user,
     plan_rebalance,
 )
-from dnbot.resources import KillSwitch
 
 D = Decimal
 NOW = datetime(2025, 8, 1, 12, tzinfo=UTC)

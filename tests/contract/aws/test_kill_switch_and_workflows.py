@@ -15,8 +15,9 @@ from moto import mock_aws
 from dnbot.adapters.aws.ssm import SsmKillSwitch
 from dnbot.adapters.aws.stepfunctions import StepFunctionsWorkflows
 from dnbot.domain.assets import Asset, Protocol
+from dnbot.domain.kill_switch import KillSwitch
 from dnbot.domain.positions import Position, PositionStatus
-from dnbot.resources import KILL_SWITCH_PARAMETER, KillSwitch
+from dnbot.resources import KILL_SWITCH_PARAMETER
 from dnbot.workflows.definitions import render
 
 

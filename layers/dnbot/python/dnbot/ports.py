@@ -12,12 +12,12 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from dnbot.domain.assets import Asset
+from dnbot.domain.kill_switch import KillSwitch
 from dnbot.domain.pnl import FundingShare
 from dnbot.domain.positions import Job, Position, PositionStatus
 from dnbot.domain.rates import FundingQuote, LendingMarket, RatesSnapshot
 from dnbot.domain.reconcile import VenueTruth
 from dnbot.domain.risk import RiskReadings
-from dnbot.resources import KillSwitch
 
 # --- time --------------------------------------------------------------------------------------------------
 

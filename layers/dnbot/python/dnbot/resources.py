@@ -7,8 +7,9 @@ The CDK stack (infra/) deploys exactly these, and `dnbot local` creates the same
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Literal
+
+from dnbot.domain.kill_switch import KillSwitch as KillSwitch  # re-exported: the parameter's values
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,14 +47,6 @@ SESSIONS_TABLE = TableSpec(
     indexes=(IndexSpec("gsi1", "gsi1pk", "gsi1sk"),),
     stream=False,
 )
-
-
-class KillSwitch(str, Enum):
-    """Values of the operator's kill-switch parameter."""
-
-    OFF = "off"  # trading as usual
-    NO_NEW_POSITIONS = "no-new-positions"  # hold and protect what is open, open nothing new
-    CLOSE_ALL = "close-all"  # close every open position, open nothing
 
 
 KILL_SWITCH_PARAMETER = "/dnbot/kill-switch"

@@ -56,12 +56,12 @@ from dnbot.domain.carry import (
     hopeful_market,
     notional_for_capital,
 )
+from dnbot.domain.kill_switch import KillSwitch
 from dnbot.domain.positions import Position, PositionStatus
 from dnbot.domain.presets import MIN_POSITION_USD, UserSettings
 from dnbot.domain.rates import LendingMarket, RatesSnapshot
 from dnbot.domain.risk import ExitReason, RiskReadings, Verdict, assess
 from dnbot.domain.sizing import SizingError, size_position
-from dnbot.resources import KillSwitch
 
 ZERO = Decimal(0)
 

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Literal, Protocol
 
+from dnbot.domain.kill_switch import KillSwitch
 from dnbot.domain.positions import PositionStatus
 from dnbot.ports import (
     ActivityLog,
@@ -18,7 +19,6 @@ from dnbot.ports import (
     UserRecord,
     UserStore,
 )
-from dnbot.resources import KillSwitch
 from dnbot.services.errors import Forbidden, NotFound
 
 BotAction = Literal["start", "pause", "stop"]

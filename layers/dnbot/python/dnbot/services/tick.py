@@ -22,6 +22,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from dnbot.domain.kill_switch import KillSwitch
 from dnbot.domain.positions import Position, PositionStatus, reserved_capital_usd
 from dnbot.domain.presets import UserSettings
 from dnbot.domain.rates import RatesSnapshot
@@ -44,7 +45,6 @@ from dnbot.ports import (
     WorkflowStarter,
     WorkQueue,
 )
-from dnbot.resources import KillSwitch
 from dnbot.services.positions import OpenInFlight, PositionService
 from dnbot.services.rates import (
     StrategyHistory,

@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.parameters import SSMProvider
 
-from dnbot.resources import KillSwitch
+from dnbot.domain.kill_switch import KillSwitch
 
 
 class SsmKillSwitch:

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 
 from dnbot.api.deps import RuntimeDep, UserDep, audit
 from dnbot.api.schemas import KillSwitchBody, StatusResponse
-from dnbot.resources import KillSwitch
+from dnbot.domain.kill_switch import KillSwitch
 from dnbot.services.control import BotStatus
 
 router = APIRouter(tags=["control"])
