@@ -1,9 +1,14 @@
-"""The in-place rebalance service (services/rebalance.py) over in-memory venues: the paths the simulator cannot
-reach in one scenario (the long's half AND the short's restore refused; a lost answer left in flight), and the
-bookkeeping (ledger legs, the cash it moved, one activity event)."""
+"""The in-place rebalance (services/rebalance.py) run as its workflow does: `run_workflow` walks the rebalance
+state machine's definition (workflows/definitions.py) over PositionRebalancer.steps() on in-memory venues, feeding
+each step the state the previous one returned, retrying what a Retry names and sending the rest to its Catch. The
+paths the simulator cannot reach in one scenario (the long's half AND the short's restore refused; a lost answer),
+and the bookkeeping (ledger legs, the cash it moved, one activity event). tests/faults/test_rebalance_inplace.py
+runs the same machine in moto against `dnbot sim`."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -24,6 +29,7 @@ from dnbot.ports import (
     VenueRejected,
 )
 from dnbot.services.rebalance import PositionRebalancer
+from dnbot.workflows.definitions import definition_for
 
 D = Decimal
 NOW = datetime(2026, 1, 5, 12, tzinfo=UTC)
@@ -59,6 +65,9 @@ class Venues:
         self.steps: dict[str, StepFill] = {}
         self.refuse_long: Exception | None = None
         self.refuse_steps: dict[str, Exception] = {}
+        # a call named here ("long", or a short's step) trades, then its answer is lost once (AmbiguousVenueError)
+        self.lose_answers: set[str] = set()
+        self.on_lost: Callable[[], None] | None = None  # called when an answer is lost (what the ledger says then)
 
     # LongDeleverager
     def long_state(self, user_id: str, position_id: str) -> LongState | None:
@@ -76,6 +85,7 @@ class Venues:
                 keep = 1 - close_percentage / 100
                 self.long_size, self.debt = self.long_size * keep, self.debt * keep
             self.updates += 1
+            self._lose_answer("long")
         state = self.long_state(user_id, position_id)
         assert state is not None
         return state
@@ -99,7 +109,15 @@ class Venues:
             self.short += change_sol
             pnl = -change_sol * (self.price - 100) if change_sol < 0 else D(0)
             self.steps[step] = StepFill(abs(change_sol), pnl - abs(change_sol) * self.price * D("0.00045"))
+            self._lose_answer(step)
         return self.steps[step]
+
+    def _lose_answer(self, call: str) -> None:
+        if call in self.lose_answers:
+            self.lose_answers.discard(call)
+            if self.on_lost is not None:
+                self.on_lost()
+            raise AmbiguousVenueError(f"{call}: sent, no answer")
 
 
 class Log:
@@ -121,80 +139,192 @@ def opened() -> Position:
                     short_leg=Leg("hyperliquid", D(10), D(100), D(1000), D("0.45"), "open"))
 
 
-def system(price: Decimal) -> tuple[Ledger, Venues, Log, PositionRebalancer]:
-    ledger, venues, log = Ledger(opened()), Venues(price), Log()
-    return ledger, venues, log, PositionRebalancer(ledger, venues, venues, Clock(), activity=log, alerts=log)
+State = dict[str, Any]
+START = ["RebalancePreflight", "Started"]
+TRADED = [*START, "RebalanceShort", "RebalanceLong"]
+
+
+class Queue:
+    """The fan-out queue: the close a failed rebalance asks the strategy worker for."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+
+    def send_batch(self, messages: list[dict[str, Any]]) -> None:
+        self.sent.extend(messages)
+
+
+class Execution:
+    def __init__(self, status: str, state: State, entered: list[str], errors: list[tuple[str, str]]) -> None:
+        self.status, self.state, self.entered, self.errors = status, state, entered, errors
+
+    def __repr__(self) -> str:
+        return f"Execution({self.status}, {self.entered}, errors={self.errors}, {self.state})"
+
+
+def _matches(rule: dict[str, Any], error: State) -> bool:
+    return error["Error"] in rule["ErrorEquals"] or rule["ErrorEquals"] == ["States.ALL"]
+
+
+def _task(step: Callable[[State], State], spec: dict[str, Any], state: State, errors: list[tuple[str, str]],
+          name: str) -> tuple[State, State | None]:
+    """One Task as Lambda runs it: the step gets the state as JSON and returns the next one (what a failed attempt
+    changed in it is lost); its error is named by the exception's class. The first retrier naming the error
+    applies, each counting its own attempts (no waiting here); when it has none left, the error goes to Catch."""
+    used = [0] * len(spec["Retry"])
+    while True:
+        try:
+            return json.loads(json.dumps(step(json.loads(json.dumps(state))), default=str)), None
+        except Exception as raised:
+            error = {"Error": type(raised).__name__,
+                     "Cause": json.dumps({"errorMessage": str(raised), "errorType": type(raised).__name__})}
+            errors.append((name, error["Error"]))
+            retrier = next((i for i, rule in enumerate(spec["Retry"]) if _matches(rule, error)), None)
+            if retrier is None or used[retrier] >= spec["Retry"][retrier]["MaxAttempts"]:
+                return state, error
+            used[retrier] += 1
+
+
+def run_workflow(steps: dict[str, Callable[[State], State]], state: State) -> Execution:
+    """Walk the rebalance state machine's definition from StartAt, as Step Functions would run it: Task states
+    call the step their payload names, Choice states read `$.outcome`, a caught error lands at `$.error`."""
+    definition = definition_for("rebalance_position")
+    name: str = definition["StartAt"]
+    entered: list[str] = []
+    errors: list[tuple[str, str]] = []
+    while len(entered) < 30:
+        entered.append(name)
+        spec = definition["States"][name]
+        if spec["Type"] in ("Succeed", "Fail"):
+            return Execution("SUCCEEDED" if spec["Type"] == "Succeed" else "FAILED", state, entered, errors)
+        if spec["Type"] == "Choice":
+            assert all(c["Variable"] == "$.outcome" for c in spec["Choices"]), spec
+            name = next((c["Next"] for c in spec["Choices"] if state.get("outcome") == c["StringEquals"]),
+                        spec["Default"])
+            continue
+        assert spec["Type"] == "Task", spec
+        result, error = _task(steps[spec["Parameters"]["Payload"]["step"]], spec, state, errors, name)
+        if error is None:
+            state = result
+            if spec.get("End"):
+                return Execution("SUCCEEDED", state, entered, errors)
+            name = spec["Next"]
+            continue
+        catch = next((c for c in spec.get("Catch", []) if _matches(c, error)), None)
+        if catch is None:
+            return Execution("FAILED", state, entered, errors)
+        assert catch["ResultPath"] == "$.error", catch
+        state, name = {**state, "error": error}, catch["Next"]
+    raise AssertionError(f"the execution did not end: {entered}")
+
+
+class Workflow:
+    """Position p1 (opened()) on in-memory venues at `price`, and the rebalancer's steps as position_steps runs
+    them (the close a failed rebalance replaces goes to `queue`)."""
+
+    def __init__(self, price: Decimal) -> None:
+        self.ledger, self.venues, self.log, self.queue = Ledger(opened()), Venues(price), Log(), Queue()
+        self.steps = PositionRebalancer(self.ledger, self.venues, self.venues, Clock(), activity=self.log,
+                                        alerts=self.log, closes=self.queue).steps()
+
+    def run(self, number: int = 1) -> Execution:
+        """One execution `rebalance-p1-<number>`, with the input the strategy worker starts it with."""
+        return run_workflow(self.steps, {"user_id": "u1", "position_id": "p1", "number": number,
+                                         "reason": "distance", "target_distance": "0.3"})
 
 
 def test_a_crash_rebalance_deleverages_and_the_ledger_takes_the_venues_sizes() -> None:
-    ledger, venues, log, rebalancer = system(D(70))
-    result = rebalancer.rebalance("u1", "p1", "distance", D("0.3"))
-    assert result.status == "rebalanced", result
-    position = ledger.items["p1"]
-    assert position.rebalancing is None and position.rebalances == 1
+    w = Workflow(D(70))
+    run = w.run()
+    assert run.status == "SUCCEEDED" and run.state["outcome"] == "rebalanced", run
+    assert run.entered == [*TRADED, "MarkRebalanced"] and run.errors == []
+    reduce_sol = D(run.state["bought_sol"])
+    position = w.ledger.items["p1"]
+    assert reduce_sol > 0 and position.rebalancing is None and position.rebalances == 1
     assert position.short_leg is not None and position.long_leg is not None
-    assert position.short_leg.size == venues.short == D(10) - result.reduce_sol
-    assert position.long_leg.size == venues.long_size
-    assert abs(venues.long_size - venues.short) < D("0.01")  # the legs stay equal
-    assert venues.debt < 500 and position.rebalance_cash_usd < 0  # the buy-back's fee (no PnL: price fell)
-    assert [kind for kind, _ in log.events] == ["position_rebalanced"] and log.alerts == []
+    assert position.short_leg.size == w.venues.short == D(10) - reduce_sol
+    assert position.long_leg.size == w.venues.long_size
+    assert abs(w.venues.long_size - w.venues.short) < D("0.01")  # the legs stay equal
+    assert w.venues.debt < 500 and position.rebalance_cash_usd < 0  # the buy-back's fee (no PnL: price fell)
+    assert [kind for kind, _ in w.log.events] == ["position_rebalanced"] and w.log.alerts == []
+    assert w.queue.sent == []
 
 
 def test_a_rally_partially_closes_the_long_and_keeps_what_it_paid_out() -> None:
-    ledger, venues, _log, rebalancer = system(D(140))
-    result = rebalancer.rebalance("u1", "p1", "distance", D("0.3"))
-    assert result.status == "rebalanced", result
-    position = ledger.items["p1"]
-    assert position.rebalancing is None and venues.updates == 1
+    w = Workflow(D(140))
+    run = w.run()
+    assert run.status == "SUCCEEDED" and run.state["outcome"] == "rebalanced", run
+    position = w.ledger.items["p1"]
+    assert position.rebalancing is None and w.venues.updates == 1
     # the buy-back realized the short's loss; the partial close paid the long's share of equity out
     assert position.rebalance_cash_usd > 0
     assert position.rebalance_collateral_usd == (D(1000) - position.long_leg.notional_usd) / 2  # type: ignore[union-attr]
 
 
 def test_the_long_refused_and_the_restore_refused_goes_to_needs_attention_long_never_smaller() -> None:
-    ledger, venues, log, rebalancer = system(D(70))
-    venues.refuse_long = VenueRejected("Asgard refused the deleverage")
-    venues.refuse_steps["restore-1"] = VenueRejected("Insufficient margin to place order.")
-    result = rebalancer.rebalance("u1", "p1", "distance", D("0.3"))
-    assert result.status == "needs_attention", result
-    position = ledger.items["p1"]
+    """RebalanceLong's VenueRejected is caught to RebalanceRestore, whose refused sale (RestoreFailed) is caught to
+    RebalanceNeedsAttention; the execution then fails, and no close is asked for (an operator decides)."""
+    w = Workflow(D(70))
+    w.venues.refuse_long = VenueRejected("Asgard refused the deleverage")
+    w.venues.refuse_steps["restore-1"] = VenueRejected("Insufficient margin to place order.")
+    run = w.run()
+    assert run.status == "FAILED" and run.state["outcome"] == "needs_attention", run
+    assert run.entered == [*TRADED, "RebalanceRestore", "RebalanceNeedsAttention", "RebalanceFailed"]
+    position = w.ledger.items["p1"]
     assert position.status is PositionStatus.NEEDS_ATTENTION and position.rebalancing is None
-    assert venues.long_size >= venues.short  # the long is the larger leg: no naked short
-    assert [kind for kind, _ in log.alerts] == ["needs_attention"]
+    assert position.failure is not None and "the short could not be restored" in position.failure
+    assert w.venues.long_size >= w.venues.short  # the long is the larger leg: no naked short
+    assert [kind for kind, _ in w.log.alerts] == ["needs_attention"]
+    assert w.queue.sent == []
 
 
 def test_the_long_refused_restores_the_short() -> None:
-    ledger, venues, log, rebalancer = system(D(70))
-    venues.refuse_long = TransientVenueError("Asgard 503")
-    result = rebalancer.rebalance("u1", "p1", "distance", D("0.3"))
-    assert result.status == "failed"
-    assert venues.short == D(10) and venues.updates == 0
-    assert ledger.items["p1"].short_leg == opened().short_leg
-    assert [kind for kind, _ in log.alerts] == ["rebalance_failed"]
+    """The old one-call path ended here as "failed". The workflow retries the long's TransientVenueError (4
+    retries), then its compensation sells the short back (legs and ledger as before, a rebalance_failed alert)
+    and, the risk staying, asks the strategy worker for the close the rebalance replaced; the execution fails."""
+    w = Workflow(D(70))
+    w.venues.refuse_long = TransientVenueError("Asgard 503")
+    run = w.run()
+    assert run.status == "FAILED" and run.state["outcome"] == "undone", run
+    assert run.entered == [*TRADED, "RebalanceRestore", "Restored", "CloseAfterFailure", "RebalanceFailed"]
+    assert run.errors == [("RebalanceLong", "TransientVenueError")] * 5
+    assert w.venues.short == D(10) and w.venues.updates == 0
+    assert w.ledger.items["p1"].short_leg == opened().short_leg and w.ledger.items["p1"].rebalancing is None
+    assert [kind for kind, _ in w.log.alerts] == ["rebalance_failed"]
+    (close,) = w.queue.sent
+    assert close["kind"] == "close" and close["position_id"] == "p1" and "Asgard 503" in close["reason"]
 
 
-@pytest.mark.parametrize("where", ["short", "long"])
-def test_a_lost_answer_stays_in_flight_and_the_resume_finishes_once(where: str) -> None:
-    ledger, venues, _log, rebalancer = system(D(70))
-    if where == "short":
-        venues.refuse_steps["rebalance-1"] = AmbiguousVenueError("no answer")
-    else:
-        venues.refuse_long = AmbiguousVenueError("no answer")
-    assert rebalancer.rebalance("u1", "p1", "distance", D("0.3")).status == "in_flight"
-    stuck = ledger.items["p1"]
+@pytest.mark.parametrize(("where", "call"), [("Short", "rebalance-1"), ("Long", "long")])
+def test_a_lost_answer_stays_in_flight_and_the_retry_finishes_once(where: str, call: str) -> None:
+    """The old path returned "in_flight" and a later resume() finished it. In the workflow the half's lost
+    answer (it traded) is a RebalanceLegPending the state machine retries while the intent stays on the open
+    position; the retry asks the venue and trades nothing again. A late rerun of the same number does nothing."""
+    w = Workflow(D(70))
+    w.venues.lose_answers.add(call)
+    seen: list[Position] = []
+    w.venues.on_lost = lambda: seen.append(w.ledger.items["p1"])
+    run = w.run()
+    assert run.status == "SUCCEEDED" and run.state["outcome"] == "rebalanced", run
+    assert run.errors == [(f"Rebalance{where}", "RebalanceLegPending")]
+    (stuck,) = seen
     assert stuck.rebalancing is not None and stuck.status is PositionStatus.OPEN
-    venues.refuse_steps.clear()
-    venues.refuse_long = None
-    assert rebalancer.resume(stuck).status == "rebalanced"
-    assert rebalancer.resume(ledger.items["p1"]).status == "skipped"  # nothing in flight any more
-    assert venues.updates == 1 and len([s for s in venues.steps if s.startswith("rebalance-")]) == 1
+    assert w.venues.updates == 1 and [s for s in w.venues.steps if s.startswith("rebalance-")] == ["rebalance-1"]
+    assert w.venues.short == D(10) - D(run.state["bought_sol"])
+    again = w.run()  # nothing in flight any more: rebalance 1 already ended
+    assert again.status == "SUCCEEDED" and again.state["outcome"] == "done", again
+    assert again.entered == [*START, "NothingToDo"]
+    assert w.venues.updates == 1 and list(w.venues.steps) == ["rebalance-1"]
 
 
 def test_a_position_that_is_not_open_is_left_alone() -> None:
-    ledger, venues, _log, rebalancer = system(D(70))
-    ledger.items["p1"] = replace(ledger.items["p1"], status=PositionStatus.CLOSING)
-    assert rebalancer.rebalance("u1", "p1", "distance", D("0.3")).status == "skipped"
-    assert venues.steps == {} and venues.updates == 0
+    w = Workflow(D(70))
+    w.ledger.items["p1"] = replace(w.ledger.items["p1"], status=PositionStatus.CLOSING)
+    run = w.run()
+    assert run.status == "SUCCEEDED" and run.state["outcome"] == "refused", run
+    assert run.entered == [*START, "NothingToDo"]
+    assert w.venues.steps == {} and w.venues.updates == 0 and w.queue.sent == []
+    assert w.ledger.items["p1"].rebalances == 0
 
 
 def test_drawdown_is_measured_from_the_stored_peak_and_rebalance_cash_counts_as_equity() -> None:
