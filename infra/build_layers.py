@@ -31,8 +31,11 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 LAMBDA_ARCHITECTURE = "x86_64"
 PIP_PLATFORM = "manylinux2014_x86_64"
 LAMBDA_PYTHON_VERSION = "3.12"
-# Lambda's quota: a function's code plus all its layers, unzipped (262,144,000 bytes).
-UNZIPPED_LIMIT_BYTES = 250 * 1024 * 1000
+# Lambda's quota "Deployment package (.zip file archive) size: 250 MB (unzipped)", a function's code plus all its
+# layers (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html). The MB there are MiB:
+# GetAccountSettings reports AccountLimit.CodeSizeUnzipped = 262,144,000 bytes = 250 * 1024 * 1024
+# (https://docs.aws.amazon.com/lambda/latest/api/API_AccountLimit.html; botocore's GetAccountSettings example).
+UNZIPPED_LIMIT_BYTES = 250 * 1024 * 1024
 
 BUILD_DIR = REPO_ROOT / "build" / "layers"
 STAMP_NAME = ".requirements.sha256"
