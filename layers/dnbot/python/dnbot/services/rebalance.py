@@ -19,15 +19,13 @@ function, the one that signs (`PositionRebalancer.steps()`). Safety, as for open
   flight.
 - At the end the ledger legs take the venues' new sizes, one activity event tells the trader, and a failure
   alerts the operator.
-
-`rebalance()` runs the same halves in one call (what the steps do, without the state machine's retries).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -55,13 +53,6 @@ logger = logging.getLogger(__name__)
 
 CENT = Decimal("0.01")
 SAVE_ATTEMPTS = 3
-
-
-@dataclass(frozen=True, slots=True)
-class RebalanceOutcome:
-    status: str  # rebalanced | not_needed | cannot | in_flight | failed | needs_attention | skipped
-    detail: str
-    reduce_sol: Decimal = Decimal(0)
 
 
 State = dict[str, Any]
@@ -122,73 +113,11 @@ class PositionRebalancer:
                        position_short_sol=position.short_leg.size)
         return size_rebalance(legs, target_distance), long
 
-    # --- the rebalance -----------------------------------------------------------------------------------
-
-    def rebalance(self, user_id: str, position_id: str, reason: str, target_distance: Decimal) -> RebalanceOutcome:
-        """Start a rebalance of this open position (or resume the one in flight)."""
-        position = self._positions.get_position(user_id, position_id)
-        if position is None or position.status is not PositionStatus.OPEN:
-            return RebalanceOutcome("skipped", "the position is not open")
-        if position.rebalancing is not None:
-            return self._carry_out(position, position.rebalancing)
-        try:
-            sized, long = self.size(position, target_distance)
-        except CannotRebalance as error:
-            return RebalanceOutcome("cannot", str(error))
-        if sized.reduce_sol <= 0:
-            return RebalanceOutcome("not_needed", sized.explanation)
-        intent = self._intent(position.rebalances + 1, sized, long, reason)
-        try:
-            position = self._positions.save_position(replace(
-                position, rebalancing=intent, rebalances=intent.number, updated_at=self._clock.now()))
-        except PositionConflict:
-            return RebalanceOutcome("skipped", "another writer changed the position first")
-        return self._carry_out(position, intent)
-
     def _intent(self, number: int, sized: RebalanceSize, long: LongState, reason: str) -> RebalanceInFlight:
         percentage = None if sized.close_percentage is None else sized.close_percentage.quantize(Decimal("0.0001"))
         return RebalanceInFlight(number, sized.reduce_sol, sized.target_leverage.quantize(Decimal("0.0001")),
                                  long.update_count, self._clock.now(), f"{reason}; {sized.explanation}", percentage,
                                  long.value_usd - long.debt_usd)
-
-    def resume(self, position: Position) -> RebalanceOutcome:
-        if position.rebalancing is None:
-            return RebalanceOutcome("skipped", "no rebalance in flight")
-        return self._carry_out(position, position.rebalancing)
-
-    def _carry_out(self, position: Position, intent: RebalanceInFlight) -> RebalanceOutcome:
-        user_id, position_id, n = position.user_id, position.position_id, intent.number
-        if self._short.step_filled(user_id, position_id, f"restore-{n}").size_sol > 0:
-            return self._undone(position, intent, "its short was restored earlier")
-        try:
-            reduced = self._short.resize_short(user_id, position_id, -intent.reduce_sol, f"rebalance-{n}")
-        except Exception as error:  # the venue's answer decides: nothing traded, or unknown yet
-            if _may_still_land(error):
-                return RebalanceOutcome("in_flight", f"the short's buy-back may still fill: {error}")
-            return self._undone(position, intent, f"Hyperliquid refused the buy-back: {error}")
-        try:
-            long = self._long.shrink_long(user_id, position_id, target_leverage=intent.target_leverage,
-                                          close_percentage=intent.close_percentage,
-                                          updates_before=intent.long_updates_before)
-        except Exception as error:
-            if _may_still_land(error):
-                return RebalanceOutcome("in_flight", f"the long's update may still land: {error}")
-            return self._restore(position, intent, reduced, error)
-        return self._finish(position, intent, long, reduced)
-
-    def _restore(self, position: Position, intent: RebalanceInFlight, reduced: StepFill,
-                 cause: Exception) -> RebalanceOutcome:
-        """The long's half failed: sell back what the short bought, so both legs are as before."""
-        try:
-            self._short.resize_short(position.user_id, position.position_id, reduced.size_sol,
-                                     f"restore-{intent.number}")
-        except Exception as error:
-            if _may_still_land(error) or isinstance(error, TransientVenueError):
-                return RebalanceOutcome("in_flight", f"restoring the short: {error} (retried next tick)")
-            return self._needs_attention(position, intent.number, intent.reduce_sol,
-                                         f"the long's update failed ({cause}) and the short could not be restored "
-                                         f"({error})")
-        return self._undone(position, intent, f"Asgard's update failed ({cause}); the short was restored")
 
     # --- the state machine's steps (position_steps; workflows/definitions.py, rebalance_position_definition) ----
 
@@ -275,8 +204,7 @@ class PositionRebalancer:
         if long is None:
             raise RebalanceNotInFlight(f"Asgard no longer lists the long of {position.position_id}")
         reduced = self._short.step_filled(position.user_id, position.position_id, f"rebalance-{number}")
-        outcome = self._finish(position, intent, long, reduced)
-        return self._ended(state, outcome.status, outcome.detail)
+        return self._ended(state, "rebalanced", self._finish(position, intent, long, reduced))
 
     def restore_step(self, state: State) -> State:
         """Compensation (a half failed): if the long's update landed after all, finish; else sell back what the
@@ -301,8 +229,8 @@ class PositionRebalancer:
             why = f"Asgard's update failed ({cause}); the short was restored"
         else:
             why = f"the short's buy-back did not trade ({cause})"
-        outcome = self._undone(position, intent, why)
-        return self._ended(state, "undone", outcome.detail)
+        self._undone(position, intent, why)
+        return self._ended(state, "undone", why)
 
     def close_instead_step(self, state: State) -> State:
         """No in-place reduction restores the distance, or a venue refused it (the legs are as they were, equal):
@@ -323,9 +251,9 @@ class PositionRebalancer:
             return state
         intent = position.rebalancing
         reduce_sol = intent.reduce_sol if intent is not None else Decimal(0)
-        outcome = self._needs_attention(position, int(state["number"]), reduce_sol,
-                                        _error_text(state) or "the rebalance could not finish")
-        return self._ended(state, outcome.status, outcome.detail)
+        reason = self._needs_attention(position, int(state["number"]), reduce_sol,
+                                       _error_text(state) or "the rebalance could not finish")
+        return self._ended(state, "needs_attention", reason)
 
     # --- records -----------------------------------------------------------------------------------------
 
@@ -344,7 +272,8 @@ class PositionRebalancer:
         raise AssertionError("unreachable")
 
     def _finish(self, position: Position, intent: RebalanceInFlight, long: LongState,
-                reduced: StepFill) -> RebalanceOutcome:
+                reduced: StepFill) -> str:
+        """Record the rebalance as done (the ledger legs = the venues' sizes) and tell the trader; its detail."""
         assert position.long_leg is not None and position.short_leg is not None
         own = self._short.find_short(position.user_id, position.position_id)
         short_size = own.size_sol if own is not None else Decimal(0)
@@ -369,9 +298,9 @@ class PositionRebalancer:
                                   f"Rebalanced {position.asset.value} in place: {detail} ({intent.reason}).",
                                   saved.position_id, reduce_sol=str(intent.reduce_sol),
                                   target_leverage=str(intent.target_leverage), number=intent.number)
-        return RebalanceOutcome("rebalanced", detail, intent.reduce_sol)
+        return detail
 
-    def _undone(self, position: Position, intent: RebalanceInFlight, why: str) -> RebalanceOutcome:
+    def _undone(self, position: Position, intent: RebalanceInFlight, why: str) -> None:
         fresh = self._positions.get_position(position.user_id, position.position_id) or position
         # a buy-back sold back again costs its fees (and whatever the price did in between): kept with the rest
         traded = sum((self._short.step_filled(position.user_id, position.position_id, f"{step}-{intent.number}")
@@ -387,9 +316,8 @@ class PositionRebalancer:
             self._activity.record(position.user_id, "rebalance_failed",
                                   f"Could not rebalance {position.asset.value} in place ({why}); both legs are "
                                   "unchanged.", position.position_id)
-        return RebalanceOutcome("failed", why)
 
-    def _needs_attention(self, position: Position, number: int, reduce_sol: Decimal, why: str) -> RebalanceOutcome:
+    def _needs_attention(self, position: Position, number: int, reduce_sol: Decimal, why: str) -> str:
         fresh = self._positions.get_position(position.user_id, position.position_id) or position
         reason = f"rebalance {number}: {why}"
         flagged = fresh.moved_to(PositionStatus.NEEDS_ATTENTION, self._clock.now(), failure=reason)
@@ -401,4 +329,4 @@ class PositionRebalancer:
         if self._activity is not None:
             self._activity.record(position.user_id, "needs_attention",
                                   f"{position.asset.value} needs an operator: {reason}.", position.position_id)
-        return RebalanceOutcome("needs_attention", reason)
+        return reason
