@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from dnbot.adapters.asgard.client import AsgardClient
 from dnbot.adapters.asgard.references import LongReference
 from dnbot.adapters.hyperliquid.info import HyperliquidInfo
-from dnbot.adapters.hyperliquid.positions import position_key, position_key_of
+from dnbot.adapters.hyperliquid.positions import AccountFills, position_key
 from dnbot.domain.reconcile import VenueLong, VenueTruth
 
 if TYPE_CHECKING:  # the venue truth reads need no SDK; only the trader's venue does
@@ -44,19 +44,11 @@ class VenueTruthAdapter:
     def venue_truth(self, user_id: str, position_ids: list[str], since: datetime) -> VenueTruth:
         address = self._evm_address_of(user_id)
         account_short = -self._info.sol_position_size(address)
-        keys = {position_key(pid): pid for pid in position_ids}
-        shorts = dict.fromkeys(position_ids, Decimal(0))
+        fills = AccountFills(self._info.post({"type": "userFills", "user": address}), self._info.coin)
+        by_key = fills.shorts()  # every fill up to now: the short each position's own fills leave open
+        shorts = {pid: by_key.get(position_key(pid), Decimal(0)) for pid in position_ids}
         since_ms = int(since.timestamp() * 1000)
-        liquidated = False
-        for fill in self._info.post({"type": "userFills", "user": address}):
-            if fill.get("coin") != self._info.coin:
-                continue
-            if _is_liquidation(fill) and int(fill.get("time", 0)) >= since_ms:
-                liquidated = True
-            pid = keys.get(position_key_of(str(fill.get("cloid") or "")) or "")
-            if pid is not None:
-                size = _decimal(fill["sz"])
-                shorts[pid] += size if fill["side"] == "A" else -size
+        liquidated = any(_is_liquidation(fill) and int(fill.get("time", 0)) >= since_ms for fill in fills.rows)
         return VenueTruth(account_short, shorts, self._longs(user_id), liquidated)
 
     def _longs(self, user_id: str) -> tuple[VenueLong, ...]:

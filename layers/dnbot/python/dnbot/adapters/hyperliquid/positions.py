@@ -9,7 +9,7 @@ each hourly funding payment can be split by each position's own size in that hou
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -68,6 +68,43 @@ def action_of(cloid: str) -> int | None:
     return int(text[24:], 16) if len(text) == 32 else None
 
 
+def short_change(fill: Mapping[str, Any]) -> Decimal:
+    """What one fill did to the account's short: a sale (side "A") adds its size, a buy takes it back."""
+    size = Decimal(str(fill["sz"]))
+    return size if fill["side"] == "A" else -size
+
+
+class AccountFills:
+    """One read of the account's userFills, walked by position: the fills of `coin` whose cloid is one of the
+    bot's (32 hex digits) belong to the position its first 12 bytes name. The one walk behind the funding split,
+    the short venue's own-fills reads and the reconciler's venue truth."""
+
+    def __init__(self, rows: Iterable[dict[str, Any]], coin: str) -> None:
+        self.rows: list[dict[str, Any]] = [row for row in rows if row.get("coin") == coin]  # the venue's order
+
+    @staticmethod
+    def key_of(fill: Mapping[str, Any]) -> str | None:
+        return position_key_of(str(fill.get("cloid") or ""))
+
+    def of(self, position_id: str) -> list[dict[str, Any]]:
+        """This position's fills, oldest first (time, then trade id)."""
+        key = position_key(position_id)
+        return sorted((fill for fill in self.rows if self.key_of(fill) == key),
+                      key=lambda fill: (int(fill["time"]), int(fill.get("tid", 0))))
+
+    def shorts(self, before_ms: int | None = None) -> dict[str, Decimal]:
+        """The short each position key's fills add up to (every action: opens and rebalances, closing buy-backs
+        net), counting only the fills before `before_ms` if given (the funding split: the sizes held when an
+        hourly payment was made; the reconciler: everything). Every key of the account is in it, also positions
+        nobody asked about and the reconciler's own account trades: the funding split needs every holder."""
+        sizes: dict[str, Decimal] = {}
+        for fill in self.rows:
+            key = self.key_of(fill)
+            if key is not None and (before_ms is None or int(fill["time"]) < before_ms):
+                sizes[key] = sizes.get(key, Decimal(0)) + short_change(fill)
+        return sizes
+
+
 def position_funding_usd(info: InfoReader, address: str, position_id: str, since: datetime) -> Decimal:
     """This position's share of the account's funding since `since` (the sum of its funding_shares)."""
     return sum((share.share_usd for share in funding_shares(info, address, (position_id,), since)), Decimal(0))
@@ -99,20 +136,14 @@ def funding_shares(info: InfoReader, address: str, position_ids: Sequence[str], 
     wanted = {position_key(position_id): position_id for position_id in position_ids}
     payments = user_funding(info, address, int(since.timestamp() * 1000),
                             None if until is None else int(until.timestamp() * 1000))
-    fills = [fill for fill in info.post({"type": "userFills", "user": address}) if fill.get("coin") == info.coin]
+    fills = AccountFills(info.post({"type": "userFills", "user": address}), info.coin)
     shares: list[FundingShare] = []
     for payment in payments:
         delta = payment.get("delta", {})
         if delta.get("coin") != info.coin:
             continue
         hour_ms = int(payment["time"])
-        sizes: dict[str, Decimal] = {}
-        for fill in fills:
-            key = position_key_of(str(fill.get("cloid") or ""))
-            if key is not None and int(fill["time"]) < hour_ms:
-                sizes[key] = sizes.get(key, Decimal(0)) + (
-                    Decimal(fill["sz"]) if fill["side"] == "A" else -Decimal(fill["sz"]))
-        held = {key: size for key, size in sizes.items() if size > 0}
+        held = {key: size for key, size in fills.shorts(before_ms=hour_ms).items() if size > 0}
         if not held.keys() & wanted.keys():
             continue
         outside = -Decimal(str(delta.get("szi", "0"))) - sum(held.values(), Decimal(0))
