@@ -21,14 +21,11 @@ from eth_account.signers.local import LocalAccount
 from hyperliquid.utils.signing import sign_l1_action
 
 from dnbot.adapters.hyperliquid.info import HyperliquidInfo
+from dnbot.adapters.hyperliquid.positions import action_of, cloid_for, position_key, position_key_of
 from dnbot.adapters.hyperliquid.trading import (
     ACTION_OPEN,
     HyperliquidShortVenue,
     InMemoryNonces,
-    action_of,
-    cloid_for,
-    position_key,
-    position_key_of,
     round_price,
     signature_parts,
 )
@@ -293,6 +290,7 @@ def test_exchange_failures_map_to_the_ports_errors(answer: Any, error: str) -> N
     def handle(request: httpx.Request) -> httpx.Response:
         if isinstance(answer, Exception):
             raise answer
+        assert isinstance(answer, httpx.Response)
         return answer
 
     venue = HyperliquidShortVenue("https://api.hyperliquid.xyz", HyperliquidInfo("https://api.hyperliquid.xyz"),

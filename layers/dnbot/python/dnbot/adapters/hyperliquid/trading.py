@@ -39,14 +39,14 @@ from dnbot.adapters.hyperliquid.positions import (
     ACTION_OPEN as ACTION_OPEN,  # re-exported: the cloid scheme's callers import it from here
 )
 from dnbot.adapters.hyperliquid.positions import (
+    AccountFills,
     action_of,
     cloid_for,
     funding_shares,
     is_closing,
     position_funding_usd,
-    position_key,
-    position_key_of,
     resizes_short,
+    short_change,
 )
 from dnbot.domain.pnl import FundingShare
 from dnbot.domain.positions import Position
@@ -224,11 +224,7 @@ class HyperliquidShortVenue:
 
     def _own_fills(self, user: str, position_id: str) -> list[dict[str, Any]]:
         """This position's fills (oldest first): the account's fills whose cloid names the position."""
-        key = position_key(position_id)
-        fills = [fill for fill in self.info.post({"type": "userFills", "user": user})
-                 if fill.get("coin") == self.info.coin and fill.get("cloid")
-                 and position_key_of(str(fill["cloid"])) == key]
-        return sorted(fills, key=lambda fill: (int(fill["time"]), int(fill.get("tid", 0))))
+        return AccountFills(self.info.post({"type": "userFills", "user": user}), self.info.coin).of(position_id)
 
     def _fill_from_fills(self, user: str, cloid: str) -> ShortFill | None:
         fills = self.info.fills_with_cloid(user, cloid)
@@ -243,14 +239,15 @@ class HyperliquidShortVenue:
 
     @staticmethod
     def _short_from(position_id: str, fills: list[dict[str, Any]]) -> ShortFill | None:
-        """The position's short as its own open and rebalance fills add up (closing buys not counted)."""
+        """The position's short as its own open and rebalance fills add up (closing buys not counted: unlike the
+        net AccountFills.shorts, the ledger caps what a close buys back at what the position sold, _closed apart)."""
         size = notional = fees = Decimal(0)
         for fill in fills:
             if not resizes_short(action_of(str(fill["cloid"]))):
                 continue
-            sign = 1 if fill["side"] == "A" else -1
-            size += sign * Decimal(fill["sz"])
-            notional += sign * Decimal(fill["sz"]) * Decimal(fill["px"])
+            change = short_change(fill)
+            size += change
+            notional += change * Decimal(fill["px"])
             fees += Decimal(fill["fee"])
         if size <= 0:
             return None
@@ -361,9 +358,10 @@ class HyperliquidShortVenue:
                 self._order(self.ensure_agent(user_id), is_buy=True, size=min(remaining, account_short),
                             reduce_only=True, cloid=cloid)
             except AmbiguousVenueError:
-                if not self.info.fills_with_cloid(user, cloid):
+                fills = self._own_fills(user, position_id)
+                if not any(fill["cloid"] == cloid for fill in fills):
                     raise
-                # the buy-back filled, its answer was lost: adopted (its cloid cannot fill twice)
+                continue  # the buy-back filled, its answer was lost: adopted (its cloid cannot fill twice)
             fills = self._own_fills(user, position_id)
         realized = sum((Decimal(f["closedPnl"]) - Decimal(f["fee"]) for f in _closing(fills)), Decimal(0))
         return realized.quantize(Decimal("0.01"))
