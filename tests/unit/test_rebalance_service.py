@@ -1,13 +1,13 @@
-"""The in-place rebalance (services/rebalance.py) run as its workflow does: `run_workflow` walks the rebalance
-state machine's definition (workflows/definitions.py) over PositionRebalancer.steps() on in-memory venues, feeding
-each step the state the previous one returned, retrying what a Retry names and sending the rest to its Catch. The
+"""The in-place rebalance (services/rebalance.py) run as its workflow does: `run_workflow`
+(tests/unit/workflows/walk.py) walks the rebalance state machine's definition over PositionRebalancer.steps() on
+in-memory venues, feeding each step the state the previous one returned, retrying what a Retry names and sending
+the rest to its Catch. The
 paths the simulator cannot reach in one scenario (the long's half AND the short's restore refused; a lost answer),
 and the bookkeeping (ledger legs, the cash it moved, one activity event). tests/faults/test_rebalance_inplace.py
 runs the same machine in moto against `dnbot sim`."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -29,7 +29,7 @@ from dnbot.ports import (
     VenueRejected,
 )
 from dnbot.services.rebalance import PositionRebalancer
-from dnbot.workflows.definitions import definition_for
+from tests.unit.workflows.walk import Execution, run_workflow
 
 D = Decimal
 NOW = datetime(2026, 1, 5, 12, tzinfo=UTC)
@@ -139,7 +139,6 @@ def opened() -> Position:
                     short_leg=Leg("hyperliquid", D(10), D(100), D(1000), D("0.45"), "open"))
 
 
-State = dict[str, Any]
 START = ["RebalancePreflight", "Started"]
 TRADED = [*START, "RebalanceShort", "RebalanceLong"]
 
@@ -154,70 +153,6 @@ class Queue:
         self.sent.extend(messages)
 
 
-class Execution:
-    def __init__(self, status: str, state: State, entered: list[str], errors: list[tuple[str, str]]) -> None:
-        self.status, self.state, self.entered, self.errors = status, state, entered, errors
-
-    def __repr__(self) -> str:
-        return f"Execution({self.status}, {self.entered}, errors={self.errors}, {self.state})"
-
-
-def _matches(rule: dict[str, Any], error: State) -> bool:
-    return error["Error"] in rule["ErrorEquals"] or rule["ErrorEquals"] == ["States.ALL"]
-
-
-def _task(step: Callable[[State], State], spec: dict[str, Any], state: State, errors: list[tuple[str, str]],
-          name: str) -> tuple[State, State | None]:
-    """One Task as Lambda runs it: the step gets the state as JSON and returns the next one (what a failed attempt
-    changed in it is lost); its error is named by the exception's class. The first retrier naming the error
-    applies, each counting its own attempts (no waiting here); when it has none left, the error goes to Catch."""
-    used = [0] * len(spec["Retry"])
-    while True:
-        try:
-            return json.loads(json.dumps(step(json.loads(json.dumps(state))), default=str)), None
-        except Exception as raised:
-            error = {"Error": type(raised).__name__,
-                     "Cause": json.dumps({"errorMessage": str(raised), "errorType": type(raised).__name__})}
-            errors.append((name, error["Error"]))
-            retrier = next((i for i, rule in enumerate(spec["Retry"]) if _matches(rule, error)), None)
-            if retrier is None or used[retrier] >= spec["Retry"][retrier]["MaxAttempts"]:
-                return state, error
-            used[retrier] += 1
-
-
-def run_workflow(steps: dict[str, Callable[[State], State]], state: State) -> Execution:
-    """Walk the rebalance state machine's definition from StartAt, as Step Functions would run it: Task states
-    call the step their payload names, Choice states read `$.outcome`, a caught error lands at `$.error`."""
-    definition = definition_for("rebalance_position")
-    name: str = definition["StartAt"]
-    entered: list[str] = []
-    errors: list[tuple[str, str]] = []
-    while len(entered) < 30:
-        entered.append(name)
-        spec = definition["States"][name]
-        if spec["Type"] in ("Succeed", "Fail"):
-            return Execution("SUCCEEDED" if spec["Type"] == "Succeed" else "FAILED", state, entered, errors)
-        if spec["Type"] == "Choice":
-            assert all(c["Variable"] == "$.outcome" for c in spec["Choices"]), spec
-            name = next((c["Next"] for c in spec["Choices"] if state.get("outcome") == c["StringEquals"]),
-                        spec["Default"])
-            continue
-        assert spec["Type"] == "Task", spec
-        result, error = _task(steps[spec["Parameters"]["Payload"]["step"]], spec, state, errors, name)
-        if error is None:
-            state = result
-            if spec.get("End"):
-                return Execution("SUCCEEDED", state, entered, errors)
-            name = spec["Next"]
-            continue
-        catch = next((c for c in spec.get("Catch", []) if _matches(c, error)), None)
-        if catch is None:
-            return Execution("FAILED", state, entered, errors)
-        assert catch["ResultPath"] == "$.error", catch
-        state, name = {**state, "error": error}, catch["Next"]
-    raise AssertionError(f"the execution did not end: {entered}")
-
-
 class Workflow:
     """Position p1 (opened()) on in-memory venues at `price`, and the rebalancer's steps as position_steps runs
     them (the close a failed rebalance replaces goes to `queue`)."""
@@ -229,8 +164,8 @@ class Workflow:
 
     def run(self, number: int = 1) -> Execution:
         """One execution `rebalance-p1-<number>`, with the input the strategy worker starts it with."""
-        return run_workflow(self.steps, {"user_id": "u1", "position_id": "p1", "number": number,
-                                         "reason": "distance", "target_distance": "0.3"})
+        return run_workflow("rebalance_position", self.steps, {
+            "user_id": "u1", "position_id": "p1", "number": number, "reason": "distance", "target_distance": "0.3"})
 
 
 def test_a_crash_rebalance_deleverages_and_the_ledger_takes_the_venues_sizes() -> None:
