@@ -62,6 +62,8 @@ def test_an_open_position_shows_live_risk_and_pnl_by_source_then_its_realized_hi
     assert live["status"] == "open" and live["pnl_kind"] == "unrealized"
     assert Decimal(live["health_factor"]) > 1
     assert Decimal(live["margin_ratio"]) > 0
+    for ratio in ("health_factor", "margin_ratio"):  # 4 decimals at most, not the raw 28-digit quotient
+        assert -Decimal(live[ratio]).as_tuple().exponent <= 4, (ratio, live[ratio])
     assert Decimal(live["liquidation_price_usd"]) > Decimal(live["sol_price_usd"])  # a short dies on a rise
     assert 0 < Decimal(live["liquidation_distance_pct"]) < 100
     assert live["stale_since"] is None and live["unreadable"] == []

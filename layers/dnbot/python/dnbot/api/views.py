@@ -51,6 +51,14 @@ class LegView(BaseModel):
                                             value_usd=value, debt_usd=debt, reference=leg.reference)
 
 
+RATIO_STEP = Decimal("0.0001")  # ratios go out with 4 decimals, like Asgard's health factor (0.01 % of margin)
+
+
+def _ratio(value: Decimal | None) -> Decimal | None:
+    """A venue ratio for display: maintenance / account value is an exact quotient with 28 significant digits."""
+    return value.quantize(RATIO_STEP) if value is not None else None
+
+
 class PositionViewOut(BaseModel):
     position_id: str
     asset: str
@@ -91,7 +99,8 @@ class PositionViewOut(BaseModel):
             short=LegView.build(p.short_leg, live.short_value_usd if live else None),
             created_at=p.created_at, closed_at=p.updated_at if p.status in HISTORY else None,
             close_reason=p.close_reason, failure=p.failure, drift=p.drift,
-            health_factor=live.health_factor if live else None, margin_ratio=live.margin_ratio if live else None,
+            health_factor=live.health_factor if live else None,
+            margin_ratio=_ratio(live.margin_ratio if live else None),
             liquidation_price_usd=live.liquidation_price_usd if live else None,
             sol_price_usd=live.sol_price_usd if live else None,
             liquidation_distance_pct=(distance * 100).quantize(Decimal("0.01")) if distance is not None else None,
