@@ -24,6 +24,7 @@ from dnbot.domain.positions import (
     OPEN_BACKOFF_BASE,
     OPEN_BACKOFF_CAP,
     Job,
+    JobKind,
     JobStatus,
     Leg,
     Position,
@@ -325,10 +326,11 @@ class PositionSteps:
         return state
 
     def mark_needs_attention(self, state: State) -> State:
-        """Compensation itself failed: a leg may be naked. Recorded loudly for the operator's runbook."""
+        """Compensation itself failed (a leg may be naked), or a close stopped before closing any leg (both legs
+        open, hedged: `_needs_attention_reason`). Recorded loudly for the operator's runbook."""
         position = self._position(state)
         now = self._clock.now()
-        reason = "compensation failed, a leg may be open: " + _error_text(state)
+        reason = _needs_attention_reason(position, self._job(state), state)
         flagged = self._save(position, position.moved_to(PositionStatus.NEEDS_ATTENTION, now, failure=reason))
         if self._alerts is not None:
             self._alerts.alert("needs_attention", f"position {position.position_id}: {reason}",
@@ -413,6 +415,31 @@ class PositionSteps:
         if self._journal is not None:
             self._journal.closed(closed, realized, funding)
         return state
+
+
+# Error names after which a leg's order may have been sent and may still land (a lost answer, a task or function
+# that timed out mid-call): nothing can then be said of what is open.
+_MAY_HAVE_TRADED = ("AmbiguousVenueError", "LongMayStillLand")
+_CLOSE_LEG_STAGES = {"close_long": "the Asgard long could not be closed",
+                     "close_short": "the Hyperliquid short could not be closed"}
+
+
+def _needs_attention_reason(position: Position, job: Job, state: State) -> str:
+    """What is true at the venues when a workflow ends in needs_attention. A close records each leg it closed in
+    its state (`long_proceeds_usd`, `short_pnl_usd`); one that closed neither, and failed with an error saying
+    nothing was sent (a refusal, a venue down), kept the hedge on purpose (the long goes first: if it cannot
+    close, the short is not touched), so both legs are open and hedged. Anything else may have left a leg
+    without its hedge."""
+    error = state.get("error")
+    name = str(error.get("Error", "")) if isinstance(error, dict) else ""
+    closed_a_leg = "long_proceeds_usd" in state or "short_pnl_usd" in state
+    may_have_traded = name in _MAY_HAVE_TRADED or name.startswith(("States.", "Lambda."))
+    if (job.kind is JobKind.CLOSE and not closed_a_leg and not may_have_traded
+            and position.long_leg is not None and position.short_leg is not None):
+        failed = job.stages[-1].name if job.stages and job.stages[-1].status is StageStatus.RUNNING else ""
+        what = _CLOSE_LEG_STAGES.get(failed, "no leg was closed")
+        return f"close incomplete: {what}; both legs are still open and hedged: {_error_text(state)}"
+    return "compensation failed, a leg may be open: " + _error_text(state)
 
 
 def _error_text(state: State) -> str:
