@@ -214,6 +214,22 @@ def test_two_positions_share_one_account_and_close_apart(sim: RunningSim,
     assert short.info.sol_position_size(address) == 0
 
 
+def test_a_buy_back_whose_answer_was_lost_is_adopted_not_repeated(
+        sim: RunningSim, venue: tuple[HyperliquidShortVenue, Wallets, Vault]) -> None:
+    """close_short after an ambiguous order: the position's fills (one userFills read) show the buy-back landed."""
+    short, wallets, _ = venue
+    address = _user(sim, wallets, "u3")
+    short.open_short("u3", "pos-c", Decimal("2"))
+    assert httpx.post(f"{sim.base_url}/sim/faults", json={"venue": "hyperliquid", "call": "order",
+                                                          "kind": "lose_response", "times": 1}).status_code == 201
+    pnl = short.close_short("u3", "pos-c", Decimal("2"))
+    assert short.info.sol_position_size(address) == 0
+    closes = [f["cloid"] for f in short.info.post({"type": "userFills", "user": address})
+              if f["cloid"] != cloid_for("pos-c", "open")]
+    assert closes == [cloid_for("pos-c", "close-0")]  # adopted: no second attempt
+    assert short.close_short("u3", "pos-c", Decimal("2")) == pnl
+
+
 def test_cloids_name_their_position() -> None:
     assert position_key_of(cloid_for("p1", "open")) == position_key_of(cloid_for("p1", "close-2")) == \
         position_key("p1") != position_key("p2")
