@@ -149,11 +149,12 @@ def test_asgard_submit_unanswered_is_never_failed_while_it_may_land(system: Loca
                                                            "size_usd": "800"})
     job_id = reply.json()["job_id"]
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        job = trader.client.get(f"/api/v1/positions/jobs/{job_id}").json()
-        if "unwind" in stage_names(job):
-            break
+    job = trader.client.get(f"/api/v1/positions/jobs/{job_id}").json()
+    while "unwind" not in stage_names(job):
+        assert time.monotonic() < deadline, f"the open did not reach its unwind within 60 s: {job}"
         time.sleep(0.05)
+        job = trader.client.get(f"/api/v1/positions/jobs/{job_id}").json()
+    assert job["status"] == "running", job  # the unwind waits on the long that may still land
     (position,) = trader.positions()
     assert position.status is PositionStatus.PENDING  # not failed: the long may still land
     trader.advance_clock(advance_seconds=90)  # its blockhash expires
@@ -259,6 +260,8 @@ def test_asgard_down_during_a_close_keeps_the_hedge(system: LocalSystem, trader:
     assert "close_short" not in stage_names(closing)  # the long goes first; the short was never touched
     position = trader.position(job["position_id"])
     assert position.status is PositionStatus.NEEDS_ATTENTION
+    assert position.failure is not None and position.failure.startswith(
+        "close incomplete: the Asgard long could not be closed; both legs are still open and hedged: "), position
     # while Asgard is still down: the long and its short both rest, hedged, exactly as the ledger says
     report = trader.invariant("Asgard down during a close (fault persisting)")
     assert report.naked_legs == 0 and report.live_positions == 1
