@@ -132,15 +132,15 @@ def main() -> int:
     preset = settings.preset
     history_48h = history.funding_history(at, 48)
     lookback = history.funding_history(at, STRATEGY_HISTORY_HOURS)
-    week = [history.markets_at(hour) for hour, _ in span if at - timedelta(hours=MARKET_MEAN_HOURS) < hour <= at]
+    means_span = [history.markets_at(hour) for hour, _ in span if at - timedelta(hours=MARKET_MEAN_HOURS) < hour <= at]
 
     def once_per_tick() -> tuple[CarryOutlook, tuple[LendingMarket, ...]]:
         return (carry_outlook(lookback, lookback_hours=preset.lookback_hours, recent_hours=preset.persistence_hours),
-                mean_markets(week))
+                mean_markets(means_span))
 
     timing, _ = measure(once_per_tick, repeats=5)
     outlook, means = once_per_tick()
-    line(f"tick, once per tick: outlook of {len(lookback)} h + week means of {len(week)} h", timing,
+    line(f"tick, once per tick: outlook of {len(lookback)} h + market means of {len(means_span)} h", timing,
          f"horizon {outlook.horizon_hours} h")
     held = LivePosition(
         Position("p1", "u1", Asset.JITOSOL, Protocol.KAMINO, Decimal(3), Decimal(15_000), PositionStatus.OPEN,

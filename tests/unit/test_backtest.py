@@ -273,6 +273,13 @@ def test_walk_forward_json_contract_on_the_vendored_data(capsys: pytest.CaptureF
     assert all(D(data["total"]["bot"]) > D(pnl) for pnl in data["total"]["holds"].values())
 
 
+def test_the_balanced_backtest_earns_at_least_what_the_old_rule_did(capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 9's floor: the fixed-10-day amortization rule earned $521.63 on the vendored span (balanced)."""
+    code, out, _ = cli(capsys, "backtest", "--json")
+    assert code == 0
+    assert D(json.loads(out)["total_pnl"]) >= D("521.63")
+
+
 def test_hindsight_pays_fees_and_skips_a_costly_spell(tmp_path: Path) -> None:
     """Flat price; funding pays, then charges 0.1%/h for 20 h, then pays: the optimum steps aside (a round
     trip is ~0.29% of notional, 20 h at 0.1% is 2%), and equals the hand sum of the hours it is in."""
@@ -315,7 +322,7 @@ def test_no_look_ahead_future_hours_never_change_a_past_decision(tmp_path: Path,
     assert before(long)  # the bot did trade before the cut: the comparison is not vacuous
 
 
-def test_the_backtests_week_means_are_the_domains_over_the_same_hours(tmp_path: Path) -> None:
+def test_the_backtests_market_means_are_the_domains_over_the_same_hours(tmp_path: Path) -> None:
     root = write_recorded(tmp_path, hours=60, sol_supply_pct="5", skip_rate_hours=frozenset({50, 51}))
     history = MarketHistory(RecordedData(root))
     hour = START + timedelta(hours=58)

@@ -17,9 +17,8 @@ from dnbot.domain.carry import (
     break_even_hours,
     carry_components,
     carry_outlook,
-    cautious_market,
+    expected_market,
     fee_drag_apy,
-    hopeful_market,
     mean_markets,
     net_apy,
     notional_for_capital,
@@ -132,29 +131,36 @@ GOOD = D("0.0000125")  # Hyperliquid's resting rate: 10.95%/yr
 BAD = D("-0.0001")
 
 
-def test_no_episode_means_the_whole_lookback_is_the_horizon() -> None:
+def test_the_horizon_starts_from_the_long_run_rate_and_no_episode_lengthens_it() -> None:
+    # the prior: one carry-off episode per 345 h (the training span's rate), worth 720 h of evidence
+    assert carry_outlook([GOOD], lookback_hours=1440).horizon_hours == 345  # a fresh start: the long-run rate
     outlook = carry_outlook([GOOD] * 500, lookback_hours=240)
-    assert (outlook.lookback_hours, outlook.horizon_hours, outlook.carry_off_episodes) == (240, 240, 0)
+    assert (outlook.lookback_hours, outlook.carry_off_episodes) == (240, 0)
+    assert outlook.horizon_hours == 460  # (720 + 240) h / (720 / 345) episodes
+    assert carry_outlook([GOOD] * 1500, lookback_hours=1440).horizon_hours == 1035  # 60 quiet days
     assert outlook.expected_funding_hourly == GOOD and outlook.recent_funding_hourly == GOOD
+    assert carry_outlook([], lookback_hours=1440).horizon_hours == 0  # nothing recorded: nothing to count on
 
 
-def test_each_day_long_negative_spell_divides_the_horizon() -> None:
+def test_each_day_long_negative_spell_shortens_the_horizon() -> None:
     # two spells of 30 negative hours (their day means stay negative for 30 + 23 hours, minus recovery)
     history = [GOOD] * 100 + [BAD] * 30 + [GOOD] * 200 + [BAD] * 30 + [GOOD] * 200
     outlook = carry_outlook(history, lookback_hours=537)
-    assert outlook.carry_off_episodes == 2
-    assert outlook.horizon_hours == outlook.lookback_hours // 3
+    assert (outlook.lookback_hours, outlook.carry_off_episodes) == (537, 2)
+    assert outlook.horizon_hours == 307  # (720 + 537) h / (720 / 345 + 2) episodes
     # a spell shorter than a day of negative day means is a dip, not an episode
     dip = carry_outlook([GOOD] * 300 + [BAD] * 4 + [GOOD] * 300, lookback_hours=480)
-    assert dip.carry_off_episodes == 0 and dip.horizon_hours == 480
+    assert dip.carry_off_episodes == 0 and dip.horizon_hours == 575
 
 
-def test_the_entry_funding_ignores_a_spike_and_remembers_a_bad_week() -> None:
+def test_the_entry_funding_ignores_a_spike_and_remembers_the_last_three_days() -> None:
     spike = carry_outlook([GOOD] * 400 + [D("0.01")], lookback_hours=240)
     assert spike.expected_funding_hourly == GOOD  # the day's median
     crash = carry_outlook([GOOD] * 300 + [BAD] * 30 + [GOOD] * 30, lookback_hours=240)
-    assert crash.expected_funding_hourly < 0  # the week's mean still carries the crash
+    assert crash.expected_funding_hourly < 0  # the last 72 hours' mean still carries the crash
     assert crash.recent_funding_hourly == GOOD  # the last six hours are back to normal
+    over = carry_outlook([GOOD] * 300 + [BAD] * 30 + [GOOD] * 72, lookback_hours=240)
+    assert over.expected_funding_hourly == GOOD  # three good days later it no longer holds an entry back
 
 
 def test_break_even_hours_of_a_carry() -> None:
@@ -165,15 +171,18 @@ def test_break_even_hours_of_a_carry() -> None:
     assert break_even_hours(carry_components(market(borrow="0.5"), D(0), D(3)), DEFAULT_FEES, D(3)) is None
 
 
-def test_mean_markets_and_the_cautious_and_hopeful_readings() -> None:
+def test_mean_markets_and_the_reading_a_decision_counts_on() -> None:
     a = market(staking="0.06", borrow="0.10")
     b = market(staking="0.08", borrow="0.06")
     (mean,) = mean_markets([[a], [b]])
     assert (mean.staking_apy, mean.usdc_borrow_apy) == (D("0.07"), D("0.08"))
-    cautious, hopeful = cautious_market(b, mean), hopeful_market(b, mean)
-    assert (cautious.staking_apy, cautious.usdc_borrow_apy) == (D("0.07"), D("0.08"))
-    assert (hopeful.staking_apy, hopeful.usdc_borrow_apy) == (D("0.08"), D("0.06"))
-    assert cautious_market(b, None) is b and hopeful_market(b, None) is b
+    capped = LendingMarket(Asset.JITOSOL, Protocol.KAMINO, D(0), D("0.06"), D("0.08"), max_leverage=D(2),
+                           borrow_capacity_usd=D(1000), deposit_capacity_usd=D(2000))
+    counted = expected_market(capped, mean)
+    assert (counted.staking_apy, counted.usdc_borrow_apy) == (D("0.07"), D("0.08"))  # the mean's rates
+    assert (counted.max_leverage, counted.borrow_capacity_usd, counted.deposit_capacity_usd) == (
+        D(2), D(1000), D(2000))  # now's limits
+    assert expected_market(b, None) is b
 
 
 @given(st.lists(st.decimals(min_value=D("-0.001"), max_value=D("0.001"), places=7), max_size=120),

@@ -62,7 +62,8 @@ def test_opens_the_best_market_and_explains_why() -> None:
     assert (decision.asset, decision.protocol, decision.leverage) == (Asset.JITOSOL, Protocol.KAMINO, D(3))
     # capital 10000 less the 5% margin buffer, x 3 / 2, rounded down to Hyperliquid's 0.01 SOL lot at $150
     assert decision.notional_usd == D("14250.00")
-    assert "jitoSOL/kamino" in decision.reason and "1440 h horizon" in decision.reason
+    # 60 quiet days on top of the long-run prior (720 h at one episode per 345 h): (720 + 1440) x 345 / 720
+    assert "jitoSOL/kamino" in decision.reason and "1035 h horizon" in decision.reason
     assert "round trip" in decision.reason
 
 
@@ -90,9 +91,10 @@ def test_one_hours_spike_does_not_open() -> None:
     assert isinstance(held, Hold) and "funding counted 0.0000000/h" in held.reason
 
 
-def test_a_short_history_gives_a_short_horizon_and_no_entry() -> None:
-    (held,) = decide(funding_history_hourly=[GOOD] * 48)
-    assert isinstance(held, Hold) and "25 h horizon" in held.reason  # 48 h = 25 day means
+def test_a_short_history_starts_from_the_long_run_horizon() -> None:
+    (fresh,) = decide(funding_history_hourly=[GOOD] * 48)
+    # 48 h = 25 day means, no episode: (720 + 25) x 345 / 720 h, about the long-run 345 h between episodes
+    assert isinstance(fresh, Open) and "356 h horizon" in fresh.reason
     (held,) = decide(funding_history_hourly=[])
     assert isinstance(held, Hold) and "no funding history" in held.reason
 
@@ -102,7 +104,7 @@ def test_carry_off_episodes_shorten_the_horizon_and_can_block_the_entry() -> Non
     history = ([GOOD] * 200 + day_off) * 14 + [GOOD] * 120
     outlook = carry_outlook(history[-LONG:], lookback_hours=1440)
     assert outlook.carry_off_episodes >= 3
-    assert outlook.horizon_hours == 1440 // (1 + outlook.carry_off_episodes)
+    assert outlook.horizon_hours == (720 + 1440) * 345 // (720 + 345 * outlook.carry_off_episodes)
     (decision,) = decide(funding_history_hourly=history, snapshot=snapshot(markets=SOL_DRIFT))
     full = decide(snapshot=snapshot(markets=SOL_DRIFT))[0]
     assert isinstance(full, Open)
@@ -147,17 +149,17 @@ def test_switching_pays_a_round_trip_so_only_a_large_gain_switches() -> None:
     assert isinstance(switch, Close) and switch.reason.startswith("switch: jitoSOL/drift")
 
 
-def test_a_one_hour_rate_spike_neither_opens_nor_switches_when_the_weeks_mean_is_known() -> None:
+def test_a_one_hour_rate_spike_neither_opens_nor_switches_when_the_lookbacks_mean_is_known() -> None:
     live = [LivePosition(position())]
     held = LendingMarket(Asset.JITOSOL, Protocol.KAMINO, D(0), D("0.06"), D("0.07"))
     spiking = LendingMarket(Asset.JITOSOL, Protocol.DRIFT, D(0), D("-1.5"), D("0.07"))  # this hour only
-    usual = LendingMarket(Asset.JITOSOL, Protocol.DRIFT, D(0), D("0.09"), D("0.07"))  # the week's mean
+    usual = LendingMarket(Asset.JITOSOL, Protocol.DRIFT, D(0), D("0.09"), D("0.07"))  # its 60-day mean
     markets = snapshot(markets=(held, spiking))
     assert isinstance(decide(positions=live, snapshot=markets)[0], Close)  # no mean known: it would switch
     kept = decide(positions=live, snapshot=markets, market_means=[held, usual])[0]
     assert isinstance(kept, Hold)
     opened = decide(snapshot=markets, market_means=[held, usual])[0]
-    assert isinstance(opened, Open) and opened.protocol is Protocol.KAMINO  # ranked on the cautious reading
+    assert isinstance(opened, Open) and opened.protocol is Protocol.KAMINO  # ranked on the 60-day means
 
 
 def test_risk_readings_drive_close_and_rebalance() -> None:
@@ -204,7 +206,8 @@ def test_opens_exactly_when_the_expected_carry_covers_the_round_trip(funding: De
                          settings=UserSettings.create(preset))
     capital = D(10_000)
     horizon = carry_outlook(history, lookback_hours=chosen.lookback_hours).horizon_hours
-    assert horizon == (chosen.lookback_hours if funding >= 0 else chosen.lookback_hours // 2)  # one episode
+    # 60 days without an episode, or one running all along, on top of the 720 h prior at 345 h per episode
+    assert horizon == (1035 if funding >= 0 else 699)
     deployed = capital * (1 - chosen.margin_buffer)  # the buffer earns nothing
     carry = expected_carry_usd(carry_components(markets[0], funding, chosen.leverage), deployed, horizon)
     notional = deployed * chosen.leverage / 2

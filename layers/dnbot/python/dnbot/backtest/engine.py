@@ -44,7 +44,6 @@ ZERO = Decimal(0)
 ONE = Decimal(1)
 POLICIES = ("dnbot", "always")
 REBALANCE_HEADROOM = Decimal("1.1")
-MARKET_MEAN_HOURS = 168  # the week of hourly snapshots the tick averages each market's rates over
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,7 +338,7 @@ class _Run:
             now=hour,
             fees=self.c.fees,
             outlook=outlook_at(self.h, hour, preset.lookback_hours, preset.persistence_hours),
-            market_means=self.h.mean_markets_at(hour, MARKET_MEAN_HOURS),
+            market_means=self.h.mean_markets_at(hour, preset.lookback_hours),
         )
         for decision in tick.decisions:
             if isinstance(decision, Close) and self.book is not None:

@@ -208,7 +208,7 @@ class MarketHistory:
 
     def mean_markets_at(self, hour: datetime, hours: int) -> tuple[LendingMarket, ...]:
         """Each pair's mean recorded rates over the `hours` hours ending at `hour` (inclusive), for the pairs
-        with data at `hour`: what the tick computes from the week of stored snapshots (cached per hour)."""
+        with data at `hour`: what the tick computes from the lookback of stored snapshots (cached per hour)."""
         key = ("mean_markets", hour, hours)
         cached = self.derived.get(key)
         if cached is None:

@@ -151,13 +151,15 @@ class CarryOutlook:
 
     - `horizon_hours`: the expected holding period. A "carry-off episode" is a spell of at least
       `min_episode_hours` hours during which funding averaged over the previous day was negative (the short
-      paid). With E such episodes in the last `lookback_hours`, a position is expected to last
-      lookback / (1 + E) hours: the mean time between episodes (the geometric estimate, counting the spell
-      still running as censored). No episode in 60 days: the horizon is the whole lookback.
+      paid). With E such episodes in the T hours observed (at most `lookback_hours`), a position is expected
+      to last (720 + T) / (720 / 345 + E) hours: the mean time between episodes, starting from the training
+      span's one episode per 345 hours worth 720 hours of evidence (`PRIOR_*`). A spell still running counts
+      once it is a day long. No history at all: 345 h; 60 quiet days: 1,035 h; 8 episodes in 60 days: 213 h.
     - `negative_spell_hours`: the mean length of the spells of negative day-mean funding: how long staying in
       through one is expected to cost.
     - `expected_funding_hourly`: the rate an entry counts on: the lowest of the median of the last
-      `recent_hours` (one hour's spike does not move it) and the mean of the last week (what a holder earned).
+      `recent_hours` (one hour's spike does not move it) and the mean of the last 72 hours (what a holder
+      earned).
     - `recent_funding_hourly`: the mean of the last `exit_hours`: what the held position earns now.
     """
 
@@ -170,7 +172,17 @@ class CarryOutlook:
 
 
 SMOOTHING_HOURS = 24
-WEEK_HOURS = 168
+# The funding an entry counts on is capped by what a holder earned over the last three days (a crash
+# included). A week (the window before) held entries back for days after a negative regime had ended (May
+# 2025); three days still spans a typical negative spell (12-43 h on the recording).
+RECENT_MEAN_HOURS = 72
+# The horizon's prior. On the training span (Hyperliquid SOL funding 2025-01-01 .. 2025-09-30, 6,552 hours)
+# a carry-off episode began every 345 hours on average (19 episodes). The estimate starts from that rate,
+# worth one month of evidence, and the recorded lookback updates it (the posterior mean of a Gamma-Poisson
+# rate): a fresh deployment or a short history gets the long-run 345 h instead of no horizon at all, and two
+# quiet months no longer promise the whole lookback (60 days without an episode: 1,035 h, not 1,440 h).
+PRIOR_HOURS_PER_EPISODE = 345
+PRIOR_WEIGHT_HOURS = 720
 
 
 def _median(values: list[Decimal]) -> Decimal:
@@ -215,11 +227,13 @@ def carry_outlook(funding_history_hourly: list[Decimal] | tuple[Decimal, ...], *
         episodes += 1  # the running spell counts once it is long enough: the carry is off now
     if run:
         spells += 1
-    horizon = observed // (1 + episodes)
+    # (prior hours + observed) / (prior episodes + episodes), the prior's episodes being 720 / 345: in integers
+    horizon = ((PRIOR_WEIGHT_HOURS + observed) * PRIOR_HOURS_PER_EPISODE
+               // (PRIOR_WEIGHT_HOURS + episodes * PRIOR_HOURS_PER_EPISODE))
     spell = Decimal(negative_hours) / spells if spells else ONE
     recent = history[-recent_hours:]
-    week = history[-WEEK_HOURS:]
-    expected = min(_median(recent), sum(week, ZERO) / len(week))
+    held = history[-RECENT_MEAN_HOURS:]
+    expected = min(_median(recent), sum(held, ZERO) / len(held))
     last = history[-exit_hours:]
     return CarryOutlook(lookback_hours=observed, horizon_hours=horizon, carry_off_episodes=episodes,
                         negative_spell_hours=spell, expected_funding_hourly=expected,
@@ -240,11 +254,11 @@ def break_even_hours(components: CarryComponents, fees: FeeSchedule, leverage: D
     return fees.round_trip_usd(notional_for_capital(capital_usd, leverage)) / per_hour
 
 
-# --- what a market's rates have been: the week's mean, and the reading a decision may count on --------------
+# --- what a market's rates have been: the lookback's mean, the reading a decision counts on ------------------
 
 def mean_markets(hours: Iterable[Sequence[LendingMarket]]) -> tuple[LendingMarket, ...]:
     """Each market's mean supply, USDC borrow and staking APY over the snapshots in `hours` (one sequence of
-    markets per hour, e.g. the last week's hourly snapshots), over the hours it was recorded."""
+    markets per hour, e.g. the lookback's hourly snapshots), over the hours it was recorded."""
     sums: dict[tuple[object, object], list[Decimal]] = {}
     first: dict[tuple[object, object], LendingMarket] = {}
     for markets in hours:
@@ -262,21 +276,13 @@ def mean_markets(hours: Iterable[Sequence[LendingMarket]]) -> tuple[LendingMarke
                  for k, t in sums.items())
 
 
-def cautious_market(now: LendingMarket, mean: LendingMarket | None) -> LendingMarket:
-    """What an entry may count on: the LOWER of now and the mean for what the position earns (supply,
-    staking), the HIGHER for what it pays (USDC borrow). One hour's spike in a rate cannot open or switch."""
+def expected_market(now: LendingMarket, mean: LendingMarket | None) -> LendingMarket:
+    """The rates a decision counts on over its horizon: the market's mean over the lookback, with NOW's
+    leverage cap and capacities. On the training months a pair's mean over the last 60 days ranked the pairs
+    by what they then earned over the next 30 days with a regret of 0.00-0.03%/yr on capital; the lower of
+    now and the week's mean (the reading before) was off by 0.6-0.7%/yr. One hour's spike moves a 60-day
+    mean by 1/1440 of itself, so it can neither open nor switch a position."""
     if mean is None:
         return now
-    return LendingMarket(now.asset, now.protocol, min(now.supply_apy, mean.supply_apy),
-                         max(now.usdc_borrow_apy, mean.usdc_borrow_apy), min(now.staking_apy, mean.staking_apy),
-                         now.max_leverage, now.borrow_capacity_usd, now.deposit_capacity_usd)
-
-
-def hopeful_market(now: LendingMarket, mean: LendingMarket | None) -> LendingMarket:
-    """The opposite reading (the higher earned, the lower paid): a held pair is only left for a candidate that
-    beats it even at this reading."""
-    if mean is None:
-        return now
-    return LendingMarket(now.asset, now.protocol, max(now.supply_apy, mean.supply_apy),
-                         min(now.usdc_borrow_apy, mean.usdc_borrow_apy), max(now.staking_apy, mean.staking_apy),
+    return LendingMarket(now.asset, now.protocol, mean.supply_apy, mean.usdc_borrow_apy, mean.staking_apy,
                          now.max_leverage, now.borrow_capacity_usd, now.deposit_capacity_usd)

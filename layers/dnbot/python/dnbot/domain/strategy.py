@@ -15,7 +15,7 @@
   taker fee and the project's Asgard assumptions);
 - `outlook` (optional): the `CarryOutlook` the tick computed once from the stored funding history; computed
   here from `funding_history_hourly` when absent;
-- `market_means` (optional): each market's mean rates over the last week of hourly snapshots.
+- `market_means` (optional): each market's mean rates over the lookback's hourly snapshots (60 days).
 
 It returns a `TickDecision`: one `Close`, `Rebalance` or `Hold` per live position, then at most one `Open`
 (or a `Hold` saying why nothing opens). Every decision carries a one-line `reason` a user can read.
@@ -24,12 +24,13 @@ The rule (docs/strategy.md), every term estimated from the past only:
 - ENTER the best market when the carry it is expected to earn over the expected holding horizon pays the round
   trip (both venues' fees, slippage, tips) with the preset's margin of safety:
   deployed capital x carry APY x horizon / 8760 >= (1 + margin_of_safety) x round trip. The horizon is the mean
-  time between carry-off episodes in the last 60 days; the funding counted is the lower of the last day's
-  median and the last week's mean; each market's rates are the cautious reading of now and its week mean.
+  time between carry-off episodes in the last 60 days, starting from the long-run rate (`carry_outlook`); the
+  funding counted is the lower of the last day's median and the last three days' mean; each market's rates
+  are its mean over the last 60 days (`expected_market`).
 - LEAVE when staying through the expected negative spell (its mean length in history) at the carry of the
   last six hours costs more than (1 + exit_margin) round trips; the risk breakers close first, whatever.
-- SWITCH pair (a close now, an open next tick) when the candidate's cautious carry beats the held pair's hopeful
-  carry over the horizon by (1 + margin_of_safety) round trips.
+- SWITCH pair (a close now, an open next tick) when the candidate's expected carry beats the held pair's over
+  the horizon by (1 + margin_of_safety) round trips.
 - REBALANCE (re-centre the legs on the equity) when the joint liquidation distance falls under the preset's
   share of the open's: far cheaper than a round trip, so liquidation is never the exit.
 Capacity limits (Asgard deposit/borrow) and the market's max leverage must allow the position.
@@ -50,10 +51,9 @@ from dnbot.domain.carry import (
     FeeSchedule,
     carry_components,
     carry_outlook,
-    cautious_market,
     expected_carry_usd,
+    expected_market,
     fee_drag_apy,
-    hopeful_market,
     notional_for_capital,
 )
 from dnbot.domain.kill_switch import KillSwitch
@@ -219,15 +219,15 @@ def _exit_for(live: LivePosition, snapshot: RatesSnapshot, outlook: CarryOutlook
                          f"spell costs ${-staying:.2f} >= {1 + preset.exit_margin} x the ${round_trip:.2f} "
                          f"round trip")
         horizon = min(outlook.horizon_hours, preset.switch_horizon_hours)
-        hopeful = hopeful_market(market, means.get((market.asset, market.protocol)))
-        held = expected_carry_usd(_expected_components(hopeful, outlook, position.leverage), capital, horizon)
+        counted = expected_market(market, means.get((market.asset, market.protocol)))
+        held = expected_carry_usd(_expected_components(counted, outlook, position.leverage), capital, horizon)
         for other in snapshot.markets:
             if other is market or (other.asset is position.asset and other.protocol is position.protocol):
                 continue
             if other.max_leverage is not None and position.leverage > other.max_leverage:
                 continue
-            cautious = cautious_market(other, means.get((other.asset, other.protocol)))
-            gain = expected_carry_usd(_expected_components(cautious, outlook, position.leverage), capital,
+            candidate = expected_market(other, means.get((other.asset, other.protocol)))
+            gain = expected_carry_usd(_expected_components(candidate, outlook, position.leverage), capital,
                                       horizon) - held
             if gain >= (1 + preset.margin_of_safety) * round_trip:
                 return Close(position.position_id, ExitReason.CARRY_GONE,
@@ -247,8 +247,8 @@ def decide_for_user(*, snapshot: RatesSnapshot, funding_history_hourly: Sequence
     """See the module docstring for the inputs and the rules. `outlook` may be passed precomputed (the tick
     computes it once for every user: `carry_outlook(history, lookback_hours=..., recent_hours=...)`); by
     default it is computed here from `funding_history_hourly` with the preset's windows. `market_means`: each
-    market's mean rates over the last week (`mean_markets`), if known: entries and switches count on the
-    cautious reading of now and that mean (`cautious_market`)."""
+    market's mean rates over the lookback (`mean_markets`), if known: entries and switches count on them
+    (`expected_market`), now's rates otherwise."""
     preset = settings.preset
     means = {(m.asset, m.protocol): m for m in market_means}
     if outlook is None:
@@ -290,7 +290,7 @@ def decide_for_user(*, snapshot: RatesSnapshot, funding_history_hourly: Sequence
     predicted = snapshot.funding.predicted_funding_hourly
     if predicted is not None and predicted < funding:
         funding = predicted  # the venue expects less for the next hour: count on that
-    markets = [cautious_market(m, means.get((m.asset, m.protocol))) for m in snapshot.markets]
+    markets = [expected_market(m, means.get((m.asset, m.protocol))) for m in snapshot.markets]
     ranked = rank_markets(markets, funding, settings.leverage, fees, horizon, capital)
     if not ranked:
         decisions.append(Hold("no market has data, capacity and leverage for this position"))

@@ -53,9 +53,10 @@ def rate_markets(snapshot: RatesSnapshot, leverage: Decimal,
 
 # --- the history the strategy reads (stored hourly by the poller, read once per tick) -----------------------
 
-MARKET_MEAN_HOURS = 168  # each market's rates are averaged over the last week of hourly snapshots
+# each market's rates are averaged over the lookback's hourly snapshots (every preset looks back 60 days)
+MARKET_MEAN_HOURS = max(p.lookback_hours for p in PRESETS.values())
 # the longest preset lookback of day means, + the 23 hours its first day mean needs
-STRATEGY_HISTORY_HOURS = max(p.lookback_hours for p in PRESETS.values()) + 23
+STRATEGY_HISTORY_HOURS = MARKET_MEAN_HOURS + 23
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +64,7 @@ class StrategyHistory:
     """What `decide_for_user` needs beyond the latest snapshot, read once per tick for every user."""
 
     funding_history_hourly: list[Decimal]  # one rate per stored hour, oldest first (gaps skipped)
-    market_means: tuple[LendingMarket, ...]  # each market's mean rates over the last week
+    market_means: tuple[LendingMarket, ...]  # each market's mean rates over the lookback
 
     def outlooks(self) -> dict[int, CarryOutlook]:
         """One `CarryOutlook` per distinct preset window (keyed by `persistence_hours`): computed once per
@@ -75,7 +76,7 @@ class StrategyHistory:
 
 def strategy_history(store: RatesStore, now: datetime, hours: int = STRATEGY_HISTORY_HOURS) -> StrategyHistory:
     """From the poller's hourly snapshots: each hour's Hyperliquid rate (read at the hour's last poll) and
-    the week's mean of each market's rates."""
+    each market's mean rates over the lookback."""
     snapshots = store.hourly_snapshots(now - timedelta(hours=hours))
     return StrategyHistory([s.funding.funding_hourly for s in snapshots],
                            mean_markets(s.markets for s in snapshots[-MARKET_MEAN_HOURS:]))

@@ -133,7 +133,7 @@ def tick_context(switch: KillSwitch, snapshot: RatesSnapshot, history: list[Deci
                  stored: StrategyHistory | None = None) -> Message:
     """What the tick read once, handed to every user's message: the strategy's outlook per preset window
     (computed here once, from the longer of the stored and the venue's funding history) and each market's
-    week mean; the last two days of funding ride along for the record."""
+    mean over the lookback; the last two days of funding ride along for the record."""
     longer = stored.funding_history_hourly if stored and len(stored.funding_history_hourly) > len(history) \
         else history
     both = StrategyHistory(longer, stored.market_means if stored else ())
