@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from boto3.dynamodb.types import TypeSerializer
 
-from dnbot.local.system import LocalSystem
+from dnbot.local.system import METRICS_FILE, LocalSystem
 from tests.integration.helpers import Client, Terminal, log_in
 
 pytestmark = pytest.mark.xdist_group("moto")
@@ -63,3 +64,13 @@ def test_position_changes_reach_only_their_owner_and_rates_reach_everyone(system
 
     system.functions.invoke("ws_connections", _connect_event("carol-1", "$disconnect"))
     assert "carol-1" not in system.runtime.store.connections()
+
+
+def test_dnbot_local_writes_the_functions_metrics_to_its_state_dir_not_the_terminal(
+        system: LocalSystem, capsys: pytest.CaptureFixture[str]) -> None:
+    closed = {"pk": "USER#u-metrics", "sk": "ACTIVITY#1", "type": "activity", "kind": "position_closed",
+              "user_id": "u-metrics", "detail": {"funding_usd": "7.25"}}
+    system.functions.invoke("ws_broadcast", _stream_event(closed))
+    assert '"_aws"' not in capsys.readouterr().out
+    lines = [json.loads(line) for line in (system.state_dir / METRICS_FILE).read_text().splitlines()]
+    assert any(line.get("FundingEarnedUsd") == [7.25] for line in lines)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 import socket
 import threading
@@ -31,6 +30,7 @@ from dnbot.local.persistence import LocalState
 from dnbot.local.queues import LocalQueueRunner
 from dnbot.local.scheduler import LocalScheduler
 from dnbot.marketdata.recorded import RecordedData
+from dnbot.observability import send_metrics_to
 from dnbot.runtime import Runtime, install
 from dnbot.services.deposits import DepositPlanner, SweepReport
 from dnbot.settings import Settings
@@ -44,6 +44,8 @@ LOCAL_PRIVY_APP_SECRET = "dnbot-local-secret"
 LOCAL_ASGARD_API_KEY = "dnbot-local"
 # What `dnbot local --live` schedules: the market and the strategy, not the venue-account jobs.
 LIVE_SCHEDULES = ("rates_poller", "strategy_tick", "pnl_snapshots")
+# The functions' CloudWatch EMF metric lines, one JSON object a line, in the state directory.
+METRICS_FILE = "metrics.jsonl"
 
 
 def port_is_free(host: str, port: int) -> bool:
@@ -106,8 +108,8 @@ class LocalSystem:
 
     def start(self) -> str:
         started = time.monotonic()
-        # Powertools would print one metrics blob per invocation to this terminal; locally nobody reads them.
-        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+        # The EMF lines a Lambda prints for CloudWatch would drown this terminal's lines and ALERTs: to a file.
+        send_metrics_to(self.state_dir / METRICS_FILE)
         self.cloud = LocalCloud(self.functions).start()
         saved = self._restore_cloud() if self.persist and self.venues == "sim" else None
         self.world = SimWorld.create(RecordedData(self.data_dir) if self.data_dir else None, speed=self.speed,
@@ -315,3 +317,4 @@ class LocalSystem:
         if self.cloud is not None:
             self.cloud.stop()
         install(None)
+        send_metrics_to(None)
