@@ -147,6 +147,12 @@ def test_switching_pays_a_round_trip_so_only_a_large_gain_switches() -> None:
     much = LendingMarket(Asset.JITOSOL, Protocol.DRIFT, D(0), D("-1.5"), D("0.07"))  # paid to borrow
     switch = decide(positions=live, snapshot=snapshot(markets=(held, much)))[0]
     assert isinstance(switch, Close) and switch.reason.startswith("switch: jitoSOL/drift")
+    # the reason names the best candidate, the one the next tick's entry ranks first, not the first that passes
+    better = LendingMarket(Asset.SOL, Protocol.MARGINFI, D("0.05"), D("-2"), D(0))
+    switch = decide(positions=live, snapshot=snapshot(markets=(held, much, better)))[0]
+    assert isinstance(switch, Close) and switch.reason.startswith("switch: SOL/marginfi")
+    (opened,) = decide(snapshot=snapshot(markets=(held, much, better)))
+    assert isinstance(opened, Open) and (opened.asset, opened.protocol) == (Asset.SOL, Protocol.MARGINFI)
 
 
 def test_a_one_hour_rate_spike_neither_opens_nor_switches_when_the_lookbacks_mean_is_known() -> None:

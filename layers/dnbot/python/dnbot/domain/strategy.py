@@ -221,17 +221,21 @@ def _exit_for(live: LivePosition, snapshot: RatesSnapshot, outlook: CarryOutlook
         horizon = min(outlook.horizon_hours, preset.switch_horizon_hours)
         counted = expected_market(market, means.get((market.asset, market.protocol)))
         held = expected_carry_usd(_expected_components(counted, outlook, position.leverage), capital, horizon)
+        gains = []
         for other in snapshot.markets:
-            if other is market or (other.asset is position.asset and other.protocol is position.protocol):
+            if other.asset is position.asset and other.protocol is position.protocol:
                 continue
             if other.max_leverage is not None and position.leverage > other.max_leverage:
                 continue
-            candidate = expected_market(other, means.get((other.asset, other.protocol)))
-            gain = expected_carry_usd(_expected_components(candidate, outlook, position.leverage), capital,
-                                      horizon) - held
+            counted_other = expected_market(other, means.get((other.asset, other.protocol)))
+            earns = expected_carry_usd(_expected_components(counted_other, outlook, position.leverage), capital,
+                                       horizon)
+            gains.append((earns - held, other))
+        if gains:
+            gain, best = max(gains, key=lambda pair: pair[0])  # the pair the next tick's entry ranks first
             if gain >= (1 + preset.margin_of_safety) * round_trip:
                 return Close(position.position_id, ExitReason.CARRY_GONE,
-                             f"switch: {_label(other, position.leverage)} earns ${gain:.2f} more over "
+                             f"switch: {_label(best, position.leverage)} earns ${gain:.2f} more over "
                              f"{horizon} h >= {1 + preset.margin_of_safety} x the ${round_trip:.2f} round trip")
     if verdict.verdict is Verdict.REBALANCE:
         return Rebalance(position.position_id, verdict.explanation)
