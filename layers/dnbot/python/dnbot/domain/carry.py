@@ -154,7 +154,7 @@ class CarryOutlook:
       paid). With E such episodes in the T hours observed (at most `lookback_hours`), a position is expected
       to last (720 + T) / (720 / 345 + E) hours: the mean time between episodes, starting from the training
       span's one episode per 345 hours worth 720 hours of evidence (`PRIOR_*`). A spell still running counts
-      once it is a day long. No history at all: 345 h; 60 quiet days: 1,035 h; 8 episodes in 60 days: 213 h.
+      once it is a day long. No history at all: 345 h; 60 quiet days: 1,035 h; 8 episodes in 60 days: 214 h.
     - `negative_spell_hours`: the mean length of the spells of negative day-mean funding: how long staying in
       through one is expected to cost.
     - `expected_funding_hourly`: the rate an entry counts on: the lowest of the median of the last
@@ -279,9 +279,9 @@ def mean_markets(hours: Iterable[Sequence[LendingMarket]]) -> tuple[LendingMarke
 def expected_market(now: LendingMarket, mean: LendingMarket | None) -> LendingMarket:
     """The rates a decision counts on over its horizon: the market's mean over the lookback, with NOW's
     leverage cap and capacities. On the training months a pair's mean over the last 60 days ranked the pairs
-    by what they then earned over the next 30 days with a regret of 0.00-0.03%/yr on capital; the lower of
-    now and the week's mean (the reading before) was off by 0.6-0.7%/yr. One hour's spike moves a 60-day
-    mean by 1/1440 of itself, so it can neither open nor switch a position."""
+    by what they then earned over the next 30 days with a regret of 0.10%/yr on capital; the lower of now
+    and the week's mean (the reading before) was off by 0.67%/yr (docs/strategy.md). One hour's spike moves
+    a 60-day mean by 1/1440 of itself, so it can neither open nor switch a position."""
     if mean is None:
         return now
     return LendingMarket(now.asset, now.protocol, mean.supply_apy, mean.usdc_borrow_apy, mean.staking_apy,
