@@ -33,6 +33,7 @@ class LendingMarket:
     max_leverage: Decimal | None = None
     borrow_capacity_usd: Decimal | None = None  # USDC still borrowable on this protocol, if known
     deposit_capacity_usd: Decimal | None = None  # asset still depositable, if known
+    price_usd: Decimal | None = None  # the asset's USD price at Asgard when polled (an LST's depeg), if read
 
 
 @dataclass(frozen=True, slots=True)

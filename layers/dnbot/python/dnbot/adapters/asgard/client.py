@@ -107,6 +107,10 @@ class AsgardClient:
     def token_metadata(self, mint: str) -> dict[str, Any]:
         return dict(self._call("GET", f"/token-metadata/{mint}"))
 
+    def all_token_metadata(self) -> dict[str, Any]:
+        """GET /token-metadata: {"tokens": [{symbol, mint, decimals, price, ...}], "stats": {...}}."""
+        return dict(self._call("GET", "/token-metadata"))
+
     # --- positions ---
 
     def create_position(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ functions (the rates poller) can use it."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -11,6 +12,7 @@ from dnbot.adapters.asgard.client import AsgardClient
 from dnbot.domain.assets import USDC, Asset
 from dnbot.domain.assets import Protocol as LendingProtocol
 from dnbot.domain.rates import LendingMarket
+from dnbot.observability import logger
 
 
 class AsgardMarkets:
@@ -21,7 +23,19 @@ class AsgardMarkets:
         self.staking_apy_of = staking_apy_of
 
     def lending_markets(self) -> list[LendingMarket]:
-        return parse_markets(self.client.markets(), self.staking_apy_of)
+        markets = parse_markets(self.client.markets(), self.staking_apy_of)
+        prices = self._prices()
+        return [replace(m, price_usd=prices.get(m.asset.token.mint)) for m in markets]
+
+    def _prices(self) -> dict[str, Decimal]:
+        """Asgard's USD price of every token, by mint (an LST's against SOL's: the open's depeg check). Without
+        them the markets still count: the check then cannot tell, it does not guess."""
+        try:
+            tokens = self.client.all_token_metadata().get("tokens", [])
+        except Exception as error:  # the rates still matter more than the prices
+            logger.warning("could not read Asgard's token prices: %s", error)
+            return {}
+        return {str(t["mint"]): _d(t["price"]) for t in tokens if t.get("mint") and t.get("price") is not None}
 
     def sol_price_usd(self) -> Decimal:
         return _d(self.client.token_metadata(Asset.SOL.token.mint)["price"])

@@ -87,6 +87,7 @@ def snapshot_to_item(snapshot: RatesSnapshot) -> dict[str, Any]:
                 "max_leverage": m.max_leverage,
                 "borrow_capacity_usd": m.borrow_capacity_usd,
                 "deposit_capacity_usd": m.deposit_capacity_usd,
+                "price_usd": m.price_usd,
             }
             for m in snapshot.markets
         ],
@@ -116,6 +117,7 @@ def snapshot_from_item(item: dict[str, Any]) -> RatesSnapshot:
                 max_leverage=_dec(m.get("max_leverage")),
                 borrow_capacity_usd=_dec(m.get("borrow_capacity_usd")),
                 deposit_capacity_usd=_dec(m.get("deposit_capacity_usd")),
+                price_usd=_dec(m.get("price_usd")),
             )
             for m in item["markets"]
         ),

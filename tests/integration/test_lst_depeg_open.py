@@ -1,0 +1,73 @@
+"""Issue 8: an LST depeg closes an open position (the `max_depeg` breaker) and also stops NEW opens of it. The
+prices come from the simulator's Asgard through the production adapter and the rates poller, and the sim's
+`POST /sim/asgard/lst-rate` moves the LST's market rate under its redemption rate."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from dnbot.domain.assets import Asset, Protocol
+from dnbot.domain.positions import Position, PositionStatus
+from dnbot.domain.presets import PRESETS, PresetName
+from dnbot.domain.rates import RatesSnapshot
+from dnbot.local.system import LocalSystem
+from dnbot.services.preflight_checks import lst_depeg_refusal
+
+pytestmark = pytest.mark.xdist_group("moto")
+
+BALANCED_MAX_DEPEG = PRESETS[PresetName.BALANCED].exits.max_depeg
+
+
+def _pending(asset: Asset, at: datetime) -> Position:
+    return Position(position_id=f"pending-{asset.value}", user_id="no-such-user", asset=asset,
+                    protocol=Protocol.KAMINO, leverage=Decimal(3), target_notional_usd=Decimal(1200),
+                    status=PositionStatus.PENDING, created_at=at, updated_at=at)
+
+
+def _poll(system: LocalSystem) -> RatesSnapshot:
+    assert system.runtime is not None
+    system.functions.invoke("rates_poller", {})
+    snapshot = system.runtime.store.latest_snapshot()
+    assert snapshot is not None
+    return snapshot
+
+
+@contextmanager
+def _lst_rate(system: LocalSystem, factor: str) -> Iterator[dict[str, str]]:
+    assert system.sim is not None
+    url = f"{system.sim.base_url}/sim/asgard/lst-rate"
+    reply = httpx.post(url, json={"asset": "jitoSOL", "factor": factor})
+    assert reply.status_code == 200, reply.text
+    try:
+        yield reply.json()
+    finally:
+        httpx.post(url, json={"asset": "jitoSOL", "factor": "1"})
+
+
+def test_a_depegged_lst_is_refused_at_the_preflight_and_sol_is_not(sim_system: LocalSystem) -> None:
+    assert sim_system.sim is not None and sim_system.runtime is not None
+    store = sim_system.runtime.store
+    _poll(sim_system)  # an hour of healthy prices: the fair rate's anchor
+    httpx.post(f"{sim_system.sim.base_url}/sim/clock", json={"advance_hours": 2})
+    healthy = _poll(sim_system)
+    jito, sol = _pending(Asset.JITOSOL, healthy.at), _pending(Asset.SOL, healthy.at)
+    priced = next(m for m in healthy.markets if m.asset is Asset.JITOSOL)
+    assert priced.price_usd is not None and priced.price_usd > healthy.sol_price_usd  # jitoSOL > 1 SOL
+    assert lst_depeg_refusal(jito, healthy, store, store) is None
+
+    with _lst_rate(sim_system, "0.97"):  # 3 % under its redemption rate: over balanced's 2 %
+        depegged = _poll(sim_system)
+        reason = lst_depeg_refusal(jito, depegged, store, store)
+        assert reason is not None and reason.startswith("jitoSOL trades 3.0")
+        assert f"over the {BALANCED_MAX_DEPEG:.2%} depeg limit" in reason
+        assert lst_depeg_refusal(sol, depegged, store, store) is None  # SOL has no peg to lose
+
+    with _lst_rate(sim_system, "0.99"):  # 1 % under: within the limit, the open goes ahead
+        assert lst_depeg_refusal(jito, _poll(sim_system), store, store) is None
+    assert lst_depeg_refusal(jito, _poll(sim_system), store, store) is None  # recovered
