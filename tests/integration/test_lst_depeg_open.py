@@ -58,7 +58,7 @@ def test_a_depegged_lst_is_refused_at_the_preflight_and_sol_is_not(sim_system: L
     healthy = _poll(sim_system)
     jito, sol = _pending(Asset.JITOSOL, healthy.at), _pending(Asset.SOL, healthy.at)
     priced = next(m for m in healthy.markets if m.asset is Asset.JITOSOL)
-    assert priced.price_usd is not None and priced.price_usd > healthy.sol_price_usd  # jitoSOL > 1 SOL
+    assert priced.price_usd is not None and priced.price_usd > 0  # the poller stored Asgard's jitoSOL price
     assert lst_depeg_refusal(jito, healthy, store, store) is None
 
     with _lst_rate(sim_system, "0.97"):  # 3 % under its redemption rate: over balanced's 2 %
