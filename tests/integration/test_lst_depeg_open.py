@@ -18,6 +18,7 @@ from dnbot.domain.presets import PRESETS, PresetName
 from dnbot.domain.rates import RatesSnapshot
 from dnbot.local.system import LocalSystem
 from dnbot.services.preflight_checks import lst_depeg_refusal
+from tests.integration.helpers import Terminal, log_in
 
 pytestmark = pytest.mark.xdist_group("moto")
 
@@ -71,3 +72,25 @@ def test_a_depegged_lst_is_refused_at_the_preflight_and_sol_is_not(sim_system: L
     with _lst_rate(sim_system, "0.99"):  # 1 % under: within the limit, the open goes ahead
         assert lst_depeg_refusal(jito, _poll(sim_system), store, store) is None
     assert lst_depeg_refusal(jito, _poll(sim_system), store, store) is None  # recovered
+
+
+def test_an_open_of_a_depegged_lst_fails_at_preflight_with_nothing_at_the_venues(
+        sim_system: LocalSystem, terminal: Terminal) -> None:
+    """Through the running product: the user asks for a jitoSOL position while jitoSOL trades 3% under its
+    redemption rate; the open job fails at the preflight with the figures, and no leg reaches either venue."""
+    assert sim_system.sim is not None
+    positions_url = f"{sim_system.sim.base_url}/sim/asgard/positions"
+    before = len(httpx.get(positions_url).json())
+    _poll(sim_system)
+    httpx.post(f"{sim_system.sim.base_url}/sim/clock", json={"advance_hours": 2})
+    user = log_in(sim_system, terminal, "depeg@example.com")  # after the clock moved: a fresh session
+    with _lst_rate(sim_system, "0.97"):
+        _poll(sim_system)
+        reply = user.post("/api/v1/positions/open", {"asset": "jitoSOL", "protocol": "kamino", "leverage": "2",
+                                                     "size_usd": "800"})
+        assert reply.status_code == 202, reply.text
+        job = user.wait_job(reply.json()["job_id"], timeout=60)
+    assert job["status"] == "failed"
+    assert "jitoSOL trades 3.0" in job["error"] and "depeg limit" in job["error"]
+    assert [s["name"] for s in job["stages"] if s["name"] in ("open_long", "open_short")] == []
+    assert len(httpx.get(positions_url).json()) == before  # no long was created at Asgard

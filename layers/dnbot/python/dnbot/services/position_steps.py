@@ -51,6 +51,7 @@ from dnbot.ports import (
 )
 from dnbot.resources import KillSwitch
 from dnbot.services.portfolio import PositionJournal
+from dnbot.services.preflight_checks import lst_depeg_refusal
 
 if TYPE_CHECKING:
     from dnbot.services.rebalance import PositionRebalancer
@@ -154,6 +155,8 @@ class PositionSteps:
             raise StepRefused(f"rates are {age:.0f} s old (limit {self._limits.rates_stale_after_seconds} s)")
         if snapshot.market(position.asset, position.protocol) is None:
             raise StepRefused(f"{position.asset.value} on {position.protocol.label} is no longer offered")
+        if (depegged := lst_depeg_refusal(position, snapshot, self._rates, self._users)) is not None:
+            raise StepRefused(depegged)
         consensus = price_consensus([("Asgard", snapshot.sol_price_usd),
                                      ("Hyperliquid", snapshot.funding.oracle_price)],
                                     self._limits.price_consensus_tolerance)
