@@ -47,6 +47,9 @@ def register(subparsers: Any) -> None:
     backtest.add_argument("--leverage", default=None, help="2 to 4 (default: the preset's)")
     backtest.add_argument("--chart", default="backtest.png", help="PNG path when --json is absent")
     backtest.add_argument("--json", action="store_true", help="JSON on stdout")
+    backtest.add_argument("--rebalance", default="shrink",
+                          help="shrink (what the live workflow does: both legs shrink in place) | transfer (a "
+                               "what-if: equity moved between the legs over a USDC bridge the product lacks)")
     backtest.add_argument("--walk-forward", action="store_true",
                           help="trade each calendar month from flat with only the past; compare with always-on "
                                "holds of each pair and the hindsight-optimal schedule (capture ratio)")
@@ -131,12 +134,15 @@ def run_opportunities(args: argparse.Namespace) -> int:
 
 
 def run_backtest(args: argparse.Namespace) -> int:
-    from dnbot.backtest.engine import POLICIES, BacktestConfig, Backtester
+    from dnbot.backtest.engine import POLICIES, REBALANCE_MODELS, BacktestConfig, Backtester
     from dnbot.backtest.report import backtest_chart, backtest_table
 
     policy = args.policy.strip().lower()
     if policy not in POLICIES:
         raise UsageError(f"--policy must be one of {', '.join(POLICIES)}, got {args.policy!r}")
+    rebalance = args.rebalance.strip().lower()
+    if rebalance not in REBALANCE_MODELS:
+        raise UsageError(f"--rebalance must be one of {', '.join(REBALANCE_MODELS)}, got {args.rebalance!r}")
     preset = _parse(Preset, args.preset, "--preset")
     asset = None if args.asset is None else _parse(Asset, args.asset, "--asset")
     protocol = None if args.protocol is None else _parse(Protocol, args.protocol, "--protocol")
@@ -155,12 +161,13 @@ def run_backtest(args: argparse.Namespace) -> int:
         raise UsageError("--policy always needs --asset and --protocol")
 
     if args.walk_forward:
-        return _walk_forward(args, preset, leverage, capital, policy, asset, protocol, start, end)
+        return _walk_forward(args, preset, leverage, capital, policy, asset, protocol, start, end, rebalance)
     history = _history(args.data)
     if asset is not None and protocol is not None and history.first_hour_of(asset, protocol) is None:
         raise UsageError(f"no recorded data for {asset.value}/{protocol.label} in {history.data.root}")
     config = BacktestConfig(capital_usd=capital, policy=policy, preset=preset, asset=asset, protocol=protocol,
-                            leverage=leverage, start=start, end=end, record_series=not args.json)
+                            leverage=leverage, start=start, end=end, record_series=not args.json,
+                            rebalance=rebalance)
     result = Backtester(history).run(config)
     if result.hours == 0:
         raise UsageError("no recorded hour with a SOL price in the requested span")
@@ -175,7 +182,7 @@ def run_backtest(args: argparse.Namespace) -> int:
 
 def _walk_forward(args: argparse.Namespace, preset: Preset, leverage: Decimal | None, capital: Decimal,
                   policy: str, asset: Asset | None, protocol: Protocol | None, start: datetime | None,
-                  end: datetime | None) -> int:
+                  end: datetime | None, rebalance: str) -> int:
     from dnbot.backtest.report import walk_forward_table
     from dnbot.backtest.walkforward import walk_forward
 
@@ -190,7 +197,8 @@ def _walk_forward(args: argparse.Namespace, preset: Preset, leverage: Decimal | 
         raise UsageError(f"--held-out-months must be 0 or more, got {held_out}")
     history = _history(args.data)
     try:
-        result = walk_forward(history, preset, leverage=leverage, capital_usd=capital, held_out_months=held_out)
+        result = walk_forward(history, preset, leverage=leverage, capital_usd=capital, held_out_months=held_out,
+                              rebalance=rebalance)
     except ValueError as error:
         raise UsageError(f"--walk-forward: {error}") from None
     if args.json:

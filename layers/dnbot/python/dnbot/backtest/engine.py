@@ -35,6 +35,7 @@ from dnbot.domain.pnl import CENT, PnlBreakdown
 from dnbot.domain.positions import Position, PositionStatus
 from dnbot.domain.presets import PRESETS, Preset, PresetName, UserSettings
 from dnbot.domain.rates import HOURS_PER_YEAR, LendingMarket
+from dnbot.domain.rebalance import CannotRebalance, LegsNow, size_rebalance
 from dnbot.domain.risk import RiskReadings
 from dnbot.domain.strategy import Close, LivePosition, Open, Rebalance, decide_for_user, plan_rebalance
 from dnbot.resources import KillSwitch
@@ -43,6 +44,13 @@ HOUR = timedelta(hours=1)
 ZERO = Decimal(0)
 ONE = Decimal(1)
 POLICIES = ("dnbot", "always")
+# How a Rebalance decision is carried out. "shrink" is what the live rebalance workflow does
+# (services/rebalance.py): both legs shrink by the SOL that `domain.rebalance.size_rebalance` says restores the
+# open's liquidation distance (an Asgard deleverage or partial close, a reduce-only buy-back); a partial
+# close's equity goes to the wallet and stays idle. "transfer" moves equity between the legs instead (an Asgard
+# borrow or repay and a USDC bridge between Solana and Hyperliquid): a what-if, because the product has no
+# Solana <-> Arbitrum USDC bridge yet (docs/strategy.md).
+REBALANCE_MODELS = ("shrink", "transfer")
 REBALANCE_HEADROOM = Decimal("1.1")
 
 
@@ -63,6 +71,7 @@ class BacktestConfig:
     maintenance_margin_rate: Decimal = Decimal("0.025")
     liquidation_penalty: Decimal = Decimal("0.05")
     record_series: bool = True
+    rebalance: str = "shrink"  # one of REBALANCE_MODELS
 
     def settings(self) -> UserSettings:
         return UserSettings.create(self.preset, leverage=self.leverage)
@@ -131,6 +140,9 @@ class BacktestResult:
             "max_drawdown": format(self.max_drawdown.quantize(Decimal("1e-6")), "f"),
             "trades": len(self.trades),
             "hours_in_market": self.hours_in_market,
+            "rebalances": self.rebalances,
+            "liquidations": self.liquidations,
+            "rebalance": self.config.rebalance,
             "pnl": {name: format(value, "f") for name, value in parts.as_dict().items()},
         }
 
@@ -155,8 +167,8 @@ class _Book:
     """One open position's accounts: the long's units, LST/SOL rate and USDC debt; the short's margin."""
 
     __slots__ = ("asset", "debt", "dist_open", "entry", "leverage", "margin", "mark", "market", "notional",
-                 "open_reason", "opened_at", "peak", "pnl_at_open", "position", "protocol", "rate", "rates",
-                 "size", "units")
+                 "open_reason", "opened_at", "paid_out", "peak", "pnl_at_open", "position", "protocol", "rate",
+                 "rates", "size", "units")
 
     def __init__(self, position: Position, units: Decimal, debt: Decimal, margin: Decimal, size: Decimal,
                  entry: Decimal, rates: dict[datetime, HourRates], open_reason: str, pnl_at_open: Decimal) -> None:
@@ -170,8 +182,13 @@ class _Book:
         self.size, self.entry, self.rates = size, entry, rates
         self.mark = entry  # the price up to which the price PnL is accounted
         self.open_reason, self.pnl_at_open = open_reason, pnl_at_open
+        self.paid_out = ZERO  # equity a rebalance's partial close paid to the wallet: still this position's
         self.peak = self.value(entry)
         self.dist_open = ZERO
+
+    def equity(self, price: Decimal) -> Decimal:
+        """What the drawdown breaker reads, as live (adapters/risk.py adds `rebalance_cash_usd`)."""
+        return self.value(price) + self.paid_out
 
     def value(self, price: Decimal) -> Decimal:
         return self.units * self.rate * price - self.debt + self.margin + self.size * (self.entry - price)
@@ -191,7 +208,7 @@ class _Book:
             oracle_price_usd=price,
             long_venue_sol_price_usd=None,  # one recorded SOL price only: divergence cannot be replayed
             lst_depeg=None,  # no LST market price recorded: depeg cannot be replayed
-            equity_usd=self.value(price),
+            equity_usd=self.equity(price),
             peak_equity_usd=self.peak,
             liquidation_distance_at_open=self.dist_open,
         )
@@ -217,6 +234,9 @@ class _Run:
     def __init__(self, history: MarketHistory, config: BacktestConfig) -> None:
         if config.policy not in POLICIES:
             raise ValueError(f"unknown policy {config.policy!r}; expected one of {', '.join(POLICIES)}")
+        if config.rebalance not in REBALANCE_MODELS:
+            raise ValueError(f"unknown rebalance model {config.rebalance!r}; expected one of "
+                             f"{', '.join(REBALANCE_MODELS)}")
         if config.capital_usd <= ZERO:
             raise ValueError("capital must be positive")
         if config.policy == "always" and (config.asset is None or config.protocol is None):
@@ -283,8 +303,8 @@ class _Run:
                 equity = self.cash
             else:
                 held = book.value(candle.close)
-                if held > book.peak:
-                    book.peak = held
+                if held + book.paid_out > book.peak:
+                    book.peak = held + book.paid_out
                 equity = self.cash + held
             if equity > peak_equity:
                 peak_equity = equity
@@ -344,7 +364,10 @@ class _Run:
             if isinstance(decision, Close) and self.book is not None:
                 self._close(hour, price, decision.reason)
             elif isinstance(decision, Rebalance) and self.book is not None:
-                self._rebalance(price)
+                if self.c.rebalance == "shrink":
+                    self._shrink(hour, price)
+                else:
+                    self._transfer(price)
             elif isinstance(decision, Open) and self.book is None:
                 market = snapshot.market(decision.asset, decision.protocol)
                 assert market is not None
@@ -393,11 +416,51 @@ class _Run:
         self.fees -= fee
         self._finish(hour, reason)
 
-    def _rebalance(self, price: Decimal) -> None:
-        """Re-centre both legs on the position's equity (`plan_rebalance`): a transfer between the legs (an
-        Asgard borrow or repay and a bridge transfer), after shrinking both legs if the equity no longer
-        carries the notional at the target leverage (a rally grows the notional in USD: keeping the leverage
-        keeps the distance to liquidation that a one-hour crash like 2025-10-10's must not cross)."""
+    def _shrink(self, hour: datetime, price: Decimal) -> None:
+        """What the live rebalance workflow does: both legs shrink by the SOL that restores the open's distance
+        (`size_rebalance`, the tick's target); the short buys back reduce-only (its realized PnL stays in the
+        account), the long deleverages (sells to repay debt, its equity stays) or, when the sale would exceed
+        the debt, closes that share of itself and its equity goes to the wallet. When no reduction restores
+        the distance the workflow asks for a close, and so does this."""
+        book = self.book
+        assert book is not None
+        c, fees = self.c, self.c.fees
+        exposure = book.units * book.rate
+        legs = LegsNow(long_value_usd=exposure * price, long_debt_usd=book.debt,
+                       long_liquidation_threshold=c.liquidation_ltv, long_sol=exposure,
+                       account_value_usd=book.margin + book.size * (book.entry - price), account_short_sol=book.size,
+                       maintenance_rate=c.maintenance_margin_rate, sol_price_usd=price, position_short_sol=book.size)
+        try:
+            sized = size_rebalance(legs, book.dist_open)
+        except CannotRebalance as error:
+            self._close(hour, price, f"rebalance: {error}")
+            return
+        reduce = sized.reduce_sol
+        if reduce <= ZERO:
+            return
+        cost = fees.reduce_usd(reduce * price)
+        book.margin += reduce * (book.entry - price) - cost
+        book.size -= reduce
+        if sized.method == "deleverage":
+            book.units -= reduce / book.rate
+            book.debt -= reduce * price
+        else:
+            kept = ONE - reduce / exposure
+            paid = (exposure * price - book.debt) * (ONE - kept)
+            self.cash += paid
+            book.paid_out += paid
+            book.units *= kept
+            book.debt *= kept
+        self.fees -= cost
+        book.notional = book.size * price
+        self.rebalances += 1
+
+    def _transfer(self, price: Decimal) -> None:
+        """The what-if (`rebalance="transfer"`): re-centre both legs on the position's equity (`plan_rebalance`):
+        a transfer between the legs (an Asgard borrow or repay and a bridge transfer), after shrinking both legs
+        if the equity no longer carries the notional at the target leverage (a rally grows the notional in USD:
+        keeping the leverage keeps the distance to liquidation that a one-hour crash like 2025-10-10's must not
+        cross)."""
         book = self.book
         assert book is not None
         exposure = book.units * book.rate

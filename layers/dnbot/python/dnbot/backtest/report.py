@@ -38,7 +38,7 @@ def backtest_table(result: BacktestResult) -> str:
         config.protocol.label if config.protocol else "any")
     lines = [
         f"Backtest: policy {config.policy}, preset {config.preset.name.value}, "
-        f"leverage {config.leverage or config.preset.leverage}x, {pair}",
+        f"leverage {config.leverage or config.preset.leverage}x, {pair}, rebalance {config.rebalance}",
         f"  span            {data['start']} .. {data['end']} ({data['hours']} h simulated, "
         f"{result.skipped_hours} h skipped without a price, "
         f"{result.carried_hours} h of rates carried forward)",
@@ -98,7 +98,7 @@ def _capture(value: object) -> str:
 def walk_forward_table(result: WalkForward) -> str:
     """One line per month (bot, best and worst always-on hold, hindsight optimum, capture), then the totals."""
     lines = [f"Walk-forward: preset {result.preset.name.value}, {result.leverage}x, ${result.capital_usd:.0f}, "
-             "each month from flat with only the past (USD PnL)",
+             f"rebalance {result.rebalance}, each month from flat with only the past (USD PnL)",
              f"{'month':8} {'bot':>9} {'trades':>6} {'rebal':>5} {'best hold':>24} {'worst hold':>10} "
              f"{'hindsight':>9} {'capture':>7} {'horizon':>7}"]
     for w in result.windows:

@@ -76,6 +76,7 @@ class WalkForward:
     leverage: Decimal
     capital_usd: Decimal
     windows: tuple[WindowResult, ...]
+    rebalance: str = "shrink"
 
     def summary(self, held_out: bool | None) -> Summary:
         chosen = [w for w in self.windows if held_out is None or w.held_out is held_out]
@@ -91,6 +92,7 @@ class WalkForward:
             "preset": self.preset.name.value,
             "leverage": str(self.leverage),
             "capital": _money(self.capital_usd),
+            "rebalance": self.rebalance,
             "windows": [_window_json(w) for w in self.windows],
             "training": _summary_json(self.summary(held_out=False)),
             "held_out": _summary_json(self.summary(held_out=True)),
@@ -206,7 +208,7 @@ def hindsight_optimum_usd(history: MarketHistory, start: datetime, end: datetime
 
 def walk_forward(history: MarketHistory, preset: Preset, *, leverage: Decimal | None = None,
                  capital_usd: Decimal = Decimal(10_000), held_out_months: int = 2,
-                 fees: FeeSchedule = DEFAULT_FEES) -> WalkForward:
+                 fees: FeeSchedule = DEFAULT_FEES, rebalance: str = "shrink") -> WalkForward:
     first = history.first_hour_with_markets()
     last = history.last_candle_hour()
     if first is None or last is None:
@@ -217,7 +219,7 @@ def walk_forward(history: MarketHistory, preset: Preset, *, leverage: Decimal | 
     results = []
     for index, (start, end) in enumerate(windows):
         bot = backtester.run(BacktestConfig(capital_usd=capital_usd, preset=preset, leverage=chosen, start=start,
-                                            end=end, fees=fees, record_series=False))
+                                            end=end, fees=fees, record_series=False, rebalance=rebalance))
         holds = {}
         for asset, protocol in _pairs(history, chosen):
             if not history.candles_between(max(start, history.first_hour_of(asset, protocol) or start), end):
@@ -235,4 +237,4 @@ def walk_forward(history: MarketHistory, preset: Preset, *, leverage: Decimal | 
                                                 fees=fees),
             fit=outlook_at(history, start, preset.lookback_hours, preset.persistence_hours),
         ))
-    return WalkForward(preset, chosen, capital_usd, tuple(results))
+    return WalkForward(preset, chosen, capital_usd, tuple(results), rebalance)

@@ -98,7 +98,7 @@ class FeeSchedule:
     asgard_close_rate: Decimal = Decimal("0.0005")
     swap_slippage_rate: Decimal = Decimal("0.0005")  # per swap; the long swaps USDC->asset and back
     jito_tip_usd: Decimal = Decimal("0.02")  # per Solana transaction; an open and a close are two
-    bridge_usd: Decimal = Decimal("1")  # moving USDC between Solana and Hyperliquid (a rebalance does)
+    bridge_usd: Decimal = Decimal("1")  # moving USDC between Solana and Hyperliquid (the transfer what-if)
 
     def round_trip_usd(self, notional_usd: Decimal) -> Decimal:
         """Everything paid to open and later close a position of `notional_usd` on each leg."""
@@ -115,10 +115,11 @@ class FeeSchedule:
         per_notional = self.hyperliquid_taker_rate + self.asgard_close_rate + self.swap_slippage_rate
         return notional_usd * per_notional + self.jito_tip_usd
 
-    def rebalance_usd(self, notional_change_usd: Decimal) -> Decimal:
-        """Resizing both legs by `notional_change_usd`: a taker order, a swap, a tip and a bridge transfer."""
-        per_notional = self.hyperliquid_taker_rate + self.swap_slippage_rate
-        return abs(notional_change_usd) * per_notional + self.jito_tip_usd + self.bridge_usd
+    def reduce_usd(self, notional_change_usd: Decimal) -> Decimal:
+        """Shrinking both legs by `notional_change_usd` in place (a rebalance): a reduce-only taker order on the
+        short, a swap and the Asgard close fee on the long's part, one Solana transaction."""
+        per_notional = self.hyperliquid_taker_rate + self.swap_slippage_rate + self.asgard_close_rate
+        return abs(notional_change_usd) * per_notional + self.jito_tip_usd
 
 
 DEFAULT_FEES = FeeSchedule()
