@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from dnbot.domain.risk import liquidation_threshold, long_drop_at, long_drop_to_liquidation, lst_depeg
+from dnbot.domain.rebalance import long_drop
+from dnbot.domain.risk import liquidation_threshold, long_drop_to_liquidation, lst_depeg
 
 D = Decimal
 
@@ -23,10 +24,10 @@ def test_depeg_is_the_venue_rate_below_the_fair_rate_never_negative() -> None:
 
 def test_threshold_and_drop_round_trip_through_the_venues_reading() -> None:
     value, debt, threshold = D(3000), D(2000), D("0.85")
-    drop = long_drop_at(value, debt, threshold)  # 1 - 2000 / 2550
+    drop = long_drop(value, debt, threshold)  # 1 - 2000 / 2550
     assert drop == 1 - D(2000) / D(2550)
     assert liquidation_threshold(drop, value, debt) == pytest.approx(threshold)
     # the same reading as the health factor's (HF = value x LT / debt)
     assert drop == pytest.approx(long_drop_to_liquidation(value * threshold / debt))
     assert liquidation_threshold(D(1), value, debt) is None and liquidation_threshold(drop, value, D(0)) is None
-    assert long_drop_at(D(1000), D(2000), threshold) == 0  # already past liquidation
+    assert long_drop(D(1000), D(2000), threshold) == 0  # already past liquidation

@@ -9,10 +9,10 @@ from decimal import Decimal
 from typing import Any, Protocol, TypeVar
 
 from dnbot.domain.positions import Position
+from dnbot.domain.rebalance import long_drop
 from dnbot.domain.risk import (
     RiskReadings,
     liquidation_threshold,
-    long_drop_at,
     lst_depeg,
     short_rise_to_liquidation,
 )
@@ -157,7 +157,7 @@ def _distance_at_open(position: Position, health: HealthReading | None,
         if threshold is not None:
             value_open = position.long_leg.notional_usd
             debt_open = value_open * (position.leverage - 1) / position.leverage
-            distances.append(long_drop_at(value_open, debt_open, threshold))
+            distances.append(long_drop(value_open, debt_open, threshold))
     if short_liquidation_price is not None and position.short_leg is not None \
             and position.short_leg.entry_price > 0:
         distances.append(short_rise_to_liquidation(short_liquidation_price, position.short_leg.entry_price))

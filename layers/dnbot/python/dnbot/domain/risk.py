@@ -118,13 +118,6 @@ def liquidation_threshold(drop_to_liquidation: Decimal, value_usd: Decimal, debt
     return debt_usd / (value_usd * (ONE - drop_to_liquidation))
 
 
-def long_drop_at(value_usd: Decimal, debt_usd: Decimal, threshold: Decimal) -> Decimal:
-    """The SOL drop that liquidates a long of this value and debt at this liquidation threshold."""
-    if value_usd <= ZERO or threshold <= ZERO:
-        return ZERO
-    return max(ZERO, ONE - debt_usd / (value_usd * threshold))
-
-
 def price_divergence(long_venue_price: Decimal, oracle_price: Decimal) -> Decimal:
     """|long venue / oracle - 1|: how far the venues disagree on SOL."""
     if oracle_price <= ZERO:
