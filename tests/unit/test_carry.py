@@ -14,7 +14,6 @@ from dnbot.domain.carry import (
     HYPERLIQUID_TAKER_FEE_RATE,
     CarryComponents,
     FeeSchedule,
-    break_even_hours,
     carry_components,
     carry_outlook,
     expected_market,
@@ -163,14 +162,6 @@ def test_the_entry_funding_ignores_a_spike_and_remembers_the_last_three_days() -
     assert over.expected_funding_hourly == GOOD  # three good days later it no longer holds an entry back
 
 
-def test_break_even_hours_of_a_carry() -> None:
-    components = carry_components(market(staking="0.07", borrow="0.08"), GOOD, D(3))
-    hours = break_even_hours(components, DEFAULT_FEES, D(3))
-    assert hours is not None
-    assert abs(hours * D(10_000) * components.gross / 8760 - DEFAULT_FEES.round_trip_usd(D(15_000))) < D("1e-9")
-    assert break_even_hours(carry_components(market(borrow="0.5"), D(0), D(3)), DEFAULT_FEES, D(3)) is None
-
-
 def test_mean_markets_and_the_reading_a_decision_counts_on() -> None:
     a = market(staking="0.06", borrow="0.10")
     b = market(staking="0.08", borrow="0.06")
@@ -183,18 +174,3 @@ def test_mean_markets_and_the_reading_a_decision_counts_on() -> None:
     assert (counted.max_leverage, counted.borrow_capacity_usd, counted.deposit_capacity_usd) == (
         D(2), D(1000), D(2000))  # now's limits
     assert expected_market(b, None) is b
-
-
-@given(st.lists(st.decimals(min_value=D("-0.001"), max_value=D("0.001"), places=7), max_size=120),
-       st.decimals(min_value=D("0"), max_value=D("0.01"), places=4),
-       st.decimals(min_value=D("0"), max_value=D("0.01"), places=4))
-def test_break_even_is_monotone_in_fees(history: list[Decimal], low: Decimal, extra: Decimal) -> None:
-    outlook = carry_outlook(history, lookback_hours=48) if history else None
-    funding = outlook.expected_funding_hourly if outlook else D(0)
-    components = carry_components(market(staking="0.07", borrow="0.05"), funding, D(3))
-    cheap = FeeSchedule(swap_slippage_rate=low)
-    dear = FeeSchedule(swap_slippage_rate=low + extra)
-    cheap_hours, dear_hours = (break_even_hours(components, f, D(3)) for f in (cheap, dear))
-    assert (cheap_hours is None) == (dear_hours is None)
-    if cheap_hours is not None and dear_hours is not None:
-        assert dear_hours >= cheap_hours

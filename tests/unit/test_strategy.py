@@ -8,6 +8,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dnbot.backtest.transfer import plan_rebalance
 from dnbot.domain.assets import Asset, Protocol
 from dnbot.domain.carry import DEFAULT_FEES, FeeSchedule, carry_components, carry_outlook, expected_carry_usd
 from dnbot.domain.kill_switch import KillSwitch
@@ -22,7 +23,6 @@ from dnbot.domain.strategy import (
     Open,
     Rebalance,
     decide_for_user,
-    plan_rebalance,
 )
 
 D = Decimal

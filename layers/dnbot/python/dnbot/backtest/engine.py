@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from dnbot.backtest.history import HourRates, MarketHistory
+from dnbot.backtest.transfer import plan_rebalance
 from dnbot.domain.assets import Asset, Protocol
 from dnbot.domain.carry import DEFAULT_FEES, CarryOutlook, FeeSchedule, carry_outlook, notional_for_capital
 from dnbot.domain.pnl import CENT, PnlBreakdown
@@ -37,7 +38,7 @@ from dnbot.domain.presets import PRESETS, Preset, PresetName, UserSettings
 from dnbot.domain.rates import HOURS_PER_YEAR, LendingMarket
 from dnbot.domain.rebalance import CannotRebalance, LegsNow, size_rebalance
 from dnbot.domain.risk import RiskReadings
-from dnbot.domain.strategy import Close, LivePosition, Open, Rebalance, decide_for_user, plan_rebalance
+from dnbot.domain.strategy import Close, LivePosition, Open, Rebalance, decide_for_user
 from dnbot.resources import KillSwitch
 
 HOUR = timedelta(hours=1)

@@ -246,15 +246,6 @@ def expected_carry_usd(components: CarryComponents, capital_usd: Decimal, hours:
     return capital_usd * components.gross * Decimal(hours) / HOURS_PER_YEAR
 
 
-def break_even_hours(components: CarryComponents, fees: FeeSchedule, leverage: Decimal,
-                     capital_usd: Decimal = REFERENCE_CAPITAL_USD) -> Decimal | None:
-    """Hours of this carry that pay one round trip; None when the carry does not pay (gross <= 0)."""
-    if components.gross <= ZERO:
-        return None
-    per_hour = capital_usd * components.gross / HOURS_PER_YEAR
-    return fees.round_trip_usd(notional_for_capital(capital_usd, leverage)) / per_hour
-
-
 # --- what a market's rates have been: the lookback's mean, the reading a decision counts on ------------------
 
 def mean_markets(hours: Iterable[Sequence[LendingMarket]]) -> tuple[LendingMarket, ...]:

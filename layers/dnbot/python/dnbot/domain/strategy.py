@@ -31,8 +31,9 @@ The rule (docs/strategy.md), every term estimated from the past only:
   last six hours costs more than (1 + exit_margin) round trips; the risk breakers close first, whatever.
 - SWITCH pair (a close now, an open next tick) when the candidate's expected carry beats the held pair's over
   the horizon by (1 + margin_of_safety) round trips.
-- REBALANCE (re-centre the legs on the equity) when the joint liquidation distance falls under the preset's
-  share of the open's: far cheaper than a round trip, so liquidation is never the exit.
+- REBALANCE when the joint liquidation distance falls under the preset's share of the open's: the workflow
+  (services/rebalance.py) shrinks both legs in place back to the open's distance, far cheaper than a round trip,
+  so liquidation is never the exit.
 Capacity limits (Asgard deposit/borrow) and the market's max leverage must allow the position.
 """
 
@@ -157,41 +158,6 @@ def rank_markets(markets: Sequence[LendingMarket], funding_hourly: Decimal, leve
 
 def _label(market: LendingMarket, leverage: Decimal) -> str:
     return f"{market.asset.value}/{market.protocol.label} {leverage}x"
-
-
-@dataclass(frozen=True, slots=True)
-class RebalancePlan:
-    """How to re-centre a live position on its own equity, and what it costs.
-
-    `transfer`: move `transfer_to_short_usd` from the Asgard long to the Hyperliquid margin (borrow more USDC
-    against the long and bridge it) or, negative, the reverse (withdraw margin, bridge, repay debt): one Solana
-    transaction and one bridge transfer, no trade, delta unchanged. `reduce`: the equity no longer carries the
-    notional at the target leverage, so both legs shrink by `reduce_notional_usd` (a taker order, a swap and
-    the Asgard close fee on that amount) before the transfer."""
-
-    method: str  # "transfer" | "reduce"
-    transfer_to_short_usd: Decimal
-    reduce_notional_usd: Decimal
-    cost_usd: Decimal
-
-
-def plan_rebalance(*, long_equity_usd: Decimal, short_account_usd: Decimal, notional_usd: Decimal,
-                   leverage: Decimal, fees: FeeSchedule = DEFAULT_FEES,
-                   max_leverage: Decimal | None = None) -> RebalancePlan:
-    """Each leg back to half the equity. Both legs shrink first (back to `leverage`) only when the equity
-    carries the notional at more than `max_leverage` (default: `leverage`): a SOL rally grows the notional in
-    USD, and a little drift is cheaper to keep than to trade away."""
-    equity = long_equity_usd + short_account_usd
-    fixed = fees.jito_tip_usd + fees.bridge_usd
-    limit = leverage if max_leverage is None else max(leverage, max_leverage)
-    reduce = ZERO
-    cost = fixed
-    if equity - fixed <= ZERO or 2 * notional_usd / (equity - fixed) > limit:
-        notional = max(ZERO, (equity - fixed) * leverage / 2)
-        reduce = notional_usd - notional
-        cost += reduce * (fees.hyperliquid_taker_rate + fees.swap_slippage_rate + fees.asgard_close_rate)
-    target_long = (equity - cost) / 2
-    return RebalancePlan("reduce" if reduce > ZERO else "transfer", long_equity_usd - target_long, reduce, cost)
 
 
 def _expected_components(market: LendingMarket, outlook: CarryOutlook, leverage: Decimal) -> CarryComponents:
