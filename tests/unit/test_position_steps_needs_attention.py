@@ -6,7 +6,7 @@ without its hedge. Run through the close state machine's definition (tests/unit/
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -14,38 +14,22 @@ import pytest
 
 from dnbot.domain.assets import Asset, Protocol
 from dnbot.domain.positions import Job, JobKind, JobStatus, Leg, Position, PositionStatus
-from dnbot.ports import AmbiguousVenueError, LongFill, PositionConflict, ShortFill, TransientVenueError, VenueRejected
+from dnbot.ports import AmbiguousVenueError, LongFill, ShortFill, TransientVenueError, VenueRejected
 from dnbot.services.position_steps import PositionSteps, StepLimits
+from tests.unit.fakes import NOW, Alerts, Clock, Ledger
 from tests.unit.workflows.walk import Execution, run_workflow
 
 D = Decimal
-NOW = datetime(2026, 1, 5, 12, tzinfo=UTC)
 HEDGED = "close incomplete: the Asgard long could not be closed; both legs are still open and hedged: "
 NAKED = "compensation failed, a leg may be open: "
 
 
-class Clock:
-    def now(self) -> datetime:
-        return NOW
-
-
-class Store:
+class Store(Ledger):
     """The positions and jobs tables (a versioned conditional save, as DynamoDB's)."""
 
     def __init__(self, position: Position, job: Job) -> None:
-        self.positions, self.jobs = {position.position_id: position}, {job.job_id: job}
-
-    def get_position(self, user_id: str, position_id: str) -> Position | None:
-        return self.positions.get(position_id)
-
-    def save_position(self, position: Position, *, expected_updated_at: datetime | None = None) -> Position:
-        if self.positions[position.position_id].version != position.version:
-            raise PositionConflict(position.position_id)
-        self.positions[position.position_id] = saved = replace(position, version=position.version + 1)
-        return saved
-
-    def list_positions(self, user_id: str) -> list[Position]:
-        return list(self.positions.values())
+        super().__init__(position)
+        self.jobs = {job.job_id: job}
 
     def put_job(self, job: Job) -> None:
         self.jobs[job.job_id] = job
@@ -83,15 +67,6 @@ class Venues:
         return D(0)
 
 
-class Alerts:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, str]] = []
-
-    def alert(self, kind: str, message: str, *, user_id: str | None = None, position_id: str | None = None,
-              detail: dict[str, Any] | None = None) -> None:
-        self.sent.append((kind, message))
-
-
 class Close:
     def __init__(self) -> None:
         position = Position("p1", "u1", Asset.SOL, Protocol.DRIFT, D(2), D(1000), PositionStatus.OPEN, NOW, NOW,
@@ -113,7 +88,7 @@ class Close:
     def flagged(self, run: Execution) -> str:
         """The failure recorded on the position, checked to be the job's error and the operator's alert."""
         assert run.status == "FAILED" and run.entered[-2:] == ["MarkCloseNeedsAttention", "CloseFailed"], run
-        position = self.store.positions["p1"]
+        position = self.store.items["p1"]
         assert position.status is PositionStatus.NEEDS_ATTENTION and position.failure is not None
         assert self.store.jobs["j1"].error == position.failure
         assert self.alerts.sent == [("needs_attention", f"position p1: {position.failure}")]
@@ -151,4 +126,4 @@ def test_an_open_whose_unwind_failed_keeps_the_old_wording() -> None:
     c.store.jobs["j1"] = replace(c.store.jobs["j1"], kind=JobKind.OPEN)
     error = {"Error": "VenueRejected", "Cause": '{"errorMessage": "Asgard is down"}'}
     c.steps.run("mark_needs_attention", {"user_id": "u1", "position_id": "p1", "job_id": "j1", "error": error})
-    assert c.store.positions["p1"].failure == f"{NAKED}VenueRejected: Asgard is down"
+    assert c.store.items["p1"].failure == f"{NAKED}VenueRejected: Asgard is down"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -21,7 +20,6 @@ from dnbot.domain.positions import Leg, Position, PositionStatus
 from dnbot.ports import (
     AmbiguousVenueError,
     LongState,
-    PositionConflict,
     ShortFill,
     ShortMargin,
     StepFill,
@@ -29,30 +27,11 @@ from dnbot.ports import (
     VenueRejected,
 )
 from dnbot.services.rebalance import PositionRebalancer
+from tests.unit.fakes import NOW, Clock, Ledger
 from tests.unit.workflows.walk import Execution, run_workflow
 
 D = Decimal
-NOW = datetime(2026, 1, 5, 12, tzinfo=UTC)
 LT = D("0.85")
-
-
-class Clock:
-    def now(self) -> datetime:
-        return NOW
-
-
-class Ledger:
-    def __init__(self, position: Position) -> None:
-        self.items = {position.position_id: position}
-
-    def get_position(self, user_id: str, position_id: str) -> Position | None:
-        return self.items.get(position_id)
-
-    def save_position(self, position: Position, *, expected_updated_at: datetime | None = None) -> Position:
-        if self.items[position.position_id].version != position.version:
-            raise PositionConflict(position.position_id)
-        self.items[position.position_id] = saved = replace(position, version=position.version + 1)
-        return saved
 
 
 class Venues:

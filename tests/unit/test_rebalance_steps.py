@@ -18,7 +18,8 @@ from dnbot.services.rebalance import (
     RebalanceNotInFlight,
     RestoreFailed,
 )
-from tests.unit.test_rebalance_service import Clock, Ledger, Log, Venues, opened
+from tests.unit.fakes import Clock, Ledger
+from tests.unit.test_rebalance_service import Log, Queue, Venues, opened
 
 D = Decimal
 
@@ -30,14 +31,6 @@ class Switch:
     def kill_switch(self, *, fresh: bool = False) -> KillSwitch:
         self.fresh_reads += fresh
         return self.value
-
-
-class Queue:
-    def __init__(self) -> None:
-        self.sent: list[dict[str, Any]] = []
-
-    def send_batch(self, messages: list[dict[str, Any]]) -> None:
-        self.sent.extend(messages)
 
 
 class Steps:

@@ -5,28 +5,26 @@ the next round."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from dnbot.domain.assets import Asset, Protocol
 from dnbot.domain.positions import Leg, Position, PositionStatus
 from dnbot.domain.reconcile import VenueLong, VenueTruth
-from dnbot.ports import PositionConflict, VenueRejected
+from dnbot.ports import VenueRejected
 from dnbot.services.reconciler import Reconciler, ReconcilerLimits
+from tests.unit import fakes
+from tests.unit.fakes import NOW, Alerts, Clock
 
 D = Decimal
-NOW = datetime(2026, 1, 5, 12, tzinfo=UTC)
 
 
-class Clock:
-    def now(self) -> datetime:
-        return NOW
+class Ledger(fakes.Ledger):
+    """The positions table, the users to reconcile, and `on_list`: what happens while a user's positions are read."""
 
-
-class Ledger:
     def __init__(self, *positions: Position) -> None:
-        self.items = {p.position_id: p for p in positions}
+        super().__init__(*positions)
         self.on_list: list[Any] = []
 
     def user_ids_to_reconcile(self, failed_since: datetime) -> list[str]:
@@ -35,16 +33,7 @@ class Ledger:
     def list_positions(self, user_id: str) -> list[Position]:
         if self.on_list:
             self.on_list.pop(0)()
-        return [p for p in self.items.values() if p.user_id == user_id]
-
-    def get_position(self, user_id: str, position_id: str) -> Position | None:
-        return self.items.get(position_id)
-
-    def save_position(self, position: Position, *, expected_updated_at: datetime | None = None) -> Position:
-        if self.items[position.position_id].version != position.version:
-            raise PositionConflict(position.position_id)
-        self.items[position.position_id] = saved = replace(position, version=position.version + 1)
-        return saved
+        return super().list_positions(user_id)
 
 
 class Venues:
@@ -81,15 +70,6 @@ class Venues:
         self.outside += change_sol
         self.trades.append(f"account {change_sol}")
         return D(0)
-
-
-class Alerts:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, str]] = []
-
-    def alert(self, kind: str, message: str, *, user_id: str | None = None, position_id: str | None = None,
-              detail: dict[str, Any] | None = None) -> None:
-        self.sent.append((kind, message))
 
 
 def position(pid: str = "p1", status: PositionStatus = PositionStatus.OPEN) -> Position:
