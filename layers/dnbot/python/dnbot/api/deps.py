@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated, Any
@@ -11,15 +10,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Depends, Path, Request
 
 from dnbot.ports import SessionRecord, UserRecord
+from dnbot.services.auth import SESSION_COOKIE, is_token_text, limit, well_formed_session
 from dnbot.services.errors import Forbidden
 
 if TYPE_CHECKING:
     from dnbot.runtime import Runtime
 
-SESSION_COOKIE = "dnbot_session"
 CSRF_HEADER = "X-CSRF-Token"
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-_TOKEN_CHARS = re.compile(r"[A-Za-z0-9_\-]+")
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -36,16 +34,9 @@ class CurrentUser:
     session: SessionRecord
 
 
-def is_token_text(value: str, max_length: int = 512) -> bool:
-    """Session cookies and CSRF tokens are URL-safe base64: anything else (odd bytes, huge values) is refused
-    before it reaches a comparison or a database key."""
-    return 0 < len(value) <= max_length and _TOKEN_CHARS.fullmatch(value) is not None
-
-
 def session_cookie(request: Request) -> str | None:
     """The session cookie if it is well formed; a malformed one counts as no session."""
-    value = request.cookies.get(SESSION_COOKIE)
-    return value if value is not None and is_token_text(value) else None
+    return well_formed_session(request.cookies.get(SESSION_COOKIE))
 
 
 def current_user(request: Request) -> CurrentUser:
@@ -74,8 +65,6 @@ IdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_
 
 def rate_limited(scope: str, per_hour: int) -> Any:
     """A route dependency: at most `per_hour` calls per user per hour (atomic counter), else 429 + Retry-After."""
-    from dnbot.services.auth import limit
-
     def check(request: Request, current: UserDep) -> None:
         limit(get_runtime(request).session_store, scope, current.user.user_id, per_hour, timedelta(hours=1),
               "Too many of these in the last hour; wait a little.")

@@ -10,10 +10,12 @@ never locked out). A Privy access token is exchanged for a session once (its sid
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from http.cookies import CookieError, SimpleCookie
 from typing import Protocol
 
 from dnbot.ports import (
@@ -37,6 +39,28 @@ CODES_SENT_PER_EMAIL_AND_CLIENT = 5
 CODES_SENT_PER_EMAIL = 10  # all clients together: an inbox is not flooded
 SESSION_EXCHANGES_PER_CLIENT = 30  # /auth/privy, per LOGIN_WINDOW
 TOUCH_EVERY = timedelta(minutes=1)  # last-seen writes at most this often per session
+SESSION_COOKIE = "dnbot_session"
+_TOKEN_CHARS = re.compile(r"[A-Za-z0-9_\-]+")
+
+
+def is_token_text(value: str, max_length: int = 512) -> bool:
+    """Session cookies and CSRF tokens are URL-safe base64: anything else (odd bytes, huge values) is refused
+    before it reaches a comparison or a database key."""
+    return 0 < len(value) <= max_length and _TOKEN_CHARS.fullmatch(value) is not None
+
+
+def well_formed_session(value: str | None) -> str | None:
+    """The session cookie's value if it is well formed; a malformed one counts as no session."""
+    return value if value is not None and is_token_text(value) else None
+
+
+def session_from_cookie_header(header: str) -> str | None:
+    """The session cookie of a raw Cookie header (a WebSocket upgrade seen by Lambda), if well formed."""
+    try:
+        cookie = SimpleCookie(header)
+    except CookieError:
+        return None
+    return well_formed_session(cookie[SESSION_COOKIE].value if SESSION_COOKIE in cookie else None)
 
 
 class Decision(Protocol):
@@ -189,6 +213,13 @@ class AuthService:
         if user is None:
             raise Unauthorized("This account no longer exists.", code="unknown_user")
         return user, session
+
+    def viewer(self, cookie_header: str) -> str | None:
+        """Who opens a WebSocket, from the raw Cookie header: the logged-in user's id, or None for anyone else."""
+        try:
+            return self.authenticate(session_from_cookie_header(cookie_header))[0].user_id
+        except Unauthorized:
+            return None
 
     def rotate(self, session: SessionRecord) -> SessionRecord:
         """A new session id (and CSRF token) for the same login, the old one ended: on a privilege change."""
