@@ -56,8 +56,12 @@ class _EmfProvider(AmazonCloudWatchEMFProvider):
     """Powertools' CloudWatch EMF provider, flushing through `_emit` instead of a bare print."""
 
     def flush_metrics(self, raise_on_empty_metrics: bool = False) -> None:
-        if not self.metric_set:  # Powertools' own handling: a warning, or SchemaValidationError when asked to raise
-            super().flush_metrics(raise_on_empty_metrics=raise_on_empty_metrics)
+        if not self.metric_set:
+            # An invocation may rightly publish nothing (a batch whose every message failed, an operator's
+            # one-user reconcile): no line and, unlike Powertools, no "No application metrics" warning. Asked to
+            # raise, Powertools raises SchemaValidationError.
+            if raise_on_empty_metrics:
+                super().flush_metrics(raise_on_empty_metrics=True)
             return
         _emit(self.serialize_metric_set())
         self.clear_metrics()
