@@ -32,6 +32,7 @@ from dnbot.backtest.history import HourRates, MarketHistory
 from dnbot.backtest.transfer import plan_rebalance
 from dnbot.domain.assets import Asset, Protocol
 from dnbot.domain.carry import DEFAULT_FEES, CarryOutlook, FeeSchedule, carry_outlook, notional_for_capital
+from dnbot.domain.kill_switch import KillSwitch
 from dnbot.domain.pnl import CENT, PnlBreakdown
 from dnbot.domain.positions import Position, PositionStatus
 from dnbot.domain.presets import PRESETS, Preset, PresetName, UserSettings
@@ -39,7 +40,6 @@ from dnbot.domain.rates import HOURS_PER_YEAR, LendingMarket
 from dnbot.domain.rebalance import CannotRebalance, LegsNow, size_rebalance
 from dnbot.domain.risk import RiskReadings
 from dnbot.domain.strategy import Close, LivePosition, Open, Rebalance, decide_for_user
-from dnbot.resources import KillSwitch
 
 HOUR = timedelta(hours=1)
 ZERO = Decimal(0)

@@ -120,7 +120,8 @@ def walk_forward_table(result: WalkForward) -> str:
     lines.append(total("training", result.summary(held_out=False)))
     lines.append(total("held-out", result.summary(held_out=True)))
     lines.append(total("total", result.summary(held_out=None)))
-    lines.append("  * held-out month (never used to choose a parameter). Holds are summed per pair over the "
+    lines.append("  * held-out month (not used to choose parameters; docs/strategy.md says what had been seen). "
+                 "Holds are summed per pair over the "
                  "windows; hindsight: the perfect-foresight carry schedule net of fees (no price PnL, "
                  "rebalancing or liquidation).")
     return "\n".join(lines)
