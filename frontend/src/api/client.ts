@@ -17,6 +17,11 @@ export class ApiError extends Error {
   }
 }
 
+/** What to show for a failed call: the server's own message, else the caller's fallback. */
+export function errorText(error: unknown, fallback: string): string {
+  return error instanceof ApiError ? error.message : fallback;
+}
+
 let csrfToken: string | null = null;
 export function setCsrfToken(token: string | null): void {
   csrfToken = token;

@@ -1,7 +1,7 @@
 import { useState } from "react";
 import { useActivity, useHistory } from "../api/hooks";
 import { timeAgo } from "../format";
-import { errorText } from "./Controls";
+import { errorText } from "../api/client";
 import { HistoryTable } from "./Positions";
 import { Notice } from "./Spinner";
 

@@ -1,15 +1,11 @@
 import { useState, type ReactNode } from "react";
-import { ApiError } from "../api/client";
+import { errorText } from "../api/client";
 import { useControl, useSetKillSwitch } from "../api/hooks";
 import type { Balances, Rates, Status, UserSettings } from "../api/schemas";
 import { leverageText, protocolName, signedPct, timeAgo, usd } from "../format";
 import { Modal } from "./Modal";
 
 export const RATES_STALE_MS = 5 * 60_000;
-
-export function errorText(error: unknown, fallback: string): string {
-  return error instanceof ApiError ? error.message : fallback;
-}
 
 /** Why the trader cannot open anything right now, or null. */
 export function haltReason(status: Status | undefined): string | null {

@@ -1,5 +1,5 @@
 import { useEffect, useState, type FormEvent } from "react";
-import { ApiError, api } from "../api/client";
+import { api, errorText } from "../api/client";
 import { Notice } from "./Spinner";
 
 /** The user's notification webhook (Slack, Discord, or anything that accepts {"text": ...}): save, remove,
@@ -17,10 +17,6 @@ export function validateWebhookUrl(url: string): string | null {
   return null;
 }
 
-function message(error: unknown, fallback: string): string {
-  return error instanceof ApiError ? error.message : fallback;
-}
-
 export function NotificationSettings() {
   const [saved, setSaved] = useState<string | null | undefined>(undefined); // undefined: loading
   const [url, setUrl] = useState("");
@@ -31,7 +27,7 @@ export function NotificationSettings() {
   useEffect(() => {
     api.notifications().then(
       (reply) => { setSaved(reply.webhook_url); setUrl(reply.webhook_url ?? ""); },
-      (e: unknown) => { setSaved(null); setError(message(e, "Could not load the notification settings.")); },
+      (e: unknown) => { setSaved(null); setError(errorText(e, "Could not load the notification settings.")); },
     );
   }, []);
 
@@ -42,7 +38,7 @@ export function NotificationSettings() {
     try {
       await action();
     } catch (e) {
-      setError(message(e, "Something went wrong."));
+      setError(errorText(e, "Something went wrong."));
     } finally {
       setBusy(false);
     }

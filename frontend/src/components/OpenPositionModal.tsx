@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from "react";
-import { ApiError } from "../api/client";
+import { errorText } from "../api/client";
 import { useOpenPosition } from "../api/hooks";
 import type { Balances, Rates } from "../api/schemas";
 import { protocolName, signedPct, usd } from "../format";
@@ -104,7 +104,7 @@ export function OpenPositionModal({ rates, defaults, maxPositionUsd, balances, o
     );
   }
 
-  const serverError = open.error instanceof ApiError ? open.error.message : open.error ? "Could not open the position." : null;
+  const serverError = open.error ? errorText(open.error, "Could not open the position.") : null;
 
   return (
     <Modal title="Open position" onClose={onClose}>

@@ -1,5 +1,5 @@
 import { useState } from "react";
-import { ApiError } from "../api/client";
+import { errorText } from "../api/client";
 import { useClosePosition } from "../api/hooks";
 import type { Pnl, Position } from "../api/schemas";
 import { leverageText, num, pct, percentText, protocolName, ratio, signClass, signedUsd, timeAgo, usd } from "../format";
@@ -169,7 +169,7 @@ export function ClosePositionModal({ position, onDone }: { position: Position; o
             short)? The bot closes them in the safer order.
             {position.pnl_usd !== null && <> Unrealized PnL now: <strong>{signedUsd(position.pnl_usd)}</strong>.</>}
           </p>
-          {close.error && <p className="field-error" role="alert">{close.error instanceof ApiError ? close.error.message : "Could not close. Check your connection and try again."}</p>}
+          {close.error && <p className="field-error" role="alert">{errorText(close.error, "Could not close. Check your connection and try again.")}</p>}
           <button
             type="button"
             className="btn btn-danger btn-block"

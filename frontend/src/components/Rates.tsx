@@ -11,13 +11,18 @@ export function fundingSignText(fundingHourly: string): string {
   return "Funding is zero: neither side pays this hour.";
 }
 
-export function ratesErrorText(error: unknown): string {
+function ratesErrorText(error: unknown): string {
   if (error instanceof ApiError) {
     if (error.code === "no_rates_yet") return "Waiting for the first rates poll...";
     if (error.status === 401) return "Connect to see live rates.";
     return error.message;
   }
   return "Could not load rates.";
+}
+
+/** Why there are no rates to show: a first poll still to come is a wait, anything else an error. */
+export function RatesErrorNotice({ error }: { error: unknown }) {
+  return <Notice kind={error instanceof ApiError && error.code === "no_rates_yet" ? "loading" : "error"}>{ratesErrorText(error)}</Notice>;
 }
 
 export function FundingPanel({ funding, at, source, solPrice }: { funding: Funding; at: string; source: string; solPrice: string }) {
@@ -199,7 +204,7 @@ export function MarketsSection({ rates, error, loading, fetching, leverage, onLe
         ) : loading ? (
           <Notice kind="loading">Loading opportunities…</Notice>
         ) : (
-          <Notice kind={error instanceof ApiError && error.code === "no_rates_yet" ? "loading" : "error"}>{ratesErrorText(error)}</Notice>
+          <RatesErrorNotice error={error} />
         )}
       </section>
       <section className="card" aria-labelledby="asgard-title">
@@ -212,7 +217,7 @@ export function MarketsSection({ rates, error, loading, fetching, leverage, onLe
         ) : loading ? (
           <Notice kind="loading">Loading Asgard rates…</Notice>
         ) : (
-          <Notice kind={error instanceof ApiError && error.code === "no_rates_yet" ? "loading" : "error"}>{ratesErrorText(error)}</Notice>
+          <RatesErrorNotice error={error} />
         )}
       </section>
     </>

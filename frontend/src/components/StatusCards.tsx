@@ -1,14 +1,14 @@
 import { useState } from "react";
-import { ApiError } from "../api/client";
+import { errorText } from "../api/client";
 import { useControl, useDepositPlan } from "../api/hooks";
 import type { Balances, Status } from "../api/schemas";
 import { num, signClass, signedUsd, usd } from "../format";
-import { ConfirmModal, errorText } from "./Controls";
+import { ConfirmModal } from "./Controls";
 import { Notice } from "./Spinner";
 import { WithdrawButton } from "./WithdrawModal";
 
 function errorMessage(error: unknown, what: string): string {
-  return error instanceof ApiError ? error.message : `Could not load ${what}. Check your connection; it retries on its own.`;
+  return errorText(error, `Could not load ${what}. Check your connection; it retries on its own.`);
 }
 
 /** A venue that could not be read just now: say so, never break the card. */

@@ -1,14 +1,14 @@
 import { useState } from "react";
-import { ApiError } from "../api/client";
+import { errorText } from "../api/client";
 import { useBalances, useControl, usePositions, useRates, useSettings, useStatus } from "../api/hooks";
 import type { Opportunity, Position, User } from "../api/schemas";
 import { OpenPositionModal, type OpenDefaults } from "../components/OpenPositionModal";
 import { ClosePositionModal, PositionsTable } from "../components/Positions";
-import { FundingPanel, MarketsSection, ratesErrorText } from "../components/Rates";
+import { FundingPanel, MarketsSection, RatesErrorNotice } from "../components/Rates";
 import { Notice } from "../components/Spinner";
 import { BalancesCard, TradeStatusCard } from "../components/StatusCards";
 import { ActivityPanel, HistoryPanel } from "../components/Activity";
-import { ConfirmModal, errorText, haltReason, LaunchReviewModal, OperatorControls } from "../components/Controls";
+import { ConfirmModal, haltReason, LaunchReviewModal, OperatorControls } from "../components/Controls";
 
 interface HomePageProps {
   user: User | null;
@@ -88,7 +88,7 @@ export function HomePage({ user, onConnect, onDeposit }: HomePageProps) {
           <section className="card">
             <div className="card-head"><h2>Hyperliquid SOL funding</h2></div>
             {rates.isLoading ? <Notice kind="loading">Loading funding…</Notice> : (
-              <Notice kind={rates.error instanceof ApiError && rates.error.code === "no_rates_yet" ? "loading" : "error"}>{ratesErrorText(rates.error)}</Notice>
+              <RatesErrorNotice error={rates.error} />
             )}
           </section>
         )}
@@ -127,7 +127,7 @@ export function HomePage({ user, onConnect, onDeposit }: HomePageProps) {
         ) : positions.isLoading ? (
           <Notice kind="loading">Loading positions…</Notice>
         ) : (
-          <Notice kind="error">{positions.error instanceof ApiError ? positions.error.message : "Could not load positions. Reload the page."}</Notice>
+          <Notice kind="error">{errorText(positions.error, "Could not load positions. Reload the page.")}</Notice>
         )}
       </section>
       {reviewing && (

@@ -1,5 +1,5 @@
 import { useEffect, useState, type FormEvent } from "react";
-import { ApiError, type SettingsUpdate } from "../api/client";
+import { errorText, type SettingsUpdate } from "../api/client";
 import { usePresets, useResetSettings, useSaveSettings, useSettings } from "../api/hooks";
 import { PresetName, type Preset, type UserSettings } from "../api/schemas";
 import { humanize, leverageText, pct, usd } from "../format";
@@ -125,7 +125,7 @@ export function SettingsForm({ settings }: { settings: UserSettings }) {
         <input name="max_position_usd" inputMode="decimal" value={form.max_position_usd} aria-invalid={errors.max_position_usd ? true : undefined} onChange={(e) => update({ max_position_usd: e.target.value })} />
       </label>
       {errors.max_position_usd && <p className="field-error" role="alert">{errors.max_position_usd}</p>}
-      {serverError && <p className="field-error" role="alert">{serverError instanceof ApiError ? serverError.message : "Could not save."}</p>}
+      {serverError && <p className="field-error" role="alert">{errorText(serverError, "Could not save.")}</p>}
       {saved && <p className="field-ok" role="status">{saved}</p>}
       <div className="row gap">
         <button type="submit" className="btn btn-primary" disabled={save.isPending}>{save.isPending ? "Saving…" : "Save"}</button>
@@ -162,7 +162,7 @@ export function SettingsPage() {
         ) : settings.isLoading ? (
           <Notice kind="loading">Loading settings…</Notice>
         ) : (
-          <Notice kind="error">{settings.error instanceof ApiError ? settings.error.message : "Could not load settings."}</Notice>
+          <Notice kind="error">{errorText(settings.error, "Could not load settings.")}</Notice>
         )}
       </section>
       <section className="card" aria-labelledby="notifications-title">
