@@ -1,7 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState, type FormEvent } from "react";
 import { z } from "zod";
-import { ApiError, apiRequest } from "../api/client";
+import { apiRequest, errorText } from "../api/client";
 import type { Balances } from "../api/schemas";
 import { Modal } from "./Modal";
 import { Spinner } from "./Spinner";
@@ -41,6 +41,18 @@ function freeOf(balances: Balances | undefined, source: Source, asset: string): 
   return asset === "SOL" ? balances.solana.sol : balances.solana.usdc;
 }
 
+/** A step's error line and its submit button, busy while the call runs. */
+function FormEnd({ error, pending, busy, idle }: { error: string | null; pending: boolean; busy: string; idle: string }) {
+  return (
+    <>
+      {error && <p className="field-error" role="alert">{error}</p>}
+      <button type="submit" className="btn btn-primary btn-block" disabled={pending}>
+        {pending ? <><Spinner label={busy} /> {busy}…</> : idle}
+      </button>
+    </>
+  );
+}
+
 export function WithdrawModal({ balances, onClose }: { balances: Balances | undefined; onClose: () => void }) {
   const [source, setSource] = useState<Source>("solana");
   const [asset, setAsset] = useState("USDC");
@@ -76,7 +88,7 @@ export function WithdrawModal({ balances, onClose }: { balances: Balances | unde
     if (finishedStatus) void queryClient.invalidateQueries({ queryKey: ["balances"] });
   }, [finishedStatus, queryClient]);
 
-  const errorOf = (error: unknown) => (error instanceof ApiError ? error.message : error ? "Something went wrong." : null);
+  const errorOf = (error: unknown) => (error ? errorText(error, "Something went wrong.") : null);
 
   if (confirmed && withdrawal) {
     return (
@@ -115,10 +127,7 @@ export function WithdrawModal({ balances, onClose }: { balances: Balances | unde
             <input name="code" inputMode="numeric" autoComplete="one-time-code" value={code}
               onChange={(e) => { setCode(e.target.value); setProblem(null); }} />
           </label>
-          {(problem ?? errorOf(confirm.error)) && <p className="field-error" role="alert">{problem ?? errorOf(confirm.error)}</p>}
-          <button type="submit" className="btn btn-primary btn-block" disabled={confirm.isPending}>
-            {confirm.isPending ? <><Spinner label="Confirming" /> Confirming…</> : "Confirm withdrawal"}
-          </button>
+          <FormEnd error={problem ?? errorOf(confirm.error)} pending={confirm.isPending} busy="Confirming" idle="Confirm withdrawal" />
         </form>
       </Modal>
     );
@@ -163,10 +172,7 @@ export function WithdrawModal({ balances, onClose }: { balances: Balances | unde
         ) : (
           <p className="muted small">Hyperliquid pays out to your own EVM wallet on Arbitrum, less its 1 USDC fee.</p>
         )}
-        {(problem ?? errorOf(request.error)) && <p className="field-error" role="alert">{problem ?? errorOf(request.error)}</p>}
-        <button type="submit" className="btn btn-primary btn-block" disabled={request.isPending}>
-          {request.isPending ? <><Spinner label="Requesting" /> Requesting…</> : "Email me a code"}
-        </button>
+        <FormEnd error={problem ?? errorOf(request.error)} pending={request.isPending} busy="Requesting" idle="Email me a code" />
       </form>
     </Modal>
   );
