@@ -9,8 +9,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from dnbot.domain.assets import Asset, Protocol
-from dnbot.domain.positions import Job, Leg, Position
-from dnbot.domain.presets import Preset, UserSettings
+from dnbot.domain.positions import Job
+from dnbot.domain.presets import ExitRules, Preset, UserSettings
 from dnbot.domain.rates import RatesSnapshot
 from dnbot.domain.strategy import Candidate
 from dnbot.ports import Balances, UserRecord
@@ -263,42 +263,6 @@ class JobOut(BaseModel):
                    error=job.error)
 
 
-class LegOut(BaseModel):
-    size: Decimal
-    entry_price: Decimal
-    notional_usd: Decimal
-
-    @classmethod
-    def build(cls, leg: Leg | None) -> LegOut | None:
-        return None if leg is None else cls(size=leg.size, entry_price=leg.entry_price,
-                                            notional_usd=leg.notional_usd)
-
-
-class PositionOut(BaseModel):
-    position_id: str
-    asset: str
-    protocol: str
-    leverage: Decimal
-    status: str
-    notional_usd: Decimal
-    long: LegOut | None
-    short: LegOut | None
-    created_at: datetime
-    pnl_usd: Decimal | None
-    failure: str | None
-
-    @classmethod
-    def build(cls, p: Position) -> PositionOut:
-        return cls(position_id=p.position_id, asset=p.asset.value, protocol=p.protocol.label,
-                   leverage=p.leverage, status=p.status.value, notional_usd=p.target_notional_usd,
-                   long=LegOut.build(p.long_leg), short=LegOut.build(p.short_leg), created_at=p.created_at,
-                   pnl_usd=p.realized_pnl_usd, failure=p.failure)
-
-
-class PositionsResponse(BaseModel):
-    positions: list[PositionOut]
-
-
 # --- control ---------------------------------------------------------------------------------------------
 
 
@@ -337,11 +301,14 @@ class SettingsOut(BaseModel):
 
     @classmethod
     def build(cls, settings: UserSettings) -> SettingsOut:
-        exits = settings.exits
         return cls(preset=settings.preset.name.value, leverage=settings.leverage,
                    max_position_usd=settings.max_position_usd, min_net_apy=settings.preset.min_net_apy,
                    persistence_hours=settings.preset.persistence_hours,
-                   exits={name: str(getattr(exits, name)) for name in exits.__dataclass_fields__})
+                   exits=_exits_out(settings.exits))
+
+
+def _exits_out(exits: ExitRules) -> dict[str, str]:
+    return {name: str(getattr(exits, name)) for name in exits.__dataclass_fields__}
 
 
 class PresetOut(BaseModel):
@@ -361,12 +328,10 @@ class PresetOut(BaseModel):
 
     @classmethod
     def build(cls, preset: Preset) -> PresetOut:
-        exits = preset.exits
         return cls(name=preset.name.value, leverage=preset.leverage, max_position_usd=preset.max_position_usd,
                    margin_of_safety=preset.margin_of_safety, exit_margin=preset.exit_margin,
                    persistence_hours=preset.persistence_hours, expected_holding_hours=preset.expected_holding_hours,
-                   margin_buffer=preset.margin_buffer,
-                   exits={name: str(getattr(exits, name)) for name in exits.__dataclass_fields__})
+                   margin_buffer=preset.margin_buffer, exits=_exits_out(preset.exits))
 
 
 class SolanaBalanceOut(BaseModel):
