@@ -383,20 +383,27 @@ class HyperliquidSim:
                 return {"status": "ok", "response": {"type": "default"}}
             raise HyperliquidError(f"Action {kind!r} is not supported by the simulator")
 
-    def _withdraw(self, action: dict[str, Any], nonce: int, signature: dict[str, Any]) -> dict[str, Any]:
-        """withdraw3: signed by the user's own wallet (an agent's signature recovers to no account), at most the
-        withdrawable amount, the $1 fee kept; the destination receives the rest as Arbitrum USDC."""
+    def _user_signer(self, signed: dict[str, Any], signature: dict[str, Any], sign_types: list[dict[str, str]],
+                     primary_type: str, mainnet: bool, nonce: int, nonce_field: str) -> str:
+        """The account that signed a user-signed action (EIP-712; withdraw3, approveAgent): the action's own
+        `nonce_field` must be the request's nonce, which follows the account's nonce rules."""
         try:
-            user = recover_user_from_user_signed_action(dict(action), signature, WITHDRAW_SIGN_TYPES,
-                                                        "HyperliquidTransaction:Withdraw",
-                                                        action.get("hyperliquidChain") == "Mainnet").lower()
+            user = str(recover_user_from_user_signed_action(signed, signature, sign_types, primary_type,
+                                                            mainnet)).lower()
         except Exception as bad:
             raise HyperliquidError(f"Invalid signature: {bad}") from bad
-        if action.get("time") != nonce:
-            raise HyperliquidError("Invalid nonce: the action's time differs from the request's")
+        if signed.get(nonce_field) != nonce:
+            raise HyperliquidError(f"Invalid nonce: the action's {nonce_field} differs from the request's")
         if user not in self.accounts:
             raise HyperliquidError(f"User or API Wallet {user} does not exist.")
         self.check_nonce(user, nonce)
+        return user
+
+    def _withdraw(self, action: dict[str, Any], nonce: int, signature: dict[str, Any]) -> dict[str, Any]:
+        """withdraw3: signed by the user's own wallet (an agent's signature recovers to no account), at most the
+        withdrawable amount, the $1 fee kept; the destination receives the rest as Arbitrum USDC."""
+        user = self._user_signer(dict(action), signature, WITHDRAW_SIGN_TYPES, "HyperliquidTransaction:Withdraw",
+                                 action.get("hyperliquidChain") == "Mainnet", nonce, "time")
         destination = str(action.get("destination", ""))
         try:
             amount = Decimal(str(action.get("amount")))
@@ -422,16 +429,8 @@ class HyperliquidSim:
     def _approve_agent(self, action: dict[str, Any], nonce: int, signature: dict[str, Any]) -> dict[str, Any]:
         signed = dict(action)
         signed.setdefault("agentName", "")  # the SDK signs "" and then drops an empty name from the action
-        try:
-            user = recover_user_from_user_signed_action(signed, signature, APPROVE_AGENT_TYPES,
-                                                        "HyperliquidTransaction:ApproveAgent", False).lower()
-        except Exception as bad:
-            raise HyperliquidError(f"Invalid signature: {bad}") from bad
-        if action.get("nonce") != nonce:
-            raise HyperliquidError("Invalid nonce: the action's nonce differs from the request's")
-        if user not in self.accounts:
-            raise HyperliquidError(f"User or API Wallet {user} does not exist.")
-        self.check_nonce(user, nonce)
+        user = self._user_signer(signed, signature, APPROVE_AGENT_TYPES, "HyperliquidTransaction:ApproveAgent", False,
+                                 nonce, "nonce")
         agent = str(action.get("agentAddress", "")).lower()
         if not is_address(agent):
             raise HyperliquidError("Invalid agent address")
