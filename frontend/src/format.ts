@@ -90,10 +90,6 @@ export function humanize(name: string): string {
   return spaced.charAt(0).toUpperCase() + spaced.slice(1);
 }
 
-export function shortAddress(address: string): string {
-  return address.length > 14 ? `${address.slice(0, 6)}…${address.slice(-4)}` : address;
-}
-
 /** A plain ratio with `digits` decimals ("1.8734" -> "1.87"). */
 export function ratio(value: string | null | undefined, digits = 2): string {
   const n = toNumber(value);
