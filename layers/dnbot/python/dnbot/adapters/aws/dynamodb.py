@@ -478,11 +478,7 @@ class DynamoStateStore:
     # Asgard long references (the AsgardLongVenue's LongReferenceStore)
     def get_reference(self, user_id: str, position_id: str) -> LongReference | None:
         item = self._table.get_item(Key={"pk": f"USER#{user_id}", "sk": f"LONGREF#{position_id}"}).get("Item")
-        if item is None:
-            return None
-        return LongReference(wallet=item["wallet"], protocol=int(item["protocol"]), pda=item["pda"],
-                             open_signature=item.get("open_signature"), close_signature=item.get("close_signature"),
-                             open_blockhash=item.get("open_blockhash"))
+        return None if item is None else _reference_from_item(item)
 
     def put_reference(self, user_id: str, position_id: str, reference: LongReference) -> None:
         self._table.put_item(Item=_strip_none({
@@ -499,9 +495,7 @@ class DynamoStateStore:
         while True:
             response = self._table.query(**kwargs)
             for item in response.get("Items", []):
-                found[str(item["sk"]).removeprefix("LONGREF#")] = LongReference(
-                    wallet=item["wallet"], protocol=int(item["protocol"]), pda=item["pda"],
-                    open_signature=item.get("open_signature"), close_signature=item.get("close_signature"))
+                found[str(item["sk"]).removeprefix("LONGREF#")] = _reference_from_item(item)
             if "LastEvaluatedKey" not in response:
                 return found
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
@@ -536,6 +530,12 @@ class DynamoStateStore:
     def delete(self, pk: str, sk: str) -> None:
         self._table.delete_item(Key={"pk": pk, "sk": sk})
 
+
+
+def _reference_from_item(item: dict[str, Any]) -> LongReference:
+    return LongReference(wallet=item["wallet"], protocol=int(item["protocol"]), pda=item["pda"],
+                         open_signature=item.get("open_signature"), close_signature=item.get("close_signature"),
+                         open_blockhash=item.get("open_blockhash"))
 
 
 def _user_from_item(item: dict[str, Any]) -> UserRecord:
