@@ -20,6 +20,7 @@ from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from hyperliquid.utils.signing import sign_l1_action
 
+from dnbot.adapters.asgard.client import AsgardClient
 from dnbot.adapters.hyperliquid.info import HyperliquidInfo
 from dnbot.adapters.hyperliquid.positions import action_of, cloid_for, position_key, position_key_of
 from dnbot.adapters.hyperliquid.trading import (
@@ -29,6 +30,7 @@ from dnbot.adapters.hyperliquid.trading import (
     round_price,
     signature_parts,
 )
+from dnbot.adapters.reconciliation import VenueTruthAdapter
 from dnbot.ports import VenueRejected
 from dnbot.sim.server import RunningSim, start_in_thread
 
@@ -228,6 +230,38 @@ def test_a_buy_back_whose_answer_was_lost_is_adopted_not_repeated(
               if f["cloid"] != cloid_for("pos-c", "open")]
     assert closes == [cloid_for("pos-c", "close-0")]  # adopted: no second attempt
     assert short.close_short("u3", "pos-c", Decimal("2")) == pnl
+
+
+def test_the_settle_steps_funding_split_reuses_the_venue_truths_fills_read_until_an_order(
+        sim: RunningSim, venue: tuple[HyperliquidShortVenue, Wallets, Vault], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reconciler reads userFills for its venue truth; the funding split of its settle step right after takes
+    that read, not a second one; any order drops it (the next split asks again and sees the order's fill)."""
+    short, wallets, _ = venue
+    address = _user(sim, wallets, "u5")
+    short.open_short("u5", "pos-e", Decimal("2"))
+    httpx.post(f"{sim.base_url}/sim/clock", json={"advance_hours": 1})
+    reads: list[str] = []
+    post = short.info.post
+
+    def counting(body: dict[str, Any]) -> Any:
+        if body["type"] == "userFills":
+            reads.append(body["user"])
+        return post(body)
+
+    monkeypatch.setattr(short.info, "post", counting)
+    truth = VenueTruthAdapter(short.info, AsgardClient(sim.url("asgard")), lambda uid: {}, lambda uid: None,
+                              lambda uid: address)
+    since = datetime.fromtimestamp(0, tz=UTC)
+    assert truth.venue_truth("u5", ["pos-e"], since).position_shorts == {"pos-e": Decimal("2")}
+    funding = short.funding_usd("u5", "pos-e", since)
+    assert funding != 0 and reads == [address]  # one userFills read for the venue truth and the split
+    short.close_short("u5", "pos-e", Decimal("2"))
+    reads.clear()
+    assert short.funding_usd("u5", "pos-e", since) == funding  # the close's hour has not been paid yet
+    assert reads == []  # close_short's own read after its order is the one kept
+    short.info.forget_fills()
+    short.funding_usd("u5", "pos-e", since)
+    assert reads == [address]
 
 
 def test_cloids_name_their_position() -> None:

@@ -44,7 +44,7 @@ class VenueTruthAdapter:
     def venue_truth(self, user_id: str, position_ids: list[str], since: datetime) -> VenueTruth:
         address = self._evm_address_of(user_id)
         account_short = -self._info.sol_position_size(address)
-        fills = AccountFills(self._info.post({"type": "userFills", "user": address}), self._info.coin)
+        fills = AccountFills(self._info.user_fills(address), self._info.coin)
         by_key = fills.shorts()  # every fill up to now: the short each position's own fills leave open
         shorts = {pid: by_key.get(position_key(pid), Decimal(0)) for pid in position_ids}
         since_ms = int(since.timestamp() * 1000)

@@ -7,6 +7,7 @@ reads are a single documented POST each. The trading side (`trading.py`) uses th
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -19,6 +20,7 @@ from dnbot.ports import TransientVenueError, VenueRejected
 
 COIN = "SOL"
 HOUR_MS = 3_600_000
+FILLS_REUSE_SECONDS = 30.0  # how long a userFills read serves the funding split (one reconcile/tick cycle)
 
 
 def _now_ms() -> int:
@@ -33,6 +35,8 @@ class HyperliquidInfo:
         self.coin = coin  # SOL; another coin only to read the recorded real responses in contract tests
         self._http = httpx.Client(base_url=base_url.rstrip("/"), transport=transport, timeout=timeout_seconds)
         self._now_ms = now_ms
+        self._fills: dict[str, tuple[float, list[dict[str, Any]]]] = {}  # address -> (monotonic read time, rows)
+        self._fills_generation = 0  # bumped by forget_fills: a read that overlapped an order is not kept
 
     def close(self) -> None:
         self._http.close()
@@ -129,5 +133,24 @@ class HyperliquidInfo:
         names = [asset["name"] for asset in self.post({"type": "meta"})["universe"]]
         return names.index(self.coin)
 
+    def user_fills(self, address: str, *, reuse: bool = False) -> list[dict[str, Any]]:
+        """The account's userFills. Every read is kept FILLS_REUSE_SECONDS; `reuse=True` (only the funding split)
+        takes that read instead of asking again, so the reconciler's settle step reuses its venue truth's read.
+        Reads that guard an order's idempotency never reuse, and any order drops what is kept (forget_fills)."""
+        key = address.lower()
+        kept = self._fills.get(key)
+        if reuse and kept is not None and time.monotonic() - kept[0] < FILLS_REUSE_SECONDS:
+            return kept[1]
+        generation, read_at = self._fills_generation, time.monotonic()
+        rows: list[dict[str, Any]] = self.post({"type": "userFills", "user": address})
+        if generation == self._fills_generation:
+            self._fills[key] = (read_at, rows)
+        return rows
+
+    def forget_fills(self) -> None:
+        """An order was sent (or may have been): no kept userFills read is reused after it."""
+        self._fills_generation += 1
+        self._fills.clear()
+
     def fills_with_cloid(self, address: str, cloid: str) -> list[dict[str, Any]]:
-        return [fill for fill in self.post({"type": "userFills", "user": address}) if fill.get("cloid") == cloid]
+        return [fill for fill in self.user_fills(address) if fill.get("cloid") == cloid]

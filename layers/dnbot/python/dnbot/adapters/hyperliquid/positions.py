@@ -34,6 +34,8 @@ class InfoReader(Protocol):
 
     def post(self, body: dict[str, Any]) -> Any: ...
 
+    def user_fills(self, address: str, *, reuse: bool = False) -> list[dict[str, Any]]: ...
+
 
 def position_key(position_id: str) -> str:
     """The first 12 bytes of every cloid of this position (hex): the account's fills grouped by position."""
@@ -136,7 +138,7 @@ def funding_shares(info: InfoReader, address: str, position_ids: Sequence[str], 
     wanted = {position_key(position_id): position_id for position_id in position_ids}
     payments = user_funding(info, address, int(since.timestamp() * 1000),
                             None if until is None else int(until.timestamp() * 1000))
-    fills = AccountFills(info.post({"type": "userFills", "user": address}), info.coin)
+    fills = AccountFills(info.user_fills(address, reuse=True), info.coin)
     shares: list[FundingShare] = []
     for payment in payments:
         delta = payment.get("delta", {})

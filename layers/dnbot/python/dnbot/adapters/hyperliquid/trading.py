@@ -147,6 +147,8 @@ class HyperliquidShortVenue:
             if places_order:
                 raise AmbiguousVenueError(f"Hyperliquid {kind}: no answer after sending ({error})") from error
             raise TransientVenueError(f"Hyperliquid {kind}: {error}") from error
+        finally:
+            self.info.forget_fills()  # fills kept for the funding split predate this action
         if response.status_code >= 500 or response.status_code == 429:
             if places_order and response.status_code != 429:
                 raise AmbiguousVenueError(f"Hyperliquid {kind}: HTTP {response.status_code} after sending")
@@ -224,7 +226,7 @@ class HyperliquidShortVenue:
 
     def _own_fills(self, user: str, position_id: str) -> list[dict[str, Any]]:
         """This position's fills (oldest first): the account's fills whose cloid names the position."""
-        return AccountFills(self.info.post({"type": "userFills", "user": user}), self.info.coin).of(position_id)
+        return AccountFills(self.info.user_fills(user), self.info.coin).of(position_id)
 
     def _fill_from_fills(self, user: str, cloid: str) -> ShortFill | None:
         fills = self.info.fills_with_cloid(user, cloid)
