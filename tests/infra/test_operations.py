@@ -8,17 +8,15 @@ Expectations are stated from the outside (which signals must page), not read bac
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import build_layers  # infra/ is on sys.path (conftest)
 import pytest
 
 from dnbot import observability, resources
 from tests.infra.conftest import REPO_ROOT, load_infra_app
-from tests.infra.test_stack import PLACEHOLDER_HANDLER, Synth
+from tests.infra.test_stack import Synth, synth_inputs
 
 pytestmark = pytest.mark.xdist_group("cdk_synth")
 
@@ -30,25 +28,8 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
     from aws_cdk import assertions
 
     root = tmp_path_factory.mktemp("cdk-ops")
-    functions = root / "functions"
-    for spec in resources.FUNCTIONS:
-        source, target = REPO_ROOT / "functions" / spec.name, functions / spec.name
-        if (source / "handler.py").is_file():
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        else:
-            target.mkdir(parents=True)
-            (target / "handler.py").write_text(PLACEHOLDER_HANDLER)
-    layers = root / "layers"
-    for layer in build_layers.LAYER_SOURCES:
-        (layers / layer.name / "python").mkdir(parents=True)
-        (layers / layer.name / build_layers.STAMP_NAME).write_text(build_layers.requirements_digest(layer.name))
-    dist = root / "dist"
-    dist.mkdir()
-    (dist / "index.html").write_text("<!doctype html><title>dnbot</title>")
-    app, stack = load_infra_app().build_app(outdir=str(root / "cdk.out"), context={
-        "functionsDir": str(functions), "layersDir": str(layers), "frontendDist": str(dist),
-        "alertEmail": ",".join(ALERT_EMAILS),
-    })
+    app, stack = load_infra_app().build_app(outdir=str(root / "cdk.out"),
+                                            context={**synth_inputs(root), "alertEmail": ",".join(ALERT_EMAILS)})
     assembly = app.synth()
     raw = assembly.get_stack_by_name(stack.stack_name).template
     yield Synth(stack=stack, template=assertions.Template.from_json(raw), raw=raw,

@@ -31,7 +31,6 @@ from tests.infra.conftest import REPO_ROOT, load_infra_app
 # One worker runs them all, so the module-scoped synthesis happens once under `pytest -n 2 --dist loadgroup`.
 pytestmark = pytest.mark.xdist_group("cdk_synth")
 
-PLACEHOLDER_HANDLER = "def handler(event, context):\n    raise RuntimeError('placeholder for synthesis only')\n"
 ADMIN_EMAIL = "ops@example.com"
 
 
@@ -73,17 +72,13 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-@pytest.fixture(scope="module")
-def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
-    root = tmp_path_factory.mktemp("cdk")
+def synth_inputs(root: Path) -> dict[str, str]:
+    """The app's build inputs under `root` (the functions' code, the layers stamped as built, a frontend dist), as
+    the context keys that point the app at them."""
     functions = root / "functions"
     for spec in resources.FUNCTIONS:
-        source, target = REPO_ROOT / "functions" / spec.name, functions / spec.name
-        if (source / "handler.py").is_file():
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        else:  # another engineer's function not written yet: a placeholder, here only
-            target.mkdir(parents=True)
-            (target / "handler.py").write_text(PLACEHOLDER_HANDLER)
+        shutil.copytree(REPO_ROOT / "functions" / spec.name, functions / spec.name,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     layers = root / "layers"
     for layer in build_layers.LAYER_SOURCES:
         python = layers / layer.name / "python"
@@ -93,12 +88,15 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
     dist = root / "dist"
     dist.mkdir()
     (dist / "index.html").write_text("<!doctype html><title>dnbot</title>")
+    return {"functionsDir": str(functions), "layersDir": str(layers), "frontendDist": str(dist)}
 
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
+    root = tmp_path_factory.mktemp("cdk")
     infra_app = load_infra_app()
-    app, stack = infra_app.build_app(outdir=str(root / "cdk.out"), context={
-        "functionsDir": str(functions), "layersDir": str(layers), "frontendDist": str(dist),
-        "adminEmails": ADMIN_EMAIL,
-    })
+    app, stack = infra_app.build_app(outdir=str(root / "cdk.out"),
+                                     context={**synth_inputs(root), "adminEmails": ADMIN_EMAIL})
     assembly = app.synth()  # raises if a cdk-nag finding is not acknowledged (validation plugin)
     raw = assembly.get_stack_by_name(stack.stack_name).template
     yield Synth(stack=stack, template=assertions.Template.from_json(raw), raw=raw,
