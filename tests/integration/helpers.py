@@ -29,7 +29,7 @@ class Terminal:
 
 
 @contextmanager
-def embedded_system(state_dir: Path, terminal: Terminal, venues: Literal["sim", "paper"],
+def embedded_system(state_dir: Path, terminal: Terminal, venues: Literal["sim", "paper", "live"],
                     **options: Any) -> Iterator[LocalSystem]:
     """One `dnbot local` for a test module (no schedules: tests run them). `dnbot local` turns moto's ASL executor
     on process-wide, so the setting is put back for the modules that run after it in the same worker."""

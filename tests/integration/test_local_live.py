@@ -12,7 +12,7 @@ import pytest
 from dnbot.local.paper_live import LivePaperVenues
 from dnbot.local.system import LocalSystem
 from dnbot.sim.server import RunningSim, start_in_thread
-from tests.integration.helpers import Terminal, log_in
+from tests.integration.helpers import Terminal, embedded_system, log_in
 
 pytestmark = pytest.mark.xdist_group("moto")
 
@@ -27,12 +27,10 @@ def public_venues() -> Iterator[RunningSim]:
 @pytest.fixture(scope="module")
 def live(public_venues: RunningSim, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalSystem, Terminal]]:
     terminal = Terminal()
-    system = LocalSystem(port=0, state_dir=tmp_path_factory.mktemp("live"), scheduled=False, say=terminal.say,
-                         venues="live", live_hyperliquid_url=public_venues.url("hyperliquid"),
-                         live_asgard_url=public_venues.url("asgard"))
-    system.start()
-    yield system, terminal
-    system.stop()
+    with embedded_system(tmp_path_factory.mktemp("live"), terminal, "live",
+                         live_hyperliquid_url=public_venues.url("hyperliquid"),
+                         live_asgard_url=public_venues.url("asgard")) as system:
+        yield system, terminal
 
 
 def test_rates_come_from_the_public_endpoints(live: tuple[LocalSystem, Terminal], public_venues: RunningSim) -> None:

@@ -10,12 +10,13 @@ import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import httpx
 import pytest
 
 from dnbot.local.system import LocalSystem
-from tests.integration.helpers import Client, Terminal, log_in
+from tests.integration.helpers import Client, Terminal, embedded_system, log_in
 
 pytestmark = pytest.mark.xdist_group("moto")
 PARTS = ("funding_usd", "staking_usd", "lending_usd", "borrow_usd", "fees_usd", "price_usd")
@@ -23,17 +24,30 @@ PARTS = ("funding_usd", "staking_usd", "lending_usd", "borrow_usd", "fees_usd", 
 
 @pytest.fixture(scope="module")
 def sim_system(tmp_path_factory: pytest.TempPathFactory, terminal: Terminal) -> Iterator[LocalSystem]:
-    local = LocalSystem(port=0, state_dir=tmp_path_factory.mktemp("state"), scheduled=False, say=terminal.say,
-                        venues="sim", admin_emails=("op@example.com",))
-    local.start()
-    yield local
-    local.stop()
+    with embedded_system(tmp_path_factory.mktemp("state"), terminal, "sim", admin_emails=("op@example.com",)) as local:
+        yield local
 
 
 @pytest.fixture
 def fay(sim_system: LocalSystem, terminal: Terminal) -> Client:
     """A new trader per test (login codes are rate-limited per address)."""
     return log_in(sim_system, terminal, f"fay-{uuid.uuid4().hex[:8]}@example.com")
+
+
+def _opened(fay: Client, leverage: str, size_usd: str) -> dict[str, Any]:
+    """A SOL/drift position opened through the API: its finished (succeeded) job."""
+    job = fay.wait_job(fay.post("/api/v1/positions/open", {"asset": "SOL", "protocol": "drift", "leverage": leverage,
+                                                            "size_usd": size_usd}).json()["job_id"], timeout=60)
+    assert job["status"] == "succeeded", job
+    return job
+
+
+def _hours_later(system: LocalSystem, terminal: Terminal, email: str, hours: int) -> Client:
+    """The simulator's clock `hours` on and fresh rates polled; the idle hours ended the session: logged in again."""
+    assert system.sim is not None
+    httpx.post(f"{system.sim.base_url}/sim/clock", json={"advance_hours": hours})
+    system.functions.invoke("rates_poller", {})
+    return log_in(system, terminal, email)
 
 
 def _sums_to_total(pnl: dict[str, str]) -> None:
@@ -45,13 +59,9 @@ def _sums_to_total(pnl: dict[str, str]) -> None:
 def test_an_open_position_shows_live_risk_and_pnl_by_source_then_its_realized_history(
         sim_system: LocalSystem, terminal: Terminal, fay: Client) -> None:
     assert sim_system.sim is not None
-    job = fay.wait_job(fay.post("/api/v1/positions/open", {"asset": "SOL", "protocol": "drift", "leverage": "3",
-                                                            "size_usd": "1200"}).json()["job_id"], timeout=60)
-    assert job["status"] == "succeeded", job
+    job = _opened(fay, "3", "1200")
     me = fay.get("/api/v1/auth/me").json()["user"]
-    httpx.post(f"{sim_system.sim.base_url}/sim/clock", json={"advance_hours": 3})
-    sim_system.functions.invoke("rates_poller", {})
-    fay = log_in(sim_system, terminal, me["email"])  # three idle hours ended the session
+    fay = _hours_later(sim_system, terminal, me["email"], 3)
     paid = httpx.post(f"{sim_system.sim.url('hyperliquid')}/info",
                       json={"type": "userFunding", "user": me["wallets"]["evm"], "startTime": 0}).json()
     funding = sum((Decimal(p["delta"]["usdc"]) for p in paid), Decimal(0))
@@ -116,19 +126,11 @@ def test_the_funding_export_has_each_positions_share_of_each_hourly_payment(
     """Two positions share one Hyperliquid account for several hours: each payment is split by their sizes, and
     a position's rows sum to its funding PnL to the cent, open and then closed."""
     assert sim_system.sim is not None
-    small = fay.wait_job(fay.post("/api/v1/positions/open", {"asset": "SOL", "protocol": "drift", "leverage": "2",
-                                                              "size_usd": "500"}).json()["job_id"], timeout=60)
-    assert small["status"] == "succeeded", small
+    small = _opened(fay, "2", "500")
     me = fay.get("/api/v1/auth/me").json()["user"]
-    httpx.post(f"{sim_system.sim.base_url}/sim/clock", json={"advance_hours": 2})
-    sim_system.functions.invoke("rates_poller", {})  # fresh rates for the second open's preflight
-    fay = log_in(sim_system, terminal, me["email"])
-    large = fay.wait_job(fay.post("/api/v1/positions/open", {"asset": "SOL", "protocol": "drift", "leverage": "3",
-                                                              "size_usd": "1500"}).json()["job_id"], timeout=60)
-    assert large["status"] == "succeeded", large
-    httpx.post(f"{sim_system.sim.base_url}/sim/clock", json={"advance_hours": 3})
-    sim_system.functions.invoke("rates_poller", {})
-    fay = log_in(sim_system, terminal, me["email"])
+    fay = _hours_later(sim_system, terminal, me["email"], 2)  # fresh rates for the second open's preflight
+    large = _opened(fay, "3", "1500")
+    fay = _hours_later(sim_system, terminal, me["email"], 3)
     ids = (small["position_id"], large["position_id"])
 
     rows = _funding_rows(fay)
@@ -194,9 +196,7 @@ def test_activity_pages_newest_first_and_a_bad_cursor_is_a_400(fay: Client) -> N
 
 def test_an_unreadable_venue_leaves_nulls_and_says_since_when(sim_system: LocalSystem, fay: Client) -> None:
     assert sim_system.sim is not None and sim_system.runtime is not None
-    job = fay.wait_job(fay.post("/api/v1/positions/open", {"asset": "SOL", "protocol": "drift", "leverage": "2",
-                                                            "size_usd": "600"}).json()["job_id"], timeout=60)
-    assert job["status"] == "succeeded", job
+    job = _opened(fay, "2", "600")
     fault = {"venue": "asgard", "call": "refresh-positions", "kind": "5xx", "times": 50}
     assert httpx.post(f"{sim_system.sim.base_url}/sim/faults", json=fault).status_code == 201
     try:
@@ -244,9 +244,7 @@ def test_only_an_operator_sets_the_kill_switch_and_sets_it_back(sim_system: Loca
 
 def test_hourly_snapshots_feed_the_charts_with_entries_and_exits_on_the_funding(sim_system: LocalSystem,
                                                                                 fay: Client) -> None:
-    job = fay.wait_job(fay.post("/api/v1/positions/open", {"asset": "SOL", "protocol": "drift", "leverage": "2",
-                                                            "size_usd": "600"}).json()["job_id"], timeout=60)
-    assert job["status"] == "succeeded", job
+    job = _opened(fay, "2", "600")
     assert sim_system.functions.invoke("pnl_snapshots", {"source": "aws.events"})["snapshots"] >= 1
     points = fay.get(f"/api/v1/charts/positions/{job['position_id']}").json()["points"]
     assert len(points) == 1
