@@ -283,17 +283,14 @@ class DnbotStack(cdk.Stack):
     def _name_key_users(self) -> None:
         """Key policies name who may use each key: the account root may administer them (no use), and only the
         roles FUNCTION_GRANTS gives crypto to may encrypt, decrypt or sign, even if another IAM policy says more."""
-        uses = {self.envelope_key: ("envelope_crypto", ["kms:Decrypt", "kms:GenerateDataKey"]),
-                self.privy_key: ("privy_sign", ["kms:Sign"])}
-        for key, (grant, actions) in uses.items():
+        uses = ((self.envelope_key, "envelope_crypto", ["kms:Decrypt", "kms:GenerateDataKey"], "NamedUsers"),
+                (self.privy_key, "privy_sign", ["kms:Sign"], "NamedUsers"),
+                (self.privy_key, "privy_public_key", ["kms:GetPublicKey"], "NamedPublicKeyReaders"))
+        for key, grant, actions, sid in uses:
             roles = [fn.role for name, fn in sorted(self.functions.items())
                      if getattr(FUNCTION_GRANTS[name], grant) and fn.role is not None]
             key.add_to_resource_policy(iam.PolicyStatement(
-                sid="NamedUsers", actions=actions, principals=roles, resources=["*"]))
-        readers = [fn.role for name, fn in sorted(self.functions.items())
-                   if FUNCTION_GRANTS[name].privy_public_key and fn.role is not None]
-        self.privy_key.add_to_resource_policy(iam.PolicyStatement(
-            sid="NamedPublicKeyReaders", actions=["kms:GetPublicKey"], principals=readers, resources=["*"]))
+                sid=sid, actions=actions, principals=roles, resources=["*"]))
 
     def _key_admin_policy(self) -> iam.PolicyDocument:
         """The account administers the key (so it can never be orphaned) but cannot use it through IAM alone."""
