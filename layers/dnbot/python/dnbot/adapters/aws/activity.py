@@ -18,6 +18,7 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Key
 
+from dnbot.adapters.aws.paging import query_all
 from dnbot.ports import ActivityEvent, ActivityPage, PnlSnapshot
 
 logger = logging.getLogger(__name__)
@@ -91,16 +92,9 @@ class DynamoPnlBook:
                                    "position_id": position_id, "parts": dict(parts)})
 
     def realized_of(self, user_id: str) -> dict[str, dict[str, Decimal]]:
-        query: dict[str, Any] = {
-            "KeyConditionExpression": Key("pk").eq(f"USER#{user_id}") & Key("sk").begins_with("PNL#")}
-        found: dict[str, dict[str, Decimal]] = {}
-        while True:
-            response = self._table.query(**query)
-            for item in response.get("Items", []):
-                found[item["position_id"]] = {k: Decimal(str(v)) for k, v in item["parts"].items()}
-            if "LastEvaluatedKey" not in response:
-                return found
-            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        condition = Key("pk").eq(f"USER#{user_id}") & Key("sk").begins_with("PNL#")
+        return {item["position_id"]: {k: Decimal(str(v)) for k, v in item["parts"].items()}
+                for item in query_all(self._table, KeyConditionExpression=condition)}
 
 
 class DynamoPnlSnapshots:
@@ -121,15 +115,8 @@ class DynamoPnlSnapshots:
 
     def snapshots(self, user_id: str, since: datetime, position_id: str | None = None) -> list[PnlSnapshot]:
         start = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-        query: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(f"USER#{user_id}")
-                                 & Key("sk").between(f"SNAP#{start.isoformat()}", "SNAP$")}
-        found: list[PnlSnapshot] = []
-        while True:
-            response = self._table.query(**query)
-            for item in response.get("Items", []):
-                if position_id is None or item["position_id"] == position_id:
-                    found.append(PnlSnapshot(item["position_id"], datetime.fromisoformat(item["at"]),
-                                             {k: Decimal(str(v)) for k, v in item["parts"].items()}))
-            if "LastEvaluatedKey" not in response:
-                return found
-            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        condition = Key("pk").eq(f"USER#{user_id}") & Key("sk").between(f"SNAP#{start.isoformat()}", "SNAP$")
+        return [PnlSnapshot(item["position_id"], datetime.fromisoformat(item["at"]),
+                            {k: Decimal(str(v)) for k, v in item["parts"].items()})
+                for item in query_all(self._table, KeyConditionExpression=condition)
+                if position_id is None or item["position_id"] == position_id]

@@ -18,6 +18,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
+from dnbot.adapters.aws.paging import query_all, query_page
 from dnbot.ports import SweepRecord
 
 WALLETS_PK = "EVM_WALLETS"
@@ -53,13 +54,8 @@ class DynamoDepositLedger:
         self._table = table
 
     def evm_wallets_page(self, cursor: str | None, limit: int) -> tuple[list[tuple[str, str]], str | None]:
-        kwargs: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(WALLETS_PK), "Limit": limit}
-        if cursor:
-            kwargs["ExclusiveStartKey"] = json.loads(cursor)
-        response = self._table.query(**kwargs)
-        last = response.get("LastEvaluatedKey")
-        return ([(str(i["user_id"]), str(i["evm_address"])) for i in response.get("Items", [])],
-                json.dumps(last) if last else None)
+        items, after = query_page(self._table, cursor, limit, KeyConditionExpression=Key("pk").eq(WALLETS_PK))
+        return [(str(i["user_id"]), str(i["evm_address"])) for i in items], after
 
     def backfill_wallet_registry(self, max_pages: int) -> int | None:
         """Adds the users whose wallets were created before the sweep's list existed (their USER#<id> / WALLETS
@@ -121,12 +117,6 @@ class DynamoDepositLedger:
         self._table.delete_item(Key={"pk": f"USER#{record.user_id}", "sk": OPEN_SK})
 
     def credit_refs(self, user_id: str) -> set[str]:
-        refs: set[str] = set()
-        kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key("pk").eq(f"USER#{user_id}") & Key("sk").begins_with("SWEEP#")}
-        while True:
-            response = self._table.query(**kwargs)
-            refs.update(str(i["credit_ref"]) for i in response.get("Items", []) if i.get("credit_ref"))
-            if "LastEvaluatedKey" not in response:
-                return refs
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        condition = Key("pk").eq(f"USER#{user_id}") & Key("sk").begins_with("SWEEP#")
+        return {str(i["credit_ref"]) for i in query_all(self._table, KeyConditionExpression=condition)
+                if i.get("credit_ref")}

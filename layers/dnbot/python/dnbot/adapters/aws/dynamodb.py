@@ -18,7 +18,6 @@ Item types (pk / sk):
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -29,6 +28,7 @@ from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from dnbot.adapters.asgard.references import LongReference
+from dnbot.adapters.aws.paging import query_all, query_page
 from dnbot.domain.assets import Asset, Protocol
 from dnbot.domain.positions import (
     Job,
@@ -279,15 +279,7 @@ class DynamoStateStore:
         """The last snapshot polled in each hour from the hour of `since` on, oldest first (every page)."""
         start = since.replace(minute=0, second=0, microsecond=0)
         condition = Key("pk").eq("RATES") & Key("sk").between(f"HOUR#{_iso(start)}", "HOUR#~")
-        items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"KeyConditionExpression": condition}
-        while True:
-            response = self._table.query(**kwargs)
-            items.extend(response.get("Items", []))
-            if "LastEvaluatedKey" not in response:
-                break
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        return [snapshot_from_item(i) for i in items]
+        return [snapshot_from_item(i) for i in query_all(self._table, KeyConditionExpression=condition)]
 
     # users
     def get_user(self, user_id: str) -> UserRecord | None:
@@ -317,36 +309,21 @@ class DynamoStateStore:
                 batch.delete_item(Key=running_key)
 
     def running_user_ids(self) -> list[str]:
-        ids: list[str] = []
-        kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key("pk").eq("BOTS") & Key("sk").begins_with("RUNNING#")}
-        while True:
-            response = self._table.query(**kwargs)
-            ids.extend(item["user_id"] for item in response.get("Items", []))
-            if "LastEvaluatedKey" not in response:
-                return ids
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        condition = Key("pk").eq("BOTS") & Key("sk").begins_with("RUNNING#")
+        return [item["user_id"] for item in query_all(self._table, KeyConditionExpression=condition)]
 
     def running_users_page(self, cursor: str | None, limit: int) -> tuple[list[str], str | None]:
         """One page of running users' ids and the cursor of the next page (None: the last page)."""
-        kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key("pk").eq("BOTS") & Key("sk").begins_with("RUNNING#"), "Limit": limit}
-        if cursor:
-            kwargs["ExclusiveStartKey"] = json.loads(cursor)
-        response = self._table.query(**kwargs)
-        last = response.get("LastEvaluatedKey")
-        return [item["user_id"] for item in response.get("Items", [])], json.dumps(last) if last else None
+        items, after = query_page(self._table, cursor, limit,
+                                  KeyConditionExpression=Key("pk").eq("BOTS") & Key("sk").begins_with("RUNNING#"))
+        return [item["user_id"] for item in items], after
 
     def positions_with_status_page(self, status: PositionStatus, cursor: str | None,
                                    limit: int) -> tuple[list[Position], str | None]:
         """One page of every user's positions in `status` (gsi1) and the cursor of the next page."""
-        kwargs: dict[str, Any] = {"IndexName": "gsi1", "Limit": limit,
-                                  "KeyConditionExpression": Key("gsi1pk").eq(f"STATUS#{status.value}")}
-        if cursor:
-            kwargs["ExclusiveStartKey"] = json.loads(cursor)
-        response = self._table.query(**kwargs)
-        last = response.get("LastEvaluatedKey")
-        return [position_from_item(i) for i in response.get("Items", [])], json.dumps(last) if last else None
+        items, after = query_page(self._table, cursor, limit, IndexName="gsi1",
+                                  KeyConditionExpression=Key("gsi1pk").eq(f"STATUS#{status.value}"))
+        return [position_from_item(i) for i in items], after
 
     # positions
     def create_position(self, position: Position) -> None:
@@ -387,15 +364,8 @@ class DynamoStateStore:
         return sorted(positions, key=lambda p: p.created_at, reverse=True)
 
     def positions_with_status(self, status: PositionStatus) -> list[Position]:
-        positions: list[Position] = []
-        kwargs: dict[str, Any] = {"IndexName": "gsi1",
-                                  "KeyConditionExpression": Key("gsi1pk").eq(f"STATUS#{status.value}")}
-        while True:
-            response = self._table.query(**kwargs)
-            positions.extend(position_from_item(i) for i in response.get("Items", []))
-            if "LastEvaluatedKey" not in response:
-                return positions
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return [position_from_item(i) for i in query_all(
+            self._table, IndexName="gsi1", KeyConditionExpression=Key("gsi1pk").eq(f"STATUS#{status.value}"))]
 
     def user_ids_to_reconcile(self, failed_since: datetime) -> list[str]:
         """Every user with a live position, or one failed or closed since `failed_since` (the reconciler's round).
@@ -409,12 +379,7 @@ class DynamoStateStore:
                                       "KeyConditionExpression": Key("gsi1pk").eq(f"STATUS#{status.value}")}
             if not status.is_live:
                 kwargs["FilterExpression"] = Attr("updated_at").gte(_iso(failed_since))
-            while True:
-                response = self._table.query(**kwargs)
-                users.update(str(item["gsi1sk"]).split("#", 1)[0] for item in response.get("Items", []))
-                if "LastEvaluatedKey" not in response:
-                    break
-                kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            users.update(str(item["gsi1sk"]).split("#", 1)[0] for item in query_all(self._table, **kwargs))
         return sorted(users)
 
     # jobs
@@ -439,15 +404,9 @@ class DynamoStateStore:
 
     def connections(self, user_id: str | None = None) -> list[str]:
         now = _epoch(self._now())
-        found: list[str] = []
-        kwargs: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq("WS") & Key("sk").begins_with("CONN#")}
-        while True:
-            response = self._table.query(**kwargs)
-            found.extend(item["connection_id"] for item in response.get("Items", [])
-                         if int(item["expires_at"]) > now and (user_id is None or item.get("user_id") == user_id))
-            if "LastEvaluatedKey" not in response:
-                return found
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        condition = Key("pk").eq("WS") & Key("sk").begins_with("CONN#")
+        return [item["connection_id"] for item in query_all(self._table, KeyConditionExpression=condition)
+                if int(item["expires_at"]) > now and (user_id is None or item.get("user_id") == user_id)]
 
     # Privy wallet directory
     def get_wallets(self, user_id: str) -> PrivyWalletRecord | None:
@@ -489,16 +448,9 @@ class DynamoStateStore:
 
     def long_references(self, user_id: str) -> dict[str, LongReference]:
         """position id -> where its long lives, for every position of the user that ever sent one to Asgard."""
-        found: dict[str, LongReference] = {}
-        kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key("pk").eq(f"USER#{user_id}") & Key("sk").begins_with("LONGREF#")}
-        while True:
-            response = self._table.query(**kwargs)
-            for item in response.get("Items", []):
-                found[str(item["sk"]).removeprefix("LONGREF#")] = _reference_from_item(item)
-            if "LastEvaluatedKey" not in response:
-                return found
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        condition = Key("pk").eq(f"USER#{user_id}") & Key("sk").begins_with("LONGREF#")
+        return {str(item["sk"]).removeprefix("LONGREF#"): _reference_from_item(item)
+                for item in query_all(self._table, KeyConditionExpression=condition)}
 
     # Hyperliquid nonces (the NonceSource of the trading adapter)
     def next_nonce(self, signer: str) -> int:

@@ -22,6 +22,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
+from dnbot.adapters.aws.paging import query_all
 from dnbot.ports import SessionRecord
 
 
@@ -93,15 +94,11 @@ class DynamoSessionStore:
     def delete_user_sessions(self, user_id: str) -> int:
         """Log out everywhere: every session of the user, on every device. Returns how many ended."""
         ended = 0
-        kwargs: dict[str, Any] = {"IndexName": "gsi1", "KeyConditionExpression": Key("gsi1pk").eq(f"USER#{user_id}")}
-        while True:
-            response = self._table.query(**kwargs)
-            for item in response.get("Items", []):
-                self._table.delete_item(Key={"pk": item["pk"], "sk": "SESSION"})
-                ended += 1
-            if "LastEvaluatedKey" not in response:
-                return ended
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        sessions = Key("gsi1pk").eq(f"USER#{user_id}")
+        for item in query_all(self._table, IndexName="gsi1", KeyConditionExpression=sessions):
+            self._table.delete_item(Key={"pk": item["pk"], "sk": "SESSION"})
+            ended += 1
+        return ended
 
     # --- abuse counters ---------------------------------------------------------------------------------------
 
