@@ -15,11 +15,12 @@ import httpx
 import pytest
 
 from dnbot.domain.assets import Asset
-from dnbot.domain.positions import Position, PositionStatus
+from dnbot.domain.positions import PositionStatus
 from dnbot.domain.presets import UserSettings
 from dnbot.domain.risk import ExitReason, Verdict, assess
 from dnbot.local.system import LocalSystem
-from tests.faults.invariant import InvariantReport, assert_invariant, record_figure, venue_truth
+from tests.faults.helpers import SimUser, fault
+from tests.faults.invariant import venue_truth
 from tests.integration.helpers import Terminal, log_in
 
 pytestmark = pytest.mark.xdist_group("moto")
@@ -34,14 +35,8 @@ def _no_fault_outlives_its_test(system: LocalSystem) -> Iterator[None]:
     httpx.delete(f"{system.sim.base_url}/sim/faults")
 
 
-class Trader:
-    """One user of the running system: an API client and what the test needs to read their venues."""
-
-    def __init__(self, system: LocalSystem, terminal: Terminal, email: str) -> None:
-        assert system.runtime is not None and system.sim is not None
-        self.system, self.terminal, self.email, self.sim = system, terminal, email, system.sim.base_url
-        self.client = log_in(system, terminal, email)
-        self.user_id: str = self.client.get("/api/v1/auth/me").json()["user"]["user_id"]
+class Trader(SimUser):
+    """One user of the running system: opens and closes through the API, the simulator's clock moved."""
 
     def open(self, asset: str = "SOL", protocol: str = "drift", leverage: str = "2", size_usd: str = "1000",
              timeout: float = 90) -> dict[str, Any]:
@@ -60,24 +55,6 @@ class Trader:
         assert httpx.post(f"{self.sim}/sim/clock", json=amount).status_code == 200
         self.client = log_in(self.system, self.terminal, self.email)
 
-    def positions(self) -> list[Position]:
-        assert self.system.runtime is not None
-        return self.system.runtime.store.list_positions(self.user_id)
-
-    def position(self, position_id: str) -> Position:
-        assert self.system.runtime is not None
-        found = self.system.runtime.store.get_position(self.user_id, position_id)
-        assert found is not None
-        return found
-
-    def invariant(self, scenario: str) -> InvariantReport:
-        assert self.system.runtime is not None
-        user = self.system.runtime.store.get_user(self.user_id)
-        assert user is not None
-        report = assert_invariant(venue_truth(self.sim, user), self.positions())
-        record_figure(scenario, report)
-        return report
-
 
 _emails = iter(range(1000))
 
@@ -85,12 +62,6 @@ _emails = iter(range(1000))
 @pytest.fixture
 def trader(system: LocalSystem, terminal: Terminal) -> Trader:
     return Trader(system, terminal, f"legs{next(_emails)}@example.com")
-
-
-def fault(system: LocalSystem, venue: str, call: str, kind: str, times: int = 1, **extra: Any) -> None:
-    assert system.sim is not None
-    body = {"venue": venue, "call": call, "kind": kind, "times": times, **extra}
-    assert httpx.post(f"{system.sim.base_url}/sim/faults", json=body).status_code == 201
 
 
 def clear_faults(system: LocalSystem) -> None:

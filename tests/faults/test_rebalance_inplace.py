@@ -25,8 +25,8 @@ from dnbot.domain.presets import UserSettings
 from dnbot.domain.risk import RiskReadings, Verdict, assess, joint_view
 from dnbot.local.system import LocalSystem
 from dnbot.services.tick import FUNDING_HISTORY_HOURS, tick_context
-from tests.faults.invariant import InvariantReport, assert_invariant, record_figure, venue_truth
-from tests.integration.helpers import Terminal, log_in
+from tests.faults.helpers import SimUser, SteadyFunding, fault
+from tests.integration.helpers import Terminal
 
 pytestmark = pytest.mark.xdist_group("moto")
 
@@ -50,12 +50,6 @@ def move(system: LocalSystem, factor: Decimal) -> None:
     assert reply.status_code == 200, reply.text
 
 
-def fault(system: LocalSystem, venue: str, call: str, kind: str, times: int = 1, **extra: Any) -> None:
-    assert system.sim is not None
-    body = {"venue": venue, "call": call, "kind": kind, "times": times, **extra}
-    assert httpx.post(f"{system.sim.base_url}/sim/faults", json=body).status_code == 201
-
-
 class Execution:
     def __init__(self, status: str, output: dict[str, Any], states: list[str]) -> None:
         self.status, self.output, self.states = status, output, states
@@ -64,13 +58,7 @@ class Execution:
         return f"Execution({self.status}, {self.output}, {self.states})"
 
 
-class Trader:
-    def __init__(self, system: LocalSystem, terminal: Terminal, email: str) -> None:
-        assert system.runtime is not None and system.sim is not None
-        self.system, self.runtime, self.sim = system, system.runtime, system.sim.base_url
-        self.client = log_in(system, terminal, email)
-        self.user_id: str = self.client.get("/api/v1/auth/me").json()["user"]["user_id"]
-
+class Trader(SimUser):
     def open(self, leverage: str = "2", size_usd: str = "8000") -> Position:
         reply = self.client.post("/api/v1/positions/open", {"asset": "SOL", "protocol": "drift",
                                                             "leverage": leverage, "size_usd": size_usd})
@@ -79,14 +67,6 @@ class Trader:
         assert job["status"] == "succeeded", job
         (position,) = [p for p in self.positions() if p.status is PositionStatus.OPEN]
         return position
-
-    def positions(self) -> list[Position]:
-        return self.runtime.store.list_positions(self.user_id)
-
-    def position(self, position_id: str) -> Position:
-        found = self.runtime.store.get_position(self.user_id, position_id)
-        assert found is not None
-        return found
 
     def readings(self, position_id: str) -> RiskReadings:
         return self.runtime.risk.readings(self.position(position_id))
@@ -123,24 +103,11 @@ class Trader:
         return position
 
     def fills(self, position_id: str, step: str) -> list[dict[str, Any]]:
-        user = self.runtime.store.get_user(self.user_id)
-        assert user is not None and user.evm_address
-        rows = httpx.post(f"{self.sim}/hyperliquid/info", json={"type": "userFills", "user": user.evm_address}).json()
         cloid = cloid_for(position_id, step)
-        return [row for row in rows if row.get("cloid") == cloid]
+        return [row for row in self.user_fills() if row.get("cloid") == cloid]
 
     def asgard_updates(self) -> int:
-        user = self.runtime.store.get_user(self.user_id)
-        assert user is not None
-        records = httpx.get(f"{self.sim}/sim/asgard/positions").json()
-        return sum(int(r.get("updateCount") or 0) for r in records if r.get("ownerAddress") == user.solana_address)
-
-    def invariant(self, scenario: str) -> InvariantReport:
-        user = self.runtime.store.get_user(self.user_id)
-        assert user is not None
-        report = assert_invariant(venue_truth(self.sim, user), self.positions())
-        record_figure(scenario, report)
-        return report
+        return sum(int(r.get("updateCount") or 0) for r in self.asgard_records())
 
 
 _emails = iter(range(1000))
@@ -155,22 +122,6 @@ def distance(readings: RiskReadings) -> Decimal:
     found = joint_view(readings).distance
     assert found is not None
     return found
-
-
-class SteadyFunding:
-    """Hyperliquid's own quote (prices, the production adapter) with funding held at one rate."""
-
-    def __init__(self, inner: Any, rate_hourly: Decimal) -> None:
-        self._inner, self._rate = inner, rate_hourly
-
-    def sol_funding(self) -> Any:
-        return replace(self._inner.sol_funding(), funding_hourly=self._rate, predicted_funding_hourly=self._rate)
-
-    def funding_history_hourly(self, hours: int) -> list[Decimal]:
-        return [self._rate] * hours
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
 
 
 def _rally_until_rebalance(trader: Trader, position_id: str) -> RiskReadings:

@@ -11,7 +11,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import replace
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -23,8 +23,8 @@ from dnbot.domain.kill_switch import KillSwitch
 from dnbot.domain.positions import PositionStatus
 from dnbot.local.system import LocalSystem
 from dnbot.services.tick import FUNDING_HISTORY_HOURS, tick_context
-from tests.faults.invariant import InvariantReport, assert_invariant, record_figure, venue_truth
-from tests.integration.helpers import Client, Terminal, log_in
+from tests.faults.helpers import SimUser, SteadyFunding
+from tests.integration.helpers import Terminal
 
 pytestmark = pytest.mark.xdist_group("moto")
 
@@ -43,12 +43,9 @@ def _clean(system: LocalSystem) -> Iterator[None]:
 _emails = iter(range(1000))
 
 
-class Trader:
+class Trader(SimUser):
     def __init__(self, system: LocalSystem, terminal: Terminal) -> None:
-        assert system.runtime is not None and system.sim is not None
-        self.system, self.sim = system, system.sim.base_url
-        self.client: Client = log_in(system, terminal, f"starts{next(_emails)}@example.com")
-        self.user_id: str = self.client.get("/api/v1/auth/me").json()["user"]["user_id"]
+        super().__init__(system, terminal, f"starts{next(_emails)}@example.com")
 
     def post(self, path: str, body: dict[str, Any] | None, key: str | None) -> httpx.Response:
         headers = {"X-CSRF-Token": self.client.csrf, **({"Idempotency-Key": key} if key else {})}
@@ -65,29 +62,6 @@ class Trader:
                 return
             time.sleep(0.1)
         raise AssertionError("a workflow is still running")
-
-    def invariant(self, scenario: str) -> InvariantReport:
-        assert self.system.runtime is not None
-        user = self.system.runtime.store.get_user(self.user_id)
-        assert user is not None
-        report = assert_invariant(venue_truth(self.sim, user), self.system.runtime.store.list_positions(self.user_id))
-        record_figure(scenario, report)
-        return report
-
-    def orders(self) -> list[dict[str, Any]]:
-        """Every Hyperliquid fill of this user (each order the bot placed fills at once: IOC)."""
-        assert self.system.runtime is not None
-        user = self.system.runtime.store.get_user(self.user_id)
-        assert user is not None and user.evm_address
-        return list(httpx.post(f"{self.sim}/hyperliquid/info",
-                               json={"type": "userFills", "user": user.evm_address}).json())
-
-    def asgard_longs(self) -> list[dict[str, Any]]:
-        assert self.system.runtime is not None
-        user = self.system.runtime.store.get_user(self.user_id)
-        assert user is not None
-        return [r for r in httpx.get(f"{self.sim}/sim/asgard/positions").json()
-                if r.get("ownerAddress") == user.solana_address]
 
 
 @pytest.fixture
@@ -106,7 +80,7 @@ def test_the_same_idempotency_key_twice_is_one_position(trader: Trader) -> None:
     assert trader.client.wait_job(first.json()["job_id"], timeout=90)["status"] == "succeeded"
     trader.settle()
     assert len(trader.system.runtime.store.list_positions(trader.user_id)) == 1  # type: ignore[union-attr]
-    assert len(trader.asgard_longs()) == 1 and len(trader.orders()) == 1  # one order per leg
+    assert len(trader.asgard_records()) == 1 and len(trader.user_fills()) == 1  # one order per leg
 
     position_id = first.json()["position_id"]
     close_key = str(uuid.uuid4())
@@ -119,28 +93,17 @@ def test_the_same_idempotency_key_twice_is_one_position(trader: Trader) -> None:
         assert double.json()["job_id"] == closes[0].json()["job_id"]
     assert trader.client.wait_job(closes[0].json()["job_id"], timeout=90)["status"] == "succeeded"
     trader.settle()
-    assert len([f for f in trader.orders() if f["side"] == "B"]) == 1  # one buy-back
+    assert len([f for f in trader.user_fills() if f["side"] == "B"]) == 1  # one buy-back
     report = trader.invariant("duplicate start: same Idempotency-Key twice, close clicked three times")
     assert report.duplicate_orders == 0 and report.naked_legs == 0
 
 
-class SteadyFunding:
-    """Hyperliquid's own quote (prices, the production adapter) with funding held at one rate."""
-
-    def __init__(self, inner: Any, rate_hourly: Decimal) -> None:
-        self._inner, self._rate = inner, rate_hourly
-
-    def sol_funding(self) -> Any:
-        return replace(self._inner.sol_funding(), funding_hourly=self._rate, predicted_funding_hourly=self._rate)
-
-    def funding_history_hourly(self, hours: int) -> list[Decimal]:
-        return [self._rate] * hours
-
-
-def test_two_overlapping_ticks_open_one_position_with_one_order_per_leg(system: LocalSystem,
-                                                                        trader: Trader) -> None:
+@contextmanager
+def _running_on_rich_funding(system: LocalSystem, trader: Trader) -> Iterator[dict[str, Any]]:
+    """The bot started with Hyperliquid's funding held rich (the strategy would open at once) over a fresh snapshot:
+    yields the worker's message for this user as the tick sends it. Stopped, the real funding back, after."""
     runtime = system.runtime
-    assert runtime is not None and system.queues is not None
+    assert runtime is not None
     original = runtime.funding_source
     runtime.override(funding_source=SteadyFunding(runtime.hyperliquid, RICH_FUNDING_HOURLY))
     try:
@@ -149,8 +112,19 @@ def test_two_overlapping_ticks_open_one_position_with_one_order_per_leg(system: 
         snapshot = runtime.store.latest_snapshot()
         assert snapshot is not None
         history = runtime.funding_source.funding_history_hourly(FUNDING_HISTORY_HOURS)
-        context = tick_context(KillSwitch.OFF, snapshot, history, runtime.clock.now())
-        message = {"kind": "user", "user_id": trader.user_id, "context": context}
+        yield {"kind": "user", "user_id": trader.user_id,
+               "context": tick_context(KillSwitch.OFF, snapshot, history, runtime.clock.now())}
+    finally:
+        trader.client.post("/api/v1/control/stop")
+        runtime.override(funding_source=original)
+        system.functions.invoke("rates_poller", {})
+
+
+def test_two_overlapping_ticks_open_one_position_with_one_order_per_leg(system: LocalSystem,
+                                                                        trader: Trader) -> None:
+    runtime = system.runtime
+    assert runtime is not None and system.queues is not None
+    with _running_on_rich_funding(system, trader) as message:
         outcomes: list[Any] = []
         start = threading.Barrier(2)
 
@@ -169,13 +143,9 @@ def test_two_overlapping_ticks_open_one_position_with_one_order_per_leg(system: 
         assert system.functions.invoke("strategy_tick", {})["enqueued"] == 1
         system.queues.wait_idle()
         trader.settle()
-    finally:
-        trader.client.post("/api/v1/control/stop")
-        runtime.override(funding_source=original)
-        system.functions.invoke("rates_poller", {})
     positions = runtime.store.list_positions(trader.user_id)
     assert len(positions) == 1 and positions[0].status is PositionStatus.OPEN, positions
-    assert len(trader.asgard_longs()) == 1 and len(trader.orders()) == 1
+    assert len(trader.asgard_records()) == 1 and len(trader.user_fills()) == 1
     report = trader.invariant("duplicate start: two overlapping ticks for one user")
     assert report.duplicate_orders == 0
     trader.client.wait_job(trader.client.post(f"/api/v1/positions/{positions[0].position_id}/close")
@@ -205,8 +175,8 @@ def test_close_all_mid_open_unwinds_at_once(system: LocalSystem, trader: Trader)
     assert "unwind" in names and "open_short" in names
     assert "kill switch is close-all" in (job["error"] or "") or any(
         "kill switch is close-all" in stage["detail"] for stage in job["stages"]), job
-    assert trader.orders() == []  # the short was never placed
-    assert all(long["state"] != 0 for long in trader.asgard_longs())  # the long is closed
+    assert trader.user_fills() == []  # the short was never placed
+    assert all(long["state"] != 0 for long in trader.asgard_records())  # the long is closed
     report = trader.invariant("close-all mid-open")
     assert report.naked_legs == 0
     print(f"close-all mid-open: flat {flat_after:.1f} s after the flip (Asgard delay 3 s included)")
@@ -282,20 +252,8 @@ def test_a_failed_open_backs_automatic_opens_off_and_the_status_says_until_when(
     status = trader.client.get("/api/v1/status").json()
     assert status["failed_opens"] == 1 and status["open_backoff_until"] is not None, status
     # the strategy would open again at once (rich funding); the worker holds, saying why
-    original = runtime.funding_source
-    runtime.override(funding_source=SteadyFunding(runtime.hyperliquid, RICH_FUNDING_HOURLY))
-    try:
-        system.functions.invoke("rates_poller", {})
-        assert trader.client.post("/api/v1/control/start").json()["bot_status"] == "running"
-        snapshot = runtime.store.latest_snapshot()
-        assert snapshot is not None
-        history = runtime.funding_source.funding_history_hourly(FUNDING_HISTORY_HOURS)
-        outcome = runtime.tick_worker.handle({"kind": "user", "user_id": trader.user_id, "context": tick_context(
-            KillSwitch.OFF, snapshot, history, runtime.clock.now())})
-    finally:
-        trader.client.post("/api/v1/control/stop")
-        runtime.override(funding_source=original)
-        system.functions.invoke("rates_poller", {})
+    with _running_on_rich_funding(system, trader) as message:
+        outcome = runtime.tick_worker.handle(message)
     assert outcome.opened == [] and "backing off after 1 failed open" in str(outcome.held), outcome
     assert [p.status for p in runtime.store.list_positions(trader.user_id)] == [PositionStatus.FAILED]
     trader.invariant("a failed open backs the user off (no automatic re-open)")
