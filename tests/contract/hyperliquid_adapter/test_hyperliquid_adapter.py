@@ -22,9 +22,8 @@ from hyperliquid.utils.signing import sign_l1_action
 
 from dnbot.adapters.asgard.client import AsgardClient
 from dnbot.adapters.hyperliquid.info import HyperliquidInfo
-from dnbot.adapters.hyperliquid.positions import action_of, cloid_for, position_key, position_key_of
+from dnbot.adapters.hyperliquid.positions import ACTION_OPEN, action_of, cloid_for, position_key, position_key_of
 from dnbot.adapters.hyperliquid.trading import (
-    ACTION_OPEN,
     HyperliquidShortVenue,
     InMemoryNonces,
     round_price,

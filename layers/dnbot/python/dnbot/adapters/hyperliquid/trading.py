@@ -36,9 +36,6 @@ from hyperliquid.utils.types import Cloid
 
 from dnbot.adapters.hyperliquid.info import HyperliquidInfo
 from dnbot.adapters.hyperliquid.positions import (
-    ACTION_OPEN as ACTION_OPEN,  # re-exported: the cloid scheme's callers import it from here
-)
-from dnbot.adapters.hyperliquid.positions import (
     AccountFills,
     action_of,
     cloid_for,
