@@ -153,8 +153,7 @@ class Runtime:
     def store(self) -> DynamoStateStore:
         from dnbot.adapters.aws.dynamodb import DynamoStateStore
 
-        dynamodb = self._session.resource("dynamodb", endpoint_url=self.settings.aws_endpoint_url)
-        return DynamoStateStore(dynamodb.Table(self.settings.table_name), self.clock.now,
+        return DynamoStateStore(self.state_table, self.clock.now,
                                 timedelta(days=self.settings.rates_history_ttl_days))
 
     @cached_property
@@ -380,8 +379,7 @@ class Runtime:
 
         arn = self.settings.withdraw_state_machine_arn
         starter = StepFunctionsWithdrawals(self.client("stepfunctions"), arn) if arn else None
-        dynamodb = self._session.resource("dynamodb", endpoint_url=self.settings.aws_endpoint_url)
-        return WithdrawalService(DynamoWithdrawalStore(dynamodb.Table(self.settings.table_name)), self.store,
+        return WithdrawalService(DynamoWithdrawalStore(self.state_table), self.store,
                                  self.store, self.session_store, self.withdrawal_codes, starter,
                                  self.balances, self.solana_withdrawals, self.session_store, self.clock,
                                  audit=self.audit, activity=self.activity,
@@ -401,15 +399,17 @@ class Runtime:
         """The sessions table (sessions, codes, abuse counters): only the API and the WebSocket $connect use it."""
         from dnbot.adapters.aws.sessions import DynamoSessionStore
 
-        dynamodb = self._session.resource("dynamodb", endpoint_url=self.settings.aws_endpoint_url)
-        return DynamoSessionStore(dynamodb.Table(self.settings.sessions_table_name), self.clock.now)
+        return DynamoSessionStore(self.sessions_table, self.clock.now)
 
     @cached_property
     def audit(self) -> DynamoAuditTrail:
         from dnbot.adapters.aws.sessions import DynamoAuditTrail
 
-        dynamodb = self._session.resource("dynamodb", endpoint_url=self.settings.aws_endpoint_url)
-        return DynamoAuditTrail(dynamodb.Table(self.settings.sessions_table_name), self.clock.now)
+        return DynamoAuditTrail(self.sessions_table, self.clock.now)
+
+    @cached_property
+    def sessions_table(self) -> Any:
+        return self._dynamodb.Table(self.settings.sessions_table_name)
 
     @cached_property
     def origin_verify_secret(self) -> str | None:
@@ -434,9 +434,7 @@ class Runtime:
         """Idempotency-Key records, the per-user "open in flight" lock, the failed-open back-off."""
         from dnbot.adapters.aws.starts import DynamoStartGuards
 
-        table = self._session.resource("dynamodb", endpoint_url=self.settings.aws_endpoint_url).Table(
-            self.settings.table_name)
-        return DynamoStartGuards(table, self.clock.now)
+        return DynamoStartGuards(self.state_table, self.clock.now)
 
     @cached_property
     def idempotent_starts(self) -> IdempotentStarts:
@@ -523,9 +521,13 @@ class Runtime:
     # --- history, activity, live figures (the dashboard) ------------------------------------------------------
 
     @cached_property
+    def _dynamodb(self) -> Any:
+        """One boto3 DynamoDB resource (and so one client) for every table: each resource() builds a client."""
+        return self._session.resource("dynamodb", endpoint_url=self.settings.aws_endpoint_url)
+
+    @cached_property
     def state_table(self) -> Any:
-        dynamodb = self._session.resource("dynamodb", endpoint_url=self.settings.aws_endpoint_url)
-        return dynamodb.Table(self.settings.table_name)
+        return self._dynamodb.Table(self.settings.table_name)
 
     @cached_property
     def activity(self) -> ActivityLog:
