@@ -34,7 +34,7 @@ function Leg({ leg, unit }: { leg: Position["long"]; unit: string }) {
 }
 
 /** The PnL split by source: what earned and what cost. */
-export function PnlBreakdown({ pnl, kind }: { pnl: Pnl; kind: Position["pnl_kind"] }) {
+function PnlBreakdown({ pnl, kind }: { pnl: Pnl; kind: Position["pnl_kind"] }) {
   return (
     <dl className="pnl-sources" aria-label={`PnL by source (${kind ?? "unknown"})`}>
       {SOURCES.map(({ key, label }) => (
@@ -44,6 +44,16 @@ export function PnlBreakdown({ pnl, kind }: { pnl: Pnl; kind: Position["pnl_kind
         </div>
       ))}
     </dl>
+  );
+}
+
+/** A position's total PnL (unrealized while open, realized once closed) over its split by source. */
+function PnlCell({ p, testId }: { p: Position; testId: string }) {
+  return (
+    <td className="num">
+      <span className={signClass(p.pnl_usd)} data-testid={testId}>{signedUsd(p.pnl_usd)}</span>
+      {p.pnl && <PnlBreakdown pnl={p.pnl} kind={p.pnl_kind} />}
+    </td>
   );
 }
 
@@ -89,10 +99,7 @@ export function PositionsTable({ positions, onClose }: { positions: Position[]; 
               <td><Leg leg={p.long} unit={p.asset} /></td>
               <td><Leg leg={p.short} unit="SOL" /></td>
               <td><Risk p={p} /></td>
-              <td className="num">
-                <span className={signClass(p.pnl_usd)} data-testid="pnl-total">{signedUsd(p.pnl_usd)}</span>
-                {p.pnl && <PnlBreakdown pnl={p.pnl} kind={p.pnl_kind} />}
-              </td>
+              <PnlCell p={p} testId="pnl-total" />
               <td>
                 <span className={`badge badge-${p.status}`}>{p.status.replace("_", " ")}</span>
                 <span className="muted small block" title={p.created_at}>opened {timeAgo(p.created_at)}</span>
@@ -142,10 +149,7 @@ export function HistoryTable({ positions }: { positions: Position[] }) {
               <td className="muted small" title={p.created_at}>{new Date(p.created_at).toLocaleString()}</td>
               <td className="muted small">{p.closed_at ? new Date(p.closed_at).toLocaleString() : "—"}</td>
               <td className="small">{p.status === "failed" ? p.failure ?? "the open failed" : p.close_reason ?? "—"}</td>
-              <td className="num">
-                <span className={signClass(p.pnl_usd)} data-testid="realized-total">{signedUsd(p.pnl_usd)}</span>
-                {p.pnl && <PnlBreakdown pnl={p.pnl} kind={p.pnl_kind} />}
-              </td>
+              <PnlCell p={p} testId="realized-total" />
             </tr>
           ))}
         </tbody>
