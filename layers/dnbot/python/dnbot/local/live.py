@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from dnbot.api.deps import SESSION_COOKIE
+from dnbot.services.auth import SESSION_COOKIE, well_formed_session
 from dnbot.services.errors import Unauthorized
 
 if TYPE_CHECKING:
@@ -80,7 +80,8 @@ def live_route(runtime_of: Callable[[], Runtime], sockets: LocalSockets) -> WebS
         try:
             if not _same_origin(socket):
                 raise Unauthorized("cross-site WebSocket refused")
-            user, _ = await run_in_threadpool(runtime.auth.authenticate, socket.cookies.get(SESSION_COOKIE))
+            user, _ = await run_in_threadpool(runtime.auth.authenticate,
+                                              well_formed_session(socket.cookies.get(SESSION_COOKIE)))
         except Unauthorized:
             await socket.close(code=POLICY_VIOLATION)
             return
