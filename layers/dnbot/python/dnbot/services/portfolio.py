@@ -131,27 +131,25 @@ class PortfolioService:
             offset = int(cursor) if cursor else 0
         except ValueError:
             raise ServiceError("Invalid cursor; start again from the first page.", code="invalid_cursor") from None
-        every = sorted(self._positions.list_positions(user_id), key=lambda p: p.created_at, reverse=True)
+        every = self._newest_first(user_id)
         if view == "active":
             every = [p for p in every if p.status not in HISTORY]
         elif view == "history":
             every = [p for p in every if p.status in HISTORY]
-        chosen = every[offset:offset + limit]
-        booked = self._pnl.realized_of(user_id) if any(p.status in HISTORY for p in chosen) else {}
-        views = [self._view(p, booked.get(p.position_id)) for p in chosen]
         more = offset + limit < len(every)
-        return PositionsPage(views, len(every), str(offset + limit) if more else None)
+        return PositionsPage(self._views(user_id, every[offset:offset + limit]), len(every),
+                             str(offset + limit) if more else None)
 
     def every(self, user_id: str) -> list[PositionView]:
-        """Every position of the user, newest first (the CSV exports)."""
-        views: list[PositionView] = []
-        cursor: str | None = None
-        while True:
-            page = self.page(user_id, "all", 200, cursor)
-            views.extend(page.views)
-            if page.cursor is None:
-                return views
-            cursor = page.cursor
+        """Every position of the user, newest first (the CSV exports): one read of the positions."""
+        return self._views(user_id, self._newest_first(user_id))
+
+    def _newest_first(self, user_id: str) -> list[Position]:
+        return sorted(self._positions.list_positions(user_id), key=lambda p: p.created_at, reverse=True)
+
+    def _views(self, user_id: str, positions: list[Position]) -> list[PositionView]:
+        booked = self._pnl.realized_of(user_id) if any(p.status in HISTORY for p in positions) else {}
+        return [self._view(p, booked.get(p.position_id)) for p in positions]
 
     def funding_payments(self, user_id: str, since: datetime | None,
                          until: datetime | None) -> list[tuple[Position, FundingShare]]:
@@ -176,8 +174,7 @@ class PortfolioService:
                 if share.position_id in by_id and since <= share.at <= until]
 
     def one(self, position: Position) -> PositionView:
-        booked = self._pnl.realized_of(position.user_id) if position.status in HISTORY else {}
-        return self._view(position, booked.get(position.position_id))
+        return self._views(position.user_id, [position])[0]
 
     def _view(self, position: Position, booked: dict[str, Decimal] | None) -> PositionView:
         if position.status in HISTORY:
