@@ -29,6 +29,7 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
+from dnbot.domain.pnl import CENT
 from dnbot.domain.positions import Position, PositionStatus, RebalanceInFlight
 from dnbot.domain.rebalance import CannotRebalance, LegsNow, RebalanceSize, maintenance_rate_from, size_rebalance
 from dnbot.ports import (
@@ -51,7 +52,6 @@ from dnbot.services.position_steps import _error_text
 
 logger = logging.getLogger(__name__)
 
-CENT = Decimal("0.01")
 SAVE_ATTEMPTS = 3
 
 

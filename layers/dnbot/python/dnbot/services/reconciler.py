@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from dnbot.domain.pnl import CENT
 from dnbot.domain.positions import Position, PositionStatus
 from dnbot.domain.reconcile import (
     CloseLong,
@@ -52,7 +53,6 @@ from dnbot.ports import (
 
 logger = logging.getLogger(__name__)
 
-CENT = Decimal("0.01")
 RUNNING = (PositionStatus.PENDING, PositionStatus.CLOSING)
 RESERVE_SECONDS = 20.0  # stop taking users this close to the Lambda timeout: one user's repairs fit in it
 # A reconcile worker holds its user this long at most (one user's repairs take ~20 s; a dead worker's lease lapses)
