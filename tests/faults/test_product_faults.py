@@ -27,7 +27,6 @@ import pytest
 from dnbot import resources
 from dnbot.adapters.hyperliquid.positions import position_key
 from dnbot.domain.positions import Leg, Position, PositionStatus
-from dnbot.local.system import LocalSystem
 from tests.faults.invariant import (
     InvariantReport,
     ShortFillRow,
@@ -36,7 +35,7 @@ from tests.faults.invariant import (
     record_figure,
     venue_truth,
 )
-from tests.integration.helpers import Terminal
+from tests.integration.helpers import Terminal, embedded_system
 
 pytestmark = pytest.mark.xdist_group("moto")
 
@@ -245,15 +244,8 @@ def _assert_holds(report: InvariantReport) -> InvariantReport:
 
 @pytest.fixture(scope="module")
 def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Product]:
-    from moto.core.config import default_user_config
-
-    # `dnbot local` turns moto's ASL executor on process-wide: put it back for the tests that run after these
-    before = default_user_config.get("stepfunctions")
     terminal = Terminal()
-    local = LocalSystem(port=0, state_dir=tmp_path_factory.mktemp("state"), scheduled=False, say=terminal.say,
-                        venues="sim")
-    local.start()
-    try:
+    with embedded_system(tmp_path_factory.mktemp("state"), terminal, "sim") as local:
         printed = "\n".join(terminal.lines)
 
         def found(pattern: re.Pattern[str]) -> str:
@@ -262,12 +254,6 @@ def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Product]:
             return match.group(1)
 
         yield Product(local.url, found(SIM_RE), found(AWS_RE), found(RECONCILER_RE), terminal)
-    finally:
-        local.stop()
-        if before is None:
-            default_user_config.pop("stepfunctions", None)
-        else:
-            default_user_config["stepfunctions"] = before
 
 
 def _user(product: Product, name: str) -> Trader:
@@ -278,6 +264,14 @@ def _reconciled(product: Product, trader: Trader) -> InvariantReport:
     """One reconciler cycle, then the invariant for the trader's ledger against venue truth (it must hold)."""
     product.reconcile()
     return _assert_holds(trader.check())
+
+
+def _reconciled_to(product: Product, trader: Trader, live_positions: int, scenario: str) -> InvariantReport:
+    """One reconciler cycle; the invariant holds with `live_positions` left open; the scenario's figure recorded."""
+    report = _reconciled(product, trader)
+    assert report.live_positions == live_positions
+    record_figure(scenario, report)
+    return report
 
 
 def _open_under_fault(product: Product, trader: Trader, asset: str, leverage: str, size_usd: str,
@@ -377,10 +371,9 @@ def test_a_lost_hyperliquid_order_answer_on_open(product: Product) -> None:
     trader = _user(product, "lost")
     job = _open_under_fault(product, trader, "SOL", "3", "900",
                             venue="hyperliquid", call="order", kind="lose_response", times=1)
+    assert job["status"] == "succeeded", job  # the order that was sent and unheard is found by its cloid, not re-sent
     report = _reconciled(product, trader)
-    assert report.duplicate_orders == 0
-    if job["status"] == "succeeded":  # the order that was sent and unheard is found by its cloid, not re-sent
-        assert report.live_positions == 1
+    assert report.duplicate_orders == 0 and report.live_positions == 1
     record_figure("product: Hyperliquid order answer lost on open", report)
 
 
@@ -394,9 +387,7 @@ def test_privy_signing_down_before_the_first_leg(product: Product) -> None:
         assert truth.longs == [] and truth.account_szi == 0  # nothing landed anywhere
     finally:
         product.clear_faults()
-    report = _reconciled(product, trader)
-    assert report.live_positions == 0
-    record_figure("product: Privy signing down before the first leg", report)
+    _reconciled_to(product, trader, 0, "product: Privy signing down before the first leg")
 
 
 def test_a_short_closed_outside_the_bot_is_repaired(product: Product) -> None:
@@ -461,9 +452,7 @@ def test_a_partial_fill_at_hyperliquid_is_topped_up(product: Product) -> None:
     job = _open_under_fault(product, trader, "SOL", "2", "1000",
                             venue="hyperliquid", call="order", kind="partial_fill", fill_fraction="0.5", times=1)
     assert job["status"] == "succeeded", job
-    report = _reconciled(product, trader)
-    assert report.live_positions == 1
-    record_figure("product: partial fill at Hyperliquid on open", report)
+    _reconciled_to(product, trader, 1, "product: partial fill at Hyperliquid on open")
 
 
 def test_a_lost_hyperliquid_answer_on_close(product: Product) -> None:

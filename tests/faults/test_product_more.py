@@ -26,7 +26,7 @@ from dnbot.adapters.hyperliquid.positions import ACTION_CLOSE, ACTION_OPEN, posi
 from dnbot.api.deps import SESSION_COOKIE
 from dnbot.domain.positions import PositionStatus
 from tests.faults.invariant import record_figure
-from tests.faults.test_product_faults import LedgerRow, Product, Trader, _reconciled, _user
+from tests.faults.test_product_faults import LedgerRow, Product, Trader, _reconciled, _reconciled_to, _user
 from tests.faults.test_product_faults import product as started_product  # noqa: F401  (a fixture: one dnbot local)
 
 pytestmark = pytest.mark.xdist_group("moto")
@@ -136,9 +136,7 @@ def test_stale_rates_refuse_opens_and_risk_exits_still_act(product: Product) -> 
                 _sim(product, "/sim/asgard/price", {"factor": "1"})
     product.run_schedule("rates_poller")  # the sources answer again: fresh rates for the next scenario
     assert "venues disagree on SOL" in (row["close_reason"] or ""), row
-    report = _reconciled(product, trader)
-    assert report.live_positions == 0
-    record_figure("product: stale rates (open refused at preflight; a risk exit still closes)", report)
+    _reconciled_to(product, trader, 0, "product: stale rates (open refused at preflight; a risk exit still closes)")
 
 
 # --- venue price divergence, LST depeg -----------------------------------------------------------------------------
@@ -154,9 +152,7 @@ def test_venue_price_divergence_closes_and_refuses_opens(product: Product) -> No
         product.run_schedule("rates_poller")  # the snapshot now holds both venues' (disagreeing) prices
         _refused_at_preflight(trader, "SOL", "drift", "spread")
     assert "venues disagree on SOL" in (row["close_reason"] or ""), row
-    report = _reconciled(product, trader)
-    assert report.live_positions == 0
-    record_figure("product: venue price divergence (Asgard SOL -3 %)", report)
+    _reconciled_to(product, trader, 0, "product: venue price divergence (Asgard SOL -3 %)")
 
 
 def test_an_lst_depeg_closes_the_position(product: Product) -> None:
@@ -168,9 +164,7 @@ def test_an_lst_depeg_closes_the_position(product: Product) -> None:
         product.run_schedule("strategy_tick")
         row = _wait_status(trader, position, PositionStatus.CLOSED)
     assert "below its SOL value" in (row["close_reason"] or ""), row
-    report = _reconciled(product, trader)
-    assert report.live_positions == 0
-    record_figure("product: LST depeg (jitoSOL at 0.95 of its SOL value)", report)
+    _reconciled_to(product, trader, 0, "product: LST depeg (jitoSOL at 0.95 of its SOL value)")
 
 
 # --- a venue acted, the ledger write never followed -------------------------------------------------------------------
@@ -231,9 +225,7 @@ def test_a_websocket_connection_gone_does_not_stop_the_product(product: Product)
     assert job["status"] == "succeeded", job
     later = product.terminal.lines[printed:]
     assert not [line for line in later if "Traceback" in line or "ERROR" in line], later
-    report = _reconciled(product, trader)
-    assert report.live_positions == 1
-    record_figure("product: WebSocket client dropped, then an open", report)
+    _reconciled_to(product, trader, 1, "product: WebSocket client dropped, then an open")
     assert trader.wait_job(trader.close(job["position_id"]).json()["job_id"])["status"] == "succeeded"
 
 
