@@ -737,15 +737,6 @@ class DnbotStack(cdk.Stack):
                 self.alerts_topic.add_subscription(sns_subscriptions.EmailSubscription(email))
         return self.alerts_topic
 
-    def _all_dead_letter_queues(self) -> dict[str, sqs.IQueue]:
-        """Ours and every queue another part of the stack declared as some queue's dead-letter queue."""
-        found: dict[str, sqs.IQueue] = dict(self.dead_letter_queues)
-        for construct in self.node.find_all():
-            if isinstance(construct, sqs.Queue) and construct.dead_letter_queue is not None:
-                dlq = construct.dead_letter_queue.queue
-                found.setdefault(dlq.node.id, dlq)
-        return found
-
     def _operations(self) -> None:
         topic = self._alerts_topic()
         action = cloudwatch_actions.SnsAction(topic)
@@ -801,7 +792,7 @@ class DnbotStack(cdk.Stack):
                       limit_ms, f"{spec.name} ran over {TICK_DURATION_ALARM_FRACTION:.0%} of its "
                       f"{spec.timeout_seconds} s timeout")
         # Dead letters: any message at all means work that did not happen.
-        for construct_id, queue in sorted(self._all_dead_letter_queues().items()):
+        for construct_id, queue in sorted(self.dead_letter_queues.items()):
             alarm(f"{construct_id}NotEmptyAlarm", queue.metric_approximate_number_of_messages_visible(
                 period=cdk.Duration.minutes(1), statistic="Maximum"), 1, f"dead-letter queue {construct_id} "
                 "holds messages")
@@ -858,7 +849,7 @@ class DnbotStack(cdk.Stack):
         )
         dashboard.add_widgets(cloudwatch.GraphWidget(title="Dead-letter queues (messages)", width=24, left=[
             queue.metric_approximate_number_of_messages_visible(statistic="Maximum", label=construct_id)
-            for construct_id, queue in sorted(self._all_dead_letter_queues().items())]))
+            for construct_id, queue in sorted(self.dead_letter_queues.items())]))
         return dashboard
 
     # --- outputs and checks --------------------------------------------------------------------------------
