@@ -59,9 +59,13 @@ class Clients:
         else:
             self._session = boto3.Session(profile_name=profile, region_name=region)
         self._endpoint = endpoint_url
+        self._clients: dict[str, Any] = {}
 
     def __call__(self, service: str) -> Any:
-        return self._session.client(service, endpoint_url=self._endpoint)  # type: ignore[call-overload]
+        """One client per service for the whole command (a client is slow to build)."""
+        if service not in self._clients:
+            self._clients[service] = self._session.client(service, endpoint_url=self._endpoint)  # type: ignore[call-overload]
+        return self._clients[service]
 
 
 def stack_target(client: Clients, stack: str) -> Target:
