@@ -235,8 +235,8 @@ class TickWorker:
                 outcome.rebalanced[item.position_id] = self._rebalances.start_rebalance(
                     by_id[item.position_id], item.reason, target)
             elif isinstance(item, Close | Rebalance):
-                # A rebalance re-centres both legs; until a dedicated workflow exists it is a close, and the
-                # next tick re-enters at the current price if the carry still clears the bar.
+                # no rebalance workflow here (paper venues cannot shrink legs in place): a rebalance is a close,
+                # and the next tick re-enters at the current price if the carry still clears the bar
                 reason = item.reason if isinstance(item, Close) else f"rebalance: {item.reason}"
                 outcome.closed.append(self._position_service.request_close(user_id, item.position_id, reason).job_id)
             elif isinstance(item, Open):
