@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 
 from dnbot.domain.kill_switch import KillSwitch
 from dnbot.local.system import LocalSystem
+from tests.api.test_sessions import _login
 from tests.integration.helpers import Terminal
 
 pytestmark = pytest.mark.xdist_group("moto")
@@ -74,20 +75,12 @@ def test_logged_in_requests_never_fail_on_the_server(api_schema: Any, logged_in:
     assert _fuzz(api_schema.exclude(path="/api/v1/auth/logout"), send) >= 15
 
 
-def _login(app: FastAPI, terminal: Terminal, email: str) -> tuple[TestClient, dict[str, str]]:
-    client = TestClient(app)
-    client.post("/api/v1/auth/email/start", json={"email": email})
-    reply = client.post("/api/v1/auth/email/verify", json={"email": email, "code": terminal.login_code(email)})
-    assert reply.status_code == 200, reply.text
-    return client, {"X-CSRF-Token": reply.json()["csrf_token"]}
-
-
 def test_emergency_stop_by_hand(app: FastAPI, terminal: Terminal, system: LocalSystem) -> None:
     assert TestClient(app).post(EMERGENCY_STOP).status_code == 401
-    user, user_csrf = _login(app, terminal, "not-an-operator@example.com")
+    user, user_csrf, _ = _login(app, terminal, "not-an-operator@example.com")
     refused = user.post(EMERGENCY_STOP, headers=user_csrf)
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "not_an_operator"
-    operator, operator_csrf = _login(app, terminal, "operator@example.com")
+    operator, operator_csrf, _ = _login(app, terminal, "operator@example.com")
     no_csrf = operator.post(EMERGENCY_STOP, headers={"X-CSRF-Token": "wrong"})
     assert no_csrf.status_code == 403 and no_csrf.json()["error"]["code"] == "csrf_failed"
     assert system.runtime is not None
