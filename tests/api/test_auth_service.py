@@ -15,7 +15,7 @@ from dnbot.adapters.aws.dynamodb import DynamoStateStore
 from dnbot.adapters.aws.sessions import DynamoSessionStore
 from dnbot.local.cloud import create_state_table
 from dnbot.ports import LoginRejected, UserWallets, VerifiedIdentity
-from dnbot.services.auth import AuthService
+from dnbot.services.auth import SESSION_COOKIE, AuthService
 from dnbot.services.errors import TooManyRequests, Unauthorized
 
 T0 = datetime(2026, 3, 1, 9, tzinfo=UTC)
@@ -114,3 +114,12 @@ def test_rotation_ends_the_old_id(auth: AuthService) -> None:
     with pytest.raises(Unauthorized):
         auth.authenticate(session.session_id)
     assert auth.authenticate(fresh.session_id)[0].email == "a@example.com"
+
+
+def test_a_websocket_viewer_is_the_session_cookies_user_or_nobody(auth: AuthService) -> None:
+    login = auth.login_with_privy("good:a@example.com:s1:1")
+    cookie = f"theme=dark; {SESSION_COOKIE}={login.session.session_id}"
+    assert auth.viewer(cookie) == login.user.user_id
+    assert auth.viewer("") is None and auth.viewer("theme=dark") is None
+    assert auth.viewer(f"{SESSION_COOKIE}=not-a-session") is None
+    assert auth.viewer(f'{SESSION_COOKIE}="{login.session.session_id}!"') is None  # malformed: no session
