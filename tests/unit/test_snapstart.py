@@ -131,7 +131,7 @@ def test_parts_given_explicitly_survive_a_restore(initialized: Runtime) -> None:
 
 
 def test_hooks_reach_lambdas_registry_when_the_runtime_provides_it() -> None:
-    registry = pytest.importorskip("snapshot_restore_py")
+    import snapshot_restore_py as registry  # Lambda's runtime library, a dev dependency here: never skipped
     registered = [entry[0] for entry in registry.get_after_restore()]
     assert runtime_module._refresh_after_restore in registered
     assert snapstart._reseed_random in registered
