@@ -89,9 +89,6 @@ export interface SettingsUpdate {
   max_position_usd: string;
 }
 
-/** For a component that brings its own response schema (the Withdraw dialog). */
-export { request as apiRequest };
-
 export const api = {
   config: () => request("GET", "/config", S.Config),
   rates: (leverage: string) => request("GET", `/rates?leverage=${encodeURIComponent(leverage)}`, S.Rates),
@@ -133,4 +130,9 @@ export const api = {
   saveNotifications: (webhookUrl: string) => request("POST", "/notifications", Webhook, { webhook_url: webhookUrl }),
   deleteNotifications: () => request("DELETE", "/notifications", Nothing.or(Anything)),
   testNotification: () => request("POST", "/notifications/test", Anything),
+  requestWithdrawal: (body: { asset: string; amount: string; source: string; to?: string }) =>
+    request("POST", "/withdrawals", S.Withdrawal, body),
+  confirmWithdrawal: (withdrawalId: string, code: string) =>
+    request("POST", `/withdrawals/${encodeURIComponent(withdrawalId)}/confirm`, S.Withdrawal, { code }),
+  withdrawal: (withdrawalId: string) => request("GET", `/withdrawals/${encodeURIComponent(withdrawalId)}`, S.Withdrawal),
 };

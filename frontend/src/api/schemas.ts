@@ -216,6 +216,20 @@ export const DepositPlan = z.object({
 });
 export type DepositPlan = z.infer<typeof DepositPlan>;
 
+// POST /withdrawals, POST /withdrawals/{id}/confirm, GET /withdrawals/{id}.
+export const Withdrawal = z.object({
+  withdrawal_id: z.string(),
+  status: z.string(),
+  asset: z.string(),
+  amount: z.string(),
+  to: z.string(),
+  created_at: z.string(),
+  signature: z.string().nullable().optional(),
+  error: z.string().nullable().optional(),
+  source: z.string().optional(),
+});
+export type Withdrawal = z.infer<typeof Withdrawal>;
+
 export const PresetName = z.enum(["conservative", "balanced", "aggressive"]);
 export type PresetName = z.infer<typeof PresetName>;
 

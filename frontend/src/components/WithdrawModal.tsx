@@ -1,23 +1,9 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState, type FormEvent } from "react";
-import { z } from "zod";
-import { apiRequest, errorText } from "../api/client";
-import type { Balances } from "../api/schemas";
+import { api, errorText } from "../api/client";
+import type { Balances, Withdrawal } from "../api/schemas";
 import { Modal } from "./Modal";
 import { Spinner } from "./Spinner";
-
-export const Withdrawal = z.object({
-  withdrawal_id: z.string(),
-  status: z.string(),
-  asset: z.string(),
-  amount: z.string(),
-  to: z.string(),
-  created_at: z.string(),
-  signature: z.string().nullable().optional(),
-  error: z.string().nullable().optional(),
-  source: z.string().optional(),
-});
-export type Withdrawal = z.infer<typeof Withdrawal>;
 
 type Source = "solana" | "hyperliquid";
 const AMOUNT_RE = /^\d+(\.\d{1,9})?$/;
@@ -65,20 +51,19 @@ export function WithdrawModal({ balances, onClose }: { balances: Balances | unde
   const queryClient = useQueryClient();
 
   const request = useMutation({
-    mutationFn: () => apiRequest("POST", "/withdrawals", Withdrawal, {
+    mutationFn: () => api.requestWithdrawal({
       asset: source === "hyperliquid" ? "USDC" : asset, amount: amount.trim(), source,
       ...(source === "solana" ? { to: to.trim() } : {}),
     }),
     onSuccess: (created) => setWithdrawal(created),
   });
   const confirm = useMutation({
-    mutationFn: () => apiRequest("POST", `/withdrawals/${encodeURIComponent(withdrawal?.withdrawal_id ?? "")}/confirm`,
-      Withdrawal, { code: code.trim() }),
+    mutationFn: () => api.confirmWithdrawal(withdrawal?.withdrawal_id ?? "", code.trim()),
     onSuccess: () => setConfirmed(true),
   });
   const progress = useQuery({
     queryKey: ["withdrawal", withdrawal?.withdrawal_id],
-    queryFn: () => apiRequest("GET", `/withdrawals/${encodeURIComponent(withdrawal?.withdrawal_id ?? "")}`, Withdrawal),
+    queryFn: () => api.withdrawal(withdrawal?.withdrawal_id ?? ""),
     enabled: confirmed && withdrawal !== null,
     refetchInterval: (query) => (query.state.data && DONE.has(query.state.data.status) ? false : 1000),
   });
