@@ -4,6 +4,8 @@ Context (`npx cdk deploy -c key=value`):
   stackName      CloudFormation stack name (default: Dnbot)
   adminEmails    comma-separated emails allowed to flip the kill switch from the dashboard
   alertEmail     comma-separated emails subscribed to the alerts topic (each confirms by e-mail)
+  webAclArn      a CLOUDFRONT-scope WAF web ACL made in us-east-1 (default: the stack makes one in us-east-1 only)
+  emailSender    the SES-verified sender of withdrawal codes (default: none, withdrawals answer 503)
   frontendDist   the built dashboard (default: frontend/dist, from `make frontend`)
   layersDir      the built dependency layers (default: build/layers, from `make layers`)
   functionsDir   the Lambda entry points (default: functions)
