@@ -17,16 +17,9 @@ from dnbot.local.cloud import create_state_table
 from dnbot.ports import LoginRejected, UserWallets, VerifiedIdentity
 from dnbot.services.auth import SESSION_COOKIE, AuthService
 from dnbot.services.errors import TooManyRequests, Unauthorized
+from tests.unit.fakes import MovableClock
 
 T0 = datetime(2026, 3, 1, 9, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.at = T0
-
-    def now(self) -> datetime:
-        return self.at
 
 
 class Wallets:
@@ -46,12 +39,12 @@ class Verifier:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> MovableClock:
+    return MovableClock(T0)
 
 
 @pytest.fixture
-def auth(clock: Clock) -> Iterator[AuthService]:
+def auth(clock: MovableClock) -> Iterator[AuthService]:
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
         create_state_table(client)
@@ -64,7 +57,7 @@ def auth(clock: Clock) -> Iterator[AuthService]:
                           remembered_session_ttl=timedelta(days=7), idle_timeout=timedelta(hours=2))
 
 
-def test_idle_timeout_ends_a_session_that_activity_keeps_alive(auth: AuthService, clock: Clock) -> None:
+def test_idle_timeout_ends_a_session_that_activity_keeps_alive(auth: AuthService, clock: MovableClock) -> None:
     session = auth.login_with_privy("good:a@example.com:s1:1").session
     for _ in range(5):  # active every 90 minutes: never idle for 2 h, alive for 7.5 h
         clock.at += timedelta(minutes=90)
@@ -74,7 +67,7 @@ def test_idle_timeout_ends_a_session_that_activity_keeps_alive(auth: AuthService
         auth.authenticate(session.session_id)
 
 
-def test_absolute_lifetime_even_when_active(auth: AuthService, clock: Clock) -> None:
+def test_absolute_lifetime_even_when_active(auth: AuthService, clock: MovableClock) -> None:
     session = auth.login_with_privy("good:a@example.com:s1:1").session
     while clock.at < T0 + timedelta(hours=23):
         clock.at += timedelta(minutes=60)

@@ -38,16 +38,9 @@ from dnbot.services.errors import Conflict
 from dnbot.services.idempotency import IdempotencyKeyReused, IdempotentStarts, fingerprint
 from dnbot.services.live_updates import LiveUpdates
 from tests.faults.invariant import InvariantReport, record_figure
+from tests.unit.fakes import MovableClock
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.at = T0
-
-    def now(self) -> datetime:
-        return self.at
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +66,7 @@ class ConcurrentWriters(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.clock = Clock()
+        self.clock = MovableClock(T0)
         self.store = DynamoStateStore(self.table, self.clock.now)
         self.copies: dict[int, Position] = {}
         self.history: list[PositionStatus] = []
@@ -145,7 +138,7 @@ def test_concurrent_writers_never_store_an_illegal_transition(table: Any) -> Non
 
 
 def test_two_threads_racing_one_move_have_exactly_one_winner(table: Any) -> None:
-    store = DynamoStateStore(table, Clock().now)
+    store = DynamoStateStore(table, MovableClock(T0).now)
     position = Position("p-race", "u-race", Asset.SOL, Protocol.DRIFT, Decimal(3), Decimal(1000),
                         PositionStatus.OPEN, T0, T0)
     store.create_position(position)
@@ -174,7 +167,7 @@ def test_two_threads_racing_one_move_have_exactly_one_winner(table: Any) -> None
 
 
 def test_idempotency_key_replays_refuses_reuse_and_in_flight_per_user(table: Any) -> None:
-    clock = Clock()
+    clock = MovableClock(T0)
     starts = IdempotentStarts(DynamoStartGuards(table, clock.now))
     body = fingerprint("POST", "/api/v1/positions/open", {"asset": "SOL", "size_usd": "1000"})
     calls: list[str] = []
@@ -199,7 +192,7 @@ def test_idempotency_key_replays_refuses_reuse_and_in_flight_per_user(table: Any
 
 
 def test_a_request_that_died_frees_its_key_after_the_lease(table: Any) -> None:
-    clock = Clock()
+    clock = MovableClock(T0)
     guards = DynamoStartGuards(table, clock.now)
     body = fingerprint("POST", "/x", {})
     assert guards.claim("u3", "k", body, timedelta(seconds=60)) is None  # the first request claims, then crashes
@@ -209,7 +202,7 @@ def test_a_request_that_died_frees_its_key_after_the_lease(table: Any) -> None:
 
 
 def test_open_lock_and_backoff(table: Any) -> None:
-    clock = Clock()
+    clock = MovableClock(T0)
     guards = DynamoStartGuards(table, clock.now)
     assert guards.acquire_open("u4", "p1", timedelta(minutes=30)) is None
     assert guards.acquire_open("u4", "p2", timedelta(minutes=30)) == "p1"  # a second open while one runs
@@ -235,7 +228,7 @@ def test_open_lock_and_backoff(table: Any) -> None:
 
 
 def test_a_gone_websocket_connection_is_dropped_and_the_others_still_get_the_message(table: Any) -> None:
-    store = DynamoStateStore(table, Clock().now)
+    store = DynamoStateStore(table, MovableClock(T0).now)
     for connection_id in ("conn-a", "conn-b-gone", "conn-c"):
         store.add_connection(connection_id, "u-ws")
     management = boto3.client("apigatewaymanagementapi", region_name="us-east-1",

@@ -3,7 +3,7 @@ a positions ledger with DynamoDB's versioned conditional save."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +16,16 @@ NOW = datetime(2026, 1, 5, 12, tzinfo=UTC)
 class Clock:
     def now(self) -> datetime:
         return NOW
+
+
+@dataclass
+class MovableClock:
+    """A clock the test moves by hand (`clock.at += timedelta(...)`)."""
+
+    at: datetime = NOW
+
+    def now(self) -> datetime:
+        return self.at
 
 
 class Alerts:

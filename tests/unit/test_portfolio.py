@@ -14,16 +14,9 @@ from dnbot.domain.positions import Leg, Position, PositionStatus
 from dnbot.domain.risk import RiskReadings
 from dnbot.services.errors import ServiceError
 from dnbot.services.portfolio import PortfolioService
+from tests.unit.fakes import MovableClock
 
 T0 = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
-
-
-@dataclass
-class Clock:
-    at: datetime = T0
-
-    def now(self) -> datetime:
-        return self.at
 
 
 @dataclass
@@ -71,7 +64,7 @@ def _position(pid: str, status: PositionStatus, hours_ago: int, realized: Decima
                     realized_pnl_usd=realized)
 
 
-def _service(positions: Positions, risk: Risk, book: Book, clock: Clock, tick: list[float]) -> PortfolioService:
+def _service(positions: Positions, risk: Risk, book: Book, clock: MovableClock, tick: list[float]) -> PortfolioService:
     return PortfolioService(positions, NoRates(), risk, lambda p: Decimal("2.50"), book, clock,  # type: ignore[arg-type]
                             cache_seconds=15, monotonic=lambda: tick[0])
 
@@ -79,7 +72,7 @@ def _service(positions: Positions, risk: Risk, book: Book, clock: Clock, tick: l
 def test_a_page_reads_each_live_position_once_per_cache_window() -> None:
     positions = Positions([_position(f"p{i}", PositionStatus.OPEN, i) for i in range(5)])
     risk, tick = Risk(), [0.0]
-    service = _service(positions, risk, Book(), Clock(), tick)
+    service = _service(positions, risk, Book(), MovableClock(T0), tick)
     for _ in range(10):  # ten dashboard polls within the window
         page = service.page("u1", "active")
     assert risk.calls == 5
@@ -92,7 +85,7 @@ def test_a_page_reads_each_live_position_once_per_cache_window() -> None:
 
 def test_an_unreadable_venue_is_null_with_the_time_it_went_stale() -> None:
     positions = Positions([_position("p1", PositionStatus.OPEN, 1)])
-    risk, tick, clock = Risk(broken=True), [0.0], Clock()
+    risk, tick, clock = Risk(broken=True), [0.0], MovableClock(T0)
     service = _service(positions, risk, Book(), clock, tick)
     first = service.page("u1").views[0].live
     assert first is not None and first.health_factor is None and first.stale_since == T0
@@ -108,7 +101,8 @@ def test_an_unreadable_venue_is_null_with_the_time_it_went_stale() -> None:
 def test_history_pages_newest_first_with_the_kept_split() -> None:
     closed = [_position(f"c{i}", PositionStatus.CLOSED, 10 + i, Decimal("1.00")) for i in range(3)]
     book = Book({"c0": {"funding": Decimal("3.00"), "fees": Decimal("-2.00")}})
-    service = _service(Positions([*closed, _position("o", PositionStatus.OPEN, 1)]), Risk(), book, Clock(), [0.0])
+    service = _service(Positions([*closed, _position("o", PositionStatus.OPEN, 1)]), Risk(), book,
+                       MovableClock(T0), [0.0])
     first = service.page("u1", "history", limit=2)
     assert [v.position.position_id for v in first.views] == ["c0", "c1"] and first.total == 3
     assert first.views[0].pnl is not None and first.views[0].pnl.total == Decimal("1.00")

@@ -17,6 +17,7 @@ from dnbot import resources
 from dnbot.adapters.aws.starts import DynamoStartGuards
 from dnbot.local.cloud import create_state_table
 from dnbot.services.reconciler import RECONCILE_LEASE, Reconciler, ReconcilerLimits
+from tests.unit.fakes import MovableClock
 from tests.unit.test_reconcile_service import Alerts, Clock, Ledger, Venues, position
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -24,20 +25,12 @@ HOLD = timedelta(minutes=5)
 D = Decimal
 
 
-class MovableClock:
-    def __init__(self) -> None:
-        self.at = T0
-
-    def now(self) -> datetime:
-        return self.at
-
-
 @pytest.fixture
 def guards() -> Iterator[tuple[DynamoStartGuards, MovableClock]]:
     with mock_aws():
         create_state_table(boto3.client("dynamodb", region_name="us-east-1"))
         table = boto3.resource("dynamodb", region_name="us-east-1").Table(resources.STATE_TABLE.local_name)
-        clock = MovableClock()
+        clock = MovableClock(T0)
         yield DynamoStartGuards(table, clock.now), clock
 
 
