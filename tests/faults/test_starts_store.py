@@ -18,9 +18,7 @@ from botocore.stub import ANY, Stubber
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
-from moto import mock_aws
 
-from dnbot import resources
 from dnbot.adapters.aws.dynamodb import DynamoStateStore
 from dnbot.adapters.aws.starts import IDEMPOTENCY_TTL, DynamoStartGuards
 from dnbot.adapters.aws.websocket import ApiGatewayPusher
@@ -32,11 +30,11 @@ from dnbot.domain.positions import (
     Position,
     PositionStatus,
 )
-from dnbot.local.cloud import create_state_table
 from dnbot.ports import PositionConflict
 from dnbot.services.errors import Conflict
 from dnbot.services.idempotency import IdempotencyKeyReused, IdempotentStarts, fingerprint
 from dnbot.services.live_updates import LiveUpdates
+from tests.contract.aws.test_dynamodb_store import moto_table
 from tests.faults.invariant import InvariantReport, record_figure
 from tests.unit.fakes import MovableClock
 
@@ -45,9 +43,8 @@ T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 def table() -> Iterator[Any]:
-    with mock_aws():
-        create_state_table(boto3.client("dynamodb", region_name="us-east-1"))
-        yield boto3.resource("dynamodb", region_name="us-east-1").Table(resources.STATE_TABLE.local_name)
+    with moto_table() as table:
+        yield table
 
 
 # --- concurrent writers on one position ------------------------------------------------------------------

@@ -7,21 +7,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
-from dnbot import resources
 from dnbot.adapters.aws import deposits
 from dnbot.adapters.aws.deposits import DynamoDepositLedger, wallet_registry_item
-from dnbot.local.cloud import create_state_table
+from tests.contract.aws.test_dynamodb_store import moto_table
 
 
 @pytest.fixture
 def table() -> Iterator[Any]:
-    with mock_aws():
-        create_state_table(boto3.client("dynamodb", region_name="us-east-1"))
-        yield boto3.resource("dynamodb", region_name="us-east-1").Table(resources.STATE_TABLE.local_name)
+    with moto_table() as table:
+        yield table
 
 
 def _wallets(table: Any, user_id: str, evm_address: str) -> None:

@@ -9,14 +9,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
-from dnbot import resources
 from dnbot.adapters.aws.starts import DynamoStartGuards
-from dnbot.local.cloud import create_state_table
 from dnbot.services.reconciler import RECONCILE_LEASE, Reconciler, ReconcilerLimits
+from tests.contract.aws.test_dynamodb_store import moto_table
 from tests.unit.fakes import MovableClock
 from tests.unit.test_reconcile_service import Alerts, Clock, Ledger, Venues, position
 
@@ -27,9 +24,7 @@ D = Decimal
 
 @pytest.fixture
 def guards() -> Iterator[tuple[DynamoStartGuards, MovableClock]]:
-    with mock_aws():
-        create_state_table(boto3.client("dynamodb", region_name="us-east-1"))
-        table = boto3.resource("dynamodb", region_name="us-east-1").Table(resources.STATE_TABLE.local_name)
+    with moto_table() as table:
         clock = MovableClock(T0)
         yield DynamoStartGuards(table, clock.now), clock
 
