@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, given, reject, settings
 from hypothesis import strategies as st
 
 from dnbot.domain.rebalance import (
@@ -93,7 +93,7 @@ def test_any_drift_delta_stays_and_both_legs_move_away_from_liquidation(
     try:
         sized = size_rebalance(now, target)
     except CannotRebalance:
-        return
+        reject()  # counted as filtered: a property every example of which refuses fails hypothesis' health check
     delta_before = now.long_sol - now.position_short_sol
     long_after, short_after = now.long_sol - sized.reduce_sol, now.position_short_sol - sized.reduce_sol
     assert long_after > 0 and short_after > 0
