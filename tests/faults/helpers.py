@@ -1,10 +1,8 @@
 """What the fault scenarios driving one embedded `dnbot local` (the `system` fixture) share: a logged-in user with
-their ledger and venue reads, a fault armed at the simulator, Hyperliquid's quote with funding held at one rate."""
+their ledger and venue reads, a fault armed at the simulator."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -62,19 +60,3 @@ def fault(system: LocalSystem, venue: str, call: str, kind: str, times: int = 1,
     assert system.sim is not None
     body = {"venue": venue, "call": call, "kind": kind, "times": times, **extra}
     assert httpx.post(f"{system.sim.base_url}/sim/faults", json=body).status_code == 201
-
-
-class SteadyFunding:
-    """Hyperliquid's own quote (prices, the production adapter) with funding held at one rate."""
-
-    def __init__(self, inner: Any, rate_hourly: Decimal) -> None:
-        self._inner, self._rate = inner, rate_hourly
-
-    def sol_funding(self) -> Any:
-        return replace(self._inner.sol_funding(), funding_hourly=self._rate, predicted_funding_hourly=self._rate)
-
-    def funding_history_hourly(self, hours: int) -> list[Decimal]:
-        return [self._rate] * hours
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)

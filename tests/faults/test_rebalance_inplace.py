@@ -25,8 +25,8 @@ from dnbot.domain.presets import UserSettings
 from dnbot.domain.risk import RiskReadings, Verdict, assess, joint_view
 from dnbot.local.system import LocalSystem
 from dnbot.services.tick import FUNDING_HISTORY_HOURS, tick_context
-from tests.faults.helpers import SimUser, SteadyFunding, fault
-from tests.integration.helpers import Terminal
+from tests.faults.helpers import SimUser, fault
+from tests.integration.helpers import SteadyFunding, Terminal
 
 pytestmark = pytest.mark.xdist_group("moto")
 

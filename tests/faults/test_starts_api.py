@@ -23,8 +23,8 @@ from dnbot.domain.kill_switch import KillSwitch
 from dnbot.domain.positions import PositionStatus
 from dnbot.local.system import LocalSystem
 from dnbot.services.tick import FUNDING_HISTORY_HOURS, tick_context
-from tests.faults.helpers import SimUser, SteadyFunding
-from tests.integration.helpers import Terminal
+from tests.faults.helpers import SimUser
+from tests.integration.helpers import SteadyFunding, Terminal
 
 pytestmark = pytest.mark.xdist_group("moto")
 

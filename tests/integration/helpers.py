@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -77,3 +78,19 @@ def log_in(system: LocalSystem, terminal: Terminal, email: str) -> Client:
     reply = http.post("/api/v1/auth/email/verify", json={"email": email, "code": terminal.login_code(email)})
     assert reply.status_code == 200, reply.text
     return Client(http, reply.json()["csrf_token"])
+
+
+class SteadyFunding:
+    """Hyperliquid's own quote (prices; the adapter or the replayed markets it wraps) with funding held at one rate."""
+
+    def __init__(self, inner: Any, rate_hourly: Decimal) -> None:
+        self._inner, self._rate = inner, rate_hourly
+
+    def sol_funding(self) -> Any:
+        return replace(self._inner.sol_funding(), funding_hourly=self._rate, predicted_funding_hourly=self._rate)
+
+    def funding_history_hourly(self, hours: int) -> list[Decimal]:
+        return [self._rate] * hours
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)

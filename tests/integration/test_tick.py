@@ -4,7 +4,7 @@ holds (saying why) when it does not, and closes everything on the kill switch's 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from decimal import Decimal
 
 import pytest
@@ -13,26 +13,11 @@ from dnbot.domain.kill_switch import KillSwitch
 from dnbot.domain.positions import PositionStatus
 from dnbot.local.system import LocalSystem
 from dnbot.services.tick import FUNDING_HISTORY_HOURS, tick_context
-from tests.integration.helpers import Client, Terminal, log_in
+from tests.integration.helpers import Client, SteadyFunding, Terminal, log_in
 
 pytestmark = pytest.mark.xdist_group("moto")
 
 RICH_FUNDING_HOURLY = Decimal("0.0003")  # 263%/yr: the short earns well every hour, past the round trip
-
-
-class SteadyFunding:
-    """Hyperliquid funding held at one rate, wrapping the replayed quote for prices."""
-
-    def __init__(self, inner: object, rate_hourly: Decimal) -> None:
-        self._inner = inner
-        self._rate = rate_hourly
-
-    def sol_funding(self):  # type: ignore[no-untyped-def]
-        quote = self._inner.sol_funding()  # type: ignore[attr-defined]
-        return replace(quote, funding_hourly=self._rate, predicted_funding_hourly=self._rate)
-
-    def funding_history_hourly(self, hours: int) -> list[Decimal]:
-        return [self._rate] * hours
 
 
 @pytest.fixture(scope="module")
