@@ -10,9 +10,9 @@ built frontend/dist (`make frontend`).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import aws_cdk as cdk
 import build_layers
@@ -807,7 +807,8 @@ class DnbotStack(cdk.Stack):
               f"more than {API_5XX_ALARM_PERCENT}% of API requests failed with 5xx")
         self.operations_dashboard = self._operations_dashboard(custom, api_5xx)
 
-    def _operations_dashboard(self, custom: Any, api_5xx: cloudwatch.IMetric) -> cloudwatch.Dashboard:
+    def _operations_dashboard(self, custom: Callable[..., cloudwatch.Metric],
+                              api_5xx: cloudwatch.IMetric) -> cloudwatch.Dashboard:
         one_day = cdk.Duration.days(1)
         dashboard = cloudwatch.Dashboard(self, "OperationsDashboard", dashboard_name=f"{self.stack_name}-operations",
                                          default_interval=cdk.Duration.hours(6))
