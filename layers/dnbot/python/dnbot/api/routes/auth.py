@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from dnbot.api.deps import SESSION_COOKIE, RuntimeDep, UserDep, session_cookie
+from dnbot.api.deps import RuntimeDep, UserDep, session_cookie
 from dnbot.api.edge import client_address
 from dnbot.api.schemas import (
     EmailStartRequest,
@@ -13,7 +13,7 @@ from dnbot.api.schemas import (
     StatusMessage,
     UserOut,
 )
-from dnbot.services.auth import LoginResult
+from dnbot.services.auth import SESSION_COOKIE, LoginResult
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
