@@ -68,6 +68,9 @@ class _Info:
         assert body["type"] == "userFills"
         return self.rows
 
+    def user_fills(self, address: str, *, reuse: bool = False) -> Any:
+        return self.post({"type": "userFills", "user": address})
+
     def sol_position_size(self, address: str) -> Decimal:
         return D("-6.25")
 

@@ -76,6 +76,9 @@ class PagedInfo:
         rows = [p for p in self.payments if int(str(p["time"])) >= start and (end is None or p["time"] <= end)]
         return rows[:500]
 
+    def user_fills(self, address: str, *, reuse: bool = False) -> object:
+        return self.post({"type": "userFills", "user": address})
+
 
 def test_every_hourly_payment_is_split_even_past_one_page_of_the_venue() -> None:
     from datetime import UTC, datetime
