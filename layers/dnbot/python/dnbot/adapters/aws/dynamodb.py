@@ -271,9 +271,9 @@ class DynamoStateStore:
         return None if item is None else snapshot_from_item(item)
 
     def recent_snapshots(self, since: datetime) -> list[RatesSnapshot]:
-        response = self._table.query(
-            KeyConditionExpression=Key("pk").eq("RATES") & Key("sk").between(f"AT#{_iso(since)}", "AT#~"))
-        return [snapshot_from_item(i) for i in response.get("Items", [])]
+        """Every snapshot polled since `since`, oldest first (every page: one Query answers at most 1 MB)."""
+        condition = Key("pk").eq("RATES") & Key("sk").between(f"AT#{_iso(since)}", "AT#~")
+        return [snapshot_from_item(i) for i in query_all(self._table, KeyConditionExpression=condition)]
 
     def hourly_snapshots(self, since: datetime) -> list[RatesSnapshot]:
         """The last snapshot polled in each hour from the hour of `since` on, oldest first (every page)."""
@@ -358,9 +358,9 @@ class DynamoStateStore:
         return saved
 
     def list_positions(self, user_id: str) -> list[Position]:
-        response = self._table.query(
-            KeyConditionExpression=Key("pk").eq(f"USER#{user_id}") & Key("sk").begins_with("POSITION#"))
-        positions = [position_from_item(i) for i in response.get("Items", [])]
+        """Every position of the user, newest first (every page: one Query answers at most 1 MB)."""
+        condition = Key("pk").eq(f"USER#{user_id}") & Key("sk").begins_with("POSITION#")
+        positions = [position_from_item(i) for i in query_all(self._table, KeyConditionExpression=condition)]
         return sorted(positions, key=lambda p: p.created_at, reverse=True)
 
     def positions_with_status(self, status: PositionStatus) -> list[Position]:

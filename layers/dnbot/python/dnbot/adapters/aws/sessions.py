@@ -17,6 +17,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
@@ -205,8 +206,9 @@ class DynamoAuditTrail:
         self._table.put_item(Item=item)
 
     def entries(self, day: str, limit: int = 200) -> list[dict[str, Any]]:
-        """The day's entries (UTC, yyyy-mm-dd), newest first."""
-        response = self._table.query(KeyConditionExpression=Key("pk").eq(f"AUDIT#{day}"), ScanIndexForward=False,
-                                     Limit=limit)
+        """The day's newest `limit` entries (UTC, yyyy-mm-dd), newest first: page after page until `limit`, as a
+        Query may stop at 1 MB before its Limit."""
+        items = islice(query_all(self._table, KeyConditionExpression=Key("pk").eq(f"AUDIT#{day}"),
+                                 ScanIndexForward=False, Limit=limit), limit)
         return [{"at": i["at"], "action": i["action"], "user_id": i.get("user_id"), "client": i["client"],
-                 "detail": dict(i.get("detail", {}))} for i in response.get("Items", [])]
+                 "detail": dict(i.get("detail", {}))} for i in items]

@@ -12,6 +12,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
+from dnbot.adapters.aws.paging import query_all
 from dnbot.services.withdrawals import Withdrawal, WithdrawalStatus
 
 
@@ -58,9 +59,10 @@ class DynamoWithdrawalStore:
         return True
 
     def list_withdrawals(self, user_id: str) -> list[Withdrawal]:
-        response = self._table.query(
-            KeyConditionExpression=Key("pk").eq(f"USER#{user_id}") & Key("sk").begins_with("WITHDRAWAL#"))
-        return sorted((_withdrawal(i) for i in response.get("Items", [])), key=lambda w: w.created_at, reverse=True)
+        """Every withdrawal of the user, newest first (every page: one Query answers at most 1 MB)."""
+        condition = Key("pk").eq(f"USER#{user_id}") & Key("sk").begins_with("WITHDRAWAL#")
+        return sorted((_withdrawal(i) for i in query_all(self._table, KeyConditionExpression=condition)),
+                      key=lambda w: w.created_at, reverse=True)
 
 
 class StepFunctionsWithdrawals:
