@@ -81,7 +81,9 @@ class Grants:
     table: bool = True
     read_kill_switch: bool = False
     write_kill_switch: bool = False  # only the API's emergency stop
-    start_workflows: bool = False
+    # The state machines (resources.STATE_MACHINES names) it starts: states:StartExecution on those only, and their
+    # ARNs in its environment (STATE_MACHINE_ARN_ENV); no other function learns them.
+    start_workflows: frozenset[str] = frozenset()
     envelope_crypto: bool = False  # kms:Decrypt + kms:GenerateDataKey on the envelope key
     privy_sign: bool = False  # kms:Sign on the Privy authorization key
     privy_public_key: bool = False  # kms:GetPublicKey on it: the owner key new Privy wallets are created with
@@ -97,17 +99,21 @@ class Grants:
 # Keyed by FunctionSpec.name; a name in resources.FUNCTIONS without an entry fails synthesis, so a new function
 # cannot ship with grants nobody decided on.
 FUNCTION_GRANTS: dict[str, Grants] = {
-    # The API reads the kill switch for /status, flips it for the emergency stop, starts open/close workflows,
-    # and verifies Privy access tokens (app id + verification key from the Privy secret).
-    # and creates a new user's Privy wallets at first login (owned by the authorization key: its public half).
-    "api": Grants(read_kill_switch=True, write_kill_switch=True, start_workflows=True, privy_secret=True,
+    # The API reads the kill switch for /status, flips it for the emergency stop, starts a user's open and close
+    # (services/positions.py) and a confirmed withdrawal (services/withdrawals.py), never a rebalance; verifies
+    # Privy access tokens (app id + verification key from the Privy secret) and creates a new user's Privy wallets
+    # at first login (owned by the authorization key: its public half).
+    "api": Grants(read_kill_switch=True, write_kill_switch=True,
+                  start_workflows=frozenset({"open_position", "close_position", "withdraw"}), privy_secret=True,
                   privy_public_key=True, sessions=True, send_notifications=True),
     "rates_poller": Grants(),
     # The tick reads the kill switch once and hands the users to the workers through the fan-out queue; the
     # workers decide per user, start the workflows, and enqueue the next page of users.
     "strategy_tick": Grants(read_kill_switch=True, send_user_queue=True),
-    # A Rebalance decision only STARTS the rebalance workflow: the worker signs nothing.
-    "strategy_worker": Grants(start_workflows=True, send_user_queue=True),
+    # The worker starts opens and closes (through services/positions.py) and, on a Rebalance decision, the
+    # rebalance workflow; never a withdrawal. It only STARTS them: the worker signs nothing.
+    "strategy_worker": Grants(start_workflows=frozenset({"open_position", "close_position", "rebalance_position"}),
+                              send_user_queue=True),
     # The trading steps decrypt agent-wallet keys and sign Privy wallet-API requests (opens, closes, in-place
     # rebalances); a rebalance that cannot be done asks the workers for its close through the fan-out queue (the
     # steps cannot start workflows: the state machines invoke them).
@@ -128,6 +134,14 @@ FUNCTION_GRANTS: dict[str, Grants] = {
     "deposit_sweep": Grants(privy_sign=True, privy_public_key=True, privy_secret=True),
     # The notifier reads the user's saved webhook (table) and POSTs to it; nothing else.
     "notifier": Grants(),
+}
+
+# The environment variable a starter reads each state machine's ARN from (settings.py).
+STATE_MACHINE_ARN_ENV = {
+    "open_position": resources.ENV_OPEN_STATE_MACHINE_ARN,
+    "close_position": resources.ENV_CLOSE_STATE_MACHINE_ARN,
+    "rebalance_position": resources.ENV_REBALANCE_STATE_MACHINE_ARN,
+    "withdraw": resources.ENV_WITHDRAW_STATE_MACHINE_ARN,
 }
 
 # SnapStart (docs/performance.md): the functions whose cold start someone waits for, the API (a user) and the
@@ -182,6 +196,9 @@ class DnbotStackInputs:
         for spec in resources.FUNCTIONS:
             if spec.name not in FUNCTION_GRANTS:
                 problems.append(f"function {spec.name!r} has no entry in FUNCTION_GRANTS (infra/dnbot_stack.py)")
+            elif unknown := FUNCTION_GRANTS[spec.name].start_workflows - STATE_MACHINE_ARN_ENV.keys():
+                problems.append(f"function {spec.name!r} starts unknown state machines {sorted(unknown)} "
+                                "(FUNCTION_GRANTS, STATE_MACHINE_ARN_ENV)")
             if not (self.functions_root / spec.name / "handler.py").is_file():
                 problems.append(f"Lambda code missing: {self.functions_root / spec.name / 'handler.py'}")
         for name in sorted({spec.layer for spec in resources.FUNCTIONS}):
@@ -417,7 +434,6 @@ class DnbotStack(cdk.Stack):
         return queues
 
     def _wire_functions(self) -> None:
-        starters = list(self.state_machines.values())
         self.work_queues = self._work_queues()
         for name, fn in self.functions.items():
             grants = FUNCTION_GRANTS[name]
@@ -462,19 +478,12 @@ class DnbotStack(cdk.Stack):
                 topic = self._alerts_topic()
                 topic.grant_publish(fn)
                 fn.add_environment(resources.ENV_ALERTS_TOPIC_ARN, topic.topic_arn)
-            if grants.start_workflows:
-                for machine in starters:
-                    machine.grant_start_execution(fn)
-                # Only starters learn the ARNs: the workflows invoke position_steps, so giving it their ARNs
-                # would make a dependency cycle (and it has no use for them).
-                fn.add_environment(resources.ENV_OPEN_STATE_MACHINE_ARN,
-                                   self.state_machines["open_position"].state_machine_arn)
-                fn.add_environment(resources.ENV_CLOSE_STATE_MACHINE_ARN,
-                                   self.state_machines["close_position"].state_machine_arn)
-                fn.add_environment(resources.ENV_WITHDRAW_STATE_MACHINE_ARN,
-                                   self.state_machines["withdraw"].state_machine_arn)
-                fn.add_environment(resources.ENV_REBALANCE_STATE_MACHINE_ARN,
-                                   self.state_machines["rebalance_position"].state_machine_arn)
+            # Only a machine's starters learn its ARN: the workflows invoke position_steps, so giving it their
+            # ARNs would make a dependency cycle (and it has no use for them).
+            for machine_name in sorted(grants.start_workflows):
+                machine = self.state_machines[machine_name]
+                machine.grant_start_execution(fn)
+                fn.add_environment(STATE_MACHINE_ARN_ENV[machine_name], machine.state_machine_arn)
 
         self.stream_consumer_name = WS_BROADCAST_FUNCTION
         broadcast = self.functions[WS_BROADCAST_FUNCTION]

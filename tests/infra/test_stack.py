@@ -258,14 +258,11 @@ def test_environment_wires_the_real_resources(synth: Synth) -> None:
         assert resources.ENV_WEBSOCKET_ENDPOINT in env
         assert env["POWERTOOLS_SERVICE_NAME"] == "dnbot"
         assert "POWERTOOLS_METRICS_NAMESPACE" in env
-    for name in ("api", "strategy_worker"):
-        env = synth.function(name)["Properties"]["Environment"]["Variables"]
-        assert env[resources.ENV_OPEN_STATE_MACHINE_ARN] == {
-            "Ref": synth.logical_id(s.state_machines["open_position"])}
-        assert env[resources.ENV_CLOSE_STATE_MACHINE_ARN] == {
-            "Ref": synth.logical_id(s.state_machines["close_position"])}
-        assert env[resources.ENV_REBALANCE_STATE_MACHINE_ARN] == {
-            "Ref": synth.logical_id(s.state_machines["rebalance_position"])}
+    for spec in resources.FUNCTIONS:  # a state machine's ARN only where it is started (STARTS)
+        env = synth.function(spec.name)["Properties"]["Environment"]["Variables"]
+        wired = {machine: env[variable] for machine, variable in MACHINE_ARN_ENV.items() if variable in env}
+        assert wired == {machine: {"Ref": synth.logical_id(s.state_machines[machine])}
+                         for machine in STARTS.get(spec.name, set())}, spec.name
     api_env = synth.function("api")["Properties"]["Environment"]["Variables"]
     assert json.loads(api_env[resources.ENV_ADMIN_EMAILS]) == [ADMIN_EMAIL]
     broadcast_env = synth.function("ws_broadcast")["Properties"]["Environment"]["Variables"]
@@ -524,6 +521,44 @@ def test_the_reconciler_fans_out_through_its_own_queue_which_it_consumes(synth: 
 
 
 # --- least privilege -------------------------------------------------------------------------------------------
+
+# Who starts which workflow, read off the code paths: the API starts a user's open and close (routes/positions ->
+# services/positions) and a confirmed withdrawal (routes/withdrawals -> services/withdrawals); the strategy worker
+# starts opens and closes (services/tick -> services/positions) and rebalances (services/tick -> the runtime's
+# workflows). Nothing else starts one: the state machines invoke position_steps.
+STARTS: dict[str, set[str]] = {
+    "api": {"open_position", "close_position", "withdraw"},
+    "strategy_worker": {"open_position", "close_position", "rebalance_position"},
+}
+MACHINE_ARN_ENV = {  # settings.py reads each machine's ARN from
+    "open_position": resources.ENV_OPEN_STATE_MACHINE_ARN,
+    "close_position": resources.ENV_CLOSE_STATE_MACHINE_ARN,
+    "rebalance_position": resources.ENV_REBALANCE_STATE_MACHINE_ARN,
+    "withdraw": resources.ENV_WITHDRAW_STATE_MACHINE_ARN,
+}
+
+
+def _resources_of(synth: Synth, name: str, action: str) -> list[Any]:
+    return [resource for statement in synth.role_statements(name) if statement["Effect"] == "Allow"
+            and action in _as_list(statement["Action"]) for resource in _as_list(statement["Resource"])]
+
+
+def test_each_function_may_start_exactly_the_workflows_it_starts(synth: Synth) -> None:
+    assert set(MACHINE_ARN_ENV) == {spec.name for spec in resources.STATE_MACHINES}
+    for spec in resources.FUNCTIONS:
+        started = _resources_of(synth, spec.name, "states:StartExecution")
+        expected = [{"Ref": synth.logical_id(synth.stack.state_machines[machine])}
+                    for machine in STARTS.get(spec.name, set())]
+        assert sorted(map(json.dumps, started)) == sorted(map(json.dumps, expected)), spec.name
+
+
+def test_a_grant_to_start_an_unknown_state_machine_fails_synthesis(tmp_path: Path, synth: Synth,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    wrong = dnbot_stack.Grants(start_workflows=frozenset({"open_position", "opne_position"}))
+    monkeypatch.setitem(dnbot_stack.FUNCTION_GRANTS, "strategy_worker", wrong)
+    with pytest.raises(ValueError, match=r"'strategy_worker' starts unknown state machines \['opne_position'\]"):
+        _inputs(tmp_path, synth).validate()
+
 
 def _holders(synth: Synth, action: str) -> set[str]:
     return {spec.name for spec in resources.FUNCTIONS if action in synth.actions(spec.name)}
