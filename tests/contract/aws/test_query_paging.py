@@ -16,7 +16,7 @@ from dnbot.adapters.aws.withdrawals import DynamoWithdrawalStore
 from dnbot.domain.assets import Asset, Protocol
 from dnbot.domain.positions import Position, PositionStatus
 from dnbot.domain.rates import FundingQuote, RatesSnapshot
-from dnbot.services.withdrawals import Withdrawal
+from dnbot.domain.withdrawals import Withdrawal
 from tests.contract.aws.test_dynamodb_store import T0, Clock, moto_table
 
 PAGE = 2  # items per Query page in these tests: five records take three pages

@@ -11,7 +11,7 @@ from moto import mock_aws
 from moto.backends import get_backend
 
 from dnbot.adapters.aws.withdrawals import SesCodeSender
-from dnbot.services.withdrawals import Withdrawal
+from dnbot.domain.withdrawals import Withdrawal
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
@@ -13,6 +13,7 @@ from dnbot.domain.positions import Job
 from dnbot.domain.presets import ExitRules, Preset, UserSettings
 from dnbot.domain.rates import RatesSnapshot
 from dnbot.domain.strategy import Candidate
+from dnbot.domain.withdrawals import Withdrawal
 from dnbot.ports import Balances, UserRecord
 
 # Digit limits of every numeric input (DynamoDB keeps 38 significant digits; nothing here needs more than these).
@@ -158,7 +159,7 @@ class WithdrawalOut(BaseModel):
     source: str = "solana"
 
     @classmethod
-    def build(cls, w: Any) -> WithdrawalOut:
+    def build(cls, w: Withdrawal) -> WithdrawalOut:
         return cls(withdrawal_id=w.withdrawal_id, status=w.status, asset=w.asset, amount=w.amount, to=w.to,
                    created_at=w.created_at, signature=w.signature, error=w.error, source=w.source)
 

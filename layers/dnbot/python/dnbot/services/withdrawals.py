@@ -17,19 +17,16 @@ import hmac
 import secrets
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from dnbot.domain.positions import PositionStatus
+from dnbot.domain.withdrawals import Withdrawal, WithdrawalAsset, WithdrawalSource, WithdrawalStatus
 from dnbot.ports import ActivityLog, BalanceReader, Clock, PositionStore, UserRecord, UserStore, VenueRejected
 from dnbot.services.auth import AuditTrail, RateLimiter, limit
 from dnbot.services.errors import Conflict, NotFound, ServiceError, Unauthorized, Unavailable
-
-WithdrawalAsset = Literal["USDC", "SOL"]
-WithdrawalSource = Literal["solana", "hyperliquid"]  # the user's Solana wallet, or their Hyperliquid account
-WithdrawalStatus = Literal["confirm_by_email", "approved", "sending", "sent", "failed", "expired"]
 
 CODE_LIFETIME = timedelta(minutes=10)
 MAX_CODE_CHECKS = 5
@@ -37,22 +34,6 @@ WITHDRAWALS_PER_USER_PER_HOUR = 10
 SOL_FEE_RESERVE = Decimal("0.01")  # SOL kept for transaction fees: a SOL withdrawal cannot drain the wallet
 HYPERLIQUID_FEE_USDC = Decimal(1)  # kept by Hyperliquid's bridge on every withdrawal
 MIN_AMOUNT = {"USDC": Decimal("0.01"), "SOL": Decimal("0.000001")}
-
-
-@dataclass(frozen=True, slots=True)
-class Withdrawal:
-    withdrawal_id: str
-    user_id: str
-    asset: WithdrawalAsset
-    amount: Decimal
-    to: str
-    status: WithdrawalStatus
-    created_at: datetime
-    updated_at: datetime
-    signature: str | None = None
-    signed_transaction: str | None = None  # stored before sending: a retry resends it, never a new payment
-    error: str | None = None
-    source: WithdrawalSource = "solana"
 
 
 class WithdrawalStore(Protocol):

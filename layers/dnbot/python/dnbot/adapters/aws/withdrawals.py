@@ -13,7 +13,7 @@ from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from dnbot.adapters.aws.paging import query_all
-from dnbot.services.withdrawals import Withdrawal, WithdrawalStatus
+from dnbot.domain.withdrawals import Withdrawal, WithdrawalStatus
 
 
 def _item(w: Withdrawal) -> dict[str, Any]:
