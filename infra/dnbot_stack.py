@@ -143,6 +143,10 @@ STATE_MACHINE_ARN_ENV = {
     "rebalance_position": resources.ENV_REBALANCE_STATE_MACHINE_ARN,
     "withdraw": resources.ENV_WITHDRAW_STATE_MACHINE_ARN,
 }
+# The machines whose starter reads an execution back (adapters/aws/stepfunctions.py): a start refused as
+# ExecutionAlreadyExists describes that execution (still running? whose close is it?), so their starters also get
+# states:DescribeExecution on those machines' executions. The withdrawal starter never reads one back.
+READ_BACK_EXECUTIONS = frozenset({"open_position", "close_position", "rebalance_position"})
 
 # SnapStart (docs/performance.md): the functions whose cold start someone waits for, the API (a user) and the
 # trading steps (a half-open position). Lambda snapshots each published version after init; API Gateway and the
@@ -483,6 +487,8 @@ class DnbotStack(cdk.Stack):
             for machine_name in sorted(grants.start_workflows):
                 machine = self.state_machines[machine_name]
                 machine.grant_start_execution(fn)
+                if machine_name in READ_BACK_EXECUTIONS:
+                    machine.grant_execution(fn, "states:DescribeExecution")
                 fn.add_environment(STATE_MACHINE_ARN_ENV[machine_name], machine.state_machine_arn)
 
         self.stream_consumer_name = WS_BROADCAST_FUNCTION

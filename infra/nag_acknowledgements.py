@@ -6,6 +6,7 @@ cdk-nag 3 reports through CDK's policy-validation framework, and an acknowledgem
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 import aws_cdk as cdk
@@ -44,7 +45,8 @@ def _pseudo(stack: cdk.Stack) -> tuple[str, str, str]:
 
 
 def acknowledge(stack: DnbotStack) -> None:
-    from dnbot_stack import FUNCTION_GRANTS  # the module that calls this one (imported, not a cycle at load)
+    # the module that calls this one (imported, not a cycle at load)
+    from dnbot_stack import FUNCTION_GRANTS, READ_BACK_EXECUTIONS
 
     partition, region, account = _pseudo(stack)
     table_index = f"AwsSolutions-IAM5[Resource::<{_token(stack, stack.table)}.Arn>/index/*]"
@@ -67,6 +69,15 @@ def acknowledge(stack: DnbotStack) -> None:
             _ack(role, f"AwsSolutions-IAM5[Resource::<{_token(stack, stack.sessions_table)}.Arn>/index/*]",
                  "Read/write on the sessions table includes its own GSI (gsi1: a user's sessions, to log out "
                  "everywhere); the wildcard is only over this table's indexes")
+        for machine_name in sorted(FUNCTION_GRANTS[spec.name].start_workflows & READ_BACK_EXECUTIONS):
+            # CDK's grant_execution: arn:...:execution:<the machine's name, split out of its ARN>:*
+            machine_name_token = json.dumps({"Fn::Select": [6, {"Fn::Split": [":", {
+                "Ref": _token(stack, stack.state_machines[machine_name])}]}]}, separators=(",", ":"))
+            _ack(role, f"AwsSolutions-IAM5[Resource::arn:{partition}:states:{region}:{account}:execution:"
+                       f"{machine_name_token}:*]",
+                 "states:DescribeExecution on this one state machine's executions, whose names are made at run "
+                 "time (open-/close-/rebalance-<position id>): a start refused as already running reads that "
+                 "execution back")
 
     broadcast_role = stack.functions["ws_broadcast"].role
     assert broadcast_role is not None
