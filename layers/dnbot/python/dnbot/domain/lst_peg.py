@@ -1,16 +1,20 @@
 """An LST's peg before an open: its market LST/SOL rate at Asgard against its fair (redemption) rate.
 
 The breaker on an open position (domain.risk, `max_depeg`) takes the rate the long paid at its open as the fair
-rate. A new open has no such rate, so it takes the best rate Asgard quoted over the lookback the caller reads,
-each grown by the staking APY since: a redemption rate only grows, at the staking yield, so a market rate under
-that is the market discounting the LST. The depeg itself is the breaker's reading (`risk.lst_depeg`), from one
-venue's prices (Asgard's LST and SOL), so a SOL move cancels out. A discount older than the lookback, or older
-than the first prices polled, is not seen: the check then lets the open through, like a missing reading.
+rate. A new open has no such rate, so it takes the best rate Asgard quoted over the lookback the caller reads
+(`PegQuote`s: the poller keeps each LST's best rate of every hour), each grown by the staking APY since: a
+redemption rate only grows, at the staking yield, so a market rate under that is the market discounting the LST.
+The depeg itself is the breaker's reading (`risk.lst_depeg`), from one venue's prices (Asgard's LST and SOL), so a
+SOL move cancels out. A discount older than the lookback, or older than the first prices polled, is not seen: the
+check then lets the open through, like a missing reading.
+
+Two callers, one reference: the open's preflight refuses a depegged LST (services.preflight_checks), and the
+strategy tick leaves its markets out of what a user may open (services.tick, `depegged_lsts`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -22,6 +26,16 @@ from dnbot.domain.risk import lst_depeg
 ONE = Decimal(1)
 ZERO = Decimal(0)
 SECONDS_PER_HOUR = Decimal(3600)
+
+
+@dataclass(frozen=True, slots=True)
+class PegQuote:
+    """One LST's market rate at Asgard at one moment: what its fair rate is taken from."""
+
+    asset: Asset
+    at: datetime
+    sol_rate: Decimal  # SOL per LST: its price at Asgard / SOL's price there
+    staking_apy: Decimal  # its staking yield then, which grows the rate from `at` on
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,32 +53,48 @@ def _priced(snapshot: RatesSnapshot, asset: Asset) -> LendingMarket | None:
     return next((m for m in snapshot.markets if m.asset is asset and m.price_usd and m.price_usd > ZERO), None)
 
 
-def fair_lst_sol_rate(asset: Asset, snapshots: Iterable[RatesSnapshot], now: datetime) -> Decimal | None:
-    """The highest LST/SOL rate these snapshots quoted, each grown by its staking APY up to `now`."""
-    best: Decimal | None = None
-    for snapshot in snapshots:
+def peg_quotes(snapshot: RatesSnapshot) -> tuple[PegQuote, ...]:
+    """Each LST's rate in this snapshot (one per asset; none where Asgard's prices are missing)."""
+    quotes: list[PegQuote] = []
+    for asset in dict.fromkeys(m.asset for m in snapshot.markets if m.asset.is_lst):
         market = _priced(snapshot, asset)
-        if market is None or market.price_usd is None:
+        if market is not None and market.price_usd is not None:
+            quotes.append(PegQuote(asset, snapshot.at, market.price_usd / snapshot.sol_price_usd,
+                                   market.staking_apy))
+    return tuple(quotes)
+
+
+def fair_lst_sol_rate(asset: Asset, quotes: Iterable[PegQuote], now: datetime) -> Decimal | None:
+    """The highest LST/SOL rate among these quotes of `asset`, each grown by its staking APY up to `now`."""
+    best: Decimal | None = None
+    for quote in quotes:
+        if quote.asset is not asset or quote.sol_rate <= ZERO:
             continue
-        hours = max(ZERO, Decimal((now - snapshot.at).total_seconds()) / SECONDS_PER_HOUR)
-        grown = market.price_usd / snapshot.sol_price_usd * (ONE + market.staking_apy * hours / HOURS_PER_YEAR)
+        hours = max(ZERO, Decimal((now - quote.at).total_seconds()) / SECONDS_PER_HOUR)
+        grown = quote.sol_rate * (ONE + quote.staking_apy * hours / HOURS_PER_YEAR)
         best = grown if best is None else max(best, grown)
     return best
 
 
-def lst_peg(asset: Asset, latest: RatesSnapshot, history: Iterable[RatesSnapshot]) -> PegReading | None:
-    """The LST's depeg in `latest` against its fair rate from `history` (and `latest`); None for SOL, or when
-    Asgard's prices are missing (nothing to compare)."""
+def fair_lst_sol_rates(quotes: Iterable[PegQuote], now: datetime) -> dict[Asset, Decimal]:
+    """`fair_lst_sol_rate` of every LST these quotes cover."""
+    listed = list(quotes)
+    fair = {asset: fair_lst_sol_rate(asset, listed, now) for asset in dict.fromkeys(q.asset for q in listed)}
+    return {asset: rate for asset, rate in fair.items() if rate is not None}
+
+
+def lst_peg(asset: Asset, latest: RatesSnapshot, fair_rate: Decimal | None) -> PegReading | None:
+    """The LST's depeg in `latest` against `fair_rate` (its fair rate at about `latest.at`: `fair_lst_sol_rate`;
+    `latest`'s own rate if higher, or if there is none); None for SOL, or when Asgard's prices are missing
+    (nothing to compare)."""
     if not asset.is_lst:
         return None
     market = _priced(latest, asset)
     if market is None or market.price_usd is None:
         return None
-    fair = fair_lst_sol_rate(asset, [*history, latest], latest.at)
-    if fair is None or fair <= ZERO:
-        return None
-    return PegReading(asset, market.price_usd / latest.sol_price_usd, fair,
-                      lst_depeg(market.price_usd, latest.sol_price_usd, fair))
+    market_rate = market.price_usd / latest.sol_price_usd
+    fair = market_rate if fair_rate is None else max(fair_rate, market_rate)
+    return PegReading(asset, market_rate, fair, lst_depeg(market.price_usd, latest.sol_price_usd, fair))
 
 
 def depeg_refusal(reading: PegReading | None, max_depeg: Decimal) -> str | None:
@@ -74,3 +104,14 @@ def depeg_refusal(reading: PegReading | None, max_depeg: Decimal) -> str | None:
     return (f"{reading.asset.value} trades {reading.depeg:.2%} below its fair SOL value (Asgard "
             f"{reading.market_rate:.6f} SOL against {reading.fair_rate:.6f}), over the {max_depeg:.2%} depeg limit "
             "of your preset: no new position in it until it recovers")
+
+
+def depegged_lsts(snapshot: RatesSnapshot, fair_rates: Mapping[Asset, Decimal],
+                  max_depeg: Decimal) -> dict[Asset, str]:
+    """Every LST in `snapshot` depegged past `max_depeg` against `fair_rates`, with the preflight's refusal."""
+    refused: dict[Asset, str] = {}
+    for asset in dict.fromkeys(m.asset for m in snapshot.markets if m.asset.is_lst):
+        reason = depeg_refusal(lst_peg(asset, snapshot, fair_rates.get(asset)), max_depeg)
+        if reason is not None:
+            refused[asset] = reason
+    return refused

@@ -2,7 +2,9 @@
 price consensus (services/position_steps.py, PositionSteps.preflight).
 
 `lst_depeg_refusal`: an LST whose market rate at Asgard is below its fair SOL value by more than the user's
-`max_depeg` would trip the breaker that closes it (domain.risk): it is not opened (domain.lst_peg).
+`max_depeg` would trip the breaker that closes it (domain.risk): it is not opened (domain.lst_peg). The fair
+rates come from `lst_fair_sol_rates`, which the strategy tick also reads (once a tick) to leave a depegged LST out
+of what its users may open.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from dnbot.domain.lst_peg import depeg_refusal, lst_peg
+from dnbot.domain.assets import Asset
+from dnbot.domain.lst_peg import depeg_refusal, fair_lst_sol_rates, lst_peg, peg_quotes
 from dnbot.domain.positions import Position
 from dnbot.domain.presets import UserSettings
 from dnbot.domain.rates import RatesSnapshot
@@ -27,11 +30,19 @@ def _max_depeg(user_id: str, users: UserStore | None) -> Decimal:
     return settings.exits.max_depeg
 
 
+def lst_fair_sol_rates(rates: RatesStore, latest: RatesSnapshot) -> dict[Asset, Decimal]:
+    """Each LST's fair SOL rate at `latest.at`: the best rate of the last `DEPEG_LOOKBACK`'s stored hourly
+    snapshots (and `latest`'s), grown by the staking APY since."""
+    quotes = [quote for snapshot in rates.hourly_snapshots(latest.at - DEPEG_LOOKBACK)
+              for quote in peg_quotes(snapshot)]
+    return fair_lst_sol_rates([*quotes, *peg_quotes(latest)], latest.at)
+
+
 def lst_depeg_refusal(position: Position, snapshot: RatesSnapshot, rates: RatesStore,
                       users: UserStore | None) -> str | None:
     """Why this open must stop now (its LST is depegged past the user's limit), or None (SOL, a healthy LST, or
     no prices to tell). `snapshot` is the fresh one the preflight already checked."""
     if not position.asset.is_lst:
         return None
-    reading = lst_peg(position.asset, snapshot, rates.hourly_snapshots(snapshot.at - DEPEG_LOOKBACK))
+    reading = lst_peg(position.asset, snapshot, lst_fair_sol_rates(rates, snapshot).get(position.asset))
     return depeg_refusal(reading, _max_depeg(position.user_id, users))

@@ -2,8 +2,9 @@
 bar, for every running user, with a bounded amount of work per Lambda invocation however many users there are.
 
 - The tick reads the kill switch, the rates snapshot and the funding history ONCE, and enqueues one message: the
-  first page of running users, with that context. Under the kill switch's close-all it enqueues the first page of
-  open positions instead (close-all reaches paused users too).
+  first page of running users, with that context (and each LST's fair SOL rate, the open preflight's peg
+  reference: a user's message leaves out the LSTs depegged past that user's `max_depeg`). Under the kill
+  switch's close-all it enqueues the first page of open positions instead (close-all reaches paused users too).
 - A worker (functions/strategy_worker, SQS, partial batch failures, a dead-letter queue) takes each message:
   a page message reads one page (USERS_PER_PAGE), enqueues one message per user or position (SendMessageBatch,
   ten a call) and the next page; a user message runs `dnbot.domain.strategy.decide_for_user` (the same function
@@ -22,7 +23,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from dnbot.domain.assets import Asset
 from dnbot.domain.kill_switch import KillSwitch
+from dnbot.domain.lst_peg import depegged_lsts
 from dnbot.domain.positions import Position, PositionStatus, reserved_capital_usd
 from dnbot.domain.presets import UserSettings
 from dnbot.domain.rates import RatesSnapshot
@@ -46,6 +49,7 @@ from dnbot.ports import (
     WorkQueue,
 )
 from dnbot.services.positions import OpenInFlight, PositionService
+from dnbot.services.preflight_checks import lst_fair_sol_rates
 from dnbot.services.rates import (
     StrategyHistory,
     markets_from_json,
@@ -86,6 +90,7 @@ class WorkerOutcome:
     opened: list[str] = field(default_factory=list)  # job ids
     closed: list[str] = field(default_factory=list)
     held: str | None = None  # why nothing opened
+    left_out: dict[str, str] = field(default_factory=dict)  # LST -> why the user may not open it (its depeg)
     rebalanced: dict[str, str] = field(default_factory=dict)  # position id -> the rebalance execution started
 
 
@@ -123,24 +128,33 @@ class StrategyTick:
             logger.exception("stored rates history unavailable")
             report.errors["rates_history"] = f"{type(error).__name__}: {error}"
             stored = StrategyHistory([], ())
-        context = tick_context(switch, snapshot, history, self._clock.now(), stored)
+        try:
+            fair = lst_fair_sol_rates(self._rates, snapshot)
+        except Exception as error:  # the open's preflight still refuses a depegged LST
+            logger.exception("LST peg reference unavailable")
+            report.errors["lst_peg"] = f"{type(error).__name__}: {error}"
+            fair = {}
+        context = tick_context(switch, snapshot, history, self._clock.now(), stored, fair)
         self._queue.send_batch([{"kind": "users_page", "cursor": None, "context": context}])
         report.enqueued = 1
         return report
 
 
 def tick_context(switch: KillSwitch, snapshot: RatesSnapshot, history: list[Decimal], now: datetime,
-                 stored: StrategyHistory | None = None) -> Message:
+                 stored: StrategyHistory | None = None,
+                 lst_fair_rates: dict[Asset, Decimal] | None = None) -> Message:
     """What the tick read once, handed to every user's message: the strategy's outlook per preset window
-    (computed here once, from the longer of the stored and the venue's funding history) and each market's
-    mean over the lookback; the last two days of funding ride along for the record."""
+    (computed here once, from the longer of the stored and the venue's funding history), each market's
+    mean over the lookback and each LST's fair SOL rate (`lst_fair_sol_rates`); the last two days of funding
+    ride along for the record."""
     longer = stored.funding_history_hourly if stored and len(stored.funding_history_hourly) > len(history) \
         else history
     both = StrategyHistory(longer, stored.market_means if stored else ())
     return {"kill_switch": switch.value, "snapshot_at": snapshot.at.isoformat(),
             "funding_history_hourly": [str(rate) for rate in history[-48:]], "tick_at": now.isoformat(),
             "outlooks": {str(hours): outlook_to_json(o) for hours, o in both.outlooks().items()},
-            "market_means": markets_to_json(both.market_means)}
+            "market_means": markets_to_json(both.market_means),
+            "lst_fair_sol_rates": {asset.value: str(rate) for asset, rate in (lst_fair_rates or {}).items()}}
 
 
 class TickWorker:
@@ -213,6 +227,7 @@ class TickWorker:
         # the capital running opens reserved is not free, even where the venues' balances still show it
         free = self._capital.free_capital_usd(user) - reserved_capital_usd(positions)
         outlook = context.get("outlooks", {}).get(str(settings.preset.persistence_hours))
+        snapshot = self._open_markets(user_id, snapshot, context, settings, live, outcome)
         decision = decide_for_user(
             snapshot=snapshot, funding_history_hourly=[Decimal(r) for r in context["funding_history_hourly"]],
             positions=live, free_capital_usd=max(free, Decimal(0)), settings=settings,
@@ -253,7 +268,26 @@ class TickWorker:
                 outcome.opened.append(job.job_id)
             elif isinstance(item, Hold) and item.position_id is None:
                 outcome.held = item.reason
+        if outcome.held is not None and outcome.left_out:
+            outcome.held += " (left out: " + "; ".join(outcome.left_out.values()) + ")"
         return outcome
+
+    def _open_markets(self, user_id: str, snapshot: RatesSnapshot, context: Message, settings: UserSettings,
+                      live: list[LivePosition], outcome: WorkerOutcome) -> RatesSnapshot:
+        """The snapshot without the markets of an LST depegged past the user's `max_depeg` (against the tick's
+        fair rates, the open preflight's reference), so the strategy picks the best healthy pair instead of one
+        the preflight would refuse. A user with a live position opens nothing (one position per user): their
+        snapshot stays whole, for the exits (a held LST's own breaker closes it on a depeg)."""
+        if live:
+            return snapshot
+        fair = {Asset.parse(asset): Decimal(rate) for asset, rate in context.get("lst_fair_sol_rates", {}).items()}
+        depegged = depegged_lsts(snapshot, fair, settings.exits.max_depeg)
+        if not depegged:
+            return snapshot
+        outcome.left_out = {asset.value: reason for asset, reason in depegged.items()}
+        for reason in depegged.values():
+            logger.info("user %s: left out of the open choice: %s", user_id, reason)
+        return replace(snapshot, markets=tuple(m for m in snapshot.markets if m.asset not in depegged))
 
     def _watch(self, position: Position, readings: RiskReadings, settings: UserSettings) -> RiskReadings:
         """Keep the peak equity, then tell the trader once when a reading crosses its warning level."""
