@@ -236,8 +236,9 @@ def test_a_partly_filled_short_is_rebalanced_not_unwound(system: LocalSystem, al
 
 
 def test_an_unwind_whose_long_cannot_close_keeps_the_short(system: LocalSystem, alice: Client) -> None:
-    """The long goes first; when it cannot close, the short is not touched: the position rests hedged in
-    needs_attention instead of leaving a long without its short."""
+    """The long goes first; when it cannot close, the short is not touched: the position rests in needs_attention
+    with what hedge it has instead of leaving a long without its short; its failure says the short (half filled,
+    its top-up refused) hedges the long only in part."""
     assert system.paper is not None
     system.paper.fill_short_partially(Decimal("0.5"))
     system.paper.fail_next("adjust_short", VenueRejected("the top-up was refused"))
@@ -247,6 +248,8 @@ def test_an_unwind_whose_long_cannot_close_keeps_the_short(system: LocalSystem, 
     assert job["status"] == "failed"
     position = alice.get(f"/api/v1/positions/{job['position_id']}").json()
     assert position["status"] == "needs_attention"
+    assert position["failure"].startswith("compensation failed, the long is hedged only in part: the Asgard long "
+                                          "could not be closed; its short is "), position["failure"]
     user_id = alice.get("/api/v1/auth/me").json()["user"]["user_id"]
     assert system.paper.find_long(user_id, job["position_id"]) is not None
     assert system.paper.find_short(user_id, job["position_id"]) is not None  # the hedge is still there

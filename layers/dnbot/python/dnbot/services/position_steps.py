@@ -29,6 +29,7 @@ from dnbot.domain.positions import (
     Leg,
     Position,
     PositionStatus,
+    Stage,
     StageStatus,
     capital_of,
     reserved_capital_usd,
@@ -302,13 +303,25 @@ class PositionSteps:
         raises before the short is touched: the exposure stays hedged and the position goes to needs_attention.
         An ambiguous Asgard submit is resolved first: `find_long` raises (retried) while the long may still land,
         and a long that landed late is closed here like any other."""
-        self._stage(state, "unwind", StageStatus.RUNNING, _error_text(state))
+        progress = _unwind_stage(self._job(state))
+        long_done = progress is not None and progress.detail.startswith(_UNWIND_LONG_HALF_DONE)
+        if not long_done:  # a retry after the long's half keeps the job saying the long is closed
+            self._stage(state, "unwind", StageStatus.RUNNING, _error_text(state))
         position = self._position(state)
-        self._long.find_long(position.user_id, position.position_id)
+        found = self._long.find_long(position.user_id, position.position_id)
         long_proceeds = self._long.close_long(position.user_id, position.position_id)
-        short_pnl = self._short.close_short(position.user_id, position.position_id, self._short_size(position))
+        had_long = (position.long_leg is not None or found is not None
+                    or (progress is not None and progress.detail.startswith(_UNWIND_LONG_CLOSED)))
+        # how far the unwind got, on the job: a failure from here on is the short's (`_open_unwind_reason`)
+        self._stage(state, "unwind", StageStatus.RUNNING,
+                    f"{_UNWIND_LONG_CLOSED if had_long else _UNWIND_NO_LONG}; closing the short")
+        short_size = self._short_size(position)
+        short_pnl = self._short.close_short(position.user_id, position.position_id, short_size)
         state["unwound"] = {"short_pnl_usd": str(short_pnl), "long_proceeds_usd": str(long_proceeds)}
-        self._stage(state, "unwind", StageStatus.DONE, "no leg left open")
+        closed = " and ".join(leg for leg, held in (("the long", had_long), ("the short", short_size > 0)) if held)
+        self._stage(state, "unwind", StageStatus.DONE,
+                    f"{closed} {'were' if ' and ' in closed else 'was'} closed, no leg is open" if closed
+                    else "nothing was open, no leg is open")
         if self._alerts is not None:
             self._alerts.alert("unwind", f"open of {position.position_id} unwound: {_error_text(state)}",
                                user_id=position.user_id, position_id=position.position_id,
@@ -333,7 +346,7 @@ class PositionSteps:
         open, hedged: `_needs_attention_reason`). Recorded loudly for the operator's runbook."""
         position = self._position(state)
         now = self._clock.now()
-        reason = _needs_attention_reason(position, self._job(state), state)
+        reason = _needs_attention_reason(position, self._job(state), state, self._limits.fill_delta_tolerance)
         flagged = self._save(position, position.moved_to(PositionStatus.NEEDS_ATTENTION, now, failure=reason))
         if self._alerts is not None:
             self._alerts.alert("needs_attention", f"position {position.position_id}: {reason}",
@@ -425,9 +438,14 @@ class PositionSteps:
 _MAY_HAVE_TRADED = ("AmbiguousVenueError", "LongMayStillLand")
 _CLOSE_LEG_STAGES = {"close_long": "the Asgard long could not be closed",
                      "close_short": "the Hyperliquid short could not be closed"}
+# The unwind's progress on its job stage (`unwind`): the long's half is over, the short is next.
+_UNWIND_LONG_CLOSED = "the long is closed"
+_UNWIND_NO_LONG = "no long was open"
+_UNWIND_LONG_HALF_DONE = (_UNWIND_LONG_CLOSED, _UNWIND_NO_LONG)
+_NAKED_PREFIX = "compensation failed, a leg may be open: "
 
 
-def _needs_attention_reason(position: Position, job: Job, state: State) -> str:
+def _needs_attention_reason(position: Position, job: Job, state: State, tolerance: Decimal) -> str:
     """What is true at the venues when a workflow ends in needs_attention. A close records each leg it closed in
     its state (`long_proceeds_usd`, `short_pnl_usd`); one that closed neither, and failed with an error saying
     nothing was sent (a refusal, a venue down), kept the hedge on purpose (the long goes first: if it cannot
@@ -437,12 +455,50 @@ def _needs_attention_reason(position: Position, job: Job, state: State) -> str:
     name = str(error.get("Error", "")) if isinstance(error, dict) else ""
     closed_a_leg = "long_proceeds_usd" in state or "short_pnl_usd" in state
     may_have_traded = name in _MAY_HAVE_TRADED or name.startswith(("States.", "Lambda."))
+    if job.kind is JobKind.OPEN:
+        return _open_unwind_reason(position, job, state, may_have_traded, tolerance)
     if (job.kind is JobKind.CLOSE and not closed_a_leg and not may_have_traded
             and position.long_leg is not None and position.short_leg is not None):
         failed = job.stages[-1].name if job.stages and job.stages[-1].status is StageStatus.RUNNING else ""
         what = _CLOSE_LEG_STAGES.get(failed, "no leg was closed")
         return f"close incomplete: {what}; both legs are still open and hedged: {_error_text(state)}"
-    return "compensation failed, a leg may be open: " + _error_text(state)
+    return _NAKED_PREFIX + _error_text(state)
+
+
+def _unwind_stage(job: Job) -> Stage | None:
+    """The open's `unwind` stage, if it is the job's latest."""
+    return job.stages[-1] if job.stages and job.stages[-1].name == "unwind" else None
+
+
+def _open_unwind_reason(position: Position, job: Job, state: State, may_have_traded: bool,
+                        tolerance: Decimal) -> str:
+    """An open's Unwind ended in needs_attention; its job stage says how far it got (`unwind`). Done: every leg
+    was closed and only what followed failed. Stopped before the long's half, by an error saying nothing was sent,
+    with both ledger legs: the long goes first, so the short was kept: both legs are open, hedged (or, after a
+    fill mismatch, hedged only in part). Anything else (the long closed and the short not, a call that may still
+    land, a leg the ledger lacks) may have left a leg without its hedge."""
+    unwind = _unwind_stage(job)
+    error = _error_text(state)
+    if unwind is None:
+        return _NAKED_PREFIX + error
+    if unwind.status is StageStatus.DONE:
+        return f"open unwound: {unwind.detail}; what followed failed: {error}"
+    if unwind.detail.startswith(_UNWIND_LONG_HALF_DONE):
+        long_half = unwind.detail.split(";")[0]
+        short_half = "may not have been closed" if may_have_traded else "could not be closed"
+        return f"{_NAKED_PREFIX}{long_half}, the Hyperliquid short {short_half}: {error}"
+    if may_have_traded:
+        return _NAKED_PREFIX + error
+    long, short = position.long_leg, position.short_leg
+    if long is None or short is None:
+        return _NAKED_PREFIX + error
+    check = validate_fills(long.size, short.size, lst_sol_rate=long.entry_price / short.entry_price,
+                           tolerance=tolerance)
+    if not check.within_tolerance:
+        return (f"compensation failed, the long is hedged only in part: the Asgard long could not be closed; "
+                f"its short is {short.size} SOL against {check.long_sol:.4f} SOL: {error}")
+    return ("open unwind incomplete: the Asgard long could not be closed; both legs are still open and hedged: "
+            + error)
 
 
 def _error_text(state: State) -> str:
