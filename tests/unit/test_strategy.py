@@ -8,7 +8,6 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dnbot.backtest.transfer import plan_rebalance
 from dnbot.domain.assets import Asset, Protocol
 from dnbot.domain.carry import DEFAULT_FEES, FeeSchedule, carry_components, carry_outlook, expected_carry_usd
 from dnbot.domain.kill_switch import KillSwitch
@@ -183,20 +182,6 @@ def test_stale_rates_pause_rate_exits_but_not_risk_exits() -> None:
     assert isinstance(held, Hold) and "stale" in held.reason
     hurt = LivePosition(position(), RiskReadings(health_factor=D("1.01")))
     assert isinstance(decide(positions=[hurt], now=late)[0], Close)
-
-
-def test_a_rebalance_is_a_transfer_unless_the_equity_is_short() -> None:
-    # SOL rose: the long gained $600, the short lost as much; move the difference, pay a tip and a bridge
-    plan = plan_rebalance(long_equity_usd=D(5600), short_account_usd=D(4400), notional_usd=D(14_250),
-                          leverage=D(3))
-    assert plan.method == "transfer" and plan.reduce_notional_usd == 0
-    assert plan.cost_usd == DEFAULT_FEES.jito_tip_usd + DEFAULT_FEES.bridge_usd
-    assert plan.transfer_to_short_usd == D(5600) - (D(10_000) - plan.cost_usd) / 2
-    assert plan.cost_usd < DEFAULT_FEES.round_trip_usd(D(15_000))
-    short = plan_rebalance(long_equity_usd=D(4000), short_account_usd=D(4000), notional_usd=D(15_000),
-                           leverage=D(3))
-    assert short.method == "reduce" and short.reduce_notional_usd > 0
-    assert short.cost_usd < DEFAULT_FEES.round_trip_usd(D(15_000))
 
 
 @settings(max_examples=60, deadline=None)

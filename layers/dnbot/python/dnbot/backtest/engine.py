@@ -29,7 +29,6 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from dnbot.backtest.history import HourRates, MarketHistory
-from dnbot.backtest.transfer import plan_rebalance
 from dnbot.domain.assets import Asset, Protocol
 from dnbot.domain.carry import DEFAULT_FEES, CarryOutlook, FeeSchedule, carry_outlook, notional_for_capital
 from dnbot.domain.kill_switch import KillSwitch
@@ -37,7 +36,7 @@ from dnbot.domain.pnl import CENT, PnlBreakdown
 from dnbot.domain.positions import Position, PositionStatus
 from dnbot.domain.presets import PRESETS, Preset, PresetName, UserSettings
 from dnbot.domain.rates import HOURS_PER_YEAR, LendingMarket
-from dnbot.domain.rebalance import CannotRebalance, LegsNow, size_rebalance
+from dnbot.domain.rebalance import TO_LONG, CannotRebalance, LegsNow, size_bridge_rebalance, size_rebalance
 from dnbot.domain.risk import RiskReadings
 from dnbot.domain.strategy import Close, LivePosition, Open, Rebalance, decide_for_user
 
@@ -48,11 +47,11 @@ POLICIES = ("dnbot", "always")
 # How a Rebalance decision is carried out. "shrink" is what the live rebalance workflow does
 # (services/rebalance.py): both legs shrink by the SOL that `domain.rebalance.size_rebalance` says restores the
 # open's liquidation distance (an Asgard deleverage or partial close, a reduce-only buy-back); a partial
-# close's equity goes to the wallet and stays idle. "transfer" moves equity between the legs instead (an Asgard
-# borrow or repay and a USDC bridge between Solana and Hyperliquid): a what-if, because the product has no
-# Solana <-> Arbitrum USDC bridge yet (docs/strategy.md).
-REBALANCE_MODELS = ("shrink", "transfer")
-REBALANCE_HEADROOM = Decimal("1.1")
+# close's equity goes to the wallet and stays idle. "bridge" is a what-if: it also moves USDC between the venues
+# (`domain.rebalance.size_bridge_rebalance`: Hyperliquid margin to the long's collateral after a fall, a partial
+# close's equity to the short's margin after a rally), which needs a Solana <-> Arbitrum USDC bridge the product
+# lacks (docs/strategy.md); where no transfer helps it shrinks like "shrink".
+REBALANCE_MODELS = ("shrink", "bridge")
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,10 +364,10 @@ class _Run:
             if isinstance(decision, Close) and self.book is not None:
                 self._close(hour, price, decision.reason)
             elif isinstance(decision, Rebalance) and self.book is not None:
-                if self.c.rebalance == "shrink":
-                    self._shrink(hour, price)
+                if self.c.rebalance == "bridge":
+                    self._bridge(hour, price)
                 else:
-                    self._transfer(price)
+                    self._shrink(hour, price)
             elif isinstance(decision, Open) and self.book is None:
                 market = snapshot.market(decision.asset, decision.protocol)
                 assert market is not None
@@ -425,12 +424,9 @@ class _Run:
         the distance the workflow asks for a close, and so does this."""
         book = self.book
         assert book is not None
-        c, fees = self.c, self.c.fees
+        fees = self.c.fees
         exposure = book.units * book.rate
-        legs = LegsNow(long_value_usd=exposure * price, long_debt_usd=book.debt,
-                       long_liquidation_threshold=c.liquidation_ltv, long_sol=exposure,
-                       account_value_usd=book.margin + book.size * (book.entry - price), account_short_sol=book.size,
-                       maintenance_rate=c.maintenance_margin_rate, sol_price_usd=price, position_short_sol=book.size)
+        legs = self._legs(book, price)
         try:
             sized = size_rebalance(legs, book.dist_open)
         except CannotRebalance as error:
@@ -456,39 +452,44 @@ class _Run:
         book.notional = book.size * price
         self.rebalances += 1
 
-    def _transfer(self, price: Decimal) -> None:
-        """The what-if (`rebalance="transfer"`): re-centre both legs on the position's equity (`plan_rebalance`):
-        a transfer between the legs (an Asgard borrow or repay and a bridge transfer), after shrinking both legs
-        if the equity no longer carries the notional at the target leverage (a rally grows the notional in USD:
-        keeping the leverage keeps the distance to liquidation that a one-hour crash like 2025-10-10's must not
-        cross)."""
+    def _legs(self, book: _Book, price: Decimal) -> LegsNow:
+        exposure = book.units * book.rate
+        return LegsNow(long_value_usd=exposure * price, long_debt_usd=book.debt,
+                       long_liquidation_threshold=self.c.liquidation_ltv, long_sol=exposure,
+                       account_value_usd=book.margin + book.size * (book.entry - price),
+                       account_short_sol=book.size, maintenance_rate=self.c.maintenance_margin_rate,
+                       sol_price_usd=price, position_short_sol=book.size)
+
+    def _bridge(self, hour: datetime, price: Decimal) -> None:
+        """The what-if (`rebalance="bridge"`): `size_bridge_rebalance` moves USDC between the venues (one
+        transfer: `bridge_usd` and a Solana transaction's tip) so that a fall costs no trade and a rally a
+        smaller partial close than a shrink; when no transfer helps, the shrink. A transfer is counted as done
+        within the hour (CCTP takes seconds from Solana, about 15-20 minutes from Arbitrum)."""
         book = self.book
         assert book is not None
-        exposure = book.units * book.rate
-        long_equity = exposure * price - book.debt
-        short_account = book.margin + book.size * (book.entry - price)
-        # keep a drifted leverage while the re-centred long stays 10% beyond the rebalance trigger: the
-        # leverage L' whose distance 1 - (L' - 1) / (L' ltv) is 1.1 x share x the open's distance
-        keep = REBALANCE_HEADROOM * self.settings.exits.rebalance_share * book.dist_open
-        drift_limit = ONE / (ONE - self.c.liquidation_ltv * (ONE - keep))
-        plan = plan_rebalance(long_equity_usd=long_equity, short_account_usd=short_account,
-                              notional_usd=book.size * price, leverage=book.leverage, fees=self.c.fees,
-                              max_leverage=drift_limit)
-        if plan.reduce_notional_usd > ZERO:
-            keep = ONE - plan.reduce_notional_usd / (book.size * price)
-            sold = exposure * (ONE - keep)  # SOL-equivalent of the long sold to repay debt
-            book.debt -= sold * price
-            book.units *= keep
-            book.margin += book.size * (ONE - keep) * (book.entry - price)  # the short's bought-back part
-            book.size *= keep
-        # the short re-based at this price: its unrealized PnL becomes margin
-        book.margin += book.size * (book.entry - price)
-        book.entry = book.mark = price
-        book.debt += plan.transfer_to_short_usd
-        book.margin += plan.transfer_to_short_usd - plan.cost_usd
-        self.fees -= plan.cost_usd
-        book.notional = book.size * price
-        self.rebalances += 1  # dist_open stays the open's: the trigger does not drift with the leverage
+        fees = self.c.fees
+        fixed = fees.bridge_usd + fees.jito_tip_usd
+        reduce_rate = fees.hyperliquid_taker_rate + fees.swap_slippage_rate + fees.asgard_close_rate
+        plan = size_bridge_rebalance(self._legs(book, price), book.dist_open, transfer_cost_usd=fixed,
+                                     reduce_cost_rate=reduce_rate)
+        if plan is None:
+            self._shrink(hour, price)
+            return
+        if plan.direction == TO_LONG:
+            book.margin -= plan.transfer_usd
+            book.debt -= plan.transfer_usd - fixed
+            self.fees -= fixed
+        else:
+            reduce = plan.reduce_sol
+            kept = ONE - reduce / (book.units * book.rate)
+            trading = reduce_rate * reduce * price
+            book.margin += reduce * (book.entry - price) + plan.transfer_usd - fixed
+            book.size -= reduce
+            book.units *= kept
+            book.debt *= kept
+            self.fees -= trading + fixed
+            book.notional = book.size * price
+        self.rebalances += 1
 
     # --- one hour of a live position: the hot loop -------------------------------------------------------
 

@@ -143,3 +143,93 @@ def size_rebalance(legs: LegsNow, target_distance: Decimal, step: Decimal = SOL_
 def _leverage(value_usd: Decimal, debt_usd: Decimal) -> Decimal:
     equity = value_usd - debt_usd
     return value_usd / equity if equity > ZERO else Decimal("Infinity")
+
+
+# --- with a USDC bridge between the venues (not in the product yet: docs/strategy.md) -----------------------
+
+TO_LONG = "to_long"
+TO_SHORT = "to_short"
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeRebalance:
+    """A rebalance that moves USDC between the venues, so that less (or nothing) is shrunk. It uses only what
+    the venues offer: Asgard's add-collateral and partial-close (it has no "borrow more" on a live long, so
+    the long's surplus after a rally can leave it only with a share of the long), Hyperliquid's withdraw3 and
+    bridge deposit, and a USDC bridge between Solana and Arbitrum (e.g. Circle's CCTP), which dnbot lacks.
+
+    - TO_LONG, after a fall (the long is near liquidation, the short has margin to spare): `transfer_usd`
+      leaves the Hyperliquid account and is added to the long as USDC, the token it borrowed (Asgard
+      add-collateral), which is the same as repaying that much debt. No trade: both legs keep their size.
+    - TO_SHORT, after a rally (the short is near liquidation, the long is safe): the long closes
+      `close_percentage` of itself (that share of its equity is paid to the wallet), the short buys back the
+      same `reduce_sol`, and the paid equity is bridged into the Hyperliquid account. The short's margin grows
+      while its size shrinks, so it needs a smaller reduction than a shrink alone.
+    """
+
+    direction: str  # TO_LONG | TO_SHORT
+    transfer_usd: Decimal  # USDC that leaves the source venue (the fixed cost is paid out of it)
+    reduce_sol: Decimal  # both legs shrink by this (TO_SHORT only)
+    close_percentage: Decimal | None  # of the long (TO_SHORT only)
+    long_drop_after: Decimal
+    short_rise_after: Decimal
+    explanation: str
+
+
+def size_bridge_rebalance(legs: LegsNow, target_distance: Decimal, *, transfer_cost_usd: Decimal,
+                          reduce_cost_rate: Decimal, step: Decimal = SOL_STEP) -> BridgeRebalance | None:
+    """The bridge rebalance that puts the leg at risk back at `target_distance` from liquidation while the other
+    leg stays at least that far: a transfer alone after a fall, a partial close whose equity is bridged to the
+    short after a rally. None when no transfer can do it (both legs at risk, or the source cannot spare enough):
+    the caller shrinks in place instead (`size_rebalance`).
+
+    `transfer_cost_usd`: the fixed cost of one transfer (Hyperliquid's withdraw fee or Arbitrum gas, the
+    bridge, a Solana transaction); `reduce_cost_rate`: the trading cost per USD of notional reduced (taker fee,
+    swap, Asgard close fee).
+
+    Math, with the names of `size_rebalance`: c = (1 - d) LT and k = (1 + d)(1 + m) - 1.
+    Fall: the long needs debt - T' <= c value, T' = T - cost arriving; the short may give T while A - T >= k P S.
+    Rally: closing r SOL of the long pays r (value - debt) / long_sol; the short needs
+    A + r E/X - cost - rate r P >= k P (S - r), so r >= (k P S - A + cost) / (E/X + (k - rate) P).
+    """
+    if not ZERO < target_distance < ONE:
+        raise ValueError("the target distance is a fraction between 0 and 1")
+    if legs.long_sol <= ZERO or legs.position_short_sol <= ZERO or legs.sol_price_usd <= ZERO:
+        return None
+    price, threshold = legs.sol_price_usd, legs.long_liquidation_threshold
+    c = (ONE - target_distance) * threshold
+    k = (ONE + target_distance) * (ONE + legs.maintenance_rate) - ONE
+    short_needs = k * price * legs.account_short_sol  # the account value at which the short is at the target
+    long_at_risk, short_at_risk = legs.long_drop < target_distance, legs.short_rise < target_distance
+    if long_at_risk and not short_at_risk:
+        repay = legs.long_debt_usd - c * legs.long_value_usd
+        transfer = repay + transfer_cost_usd
+        if transfer > legs.account_value_usd - short_needs:
+            return None
+        debt_after = legs.long_debt_usd - repay
+        drop_after = long_drop(legs.long_value_usd, debt_after, threshold)
+        rise_after = short_rise(legs.account_value_usd - transfer, legs.account_short_sol, price,
+                                legs.maintenance_rate)
+        return BridgeRebalance(TO_LONG, transfer, ZERO, None, drop_after, rise_after,
+                               f"${transfer:.2f} from Hyperliquid to the long's collateral: long "
+                               f"{legs.long_drop:.1%} -> {drop_after:.1%} from liquidation, short "
+                               f"{legs.short_rise:.1%} -> {rise_after:.1%}")
+    if short_at_risk and not long_at_risk:
+        equity_per_sol = (legs.long_value_usd - legs.long_debt_usd) / legs.long_sol
+        gain_per_sol = equity_per_sol + (k - reduce_cost_rate) * price
+        if gain_per_sol <= ZERO:
+            return None
+        reduce = (short_needs - legs.account_value_usd + transfer_cost_usd) / gain_per_sol
+        reduce = (max(reduce, step) / step).to_integral_value(ROUND_UP) * step
+        if reduce >= legs.position_short_sol or reduce >= legs.long_sol:
+            return None
+        released = reduce * equity_per_sol
+        transfer = released - reduce_cost_rate * reduce * price
+        rise_after = short_rise(legs.account_value_usd + transfer - transfer_cost_usd,
+                                legs.account_short_sol - reduce, price, legs.maintenance_rate)
+        percentage = reduce / legs.long_sol * 100
+        return BridgeRebalance(TO_SHORT, transfer, reduce, percentage, legs.long_drop, rise_after,
+                               f"both legs -{reduce} SOL (long: partial close {percentage:.2f}%), its "
+                               f"${transfer:.2f} of equity bridged to Hyperliquid: short {legs.short_rise:.1%} -> "
+                               f"{rise_after:.1%} from liquidation, long stays {legs.long_drop:.1%}")
+    return None
