@@ -184,6 +184,28 @@ def test_stale_rates_pause_rate_exits_but_not_risk_exits() -> None:
     assert isinstance(decide(positions=[hurt], now=late)[0], Close)
 
 
+def test_a_paused_bot_still_protects_its_positions_but_trades_no_carry() -> None:
+    """Paused or stopped: the risk breakers close and a drifting position rebalances, as when running; a carry
+    exit, a switch and an open are the strategy's and wait for the bot to be launched again."""
+    hurt = LivePosition(position(), RiskReadings(health_factor=D("1.01")))
+    close = decide(positions=[hurt], strategy_on=False)[0]
+    assert isinstance(close, Close) and close.exit_reason is ExitReason.HEALTH_FACTOR
+    drifting = LivePosition(position(), RiskReadings(health_factor=D("1.08"), liquidation_distance_at_open=D("0.2")))
+    assert isinstance(decide(positions=[drifting], strategy_on=False)[0], Rebalance)
+    crash = ([GOOD] * 170 + [D("-0.0001")] * 30) * 7 + [GOOD] * 64 + [D("-0.001")] * 6
+    live = [LivePosition(position())]
+    assert isinstance(decide(positions=live, funding_history_hourly=crash)[0], Close)  # running: it leaves
+    kept, nothing_new = decide(positions=live, funding_history_hourly=crash, strategy_on=False)
+    assert isinstance(kept, Hold) and "paused" in kept.reason
+    much = LendingMarket(Asset.JITOSOL, Protocol.DRIFT, D(0), D("-1.5"), D("0.07"))
+    held = LendingMarket(Asset.JITOSOL, Protocol.KAMINO, D(0), D("0.06"), D("0.07"))
+    assert isinstance(decide(positions=live, snapshot=snapshot(markets=(held, much)), strategy_on=False)[0], Hold)
+    assert isinstance(nothing_new, Hold) and "paused" in nothing_new.reason
+    (idle,) = decide(strategy_on=False)  # free capital and a carry that clears the bar
+    assert isinstance(idle, Hold) and "nothing new opens" in idle.reason
+    assert isinstance(decide(kill_switch=KillSwitch.CLOSE_ALL, positions=live, strategy_on=False)[0], Close)
+
+
 @settings(max_examples=60, deadline=None)
 @given(funding=st.decimals(min_value=D("-0.0001"), max_value=D("0.0002"), places=7),
        borrow=st.decimals(min_value=D("0"), max_value=D("0.3"), places=4),

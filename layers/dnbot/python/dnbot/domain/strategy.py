@@ -15,7 +15,10 @@
   taker fee and the project's Asgard assumptions);
 - `outlook` (optional): the `CarryOutlook` the tick computed once from the stored funding history; computed
   here from `funding_history_hourly` when absent;
-- `market_means` (optional): each market's mean rates over the lookback's hourly snapshots (60 days).
+- `market_means` (optional): each market's mean rates over the lookback's hourly snapshots (60 days);
+- `strategy_on` (default True): False when the user paused or stopped the bot: their open positions are still
+  protected (the risk breakers close, a drifting position rebalances) but the strategy neither opens, nor
+  leaves on the carry, nor switches pair.
 
 It returns a `TickDecision`: one `Close`, `Rebalance` or `Hold` per live position, then at most one `Open`
 (or a `Hold` saying why nothing opens). Every decision carries a one-line `reason` a user can read.
@@ -165,15 +168,15 @@ def _expected_components(market: LendingMarket, outlook: CarryOutlook, leverage:
 
 
 def _exit_for(live: LivePosition, snapshot: RatesSnapshot, outlook: CarryOutlook, settings: UserSettings,
-              rates_fresh: bool, fees: FeeSchedule, means: dict[tuple[Asset, Protocol], LendingMarket]
-              ) -> Decision:
+              rates_fresh: bool, fees: FeeSchedule, means: dict[tuple[Asset, Protocol], LendingMarket],
+              strategy_on: bool = True) -> Decision:
     position = live.position
     preset = settings.preset
     verdict = assess(live.readings, settings.exits)
     if verdict.verdict is Verdict.CLOSE and verdict.reason is not None:
         return Close(position.position_id, verdict.reason, verdict.explanation)
     market = snapshot.market(position.asset, position.protocol)
-    if rates_fresh and market is not None:
+    if strategy_on and rates_fresh and market is not None:
         round_trip = fees.round_trip_usd(position.target_notional_usd)
         capital = 2 * position.target_notional_usd / position.leverage
         now = carry_components(market, outlook.recent_funding_hourly, position.leverage)
@@ -206,6 +209,8 @@ def _exit_for(live: LivePosition, snapshot: RatesSnapshot, outlook: CarryOutlook
     if verdict.verdict is Verdict.REBALANCE:
         return Rebalance(position.position_id, verdict.explanation)
     suffix = "" if rates_fresh else " (rates stale: rate-based exits paused)"
+    if not strategy_on:
+        suffix = " (bot paused: protected by the risk exits only)"
     return Hold(verdict.explanation + suffix, position.position_id)
 
 
@@ -213,7 +218,7 @@ def decide_for_user(*, snapshot: RatesSnapshot, funding_history_hourly: Sequence
                     positions: Sequence[LivePosition], free_capital_usd: Decimal, settings: UserSettings,
                     kill_switch: KillSwitch, now: datetime, fees: FeeSchedule = DEFAULT_FEES,
                     outlook: CarryOutlook | None = None,
-                    market_means: Sequence[LendingMarket] = ()) -> TickDecision:
+                    market_means: Sequence[LendingMarket] = (), strategy_on: bool = True) -> TickDecision:
     """See the module docstring for the inputs and the rules. `outlook` may be passed precomputed (the tick
     computes it once for every user: `carry_outlook(history, lookback_hours=..., recent_hours=...)`); by
     default it is computed here from `funding_history_hourly` with the preset's windows. `market_means`: each
@@ -234,10 +239,13 @@ def decide_for_user(*, snapshot: RatesSnapshot, funding_history_hourly: Sequence
             decisions.append(Close(held.position.position_id, ExitReason.KILL_SWITCH,
                                    "operator kill switch: close-all"))
         else:
-            decisions.append(_exit_for(held, snapshot, outlook, settings, rates_fresh, fees, means))
+            decisions.append(_exit_for(held, snapshot, outlook, settings, rates_fresh, fees, means, strategy_on))
 
     if kill_switch is not KillSwitch.OFF:
         decisions.append(Hold(f"operator kill switch: {kill_switch.value}, nothing new opens"))
+        return TickDecision(tuple(decisions))
+    if not strategy_on:
+        decisions.append(Hold("bot paused: nothing new opens"))
         return TickDecision(tuple(decisions))
     if not rates_fresh:
         limit = settings.exits.max_data_age_seconds
