@@ -109,7 +109,10 @@ def read_status(client: Clients, target: Target, now: datetime) -> Status:
     depths = {name: int(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
                         ["Attributes"]["ApproximateNumberOfMessages"])
               for name, url in target.dead_letter_queues.items()}
-    latest = dynamodb.get_item(TableName=target.table, Key={"pk": {"S": "RATES"}, "sk": {"S": "LATEST"}}).get("Item")
+    from dnbot.adapters.aws.dynamodb import latest_rates_key  # the rates store's own key
+
+    latest = dynamodb.get_item(TableName=target.table,
+                               Key={name: {"S": value} for name, value in latest_rates_key().items()}).get("Item")
     rates_at = latest["at"]["S"] if latest and "at" in latest else None
     age = int((now - datetime.fromisoformat(rates_at)).total_seconds()) if rates_at else None
     status = Status(switch, positions, failed, depths, rates_at, age)

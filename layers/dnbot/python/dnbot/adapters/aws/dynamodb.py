@@ -45,6 +45,12 @@ from dnbot.domain.rates import FundingQuote, LendingMarket, RatesSnapshot
 from dnbot.ports import PositionConflict, PrivyWalletRecord, UserRecord
 
 
+def latest_rates_key() -> dict[str, str]:
+    """The key of the latest rates snapshot (RATES / LATEST, overwritten each poll): where the store writes and reads
+    it, and where `dnbot ops status` reads its age."""
+    return {"pk": "RATES", "sk": "LATEST"}
+
+
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
 
@@ -259,7 +265,7 @@ class DynamoStateStore:
     def put_snapshot(self, snapshot: RatesSnapshot) -> None:
         body = _strip_none(snapshot_to_item(snapshot))
         with self._table.batch_writer() as batch:
-            batch.put_item(Item={"pk": "RATES", "sk": "LATEST", "type": "rates", **body})
+            batch.put_item(Item={**latest_rates_key(), "type": "rates", **body})
             batch.put_item(Item={"pk": "RATES", "sk": f"AT#{body['at']}", "type": "rates", **body,
                                  "expires_at": _epoch(snapshot.at + self._history_ttl)})
             hour = snapshot.at.replace(minute=0, second=0, microsecond=0)
@@ -267,7 +273,7 @@ class DynamoStateStore:
                                  "expires_at": _epoch(snapshot.at + self._hourly_ttl)})
 
     def latest_snapshot(self) -> RatesSnapshot | None:
-        item = self._table.get_item(Key={"pk": "RATES", "sk": "LATEST"}).get("Item")
+        item = self._table.get_item(Key=latest_rates_key()).get("Item")
         return None if item is None else snapshot_from_item(item)
 
     def recent_snapshots(self, since: datetime) -> list[RatesSnapshot]:
