@@ -123,8 +123,9 @@ FUNCTION_GRANTS: dict[str, Grants] = {
     # its scheduled run enqueues the users on its own queue, which it consumes (resources.RECONCILE_QUEUE).
     "reconciler": Grants(envelope_crypto=True, privy_sign=True, privy_public_key=True, privy_secret=True,
                          publish_alerts=True, send_reconcile_queue=True),
-    # The hourly PnL snapshots read the short's funding through the trading adapter (built with the Privy client).
-    "pnl_snapshots": Grants(privy_secret=True, privy_public_key=True),
+    # The hourly PnL snapshots read the short's funding from Hyperliquid's public info endpoint (userFunding and
+    # userFills by address: runtime.short_funding), never through the trading adapter: no Privy secret or key.
+    "pnl_snapshots": Grants(),
     # $connect reads the session cookie to know whose updates a connection gets.
     "ws_connections": Grants(sessions=True),
     # ws_broadcast also turns new activity lines into user notifications (queued for the notifier).

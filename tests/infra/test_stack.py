@@ -565,6 +565,19 @@ def test_a_starter_may_read_back_only_the_executions_of_the_workflows_it_starts(
             assert [r for r in described if '":execution:", ' + name_of + ', ":*"' in r], (spec.name, machine)
 
 
+def test_the_pnl_snapshots_read_funding_with_no_privy_secret_or_key(synth: Synth) -> None:
+    # Hyperliquid's funding and fills are public per address (runtime.short_funding): the hourly snapshots need
+    # neither the Privy app credentials nor the Privy authorization key.
+    privy_secret = {"Ref": synth.logical_id(synth.stack.privy_secret)}
+    privy_key = {"Fn::GetAtt": [synth.logical_id(synth.stack.privy_key), "Arn"]}
+    statements = synth.role_statements("pnl_snapshots")
+    assert not [s for s in statements if _reaches(s, privy_secret) or _reaches(s, privy_key)]
+    assert not {a for a in synth.actions("pnl_snapshots") if a.startswith(("secretsmanager:", "kms:"))}
+    secret_readers = {spec.name for spec in resources.FUNCTIONS
+                      if any(_reaches(s, privy_secret) for s in synth.role_statements(spec.name))}
+    assert secret_readers == {"api", "position_steps", "reconciler", "deposit_sweep"}
+
+
 def test_a_grant_to_start_an_unknown_state_machine_fails_synthesis(tmp_path: Path, synth: Synth,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     wrong = dnbot_stack.Grants(start_workflows=frozenset({"open_position", "opne_position"}))
@@ -587,7 +600,7 @@ def _holders(synth: Synth, action: str) -> set[str]:
     ("states:StartExecution", {"api", "strategy_worker"}),
     ("sqs:ReceiveMessage", {"strategy_worker", "notifier", "reconciler"}),  # the reconciler: its own queue
     ("execute-api:ManageConnections", {"ws_broadcast"}),
-    ("secretsmanager:GetSecretValue", {"api", "position_steps", "reconciler", "pnl_snapshots", "deposit_sweep",
+    ("secretsmanager:GetSecretValue", {"api", "position_steps", "reconciler", "deposit_sweep",
                                         "ws_connections"}),  # ws_connections: the origin-verify secret only
     ("sns:Publish", {"position_steps", "reconciler"}),
 ])

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from dnbot.adapters.balances import VenueBalances
     from dnbot.adapters.evm.arbitrum import ArbitrumClient
     from dnbot.adapters.hyperliquid.info import HyperliquidInfo
+    from dnbot.adapters.hyperliquid.positions import AccountFunding
     from dnbot.adapters.privy.wallets import PrivyWallets
     from dnbot.adapters.solana.withdrawal import SolanaWithdrawals
     from dnbot.ports import (
@@ -226,6 +227,19 @@ class Runtime:
 
         return HyperliquidShortVenue(self.settings.hyperliquid_base_url, self.hyperliquid, self.agent_keys,
                                      self.evm_address_of, self.privy_wallets, self.store)
+
+    @property
+    def short_funding(self) -> AccountFunding | ShortVenue:
+        """Each position's share of the short's hourly funding (the dashboard's figures, the hourly PnL snapshots).
+        Hyperliquid's userFunding and userFills are public per address, so the production short's funding is read
+        without building its trading adapter: no Privy credentials, KMS key or agent keys (pnl_snapshots holds none).
+        A short venue given by override (`dnbot local`'s paper venues, tests) answers its own funding. Not cached:
+        it follows whatever short venue and Hyperliquid reader the runtime has now."""
+        if "short_venue" in self._kept:
+            return self.short_venue
+        from dnbot.adapters.hyperliquid.positions import AccountFunding
+
+        return AccountFunding(self.hyperliquid, self.evm_address_of)
 
     def evm_address_of(self, user_id: str) -> str:
         """The user's EVM wallet: their Hyperliquid account."""
@@ -572,10 +586,10 @@ class Runtime:
         from dnbot.services.portfolio import PortfolioService
 
         return PortfolioService(self.store, self.store, self.risk,
-                                lambda p: self.short_venue.funding_usd(p.user_id, p.position_id, p.created_at),
+                                lambda p: self.short_funding.funding_usd(p.user_id, p.position_id, p.created_at),
                                 self.pnl_book, self.clock, self.settings.position_figures_cache_seconds,
                                 snapshots=self.pnl_snapshots,
-                                funding_shares_of=lambda *query: self.short_venue.funding_shares(*query))
+                                funding_shares_of=lambda *query: self.short_funding.funding_shares(*query))
 
     @cached_property
     def journal(self) -> PositionJournal:

@@ -9,12 +9,15 @@ each hourly funding payment can be split by each position's own size in that hou
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dnbot.domain.pnl import FundingShare, split_by_size
+
+if TYPE_CHECKING:
+    from dnbot.domain.positions import Position
 
 ACTION_OPEN = 0x01
 ACTION_REBALANCE = 0x02
@@ -158,6 +161,25 @@ def funding_shares(info: InfoReader, address: str, position_ids: Sequence[str], 
         shares.extend(FundingShare(at, wanted[key], split[key], paid, held[key], rate)
                       for key in sorted(held.keys() & wanted.keys(), key=wanted.__getitem__))
     return shares
+
+
+class AccountFunding:
+    """The short's funding, read-only: each position's share of what Hyperliquid paid its user's account (the
+    same split as the short venue's funding_usd / funding_shares). userFunding and userFills are public per
+    address, so this needs no agent key, Privy wallet or KMS key: what the hourly PnL snapshots and the dashboard's
+    figures read funding through."""
+
+    def __init__(self, info: InfoReader, address_of: Callable[[str], str]) -> None:
+        self._info = info
+        self._address_of = address_of  # user id -> their EVM address (their Hyperliquid account)
+
+    def funding_usd(self, user_id: str, position_id: str, since: datetime) -> Decimal:
+        return position_funding_usd(self._info, self._address_of(user_id), position_id, since)
+
+    def funding_shares(self, user_id: str, positions: Sequence[Position], since: datetime,
+                       until: datetime | None = None) -> list[FundingShare]:
+        return funding_shares(self._info, self._address_of(user_id), [p.position_id for p in positions], since,
+                              until)
 
 
 def is_closing(action: int | None) -> bool:
