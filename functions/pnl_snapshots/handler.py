@@ -1,4 +1,5 @@
-"""EventBridge, every hour: keep every open position's PnL by source for this hour (the dashboard's charts)."""
+"""EventBridge, every 30 minutes: keep every open position's PnL by source for this hour (the dashboard's charts);
+one snapshot per position and hour, which the hour's second run replaces, so a failed run leaves no hour empty."""
 
 from typing import Any
 

@@ -196,7 +196,7 @@ class PortfolioService:
     # --- hourly snapshots (the charts) ---------------------------------------------------------------------
 
     def record_snapshots(self) -> int:
-        """Every open position's PnL by source now, kept for this hour (the hourly schedule calls it)."""
+        """Every open position's PnL by source now, kept for this hour (pnl_snapshots calls it every 30 minutes)."""
         if self._snapshots is None:
             return 0
         written = 0
