@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from dnbot.domain.assets import Asset
 from dnbot.domain.kill_switch import KillSwitch
+from dnbot.domain.lst_peg import PegQuote
 from dnbot.domain.pnl import FundingShare
 from dnbot.domain.positions import Job, Position, PositionStatus
 from dnbot.domain.rates import FundingQuote, LendingMarket, RatesSnapshot
@@ -60,6 +61,11 @@ class RatesStore(Protocol):
     def hourly_snapshots(self, since: datetime) -> list[RatesSnapshot]:
         """The last snapshot polled in each hour since `since`, oldest first (kept ~70 days, TTL): the
         strategy's funding lookback and each market's week of rates."""
+        ...
+
+    def peg_quotes(self, since: datetime) -> list[PegQuote]:
+        """Each LST's best rate at Asgard in each hour since `since` (every poll's `put_snapshot` keeps it, a
+        lower rate later in the hour does not replace it; kept ~8 days, TTL): an LST's peg reference."""
         ...
 
 

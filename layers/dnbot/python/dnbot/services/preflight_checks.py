@@ -31,11 +31,13 @@ def _max_depeg(user_id: str, users: UserStore | None) -> Decimal:
 
 
 def lst_fair_sol_rates(rates: RatesStore, latest: RatesSnapshot) -> dict[Asset, Decimal]:
-    """Each LST's fair SOL rate at `latest.at`: the best rate of the last `DEPEG_LOOKBACK`'s stored hourly
-    snapshots (and `latest`'s), grown by the staking APY since."""
-    quotes = [quote for snapshot in rates.hourly_snapshots(latest.at - DEPEG_LOOKBACK)
-              for quote in peg_quotes(snapshot)]
-    return fair_lst_sol_rates([*quotes, *peg_quotes(latest)], latest.at)
+    """Each LST's fair SOL rate at `latest.at`: the best rate of the last `DEPEG_LOOKBACK` (and `latest`'s), grown
+    by the staking APY since. The rates: each hour's best that the poller keeps (`RatesStore.peg_quotes`, so a
+    depeg after the first poll of a fresh deploy's first hour still has that poll's healthy rate to compare
+    with), and the stored hourly snapshots' (the hours polled before the poller kept its best)."""
+    since = latest.at - DEPEG_LOOKBACK
+    quotes = [quote for snapshot in rates.hourly_snapshots(since) for quote in peg_quotes(snapshot)]
+    return fair_lst_sol_rates([*rates.peg_quotes(since), *quotes, *peg_quotes(latest)], latest.at)
 
 
 def lst_depeg_refusal(position: Position, snapshot: RatesSnapshot, rates: RatesStore,

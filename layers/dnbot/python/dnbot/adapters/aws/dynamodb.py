@@ -5,6 +5,9 @@ Item types (pk / sk):
     RATES / AT#<iso>                    history, expires after `history_ttl` (TTL attribute)
     RATES / HOUR#<hour iso>             the last snapshot polled in each hour, expires after `hourly_ttl` (the
                                         strategy's 60-day funding lookback and its week of market means)
+    RATES / PEG#<hour iso>#<LST>        that LST's best SOL rate at Asgard in the hour (a conditional write: a
+                                        lower rate does not replace it), expires after `peg_ttl`: the depeg
+                                        guard's reference, which a depeg later in the hour does not overwrite
     USER#<id> / PROFILE                 user; gsi1 = EMAIL#<email> / USER (login lookup)
     BOTS / RUNNING#<id>                 present while the user's bot runs (what the tick iterates)
     USER#<id> / POSITION#<pid>          position; gsi1 = STATUS#<status> / <user id>#<pid> (every open one)
@@ -30,6 +33,7 @@ from botocore.exceptions import ClientError
 from dnbot.adapters.asgard.references import LongReference
 from dnbot.adapters.aws.paging import query_all, query_page
 from dnbot.domain.assets import Asset, Protocol
+from dnbot.domain.lst_peg import PegQuote, peg_quotes
 from dnbot.domain.positions import (
     Job,
     JobKind,
@@ -255,11 +259,12 @@ class DynamoStateStore:
     """Implements RatesStore, UserStore, PositionStore and JobStore on one table (sessions: aws/sessions.py)."""
 
     def __init__(self, table: Any, clock: Callable[[], datetime], history_ttl: timedelta = timedelta(days=7),
-                 hourly_ttl: timedelta = timedelta(days=70)):
+                 hourly_ttl: timedelta = timedelta(days=70), peg_ttl: timedelta = timedelta(days=8)):
         self._table = table  # a boto3 dynamodb.Table
         self._now = clock
         self._history_ttl = history_ttl
         self._hourly_ttl = hourly_ttl
+        self._peg_ttl = peg_ttl  # over the depeg guard's week of lookback
 
     # rates
     def put_snapshot(self, snapshot: RatesSnapshot) -> None:
@@ -271,6 +276,29 @@ class DynamoStateStore:
             hour = snapshot.at.replace(minute=0, second=0, microsecond=0)
             batch.put_item(Item={"pk": "RATES", "sk": f"HOUR#{_iso(hour)}", "type": "rates", **body,
                                  "expires_at": _epoch(snapshot.at + self._hourly_ttl)})
+        for quote in peg_quotes(snapshot):
+            self._keep_peg_quote(quote)
+
+    def _keep_peg_quote(self, quote: PegQuote) -> None:
+        """The hour's item keeps the LST's best rate: the first poll of the hour writes it, a later one only if
+        its rate is higher (so a depeg after the hour's first poll still has the healthy rate to compare with)."""
+        hour = quote.at.replace(minute=0, second=0, microsecond=0)
+        try:
+            self._table.put_item(
+                Item={"pk": "RATES", "sk": f"PEG#{_iso(hour)}#{quote.asset.value}", "type": "peg",
+                      "asset": quote.asset.value, "at": _iso(quote.at), "sol_rate": quote.sol_rate,
+                      "staking_apy": quote.staking_apy, "expires_at": _epoch(quote.at + self._peg_ttl)},
+                ConditionExpression=Attr("sol_rate").not_exists() | Attr("sol_rate").lt(quote.sol_rate))
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    def peg_quotes(self, since: datetime) -> list[PegQuote]:
+        """Each LST's best rate in each hour from the hour of `since` on, oldest first (every page)."""
+        start = since.replace(minute=0, second=0, microsecond=0)
+        condition = Key("pk").eq("RATES") & Key("sk").between(f"PEG#{_iso(start)}", "PEG#~")
+        return [PegQuote(Asset.parse(i["asset"]), _dt(i["at"]), Decimal(i["sol_rate"]), Decimal(i["staking_apy"]))
+                for i in query_all(self._table, KeyConditionExpression=condition)]
 
     def latest_snapshot(self) -> RatesSnapshot | None:
         item = self._table.get_item(Key=latest_rates_key()).get("Item")
