@@ -1,12 +1,13 @@
-"""Two legs that cannot come apart (issue 8, part A): each fault the simulator can inject around the legs, driven
-through the running `dnbot local` API against `dnbot sim` and the PRODUCTION adapters. Each scenario settles (no
-workflow running for its user), then asserts the invariant from venue truth + ledger (tests/faults/invariant.py)
-and records its figure: naked legs at rest, duplicate orders, unhedged window."""
+"""Two legs that cannot come apart (issue 8, part A), where a scenario needs the running system's insides: driven
+through the `dnbot local` API against `dnbot sim` and the PRODUCTION adapters, then read through the runtime (the
+funding split by the short venue's adapter, the risk readings from the venues). Each scenario settles (no workflow
+running for its user), then asserts the invariant from venue truth + ledger (tests/faults/invariant.py) and records
+its figure: naked legs at rest, duplicate orders, unhedged window. The faults the simulator injects around the legs
+(refused, lost and unanswered orders, partial fills, Privy or Asgard down) run through the product, HTTP only:
+tests/faults/test_product_faults.py."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -18,21 +19,15 @@ from dnbot.domain.assets import Asset
 from dnbot.domain.positions import PositionStatus
 from dnbot.domain.presets import UserSettings
 from dnbot.domain.risk import ExitReason, Verdict, assess
+from dnbot.local.controls import CONTROL_HEADER
 from dnbot.local.system import LocalSystem
-from tests.faults.helpers import SimUser, fault
+from tests.faults.helpers import SimUser
 from tests.faults.invariant import venue_truth
 from tests.integration.helpers import Terminal, log_in
 
 pytestmark = pytest.mark.xdist_group("moto")
 
 D = Decimal
-
-
-@pytest.fixture(autouse=True)
-def _no_fault_outlives_its_test(system: LocalSystem) -> Iterator[None]:
-    yield
-    assert system.sim is not None
-    httpx.delete(f"{system.sim.base_url}/sim/faults")
 
 
 class Trader(SimUser):
@@ -64,11 +59,6 @@ def trader(system: LocalSystem, terminal: Terminal) -> Trader:
     return Trader(system, terminal, f"legs{next(_emails)}@example.com")
 
 
-def clear_faults(system: LocalSystem) -> None:
-    assert system.sim is not None
-    httpx.delete(f"{system.sim.base_url}/sim/faults")
-
-
 def stage_names(job: dict[str, Any]) -> list[str]:
     return [stage["name"] for stage in job["stages"]]
 
@@ -80,109 +70,6 @@ def asgard_sim(system: LocalSystem) -> Any:
 
 def fresh_rates(system: LocalSystem) -> None:
     system.functions.invoke("rates_poller", {})
-
-
-# --- opens ---------------------------------------------------------------------------------------------------
-
-
-def test_short_refused_after_the_long_unwinds_the_long_first(system: LocalSystem, trader: Trader) -> None:
-    fault(system, "hyperliquid", "order", "reject", times=20, message="Insufficient margin to place order.")
-    job = trader.open()
-    clear_faults(system)
-    assert job["status"] == "failed" and "Insufficient margin" in job["error"]
-    assert "unwind" in stage_names(job)
-    (position,) = trader.positions()
-    assert position.status is PositionStatus.FAILED and position.long_leg is not None
-    report = trader.invariant("short refused after the long")
-    assert report.naked_legs == 0 and report.duplicate_orders == 0
-    assert report.unhedged_window_seconds > 0  # the long's whole (short) life: it was unwound at once
-    assert report.unhedged_window_seconds < 60
-
-
-def test_asgard_submit_answer_lost_is_adopted_not_doubled(system: LocalSystem, trader: Trader) -> None:
-    fault(system, "asgard", "submit-create-position-tx", "lose_response")
-    job = trader.open()
-    assert job["status"] == "succeeded", job  # found by its signature among the wallet's positions: adopted
-    report = trader.invariant("Asgard submit answer lost")
-    assert report.duplicate_orders == 0 and report.live_positions == 1
-    closing = trader.close(job["position_id"])
-    assert closing["status"] == "succeeded", closing
-    trader.invariant("Asgard submit answer lost (then closed)")
-
-
-def test_asgard_submit_unanswered_is_never_failed_while_it_may_land(system: LocalSystem, trader: Trader) -> None:
-    """A 502 after the signed transaction was sent: not listed at Asgard, unknown on Solana, its blockhash still
-    valid. The unwind waits (LongMayStillLand, retried) instead of marking the position failed; once the
-    blockhash has expired the long can no longer land and the open fails with nothing at the venues."""
-    assert system.sim is not None
-    fault(system, "asgard", "submit-create-position-tx", "5xx")
-    reply = trader.client.post("/api/v1/positions/open", {"asset": "SOL", "protocol": "drift", "leverage": "2",
-                                                           "size_usd": "800"})
-    job_id = reply.json()["job_id"]
-    deadline = time.monotonic() + 60
-    job = trader.client.get(f"/api/v1/positions/jobs/{job_id}").json()
-    while "unwind" not in stage_names(job):
-        assert time.monotonic() < deadline, f"the open did not reach its unwind within 60 s: {job}"
-        time.sleep(0.05)
-        job = trader.client.get(f"/api/v1/positions/jobs/{job_id}").json()
-    assert job["status"] == "running", job  # the unwind waits on the long that may still land
-    (position,) = trader.positions()
-    assert position.status is PositionStatus.PENDING  # not failed: the long may still land
-    trader.advance_clock(advance_seconds=90)  # its blockhash expires
-    job = trader.client.wait_job(job_id, timeout=90)
-    fresh_rates(system)
-    assert job["status"] == "failed", job
-    assert trader.position(job["position_id"]).status is PositionStatus.FAILED
-    report = trader.invariant("Asgard submit unanswered (5xx after sending)")
-    assert report.naked_legs == 0 and report.duplicate_orders == 0
-
-
-def test_hyperliquid_order_answer_lost_is_adopted_by_its_cloid(system: LocalSystem, trader: Trader) -> None:
-    fault(system, "hyperliquid", "order", "lose_response")
-    job = trader.open()
-    assert job["status"] == "succeeded", job  # the fill is found by the order's cloid: no second short
-    report = trader.invariant("Hyperliquid order answer lost")
-    assert report.duplicate_orders == 0 and report.live_positions == 1
-    fault(system, "asgard", "submit-close-position-tx", "lose_response")
-    closing = trader.close(job["position_id"])
-    assert closing["status"] == "succeeded", closing  # the close landed; found by its signature
-    report = trader.invariant("Asgard close answer lost")
-    assert report.naked_legs == 0 and report.live_positions == 0
-
-
-def test_partial_fill_is_topped_up_to_the_long(system: LocalSystem, trader: Trader) -> None:
-    fault(system, "hyperliquid", "order", "partial_fill", fill_fraction="0.4")
-    job = trader.open(size_usd="1200")
-    assert job["status"] == "succeeded", job
-    assert "rebalance_short" in stage_names(job)
-    report = trader.invariant("partial fill at Hyperliquid")
-    assert report.naked_legs == 0 and report.duplicate_orders == 0
-    assert trader.close(job["position_id"])["status"] == "succeeded"
-    trader.invariant("partial fill at Hyperliquid (then closed)")
-
-
-def test_privy_signing_down_before_the_first_leg(system: LocalSystem, trader: Trader) -> None:
-    fault(system, "privy", "signTransaction", "5xx", times=100)
-    job = trader.open()
-    clear_faults(system)
-    assert job["status"] == "failed", job
-    (position,) = trader.positions()
-    assert position.long_leg is None and position.short_leg is None
-    report = trader.invariant("Privy signing down before the first leg")
-    assert report.naked_legs == 0 and report.unhedged_window_seconds == 0
-
-
-def test_privy_signing_down_after_the_first_leg(system: LocalSystem, trader: Trader) -> None:
-    """The long is signed (Solana) and lands; the short needs the user's EVM wallet to approve the agent, and
-    Privy's EIP-712 signing is down: the open unwinds the long (its Solana signing works)."""
-    fault(system, "privy", "eth_signTypedData_v4", "5xx", times=100)
-    job = trader.open()
-    clear_faults(system)
-    assert job["status"] == "failed", job
-    (position,) = trader.positions()
-    assert position.long_leg is not None and position.short_leg is None
-    report = trader.invariant("Privy signing down after the first leg")
-    assert report.naked_legs == 0
 
 
 # --- closes --------------------------------------------------------------------------------------------------
@@ -208,6 +95,12 @@ def test_two_positions_of_one_user_close_apart(system: LocalSystem, trader: Trad
     assert -truth.account_szi == other.short_leg.size
     report = trader.invariant("two positions of one user, one closed")
     assert report.naked_legs == 0 and report.live_positions == 1
+    reconciled = httpx.post(f"{system.url}/local/schedules/reconciler/run", headers={CONTROL_HEADER: "1"},
+                            timeout=120)
+    assert reconciled.status_code == 200, reconciled.text
+    report = trader.invariant("two positions of one user, one closed, one reconciler cycle")  # it moved nothing
+    assert report.live_positions == 1 and venue_truth(trader.sim, user).short_of(second["position_id"]) == (
+        other.short_leg.size)
 
     # funding: the venue paid the account; the two positions' shares add up to it
     since = datetime.fromtimestamp(0, tz=UTC)
@@ -220,24 +113,6 @@ def test_two_positions_of_one_user_close_apart(system: LocalSystem, trader: Trad
     assert closed.realized_pnl_usd is not None
     assert trader.close(second["position_id"])["status"] == "succeeded"
     trader.invariant("two positions of one user, both closed")
-
-
-def test_asgard_down_during_a_close_keeps_the_hedge(system: LocalSystem, trader: Trader) -> None:
-    job = trader.open(size_usd="1000")
-    assert job["status"] == "succeeded", job
-    fault(system, "asgard", "*", "5xx", times=500)
-    closing = trader.close(job["position_id"], timeout=120)
-    assert closing["status"] == "failed", closing
-    assert "close_short" not in stage_names(closing)  # the long goes first; the short was never touched
-    position = trader.position(job["position_id"])
-    assert position.status is PositionStatus.NEEDS_ATTENTION
-    assert position.failure is not None and position.failure.startswith(
-        "close incomplete: the Asgard long could not be closed; both legs are still open and hedged: "), position
-    # while Asgard is still down: the long and its short both rest, hedged, exactly as the ledger says
-    report = trader.invariant("Asgard down during a close (fault persisting)")
-    assert report.naked_legs == 0 and report.live_positions == 1
-    clear_faults(system)
-    trader.invariant("Asgard down during a close (fault cleared)")
 
 
 # --- risk ------------------------------------------------------------------------------------------------------

@@ -274,6 +274,15 @@ def _reconciled_to(product: Product, trader: Trader, live_positions: int, scenar
     return report
 
 
+def _stages(job: dict[str, Any]) -> list[str]:
+    return [stage["name"] for stage in job["stages"]]
+
+
+def _at_rest(trader: Trader) -> InvariantReport:
+    """The invariant as the workflow alone left it, before any reconciler cycle could repair anything."""
+    return _assert_holds(trader.check())
+
+
 def _open_under_fault(product: Product, trader: Trader, asset: str, leverage: str, size_usd: str,
                       **fault: Any) -> dict[str, Any]:
     """Opens with one fault armed at the simulator (cleared afterwards, whatever happens); the open's finished job."""
@@ -287,38 +296,26 @@ def _open_under_fault(product: Product, trader: Trader, asset: str, leverage: st
 # --- scenarios ------------------------------------------------------------------------------------------------------
 
 
-def test_two_positions_one_closed_keeps_the_others_short(product: Product) -> None:
-    trader = _user(product, "two")
-    first = trader.opened("SOL", "3", "1200")
-    second = trader.opened("jitoSOL", "2", "800", protocol=None)
-    rows = {row.position_id: row for row in trader.ledger()}
-    second_short = rows[second].short_leg
-    assert second_short is not None and second_short.size > 0
-
-    closing = trader.wait_job(trader.close(first).json()["job_id"])
-    assert closing["status"] == "succeeded", closing
-
-    truth = trader.truth()
-    assert truth.short_of(second) == second_short.size  # the second position's own short, at its exact size
-    assert -truth.account_szi == second_short.size  # and the account holds exactly that, nothing of the first
-    product.reconcile()
-    record_figure("product: two positions of one user, the first closed", _assert_holds(trader.check()))
-
-
 def test_asgard_down_during_a_close_keeps_the_hedge(product: Product) -> None:
     trader = _user(product, "asgard5xx")
     position = trader.opened("SOL", "3", "1200")
     product.fault(venue="asgard", call="*", kind="5xx", times=500)
     try:
         job = trader.wait_job(trader.close(position).json()["job_id"])
-        # while Asgard stays down: whatever the close did, the long is never left without its short
-        during = trader.check()
-        assert during.naked_legs == 0, during.problems
+        assert job["status"] == "failed" and "close_short" not in _stages(job), job  # the long goes first
+        failure = trader.get(f"/api/v1/positions/{position}").json()["failure"]
+        assert failure.startswith("close incomplete: the Asgard long could not be closed; both legs are still open "
+                                  "and hedged: "), failure
+        # while Asgard stays down: the long and its short both rest, hedged, exactly as the ledger says
+        during = _at_rest(trader)
+        assert during.live_positions == 1
+        assert next(r for r in trader.ledger() if r.position_id == position).status is PositionStatus.NEEDS_ATTENTION
         truth = trader.truth()
         assert truth.active_longs, "the long cannot have closed while Asgard answers 5xx"
         assert truth.short_of(position) > 0 and -truth.account_szi == truth.short_of(position), job
     finally:
         product.clear_faults()
+    assert _at_rest(trader).live_positions == 1  # the fault cleared, nothing moved: still hedged, as recorded
     assert product.alerts_for(position), "the operator is alerted while the position cannot close"
     product.reconcile()
     record_figure("product: Asgard 5xx during a close, then cleared", _assert_holds(trader.check()))
@@ -372,9 +369,20 @@ def test_a_lost_hyperliquid_order_answer_on_open(product: Product) -> None:
     job = _open_under_fault(product, trader, "SOL", "3", "900",
                             venue="hyperliquid", call="order", kind="lose_response", times=1)
     assert job["status"] == "succeeded", job  # the order that was sent and unheard is found by its cloid, not re-sent
+    assert _at_rest(trader).live_positions == 1
     report = _reconciled(product, trader)
     assert report.duplicate_orders == 0 and report.live_positions == 1
     record_figure("product: Hyperliquid order answer lost on open", report)
+    # then the Asgard close's answer is lost: the close landed, found by its signature; the close succeeds
+    product.fault(venue="asgard", call="submit-close-position-tx", kind="lose_response", times=1)
+    try:
+        closing = trader.wait_job(trader.close(job["position_id"]).json()["job_id"])
+    finally:
+        product.clear_faults()
+    assert closing["status"] == "succeeded", closing
+    report = _at_rest(trader)
+    assert report.live_positions == 0 and trader.truth().active_longs == []
+    record_figure("product: Asgard close answer lost", report)
 
 
 def test_privy_signing_down_before_the_first_leg(product: Product) -> None:
@@ -387,6 +395,9 @@ def test_privy_signing_down_before_the_first_leg(product: Product) -> None:
         assert truth.longs == [] and truth.account_szi == 0  # nothing landed anywhere
     finally:
         product.clear_faults()
+    (row,) = trader.ledger()
+    assert row.long_leg is None and row.short_leg is None
+    assert _at_rest(trader).unhedged_window_seconds == 0
     _reconciled_to(product, trader, 0, "product: Privy signing down before the first leg")
 
 
@@ -430,6 +441,11 @@ def test_a_short_refused_after_the_long_unwinds_it(product: Product) -> None:
                             venue="hyperliquid", call="order", kind="reject", times=10,
                             message="Insufficient margin to place order.")
     assert job["status"] == "failed" and "Insufficient margin" in job["error"], job
+    assert "unwind" in _stages(job), job
+    (row,) = trader.ledger()
+    assert row.status is PositionStatus.FAILED and row.long_leg is not None
+    at_rest = _at_rest(trader)
+    assert 0 < at_rest.unhedged_window_seconds < 60  # the long's whole (short) life: it was unwound at once
     report = _reconciled(product, trader)
     longs = trader.truth().longs
     assert report.live_positions == 0 and len(longs) == 1 and not longs[0].active  # the long landed, then closed
@@ -442,9 +458,13 @@ def test_a_lost_asgard_submit_answer_is_resolved(product: Product) -> None:
     job = _open_under_fault(product, trader, "SOL", "3", "900",
                             venue="asgard", call="submit-create-position-tx", kind="lose_response", times=1)
     assert job["status"] == "succeeded", job  # the landed long was found (signature, PDA), not sent again
+    assert _at_rest(trader).live_positions == 1
     report = _reconciled(product, trader)
     assert report.duplicate_orders == 0 and len(trader.truth().longs) == 1, job
     record_figure("product: Asgard submit answer lost on open", report)
+    closing = trader.wait_job(trader.close(job["position_id"]).json()["job_id"])
+    assert closing["status"] == "succeeded", closing
+    assert _at_rest(trader).live_positions == 0
 
 
 def test_a_partial_fill_at_hyperliquid_is_topped_up(product: Product) -> None:
@@ -452,7 +472,12 @@ def test_a_partial_fill_at_hyperliquid_is_topped_up(product: Product) -> None:
     job = _open_under_fault(product, trader, "SOL", "2", "1000",
                             venue="hyperliquid", call="order", kind="partial_fill", fill_fraction="0.5", times=1)
     assert job["status"] == "succeeded", job
+    assert "rebalance_short" in _stages(job), job  # topped up by one IOC, not unwound
+    assert _at_rest(trader).live_positions == 1
     _reconciled_to(product, trader, 1, "product: partial fill at Hyperliquid on open")
+    closing = trader.wait_job(trader.close(job["position_id"]).json()["job_id"])
+    assert closing["status"] == "succeeded", closing  # the close buys back exactly the topped-up short
+    assert _at_rest(trader).live_positions == 0 and trader.truth().account_szi == 0
 
 
 def test_a_lost_hyperliquid_answer_on_close(product: Product) -> None:
@@ -534,6 +559,9 @@ def test_privy_signing_down_after_the_first_leg(product: Product) -> None:
     job = _open_under_fault(product, trader, "SOL", "2", "800",
                             venue="privy", call="eth_signTypedData_v4", kind="5xx", times=200)
     assert job["status"] == "failed", job
+    (row,) = trader.ledger()
+    assert row.long_leg is not None and row.short_leg is None  # the long landed; the short was never placed
+    _at_rest(trader)
     report = _reconciled(product, trader)
     longs = trader.truth().longs
     assert report.live_positions == 0 and len(longs) == 1 and not longs[0].active  # landed, then unwound
@@ -565,15 +593,20 @@ def test_an_unanswered_asgard_submit_waits_for_its_blockhash(product: Product) -
     try:
         reply = trader.open("SOL", "2", "800")
         job_id = reply.json()["job_id"]
-        trader.wait_stage(job_id, "open_long")
+        trader.wait_stage(job_id, "unwind", timeout=60)  # the open gave up on the long; the unwind waits on it
         time.sleep(2.0)
         waiting = trader.get(f"/api/v1/positions/jobs/{job_id}").json()
         assert waiting["status"] == "running", waiting  # never failed while the long may still land
+        (row,) = trader.ledger()
+        assert row.status is PositionStatus.PENDING  # not failed: the long may still land
         httpx.post(f"{product.sim}/sim/clock", json={"advance_seconds": 120}, timeout=10).raise_for_status()
         job = trader.wait_job(job_id)
     finally:
         product.clear_faults()
     assert job["status"] == "failed", job
+    (row,) = trader.ledger()
+    assert row.status is PositionStatus.FAILED
+    _at_rest(trader)
     report = _reconciled(product, trader)
     assert report.live_positions == 0 and trader.truth().longs == []
     record_figure("product: Asgard submit unanswered (5xx), blockhash expired", report)
