@@ -227,14 +227,15 @@ def run(history: MarketHistory, users: int = 10_000) -> None:
             kinds["opened"] += len(outcome.opened)
         invocations.append(("worker batch", WORKER, time.perf_counter() - began, memory.calls.copy()))
     total = time.perf_counter() - started
-    assert report.enqueued == 1 and kinds["user"] == users, (report, kinds)
+    assert report.enqueued == 2 and kinds["user"] == users, (report, kinds)  # the users' and positions' pages
     tick_time = invocations[0][2]
     largest = max(invocations, key=lambda entry: entry[2] / timeout_seconds(entry[1]))  # nearest its own timeout
     most_io = max(invocations, key=lambda entry: sum(entry[3].values()))
     io = sum(most_io[3].values())
     print(f"  fan-out tick, {users} running users: {len(invocations) - 1} worker invocations "
-          f"({kinds['users_page']} page messages, {kinds['user']} user messages), {kinds['opened']} opens started")
-    print(f"  {'the tick itself (kill switch + snapshot + history, 1 message)':58} {tick_time * 1000:9.1f} ms"
+          f"({kinds['users_page'] + kinds['protect_page']} page messages, {kinds['user']} user messages), "
+          f"{kinds['opened']} opens started")
+    print(f"  {'the tick itself (kill switch + snapshot + history, 2 messages)':58} {tick_time * 1000:9.1f} ms"
           f"  calls {dict(invocations[0][3])}")
     print(f"  {'nearest its timeout (' + largest[0] + ')':58} {largest[2] * 1000:9.1f} ms"
           f"  {against_timeout(largest[1], largest[2])}")

@@ -217,6 +217,37 @@ def test_crash_drifts_the_long_toward_liquidation_the_deleverage_restores_it(sys
           f"distance {distance(readings):.1%} -> {distance(after):.1%}")
 
 
+def test_a_paused_bot_s_position_is_still_rebalanced_by_the_tick(system: LocalSystem, trader: Trader) -> None:
+    """Pausing the bot promises 'open positions are kept and protected': the whole tick (handler, fan-out queue,
+    worker) visits a paused user's open position through its page of open positions and starts the rebalance
+    a crash calls for, as for a running bot; it opens nothing for them."""
+    position = trader.open(leverage="3")
+    assert trader.client.post("/api/v1/control/pause").json()["bot_status"] == "paused"
+    readings = None
+    for factor in (D("0.9"), D("0.85"), D("0.8"), D("0.75"), D("0.7")):
+        move(system, factor)
+        readings = trader.readings(position.position_id)
+        if assess(readings, EXITS).verdict is Verdict.REBALANCE:
+            break
+    assert readings is not None and assess(readings, EXITS).verdict is Verdict.REBALANCE, readings
+    assert system.queues is not None
+    failed = system.queues.failed
+    system.functions.invoke("rates_poller", {})
+    report = system.functions.invoke("strategy_tick", {})
+    assert report["enqueued"] == 2 and report["errors"] == {}, report  # the users' page and the positions' page
+    system.queues.wait_idle()
+    assert system.queues.failed == failed
+    execution = trader.wait_execution(f"rebalance-{position.position_id}-1")
+    assert execution.status == "SUCCEEDED" and execution.output["outcome"] == "rebalanced", execution
+    after = trader.readings(position.position_id)
+    assert readings.liquidation_distance_at_open is not None
+    assert distance(after) >= readings.liquidation_distance_at_open * EXITS.rebalance_share
+    live = [p for p in trader.positions() if p.status.is_live]
+    assert [p.position_id for p in live] == [position.position_id]  # nothing new opened while paused
+    report = trader.invariant("a paused bot's position rebalanced by the tick after a crash")
+    assert report.naked_legs == 0 and report.duplicate_orders == 0
+
+
 def test_asgard_5xx_on_the_second_half_restores_the_short_then_closes(system: LocalSystem, trader: Trader) -> None:
     """Asgard cannot update the long (5xx on its builders, retried, then given up; its closes still work): the
     compensation sells the short back, so the legs are as before, and the position closes instead (the risk is not

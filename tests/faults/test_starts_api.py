@@ -140,7 +140,7 @@ def test_two_overlapping_ticks_open_one_position_with_one_order_per_leg(system: 
         opened = [job for outcome in outcomes for job in outcome.opened]
         assert len(opened) == 1, outcomes  # the other found the lock taken (or the position pending)
         # and a third tick through the real handlers and queue, while or after it runs, opens nothing more
-        assert system.functions.invoke("strategy_tick", {})["enqueued"] == 1
+        assert system.functions.invoke("strategy_tick", {})["enqueued"] == 2
         system.queues.wait_idle()
         trader.settle()
     positions = runtime.store.list_positions(trader.user_id)

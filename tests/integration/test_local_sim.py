@@ -116,7 +116,7 @@ def test_the_tick_reads_balances_and_risk_from_the_venues(sim_system: LocalSyste
     assert sim_system.queues is not None
     failed_before = sim_system.queues.failed
     report = sim_system.functions.invoke("strategy_tick", {})
-    assert report["errors"] == {} and report["enqueued"] == 1
+    assert report["errors"] == {} and report["enqueued"] == 2  # the users' and the open positions' pages
     sim_system.queues.wait_idle()  # the worker decided for erin (and every other running user)
     assert sim_system.queues.failed == failed_before
     erin.post("/api/v1/control/stop")

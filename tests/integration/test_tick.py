@@ -43,10 +43,12 @@ def _wait_for(client: Client, status: str, timeout: float = 30) -> list[dict[str
 
 def _tick(system: LocalSystem) -> None:
     """The tick through its handler, then its fan-out through the worker's (the local SQS consumer)."""
-    assert system.queues is not None
+    assert system.queues is not None and system.runtime is not None
     failed = system.queues.failed
     report = system.functions.invoke("strategy_tick", {})
-    assert report["enqueued"] == 1 and report["errors"] == {}, report
+    # the users' page and the open positions' page; under close-all the open positions' closes only
+    expected = 1 if system.runtime.kill_switch.kill_switch() is KillSwitch.CLOSE_ALL else 2
+    assert report["enqueued"] == expected and report["errors"] == {}, report
     system.queues.wait_idle()
     assert system.queues.failed == failed
 

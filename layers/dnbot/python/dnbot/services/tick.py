@@ -1,13 +1,17 @@
 """The strategy tick (EventBridge, every minute) and its fan-out: protect what is open, then open what clears the
 bar, for every running user, with a bounded amount of work per Lambda invocation however many users there are.
 
-- The tick reads the kill switch, the rates snapshot and the funding history ONCE, and enqueues one message: the
-  first page of running users, with that context (and each LST's fair SOL rate, the open preflight's peg
-  reference: a user's message leaves out the LSTs depegged past that user's `max_depeg`). Under the kill
+- The tick reads the kill switch, the rates snapshot and the funding history ONCE, and enqueues two messages with
+  that context (and each LST's fair SOL rate, the open preflight's peg reference: a user's message leaves out
+  the LSTs depegged past that user's `max_depeg`): the first page of running users, and the first page of open
+  positions (their users' positions are protected even when the bot is paused or stopped: the risk breakers and
+  rebalances, not the carry). Under the kill
   switch's close-all it enqueues the first page of open positions instead (close-all reaches paused users too).
 - A worker (functions/strategy_worker, SQS, partial batch failures, a dead-letter queue) takes each message:
   a page message reads one page (USERS_PER_PAGE), enqueues one message per user or position (SendMessageBatch,
-  ten a call) and the next page; a user message runs `dnbot.domain.strategy.decide_for_user` (the same function
+  ten a call) and the next page; a protect message decides for a user whose bot is not running
+  (`decide_for_user(strategy_on=False)`: risk exits only; a running user's come with the users' page); a user
+  message runs `dnbot.domain.strategy.decide_for_user` (the same function
   the backtester replays) for that one user and turns its decisions into workflows (a Rebalance starts the
   rebalance workflow, which shrinks both legs in place: services/rebalance.py, run by position_steps); a close
   message closes one position (close-all, or the close a failed rebalance asks for).
@@ -95,7 +99,7 @@ class WorkerOutcome:
 
 
 class StrategyTick:
-    """O(1) per invocation: three reads and one message."""
+    """O(1) per invocation: a few reads and two messages."""
 
     def __init__(self, rates: RatesStore, funding: FundingSource, kill_switch: KillSwitchReader, queue: WorkQueue,
                  clock: Clock) -> None:
@@ -135,8 +139,9 @@ class StrategyTick:
             report.errors["lst_peg"] = f"{type(error).__name__}: {error}"
             fair = {}
         context = tick_context(switch, snapshot, history, self._clock.now(), stored, fair)
-        self._queue.send_batch([{"kind": "users_page", "cursor": None, "context": context}])
-        report.enqueued = 1
+        self._queue.send_batch([{"kind": "users_page", "cursor": None, "context": context},
+                                {"kind": "protect_page", "cursor": None, "context": context}])
+        report.enqueued = 2
         return report
 
 
@@ -191,6 +196,16 @@ class TickWorker:
                 follow.append({"kind": "users_page", "cursor": cursor, "context": context})
             self._queue.send_batch(follow)
             return WorkerOutcome(kind, enqueued=len(follow))
+        if kind == "protect_page":  # every open position's user; only those whose bot is not running act
+            positions, cursor = self._pages.positions_with_status_page(
+                PositionStatus.OPEN, message.get("cursor"), USERS_PER_PAGE)
+            context = message["context"]
+            users = dict.fromkeys(p.user_id for p in positions)  # one message per user, in page order
+            follow = [{"kind": "protect", "user_id": user_id, "context": context} for user_id in users]
+            if cursor is not None:
+                follow.append({"kind": "protect_page", "cursor": cursor, "context": context})
+            self._queue.send_batch(follow)
+            return WorkerOutcome(kind, enqueued=len(follow))
         if kind == "close_page":
             positions, cursor = self._pages.positions_with_status_page(
                 PositionStatus.OPEN, message.get("cursor"), USERS_PER_PAGE)
@@ -203,8 +218,8 @@ class TickWorker:
             job = self._position_service.request_close(message["user_id"], message["position_id"],
                                                        message.get("reason") or CLOSE_ALL_REASON)
             return WorkerOutcome(kind, user_id=message["user_id"], closed=[job.job_id])
-        if kind == "user":
-            return self._decide(message["user_id"], message["context"])
+        if kind in ("user", "protect"):
+            return self._decide(message["user_id"], message["context"], protect_only=kind == "protect")
         raise ValueError(f"unknown fan-out message kind {kind!r}")
 
     def _latest_snapshot(self, at: str) -> RatesSnapshot | None:
@@ -212,12 +227,18 @@ class TickWorker:
             self._snapshot = self._rates.latest_snapshot()
         return self._snapshot
 
-    def _decide(self, user_id: str, context: Message) -> WorkerOutcome:
-        outcome = WorkerOutcome("user", user_id=user_id)
+    def _decide(self, user_id: str, context: Message, *, protect_only: bool = False) -> WorkerOutcome:
+        """A running user's whole decision (a user message), or a paused or stopped user's protection (a protect
+        message): each user is decided by exactly one of the two each tick."""
+        outcome = WorkerOutcome("protect" if protect_only else "user", user_id=user_id)
         user = self._users.get_user(user_id)
         snapshot = self._latest_snapshot(context["snapshot_at"])
-        if user is None or user.bot_status != "running" or snapshot is None:
-            outcome.held = "bot not running" if snapshot is not None else "no rates snapshot"
+        if user is None or snapshot is None:
+            outcome.held = "no such user" if snapshot is not None else "no rates snapshot"
+            return outcome
+        running = user.bot_status == "running"
+        if running == protect_only:
+            outcome.held = "bot running: decided from the users' page" if running else "bot not running"
             return outcome
         settings = UserSettings.create(**user.settings) if user.settings else UserSettings.create()
         positions = self._positions.list_positions(user_id)
@@ -225,7 +246,7 @@ class TickWorker:
                              else RiskReadings()) for p in positions if p.status.is_live]
         now = self._clock.now()
         # the capital running opens reserved is not free, even where the venues' balances still show it
-        free = self._capital.free_capital_usd(user) - reserved_capital_usd(positions)
+        free = self._capital.free_capital_usd(user) - reserved_capital_usd(positions) if running else Decimal(0)
         outlook = context.get("outlooks", {}).get(str(settings.preset.persistence_hours))
         snapshot = self._open_markets(user_id, snapshot, context, settings, live, outcome)
         decision = decide_for_user(
@@ -233,7 +254,7 @@ class TickWorker:
             positions=live, free_capital_usd=max(free, Decimal(0)), settings=settings,
             kill_switch=KillSwitch(context["kill_switch"]), now=now,
             outlook=None if outlook is None else outlook_from_json(outlook),
-            market_means=markets_from_json(context.get("market_means", [])))
+            market_means=markets_from_json(context.get("market_means", [])), strategy_on=running)
         readings = {held.position.position_id: held.readings for held in live}
         by_id = {held.position.position_id: held.position for held in live}
         for item in decision.decisions:
