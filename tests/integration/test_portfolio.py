@@ -74,7 +74,13 @@ def test_an_open_position_shows_live_risk_and_pnl_by_source_then_its_realized_hi
     assert Decimal(live["margin_ratio"]) > 0
     for ratio in ("health_factor", "margin_ratio"):  # 4 decimals at most, not the raw 28-digit quotient
         assert -Decimal(live[ratio]).as_tuple().exponent <= 4, (ratio, live[ratio])
-    assert Decimal(live["liquidation_price_usd"]) > Decimal(live["sol_price_usd"])  # a short dies on a rise
+    sol = Decimal(live["sol_price_usd"])
+    assert Decimal(live["short_liquidation_price_usd"]) > sol > Decimal(live["long_liquidation_price_usd"]) > 0
+    # at 3x the long (a SOL drop) is the nearer liquidation, and liquidation_price_usd is the nearer leg's
+    assert live["first_liquidation"] == "long"
+    assert live["liquidation_price_usd"] == live["long_liquidation_price_usd"]
+    assert abs(Decimal(live["liquidation_distance_pct"]) - (1 - Decimal(live["long_liquidation_price_usd"]) / sol)
+               * 100) < Decimal("0.01")  # the price is to the cent
     assert 0 < Decimal(live["liquidation_distance_pct"]) < 100
     assert live["stale_since"] is None and live["unreadable"] == []
     assert Decimal(live["long"]["value_usd"]) > 0 and Decimal(live["short"]["value_usd"]) > 0
@@ -207,6 +213,9 @@ def test_an_unreadable_venue_leaves_nulls_and_says_since_when(sim_system: LocalS
     live = reply.json()["positions"][0]
     assert live["health_factor"] is None and "asgard" in live["unreadable"] and live["stale_since"]
     assert live["margin_ratio"] is not None  # the other venue still reads
+    # without Asgard only the short's liquidation is known: the nearer one said is the short's, never a guess
+    assert live["long_liquidation_price_usd"] is None and live["first_liquidation"] == "short"
+    assert live["liquidation_price_usd"] == live["short_liquidation_price_usd"] is not None
     fay.wait_job(fay.post(f"/api/v1/positions/{job['position_id']}/close").json()["job_id"], timeout=60)
 
 

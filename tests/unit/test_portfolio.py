@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 
+from dnbot.api.views import PositionViewOut
 from dnbot.domain.assets import Asset, Protocol
 from dnbot.domain.positions import Leg, Position, PositionStatus
 from dnbot.domain.risk import RiskReadings
@@ -83,6 +84,16 @@ def test_a_page_reads_each_live_position_once_per_cache_window() -> None:
     assert risk.calls == 10
 
 
+def test_a_live_position_gives_both_legs_liquidation_prices_and_names_the_nearer() -> None:
+    # HF 1.5 at SOL 150: the long is liquidated by a 1/3 drop, at $100.00; the short at $250, a 2/3 rise
+    service = _service(Positions([_position("p1", PositionStatus.OPEN, 1)]), Risk(), Book(), MovableClock(T0), [0.0])
+    out = PositionViewOut.build(service.page("u1").views[0]).model_dump(mode="json")
+    assert {key: out[key] for key in ("long_liquidation_price_usd", "short_liquidation_price_usd",
+                                      "first_liquidation", "liquidation_price_usd", "liquidation_distance_pct")} == {
+        "long_liquidation_price_usd": "100.00", "short_liquidation_price_usd": "250",
+        "first_liquidation": "long", "liquidation_price_usd": "100.00", "liquidation_distance_pct": "33.33"}
+
+
 def test_an_unreadable_venue_is_null_with_the_time_it_went_stale() -> None:
     positions = Positions([_position("p1", PositionStatus.OPEN, 1)])
     risk, tick, clock = Risk(broken=True), [0.0], MovableClock(T0)
@@ -90,6 +101,8 @@ def test_an_unreadable_venue_is_null_with_the_time_it_went_stale() -> None:
     first = service.page("u1").views[0].live
     assert first is not None and first.health_factor is None and first.stale_since == T0
     assert set(first.unreadable) == {"asgard", "hyperliquid"}
+    assert (first.long_liquidation_price_usd, first.short_liquidation_price_usd, first.first_liquidation,
+            first.liquidation_price_usd, first.liquidation_distance) == (None, None, None, None, None)
     clock.at, tick[0] = T0 + timedelta(minutes=1), 20.0
     later = service.page("u1").views[0].live
     assert later is not None and later.stale_since == T0  # since when, not "now"

@@ -14,6 +14,7 @@ from dnbot.domain.risk import (
     Verdict,
     assess,
     joint_view,
+    liquidation_prices,
     long_drop_to_liquidation,
     short_liquidation_price,
     trailing_negative_hours,
@@ -99,6 +100,37 @@ def test_joint_view_names_the_leg_a_move_liquidates_first() -> None:
     assert JointView(D("0.4"), D("0.1")).first == "short"
     assert JointView(None, None).first is None
     assert long_drop_to_liquidation(D("0.9")) == 0
+
+
+def test_liquidation_prices_give_each_legs_sol_price_and_the_nearer_one() -> None:
+    # HF 1.25 at SOL 100: a 20% drop, to $80.00, liquidates the long before a 30% rise to $130 the short
+    prices = liquidation_prices(readings(health_factor=D("1.25"), short_liquidation_price=D(130),
+                                         oracle_price_usd=D(100)))
+    assert (prices.long_usd, prices.short_usd, prices.first, prices.nearer_usd) == (D("80.00"), D(130), "long",
+                                                                                     D("80.00"))
+    # the dashboard's case: SOL $195.30, HF 1.1990 (16.6% drop) and the short's $720.65 (269% rise): the long first
+    prices = liquidation_prices(readings(health_factor=D("1.1990"), short_liquidation_price=D("720.65"),
+                                         oracle_price_usd=D("195.30")))
+    assert (prices.long_usd, prices.first, prices.nearer_usd) == (D("162.89"), "long", D("162.89"))
+    # HF 2.5 at SOL 200 (60% drop, to $80.00) and the short's $250 (25% rise): the short first
+    prices = liquidation_prices(readings(health_factor=D("2.5"), short_liquidation_price=D(250),
+                                         oracle_price_usd=D(200)))
+    assert (prices.long_usd, prices.short_usd, prices.first, prices.nearer_usd) == (D("80.00"), D(250), "short",
+                                                                                     D(250))
+
+
+def test_liquidation_prices_with_a_reading_missing() -> None:
+    # no SOL price: the long's drop is known (the distance refers to it) but not the price it falls to
+    prices = liquidation_prices(readings(health_factor=D("1.25"), short_liquidation_price=D(130)))
+    assert (prices.long_usd, prices.short_usd, prices.first, prices.nearer_usd) == (None, D(130), "long", None)
+    # Asgard unreadable: only the short's is known, and it is the nearer
+    prices = liquidation_prices(readings(short_liquidation_price=D(130), oracle_price_usd=D(100)))
+    assert (prices.long_usd, prices.first, prices.nearer_usd) == (None, "short", D(130))
+    # a health factor at or under 1: the long is liquidable at the price now
+    prices = liquidation_prices(readings(health_factor=D("0.98"), oracle_price_usd=D("150.25")))
+    assert (prices.long_usd, prices.short_usd, prices.first) == (D("150.25"), None, "long")
+    assert liquidation_prices(readings()) == liquidation_prices(readings(oracle_price_usd=D(100)))
+    assert liquidation_prices(readings()).first is None
 
 
 def test_short_liquidation_price_matches_its_definition() -> None:

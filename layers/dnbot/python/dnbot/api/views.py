@@ -76,9 +76,14 @@ class PositionViewOut(BaseModel):
     # live, from the venues (None: not live, or the venue could not be read: see stale_since)
     health_factor: Decimal | None
     margin_ratio: Decimal | None
+    # the SOL price of the NEARER liquidation, the one liquidation_distance_pct and first_liquidation refer to
+    # (kept for older dashboards, which labelled it the short's: read the two below)
     liquidation_price_usd: Decimal | None
     sol_price_usd: Decimal | None
     liquidation_distance_pct: Decimal | None  # SOL move to the nearer liquidation, in percent
+    long_liquidation_price_usd: Decimal | None  # SOL falls to it: Asgard liquidates the long
+    short_liquidation_price_usd: Decimal | None  # SOL rises to it: Hyperliquid liquidates the short
+    first_liquidation: Literal["long", "short"] | None  # the leg liquidation_distance_pct refers to
     figures_at: datetime | None
     stale_since: datetime | None
     unreadable: list[str]
@@ -104,6 +109,9 @@ class PositionViewOut(BaseModel):
             liquidation_price_usd=live.liquidation_price_usd if live else None,
             sol_price_usd=live.sol_price_usd if live else None,
             liquidation_distance_pct=(distance * 100).quantize(Decimal("0.01")) if distance is not None else None,
+            long_liquidation_price_usd=live.long_liquidation_price_usd if live else None,
+            short_liquidation_price_usd=live.short_liquidation_price_usd if live else None,
+            first_liquidation=live.first_liquidation if live else None,
             figures_at=live.read_at if live else None, stale_since=live.stale_since if live else None,
             unreadable=list(live.unreadable) if live else [], pnl=pnl, pnl_kind=view.pnl_kind,
             pnl_usd=pnl.total_usd if pnl else p.realized_pnl_usd,

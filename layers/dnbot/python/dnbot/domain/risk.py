@@ -11,11 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from typing import Literal
 
 from dnbot.domain.presets import ExitRules
 
 ONE = Decimal(1)
 ZERO = Decimal(0)
+LegName = Literal["long", "short"]
 
 
 class ExitReason(StrEnum):
@@ -58,7 +60,7 @@ class JointView:
     short_rise_to_liquidation: Decimal | None
 
     @property
-    def first(self) -> str | None:
+    def first(self) -> LegName | None:
         """Which leg a SOL move liquidates first: 'long', 'short' or None when neither is known."""
         drop, rise = self.long_drop_to_liquidation, self.short_rise_to_liquidation
         if drop is None and rise is None:
@@ -100,6 +102,33 @@ def joint_view(readings: RiskReadings) -> JointView:
     if readings.short_liquidation_price is not None and readings.oracle_price_usd:
         rise = short_rise_to_liquidation(readings.short_liquidation_price, readings.oracle_price_usd)
     return JointView(drop, rise)
+
+
+PRICE_STEP = Decimal("0.01")
+
+
+@dataclass(frozen=True, slots=True)
+class LiquidationPrices:
+    """The SOL prices at which each leg is liquidated, and which one a SOL move reaches first."""
+
+    long_usd: Decimal | None  # Asgard liquidates the long when SOL falls to this price
+    short_usd: Decimal | None  # Hyperliquid liquidates the short when SOL rises to this price
+    first: LegName | None  # the leg the joint distance (JointView.first) refers to
+
+    @property
+    def nearer_usd(self) -> Decimal | None:
+        """The price of the leg liquidated first: the one the joint distance refers to."""
+        return self.long_usd if self.first == "long" else self.short_usd if self.first == "short" else None
+
+
+def liquidation_prices(readings: RiskReadings) -> LiquidationPrices:
+    """Both legs' liquidation SOL prices from the same readings the joint view uses: the long's is the price now
+    less its drop to liquidation (price x (1 - drop), to the cent; unknown without a price), the short's is
+    Hyperliquid's own liquidation price."""
+    view = joint_view(readings)
+    price, drop = readings.oracle_price_usd, view.long_drop_to_liquidation
+    long_usd = None if drop is None or not price else (price * (ONE - drop)).quantize(PRICE_STEP)
+    return LiquidationPrices(long_usd, readings.short_liquidation_price, view.first)
 
 
 def lst_depeg(lst_price_usd: Decimal, sol_price_usd: Decimal, fair_lst_sol_rate: Decimal) -> Decimal:

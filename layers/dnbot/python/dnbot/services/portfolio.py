@@ -21,7 +21,7 @@ from dnbot.domain.pnl import CENT, SOURCES, FundingShare, PnlBreakdown
 from dnbot.domain.pnl_breakdown import CarryRates, LegFill, long_price_now, realized, unrealized
 from dnbot.domain.positions import Position, PositionStatus
 from dnbot.domain.rates import RatesSnapshot
-from dnbot.domain.risk import RiskReadings, joint_view
+from dnbot.domain.risk import LegName, RiskReadings, joint_view, liquidation_prices
 from dnbot.ports import (
     ActivityLog,
     Clock,
@@ -47,9 +47,12 @@ class LiveFigures:
     read_at: datetime
     health_factor: Decimal | None
     margin_ratio: Decimal | None
-    liquidation_price_usd: Decimal | None
+    liquidation_price_usd: Decimal | None  # the nearer leg's (first_liquidation's) liquidation SOL price
     sol_price_usd: Decimal | None
     liquidation_distance: Decimal | None  # the SOL move (fraction) to the nearer liquidation
+    long_liquidation_price_usd: Decimal | None  # SOL falls to it: Asgard liquidates the long
+    short_liquidation_price_usd: Decimal | None  # SOL rises to it: Hyperliquid liquidates the short
+    first_liquidation: LegName | None  # the leg liquidation_distance refers to
     long_value_usd: Decimal | None
     long_debt_usd: Decimal | None
     short_value_usd: Decimal | None
@@ -267,9 +270,9 @@ class PortfolioService:
             unreadable.append("hyperliquid_funding")
         snapshot = self._rates.latest_snapshot()
         sol_now = readings.oracle_price_usd or (snapshot.funding.mark_price if snapshot else None)
-        view = joint_view(RiskReadings(health_factor=readings.health_factor,
-                                       short_liquidation_price=readings.short_liquidation_price,
-                                       oracle_price_usd=sol_now))
+        at_now = RiskReadings(health_factor=readings.health_factor,
+                              short_liquidation_price=readings.short_liquidation_price, oracle_price_usd=sol_now)
+        view, prices = joint_view(at_now), liquidation_prices(at_now)
         long_leg, short_leg = position.long_leg, position.short_leg
         assert long_leg is not None and short_leg is not None
         long_fill = LegFill(long_leg.size, long_leg.entry_price, long_leg.fees_usd)
@@ -294,8 +297,9 @@ class PortfolioService:
                 stale_since = None
         return LiveFigures(
             read_at=now, health_factor=readings.health_factor, margin_ratio=readings.margin_ratio,
-            liquidation_price_usd=readings.short_liquidation_price, sol_price_usd=sol_now,
-            liquidation_distance=view.distance, long_value_usd=long_value, long_debt_usd=debt.quantize(CENT),
+            liquidation_price_usd=prices.nearer_usd, sol_price_usd=sol_now, liquidation_distance=view.distance,
+            long_liquidation_price_usd=prices.long_usd, short_liquidation_price_usd=prices.short_usd,
+            first_liquidation=prices.first, long_value_usd=long_value, long_debt_usd=debt.quantize(CENT),
             short_value_usd=short_value, pnl=pnl, unreadable=tuple(unreadable), stale_since=stale_since)
 
 
