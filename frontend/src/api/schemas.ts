@@ -150,9 +150,16 @@ export const Position = z.object({
   failure: z.string().nullable().optional().default(null),
   health_factor: Dec.nullable().optional().default(null),
   margin_ratio: Dec.nullable().optional().default(null),
+  /** The NEARER liquidation's SOL price (the leg in first_liquidation); older APIs sent the short's here. */
   liquidation_price_usd: Dec.nullable().optional().default(null),
   sol_price_usd: Dec.nullable().optional().default(null),
   liquidation_distance_pct: Dec.nullable().optional().default(null),
+  /** SOL falls to it: Asgard liquidates the long. */
+  long_liquidation_price_usd: Dec.nullable().optional().default(null),
+  /** SOL rises to it: Hyperliquid liquidates the short. */
+  short_liquidation_price_usd: Dec.nullable().optional().default(null),
+  /** The leg liquidation_distance_pct refers to. */
+  first_liquidation: z.enum(["long", "short"]).nullable().optional().default(null),
   figures_at: z.string().nullable().optional().default(null),
   stale_since: z.string().nullable().optional().default(null),
   unreadable: z.array(z.string()).optional().default([]),

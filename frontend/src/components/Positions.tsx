@@ -57,6 +57,36 @@ function PnlCell({ p, testId }: { p: Position; testId: string }) {
   );
 }
 
+type LegName = "long" | "short";
+const LIQUIDATED_BY: Record<LegName, { arrow: string; price: (p: Position) => string | null; says: (p: Position) => string }> = {
+  long: {
+    arrow: "↓",
+    price: (p) => p.long_liquidation_price_usd,
+    says: (p) => `Asgard liquidates the ${p.asset} long if SOL falls to this price`,
+  },
+  short: {
+    arrow: "↑",
+    price: (p) => p.short_liquidation_price_usd,
+    says: () => "Hyperliquid liquidates the SOL-PERP short if SOL rises to this price",
+  },
+};
+
+/** One leg's liquidation SOL price, emphasised when it is the nearer one (the leg the distance refers to). */
+function LegLiquidation({ p, leg }: { p: Position; leg: LegName }) {
+  const { arrow, price, says } = LIQUIDATED_BY[leg];
+  const nearer = p.first_liquidation === leg;
+  const text = `${arrow} ${usd(price(p))}`;
+  const title = nearer ? `${says(p)}: the nearer liquidation` : says(p);
+  return nearer
+    ? <strong data-testid={`liquidation-${leg}`} title={title}>{text}</strong>
+    : <span data-testid={`liquidation-${leg}`} className="muted" title={title}>{text}</span>;
+}
+
+const DISTANCE_TITLE: Record<LegName, string> = {
+  long: "SOL drop to the nearer liquidation: Asgard's of the long",
+  short: "SOL rise to the nearer liquidation: Hyperliquid's of the short",
+};
+
 function Risk({ p }: { p: Position }) {
   if (p.status === "pending") return <span className="muted">opening…</span>;
   const stale = p.stale_since ? `Could not read ${p.unreadable.join(", ") || "a venue"} since ${timeAgo(p.stale_since)}` : null;
@@ -64,8 +94,17 @@ function Risk({ p }: { p: Position }) {
     <div className="risk">
       <span title="Asgard health factor: 1.00 = liquidation">HF <strong data-testid="health-factor">{ratio(p.health_factor)}</strong></span>
       <span title="Hyperliquid maintenance margin / account value">Margin <strong data-testid="margin-ratio">{pct(p.margin_ratio, 1)}</strong></span>
-      <span title="The SOL price at which Hyperliquid liquidates the short">Liq. <strong data-testid="liquidation-price">{usd(p.liquidation_price_usd)}</strong></span>
-      <span title="SOL move to the nearer liquidation">Distance <strong data-testid="liquidation-distance">{percentText(p.liquidation_distance_pct)}</strong></span>
+      <span>
+        Liq.{" "}
+        <span data-testid="liquidation-price">
+          {p.long_liquidation_price_usd === null && p.short_liquidation_price_usd === null
+            ? "—"
+            : <><LegLiquidation p={p} leg="long" /> · <LegLiquidation p={p} leg="short" /></>}
+        </span>
+      </span>
+      <span title={p.first_liquidation ? DISTANCE_TITLE[p.first_liquidation] : "SOL move to the nearer liquidation"}>
+        Distance <strong data-testid="liquidation-distance">{percentText(p.liquidation_distance_pct)}{p.first_liquidation ? ` (${p.first_liquidation})` : ""}</strong>
+      </span>
       {stale && <span className="warning small" role="status">{stale}</span>}
     </div>
   );

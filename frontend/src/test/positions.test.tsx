@@ -9,11 +9,18 @@ const OPEN: Position = PositionSchema.parse({
   long: { size: "7.655623515", entry_price: "195.9344", notional_usd: "1500.00", value_usd: "1510.20", debt_usd: "1000.00" },
   short: { size: "7.64", entry_price: "195.9344", notional_usd: "1496.94", value_usd: "1507.00" },
   created_at: "2026-11-25T06:48:30Z", pnl_usd: "-1.25",
-  health_factor: "1.8731", margin_ratio: "0.0412", liquidation_price_usd: "291.50", sol_price_usd: "197.25",
-  liquidation_distance_pct: "46.61", unreadable: [], stale_since: null, pnl_kind: "unrealized",
+  // HF 1.8731 at SOL $197.25: Asgard liquidates the long 46.61% lower, at $105.31, before the short's $291.50 (+47.8%)
+  health_factor: "1.8731", margin_ratio: "0.0412", liquidation_price_usd: "105.31", sol_price_usd: "197.25",
+  liquidation_distance_pct: "46.61", long_liquidation_price_usd: "105.31", short_liquidation_price_usd: "291.50",
+  first_liquidation: "long", unreadable: [], stale_since: null, pnl_kind: "unrealized",
   pnl: { total_usd: "-1.25", funding_usd: "0.84", staking_usd: "0.12", lending_usd: "0.00", borrow_usd: "-0.31",
          fees_usd: "-1.42", price_usd: "-0.48" },
 });
+
+const ASGARD_DOWN: Position = {
+  ...OPEN, position_id: "pos-4", health_factor: null, unreadable: ["asgard"], stale_since: "2026-11-25T07:00:00Z",
+  long_liquidation_price_usd: null, first_liquidation: "short", liquidation_price_usd: "291.50", liquidation_distance_pct: "47.78",
+};
 
 describe("PositionsTable", () => {
   it("lists active positions with a close button and hides closed ones", () => {
@@ -37,18 +44,37 @@ describe("PositionsTable", () => {
 
   it("shows the live risk and the PnL split by source, and says when a venue could not be read", () => {
     renderWithClient(
-      <PositionsTable positions={[OPEN, { ...OPEN, position_id: "pos-4", health_factor: null, unreadable: ["asgard"], stale_since: "2026-11-25T07:00:00Z" }]} onClose={() => {}} />,
+      <PositionsTable positions={[OPEN, ASGARD_DOWN]} onClose={() => {}} />,
     );
     const rows = within(screen.getByRole("table", { name: "Active positions" })).getAllByRole("row").slice(1);
     expect(within(rows[0]!).getByTestId("health-factor")).toHaveTextContent("1.87");
     expect(within(rows[0]!).getByTestId("margin-ratio")).toHaveTextContent("4.1%");
-    expect(within(rows[0]!).getByTestId("liquidation-price")).toHaveTextContent("$291.50");
-    expect(within(rows[0]!).getByTestId("liquidation-distance")).toHaveTextContent("46.6%");
+    expect(within(rows[0]!).getByTestId("liquidation-price")).toHaveTextContent(/^↓ \$105\.31 · ↑ \$291\.50$/);
+    expect(within(rows[0]!).getByTestId("liquidation-distance")).toHaveTextContent(/^46\.6% \(long\)$/);
     expect(within(rows[0]!).getByTestId("pnl-funding_usd")).toHaveTextContent("+$0.84");
     expect(within(rows[0]!).getByTestId("pnl-fees_usd")).toHaveTextContent("-$1.42");
     expect(rows[0]).toHaveTextContent("now $1,510.20");
     expect(within(rows[1]!).getByTestId("health-factor")).toHaveTextContent("—");
     expect(rows[1]).toHaveTextContent(/Could not read asgard since/);
+  });
+
+  it("shows both legs' liquidation prices, the nearer one emphasised, and names the leg of the distance", () => {
+    renderWithClient(<PositionsTable positions={[OPEN, ASGARD_DOWN, { ...ASGARD_DOWN, position_id: "pos-5", short_liquidation_price_usd: null, liquidation_price_usd: null, liquidation_distance_pct: null, first_liquidation: null }]} onClose={() => {}} />);
+    const rows = within(screen.getByRole("table", { name: "Active positions" })).getAllByRole("row").slice(1);
+    const long = within(rows[0]!).getByTestId("liquidation-long");
+    const short = within(rows[0]!).getByTestId("liquidation-short");
+    expect(long.tagName).toBe("STRONG"); // the long is the nearer liquidation here
+    expect(long).toHaveAttribute("title", "Asgard liquidates the jitoSOL long if SOL falls to this price: the nearer liquidation");
+    expect(short.tagName).not.toBe("STRONG");
+    expect(short).toHaveAttribute("title", "Hyperliquid liquidates the SOL-PERP short if SOL rises to this price");
+    expect(within(rows[0]!).getByTestId("liquidation-distance").parentElement).toHaveAttribute("title", "SOL drop to the nearer liquidation: Asgard's of the long");
+    // Asgard unreadable: the long's price is unknown and the short's is the nearer one known
+    expect(within(rows[1]!).getByTestId("liquidation-price")).toHaveTextContent(/^↓ — · ↑ \$291\.50$/);
+    expect(within(rows[1]!).getByTestId("liquidation-short").tagName).toBe("STRONG");
+    expect(within(rows[1]!).getByTestId("liquidation-distance")).toHaveTextContent(/^47\.8% \(short\)$/);
+    // neither venue read: no price and no leg named
+    expect(within(rows[2]!).getByTestId("liquidation-price")).toHaveTextContent(/^—$/);
+    expect(within(rows[2]!).getByTestId("liquidation-distance")).toHaveTextContent(/^—$/);
   });
 
   it("keeps closed positions in the history with their realized PnL and the reason", () => {
