@@ -326,8 +326,11 @@ def test_the_whole_journey_with_live_push(page: Page, dnbot_local: LocalSystem) 
     row = page.get_by_role("table", name="Active positions").locator("tbody tr").filter(has_text="open").first
     expect(row.get_by_test_id("health-factor")).to_have_text(re.compile(r"^\d+\.\d{2}$"), timeout=20_000)
     expect(row.get_by_test_id("margin-ratio")).to_have_text(re.compile(r"^\d+\.\d%$"))
-    expect(row.get_by_test_id("liquidation-price")).to_have_text(MONEY_RE)
-    expect(row.get_by_test_id("liquidation-distance")).to_have_text(re.compile(r"^\d+\.\d%$"))
+    # both legs' liquidation SOL prices; at this leverage the long (a SOL drop, on Asgard) is the nearer one
+    expect(row.get_by_test_id("liquidation-price")).to_have_text(re.compile(r"^↓ \$[\d,]+\.\d{2} · ↑ \$[\d,]+\.\d{2}$"))
+    expect(row.get_by_test_id("liquidation-long")).to_have_attribute("title",
+                                                                     re.compile(r"Asgard liquidates .*: the nearer"))
+    expect(row.get_by_test_id("liquidation-distance")).to_have_text(re.compile(r"^\d+\.\d% \(long\)$"))
     for source in ("funding_usd", "staking_usd", "lending_usd", "borrow_usd", "fees_usd", "price_usd"):
         expect(row.get_by_test_id(f"pnl-{source}")).to_have_text(MONEY_RE)
     expect(row.get_by_test_id("pnl-total")).to_have_text(MONEY_RE)
