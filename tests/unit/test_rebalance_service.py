@@ -160,6 +160,8 @@ def test_a_crash_rebalance_deleverages_and_the_ledger_takes_the_venues_sizes() -
     assert position.long_leg.size == w.venues.long_size
     assert abs(w.venues.long_size - w.venues.short) < D("0.01")  # the legs stay equal
     assert w.venues.debt < 500 and position.rebalance_cash_usd < 0  # the buy-back's fee (no PnL: price fell)
+    # the notional per leg the dashboard shows and the exits price a round trip on follows the shrunk legs
+    assert position.target_notional_usd == position.short_leg.notional_usd < D(1000)
     assert [kind for kind, _ in w.log.events] == ["position_rebalanced"] and w.log.alerts == []
     assert w.queue.sent == []
 
@@ -253,9 +255,10 @@ def test_drawdown_is_measured_from_the_stored_peak_and_rebalance_cash_counts_as_
 
     base = opened()
     at_open = reader(base)
-    assert at_open.peak_equity_usd == D(1000) / 2 - 1 and at_open.equity_usd == D(500)
+    # the leg holds 1000 bought after its 1 open fee: opened with (1000 + 1) / 2 of collateral, less that fee
+    assert at_open.peak_equity_usd == D(1001) / 2 - 1 and at_open.equity_usd == D(500)
     higher = reader(replace(base, peak_equity_usd=D(560)))
     assert higher.peak_equity_usd == D(560)  # the tick's stored high-water mark, not the open
     # after a rebalance took $40 out of the legs' marks (e.g. a partial close paid it out), the equity counts it
     moved = reader(replace(base, rebalance_cash_usd=D(40), rebalance_collateral_usd=D(100)))
-    assert moved.equity_usd == D(540) and moved.peak_equity_usd == D(1000) / 2 + 100 - 1
+    assert moved.equity_usd == D(540) and moved.peak_equity_usd == D(1001) / 2 + 100 - 1

@@ -186,6 +186,11 @@ class _Book:
         self.peak = self.value(entry)
         self.dist_open = ZERO
 
+    def shrunk(self) -> None:
+        """After a rebalance shrank the legs: the position's notional per leg follows the short (at its entry
+        price), as the live rebalance records it."""
+        self.position = replace(self.position, target_notional_usd=self.size * self.entry)
+
     def equity(self, price: Decimal) -> Decimal:
         """What the drawdown breaker reads, as live (adapters/risk.py adds `rebalance_cash_usd`)."""
         return self.value(price) + self.paid_out
@@ -450,6 +455,7 @@ class _Run:
             book.debt *= kept
         self.fees -= cost
         book.notional = book.size * price
+        book.shrunk()
         self.rebalances += 1
 
     def _legs(self, book: _Book, price: Decimal) -> LegsNow:
@@ -489,6 +495,7 @@ class _Run:
             book.debt *= kept
             self.fees -= trading + fixed
             book.notional = book.size * price
+        book.shrunk()
         self.rebalances += 1
 
     # --- one hour of a live position: the hot loop -------------------------------------------------------

@@ -289,8 +289,11 @@ class PositionRebalancer:
         cash = (position.rebalance_cash_usd + paid_out + reduced.realized_usd).quantize(CENT)
         collateral = (position.rebalance_collateral_usd
                       + (position.long_leg.notional_usd - long_leg.notional_usd) / position.leverage).quantize(CENT)
+        # the position's notional per leg follows its legs: what the dashboard shows, and what the strategy's exits
+        # price a round trip on
         saved = self._save(position, {"long_leg": long_leg, "short_leg": short_leg, "rebalancing": None,
-                                      "rebalance_cash_usd": cash, "rebalance_collateral_usd": collateral})
+                                      "rebalance_cash_usd": cash, "rebalance_collateral_usd": collateral,
+                                      "target_notional_usd": short_leg.notional_usd})
         detail = (f"both legs -{intent.reduce_sol} SOL: long {long.size} {position.asset.value} at "
                   f"{intent.target_leverage}x, short {short_size} SOL")
         if self._activity is not None:
