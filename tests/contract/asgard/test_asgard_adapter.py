@@ -76,6 +76,9 @@ def test_open_health_and_close_a_long_end_to_end(sim: tuple[str, SimWorld]) -> N
     world.clock.advance(timedelta(hours=24))  # a day of recorded borrow interest accrues
     later = venue.health("u1", "pos-1")
     assert later is not None and later.debt_usdc > health.debt_usdc
+    # whole base units of each mint (SOL 9 decimals, USDC 6), as on chain, not the JSON float's digits
+    assert later.size == later.size.quantize(Decimal("1e-9")) and later.size > 0
+    assert later.debt_usdc == later.debt_usdc.quantize(Decimal("1e-6"))
 
     proceeds = venue.close_long("u1", "pos-1")
     assert Decimal(200) < proceeds < Decimal(600)

@@ -10,7 +10,10 @@ from typing import Any
 from dnbot.adapters.asgard.client import AsgardClient
 from dnbot.adapters.asgard.markets import _d
 from dnbot.adapters.asgard.references import LongReferenceStore
-from dnbot.domain.assets import USDC
+from dnbot.domain.assets import USDC, Asset
+
+# Asgard answers token quantities as JSON floats; on chain they are whole base units of the mint
+_DECIMALS = {asset.token.mint: asset.token.decimals for asset in Asset} | {USDC.mint: USDC.decimals}
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +51,17 @@ def parse_health(entry: dict[str, Any]) -> LongHealth:
     for balance in summary.get("booksAndBalances", {}).get("balances", []):
         for item in balance.values():
             if item.get("mint") == USDC.mint:
-                debt += _d(item.get("liabsQt"))
+                debt += _base_units(item.get("liabsQt"), USDC.mint)
             else:
-                size += _d(item.get("assetsQt"))
+                size += _base_units(item.get("assetsQt"), item.get("mint"))
                 value += _d(item.get("assetsUsd"))
     ratio = (1 / (1 - drop)).quantize(Decimal("0.0001")) if debt > 0 and drop < 1 else None
     return LongHealth(drop, ratio, size, debt, bool(entry.get("liquidationEvents")), value)
+
+
+def _base_units(amount: Any, mint: Any) -> Decimal:
+    """A float quantity to the mint's base unit (`56.47141227416787` jitoSOL -> `56.471412274`); as it came for a
+    mint this project does not know."""
+    value = _d(amount)
+    decimals = _DECIMALS.get(mint) if isinstance(mint, str) else None
+    return value if decimals is None else value.quantize(Decimal(1).scaleb(-decimals))
