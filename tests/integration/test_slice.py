@@ -75,7 +75,8 @@ def test_open_runs_every_stage_and_lists_the_position(system: LocalSystem, alice
     mine = next(p for p in positions if p["position_id"] == job["position_id"])
     assert mine["status"] == "open"
     long_usd, short_usd = Decimal(mine["long"]["notional_usd"]), Decimal(mine["short"]["notional_usd"])
-    assert long_usd == Decimal("1000.00")  # capital 1000 at 2x: 1000 on each leg
+    # capital 1000 at 2x: 1000 on each leg, the long's less the open fee it paid (what it holds, as at Asgard)
+    assert long_usd + Decimal(mine["long"]["fees_usd"]) == Decimal("1000.00") and long_usd < Decimal("1000.00")
     assert abs(long_usd - short_usd) / long_usd <= Decimal("0.01")
 
 

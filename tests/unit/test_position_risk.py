@@ -74,11 +74,12 @@ def test_legs_equity_is_the_long_net_of_debt_plus_the_short_pnl() -> None:
 
 def test_peak_is_never_below_the_equity_at_the_open() -> None:
     position = _position()
-    assert equity_at_open_usd(position) == D(1000) - D("1.5")
-    assert equity_at_open_usd(replace(position, rebalance_collateral_usd=D(50))) == D("1048.5")
-    assert peak_equity_usd(position) == D("998.5")
+    # the leg holds 3000 bought after Asgard's 1.5 open fee: it was opened with (3000 + 1.5) / 3 of collateral
+    assert equity_at_open_usd(position) == D("1000.5") - D("1.5")
+    assert equity_at_open_usd(replace(position, rebalance_collateral_usd=D(50))) == D("1049")
+    assert peak_equity_usd(position) == D("999")
     assert peak_equity_usd(replace(position, peak_equity_usd=D(1200))) == D(1200)
-    assert peak_equity_usd(replace(position, peak_equity_usd=D(900))) == D("998.5")
+    assert peak_equity_usd(replace(position, peak_equity_usd=D(900))) == D("999")
     assert equity_at_open_usd(replace(position, long_leg=None)) is None
     assert peak_equity_usd(replace(position, long_leg=None)) is None
     assert peak_equity_usd(replace(position, long_leg=None, peak_equity_usd=D(7))) == D(7)

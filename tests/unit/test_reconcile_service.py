@@ -91,8 +91,9 @@ def test_a_hedge_that_cannot_be_restored_closes_the_long_instead() -> None:
     settled = ledger.items["p1"]
     assert settled.status is PositionStatus.CLOSED
     assert settled.close_reason == "reconciler: its short could not be restored"
-    # the long returned 600 of its 750 collateral, its short's opening fee 1, funding collected 2
-    assert settled.realized_pnl_usd == D(600) - D(750) - D(1) + D(2)
+    # the long returned 600 of its 750.50 collateral ((1500 bought + its 1 open fee) / 2), its short's opening fee
+    # 1, funding collected 2
+    assert settled.realized_pnl_usd == D(600) - D("750.5") - D(1) + D(2)
     assert [k for k, _ in alerts.sent] == ["drift", "drift"]
     assert "flattening p1" in " ".join(report.repairs)
 

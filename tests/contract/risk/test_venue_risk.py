@@ -22,7 +22,13 @@ STATE = {  # the shape of a real clearinghouseState (tests/fixtures/recorded/...
 
 @dataclass
 class Health:
+    """A LongReading: Asgard's /refresh-positions of one long."""
+
     health_factor: Decimal | None
+    drop_to_liquidation: Decimal = Decimal("0.3")
+    size: Decimal = Decimal(10)
+    debt_usdc: Decimal = Decimal("1000.21")
+    value_usd: Decimal = Decimal("1500.4")
 
 
 def test_margin_ratio_and_liquidation_price_from_clearinghouse_state() -> None:
@@ -41,5 +47,8 @@ def test_readings_combine_both_venues_and_unknowns_stay_none() -> None:
     assert readings.health_factor == Decimal("1.8") and readings.margin_ratio == Decimal("0.0375")
     assert readings.short_liquidation_price == Decimal("251.3")
     assert (readings.oracle_price_usd, readings.long_venue_sol_price_usd) == (Decimal(150), Decimal("150.2"))
+    # the long's value and debt now are Asgard's (the debt with its borrow interest), not the ledger's at the open
+    assert (readings.long_value_usd, readings.long_debt_usd) == (Decimal("1500.4"), Decimal("1000.21"))
     blind = VenueRiskReader(lambda u, p: None, down, lambda u: "0xabc", lambda: Decimal(150), lambda: Decimal(150))
     assert blind.readings(POSITION).margin_ratio is None and blind.readings(POSITION).health_factor is None
+    assert blind.readings(POSITION).long_debt_usd is None and blind.readings(POSITION).long_value_usd is None

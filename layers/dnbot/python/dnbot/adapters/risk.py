@@ -79,6 +79,8 @@ class VenueRiskReader:
                                  position.rebalance_cash_usd),
             peak_equity_usd=peak_equity_usd(position),
             liquidation_distance_at_open=liquidation_distance_at_open(position, health, liquidation),
+            long_value_usd=health.value_usd if health is not None else None,
+            long_debt_usd=health.debt_usdc if health is not None else None,
         )
 
     def _funding(self, position: Position) -> Decimal | None:

@@ -75,7 +75,7 @@ def equity_at_open_usd(position: Position) -> Decimal | None:
     fees; the short's PnL starts at 0). None before the long is filled."""
     if position.long_leg is None or position.leverage <= 0:
         return None
-    return (position.long_leg.notional_usd / position.leverage + position.rebalance_collateral_usd
+    return (position.long_collateral_usd + position.rebalance_collateral_usd
             - position.long_leg.fees_usd)
 
 

@@ -131,6 +131,23 @@ class Position:
     rebalance_cash_usd: Decimal = Decimal(0)
     rebalance_collateral_usd: Decimal = Decimal(0)
 
+    @property
+    def long_collateral_usd(self) -> Decimal:
+        """The USDC the ledger long was opened with: the notional it bought BEFORE Asgard's open fee (the leg's
+        `notional_usd` is size x entry price, what the fill holds after the fee) over the leverage. 0 before the
+        long is filled. (A rebalance's smaller leg: `rebalance_collateral_usd` keeps the rest.)"""
+        if self.long_leg is None:
+            return Decimal(0)
+        return (self.long_leg.notional_usd + self.long_leg.fees_usd) / self.leverage
+
+    @property
+    def long_debt_at_open_usd(self) -> Decimal:
+        """The USDC the ledger long borrowed at its open: its gross notional less its collateral (an estimate
+        of the venue's debt, which grows with the borrow interest: read Asgard's own for the debt now)."""
+        if self.long_leg is None:
+            return self.target_notional_usd - self.target_notional_usd / self.leverage
+        return self.long_leg.notional_usd + self.long_leg.fees_usd - self.long_collateral_usd
+
     def moved_to(self, status: PositionStatus, at: datetime, **changes: object) -> Position:
         """The position in `status`; raises IllegalTransition for a move ALLOWED_MOVES does not have."""
         if not self.status.may_move_to(status):

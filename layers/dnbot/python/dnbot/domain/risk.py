@@ -52,6 +52,8 @@ class RiskReadings:
     peak_equity_usd: Decimal | None = None  # the highest equity since the open
     # the joint distance to the first liquidation right after the open (or the last rebalance)
     liquidation_distance_at_open: Decimal | None = None
+    long_value_usd: Decimal | None = None  # Asgard: the long's units now (supply interest in) x its price now
+    long_debt_usd: Decimal | None = None  # Asgard: the long's USDC debt now (borrow interest in)
 
 
 @dataclass(frozen=True, slots=True)

@@ -130,8 +130,8 @@ class PaperVenues:
     # CapitalSource
     def free_capital_usd(self, user: UserRecord) -> Decimal:
         with self._lock:
-            committed = sum((held.fill.notional_usd - held.debt_usd for key, held in self._longs.items()
-                             if key[0] == user.user_id), Decimal(0))
+            committed = sum((held.fill.notional_usd + held.fill.fees_usd - held.debt_usd
+                             for key, held in self._longs.items() if key[0] == user.user_id), Decimal(0))
         return max(Decimal(0), self._paper_capital - 2 * committed)
 
     # BalanceReader: the paper capital, half as collateral on Solana and half as margin on Hyperliquid
@@ -143,8 +143,10 @@ class PaperVenues:
     # RiskReader
     def readings(self, position: Position) -> RiskReadings:
         price = self._price()
+        held = self._longs.get((position.user_id, position.position_id))
         return RiskReadings(oracle_price_usd=price, long_venue_sol_price_usd=price,
-                            lst_depeg=Decimal(0))
+                            lst_depeg=Decimal(0), long_value_usd=held.fill.size * price if held else None,
+                            long_debt_usd=held.debt_usd if held else None)
 
     # LongVenue
     def open_long(self, request: LongOpenRequest) -> LongFill:
@@ -154,8 +156,10 @@ class PaperVenues:
         price = self._price()
         notional = (request.collateral_usd * request.leverage).quantize(CENT)
         fees = (notional * ASGARD_FEE_RATE).quantize(CENT)
-        fill = LongFill(reference=f"paper-long-{request.position_id}", size=(notional / price).quantize(
-            Decimal("0.000000001")), entry_price_usd=price, notional_usd=notional, fees_usd=fees)
+        # as Asgard: the open fee comes out of what the notional buys, and the whole notional less the collateral
+        # is borrowed (Position.long_collateral_usd = (what was bought + the fee) / leverage)
+        fill = LongFill(reference=f"paper-long-{request.position_id}", size=((notional - fees) / price).quantize(
+            Decimal("0.000000001")), entry_price_usd=price, notional_usd=notional - fees, fees_usd=fees)
         with self._lock:
             self._longs[(request.user_id, request.position_id)] = _PaperLong(fill, notional - request.collateral_usd)
         return fill

@@ -77,9 +77,8 @@ class PositionsPage:
 
 
 def debt_of(position: Position) -> Decimal:
-    """The USDC the long borrowed: its notional less the collateral (notional / leverage)."""
-    notional = position.long_leg.notional_usd if position.long_leg else position.target_notional_usd
-    return notional - notional / position.leverage
+    """The USDC the long borrowed at its open (the borrow estimate's principal; the debt now is Asgard's)."""
+    return position.long_debt_at_open_usd
 
 
 FUNDING_EXPORT_DEFAULT_DAYS = 31
@@ -278,11 +277,14 @@ class PortfolioService:
         long_fill = LegFill(long_leg.size, long_leg.entry_price, long_leg.fees_usd)
         short_fill = LegFill(short_leg.size, short_leg.entry_price, short_leg.fees_usd)
         debt = debt_of(position)
-        long_value = short_value = pnl = None
+        # the long's value and debt now are Asgard's own (its units with the supply interest, its debt with the
+        # borrow interest): unknown when Asgard cannot be read, never the ledger's figures at the open
+        long_value = _cents(readings.long_value_usd) if readings.long_value_usd else None
+        long_debt = _cents(readings.long_debt_usd)
+        short_value = pnl = None
         if sol_now is not None:
             long_now = long_price_now(long_fill, short_leg.entry_price, sol_now, position.asset.is_lst,
                                       None if position.asset.is_lst else readings.long_venue_sol_price_usd)
-            long_value = (long_leg.size * long_now).quantize(CENT)
             short_value = (short_leg.size * sol_now).quantize(CENT)
             if funding is not None:
                 pnl = unrealized(long=long_fill, short=short_fill, long_price_now_usd=long_now,
@@ -299,7 +301,7 @@ class PortfolioService:
             read_at=now, health_factor=readings.health_factor, margin_ratio=readings.margin_ratio,
             liquidation_price_usd=prices.nearer_usd, sol_price_usd=sol_now, liquidation_distance=view.distance,
             long_liquidation_price_usd=prices.long_usd, short_liquidation_price_usd=prices.short_usd,
-            first_liquidation=prices.first, long_value_usd=long_value, long_debt_usd=debt.quantize(CENT),
+            first_liquidation=prices.first, long_value_usd=long_value, long_debt_usd=long_debt,
             short_value_usd=short_value, pnl=pnl, unreadable=tuple(unreadable), stale_since=stale_since)
 
 
@@ -357,7 +359,7 @@ class PositionJournal:
 
     @staticmethod
     def _collateral(position: Position) -> Decimal:
-        return position.long_leg.notional_usd / position.leverage if position.long_leg else Decimal(0)
+        return position.long_collateral_usd
 
     def _keep(self, position: Position, total: Decimal, funding: Decimal) -> PnlBreakdown:
         fees = sum((leg.fees_usd for leg in (position.long_leg, position.short_leg) if leg), Decimal(0))
@@ -374,6 +376,10 @@ class PositionJournal:
         except Exception:  # the position's total is saved with it; the split is for display
             logger.exception("could not keep the PnL split of %s", position.position_id)
         return parts
+
+
+def _cents(value: Decimal | None) -> Decimal | None:
+    return None if value is None else value.quantize(CENT)
 
 
 def _usd(value: Decimal) -> str:

@@ -417,7 +417,7 @@ class PositionSteps:
         opening fee + the funding it collected while open."""
         position = self._position(state)
         now = self._clock.now()
-        collateral = position.long_leg.notional_usd / position.leverage if position.long_leg else Decimal(0)
+        collateral = position.long_collateral_usd
         short_open_fee = position.short_leg.fees_usd if position.short_leg else Decimal(0)
         funding = self._short.funding_usd(position.user_id, position.position_id, position.created_at)
         # in-place rebalances: what they took out of the legs, and the collateral the smaller ledger long hides

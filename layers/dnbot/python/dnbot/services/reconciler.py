@@ -267,7 +267,8 @@ class Reconciler:
         pid = position.position_id
         changes: dict[str, object] = {"drift": action.reason}
         if action.status is PositionStatus.CLOSED:
-            collateral = current.long_leg.notional_usd / current.leverage if current.long_leg else Decimal(0)
+            # in-place rebalances: what they took out of the legs less the collateral the smaller leg hides
+            collateral = current.long_collateral_usd + current.rebalance_collateral_usd - current.rebalance_cash_usd
             opening_fee = current.short_leg.fees_usd if current.short_leg else Decimal(0)
             funding = self._short.funding_usd(current.user_id, pid, current.created_at) if current.short_leg \
                 else Decimal(0)
