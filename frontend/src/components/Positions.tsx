@@ -26,9 +26,9 @@ function Leg({ leg, unit }: { leg: Position["long"]; unit: string }) {
       {leg.value_usd !== null && (
         <span className="muted small block">
           now {usd(leg.value_usd)}{Number(leg.size) > 0 ? ` (${usd(String(Number(leg.value_usd) / Number(leg.size)))} per ${unit})` : ""}
-          {leg.debt_usd !== null ? ` · debt ${usd(leg.debt_usd)}` : ""}
         </span>
       )}
+      {leg.debt_usd !== null && <span className="muted small block">debt {usd(leg.debt_usd)}</span>}
     </span>
   );
 }
@@ -94,7 +94,7 @@ function Risk({ p }: { p: Position }) {
     <div className="risk">
       <span title="Asgard health factor: 1.00 = liquidation">HF <strong data-testid="health-factor">{ratio(p.health_factor)}</strong></span>
       <span title="Hyperliquid maintenance margin / account value">Margin <strong data-testid="margin-ratio">{pct(p.margin_ratio, 1)}</strong></span>
-      <span>
+      <span className="liquidations">
         Liq.{" "}
         <span data-testid="liquidation-price">
           {p.long_liquidation_price_usd === null && p.short_liquidation_price_usd === null
