@@ -87,5 +87,14 @@ def test_the_long_debt_and_value_are_asgards_and_the_realized_pnl_is_what_the_ve
     realized = Decimal(closed["pnl"]["total_usd"])
     assert abs(realized - gained) <= sol_spent_usd + CENT, (realized, gained, sol_spent_usd)
     assert Decimal(closed["pnl"]["funding_usd"]) == funding.quantize(CENT)
+    # the fees part is every fee the venues charged: Asgard's open and close fees, both Hyperliquid taker fills
+    record = next(p for p in httpx.get(f"{sim_system.sim.base_url}/sim/asgard/positions").json()
+                  if p["positionPda"] == live["long"]["reference"])
+    fills = httpx.post(f"{sim_system.sim.url('hyperliquid')}/info",
+                       json={"type": "userFills", "user": wallets["evm"]}).json()
+    charged = (Decimal(str(record["openFeesMetadata"]["protocolFeeUSD"]))
+               + Decimal(str(record["closeFeesMetadata"]["protocolFeeUSD"]))
+               + sum((Decimal(f["fee"]) for f in fills), Decimal(0)))
+    assert len(fills) == 2 and abs(-Decimal(closed["pnl"]["fees_usd"]) - charged) <= 2 * CENT, (closed, charged)
     assert sum(Decimal(closed["pnl"][f"{part}_usd"]) for part in
                ("funding", "staking", "lending", "borrow", "fees", "price")) == realized

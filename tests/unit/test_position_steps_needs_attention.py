@@ -112,6 +112,12 @@ class Venues:
     def funding_usd(self, user_id: str, position_id: str, since: datetime) -> Decimal:
         return D(0)
 
+    def long_closing_fees_usd(self, user_id: str, position_id: str) -> Decimal:
+        return D(0)
+
+    def short_closing_fees_usd(self, user_id: str, position_id: str) -> Decimal:
+        return D(0)
+
 
 class Close:
     def __init__(self) -> None:

@@ -321,6 +321,11 @@ class LongVenue(Protocol):
         """Close it; returns USD proceeds after fees. Closing an absent long is a no-op returning 0."""
         ...
 
+    def long_closing_fees_usd(self, user_id: str, position_id: str) -> Decimal:
+        """The fees this position's own close of the long paid (inside close_long's proceeds): the realized PnL's
+        fees part. 0 while it is not closed, or when the venue does not say."""
+        ...
+
 
 class ShortVenue(Protocol):
     def open_short(self, user_id: str, position_id: str, size_sol: Decimal) -> ShortFill: ...
@@ -333,6 +338,11 @@ class ShortVenue(Protocol):
         """Reduce-only buy back of exactly this position's `size_sol` (its ledger size), never the account's net:
         another position's short is never touched. Returns the closing fills' realized USD PnL after their fees
         (funding and the opening fee are not in it). Closing an absent short is a no-op."""
+        ...
+
+    def short_closing_fees_usd(self, user_id: str, position_id: str) -> Decimal:
+        """The fees this position's closing buy-backs paid (inside close_short's PnL): the realized PnL's fees
+        part. 0 before any."""
         ...
 
     def funding_usd(self, user_id: str, position_id: str, since: datetime) -> Decimal:

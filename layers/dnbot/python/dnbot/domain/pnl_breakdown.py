@@ -78,9 +78,10 @@ def unrealized(*, long: LegFill, short: LegFill, long_price_now_usd: Decimal, sh
 
 def realized(*, total_usd: Decimal, funding_usd: Decimal, fees_usd: Decimal, debt_usd: Decimal,
              long_value_at_entry_usd: Decimal, hours_held: Decimal, rates: CarryRates) -> PnlBreakdown:
-    """A closed position's realized PnL by source: the total is what the venues returned; funding and fees are
-    measured; the carry parts are accrued at the rates; `price` is what the total leaves (both legs' price moves,
-    which cancel when delta-neutral, the LST/SOL basis, and the closing fees inside the venues' proceeds)."""
+    """A closed position's realized PnL by source: the total is what the venues returned; funding and fees (the
+    open's and the close's venue fees) are measured; the carry parts are accrued at the rates (estimates); `price`
+    is what the total leaves (both legs' price moves, which cancel when delta-neutral, the LST/SOL basis, what the
+    carry estimates missed, and the costs of in-place rebalances)."""
     return attribute_realized(
         total_usd=total_usd, funding_usd=funding_usd, fees_usd=fees_usd,
         borrow_interest_usd=accrued_usd(max(debt_usd, ZERO), rates.usdc_borrow_apy, hours_held),

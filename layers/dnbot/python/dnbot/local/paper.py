@@ -112,6 +112,7 @@ class PaperVenues:
         self._longs: dict[tuple[str, str], _PaperLong] = {}
         self._shorts: dict[tuple[str, str], ShortFill] = {}
         self._closed_shorts: dict[tuple[str, str], ShortFill] = {}
+        self._closing_fees: dict[tuple[str, str, str], Decimal] = {}  # (leg, user, position): what its close paid
         self._partial_fraction: Decimal | None = None
         self._failures: dict[str, Exception] = {}
         self._lock = threading.Lock()
@@ -175,7 +176,13 @@ class PaperVenues:
         if held is None:
             return Decimal(0)
         value = held.fill.size * self._price()
-        return (value - held.debt_usd - value * ASGARD_FEE_RATE).quantize(CENT)
+        fee = value * ASGARD_FEE_RATE
+        with self._lock:
+            self._closing_fees[("long", user_id, position_id)] = fee.quantize(CENT)
+        return (value - held.debt_usd - fee).quantize(CENT)
+
+    def long_closing_fees_usd(self, user_id: str, position_id: str) -> Decimal:
+        return self._closing_fees.get(("long", user_id, position_id), Decimal(0))
 
     # ShortVenue
     def open_short(self, user_id: str, position_id: str, size_sol: Decimal) -> ShortFill:
@@ -256,4 +263,11 @@ class PaperVenues:
                                                                  held.average_price_usd, held.fees_usd)
         price = self._price()
         pnl = (held.average_price_usd - price) * bought
-        return (pnl - bought * price * HYPERLIQUID_TAKER_FEE_RATE).quantize(CENT)
+        fee = bought * price * HYPERLIQUID_TAKER_FEE_RATE
+        with self._lock:
+            key = ("short", user_id, position_id)
+            self._closing_fees[key] = self._closing_fees.get(key, Decimal(0)) + fee.quantize(CENT)
+        return (pnl - fee).quantize(CENT)
+
+    def short_closing_fees_usd(self, user_id: str, position_id: str) -> Decimal:
+        return self._closing_fees.get(("short", user_id, position_id), Decimal(0))

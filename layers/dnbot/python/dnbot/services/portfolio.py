@@ -349,8 +349,10 @@ class PositionJournal:
         self._activity.record(position.user_id, "needs_attention",
                               f"{position.asset.value} needs an operator: {reason}.", position.position_id)
 
-    def closed(self, position: Position, realized_usd: Decimal, funding_usd: Decimal) -> None:
-        parts = self._keep(position, realized_usd, funding_usd)
+    def closed(self, position: Position, realized_usd: Decimal, funding_usd: Decimal,
+               closing_fees_usd: Decimal = Decimal(0)) -> None:
+        """`closing_fees_usd`: what the legs' closes paid the venues (the fees part counts them with the open's)."""
+        parts = self._keep(position, realized_usd, funding_usd, closing_fees_usd)
         why = f" ({position.close_reason})" if position.close_reason else ""
         self._activity.record(position.user_id, "position_closed",
                               f"Closed {position.asset.value}{why}: realized {_usd(parts.total)} "
@@ -361,8 +363,9 @@ class PositionJournal:
     def _collateral(position: Position) -> Decimal:
         return position.long_collateral_usd
 
-    def _keep(self, position: Position, total: Decimal, funding: Decimal) -> PnlBreakdown:
-        fees = sum((leg.fees_usd for leg in (position.long_leg, position.short_leg) if leg), Decimal(0))
+    def _keep(self, position: Position, total: Decimal, funding: Decimal,
+              closing_fees: Decimal = Decimal(0)) -> PnlBreakdown:
+        fees = sum((leg.fees_usd for leg in (position.long_leg, position.short_leg) if leg), abs(closing_fees))
         long_value = position.long_leg.notional_usd if position.long_leg else Decimal(0)
         parts = realized(total_usd=total, funding_usd=funding, fees_usd=fees, debt_usd=debt_of(position),
                          long_value_at_entry_usd=long_value,

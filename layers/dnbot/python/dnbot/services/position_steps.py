@@ -13,6 +13,7 @@ sends the execution to compensation (Unwind for opens, MarkNeedsAttention for cl
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import ROUND_DOWN, Decimal
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
     from dnbot.services.rebalance import PositionRebalancer
 
 State = dict[str, Any]
+logger = logging.getLogger(__name__)
 
 SOL_SIZE_STEP = Decimal("0.01")  # Hyperliquid SOL szDecimals = 2
 
@@ -424,13 +426,24 @@ class PositionSteps:
         rebalanced = position.rebalance_cash_usd - position.rebalance_collateral_usd
         realized = (Decimal(state.get("long_proceeds_usd", "0")) - collateral + rebalanced
                     + Decimal(state.get("short_pnl_usd", "0")) - short_open_fee + funding).quantize(CENT)
+        closing_fees = self._closing_fees(position) if self._journal is not None else Decimal(0)
         closed = self._save(position, position.moved_to(PositionStatus.CLOSED, now, realized_pnl_usd=realized))
         job = self._job(state).with_stage("closed", StageStatus.DONE, now,
                                           f"realized ${realized} (funding ${funding.quantize(CENT)})")
         self._jobs.put_job(job.finished(JobStatus.SUCCEEDED, now))
         if self._journal is not None:
-            self._journal.closed(closed, realized, funding)
+            self._journal.closed(closed, realized, funding, closing_fees)
         return state
+
+    def _closing_fees(self, position: Position) -> Decimal:
+        """What both legs' closes paid the venues (inside the proceeds the realized PnL already counts): the split's
+        fees part. Unreadable: 0 and a warning (the split is for display; the realized total does not use it)."""
+        try:
+            return (self._long.long_closing_fees_usd(position.user_id, position.position_id)
+                    + self._short.short_closing_fees_usd(position.user_id, position.position_id))
+        except Exception as error:  # any venue failure: the split shows the closing fees inside price
+            logger.warning("closing fees of %s unreadable: %s", position.position_id, error)
+            return Decimal(0)
 
 
 # Error names after which a leg's order may have been sent and may still land (a lost answer, a task or function

@@ -202,6 +202,16 @@ class AsgardLongVenue:
             withdrawn = answer["position"].get("equityWithdrawnUI")
         return _d(withdrawn)
 
+    def long_closing_fees_usd(self, user_id: str, position_id: str) -> Decimal:
+        """Asgard's closeFeesMetadata of this position's own close (the close this adapter signed)."""
+        found = self._record(user_id, position_id)
+        if found is None or found[1].get("state") == 0:
+            return Decimal(0)
+        reference, record = found
+        if reference.close_signature is None or record.get("closeTxHash") != reference.close_signature:
+            return Decimal(0)
+        return _d((record.get("closeFeesMetadata") or {}).get("protocolFeeUSD"))
+
     # --- risk and de-risking ---
 
     def health(self, user_id: str, position_id: str) -> LongHealth | None:

@@ -365,6 +365,11 @@ class HyperliquidShortVenue:
         realized = sum((Decimal(f["closedPnl"]) - Decimal(f["fee"]) for f in _closing(fills)), Decimal(0))
         return realized.quantize(Decimal("0.01"))
 
+    def short_closing_fees_usd(self, user_id: str, position_id: str) -> Decimal:
+        """The fees of this position's closing fills (cloid close-<attempt>)."""
+        fills = self._own_fills(self._address_of(user_id), position_id)
+        return sum((Decimal(f["fee"]) for f in _closing(fills)), Decimal(0))
+
     def funding_usd(self, user_id: str, position_id: str, since: datetime) -> Decimal:
         """This position's share of the account's funding since `since` (positions.position_funding_usd)."""
         return position_funding_usd(self.info, self._address_of(user_id), position_id, since)
