@@ -57,6 +57,7 @@ def test_the_long_debt_and_value_are_asgards_and_the_realized_pnl_is_what_the_ve
         "asset": "SOL", "protocol": "drift", "leverage": "3", "size_usd": "3000"}).json()["job_id"], timeout=60)
     assert opened["status"] == "succeeded", opened
     position_id = opened["position_id"]
+    assert trader.get(f"/api/v1/positions/{position_id}").json()["pnl"]["funding_usd"] == "0.00"  # read (cached)
 
     httpx.post(f"{sim_system.sim.base_url}/sim/clock", json={"advance_hours": 3})
     sim_system.functions.invoke("rates_poller", {})

@@ -84,6 +84,20 @@ def test_a_page_reads_each_live_position_once_per_cache_window() -> None:
     assert risk.calls == 10
 
 
+def test_a_clock_moved_on_reads_the_venues_again_within_the_window() -> None:
+    """The simulator's clock advanced by hours (interest accrued, funding paid): the cached figures are old."""
+    positions = Positions([_position("p1", PositionStatus.OPEN, 1)])
+    risk, tick, clock = Risk(), [0.0], MovableClock(T0)
+    service = _service(positions, risk, Book(), clock, tick)
+    service.page("u1", "active")
+    clock.at, tick[0] = T0 + timedelta(seconds=10), 10.0
+    service.page("u1", "active")
+    assert risk.calls == 1  # within the window on both clocks
+    clock.at, tick[0] = T0 + timedelta(hours=3), 11.0
+    moved = service.page("u1", "active").views[0].live
+    assert risk.calls == 2 and moved is not None and moved.read_at == T0 + timedelta(hours=3)
+
+
 def test_a_live_position_gives_both_legs_liquidation_prices_and_names_the_nearer() -> None:
     # HF 1.5 at SOL 150: the long is liquidated by a 1/3 drop, at $100.00; the short at $250, a 2/3 rise
     service = _service(Positions([_position("p1", PositionStatus.OPEN, 1)]), Risk(), Book(), MovableClock(T0), [0.0])

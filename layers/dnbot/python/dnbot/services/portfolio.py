@@ -241,7 +241,10 @@ class PortfolioService:
         key = position.position_id
         with self._lock:
             cached = self._cache.get(key)
-            if cached is not None and self._monotonic() - cached[0] < self._cache_seconds:
+            # fresh on both clocks: the process's, and the system's (a simulator's clock moved on by hours makes
+            # the venues' figures new at once: interest accrued, funding paid)
+            if cached is not None and self._monotonic() - cached[0] < self._cache_seconds \
+                    and abs((self._clock.now() - cached[1].read_at).total_seconds()) < self._cache_seconds:
                 return cached[1]
         figures = self._read(position)
         with self._lock:
