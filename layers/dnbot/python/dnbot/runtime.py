@@ -461,7 +461,7 @@ class Runtime:
         from dnbot.services.control import ControlService
 
         return ControlService(self.store, self.store, self.kill_switch, self.clock, self.settings.admin_emails,
-                              guard=self.starts, activity=self.activity)
+                              guard=self.starts, activity=self.activity, snapshots=self.pnl_snapshots)
 
     @cached_property
     def account(self) -> AccountService:

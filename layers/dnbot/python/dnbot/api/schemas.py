@@ -271,7 +271,15 @@ class StatusResponse(BaseModel):
     bot_status: str
     kill_switch: str
     positions_open: int
-    pnl_24h_usd: Decimal
+    pnl_24h_usd: Decimal = Field(description=(
+        "the account's PnL over the last 24 h: the realized PnL of the positions closed in it (opened before it: "
+        "only what they earned inside it) + each open position's unrealized PnL change since the window's start "
+        "(its whole unrealized PnL, open fees included, if it opened inside it). The unrealized figures are the "
+        "positions' hourly PnL snapshots (taken every 30 min, no venue read): see pnl_24h_as_of"))
+    pnl_24h_as_of: datetime | None = Field(default=None, description=(
+        "the open positions' unrealized PnL is counted as of this time: the oldest of their latest snapshots "
+        "(taken every 30 min: normally at most ~30 min old; a position with no snapshot yet counts 0 as of its open); "
+        "null when no position is open (the figure is all realized, exact)"))
     failed_opens: int = 0  # failed automatic opens in a row
     open_backoff_until: datetime | None = None  # the bot opens nothing automatically before this
     operator: bool = False  # this user may set the kill switch

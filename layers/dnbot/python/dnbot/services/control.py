@@ -8,13 +8,15 @@ from decimal import Decimal
 from typing import Literal, Protocol
 
 from dnbot.domain.kill_switch import KillSwitch
-from dnbot.domain.positions import PositionStatus
+from dnbot.domain.pnl_window import READING_GAP, PnlReading, PositionPnlTrack, pnl_in_window
+from dnbot.domain.positions import Position, PositionStatus
 from dnbot.ports import (
     ActivityLog,
     Clock,
     KillSwitchReader,
     KillSwitchWriter,
     OpenGuard,
+    PnlSnapshots,
     PositionStore,
     UserRecord,
     UserStore,
@@ -23,6 +25,7 @@ from dnbot.services.errors import Forbidden, NotFound
 
 BotAction = Literal["start", "pause", "stop"]
 _STATUS_AFTER: dict[BotAction, str] = {"start": "running", "pause": "paused", "stop": "standby"}
+PNL_WINDOW = timedelta(hours=24)
 _BOT_MESSAGES: dict[BotAction, str] = {
     "start": "Strategy launched: the bot opens and closes positions within your settings.",
     "pause": "Strategy paused: open positions are kept and protected, no new ones open.",
@@ -39,7 +42,8 @@ class BotStatus:
     bot_status: str
     kill_switch: KillSwitch
     positions_open: int
-    pnl_24h_usd: Decimal
+    pnl_24h_usd: Decimal  # realized + change of unrealized over the last 24 h (domain/pnl_window.py)
+    pnl_24h_as_of: datetime | None = None  # the open positions' unrealized PnL as of then (None: none open, exact)
     operator: bool = False  # may set the kill switch (emergency stop, and back)
     failed_opens: int = 0  # failed opens in a row
     open_backoff_until: datetime | None = None  # no automatic open before this (None: none pending)
@@ -48,7 +52,8 @@ class BotStatus:
 class ControlService:
     def __init__(self, users: UserStore, positions: PositionStore, kill_switch: KillSwitchControl, clock: Clock,
                  admin_emails: tuple[str, ...], guard: OpenGuard | None = None,
-                 activity: ActivityLog | None = None) -> None:
+                 activity: ActivityLog | None = None, snapshots: PnlSnapshots | None = None) -> None:
+        self._snapshots = snapshots
         self._activity = activity
         self._guard = guard
         self._users = users
@@ -73,20 +78,34 @@ class ControlService:
     def status(self, user_id: str) -> BotStatus:
         user = self._user(user_id)
         positions = self._positions.list_positions(user_id)
-        since = self._clock.now() - timedelta(hours=24)
-        realized_24h = sum((p.realized_pnl_usd for p in positions
-                            if p.realized_pnl_usd is not None and p.updated_at >= since), Decimal(0))
+        since = self._clock.now() - PNL_WINDOW
+        pnl_24h = pnl_in_window(self._pnl_tracks(user_id, positions, since), since)
         # a failed open backs automatic opens off (domain/positions.OPEN_BACKOFF_*): the status says until when
         backoff = self._guard.open_backoff(user_id) if self._guard is not None else None
         return BotStatus(
             bot_status=user.bot_status,
             kill_switch=self._kill_switch.kill_switch(),
             positions_open=sum(1 for p in positions if p.status is PositionStatus.OPEN),
-            pnl_24h_usd=realized_24h,
+            pnl_24h_usd=pnl_24h.total_usd,
+            pnl_24h_as_of=pnl_24h.as_of,
             operator=self.is_operator(user),
             failed_opens=backoff.failures if backoff else 0,
             open_backoff_until=backoff.until if backoff and backoff.until > self._clock.now() else None,
         )
+
+    def _pnl_tracks(self, user_id: str, positions: list[Position], since: datetime) -> list[PositionPnlTrack]:
+        """The positions that count in the window (closed inside it, or still open) with their hourly PnL
+        snapshots from just before the window on: one Query, no venue read (the status is polled)."""
+        counted = [p for p in positions if (p.updated_at >= since if p.realized_pnl_usd is not None
+                                            else p.status.is_live)]
+        readings: dict[str, list[PnlReading]] = {}
+        if counted and self._snapshots is not None:
+            for snapshot in self._snapshots.snapshots(user_id, since - READING_GAP):
+                readings.setdefault(snapshot.position_id, []).append(
+                    PnlReading(snapshot.at, sum(snapshot.parts.values(), Decimal(0))))
+        return [PositionPnlTrack(opened_at=p.created_at, readings=readings.get(p.position_id, ()),
+                                 closed_at=p.updated_at if p.realized_pnl_usd is not None else None,
+                                 realized_usd=p.realized_pnl_usd) for p in counted]
 
     def is_operator(self, user: UserRecord) -> bool:
         return user.email.lower() in self._admins

@@ -15,6 +15,7 @@ router = APIRouter(tags=["control"])
 def _reply(status: BotStatus) -> StatusResponse:
     return StatusResponse(bot_status=status.bot_status, kill_switch=status.kill_switch.value,
                           positions_open=status.positions_open, pnl_24h_usd=status.pnl_24h_usd,
+                          pnl_24h_as_of=status.pnl_24h_as_of,
                           failed_opens=status.failed_opens, open_backoff_until=status.open_backoff_until,
                           operator=status.operator)
 
