@@ -95,6 +95,22 @@ def maintenance_rate_from(account_value_usd: Decimal, short_sol: Decimal, price:
     return max(ZERO, (account_value_usd + short_sol * price) / (short_sol * liquidation_price) - ONE)
 
 
+def spare_margin_usd(account_value_usd: Decimal, short_sol: Decimal, price: Decimal, maintenance_rate: Decimal,
+                     distance: Decimal) -> Decimal:
+    """What a cross-margin account can give up (a withdrawal) and still keep its short `distance` (a fraction of
+    the price) from liquidation: the short needs A >= k P S, k = (1 + d)(1 + m) - 1 (then short_rise = d), so the
+    spare is A - k P S, never negative (an account already nearer than that has nothing spare); without a short,
+    the whole value."""
+    if distance < ZERO:
+        raise ValueError("the distance is a fraction of the price, not negative")
+    if short_sol <= ZERO:
+        return max(ZERO, account_value_usd)
+    if price <= ZERO:
+        raise ValueError("price must be positive")
+    k = (ONE + distance) * (ONE + maintenance_rate) - ONE
+    return max(ZERO, account_value_usd - k * price * short_sol)
+
+
 def size_rebalance(legs: LegsNow, target_distance: Decimal, step: Decimal = SOL_STEP) -> RebalanceSize:
     """The smallest reduction (a multiple of `step` SOL, rounded up) after which BOTH legs are at least
     `target_distance` from liquidation. Raises CannotRebalance when that takes the whole short or more debt than
