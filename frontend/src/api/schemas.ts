@@ -194,6 +194,8 @@ export const Status = z.object({
   kill_switch: KillSwitch,
   positions_open: z.number().int(),
   pnl_24h_usd: Dec,
+  // The open positions' unrealized PnL is counted as of this time (their latest hourly snapshot); null: none open.
+  pnl_24h_as_of: z.string().nullable().optional().default(null),
   operator: z.boolean().optional().default(false),
 });
 export type Status = z.infer<typeof Status>;

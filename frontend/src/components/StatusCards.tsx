@@ -2,7 +2,7 @@ import { useState } from "react";
 import { errorText } from "../api/client";
 import { useControl, useDepositPlan } from "../api/hooks";
 import type { Balances, Status } from "../api/schemas";
-import { num, signClass, signedUsd, usd } from "../format";
+import { num, signClass, signedUsd, timeAgo, usd } from "../format";
 import { ConfirmModal } from "./Controls";
 import { Notice } from "./Spinner";
 import { WithdrawButton } from "./WithdrawModal";
@@ -14,6 +14,14 @@ function errorMessage(error: unknown, what: string): string {
 /** A venue that could not be read just now: say so, never break the card. */
 function orUnread(value: string | null, format: (v: string) => string) {
   return value === null ? <span className="muted" title="This venue could not be read just now; it is retried shortly.">unavailable</span> : format(value);
+}
+
+/** What "PnL 24h" counts, and as of when the open positions' part was read (their hourly PnL snapshot). */
+export function pnl24hTitle(asOf: string | null, now: number = Date.now()): string {
+  const what = "Realized PnL of the positions closed in the last 24 h + the change of the open positions' unrealized PnL over those 24 h (open fees included)";
+  return asOf === null
+    ? `${what}. No position is open: every figure is realized.`
+    : `${what}, the unrealized part as of ${timeAgo(asOf, now)} (hourly PnL snapshot, taken every 30 min).`;
 }
 
 function BotControls({ status }: { status: Status }) {
@@ -58,7 +66,7 @@ export function TradeStatusCard({ status, error, loading }: { status: Status | u
               <span className="figure-label">Positions</span>
               <span className="figure-value" data-testid="positions-open">{status.positions_open}</span>
             </div>
-            <div className="figure">
+            <div className="figure" title={pnl24hTitle(status.pnl_24h_as_of)} data-testid="pnl-24h">
               <span className="figure-label">PnL 24h</span>
               <span className={`figure-value ${signClass(status.pnl_24h_usd)}`}>{signedUsd(status.pnl_24h_usd)}</span>
             </div>
