@@ -4,6 +4,7 @@ confirmation through the user's Privy wallet signed with the KMS key, refusals t
 from __future__ import annotations
 
 import time
+import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -11,6 +12,7 @@ import httpx
 import pytest
 from solders.keypair import Keypair
 
+from dnbot.domain.rebalance import maintenance_rate_from, short_rise, spare_margin_usd
 from dnbot.local.system import LocalSystem
 from tests.integration.helpers import Client, Terminal, log_in
 
@@ -127,6 +129,8 @@ def test_hyperliquid_withdraw3_pays_the_users_evm_wallet_on_arbitrum(sim_system:
     assert elsewhere.status_code == 400 and elsewhere.json()["error"]["code"] == "bad_address"
     too_much = alice.post("/api/v1/withdrawals", {"asset": "USDC", "amount": "999999", "source": "hyperliquid"})
     assert too_much.status_code == 400 and too_much.json()["error"]["code"] == "insufficient_funds"
+    # no position: the venue's withdrawable is what is free (no short to keep from liquidation)
+    assert too_much.json()["error"]["message"] == f"Only {before_hl} USDC is free to withdraw from Hyperliquid."
     asked = alice.post("/api/v1/withdrawals", {"asset": "USDC", "amount": "100", "source": "hyperliquid"})
     assert asked.status_code == 202, asked.text
     body = asked.json()
@@ -152,3 +156,71 @@ def test_parallel_confirmations_pay_once(sim_system: LocalSystem, terminal: Term
     assert statuses.count(202) == 1 and all(s in (202, 401, 409) for s in statuses), statuses
     assert _wait(alice, asked["withdrawal_id"])["status"] == "sent"
     assert _balances(sim_system, target)["usdc"] == Decimal(3)
+
+
+def test_hyperliquid_withdrawals_keep_an_open_short_at_its_rebalance_distance(sim_system: LocalSystem,
+                                                                              terminal: Terminal) -> None:
+    """The venue's withdrawable keeps only the short's initial margin (the account's 10x): with a 3x position it
+    would leave the short a few % from liquidation and the long naked on a spike. A withdrawal may take only what
+    keeps the short at the position's rebalance target distance (its distance at the open). The replayed SOL price
+    moves a little every second, so figures read here are compared to the cent."""
+    assert sim_system.sim is not None and sim_system.runtime is not None
+    email = f"keeper-{uuid.uuid4().hex[:8]}@example.com"
+    trader = log_in(sim_system, terminal, email)
+    me = trader.get("/api/v1/auth/me").json()["user"]
+    evm, base = me["wallets"]["evm"], sim_system.sim.base_url
+    opened = trader.wait_job(trader.post("/api/v1/positions/open", {
+        "asset": "SOL", "protocol": "drift", "leverage": "3", "size_usd": "3000"}).json()["job_id"], timeout=60)
+    assert opened["status"] == "succeeded", opened
+    position = sim_system.runtime.store.get_position(me["user_id"], opened["position_id"])
+    assert position is not None
+    distance = sim_system.runtime.risk.readings(position).liquidation_distance_at_open
+    assert distance is not None and Decimal("0.1") < distance < Decimal("0.5")  # the 3x long's, at the open
+
+    def account() -> tuple[Decimal, Decimal, Decimal, Decimal, Decimal, Decimal]:
+        """(value, withdrawable, short SOL, mark, liquidation price, raw USDC: price-independent)."""
+        state = httpx.get(f"{base}/sim/hyperliquid/accounts/{evm}").json()
+        short = state["assetPositions"][0]["position"]
+        size = -Decimal(short["szi"])
+        return (Decimal(state["marginSummary"]["accountValue"]), Decimal(state["withdrawable"]), size,
+                Decimal(short["positionValue"]) / size, Decimal(short["liquidationPx"]),
+                Decimal(state["marginSummary"]["totalRawUsd"]))
+
+    value, withdrawable, size, price, liquidation, raw = account()
+    rate = maintenance_rate_from(value, size, price, liquidation)
+    spare = spare_margin_usd(value, size, price, rate, distance)
+    assert Decimal(0) < spare < withdrawable - 100  # the venue would let far more go
+    # what the venue's withdrawable would have left: the short much nearer its liquidation than at the open
+    assert short_rise(value - withdrawable, size, price, rate) < distance - Decimal("0.05")
+
+    def arbitrum_usdc() -> Decimal:
+        return Decimal(httpx.get(f"{base}/sim/arbitrum/balances/{evm}").json()["usdc"])
+
+    listed, paid_before = trader.get("/api/v1/withdrawals").json()["withdrawals"], arbitrum_usdc()
+    refused = trader.post("/api/v1/withdrawals", {"asset": "USDC", "amount": str(withdrawable),
+                                                  "source": "hyperliquid"})
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["error"]["code"] == "insufficient_funds"
+    message = refused.json()["error"]["message"]
+    offered = Decimal(message.removeprefix("Only ").split(" ", 1)[0])
+    assert message == (f"Only {offered} USDC is free to withdraw from Hyperliquid: the rest keeps your open short "
+                       f"{distance:.1%} from liquidation.")
+    assert offered == offered.quantize(Decimal("0.01")) and abs(offered - spare) < Decimal("0.05")
+    over = (spare + Decimal("0.5")).quantize(Decimal("0.01"))
+    just_over = trader.post("/api/v1/withdrawals", {"asset": "USDC", "amount": str(over), "source": "hyperliquid"})
+    assert just_over.status_code == 400 and just_over.json()["error"]["code"] == "insufficient_funds"
+    assert trader.get("/api/v1/withdrawals").json()["withdrawals"] == listed
+    assert account()[2::3] == (size, raw) and arbitrum_usdc() == paid_before  # nothing moved
+
+    amount = (spare - Decimal("0.5")).quantize(Decimal("0.01"))  # what is spare, less the price's drift
+    asked = trader.post("/api/v1/withdrawals", {"asset": "USDC", "amount": str(amount), "source": "hyperliquid"})
+    assert asked.status_code == 202, asked.text
+    confirmed = trader.post(f"/api/v1/withdrawals/{asked.json()['withdrawal_id']}/confirm",
+                            {"code": _code(terminal, email)})
+    assert confirmed.status_code == 202, confirmed.text
+    assert _wait(trader, asked.json()["withdrawal_id"])["status"] == "sent"
+    value, _, size_after, price, liquidation, raw_after = account()
+    assert size_after == size and raw_after == raw - amount
+    assert arbitrum_usdc() == paid_before + amount - 1  # Hyperliquid keeps its $1 fee
+    # the short is left at the distance it had at the open (the venue's own liquidation price says so)
+    assert distance < liquidation / price - 1 < distance + Decimal("0.002")

@@ -30,7 +30,7 @@ from dnbot.adapters.hyperliquid.trading import (
     signature_parts,
 )
 from dnbot.adapters.reconciliation import VenueTruthAdapter
-from dnbot.ports import VenueRejected
+from dnbot.ports import ShortMargin, VenueRejected
 from dnbot.sim.server import RunningSim, start_in_thread
 
 CASSETTES = Path(__file__).parents[2] / "fixtures/recorded/hyperliquid/sdk_recordings"
@@ -59,6 +59,9 @@ def test_clearinghouse_state_parses_from_the_recording() -> None:
     user = "0x5e9ee1089755c3435139848e47e6635505d5a13a"
     assert info.sol_position_size(user) == Decimal("-0.00785")
     assert info.account_value_usd(user) > 0 and info.withdrawable_usd(user) >= 0
+    margin = info.short_margin(user)  # what a withdrawal leaves the short: its value, size, mark and liquidation
+    assert margin == ShortMargin(Decimal("1182.312496"), Decimal("0.00785"), Decimal("211.64542") / Decimal("0.00785"),
+                                 Decimal("173198.69592357"))
 
 
 def test_funding_history_parses_oldest_first_from_the_recording() -> None:

@@ -397,7 +397,8 @@ class Runtime:
                                  self.store, self.session_store, self.withdrawal_codes, starter,
                                  self.balances, self.solana_withdrawals, self.session_store, self.clock,
                                  audit=self.audit, activity=self.activity,
-                                 hyperliquid_withdrawable=self.hyperliquid.withdrawable_usd)
+                                 hyperliquid_withdrawable=self.hyperliquid.withdrawable_usd,
+                                 hyperliquid_margin=self.hyperliquid.short_margin, risk=self.risk)
 
     @cached_property
     def withdrawal_executors(self) -> dict[str, TransferExecutor]:
@@ -655,7 +656,8 @@ class Runtime:
 
             queue = SqsWorkQueue(self.client("sqs"), self.settings.reconcile_queue_url)
         return Reconciler(self.store, self.store, self.venue_truth, self.long_venue, self.short_venue,
-                          self.account_trader, self.alerts, self.clock, limits, queue=queue, lease=self.starts)
+                          self.account_trader, self.alerts, self.clock, limits, queue=queue, lease=self.starts,
+                          journal=self.journal)
 
     # --- user notifications (webhooks through a queue) -----------------------------------------------------
 

@@ -19,14 +19,28 @@ import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any, Protocol
 
-from dnbot.domain.positions import PositionStatus
+from dnbot.domain.pnl import CENT
+from dnbot.domain.positions import Position, PositionStatus
+from dnbot.domain.rebalance import maintenance_rate_from, spare_margin_usd
 from dnbot.domain.withdrawals import Withdrawal, WithdrawalAsset, WithdrawalSource, WithdrawalStatus
-from dnbot.ports import ActivityLog, BalanceReader, Clock, PositionStore, UserRecord, UserStore, VenueRejected
+from dnbot.ports import (
+    ActivityLog,
+    BalanceReader,
+    Clock,
+    PositionStore,
+    RiskReader,
+    ShortMargin,
+    TransientVenueError,
+    UserRecord,
+    UserStore,
+    VenueRejected,
+)
 from dnbot.services.auth import AuditTrail, RateLimiter, limit
 from dnbot.services.errors import Conflict, NotFound, ServiceError, Unauthorized, Unavailable
+from dnbot.services.tick import DEFAULT_REBALANCE_DISTANCE
 
 CODE_LIFETIME = timedelta(minutes=10)
 MAX_CODE_CHECKS = 5
@@ -34,6 +48,8 @@ WITHDRAWALS_PER_USER_PER_HOUR = 10
 SOL_FEE_RESERVE = Decimal("0.01")  # SOL kept for transaction fees: a SOL withdrawal cannot drain the wallet
 HYPERLIQUID_FEE_USDC = Decimal(1)  # kept by Hyperliquid's bridge on every withdrawal
 MIN_AMOUNT = {"USDC": Decimal("0.01"), "SOL": Decimal("0.000001")}
+# positions whose short is (or may be) on the Hyperliquid account: its margin is not free while one is
+SHORT_HELD = (PositionStatus.PENDING, PositionStatus.OPEN, PositionStatus.CLOSING, PositionStatus.NEEDS_ATTENTION)
 
 
 class WithdrawalStore(Protocol):
@@ -91,7 +107,14 @@ class WithdrawalService:
                  sender: CodeSender | None, starter: WithdrawalStarter | None, funds: BalanceReader,
                  addresses: AddressCheck, limiter: RateLimiter, clock: Clock, *, audit: AuditTrail | None = None,
                  activity: ActivityLog | None = None,
-                 hyperliquid_withdrawable: Callable[[str], Decimal] | None = None) -> None:
+                 hyperliquid_withdrawable: Callable[[str], Decimal] | None = None,
+                 hyperliquid_margin: Callable[[str], ShortMargin] | None = None,
+                 risk: RiskReader | None = None) -> None:
+        """`hyperliquid_withdrawable(evm address)`: the venue's withdrawable; `hyperliquid_margin(evm address)`:
+        the account's value, short, mark and liquidation price; `risk`: each live position's distance to
+        liquidation at its open (the rebalance target) — a withdrawal leaves the short at least that far."""
+        self._hyperliquid_margin = hyperliquid_margin
+        self._risk = risk
         self._store = store
         self._users = users
         self._positions = positions
@@ -186,6 +209,12 @@ class WithdrawalService:
             if self._hyperliquid_withdrawable is None or not user.evm_address:
                 raise Unavailable("Hyperliquid withdrawals are not configured here.", code="withdrawals_unavailable")
             free_usdc = self._hyperliquid_withdrawable(user.evm_address)
+            live = [p for p in self._positions.list_positions(user.user_id) if p.status in SHORT_HELD]
+            kept = self._spare_for_short(user.evm_address, live) if live else None
+            if kept is not None and kept[0] < free_usdc and amount > kept[0]:
+                spare, distance = kept
+                raise ServiceError(f"Only {spare} USDC is free to withdraw from Hyperliquid: the rest keeps your "
+                                   f"open short {distance:.1%} from liquidation.", code="insufficient_funds")
             if amount > free_usdc:
                 raise ServiceError(f"Only {max(free_usdc, Decimal(0))} USDC is free to withdraw from Hyperliquid.",
                                    code="insufficient_funds")
@@ -198,6 +227,36 @@ class WithdrawalService:
         free = balance - SOL_FEE_RESERVE if asset == "SOL" else balance
         if amount > free:
             raise ServiceError(f"Only {max(free, Decimal(0))} {asset} is free to withdraw.", code="insufficient_funds")
+
+    def _spare_for_short(self, address: str, live: list[Position]) -> tuple[Decimal, Decimal] | None:
+        """(the account value a withdrawal may take, the distance it keeps the short from liquidation), or None
+        when the account holds no short. The venue's `withdrawable` only keeps the short's initial margin (at the
+        account's 10x: a 3x position could be left ~8% from liquidation, and a spike would liquidate the short and
+        leave the long naked); this keeps the short as far as the strictest live position's rebalance target."""
+        if self._hyperliquid_margin is None:
+            raise Unavailable("Hyperliquid withdrawals are not configured here.", code="withdrawals_unavailable")
+        try:
+            margin = self._hyperliquid_margin(address)
+        except (TransientVenueError, VenueRejected) as error:
+            raise Unavailable("Hyperliquid's margin cannot be read just now; try again in a minute.",
+                              code="balance_unavailable") from error
+        if margin.short_sol <= 0:
+            return None
+        if margin.liquidation_price_usd is None or margin.liquidation_price_usd <= 0 or margin.price_usd <= 0:
+            raise Unavailable("Hyperliquid reports no liquidation price for your short just now; try again in a "
+                              "minute.", code="balance_unavailable")
+        distance = max(self._target_distance(position) for position in live)
+        rate = maintenance_rate_from(margin.account_value_usd, margin.short_sol, margin.price_usd,
+                                     margin.liquidation_price_usd)
+        spare = spare_margin_usd(margin.account_value_usd, margin.short_sol, margin.price_usd, rate, distance)
+        return spare.quantize(CENT, rounding=ROUND_DOWN), distance
+
+    def _target_distance(self, position: Position) -> Decimal:
+        """The distance the tick's rebalance restores for this position (services.tick does the same): its
+        distance at the open, or DEFAULT_REBALANCE_DISTANCE when that cannot be read."""
+        readings = self._risk.readings(position) if self._risk is not None else None
+        at_open = readings.liquidation_distance_at_open if readings is not None else None
+        return at_open or DEFAULT_REBALANCE_DISTANCE
 
     # --- the trading side (the withdraw workflow's step) -----------------------------------------------------
 

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from dnbot.domain.rates import FundingQuote
-from dnbot.ports import TransientVenueError, VenueRejected
+from dnbot.ports import ShortMargin, TransientVenueError, VenueRejected
 
 COIN = "SOL"
 HOUR_MS = 3_600_000
@@ -97,6 +97,20 @@ class HyperliquidInfo:
 
     def withdrawable_usd(self, address: str) -> Decimal:
         return Decimal(self.clearinghouse_state(address)["withdrawable"])
+
+    def short_margin(self, address: str) -> ShortMargin:
+        """The account as cross margin sees it, from one clearinghouseState: its value, its whole SOL short, the
+        mark price that value is marked at (the position's value / its size) and the short's liquidation price."""
+        state = self.clearinghouse_state(address)
+        value = Decimal(str(state.get("marginSummary", {}).get("accountValue", "0")))
+        for entry in state.get("assetPositions", []):
+            position = entry.get("position", {})
+            size = Decimal(str(position.get("szi", "0")))
+            if position.get("coin") == self.coin and size < 0:
+                liquidation = position.get("liquidationPx")
+                return ShortMargin(value, -size, Decimal(str(position["positionValue"])) / -size,
+                                   None if liquidation in (None, "") else Decimal(str(liquidation)))
+        return ShortMargin(value, Decimal(0), self.mid_price(), None)
 
     def sol_position_size(self, address: str) -> Decimal:
         """Signed SOL size (negative = short); 0 without a position."""
