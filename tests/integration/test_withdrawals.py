@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -12,6 +13,7 @@ import httpx
 import pytest
 from solders.keypair import Keypair
 
+from dnbot.domain.positions import PositionStatus
 from dnbot.domain.rebalance import maintenance_rate_from, short_rise, spare_margin_usd
 from dnbot.local.system import LocalSystem
 from tests.integration.helpers import Client, Terminal, log_in
@@ -224,3 +226,36 @@ def test_hyperliquid_withdrawals_keep_an_open_short_at_its_rebalance_distance(si
     assert arbitrum_usdc() == paid_before + amount - 1  # Hyperliquid keeps its $1 fee
     # the short is left at the distance it had at the open (the venue's own liquidation price says so)
     assert distance < liquidation / price - 1 < distance + Decimal("0.002")
+
+
+def test_a_withdrawal_of_rebalance_cash_is_capital_returned(sim_system: LocalSystem, terminal: Terminal) -> None:
+    """A rebalance's partial close paid the long's share of equity to the wallet, and the position counts it. The
+    wallet's own USDC goes first; what a withdrawal takes of that cash leaves the position's books as capital (its
+    cash, collateral basis and peak drop alike), so its equity reading stops counting money that is gone without
+    the drawdown breaker reading a loss, and its realized PnL (cash - collateral) stays."""
+    assert sim_system.sim is not None and sim_system.runtime is not None
+    email = f"cash-{uuid.uuid4().hex[:8]}@example.com"
+    trader = log_in(sim_system, terminal, email)
+    me = trader.get("/api/v1/auth/me").json()["user"]
+    opened = trader.wait_job(trader.post("/api/v1/positions/open", {
+        "asset": "SOL", "protocol": "drift", "leverage": "3", "size_usd": "3000"}).json()["job_id"], timeout=60)
+    assert opened["status"] == "succeeded", opened
+    store = sim_system.runtime.store
+    position = store.get_position(me["user_id"], opened["position_id"])
+    assert position is not None
+    # as a partial close of a third of the long would have left it: 500 paid to the wallet, 480 of collateral
+    # the smaller ledger long no longer shows, a peak the tick stored
+    store.save_position(replace(position, rebalance_cash_usd=Decimal(500), rebalance_collateral_usd=Decimal(480),
+                                peak_equity_usd=Decimal(1100)))
+    wallet = _balances(sim_system, me["wallets"]["solana"])["usdc"]
+    assert wallet > 700
+    amount = wallet - 200  # all the trader's own USDC and 300 of the position's cash
+    asked = trader.post("/api/v1/withdrawals", {"asset": "USDC", "amount": str(amount), "to": OUTSIDE})
+    assert asked.status_code == 202, asked.text
+    trader.post(f"/api/v1/withdrawals/{asked.json()['withdrawal_id']}/confirm", {"code": _code(terminal, email)})
+    assert _wait(trader, asked.json()["withdrawal_id"])["status"] == "sent"
+    after = store.get_position(me["user_id"], opened["position_id"])
+    assert after is not None and after.status is PositionStatus.OPEN
+    assert (after.rebalance_cash_usd, after.rebalance_collateral_usd, after.peak_equity_usd) == (
+        Decimal(200), Decimal(180), Decimal(800))
+    assert _balances(sim_system, me["wallets"]["solana"])["usdc"] == Decimal(200)

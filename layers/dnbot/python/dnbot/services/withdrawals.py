@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 import uuid
 from collections.abc import Callable
@@ -25,11 +26,13 @@ from typing import Any, Protocol
 from dnbot.domain.pnl import CENT
 from dnbot.domain.positions import Position, PositionStatus
 from dnbot.domain.rebalance import maintenance_rate_from, spare_margin_usd
+from dnbot.domain.rebalance_cash import cash_paid_out, rebalance_cash_taken
 from dnbot.domain.withdrawals import Withdrawal, WithdrawalAsset, WithdrawalSource, WithdrawalStatus
 from dnbot.ports import (
     ActivityLog,
     BalanceReader,
     Clock,
+    PositionConflict,
     PositionStore,
     RiskReader,
     ShortMargin,
@@ -41,6 +44,8 @@ from dnbot.ports import (
 from dnbot.services.auth import AuditTrail, RateLimiter, limit
 from dnbot.services.errors import Conflict, NotFound, ServiceError, Unauthorized, Unavailable
 from dnbot.services.tick import DEFAULT_REBALANCE_DISTANCE
+
+logger = logging.getLogger(__name__)
 
 CODE_LIFETIME = timedelta(minutes=10)
 MAX_CODE_CHECKS = 5
@@ -200,7 +205,8 @@ class WithdrawalService:
         return self._store.list_withdrawals(user_id)
 
     def _check_free(self, user: UserRecord, asset: WithdrawalAsset, amount: Decimal,
-                    source: WithdrawalSource) -> None:
+                    source: WithdrawalSource) -> Decimal | None:
+        """Refuses what is not free; the Solana wallet's balance of `asset` it read (None from Hyperliquid)."""
         if any(p.status in (PositionStatus.PENDING, PositionStatus.CLOSING)
                for p in self._positions.list_positions(user.user_id)):
             raise Conflict("A position is opening or closing: its funds are moving. Try again when it is done.",
@@ -218,7 +224,7 @@ class WithdrawalService:
             if amount > free_usdc:
                 raise ServiceError(f"Only {max(free_usdc, Decimal(0))} USDC is free to withdraw from Hyperliquid.",
                                    code="insufficient_funds")
-            return
+            return None
         balances = self._funds.balances(user)
         balance = balances.solana_sol if asset == "SOL" else balances.solana_usdc
         if balance is None:
@@ -227,6 +233,7 @@ class WithdrawalService:
         free = balance - SOL_FEE_RESERVE if asset == "SOL" else balance
         if amount > free:
             raise ServiceError(f"Only {max(free, Decimal(0))} {asset} is free to withdraw.", code="insufficient_funds")
+        return balance
 
     def _spare_for_short(self, address: str, live: list[Position]) -> tuple[Decimal, Decimal] | None:
         """(the account value a withdrawal may take, the distance it keeps the short from liquidation), or None
@@ -263,6 +270,7 @@ class WithdrawalService:
     def execute(self, user_id: str, withdrawal_id: str, executors: dict[str, TransferExecutor]) -> Withdrawal:
         withdrawal = self.get(user_id, withdrawal_id)
         executor = executors[withdrawal.source]
+        wallet_before: Decimal | None = None  # the wallet's balance this run read before it signed
         if withdrawal.status in ("sent", "failed", "expired", "confirm_by_email"):
             return withdrawal  # done, or never confirmed: nothing to pay
         if withdrawal.status == "approved":
@@ -270,7 +278,7 @@ class WithdrawalService:
             if user is None:
                 raise NotFound("No such user.", code="unknown_user")
             try:
-                self._check_free(user, withdrawal.asset, withdrawal.amount, withdrawal.source)
+                wallet_before = self._check_free(user, withdrawal.asset, withdrawal.amount, withdrawal.source)
                 signed = executor.sign_transfer(user_id, withdrawal.asset, withdrawal.amount, withdrawal.to)
             except ServiceError as refused:
                 return self._finish(withdrawal, "approved", status="failed", error=str(refused))
@@ -283,14 +291,50 @@ class WithdrawalService:
             signature = executor.send(withdrawal.signed_transaction)  # the same bytes on every retry
         except VenueRejected as refused:  # refused before it executed: nothing left the account
             return self._finish(withdrawal, "sending", status="failed", error=str(refused))
-        return self._finish(withdrawal, "sending", status="sent", signature=signature)
+        done, moved = self._move(withdrawal, "sending", status="sent", signature=signature)
+        if moved and wallet_before is not None and done.source == "solana" and done.asset == "USDC":
+            self._take_rebalance_cash(done, wallet_before)
+        return done
+
+    def _take_rebalance_cash(self, withdrawal: Withdrawal, wallet_before: Decimal) -> None:
+        """The part of a paid USDC withdrawal that was live positions' rebalance cash leaves their books as capital
+        returned (dnbot.domain.rebalance_cash: why, and why not a loss). Once per withdrawal: only the run that
+        moved it to sent, with the balance it read before signing. The money has left: a ledger failure is
+        logged, never raised (the position then counts that cash until it closes, as before)."""
+        try:
+            live = [p for p in self._positions.list_positions(withdrawal.user_id) if p.status in SHORT_HELD]
+            for position, usd in rebalance_cash_taken(wallet_before, withdrawal.amount, live):
+                self._save_paid_out(withdrawal, position, usd)
+        except Exception:  # the USDC has left whatever the ledger does: never fail the paid withdrawal
+            logger.exception("withdrawal %s: the positions' rebalance cash not updated", withdrawal.withdrawal_id)
+
+    def _save_paid_out(self, withdrawal: Withdrawal, position: Position, usd: Decimal) -> None:
+        current = position
+        for _ in range(3):
+            try:
+                self._positions.save_position(replace(cash_paid_out(current, usd), updated_at=self._clock.now()))
+            except PositionConflict:  # the tick or the reconciler wrote it meanwhile: apply it to theirs
+                fresh = self._positions.get_position(position.user_id, position.position_id)
+                if fresh is None:
+                    return
+                current = fresh
+                continue
+            logger.info("withdrawal %s took %s USDC of %s's rebalance cash", withdrawal.withdrawal_id, usd,
+                        position.position_id)
+            return
+        logger.warning("withdrawal %s: %s's rebalance cash not lowered by %s USDC (it kept changing)",
+                       withdrawal.withdrawal_id, position.position_id, usd)
 
     def _finish(self, withdrawal: Withdrawal, expected: WithdrawalStatus, **changes: Any) -> Withdrawal:
+        return self._move(withdrawal, expected, **changes)[0]
+
+    def _move(self, withdrawal: Withdrawal, expected: WithdrawalStatus, **changes: Any) -> tuple[Withdrawal, bool]:
+        """(the withdrawal as stored, whether this call moved it)."""
         done = replace(withdrawal, updated_at=self._clock.now(), **changes)
         if not self._store.move_withdrawal(done, expected=expected):
-            return self.get(withdrawal.user_id, withdrawal.withdrawal_id)
+            return self.get(withdrawal.user_id, withdrawal.withdrawal_id), False
         self._event(done, str(done.status))
-        return done
+        return done, True
 
     def _record(self, action: str, user_id: str, client: str, withdrawal: Withdrawal) -> None:
         if self._audit is not None:

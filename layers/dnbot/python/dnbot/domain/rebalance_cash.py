@@ -1,0 +1,57 @@
+"""A Solana USDC withdrawal that takes a live position's rebalance cash (pure; dnbot.services.withdrawals applies it).
+
+A rebalance's partial close pays the long's share of equity to the Solana wallet, and the position keeps counting
+it (`Position.rebalance_cash_usd`): in its equity reading (the drawdown breaker), in its realized PnL. When the
+trader withdraws that USDC, the position records it as CAPITAL RETURNED, not as a loss: its cash, its collateral
+basis (`rebalance_collateral_usd`, part of the equity at the open) and its stored peak all drop by the amount.
+
+Why this rather than reading the wallet every tick and counting min(rebalance cash, wallet USDC): that min makes a
+withdrawal look like a drawdown of the same size (the peak still holds the cash), and the breaker closes the
+position (its limits are 3-8% of the peak, about what a rally's partial close pays out); it also costs a Solana
+read per position per tick, and the cash also holds the short's realized PnL, which is at Hyperliquid, not in the
+wallet. Lowering cash, basis and peak together keeps the breaker on losses only (equity and peak move together) and
+leaves the realized PnL (cash - collateral) unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+from dnbot.domain.positions import Position
+
+ZERO = Decimal(0)
+
+
+def cash_in_wallet_usd(position: Position) -> Decimal:
+    """The position's rebalance cash that sits in the wallet. `rebalance_cash_usd` also holds the short's realized
+    PnL of its buy-backs (at Hyperliquid, usually a loss after a rally): the net, never below 0, is what the
+    position may lose to a withdrawal (an under-count when that PnL is negative: the wallet part stays counted)."""
+    return max(ZERO, position.rebalance_cash_usd)
+
+
+def rebalance_cash_taken(wallet_usdc_before: Decimal, amount: Decimal,
+                         live: list[Position]) -> list[tuple[Position, Decimal]]:
+    """Which live positions' rebalance cash a withdrawal of `amount` USDC takes, and how much: the wallet's own USDC
+    first (what no position counts), then each position's cash, oldest position first."""
+    held = [(position, cash_in_wallet_usd(position)) for position in sorted(live, key=lambda p: p.created_at)]
+    idle = max(ZERO, wallet_usdc_before - sum((cash for _, cash in held), ZERO))
+    left = max(ZERO, amount - idle)
+    taken: list[tuple[Position, Decimal]] = []
+    for position, cash in held:
+        take = min(cash, left)
+        if take > ZERO:
+            taken.append((position, take))
+            left -= take
+    return taken
+
+
+def cash_paid_out(position: Position, usd: Decimal) -> Position:
+    """The position after a withdrawal took `usd` of its rebalance cash: capital back to the trader. Its equity
+    reading and its peak drop by `usd` alike (the drawdown breaker does not move), its equity at the open too
+    (through the collateral basis), its realized PnL (cash - collateral) stays."""
+    if usd < ZERO:
+        raise ValueError("a withdrawal takes a positive amount")
+    return replace(position, rebalance_cash_usd=position.rebalance_cash_usd - usd,
+                   rebalance_collateral_usd=position.rebalance_collateral_usd - usd,
+                   peak_equity_usd=None if position.peak_equity_usd is None else position.peak_equity_usd - usd)
