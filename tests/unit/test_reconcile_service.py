@@ -13,6 +13,7 @@ from dnbot.domain.assets import Asset, Protocol
 from dnbot.domain.positions import Leg, Position, PositionStatus
 from dnbot.domain.reconcile import VenueLong, VenueTruth
 from dnbot.ports import VenueRejected
+from dnbot.services.portfolio import PositionJournal
 from dnbot.services.reconciler import Reconciler, ReconcilerLimits
 from tests.unit import fakes
 from tests.unit.fakes import NOW, Alerts, Clock
@@ -64,6 +65,12 @@ class Venues:
     def funding_usd(self, user_id: str, position_id: str, since: datetime) -> Decimal:
         return D(2)
 
+    def long_closing_fees_usd(self, user_id: str, position_id: str) -> Decimal:
+        return D("0.75")
+
+    def short_closing_fees_usd(self, user_id: str, position_id: str) -> Decimal:
+        return D(0)
+
     def trade_account_short(self, user_id: str, change_sol: Decimal, *, reduce_only: bool, key: str) -> Decimal:
         if change_sol > 0 and self.refuse_sells:
             raise VenueRejected("Insufficient margin to place order.")
@@ -78,9 +85,44 @@ def position(pid: str = "p1", status: PositionStatus = PositionStatus.OPEN) -> P
                     Leg("hyperliquid", D(10), D(150), D(1500), D(1), f"cloid-{pid}"))
 
 
-def reconciler(ledger: Ledger, venues: Venues, alerts: Alerts) -> Reconciler:
+def reconciler(ledger: Ledger, venues: Venues, alerts: Alerts, journal: PositionJournal | None = None) -> Reconciler:
     return Reconciler(ledger, ledger, venues, venues, venues, venues, alerts, Clock(),  # type: ignore[arg-type]
-                      ReconcilerLimits(timedelta(minutes=30), timedelta(hours=24)))
+                      ReconcilerLimits(timedelta(minutes=30), timedelta(hours=24)), journal=journal)
+
+
+class Activity:
+    def __init__(self) -> None:
+        self.kinds: list[str] = []
+
+    def record(self, user_id: str, kind: str, message: str, position_id: str | None = None, **detail: Any) -> None:
+        self.kinds.append(kind)
+
+
+class Book:
+    def __init__(self) -> None:
+        self.parts: dict[str, dict[str, Decimal]] = {}
+
+    def put_realized(self, user_id: str, position_id: str, parts: dict[str, Decimal]) -> None:
+        self.parts[position_id] = parts
+
+
+class NoRates:
+    def latest_snapshot(self) -> None:
+        return None
+
+
+def test_a_position_the_reconciler_closes_keeps_its_realized_split_like_a_close() -> None:
+    """Funding and every venue fee in their parts (not the whole total in `price`), and an activity line."""
+    ledger, activity, book = Ledger(position()), Activity(), Book()
+    venues = Venues({"p1": D(10)}, {"p1": D(10)}, outside=D(-10), refuse_sells=True)
+    journal = PositionJournal(activity, book, NoRates(), Clock())  # type: ignore[arg-type]
+    reconciler(ledger, venues, Alerts(), journal).run()
+    settled = ledger.items["p1"]
+    assert settled.status is PositionStatus.CLOSED and settled.realized_pnl_usd is not None
+    parts = book.parts["p1"]
+    assert parts["funding"] == D(2) and parts["fees"] == -(D(1) + D(1) + D("0.75"))  # both opens, the long's close
+    assert sum(parts.values(), D(0)) == settled.realized_pnl_usd
+    assert activity.kinds == ["position_closed"]
 
 
 def test_a_hedge_that_cannot_be_restored_closes_the_long_instead() -> None:

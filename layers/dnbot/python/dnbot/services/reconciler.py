@@ -50,6 +50,7 @@ from dnbot.ports import (
     VenueTruthReader,
     WorkQueue,
 )
+from dnbot.services.portfolio import PositionJournal
 
 logger = logging.getLogger(__name__)
 
@@ -88,9 +89,11 @@ class Reconciler:
     def __init__(self, targets: ReconcileTargets, positions: PositionStore, truth: VenueTruthReader,
                  long_venue: LongVenue, short_venue: ShortVenue, trader: AccountShortTrader, alerts: AlertSink,
                  clock: Clock, limits: ReconcilerLimits, queue: WorkQueue | None = None,
-                 lease: UserLease | None = None) -> None:
+                 lease: UserLease | None = None, journal: PositionJournal | None = None) -> None:
         """`queue`: the reconcile queue `enqueue_round` hands the users to (None: only `run` and one user).
-        `lease`: one reconcile per user at a time, however often the queue delivers its message."""
+        `lease`: one reconcile per user at a time, however often the queue delivers its message.
+        `journal`: a position it closes gets its realized PnL by source and activity line, as a close's does."""
+        self._journal = journal
         self._queue = queue
         self._lease = lease
         self._targets = targets
@@ -266,6 +269,7 @@ class Reconciler:
         current = self._positions.get_position(position.user_id, position.position_id) or position
         pid = position.position_id
         changes: dict[str, object] = {"drift": action.reason}
+        funding = Decimal(0)
         if action.status is PositionStatus.CLOSED:
             # in-place rebalances: what they took out of the legs less the collateral the smaller leg hides
             collateral = current.long_collateral_usd + current.rebalance_collateral_usd - current.rebalance_cash_usd
@@ -280,7 +284,21 @@ class Reconciler:
         if not current.status.may_move_to(action.status):
             current = self._positions.save_position(current.moved_to(
                 PositionStatus.NEEDS_ATTENTION, now, failure=action.reason, drift=action.reason))
-        self._positions.save_position(current.moved_to(action.status, now, **changes))
+        settled = self._positions.save_position(current.moved_to(action.status, now, **changes))
+        if self._journal is not None and settled.status is PositionStatus.CLOSED \
+                and settled.realized_pnl_usd is not None:
+            self._journal_closed(settled, settled.realized_pnl_usd, funding)
+
+    def _journal_closed(self, position: Position, realized: Decimal, funding: Decimal) -> None:
+        """The split by source (funding, both closes' venue fees) and the activity line; the position is settled
+        already, so a failure here is logged, never retried into a second settle."""
+        assert self._journal is not None
+        try:
+            fees = (self._long.long_closing_fees_usd(position.user_id, position.position_id)
+                    + self._short.short_closing_fees_usd(position.user_id, position.position_id))
+            self._journal.closed(position, realized, funding, fees)
+        except Exception:  # the realized total is saved with the position; the split is for display
+            logger.exception("could not record the realized split of %s", position.position_id)
 
     def _flag(self, position: Position, action: FlagPosition) -> None:
         current = self._positions.get_position(position.user_id, position.position_id) or position
