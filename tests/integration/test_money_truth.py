@@ -99,3 +99,55 @@ def test_the_long_debt_and_value_are_asgards_and_the_realized_pnl_is_what_the_ve
     assert len(fills) == 2 and abs(-Decimal(closed["pnl"]["fees_usd"]) - charged) <= 2 * CENT, (closed, charged)
     assert sum(Decimal(closed["pnl"][f"{part}_usd"]) for part in
                ("funding", "staking", "lending", "borrow", "fees", "price")) == realized
+
+
+def test_a_position_asgard_liquidated_shows_what_the_venues_paid_and_the_penalty_as_a_fee(
+        sim_system: LocalSystem, terminal: Terminal) -> None:
+    """SOL falls 25% for an hour: Asgard liquidates the 3x long (5% penalty); the reconciler closes the remnant and
+    buys back the short. The realized PnL is what the balances lost; its fees part holds the penalty."""
+    assert sim_system.sim is not None
+    email = f"liquidated-{uuid.uuid4().hex[:8]}@example.com"
+    trader = log_in(sim_system, terminal, email)
+    me = trader.get("/api/v1/auth/me").json()["user"]
+    wallets = me["wallets"]
+    before = _venue_money(sim_system, wallets)
+    opened = trader.wait_job(trader.post("/api/v1/positions/open", {
+        "asset": "SOL", "protocol": "drift", "leverage": "3", "size_usd": "3000"}).json()["job_id"], timeout=60)
+    assert opened["status"] == "succeeded", opened
+    position_id = opened["position_id"]
+    pda = trader.get(f"/api/v1/positions/{position_id}").json()["long"]["reference"]
+    try:
+        httpx.post(f"{sim_system.sim.base_url}/sim/market", json={"sol_price_factor": "0.75"})
+        httpx.post(f"{sim_system.sim.base_url}/sim/clock", json={"advance_hours": 1})
+        record = next(p for p in httpx.get(f"{sim_system.sim.base_url}/sim/asgard/positions").json()
+                      if p["positionPda"] == pda)
+        assert len(record["liquidationEvents"]) == 1
+        report = sim_system.functions.invoke("reconciler", {"user_id": me["user_id"]})
+        assert me["user_id"] not in report["errors"], report
+    finally:
+        httpx.post(f"{sim_system.sim.base_url}/sim/market", json={"sol_price_factor": "1"})
+    trader = log_in(sim_system, terminal, email)
+    closed = trader.get(f"/api/v1/positions/{position_id}").json()
+    assert closed["status"] == "closed" and "liquidated" in closed["close_reason"], closed
+    after = _venue_money(sim_system, wallets)
+    gained = after["usdc"] - before["usdc"] + after["hyperliquid"] - before["hyperliquid"]
+    realized = Decimal(closed["pnl"]["total_usd"])
+    assert abs(realized - gained) <= (before["sol"] - after["sol"]) * 200 + CENT, (realized, gained)
+
+    record = next(p for p in httpx.get(f"{sim_system.sim.base_url}/sim/asgard/positions").json()
+                  if p["positionPda"] == pda)
+    event = record["liquidationEvents"][0]
+    penalty = (Decimal(event["seizedAmountUI"]) * Decimal(event["liquidationPriceUSD"])
+               - Decimal(event["repaidAmountUI"]))
+    fills = httpx.post(f"{sim_system.sim.url('hyperliquid')}/info",
+                       json={"type": "userFills", "user": wallets["evm"]}).json()
+    charged = (Decimal(str(record["openFeesMetadata"]["protocolFeeUSD"]))
+               + Decimal(str(record["closeFeesMetadata"]["protocolFeeUSD"])) + penalty
+               + sum((Decimal(f["fee"]) for f in fills), Decimal(0)))
+    assert penalty > 50 and abs(-Decimal(closed["pnl"]["fees_usd"]) - charged) <= 2 * CENT, (closed["pnl"], charged)
+    paid = httpx.post(f"{sim_system.sim.url('hyperliquid')}/info",
+                      json={"type": "userFunding", "user": wallets["evm"], "startTime": 0}).json()
+    assert Decimal(closed["pnl"]["funding_usd"]) == sum((Decimal(p["delta"]["usdc"]) for p in paid),
+                                                        Decimal(0)).quantize(CENT)
+    events = trader.get("/api/v1/activity").json()["events"]
+    assert any(e["kind"] == "position_closed" and e.get("position_id") == position_id for e in events)

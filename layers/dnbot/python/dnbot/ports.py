@@ -322,8 +322,9 @@ class LongVenue(Protocol):
         ...
 
     def long_closing_fees_usd(self, user_id: str, position_id: str) -> Decimal:
-        """The fees this position's own close of the long paid (inside close_long's proceeds): the realized PnL's
-        fees part. 0 while it is not closed, or when the venue does not say."""
+        """The fees this position's own close of the long paid, and the penalties of the liquidations it took
+        (inside close_long's proceeds): the realized PnL's fees part. 0 while it is not closed, or when the venue
+        does not say."""
         ...
 
 

@@ -203,14 +203,19 @@ class AsgardLongVenue:
         return _d(withdrawn)
 
     def long_closing_fees_usd(self, user_id: str, position_id: str) -> Decimal:
-        """Asgard's closeFeesMetadata of this position's own close (the close this adapter signed)."""
+        """Asgard's closeFeesMetadata of this position's own close (the close this adapter signed), plus the
+        penalty of each liquidation it took (the collateral seized at the liquidation price beyond the debt
+        repaid)."""
         found = self._record(user_id, position_id)
         if found is None or found[1].get("state") == 0:
             return Decimal(0)
         reference, record = found
         if reference.close_signature is None or record.get("closeTxHash") != reference.close_signature:
             return Decimal(0)
-        return _d((record.get("closeFeesMetadata") or {}).get("protocolFeeUSD"))
+        penalties = sum((max(Decimal(0), _d(event.get("seizedAmountUI")) * _d(event.get("liquidationPriceUSD"))
+                                 - _d(event.get("repaidAmountUI")))
+                         for event in record.get("liquidationEvents") or []), Decimal(0))
+        return _d((record.get("closeFeesMetadata") or {}).get("protocolFeeUSD")) + penalties
 
     # --- risk and de-risking ---
 
