@@ -86,7 +86,7 @@ class Venues:
             if step in self.refuse_steps:
                 raise self.refuse_steps[step]
             self.short += change_sol
-            pnl = -change_sol * (self.price - 100) if change_sol < 0 else D(0)
+            pnl = change_sol * (self.price - 100) if change_sol < 0 else D(0)  # a short bought back: entry - price
             self.steps[step] = StepFill(abs(change_sol), pnl - abs(change_sol) * self.price * D("0.00045"))
             self._lose_answer(step)
         return self.steps[step]
@@ -159,7 +159,10 @@ def test_a_crash_rebalance_deleverages_and_the_ledger_takes_the_venues_sizes() -
     assert position.short_leg.size == w.venues.short == D(10) - reduce_sol
     assert position.long_leg.size == w.venues.long_size
     assert abs(w.venues.long_size - w.venues.short) < D("0.01")  # the legs stay equal
-    assert w.venues.debt < 500 and position.rebalance_cash_usd < 0  # the buy-back's fee (no PnL: price fell)
+    # the buy-back realized the short's gain (SOL fell from its $100 entry) after its fee
+    short = w.venues.steps["rebalance-1"]
+    assert short.realized_usd == reduce_sol * 30 - reduce_sol * 70 * D("0.00045")
+    assert w.venues.debt < 500 and position.rebalance_cash_usd == short.realized_usd.quantize(D("0.01")) > 0
     # the notional per leg the dashboard shows and the exits price a round trip on follows the shrunk legs
     assert position.target_notional_usd == position.short_leg.notional_usd < D(1000)
     assert [kind for kind, _ in w.log.events] == ["position_rebalanced"] and w.log.alerts == []
@@ -262,3 +265,50 @@ def test_drawdown_is_measured_from_the_stored_peak_and_rebalance_cash_counts_as_
     # after a rebalance took $40 out of the legs' marks (e.g. a partial close paid it out), the equity counts it
     moved = reader(replace(base, rebalance_cash_usd=D(40), rebalance_collateral_usd=D(100)))
     assert moved.equity_usd == D(540) and moved.peak_equity_usd == D(1001) / 2 + 100 - 1
+
+
+class FeeVenues(Venues):
+    """Asgard charging its close fee on a partial close's equity and answering what reached the wallet."""
+
+    FEE = D("0.0005")
+
+    def __init__(self, price: Decimal) -> None:
+        super().__init__(price)
+        self.paid_out = D(0)
+
+    def shrink_long(self, user_id: str, position_id: str, *, target_leverage: Decimal,
+                    close_percentage: Decimal | None, updates_before: int) -> LongState:
+        equity = self.long_size * self.price - self.debt
+        state = super().shrink_long(user_id, position_id, target_leverage=target_leverage,
+                                    close_percentage=close_percentage, updates_before=updates_before)
+        if close_percentage is None:
+            return state
+        self.paid_out = equity * close_percentage / 100 * (1 - self.FEE)
+        return replace(state, paid_out_usd=self.paid_out)
+
+
+def test_a_rally_keeps_what_asgard_paid_and_the_rebalance_s_own_pnl_is_its_fees() -> None:
+    w = Workflow(D(140))
+    w.venues = FeeVenues(D(140))
+    w.steps = PositionRebalancer(w.ledger, w.venues, w.venues, Clock(), activity=w.log, alerts=w.log,
+                                 closes=w.queue).steps()
+    run = w.run()
+    assert run.status == "SUCCEEDED" and run.state["outcome"] == "rebalanced", run
+    position = w.ledger.items["p1"]
+    short = w.venues.steps["rebalance-1"]
+    assert w.venues.paid_out > 0
+    assert position.rebalance_cash_usd == (w.venues.paid_out + short.realized_usd).quantize(D("0.01"))
+    # the sold part of both legs realized only what the venues charged: Hyperliquid's taker fee, Asgard's close fee
+    asgard_fee = w.venues.paid_out / (1 - FeeVenues.FEE) * FeeVenues.FEE
+    hyperliquid_fee = short.size_sol * D(140) * D("0.00045")
+    assert position.rebalance_pnl_usd == (-asgard_fee - hyperliquid_fee).quantize(D("0.01"))
+
+
+def test_a_crash_s_deleverage_realizes_only_the_buy_back_s_fee() -> None:
+    w = Workflow(D(70))
+    run = w.run()
+    assert run.status == "SUCCEEDED" and run.state["outcome"] == "rebalanced", run
+    position = w.ledger.items["p1"]
+    bought = D(run.state["bought_sol"])
+    assert bought > 0
+    assert position.rebalance_pnl_usd == (-bought * D(70) * D("0.00045")).quantize(D("0.01"))

@@ -704,6 +704,9 @@ class LongState:
     debt_usd: Decimal
     liquidation_threshold: Decimal
     update_count: int
+    # What the partial close this call sent paid to the wallet (Asgard's equityWithdrawnUI, after its fee); None
+    # when this call sent no partial close (a deleverage, a read, a retry that found the update landed).
+    paid_out_usd: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)

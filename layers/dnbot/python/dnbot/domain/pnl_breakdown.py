@@ -5,7 +5,7 @@ Pure: amounts in, a `PnlBreakdown` (domain/pnl.py) out, in cents summing exactly
 Open position (unrealized), with the legs as filled and the prices now:
 - price: the long's units x (its price now - its entry price) + the short's size x (its entry - the mark now);
   an LST leg is valued at its entry price moved with SOL (entry x SOL now / SOL at entry), so its staking yield
-  is not counted twice (it is in `staking`);
+  is not counted twice (it is in `staking`); plus what in-place rebalances realized on the part they sold;
 - funding: what Hyperliquid's userFunding paid the short since the open (measured);
 - fees: the fees both legs paid at the open (measured, negative);
 - staking / lending / borrow: the accrual of the LST's staking yield and the supply interest on the long's
@@ -61,8 +61,11 @@ def long_price_now(long: LegFill, short_entry_sol_usd: Decimal, sol_now_usd: Dec
 
 
 def unrealized(*, long: LegFill, short: LegFill, long_price_now_usd: Decimal, short_mark_now_usd: Decimal,
-               funding_usd: Decimal, debt_usd: Decimal, hours_held: Decimal, rates: CarryRates) -> PnlBreakdown:
-    """An open position's PnL by source, in cents (the parts sum exactly to the total)."""
+               funding_usd: Decimal, debt_usd: Decimal, hours_held: Decimal, rates: CarryRates,
+               rebalanced_usd: Decimal = ZERO) -> PnlBreakdown:
+    """An open position's PnL by source, in cents (the parts sum exactly to the total). `rebalanced_usd`: what
+    in-place rebalances realized (Position.rebalance_pnl_usd: the part of both legs they sold, after their fees),
+    which the smaller legs no longer hold; counted in `price`, as the close's realized split does."""
     long_value_at_entry = long.size * long.entry_price_usd
     exact = PnlBreakdown(
         funding=funding_usd,
@@ -71,7 +74,7 @@ def unrealized(*, long: LegFill, short: LegFill, long_price_now_usd: Decimal, sh
         borrow=-accrued_usd(max(debt_usd, ZERO), rates.usdc_borrow_apy, hours_held),
         fees=-(abs(long.fees_usd) + abs(short.fees_usd)),
         price=long.size * (long_price_now_usd - long.entry_price_usd)
-        + short.size * (short.entry_price_usd - short_mark_now_usd),
+        + short.size * (short.entry_price_usd - short_mark_now_usd) + rebalanced_usd,
     )
     return exact.to_cents(fixed=("funding",))
 

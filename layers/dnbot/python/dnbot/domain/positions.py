@@ -93,6 +93,7 @@ class RebalanceInFlight:
     reason: str = ""
     close_percentage: Decimal | None = None  # None: deleverage
     long_equity_before: Decimal = Decimal(0)  # the long's value - debt before: what left it is known after
+    long_debt_before: Decimal | None = None  # Asgard's debt before: the USDC the update repaid is known after
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +131,10 @@ class Position:
     # ledger long no longer shows (notional / leverage), which the close still counts as put in.
     rebalance_cash_usd: Decimal = Decimal(0)
     rebalance_collateral_usd: Decimal = Decimal(0)
+    # The rebalances' own realized PnL: the short's buy-backs after fees plus the long's sold part (the debt the update
+    # repaid + the equity it paid out - that part's cost at the entry price). The smaller legs' unrealized PnL no
+    # longer holds it (domain/pnl_breakdown.unrealized adds it back; the close's realized total has it already).
+    rebalance_pnl_usd: Decimal = Decimal(0)
 
     @property
     def long_collateral_usd(self) -> Decimal:

@@ -293,7 +293,7 @@ class PortfolioService:
                 pnl = unrealized(long=long_fill, short=short_fill, long_price_now_usd=long_now,
                                  short_mark_now_usd=sol_now, funding_usd=funding, debt_usd=debt,
                                  hours_held=hours_between(position.created_at, now),
-                                 rates=carry_rates(snapshot, position))
+                                 rates=carry_rates(snapshot, position), rebalanced_usd=position.rebalance_pnl_usd)
         with self._lock:
             if unreadable:
                 stale_since = self._failing_since.setdefault(position.position_id, now)

@@ -117,7 +117,7 @@ class PositionRebalancer:
         percentage = None if sized.close_percentage is None else sized.close_percentage.quantize(Decimal("0.0001"))
         return RebalanceInFlight(number, sized.reduce_sol, sized.target_leverage.quantize(Decimal("0.0001")),
                                  long.update_count, self._clock.now(), f"{reason}; {sized.explanation}", percentage,
-                                 long.value_usd - long.debt_usd)
+                                 long.value_usd - long.debt_usd, long.debt_usd)
 
     # --- the state machine's steps (position_steps; workflows/definitions.py, rebalance_position_definition) ----
 
@@ -186,11 +186,14 @@ class PositionRebalancer:
         LongMayStillLand (an unanswered submit, its blockhash still valid) is retried as it is."""
         position, intent = self._in_flight(state)
         try:
-            self._long.shrink_long(position.user_id, position.position_id, target_leverage=intent.target_leverage,
-                                   close_percentage=intent.close_percentage,
-                                   updates_before=intent.long_updates_before)
+            landed = self._long.shrink_long(position.user_id, position.position_id,
+                                            target_leverage=intent.target_leverage,
+                                            close_percentage=intent.close_percentage,
+                                            updates_before=intent.long_updates_before)
         except AmbiguousVenueError as error:
             raise RebalanceLegPending(f"the long's update may still land: {error}") from error
+        if landed.paid_out_usd is not None:  # Asgard's own figure: what reached the wallet, after its fee
+            state["long_paid_out_usd"] = str(landed.paid_out_usd)
         return state
 
     def mark_rebalanced_step(self, state: State) -> State:
@@ -204,7 +207,9 @@ class PositionRebalancer:
         if long is None:
             raise RebalanceNotInFlight(f"Asgard no longer lists the long of {position.position_id}")
         reduced = self._short.step_filled(position.user_id, position.position_id, f"rebalance-{number}")
-        return self._ended(state, "rebalanced", self._finish(position, intent, long, reduced))
+        paid = state.get("long_paid_out_usd")
+        return self._ended(state, "rebalanced", self._finish(position, intent, long, reduced,
+                                                             None if paid is None else Decimal(str(paid))))
 
     def restore_step(self, state: State) -> State:
         """Compensation (a half failed): if the long's update landed after all, finish; else sell back what the
@@ -272,8 +277,9 @@ class PositionRebalancer:
         raise AssertionError("unreachable")
 
     def _finish(self, position: Position, intent: RebalanceInFlight, long: LongState,
-                reduced: StepFill) -> str:
-        """Record the rebalance as done (the ledger legs = the venues' sizes) and tell the trader; its detail."""
+                reduced: StepFill, paid_out_usd: Decimal | None = None) -> str:
+        """Record the rebalance as done (the ledger legs = the venues' sizes) and tell the trader; its detail.
+        `paid_out_usd`: what Asgard's partial close paid to the wallet (its answer), when the long step saw it."""
         assert position.long_leg is not None and position.short_leg is not None
         own = self._short.find_short(position.user_id, position.position_id)
         short_size = own.size_sol if own is not None else Decimal(0)
@@ -281,18 +287,30 @@ class PositionRebalancer:
                            notional_usd=(long.size * position.long_leg.entry_price).quantize(CENT))
         short_leg = replace(position.short_leg, size=short_size,
                             notional_usd=(short_size * position.short_leg.entry_price).quantize(CENT))
-        # a deleverage keeps the long's equity in it; a partial close of f pays out f / (1 - f) of what stays
+        # a deleverage keeps the long's equity in it; a partial close pays the wallet what Asgard answered (after
+        # its fee), else (the answer was not seen: a retry after a lost one) an estimate: f / (1 - f) of what
+        # stays, before the fee
         paid_out = Decimal(0)
-        if intent.close_percentage is not None and intent.close_percentage < 100:
+        if paid_out_usd is not None:
+            paid_out = paid_out_usd
+        elif intent.close_percentage is not None and intent.close_percentage < 100:
             fraction = intent.close_percentage / 100
             paid_out = (long.value_usd - long.debt_usd) * fraction / (1 - fraction)
         cash = (position.rebalance_cash_usd + paid_out + reduced.realized_usd).quantize(CENT)
+        # the rebalance's own realized PnL: the short's buy-back after fees, and the long's sold part (the USDC it
+        # repaid and paid out less that part's cost at the entry price)
+        debt_before = intent.long_debt_before if intent.long_debt_before is not None \
+            else position.long_debt_at_open_usd
+        sold_cost = (position.long_leg.size - long.size) * position.long_leg.entry_price
+        rebalance_pnl = (position.rebalance_pnl_usd + reduced.realized_usd
+                         + (debt_before - long.debt_usd) + paid_out - sold_cost).quantize(CENT)
         collateral = (position.rebalance_collateral_usd
                       + (position.long_leg.notional_usd - long_leg.notional_usd) / position.leverage).quantize(CENT)
         # the position's notional per leg follows its legs: what the dashboard shows, and what the strategy's exits
         # price a round trip on
         saved = self._save(position, {"long_leg": long_leg, "short_leg": short_leg, "rebalancing": None,
                                       "rebalance_cash_usd": cash, "rebalance_collateral_usd": collateral,
+                                      "rebalance_pnl_usd": rebalance_pnl,
                                       "target_notional_usd": short_leg.notional_usd})
         detail = (f"both legs -{intent.reduce_sol} SOL: long {long.size} {position.asset.value} at "
                   f"{intent.target_leverage}x, short {short_size} SOL")
@@ -309,7 +327,8 @@ class PositionRebalancer:
         traded = sum((self._short.step_filled(position.user_id, position.position_id, f"{step}-{intent.number}")
                       .realized_usd for step in ("rebalance", "restore")), Decimal(0))
         self._save(fresh, {"rebalancing": None,
-                           "rebalance_cash_usd": (fresh.rebalance_cash_usd + traded).quantize(CENT)})
+                           "rebalance_cash_usd": (fresh.rebalance_cash_usd + traded).quantize(CENT),
+                           "rebalance_pnl_usd": (fresh.rebalance_pnl_usd + traded).quantize(CENT)})
         text = f"rebalance {intent.number} of {position.position_id} not done, legs unchanged: {why}"
         logger.warning(text)
         if self._alerts is not None:

@@ -232,13 +232,17 @@ class AsgardLongVenue:
             "jitoTipLamport": self.jito_tip_lamports, "slippageBps": self.slippage_bps, "useDirectRoute": False,
             **extra})
         signed = self._sign(user_id, list(built["signedTxs"]))
-        return self.client.submit_position_update({
+        submitted = self.client.submit_position_update({
             "protocol": reference.protocol, "walletPubkey": reference.wallet, "positionPDA": record["positionPda"],
             "positionId": record.get("id"), "tokenATokenMint": record.get("tokenATokenMint"),
             "tokenBTokenMint": record.get("tokenBTokenMint"), "signedTxs": signed,
             "updateRecordData": built.get("updateRecordData"), "feesMetadata": built.get("feesMetadata"),
             "lendingApyAtUpdate": built.get("lendingApyAtUpdate"),
             "borrowingApyAtUpdate": built.get("borrowingApyAtUpdate")})
+        # the equity a partial close pays to the wallet (after Asgard's fee) is in the built update's answer
+        if built.get("equityWithdrawnUI") is not None and submitted.get("equityWithdrawnUI") is None:
+            submitted = {**submitted, "equityWithdrawnUI": built["equityWithdrawnUI"]}
+        return submitted
 
     def long_state(self, user_id: str, position_id: str) -> LongState | None:
         """The active long's size, value, debt and liquidation threshold (/refresh-positions) and its update count
@@ -262,12 +266,14 @@ class AsgardLongVenue:
         found = self._record(user_id, position_id)
         if found is None or found[1].get("state") != 0:
             raise VenueRejected(f"no open Asgard long for position {position_id}")
+        paid_out: Decimal | None = None
         if int(found[1].get("updateCount") or 0) <= updates_before:
             try:
                 if close_percentage is None:
                     self.deleverage(user_id, position_id, target_leverage)
                 else:
-                    self.partial_close(user_id, position_id, close_percentage)
+                    withdrawn = self.partial_close(user_id, position_id, close_percentage).get("equityWithdrawnUI")
+                    paid_out = None if withdrawn is None else _d(withdrawn)
             except AmbiguousVenueError as error:
                 again = self._record(user_id, position_id)
                 if again is None or int(again[1].get("updateCount") or 0) <= updates_before:
@@ -276,7 +282,7 @@ class AsgardLongVenue:
         state = self.long_state(user_id, position_id)
         if state is None:
             raise VenueRejected(f"the Asgard long of {position_id} is gone after its update")
-        return state
+        return state if paid_out is None else replace(state, paid_out_usd=paid_out)
 
     def deleverage(self, user_id: str, position_id: str, target_leverage: Decimal) -> dict[str, Any]:
         return self._update(user_id, position_id, "deleverage", {"targetLeverage": float(target_leverage)})

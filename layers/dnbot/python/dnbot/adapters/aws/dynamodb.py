@@ -178,6 +178,7 @@ def position_to_item(position: Position) -> dict[str, Any]:
         "risk_warned": position.risk_warned,
         "rebalance_cash_usd": position.rebalance_cash_usd,
         "rebalance_collateral_usd": position.rebalance_collateral_usd,
+        "rebalance_pnl_usd": position.rebalance_pnl_usd,
     }
 
 
@@ -188,7 +189,8 @@ def _rebalance_to_item(intent: RebalanceInFlight | None) -> dict[str, Any] | Non
             "long_updates_before": intent.long_updates_before, "started_at": _iso(intent.started_at),
             "reason": intent.reason,
             "close_percentage": None if intent.close_percentage is None else str(intent.close_percentage),
-            "long_equity_before": str(intent.long_equity_before)}
+            "long_equity_before": str(intent.long_equity_before),
+            "long_debt_before": None if intent.long_debt_before is None else str(intent.long_debt_before)}
 
 
 def _rebalance_from_item(item: dict[str, Any] | None) -> RebalanceInFlight | None:
@@ -196,7 +198,8 @@ def _rebalance_from_item(item: dict[str, Any] | None) -> RebalanceInFlight | Non
         return None
     return RebalanceInFlight(int(item["number"]), Decimal(item["reduce_sol"]), Decimal(item["target_leverage"]),
                              int(item["long_updates_before"]), _dt(item["started_at"]), item.get("reason", ""),
-                             _dec(item.get("close_percentage")), Decimal(item.get("long_equity_before", "0")))
+                             _dec(item.get("close_percentage")), Decimal(item.get("long_equity_before", "0")),
+                             _dec(item.get("long_debt_before")))
 
 
 def position_from_item(item: dict[str, Any]) -> Position:
@@ -223,6 +226,7 @@ def position_from_item(item: dict[str, Any]) -> Position:
         risk_warned=item.get("risk_warned"),
         rebalance_cash_usd=Decimal(item.get("rebalance_cash_usd", 0)),
         rebalance_collateral_usd=Decimal(item.get("rebalance_collateral_usd", 0)),
+        rebalance_pnl_usd=Decimal(item.get("rebalance_pnl_usd", 0)),
     )
 
 

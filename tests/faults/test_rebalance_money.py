@@ -1,0 +1,102 @@
+"""The money of a position rebalanced in place, against the venues' own truth, through the production adapters on
+`dnbot sim` (the rebalance workflow as in test_rebalance_inplace.py, then the close through the API):
+- the close's realized total is what the user's venue balances gained (Solana USDC + Hyperliquid account value):
+  after a rally's partial close, the USDC Asgard paid to the wallet is its answer, after its close fee (the ledger
+  used to count the equity before that fee);
+- the unrealized PnL just before the close holds what the rebalance realized on the part of both legs it sold
+  (the short's buy-back and its fee, the long's sold part): it no longer drops the rebalance's cost, so the
+  realized figure is the unrealized one less the close's own fees (the ledger used to lose the rebalance's fees and
+  the price between its two halves from the unrealized figure until the close)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from dnbot.domain.positions import PositionStatus
+from dnbot.domain.risk import Verdict, assess
+from dnbot.local.system import LocalSystem
+from tests.faults.test_rebalance_inplace import EXITS, Trader, _rally_until_rebalance, move
+from tests.integration.helpers import Terminal
+
+pytestmark = pytest.mark.xdist_group("moto")
+
+D = Decimal
+CENT = D("0.01")
+# between the live figure and the close: the close's fill slippage (half a basis point) and a price step of the
+# replay on legs a few hundredths of a SOL apart; a rebalance's fees alone are dollars at these sizes
+LIVE_TOLERANCE_USD = D("0.5")
+_emails = iter(range(1000))
+
+
+@pytest.fixture(autouse=True)
+def _calm_market(system: LocalSystem) -> Iterator[None]:
+    yield
+    move(system, D(1))
+
+
+@pytest.fixture
+def trader(system: LocalSystem, terminal: Terminal) -> Trader:
+    return Trader(system, terminal, f"rebalance-money{next(_emails)}@example.com")
+
+
+def _venue_money(trader: Trader) -> Decimal:
+    """The user's Solana USDC + Hyperliquid account value, as the simulated venues hold them."""
+    user = trader.user()
+    solana = httpx.get(f"{trader.sim}/sim/solana/balances/{user.solana_address}").json()
+    state = httpx.post(f"{trader.sim}/hyperliquid/info",
+                       json={"type": "clearinghouseState", "user": user.evm_address}).json()
+    return D(solana["usdc"]) + D(state["marginSummary"]["accountValue"])
+
+
+def _rebalance_then_close(trader: Trader, position_id: str) -> tuple[dict[str, str], dict[str, str]]:
+    """Run the rebalance workflow, read the live PnL by source, close through the API: (live, realized)."""
+    execution = trader.rebalance(position_id)
+    assert execution.status == "SUCCEEDED" and execution.output["outcome"] == "rebalanced", execution
+    assert trader.position(position_id).rebalances == 1
+    live = trader.client.get(f"/api/v1/positions/{position_id}").json()
+    assert live["pnl_kind"] == "unrealized", live
+    job = trader.client.wait_job(trader.client.post(f"/api/v1/positions/{position_id}/close").json()["job_id"],
+                                 timeout=90)
+    assert job["status"] == "succeeded", job
+    closed = trader.client.get(f"/api/v1/positions/{position_id}").json()
+    assert closed["status"] == "closed" and closed["pnl_kind"] == "realized", closed
+    return live["pnl"], closed["pnl"]
+
+
+def _check(trader: Trader, before: Decimal, live: dict[str, str], realized: dict[str, str], what: str) -> None:
+    gained = _venue_money(trader) - before
+    total = D(realized["total_usd"])
+    # the open's fees are in both figures; the close's are in the realized one only
+    live_less_open_fees = D(live["total_usd"]) - D(live["fees_usd"])
+    realized_less_fees = total - D(realized["fees_usd"])
+    print(f"{what}: realized {total} vs venue balances {gained:.6f}; live PnL before the close less the open's "
+          f"fees {live_less_open_fees} vs realized less every fee {realized_less_fees}")
+    assert abs(total - gained) <= 2 * CENT, (total, gained)
+    assert abs(realized_less_fees - live_less_open_fees) <= LIVE_TOLERANCE_USD, (live, realized)
+
+
+def test_a_rally_s_partial_close_realizes_what_the_venues_paid(system: LocalSystem, trader: Trader) -> None:
+    before = _venue_money(trader)
+    position = trader.open(leverage="3")
+    _rally_until_rebalance(trader, position.position_id)
+    live, realized = _rebalance_then_close(trader, position.position_id)
+    assert position.long_leg is not None
+    (record,) = [r for r in trader.asgard_records() if r["positionPda"] == position.long_leg.reference]
+    assert record["updateCount"] == 1 and record["state"] == 1  # one partial close, then the close
+    _check(trader, before, live, realized, "rally, partial close")
+
+
+def test_a_crash_s_deleverage_keeps_its_cost_in_the_live_pnl(system: LocalSystem, trader: Trader) -> None:
+    before = _venue_money(trader)
+    position = trader.open(leverage="3")
+    for factor in (D("0.9"), D("0.85"), D("0.8"), D("0.75"), D("0.7")):
+        move(system, factor)
+        if assess(trader.readings(position.position_id), EXITS).verdict is Verdict.REBALANCE:
+            break
+    assert trader.position(position.position_id).status is PositionStatus.OPEN
+    live, realized = _rebalance_then_close(trader, position.position_id)
+    _check(trader, before, live, realized, "crash, deleverage")
