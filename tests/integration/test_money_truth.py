@@ -151,3 +151,33 @@ def test_a_position_asgard_liquidated_shows_what_the_venues_paid_and_the_penalty
                                                         Decimal(0)).quantize(CENT)
     events = trader.get("/api/v1/activity").json()["events"]
     assert any(e["kind"] == "position_closed" and e.get("position_id") == position_id for e in events)
+
+
+def test_an_unwound_open_shows_what_the_venues_kept_with_both_asgard_fees(sim_system: LocalSystem,
+                                                                          terminal: Terminal) -> None:
+    """Hyperliquid refuses the short: the long is closed again. The failed position's realized PnL is what the
+    balances lost, and its fees part is Asgard's open and close fees."""
+    assert sim_system.sim is not None
+    sim_system.functions.invoke("rates_poller", {})  # fresh rates for the preflight (earlier tests moved the clock)
+    trader = log_in(sim_system, terminal, f"unwound-{uuid.uuid4().hex[:8]}@example.com")
+    wallets = trader.get("/api/v1/auth/me").json()["user"]["wallets"]
+    before = _venue_money(sim_system, wallets)
+    fault = {"venue": "hyperliquid", "call": "order", "kind": "reject", "times": 20}
+    assert httpx.post(f"{sim_system.sim.base_url}/sim/faults", json=fault).status_code == 201
+    try:
+        job = trader.wait_job(trader.post("/api/v1/positions/open", {
+            "asset": "SOL", "protocol": "drift", "leverage": "3", "size_usd": "3000"}).json()["job_id"], timeout=60)
+    finally:
+        httpx.delete(f"{sim_system.sim.base_url}/sim/faults")
+    assert job["status"] == "failed", job
+    failed = trader.get(f"/api/v1/positions/{job['position_id']}").json()
+    assert failed["status"] == "failed" and failed["pnl_kind"] == "realized"
+    after = _venue_money(sim_system, wallets)
+    gained = after["usdc"] - before["usdc"] + after["hyperliquid"] - before["hyperliquid"]
+    assert after["hyperliquid"] == before["hyperliquid"] and gained < 0, failed["failure"]
+    assert abs(Decimal(failed["pnl"]["total_usd"]) - gained) <= CENT, (failed["pnl"], gained)
+    record = next(p for p in httpx.get(f"{sim_system.sim.base_url}/sim/asgard/positions").json()
+                  if p["ownerAddress"] == wallets["solana"])
+    charged = (Decimal(str(record["openFeesMetadata"]["protocolFeeUSD"]))
+               + Decimal(str(record["closeFeesMetadata"]["protocolFeeUSD"])))
+    assert abs(-Decimal(failed["pnl"]["fees_usd"]) - charged) <= CENT, (failed["pnl"], charged)

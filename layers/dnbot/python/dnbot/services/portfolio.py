@@ -338,12 +338,14 @@ class PositionJournal:
                               f"The open of {position.asset.value} failed ({reason or 'a venue refused'}); every "
                               "leg it had opened was closed again.", position.position_id)
 
-    def failed(self, position: Position, reason: str, unwound: dict[str, str] | None) -> None:
+    def failed(self, position: Position, reason: str, unwound: dict[str, str] | None,
+               closing_fees_usd: Decimal = Decimal(0)) -> None:
+        """`closing_fees_usd`: what the unwind's closes paid the venues (in the fees part with the open's)."""
         if unwound is not None:
             total = (Decimal(unwound.get("long_proceeds_usd", "0")) - self._collateral(position)
                      + Decimal(unwound.get("short_pnl_usd", "0"))
                      - (position.short_leg.fees_usd if position.short_leg else Decimal(0)))
-            self._keep(position, total, Decimal(0))
+            self._keep(position, total, Decimal(0), closing_fees_usd)
         self._activity.record(position.user_id, "position_failed",
                               f"Could not open {position.asset.value}: {reason or 'a venue refused'}. No leg is left "
                               "open.", position.position_id)

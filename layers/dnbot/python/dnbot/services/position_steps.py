@@ -340,7 +340,9 @@ class PositionSteps:
         self._open_ended(failed, failed=position.status is PositionStatus.PENDING)
         self._jobs.put_job(self._job(state).finished(JobStatus.FAILED, now, reason))
         if self._journal is not None:
-            self._journal.failed(failed, reason, state.get("unwound"))
+            unwound = state.get("unwound")
+            self._journal.failed(failed, reason, unwound,
+                                 self._closing_fees(failed) if unwound is not None else Decimal(0))
         return state
 
     def mark_needs_attention(self, state: State) -> State:
