@@ -312,3 +312,16 @@ def test_a_crash_s_deleverage_realizes_only_the_buy_back_s_fee() -> None:
     bought = D(run.state["bought_sol"])
     assert bought > 0
     assert position.rebalance_pnl_usd == (-bought * D(70) * D("0.00045")).quantize(D("0.01"))
+
+
+def test_the_supply_interest_the_long_s_units_grew_by_is_not_counted_as_sold() -> None:
+    """Asgard's units grew since the open (supply interest: 10.01 where the ledger leg holds 10): the deleverage
+    sold what Asgard held less what it keeps, so its own PnL is still the buy-back's fee alone."""
+    w = Workflow(D(70))
+    w.venues.long_size = D("10.01")
+    run = w.run()
+    assert run.status == "SUCCEEDED" and run.state["outcome"] == "rebalanced", run
+    bought = D(run.state["bought_sol"])
+    position = w.ledger.items["p1"]
+    assert position.long_leg is not None and position.long_leg.size == w.venues.long_size
+    assert abs(position.rebalance_pnl_usd + bought * D(70) * D("0.00045")) <= D("0.01"), position.rebalance_pnl_usd

@@ -94,6 +94,7 @@ class RebalanceInFlight:
     close_percentage: Decimal | None = None  # None: deleverage
     long_equity_before: Decimal = Decimal(0)  # the long's value - debt before: what left it is known after
     long_debt_before: Decimal | None = None  # Asgard's debt before: the USDC the update repaid is known after
+    long_size_before: Decimal | None = None  # Asgard's units before (with their supply interest): what it sold
 
 
 @dataclass(frozen=True, slots=True)

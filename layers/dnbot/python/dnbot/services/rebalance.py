@@ -117,7 +117,7 @@ class PositionRebalancer:
         percentage = None if sized.close_percentage is None else sized.close_percentage.quantize(Decimal("0.0001"))
         return RebalanceInFlight(number, sized.reduce_sol, sized.target_leverage.quantize(Decimal("0.0001")),
                                  long.update_count, self._clock.now(), f"{reason}; {sized.explanation}", percentage,
-                                 long.value_usd - long.debt_usd, long.debt_usd)
+                                 long.value_usd - long.debt_usd, long.debt_usd, long.size)
 
     # --- the state machine's steps (position_steps; workflows/definitions.py, rebalance_position_definition) ----
 
@@ -298,10 +298,12 @@ class PositionRebalancer:
             paid_out = (long.value_usd - long.debt_usd) * fraction / (1 - fraction)
         cash = (position.rebalance_cash_usd + paid_out + reduced.realized_usd).quantize(CENT)
         # the rebalance's own realized PnL: the short's buy-back after fees, and the long's sold part (the USDC it
-        # repaid and paid out less that part's cost at the entry price)
+        # repaid and paid out less that part's cost at the entry price; Asgard's units, whose supply interest the
+        # units kept still hold)
         debt_before = intent.long_debt_before if intent.long_debt_before is not None \
             else position.long_debt_at_open_usd
-        sold_cost = (position.long_leg.size - long.size) * position.long_leg.entry_price
+        size_before = intent.long_size_before if intent.long_size_before is not None else position.long_leg.size
+        sold_cost = (size_before - long.size) * position.long_leg.entry_price
         rebalance_pnl = (position.rebalance_pnl_usd + reduced.realized_usd
                          + (debt_before - long.debt_usd) + paid_out - sold_cost).quantize(CENT)
         collateral = (position.rebalance_collateral_usd
