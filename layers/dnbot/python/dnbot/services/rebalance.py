@@ -257,8 +257,21 @@ class PositionRebalancer:
         intent = position.rebalancing
         reduce_sol = intent.reduce_sol if intent is not None else Decimal(0)
         reason = self._needs_attention(position, int(state["number"]), reduce_sol,
-                                       _error_text(state) or "the rebalance could not finish")
+                                       _error_text(state) or "the rebalance could not finish",
+                                       self._traded_usd(position, intent) if intent is not None else Decimal(0))
         return self._ended(state, "needs_attention", reason)
+
+    def _traded_usd(self, position: Position, intent: RebalanceInFlight) -> Decimal:
+        """What the short's orders of this rebalance realized (buy-back, and restore if any, after fees): the
+        ledger's short still shows its size before, so a later close (the reconciler's, an operator's) counts only
+        what is left of it. Unreadable: 0 and a warning (flagging the position comes first)."""
+        try:
+            return sum((self._short.step_filled(position.user_id, position.position_id, f"{step}-{intent.number}")
+                        .realized_usd for step in ("rebalance", "restore")), Decimal(0))
+        except Exception as error:  # any venue failure: the operator's alert says the rest
+            logger.warning("rebalance %s of %s: the short's fills unreadable (%s); its realized PnL is not "
+                           "recorded", intent.number, position.position_id, error)
+            return Decimal(0)
 
     # --- records -----------------------------------------------------------------------------------------
 
@@ -341,11 +354,14 @@ class PositionRebalancer:
                                   f"Could not rebalance {position.asset.value} in place ({why}); both legs are "
                                   "unchanged.", position.position_id)
 
-    def _needs_attention(self, position: Position, number: int, reduce_sol: Decimal, why: str) -> str:
+    def _needs_attention(self, position: Position, number: int, reduce_sol: Decimal, why: str,
+                         traded_usd: Decimal = Decimal(0)) -> str:
         fresh = self._positions.get_position(position.user_id, position.position_id) or position
         reason = f"rebalance {number}: {why}"
         flagged = fresh.moved_to(PositionStatus.NEEDS_ATTENTION, self._clock.now(), failure=reason)
-        self._save(fresh, {"status": flagged.status, "failure": reason, "rebalancing": None})
+        self._save(fresh, {"status": flagged.status, "failure": reason, "rebalancing": None,
+                           "rebalance_cash_usd": (fresh.rebalance_cash_usd + traded_usd).quantize(CENT),
+                           "rebalance_pnl_usd": (fresh.rebalance_pnl_usd + traded_usd).quantize(CENT)})
         if self._alerts is not None:
             self._alerts.alert("needs_attention", f"position {position.position_id}: {reason}",
                                user_id=position.user_id, position_id=position.position_id,
