@@ -719,6 +719,14 @@ class ShortMargin:
     liquidation_price_usd: Decimal | None
 
 
+class HyperliquidAccountReads(Protocol):
+    """What a Hyperliquid withdrawal reads of the user's account, by its EVM address."""
+
+    def withdrawable_usd(self, address: str) -> Decimal: ...
+
+    def short_margin(self, address: str) -> ShortMargin: ...
+
+
 class LongDeleverager(Protocol):
     def long_state(self, user_id: str, position_id: str) -> LongState | None: ...
 

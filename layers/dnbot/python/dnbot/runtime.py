@@ -42,6 +42,7 @@ if TYPE_CHECKING:
         Clock,
         ConnectionPusher,
         FundingSource,
+        HyperliquidAccountReads,
         IdentityProvider,
         LendingMarketSource,
         LongVenue,
@@ -212,6 +213,11 @@ class Runtime:
 
         return HyperliquidInfo(self.settings.hyperliquid_base_url,
                                now_ms=lambda: int(self.clock.now().timestamp() * 1000))
+
+    @cached_property
+    def hyperliquid_accounts(self) -> HyperliquidAccountReads:
+        """The account reads a withdrawal makes (`dnbot local`'s paper venues answer them without the venue)."""
+        return self.hyperliquid
 
     @cached_property
     def funding_source(self) -> FundingSource:
@@ -397,8 +403,8 @@ class Runtime:
                                  self.store, self.session_store, self.withdrawal_codes, starter,
                                  self.balances, self.solana_withdrawals, self.session_store, self.clock,
                                  audit=self.audit, activity=self.activity,
-                                 hyperliquid_withdrawable=self.hyperliquid.withdrawable_usd,
-                                 hyperliquid_margin=self.hyperliquid.short_margin, risk=self.risk)
+                                 hyperliquid_withdrawable=self.hyperliquid_accounts.withdrawable_usd,
+                                 hyperliquid_margin=self.hyperliquid_accounts.short_margin, risk=self.risk)
 
     @cached_property
     def withdrawal_executors(self) -> dict[str, TransferExecutor]:

@@ -8,7 +8,7 @@ reports legs by position id) and can be told to fail.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -20,7 +20,7 @@ from dnbot.domain.positions import Position
 from dnbot.domain.rates import FundingQuote, LendingMarket
 from dnbot.domain.risk import RiskReadings
 from dnbot.marketdata.recorded import HOUR
-from dnbot.ports import Balances, LongFill, LongOpenRequest, ShortFill, UserRecord, VenueRejected
+from dnbot.ports import Balances, LongFill, LongOpenRequest, ShortFill, ShortMargin, UserRecord, VenueRejected
 from dnbot.sim.world import SimWorld
 
 CENT = Decimal("0.01")
@@ -93,6 +93,11 @@ def _max_leverage_by_bank(world: SimWorld) -> dict[tuple[Asset, Protocol], Decim
     return found
 
 
+# Hyperliquid's SOL maintenance margin (half the initial margin at its 20x maximum) and the account's leverage
+PAPER_MAINTENANCE_RATE = Decimal("0.025")
+PAPER_ACCOUNT_LEVERAGE = Decimal(10)
+
+
 @dataclass
 class _PaperLong:
     fill: LongFill
@@ -148,6 +153,32 @@ class PaperVenues:
         return RiskReadings(oracle_price_usd=price, long_venue_sol_price_usd=price,
                             lst_depeg=Decimal(0), long_value_usd=held.fill.size * price if held else None,
                             long_debt_usd=held.debt_usd if held else None)
+
+    # the Hyperliquid account (PaperHyperliquidAccounts)
+    def account_margin(self, user_id: str | None) -> ShortMargin:
+        """A user's paper Hyperliquid account: the free half of the paper capital, each live position's margin
+        half (as much as its long's collateral) and its short's PnL; liquidated (cross margin) at
+        (value + S P) / (S (1 + m)) with Hyperliquid's SOL maintenance rate."""
+        price = self._price()
+        value, short = self._paper_capital / 2, Decimal(0)
+        if user_id is not None:
+            value = self.free_capital_usd(UserRecord(user_id, "", self._world.clock.now())) / 2
+            with self._lock:
+                for (owner, position_id), held in self._longs.items():
+                    if owner != user_id:
+                        continue
+                    value += held.fill.notional_usd + held.fill.fees_usd - held.debt_usd
+                    fill = self._shorts.get((owner, position_id))
+                    if fill is not None:
+                        value += fill.size_sol * (fill.average_price_usd - price)
+                        short += fill.size_sol
+        liquidation = (value + short * price) / (short * (1 + PAPER_MAINTENANCE_RATE)) if short > 0 else None
+        return ShortMargin(value, short, price, liquidation)
+
+    def user_ids(self) -> set[str]:
+        """The paper users holding a long."""
+        with self._lock:
+            return {owner for owner, _ in self._longs}
 
     # LongVenue
     def open_long(self, request: LongOpenRequest) -> LongFill:
@@ -271,3 +302,20 @@ class PaperVenues:
 
     def short_closing_fees_usd(self, user_id: str, position_id: str) -> Decimal:
         return self._closing_fees.get(("short", user_id, position_id), Decimal(0))
+
+
+class PaperHyperliquidAccounts:
+    """The Hyperliquid account reads a withdrawal makes (`withdrawable_usd`, `short_margin`), by address, on the
+    paper venues (`PaperVenues.account_margin`). `user_id_of` maps an EVM address to its paper user."""
+
+    def __init__(self, paper: PaperVenues, user_id_of: Callable[[str], str | None]) -> None:
+        self._paper = paper
+        self._user_id_of = user_id_of
+
+    def short_margin(self, address: str) -> ShortMargin:
+        return self._paper.account_margin(self._user_id_of(address))
+
+    def withdrawable_usd(self, address: str) -> Decimal:
+        """What the venue would let go: the account less its shorts' initial margin at the account's 10x."""
+        margin = self.short_margin(address)
+        return max(Decimal(0), margin.account_value_usd - margin.short_sol * margin.price_usd / PAPER_ACCOUNT_LEVERAGE)

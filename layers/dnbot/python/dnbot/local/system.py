@@ -24,7 +24,7 @@ from dnbot.local.faucet import FundedLocalWallets
 from dnbot.local.functions import LocalFunctions, repo_root
 from dnbot.local.identity import LocalEmailCodes
 from dnbot.local.live import LocalSockets, StreamPump, live_route
-from dnbot.local.paper import PaperVenues, ReplayMarkets
+from dnbot.local.paper import PaperHyperliquidAccounts, PaperVenues, ReplayMarkets
 from dnbot.local.paper_live import ASGARD_URL, HYPERLIQUID_URL, LivePaperVenues
 from dnbot.local.persistence import LocalState
 from dnbot.local.queues import LocalQueueRunner
@@ -67,6 +67,10 @@ def _wallet_secret(state_dir: Path) -> bytes:
         path.write_text(secrets.token_hex(32))
         path.chmod(0o600)
     return bytes.fromhex(path.read_text().strip())
+
+
+# a local address no one listens on (port 9, discard): connection refused at once
+PAPER_NOWHERE = "http://127.0.0.1:9"
 
 
 @dataclass
@@ -203,19 +207,27 @@ class LocalSystem:
 
     def _paper_runtime(self, common: dict[str, Any]) -> Runtime:
         assert self.cloud is not None and self.world is not None
-        runtime = Runtime(Settings(**common, market_source="replay"), clock=self.world.clock,
-                          boto_session=self.cloud.session())
+        # paper venues speak no wire protocol: a part that still reaches for a venue (a Hyperliquid withdrawal's
+        # balance read) must fail here, at once, and never reach the real venue over the internet
+        settings = Settings(**common, market_source="replay", hyperliquid_base_url=PAPER_NOWHERE,
+                            asgard_base_url=PAPER_NOWHERE, solana_rpc_url=PAPER_NOWHERE,
+                            arbitrum_rpc_url=PAPER_NOWHERE, privy_base_url=PAPER_NOWHERE)
+        runtime = Runtime(settings, clock=self.world.clock, boto_session=self.cloud.session())
         self.markets = markets = ReplayMarkets(self.world)
         self.paper = paper = PaperVenues(self.world)
         from dnbot.local.wallets import DerivedLocalWallets
 
+        wallets = DerivedLocalWallets(_wallet_secret(self.state_dir))
         return runtime.override(
             lending_markets=markets, funding_source=markets, long_venue=paper, short_venue=paper,
             capital=paper, risk=paper, balances=paper, rebalance_in_place=False,
             # paper users have no Arbitrum wallet: no ETH, and no call to a real Arbitrum node
             deposit_planner=DepositPlanner(paper, lambda address: Decimal(0)),
             identity=LocalEmailCodes(runtime.session_store, runtime.clock.now, self._announce_code),
-            wallets=DerivedLocalWallets(_wallet_secret(self.state_dir)),
+            wallets=wallets,
+            hyperliquid_accounts=PaperHyperliquidAccounts(paper, lambda address: next(
+                (user_id for user_id in paper.user_ids() if wallets.wallets_for(user_id).evm_address == address),
+                None)),
         )
 
     def _live_runtime(self, common: dict[str, Any]) -> Runtime:
