@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -19,6 +20,7 @@ import pytest
 from dnbot.domain.positions import PositionStatus
 from dnbot.domain.risk import Verdict, assess
 from dnbot.local.system import LocalSystem
+from tests.faults.helpers import fault
 from tests.faults.test_rebalance_inplace import EXITS, Trader, _rally_until_rebalance, move
 from tests.integration.helpers import Terminal
 
@@ -100,3 +102,37 @@ def test_a_crash_s_deleverage_keeps_its_cost_in_the_live_pnl(system: LocalSystem
     assert trader.position(position.position_id).status is PositionStatus.OPEN
     live, realized = _rebalance_then_close(trader, position.position_id)
     _check(trader, before, live, realized, "crash, deleverage")
+
+
+def test_a_rebalance_left_to_an_operator_keeps_what_its_buy_back_realized(system: LocalSystem,
+                                                                           trader: Trader) -> None:
+    """A rally's rebalance: the buy-back realized the short's loss, Asgard's update then fails (5xx) and the short
+    cannot be sold back (Hyperliquid refuses: in `dnbot local` a rally's loss leaves too little margin for it):
+    needs_attention, the ledger's short still at its size before. The reconciler then closes what is left; the
+    realized total is still what the venue balances lost (the buy-back's loss used to be dropped: a +2379.19
+    realized where the balances lost 27.37)."""
+    before = _venue_money(trader)
+    position = trader.open(leverage="3")
+    _rally_until_rebalance(trader, position.position_id)
+    fault(system, "asgard", "position/partial-close", "5xx", times=20)
+    fault(system, "asgard", "position/deleverage", "5xx", times=20)
+    name = trader.start_rebalance(position.position_id)
+    deadline = time.monotonic() + 60
+    while not trader.fills(position.position_id, "rebalance-1"):  # the buy-back traded; the long's half retries
+        assert time.monotonic() < deadline, "no buy-back"
+        time.sleep(0.05)
+    fault(system, "hyperliquid", "order", "reject", times=10, message="Insufficient margin to place order.")
+    execution = trader.wait_execution(name)
+    httpx.delete(f"{trader.sim}/sim/faults")
+    flagged = trader.position(position.position_id)
+    assert flagged.status is PositionStatus.NEEDS_ATTENTION and "RestoreFailed" in (flagged.failure or ""), execution
+    (bought,) = trader.fills(position.position_id, "rebalance-1")
+    realized_by_buy_back = D(bought["closedPnl"]) - D(bought["fee"])
+    assert flagged.rebalance_cash_usd == realized_by_buy_back.quantize(CENT) < 0  # a short bought back after a rally
+    system.functions.invoke("reconciler", {"user_id": trader.user_id})
+    closed = trader.position(position.position_id)
+    assert closed.status is PositionStatus.CLOSED and closed.realized_pnl_usd is not None, closed
+    gained = _venue_money(trader) - before
+    print(f"rebalance left to an operator, closed by the reconciler: realized {closed.realized_pnl_usd} vs venue "
+          f"balances {gained:.6f} (the buy-back realized {realized_by_buy_back})")
+    assert abs(closed.realized_pnl_usd - gained) <= 2 * CENT, (closed.realized_pnl_usd, gained)
