@@ -135,6 +135,16 @@ def _rally_until_rebalance(trader: Trader, position_id: str) -> RiskReadings:
     raise AssertionError(f"no rebalance verdict up to +70%: {trader.readings(position_id)}")
 
 
+def _crash_until_rebalance(trader: Trader, position_id: str) -> RiskReadings:
+    """Lower SOL step by step until the long's distance calls for a rebalance (not a close)."""
+    for factor in (D("0.9"), D("0.85"), D("0.8"), D("0.75"), D("0.7")):
+        move(trader.system, factor)
+        readings = trader.readings(position_id)
+        if assess(readings, EXITS).verdict is Verdict.REBALANCE:
+            return readings
+    raise AssertionError(f"no rebalance verdict down to -30%: {trader.readings(position_id)}")
+
+
 def _tick_user(system: LocalSystem, trader: Trader, position: Position) -> dict[str, Any]:
     """The worker's message for this user, as the tick sends it, with the carry held rich and Asgard offering this
     pair only (no rate-based exit or switch gets in the way of the risk decision)."""
@@ -196,13 +206,7 @@ def test_rally_drifts_the_short_toward_liquidation_the_tick_rebalances_in_place(
 def test_crash_drifts_the_long_toward_liquidation_the_deleverage_restores_it(system: LocalSystem,
                                                                             trader: Trader) -> None:
     position = trader.open(leverage="3")
-    readings = None
-    for factor in (D("0.9"), D("0.85"), D("0.8"), D("0.75"), D("0.7")):
-        move(system, factor)
-        readings = trader.readings(position.position_id)
-        if assess(readings, EXITS).verdict is Verdict.REBALANCE:
-            break
-    assert readings is not None and assess(readings, EXITS).verdict is Verdict.REBALANCE, readings
+    readings = _crash_until_rebalance(trader, position.position_id)
     assert joint_view(readings).first == "long"
     execution = trader.rebalance(position.position_id)
     assert execution.status == "SUCCEEDED" and execution.output["outcome"] == "rebalanced", execution
@@ -223,13 +227,7 @@ def test_a_paused_bot_s_position_is_still_rebalanced_by_the_tick(system: LocalSy
     a crash calls for, as for a running bot; it opens nothing for them."""
     position = trader.open(leverage="3")
     assert trader.client.post("/api/v1/control/pause").json()["bot_status"] == "paused"
-    readings = None
-    for factor in (D("0.9"), D("0.85"), D("0.8"), D("0.75"), D("0.7")):
-        move(system, factor)
-        readings = trader.readings(position.position_id)
-        if assess(readings, EXITS).verdict is Verdict.REBALANCE:
-            break
-    assert readings is not None and assess(readings, EXITS).verdict is Verdict.REBALANCE, readings
+    readings = _crash_until_rebalance(trader, position.position_id)
     assert system.queues is not None
     failed = system.queues.failed
     system.functions.invoke("rates_poller", {})
