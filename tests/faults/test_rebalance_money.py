@@ -129,10 +129,14 @@ def test_a_rebalance_left_to_an_operator_keeps_what_its_buy_back_realized(system
     (bought,) = trader.fills(position.position_id, "rebalance-1")
     realized_by_buy_back = D(bought["closedPnl"]) - D(bought["fee"])
     assert flagged.rebalance_cash_usd == realized_by_buy_back.quantize(CENT) < 0  # a short bought back after a rally
+    # the live figure meanwhile: the ledger's legs as before (the bought part still in its short), once
+    live = trader.client.get(f"/api/v1/positions/{position.position_id}").json()["pnl"]
     system.functions.invoke("reconciler", {"user_id": trader.user_id})
     closed = trader.position(position.position_id)
     assert closed.status is PositionStatus.CLOSED and closed.realized_pnl_usd is not None, closed
     gained = _venue_money(trader) - before
     print(f"rebalance left to an operator, closed by the reconciler: realized {closed.realized_pnl_usd} vs venue "
-          f"balances {gained:.6f} (the buy-back realized {realized_by_buy_back})")
+          f"balances {gained:.6f} (the buy-back realized {realized_by_buy_back}); live before {live['total_usd']}")
     assert abs(closed.realized_pnl_usd - gained) <= 2 * CENT, (closed.realized_pnl_usd, gained)
+    # apart by the closes' and the buy-back's fees only (dollars), never by the buy-back's realized PnL twice
+    assert abs(D(live["total_usd"]) - closed.realized_pnl_usd) <= 20, (live, closed.realized_pnl_usd)

@@ -359,9 +359,10 @@ class PositionRebalancer:
         fresh = self._positions.get_position(position.user_id, position.position_id) or position
         reason = f"rebalance {number}: {why}"
         flagged = fresh.moved_to(PositionStatus.NEEDS_ATTENTION, self._clock.now(), failure=reason)
+        # the ledger's legs are as before (the short's bought part still in its size, so in the live PnL): the
+        # close that ends the position counts the cash, and only what is left of the short at the venue
         self._save(fresh, {"status": flagged.status, "failure": reason, "rebalancing": None,
-                           "rebalance_cash_usd": (fresh.rebalance_cash_usd + traded_usd).quantize(CENT),
-                           "rebalance_pnl_usd": (fresh.rebalance_pnl_usd + traded_usd).quantize(CENT)})
+                           "rebalance_cash_usd": (fresh.rebalance_cash_usd + traded_usd).quantize(CENT)})
         if self._alerts is not None:
             self._alerts.alert("needs_attention", f"position {position.position_id}: {reason}",
                                user_id=position.user_id, position_id=position.position_id,
