@@ -92,15 +92,43 @@ def test_sol_withdrawal(sim_system: LocalSystem, terminal: Terminal, alice: Clie
     ({"asset": "USDC", "amount": "1", "to": "not-an-address"}, 422, "invalid_request"),
     ({"asset": "USDC", "amount": "1", "to": "11111111111111111111111111111111"}, 400, "bad_address"),
     ({"asset": "BTC", "amount": "1", "to": OUTSIDE}, 422, "invalid_request"),
+    # finer than USDC's 6 decimals: was accepted, confirmed, then left "approved" forever (the transfer cannot be
+    # built), the code spent and nothing said
+    ({"asset": "USDC", "amount": "1.0000001", "to": OUTSIDE}, 400, "amount_too_precise"),
+    ({"asset": "USDC", "amount": "10.0000001", "source": "hyperliquid"}, 400, "amount_too_precise"),
 ])
 def test_refusals_move_nothing(sim_system: LocalSystem, alice: Client, body: dict[str, str], status: int,
                                code: str) -> None:
     wallet = alice.get("/api/v1/auth/me").json()["user"]["wallets"]["solana"]
     before = _balances(sim_system, wallet)
+    listed = len(alice.get("/api/v1/withdrawals").json()["withdrawals"])
     reply = alice.post("/api/v1/withdrawals", body)
     assert reply.status_code == status, reply.text
     assert reply.json()["error"]["code"] == code
     assert _balances(sim_system, wallet) == before
+    assert len(alice.get("/api/v1/withdrawals").json()["withdrawals"]) == listed  # nothing stored
+
+
+def test_a_transfer_that_cannot_be_built_fails_rather_than_hangs(sim_system: LocalSystem, terminal: Terminal,
+                                                                  alice: Client) -> None:
+    """A withdrawal stored before the request checked decimals (1.0000001 USDC): the workflow cannot build its
+    transfer; it ends failed with the reason (was: "approved" forever, nothing said), and nothing is paid."""
+    from dnbot.adapters.aws.withdrawals import DynamoWithdrawalStore
+
+    assert sim_system.runtime is not None
+    target = str(Keypair().pubkey())
+    asked = alice.post("/api/v1/withdrawals", {"asset": "USDC", "amount": "1", "to": target}).json()
+    store = DynamoWithdrawalStore(sim_system.runtime.state_table)
+    me = alice.get("/api/v1/auth/me").json()["user"]
+    stored = store.get_withdrawal(me["user_id"], asked["withdrawal_id"])
+    assert stored is not None
+    assert store.move_withdrawal(replace(stored, amount=Decimal("1.0000001")), expected="confirm_by_email")
+    confirmed = alice.post(f"/api/v1/withdrawals/{asked['withdrawal_id']}/confirm",
+                           {"code": _code(terminal, "alice-w@example.com")})
+    assert confirmed.status_code == 202, confirmed.text
+    done = _wait(alice, asked["withdrawal_id"])
+    assert done["status"] == "failed" and "smallest unit" in done["error"], done
+    assert _balances(sim_system, target).get("usdc", Decimal(0)) == 0
 
 
 def test_no_cross_user_withdrawals(sim_system: LocalSystem, terminal: Terminal, alice: Client) -> None:

@@ -53,6 +53,7 @@ WITHDRAWALS_PER_USER_PER_HOUR = 10
 SOL_FEE_RESERVE = Decimal("0.01")  # SOL kept for transaction fees: a SOL withdrawal cannot drain the wallet
 HYPERLIQUID_FEE_USDC = Decimal(1)  # kept by Hyperliquid's bridge on every withdrawal
 MIN_AMOUNT = {"USDC": Decimal("0.01"), "SOL": Decimal("0.000001")}
+DECIMALS = {"USDC": 6, "SOL": 9}  # the smallest unit each asset moves in (USDC on Solana and Arbitrum: 6)
 # positions whose short is (or may be) on the Hyperliquid account: its margin is not free while one is
 SHORT_HELD = (PositionStatus.PENDING, PositionStatus.OPEN, PositionStatus.CLOSING, PositionStatus.NEEDS_ATTENTION)
 
@@ -156,6 +157,9 @@ class WithdrawalService:
                 raise ServiceError("That is not a Solana wallet address.", code="bad_address")
             if to == user.solana_address:
                 raise ServiceError("That is this account's own wallet.", code="bad_address")
+        if amount != amount.quantize(Decimal(1).scaleb(-DECIMALS[asset]), ROUND_DOWN):
+            raise ServiceError(f"{asset} moves in units of {Decimal(1).scaleb(-DECIMALS[asset])}: "
+                               f"use at most {DECIMALS[asset]} decimals.", code="amount_too_precise")
         limit(self._limiter, "withdrawals", user.user_id, WITHDRAWALS_PER_USER_PER_HOUR, timedelta(hours=1),
               "Too many withdrawals in the last hour; wait a little.")
         self._check_free(user, asset, amount, source)
@@ -280,7 +284,7 @@ class WithdrawalService:
             try:
                 wallet_before = self._check_free(user, withdrawal.asset, withdrawal.amount, withdrawal.source)
                 signed = executor.sign_transfer(user_id, withdrawal.asset, withdrawal.amount, withdrawal.to)
-            except ServiceError as refused:
+            except (ServiceError, ValueError) as refused:  # nothing signed or sent: it fails, never hangs
                 return self._finish(withdrawal, "approved", status="failed", error=str(refused))
             sending = replace(withdrawal, status="sending", signed_transaction=signed, updated_at=self._clock.now())
             if not self._store.move_withdrawal(sending, expected="approved"):
