@@ -448,7 +448,8 @@ class Runtime:
         from dnbot.services.positions import PositionService
 
         return PositionService(self.store, self.store, self.store, self.workflows, self.clock,
-                               guard=self.starts, users=self.store, capital=self.capital)
+                               guard=self.starts, users=self.store, capital=self.capital,
+                               kill_switch=self.kill_switch)
 
     @cached_property
     def starts(self) -> DynamoStartGuards:

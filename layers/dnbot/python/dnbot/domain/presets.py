@@ -155,6 +155,8 @@ def _decimal(value: object, what: str) -> Decimal:
         raise ValueError(f"{what} must be a number, got {value!r}") from None
     if not result.is_finite():
         raise ValueError(f"{what} must be finite, got {value!r}")
+    if int(result.as_tuple().exponent) > 0:
+        result = result.quantize(Decimal(1))  # "1e3" is kept and shown as 1000, not 1E+3
     return result
 
 

@@ -62,6 +62,7 @@ State = dict[str, Any]
 logger = logging.getLogger(__name__)
 
 SOL_SIZE_STEP = Decimal("0.01")  # Hyperliquid SOL szDecimals = 2
+KILL_SWITCH_REFUSAL = "kill switch is "  # how a step refused by the kill switch starts its message
 
 
 class StepRefused(Exception):
@@ -146,7 +147,7 @@ class PositionSteps:
         self._stage(state, "preflight", StageStatus.RUNNING)
         switch = self._kill_switch.kill_switch()
         if switch is not KillSwitch.OFF:
-            raise StepRefused(f"kill switch is {switch.value}: no new positions")
+            raise StepRefused(f"{KILL_SWITCH_REFUSAL}{switch.value}: no new positions")
         position = self._position(state)
         if position.status is not PositionStatus.PENDING:
             raise StepRefused(f"position is {position.status.value}, not pending")
@@ -208,7 +209,7 @@ class PositionSteps:
         mid-open sends the execution to Unwind at once."""
         switch = self._kill_switch.kill_switch(fresh=True)
         if switch is not KillSwitch.OFF:
-            raise StepRefused(f"kill switch is {switch.value}: no new exposure")
+            raise StepRefused(f"{KILL_SWITCH_REFUSAL}{switch.value}: no new exposure")
 
     def _open_ended(self, position: Position, *, failed: bool) -> None:
         """The open is over: free the user's lock; a failed open backs automatic opens off, a success resets."""
@@ -337,7 +338,9 @@ class PositionSteps:
         now = self._clock.now()
         reason = _error_text(state)
         failed = self._save(position, position.moved_to(PositionStatus.FAILED, now, failure=reason))
-        self._open_ended(failed, failed=position.status is PositionStatus.PENDING)
+        # the operator's kill switch stopping an open is not a failure to back the user's bot off for
+        self._open_ended(failed, failed=position.status is PositionStatus.PENDING
+                         and not _refused_by_kill_switch(state))
         self._jobs.put_job(self._job(state).finished(JobStatus.FAILED, now, reason))
         if self._journal is not None:
             unwound = state.get("unwound")
@@ -514,6 +517,13 @@ def _open_unwind_reason(position: Position, job: Job, state: State, may_have_tra
                 f"its short is {short.size} SOL against {check.long_sol:.4f} SOL: {error}")
     return ("open unwind incomplete: the Asgard long could not be closed; both legs are still open and hedged: "
             + error)
+
+
+def _refused_by_kill_switch(state: State) -> bool:
+    """The open was stopped by the operator's kill switch (Preflight or a step adding exposure refused it)."""
+    error = state.get("error")
+    return (isinstance(error, dict) and error.get("Error") == "StepRefused"
+            and _error_text(state).startswith(f"StepRefused: {KILL_SWITCH_REFUSAL}"))
 
 
 def _error_text(state: State) -> str:

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from dnbot.domain.assets import Asset, Protocol
 from dnbot.domain.carry import DEFAULT_FEES
+from dnbot.domain.kill_switch import KillSwitch
 from dnbot.domain.pnl import CENT
 from dnbot.domain.positions import (
     Job,
@@ -25,6 +26,7 @@ from dnbot.ports import (
     CapitalSource,
     Clock,
     JobStore,
+    KillSwitchReader,
     OpenGuard,
     PositionStore,
     RatesStore,
@@ -51,7 +53,9 @@ class InsufficientCapital(ServiceError):
 
 class PositionService:
     def __init__(self, positions: PositionStore, jobs: JobStore, rates: RatesStore, workflows: WorkflowStarter,
-                 clock: Clock, *, guard: OpenGuard, users: UserStore, capital: CapitalSource) -> None:
+                 clock: Clock, *, guard: OpenGuard, users: UserStore, capital: CapitalSource,
+                 kill_switch: KillSwitchReader | None = None) -> None:
+        self._kill_switch = kill_switch
         self._positions = positions
         self._jobs = jobs
         self._rates = rates
@@ -72,6 +76,7 @@ class PositionService:
             raise ServiceError(f"Each leg must be at least ${MIN_NOTIONAL_USD} (Hyperliquid's minimum); "
                                f"${size_usd} at {leverage}x gives ${notional:.2f}.", code="size_too_small")
         self._check_max_size(user_id, size_usd)
+        self._refuse_if_killed()
         snapshot = self._rates.latest_snapshot()
         if snapshot is None:
             raise Unavailable("No rates yet; try again in a minute.", code="no_rates_yet")
@@ -86,6 +91,14 @@ class PositionService:
             raise ServiceError(f"{asset.value}{where} cannot take {leverage}x at ${size_usd}"
                                + (f" (max leverage: {caps})" if caps else " (capacity)"), code="over_market_limits")
         return self.start_open(user_id, asset, ranked[0].market.protocol, leverage, notional, "requested by user")
+
+    def _refuse_if_killed(self) -> None:
+        """The operator's kill switch refuses a user's open here, before anything is recorded (the open's
+        Preflight reads it again, fresh: a switch flipped after this check still stops the open)."""
+        switch = self._kill_switch.kill_switch() if self._kill_switch is not None else KillSwitch.OFF
+        if switch is not KillSwitch.OFF:
+            raise Conflict(f"The operator's kill switch is {switch.value}: no new positions open until it is off; "
+                           "open positions are still protected.", code="kill_switch")
 
     def start_open(self, user_id: str, asset: Asset, protocol: Protocol, leverage: Decimal,
                    notional_usd: Decimal, reason: str) -> Job:

@@ -1,0 +1,85 @@
+"""The controls as a trader and an operator use them, through the running product: settings, the kill switch
+against opens, and the operator's audit trail."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from dnbot.domain.assets import Asset
+from dnbot.domain.kill_switch import KillSwitch
+from dnbot.local.system import LocalSystem
+from tests.integration.helpers import Client, Terminal, log_in
+
+pytestmark = pytest.mark.xdist_group("moto")
+
+OPERATOR = "operator@example.com"  # conftest's admin email
+
+
+@pytest.fixture(scope="module")
+def gus(system: LocalSystem, terminal: Terminal) -> Client:
+    return log_in(system, terminal, "gus@example.com")
+
+
+@pytest.fixture(scope="module")
+def operator(system: LocalSystem, terminal: Terminal) -> Client:
+    return log_in(system, terminal, OPERATOR)
+
+
+def _user_id(client: Client) -> str:
+    return str(client.get("/api/v1/auth/me").json()["user"]["user_id"])
+
+
+def test_a_manual_open_under_the_kill_switch_is_refused_at_once(system: LocalSystem, gus: Client,
+                                                                operator: Client) -> None:
+    """No failed position in the user's history, no failed execution on the operator's board, no back-off of
+    the user's bot once the switch is off again: the API says no before anything is recorded."""
+    system.functions.invoke("rates_poller", {})
+    before = [p["position_id"] for p in gus.get("/api/v1/positions").json()["positions"]]
+    for value in ("no-new-positions", "close-all"):
+        assert operator.post("/api/v1/control/kill-switch", {"value": value}).status_code == 200
+        try:
+            reply = gus.post("/api/v1/positions/open", {"asset": "SOL", "size_usd": "500"})
+        finally:
+            assert operator.post("/api/v1/control/kill-switch", {"value": "off"}).status_code == 200
+        assert reply.status_code == 409, reply.text
+        assert reply.json()["error"]["code"] == "kill_switch"
+        assert f"kill switch is {value}" in reply.json()["error"]["message"]
+    assert [p["position_id"] for p in gus.get("/api/v1/positions").json()["positions"]] == before
+    status = gus.get("/api/v1/status").json()
+    assert (status["failed_opens"], status["open_backoff_until"]) == (0, None)
+
+
+def test_an_open_the_kill_switch_stops_mid_way_does_not_back_the_bot_off(system: LocalSystem,
+                                                                         gus: Client) -> None:
+    """An open already started (by the tick) when the operator flips the switch is refused by its Preflight;
+    that is the operator's call, not a venue failing: the user's automatic opens are not backed off for it."""
+    assert system.runtime is not None
+    system.functions.invoke("rates_poller", {})
+    snapshot = system.runtime.store.latest_snapshot()
+    assert snapshot is not None
+    market = next(m for m in snapshot.markets if m.asset is Asset.SOL)
+    system.runtime.kill_switch.set_kill_switch(KillSwitch.NO_NEW_POSITIONS)
+    try:
+        job = system.runtime.positions.start_open(_user_id(gus), Asset.SOL, market.protocol, Decimal(3),
+                                                  Decimal(750), "strategy: test")
+        done = gus.wait_job(job.job_id)
+    finally:
+        system.runtime.kill_switch.set_kill_switch(KillSwitch.OFF)
+    assert done["status"] == "failed" and "kill switch is no-new-positions" in done["error"], done
+    status = gus.get("/api/v1/status").json()
+    assert (status["failed_opens"], status["open_backoff_until"]) == (0, None)
+
+
+def test_settings_amounts_are_plain_numbers(gus: Client) -> None:
+    """An amount typed in exponent form is saved, shown and written to the activity as a plain number."""
+    try:
+        saved = gus.post("/api/v1/settings", {"preset": "aggressive", "leverage": "4", "max_position_usd": "1e3"})
+        assert saved.status_code == 200, saved.text
+        assert saved.json()["max_position_usd"] == "1000"
+        assert gus.get("/api/v1/settings").json()["max_position_usd"] == "1000"
+        line = gus.get("/api/v1/activity?limit=1").json()["events"][0]["message"]
+        assert line == "Settings saved: aggressive preset, 4x, at most $1000 per position."
+    finally:
+        assert gus.post("/api/v1/settings/reset").status_code == 200
