@@ -367,3 +367,64 @@ def test_the_whole_journey_with_live_push(page: Page, dnbot_local: LocalSystem) 
     expect(page.get_by_role("figure", name="Backtest equity").locator("canvas").first).to_be_visible()
     _shot(page, "09-charts")
     assert not console_errors, console_errors
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+def _fits_the_width(page: Page, where: str) -> None:
+    """Nothing on the page needs a sideways scroll of the whole document (a table may scroll inside its own box)."""
+    widths = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert widths[0] <= widths[1], f"{where}: the page is {widths[0]} px wide on a {widths[1]} px phone"
+
+
+def test_a_phone_reaches_the_position_its_risk_and_close_without_scrolling_sideways(
+        browser: Browser, dnbot_local: LocalSystem) -> None:
+    """390 x 844: a position is a card (its Close button, both liquidation prices and PnL inside the screen), and no
+    screen (dashboard, history, charts, settings) is wider than the phone."""
+    context = browser.new_context(viewport=PHONE)
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    try:
+        page.goto(dnbot_local.url)
+        _log_in(page, dnbot_local)
+        page.get_by_role("button", name="Go to dashboard").click()
+        expect(page.get_by_test_id("funding-apy")).to_have_text(SIGNED_PCT_RE, timeout=60_000)
+        page.get_by_role("button", name="Open position", exact=True).first.click()
+        dialog = page.get_by_role("dialog", name="Open position")
+        dialog.get_by_label("Asset (long on Asgard)").select_option("SOL")
+        dialog.get_by_label("Size (USD)").fill("800")
+        dialog.get_by_role("button", name="Open position").click()
+        progress = page.get_by_role("dialog", name=re.compile(r"^Opening SOL"))
+        expect(progress.get_by_role("status").filter(has_text="Position opened.")).to_be_visible(timeout=60_000)
+        progress.get_by_role("button", name="Close", exact=True).last.click()
+
+        row = page.get_by_role("table", name="Active positions").locator("tbody tr").filter(has_text="open").first
+        expect(row.get_by_test_id("liquidation-price")).to_have_text(re.compile(r"^↓ \$[\d,]+\.\d{2} · ↑ \$[\d,]+\.\d{2}$"),
+                                                                    timeout=20_000)
+        close = row.get_by_role("button", name="Close SOL position")
+        close.scroll_into_view_if_needed()
+        for what, locator in (("Close button", close), ("liquidation prices", row.get_by_test_id("liquidation-price")),
+                              ("PnL", row.get_by_test_id("pnl-total")), ("fees", row.get_by_test_id("pnl-fees_usd"))):
+            box = locator.bounding_box()
+            assert box is not None, what
+            assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], f"{what} is off-screen: {box}"
+        _fits_the_width(page, "dashboard")
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.get_by_role("table", name="Active positions").screenshot(path=str(SCREENSHOTS / "10-phone-position.png"))
+
+        page.get_by_role("tab", name="History").click()
+        expect(page.get_by_role("table", name="Position history").or_(page.get_by_text("No closed positions yet."))).to_be_visible()
+        _fits_the_width(page, "history")
+        nav = page.get_by_role("navigation", name="Main")
+        nav.get_by_role("button", name="Charts").click()
+        run = page.get_by_role("button", name="Run backtest")
+        expect(run).to_be_visible()
+        box = run.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= PHONE["width"], f"Run backtest is off-screen: {box}"
+        _fits_the_width(page, "charts")
+        nav.get_by_role("button", name="Settings").click()
+        expect(page.get_by_role("button", name="Send a test message")).to_be_visible()
+        _fits_the_width(page, "settings")
+    finally:
+        context.close()

@@ -48,11 +48,13 @@ function PnlBreakdown({ pnl, kind }: { pnl: Pnl; kind: Position["pnl_kind"] }) {
 }
 
 /** A position's total PnL (unrealized while open, realized once closed) over its split by source. */
-function PnlCell({ p, testId }: { p: Position; testId: string }) {
+function PnlCell({ p, testId, label }: { p: Position; testId: string; label: string }) {
   return (
-    <td className="num">
-      <span className={signClass(p.pnl_usd)} data-testid={testId}>{signedUsd(p.pnl_usd)}</span>
-      {p.pnl && <PnlBreakdown pnl={p.pnl} kind={p.pnl_kind} />}
+    <td className="num" data-label={label}>
+      <div>
+        <span className={signClass(p.pnl_usd)} data-testid={testId}>{signedUsd(p.pnl_usd)}</span>
+        {p.pnl && <PnlBreakdown pnl={p.pnl} kind={p.pnl_kind} />}
+      </div>
     </td>
   );
 }
@@ -115,7 +117,7 @@ export function PositionsTable({ positions, onClose }: { positions: Position[]; 
   if (active.length === 0) return <Notice kind="empty">No active positions. Open one from an opportunity above.</Notice>;
   return (
     <div className="table-wrap">
-      <table className="table" aria-label="Active positions">
+      <table className="table table-cards" aria-label="Active positions">
         <thead>
           <tr>
             <th>Asset</th>
@@ -132,18 +134,20 @@ export function PositionsTable({ positions, onClose }: { positions: Position[]; 
         <tbody>
           {active.map((p) => (
             <tr key={p.position_id} data-position-id={p.position_id}>
-              <td><strong>{p.asset}</strong></td>
-              <td>{protocolName(p.protocol)}<span className="muted small block">{leverageText(p.leverage)}</span></td>
-              <td className="num">{usd(p.notional_usd)}</td>
-              <td><Leg leg={p.long} unit={p.asset} /></td>
-              <td><Leg leg={p.short} unit="SOL" /></td>
-              <td><Risk p={p} /></td>
-              <PnlCell p={p} testId="pnl-total" />
-              <td>
-                <span className={`badge badge-${p.status}`}>{p.status.replace("_", " ")}</span>
-                <span className="muted small block" title={p.created_at}>opened {timeAgo(p.created_at)}</span>
+              <td data-label="Asset"><strong>{p.asset}</strong></td>
+              <td data-label="Protocol"><div>{protocolName(p.protocol)}<span className="muted small block">{leverageText(p.leverage)}</span></div></td>
+              <td className="num" data-label="Per leg">{usd(p.notional_usd)}</td>
+              <td data-label="Long (Asgard)"><Leg leg={p.long} unit={p.asset} /></td>
+              <td data-label="Short SOL-PERP"><Leg leg={p.short} unit="SOL" /></td>
+              <td data-label="Risk"><Risk p={p} /></td>
+              <PnlCell p={p} testId="pnl-total" label="PnL (unrealized)" />
+              <td data-label="Status">
+                <div>
+                  <span className={`badge badge-${p.status}`}>{p.status.replace("_", " ")}</span>
+                  <span className="muted small block" title={p.created_at}>opened {timeAgo(p.created_at)}</span>
+                </div>
               </td>
-              <td className="num">
+              <td className="num card-actions">
                 {CLOSABLE.includes(p.status) && (
                   <button type="button" className="btn btn-small btn-danger-ghost" onClick={() => onClose(p)} aria-label={`Close ${p.asset} position`}>
                     Close
@@ -163,7 +167,7 @@ export function HistoryTable({ positions }: { positions: Position[] }) {
   if (positions.length === 0) return <Notice kind="empty">No closed positions yet.</Notice>;
   return (
     <div className="table-wrap">
-      <table className="table" aria-label="Position history">
+      <table className="table table-cards" aria-label="Position history">
         <thead>
           <tr>
             <th>Asset</th>
@@ -180,15 +184,15 @@ export function HistoryTable({ positions }: { positions: Position[] }) {
         <tbody>
           {positions.map((p) => (
             <tr key={p.position_id} data-position-id={p.position_id}>
-              <td><strong>{p.asset}</strong></td>
-              <td>{protocolName(p.protocol)}</td>
-              <td className="num">{leverageText(p.leverage)}</td>
-              <td className="num">{usd(p.notional_usd)}</td>
-              <td><span className={`badge badge-${p.status}`}>{p.status}</span></td>
-              <td className="muted small" title={p.created_at}>{new Date(p.created_at).toLocaleString()}</td>
-              <td className="muted small">{p.closed_at ? new Date(p.closed_at).toLocaleString() : "—"}</td>
-              <td className="small">{p.status === "failed" ? p.failure ?? "the open failed" : p.close_reason ?? "—"}</td>
-              <PnlCell p={p} testId="realized-total" />
+              <td data-label="Asset"><strong>{p.asset}</strong></td>
+              <td data-label="Protocol">{protocolName(p.protocol)}</td>
+              <td className="num" data-label="Leverage">{leverageText(p.leverage)}</td>
+              <td className="num" data-label="Per leg">{usd(p.notional_usd)}</td>
+              <td data-label="Status"><span className={`badge badge-${p.status}`}>{p.status}</span></td>
+              <td className="muted small" data-label="Opened" title={p.created_at}>{new Date(p.created_at).toLocaleString()}</td>
+              <td className="muted small" data-label="Ended">{p.closed_at ? new Date(p.closed_at).toLocaleString() : "—"}</td>
+              <td className="small reason" data-label="Reason">{p.status === "failed" ? p.failure ?? "the open failed" : p.close_reason ?? "—"}</td>
+              <PnlCell p={p} testId="realized-total" label="Realized PnL" />
             </tr>
           ))}
         </tbody>

@@ -11,12 +11,21 @@ const SOLANA_ADDRESS_RE = /^[1-9A-HJ-NP-Za-km-z]{32,44}$/;
 const CODE_RE = /^\d{6}$/;
 const DONE = new Set(["sent", "failed", "expired"]);
 
+/** A free balance as a trader reads it: grouped, rounded DOWN (never more than is there) to cents, or 4 decimals
+ * of SOL, with its unit ("4998.210548" USDC -> "4,998.21 USDC"). */
+export function freeText(free: string, unit: string): string {
+  const digits = unit === "SOL" ? 4 : 2;
+  const scale = 10 ** digits;
+  const floored = Math.floor(Number(free) * scale + 1e-9) / scale;
+  return `${floored.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: digits })} ${unit}`;
+}
+
 /** The obvious mistakes, caught before a code is emailed; the server checks free funds and the address. */
-export function validateWithdrawal(source: Source, amount: string, to: string, free: string | null): string | null {
+export function validateWithdrawal(source: Source, amount: string, to: string, free: string | null, unit = "USDC"): string | null {
   const trimmed = amount.trim();
   if (!AMOUNT_RE.test(trimmed) || Number(trimmed) <= 0) return "Enter a positive amount, like 25 or 0.5.";
   if (source === "hyperliquid" && Number(trimmed) <= 1) return "Hyperliquid keeps a 1 USDC fee: withdraw more than 1 USDC.";
-  if (free !== null && Number(trimmed) > Number(free)) return `Only ${free} is free to withdraw.`;
+  if (free !== null && Number(trimmed) > Number(free)) return `Only ${freeText(free, unit)} is free to withdraw.`;
   if (source === "solana" && !SOLANA_ADDRESS_RE.test(to.trim())) return "Enter a Solana wallet address (base58).";
   return null;
 }
@@ -119,9 +128,10 @@ export function WithdrawModal({ balances, onClose }: { balances: Balances | unde
   }
 
   const free = freeOf(balances, source, asset);
+  const unit = source === "hyperliquid" ? "USDC" : asset;
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    const found = validateWithdrawal(source, amount, to, free);
+    const found = validateWithdrawal(source, amount, to, free, unit);
     setProblem(found);
     if (!found && !request.isPending) request.mutate();
   };
@@ -148,7 +158,13 @@ export function WithdrawModal({ balances, onClose }: { balances: Balances | unde
           <span>Amount ({source === "hyperliquid" ? "USDC" : asset})</span>
           <input name="amount" inputMode="decimal" value={amount} onChange={(e) => { setAmount(e.target.value); setProblem(null); }} />
         </label>
-        {free !== null && <p className="muted small">Free to withdraw: {free}. Funds of a live position stay where they are.</p>}
+        {free !== null && (
+          <p className="muted small" data-testid="withdraw-free">
+            Free to withdraw: {freeText(free, unit)}{" "}
+            <button type="button" className="btn btn-small" onClick={() => { setAmount(free); setProblem(null); }}>Max</button>
+            {" "}Funds of a live position stay where they are.
+          </p>
+        )}
         {source === "solana" ? (
           <label className="field">
             <span>To (Solana address)</span>

@@ -42,6 +42,20 @@ describe("PositionsTable", () => {
     expect(onClose).toHaveBeenCalledWith(OPEN);
   });
 
+  it("labels every cell with its column, so a phone can show each position as a card", () => {
+    renderWithClient(<PositionsTable positions={[OPEN]} onClose={() => {}} />);
+    const table = screen.getByRole("table", { name: "Active positions" });
+    expect(table).toHaveClass("table-cards");
+    const headers = within(table).getAllByRole("columnheader").map((th) => th.textContent ?? "");
+    const cells = within(table).getAllByRole("row")[1]!.querySelectorAll("td");
+    expect(cells).toHaveLength(headers.length);
+    cells.forEach((td, i) => {
+      // the actions cell has no header text and no label; every other cell carries its header as its card label
+      expect(td.getAttribute("data-label") ?? "").toBe(headers[i]);
+    });
+    expect(within(table).getByRole("button", { name: "Close jitoSOL position" }).closest("td")).toHaveClass("card-actions");
+  });
+
   it("shows the live risk and the PnL split by source, and says when a venue could not be read", () => {
     renderWithClient(
       <PositionsTable positions={[OPEN, ASGARD_DOWN]} onClose={() => {}} />,
@@ -84,6 +98,9 @@ describe("PositionsTable", () => {
     expect(row).toHaveTextContent("funding flipped");
     expect(within(row).getByTestId("realized-total")).toHaveTextContent("+$12.40");
     expect(within(row).getByLabelText("PnL by source (realized)")).toBeInTheDocument();
+    // a phone shows the row as a card: every cell is labelled with its column
+    const headers = within(screen.getByRole("table", { name: "Position history" })).getAllByRole("columnheader").map((th) => th.textContent);
+    expect(Array.from(row.querySelectorAll("td")).map((td) => td.getAttribute("data-label"))).toEqual(headers);
   });
 
   it("says so when there is nothing open", () => {

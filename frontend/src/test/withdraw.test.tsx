@@ -1,7 +1,7 @@
 import { fireEvent, screen, waitFor } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
 import type { Balances } from "../api/schemas";
-import { validateWithdrawal, WithdrawModal } from "../components/WithdrawModal";
+import { freeText, validateWithdrawal, WithdrawModal } from "../components/WithdrawModal";
 import { mockApi, renderWithClient } from "./utils";
 
 const TO = "9xQeWvG816bUx9EPjHmaT23yvVM2ZWbrrpZb9PusVFin";
@@ -20,6 +20,26 @@ describe("validateWithdrawal", () => {
     expect(validateWithdrawal("solana", "5", "0xnotsolana", "10")).toMatch(/Solana wallet address/);
     expect(validateWithdrawal("hyperliquid", "1", "", "10")).toMatch(/1 USDC fee/);
     expect(validateWithdrawal("solana", "5", TO, "10")).toBeNull();
+  });
+});
+
+describe("freeText", () => {
+  it("groups and rounds a free balance down, never showing more than is there", () => {
+    expect(freeText("4998.210548", "USDC")).toBe("4,998.21 USDC");
+    expect(freeText("4998.219999", "USDC")).toBe("4,998.21 USDC"); // not 4,998.22: that much is not there
+    expect(freeText("0.99987654", "SOL")).toBe("0.9998 SOL");
+    expect(freeText("10", "USDC")).toBe("10.00 USDC");
+    expect(validateWithdrawal("solana", "5000", TO, "4998.210548")).toBe("Only 4,998.21 USDC is free to withdraw.");
+  });
+
+  it("shows the free balance formatted and Max fills the exact amount", () => {
+    mockApi({});
+    const odd = { ...BALANCES, solana: { ...BALANCES.solana, usdc: "4998.210548" } } as Balances;
+    renderWithClient(<WithdrawModal balances={odd} onClose={() => {}} />);
+    expect(screen.getByTestId("withdraw-free")).toHaveTextContent("Free to withdraw: 4,998.21 USDC");
+    expect(screen.getByTestId("withdraw-free")).not.toHaveTextContent("4998.210548");
+    fireEvent.click(screen.getByRole("button", { name: "Max" }));
+    expect(screen.getByLabelText("Amount (USDC)")).toHaveValue("4998.210548");
   });
 });
 
