@@ -83,3 +83,21 @@ def test_settings_amounts_are_plain_numbers(gus: Client) -> None:
         assert line == "Settings saved: aggressive preset, 4x, at most $1000 per position."
     finally:
         assert gus.post("/api/v1/settings/reset").status_code == 200
+
+
+def test_a_refused_kill_switch_attempt_is_in_the_operators_audit_trail(system: LocalSystem, gus: Client,
+                                                                       operator: Client) -> None:
+    """A non-operator pressing the emergency stop or setting the switch gets a 403 and changes nothing; the
+    operator sees the attempt (who, from where, what) in the audit trail, beside the changes."""
+    assert system.runtime is not None
+    for path, body in (("/api/v1/control/kill-switch", {"value": "close-all"}),
+                       ("/api/v1/control/emergency-stop", None)):
+        refused = gus.post(path, body)
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "not_an_operator"
+    assert system.runtime.kill_switch.kill_switch(fresh=True) is KillSwitch.OFF
+    assert gus.get("/api/v1/operator/audit").status_code == 403
+    entries = operator.get("/api/v1/operator/audit").json()["entries"]
+    refusals = [(e["action"], e["detail"]) for e in entries if e["user_id"] == _user_id(gus)
+                and e["action"].endswith("_refused")]
+    assert refusals[:2] == [("emergency_stop_refused", {"kill_switch": "close-all"}),
+                            ("kill_switch_refused", {"kill_switch": "close-all"})]
