@@ -31,8 +31,10 @@ def test_a_hyperliquid_withdrawal_is_answered_from_the_paper_account(app: FastAP
     free = system.runtime.hyperliquid_accounts.withdrawable_usd(evm)
     assert free == Decimal(5000)  # half of the paper capital, no position
     asked = client.post("/api/v1/withdrawals", headers=csrf,
-                        json={"asset": "USDC", "amount": "100", "source": "hyperliquid"})
+                        json={"asset": "USDC", "amount": "100", "source": "hyperliquid",
+                              "to": "0x" + "ab" * 20})
     assert asked.status_code == 202, asked.text
     too_much = client.post("/api/v1/withdrawals", headers=csrf,
-                           json={"asset": "USDC", "amount": "5000.01", "source": "hyperliquid"})
+                           json={"asset": "USDC", "amount": "5000.01", "source": "hyperliquid",
+                                 "to": "0x" + "ab" * 20})
     assert too_much.status_code == 400 and too_much.json()["error"]["code"] == "insufficient_funds", too_much.text

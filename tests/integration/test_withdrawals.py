@@ -21,6 +21,7 @@ from tests.integration.helpers import Client, Terminal, log_in
 pytestmark = pytest.mark.xdist_group("moto")
 
 OUTSIDE = str(Keypair().pubkey())  # somebody else's wallet
+PAYEE = "0x" + "ab" * 20  # an Arbitrum address of the user's own, outside dnbot
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +96,7 @@ def test_sol_withdrawal(sim_system: LocalSystem, terminal: Terminal, alice: Clie
     # finer than USDC's 6 decimals: was accepted, confirmed, then left "approved" forever (the transfer cannot be
     # built), the code spent and nothing said
     ({"asset": "USDC", "amount": "1.0000001", "to": OUTSIDE}, 400, "amount_too_precise"),
-    ({"asset": "USDC", "amount": "10.0000001", "source": "hyperliquid"}, 400, "amount_too_precise"),
+    ({"asset": "USDC", "amount": "10.0000001", "source": "hyperliquid", "to": PAYEE}, 400, "amount_too_precise"),
 ])
 def test_refusals_move_nothing(sim_system: LocalSystem, alice: Client, body: dict[str, str], status: int,
                                code: str) -> None:
@@ -141,37 +142,50 @@ def test_no_cross_user_withdrawals(sim_system: LocalSystem, terminal: Terminal, 
     assert alice.get(f"/api/v1/withdrawals/{asked['withdrawal_id']}").json()["status"] == "confirm_by_email"
 
 
-def test_hyperliquid_withdraw3_pays_the_users_evm_wallet_on_arbitrum(sim_system: LocalSystem, terminal: Terminal,
-                                                                    alice: Client) -> None:
-    assert sim_system.sim is not None
+def test_hyperliquid_withdraw3_pays_an_arbitrum_address_and_the_sweep_leaves_it(
+        sim_system: LocalSystem, terminal: Terminal, alice: Client) -> None:
+    """Hyperliquid pays out on Arbitrum. It used to pay the account's own EVM wallet only, the deposit address: the
+    next deposit sweep sent the 99 USDC straight back to Hyperliquid (a "deposit"), so nothing ever left and each
+    try cost the $1 fee and gas. Now the user names their Arbitrum address; their own EVM wallet is refused."""
+    assert sim_system.sim is not None and sim_system._scheduler is not None
     evm = alice.get("/api/v1/auth/me").json()["user"]["wallets"]["evm"]
     base = sim_system.sim.base_url
 
-    def arbitrum_usdc() -> Decimal:
-        return Decimal(httpx.get(f"{base}/sim/arbitrum/balances/{evm}").json()["usdc"])
+    def arbitrum_usdc(address: str) -> Decimal:
+        return Decimal(httpx.get(f"{base}/sim/arbitrum/balances/{address}").json()["usdc"])
 
     def withdrawable() -> Decimal:
         return Decimal(httpx.get(f"{base}/sim/hyperliquid/accounts/{evm}").json()["withdrawable"])
 
-    before_arbitrum, before_hl = arbitrum_usdc(), withdrawable()
-    elsewhere = alice.post("/api/v1/withdrawals", {"asset": "USDC", "amount": "100", "source": "hyperliquid",
-                                                   "to": "0x" + "ab" * 20})
-    assert elsewhere.status_code == 400 and elsewhere.json()["error"]["code"] == "bad_address"
-    too_much = alice.post("/api/v1/withdrawals", {"asset": "USDC", "amount": "999999", "source": "hyperliquid"})
+    before_payee, before_own, before_hl = arbitrum_usdc(PAYEE), arbitrum_usdc(evm), withdrawable()
+    listed = len(alice.get("/api/v1/withdrawals").json()["withdrawals"])
+    for to in (evm, evm.lower(), None, "0x2Df1c51E09aECF9cacB7bc98cB1742757f163dF7"):
+        refused = alice.post("/api/v1/withdrawals", {"asset": "USDC", "amount": "100", "source": "hyperliquid",
+                                                     **({"to": to} if to else {})})
+        assert refused.status_code == 400 and refused.json()["error"]["code"] == "bad_address", refused.text
+    sol = alice.post("/api/v1/withdrawals", {"asset": "SOL", "amount": "1", "source": "hyperliquid", "to": PAYEE})
+    assert sol.status_code == 400 and sol.json()["error"]["message"] == "Hyperliquid pays out USDC only."
+    too_much = alice.post("/api/v1/withdrawals", {"asset": "USDC", "amount": "999999", "source": "hyperliquid",
+                                                  "to": PAYEE})
     assert too_much.status_code == 400 and too_much.json()["error"]["code"] == "insufficient_funds"
     # no position: the venue's withdrawable is what is free (no short to keep from liquidation)
     assert too_much.json()["error"]["message"] == f"Only {before_hl} USDC is free to withdraw from Hyperliquid."
-    asked = alice.post("/api/v1/withdrawals", {"asset": "USDC", "amount": "100", "source": "hyperliquid"})
+    assert len(alice.get("/api/v1/withdrawals").json()["withdrawals"]) == listed  # the refusals stored nothing
+    asked = alice.post("/api/v1/withdrawals", {"asset": "USDC", "amount": "100", "source": "hyperliquid",
+                                               "to": PAYEE})
     assert asked.status_code == 202, asked.text
     body = asked.json()
-    assert body["to"].lower() == evm.lower() and body["source"] == "hyperliquid"
+    assert body["to"] == PAYEE and body["source"] == "hyperliquid"
     confirmed = alice.post(f"/api/v1/withdrawals/{body['withdrawal_id']}/confirm",
                            {"code": _code(terminal, "alice-w@example.com")})
     assert confirmed.status_code == 202, confirmed.text
     done = _wait(alice, body["withdrawal_id"])
     assert done["status"] == "sent", done
-    assert arbitrum_usdc() == before_arbitrum + Decimal(99)  # Hyperliquid keeps its $1 fee
+    assert arbitrum_usdc(PAYEE) == before_payee + Decimal(99)  # Hyperliquid keeps its $1 fee
     assert withdrawable() == before_hl - Decimal(100)
+    sim_system._scheduler.run_once("deposit_sweep")
+    assert arbitrum_usdc(PAYEE) == before_payee + Decimal(99) and arbitrum_usdc(evm) == before_own
+    assert withdrawable() == before_hl - Decimal(100)  # nothing came back
 
 
 def test_parallel_confirmations_pay_once(sim_system: LocalSystem, terminal: Terminal, alice: Client) -> None:
@@ -224,11 +238,11 @@ def test_hyperliquid_withdrawals_keep_an_open_short_at_its_rebalance_distance(si
     assert short_rise(value - withdrawable, size, price, rate) < distance - Decimal("0.05")
 
     def arbitrum_usdc() -> Decimal:
-        return Decimal(httpx.get(f"{base}/sim/arbitrum/balances/{evm}").json()["usdc"])
+        return Decimal(httpx.get(f"{base}/sim/arbitrum/balances/{PAYEE}").json()["usdc"])
 
     listed, paid_before = trader.get("/api/v1/withdrawals").json()["withdrawals"], arbitrum_usdc()
     refused = trader.post("/api/v1/withdrawals", {"asset": "USDC", "amount": str(withdrawable),
-                                                  "source": "hyperliquid"})
+                                                  "source": "hyperliquid", "to": PAYEE})
     assert refused.status_code == 400, refused.text
     assert refused.json()["error"]["code"] == "insufficient_funds"
     message = refused.json()["error"]["message"]
@@ -237,13 +251,15 @@ def test_hyperliquid_withdrawals_keep_an_open_short_at_its_rebalance_distance(si
                        f"{distance:.1%} from liquidation.")
     assert offered == offered.quantize(Decimal("0.01")) and abs(offered - spare) < Decimal("0.05")
     over = (spare + Decimal("0.5")).quantize(Decimal("0.01"))
-    just_over = trader.post("/api/v1/withdrawals", {"asset": "USDC", "amount": str(over), "source": "hyperliquid"})
+    just_over = trader.post("/api/v1/withdrawals", {"asset": "USDC", "amount": str(over), "source": "hyperliquid",
+                                                    "to": PAYEE})
     assert just_over.status_code == 400 and just_over.json()["error"]["code"] == "insufficient_funds"
     assert trader.get("/api/v1/withdrawals").json()["withdrawals"] == listed
     assert account()[2::3] == (size, raw) and arbitrum_usdc() == paid_before  # nothing moved
 
     amount = (spare - Decimal("0.5")).quantize(Decimal("0.01"))  # what is spare, less the price's drift
-    asked = trader.post("/api/v1/withdrawals", {"asset": "USDC", "amount": str(amount), "source": "hyperliquid"})
+    asked = trader.post("/api/v1/withdrawals", {"asset": "USDC", "amount": str(amount), "source": "hyperliquid",
+                                                "to": PAYEE})
     assert asked.status_code == 202, asked.text
     confirmed = trader.post(f"/api/v1/withdrawals/{asked.json()['withdrawal_id']}/confirm",
                             {"code": _code(terminal, email)})

@@ -8,6 +8,7 @@ import { Spinner } from "./Spinner";
 type Source = "solana" | "hyperliquid";
 const AMOUNT_RE = /^\d+(\.\d{1,9})?$/;
 const SOLANA_ADDRESS_RE = /^[1-9A-HJ-NP-Za-km-z]{32,44}$/;
+const EVM_ADDRESS_RE = /^0x[0-9a-fA-F]{40}$/;
 const CODE_RE = /^\d{6}$/;
 const DONE = new Set(["sent", "failed", "expired"]);
 
@@ -21,12 +22,19 @@ export function freeText(free: string, unit: string): string {
 }
 
 /** The obvious mistakes, caught before a code is emailed; the server checks free funds and the address. */
-export function validateWithdrawal(source: Source, amount: string, to: string, free: string | null, unit = "USDC"): string | null {
+export function validateWithdrawal(source: Source, amount: string, to: string, free: string | null, unit = "USDC",
+  ownEvm: string | null = null): string | null {
   const trimmed = amount.trim();
   if (!AMOUNT_RE.test(trimmed) || Number(trimmed) <= 0) return "Enter a positive amount, like 25 or 0.5.";
+  if (unit === "USDC" && /\.\d{7,}$/.test(trimmed)) return "USDC has 6 decimals: use at most 6.";
   if (source === "hyperliquid" && Number(trimmed) <= 1) return "Hyperliquid keeps a 1 USDC fee: withdraw more than 1 USDC.";
   if (free !== null && Number(trimmed) > Number(free)) return `Only ${freeText(free, unit)} is free to withdraw.`;
   if (source === "solana" && !SOLANA_ADDRESS_RE.test(to.trim())) return "Enter a Solana wallet address (base58).";
+  if (source === "hyperliquid" && !EVM_ADDRESS_RE.test(to.trim())) return "Enter an Arbitrum address (0x...).";
+  // the account's own EVM wallet is its deposit address: the sweep would send the USDC back to Hyperliquid
+  if (source === "hyperliquid" && ownEvm && to.trim().toLowerCase() === ownEvm.toLowerCase()) {
+    return "That is your dnbot deposit address: USDC there goes back to Hyperliquid. Enter an address of yours.";
+  }
   return null;
 }
 
@@ -62,7 +70,7 @@ export function WithdrawModal({ balances, onClose }: { balances: Balances | unde
   const request = useMutation({
     mutationFn: () => api.requestWithdrawal({
       asset: source === "hyperliquid" ? "USDC" : asset, amount: amount.trim(), source,
-      ...(source === "solana" ? { to: to.trim() } : {}),
+      to: to.trim(),
     }),
     onSuccess: (created) => setWithdrawal(created),
   });
@@ -131,7 +139,7 @@ export function WithdrawModal({ balances, onClose }: { balances: Balances | unde
   const unit = source === "hyperliquid" ? "USDC" : asset;
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    const found = validateWithdrawal(source, amount, to, free, unit);
+    const found = validateWithdrawal(source, amount, to, free, unit, balances?.evm.address ?? null);
     setProblem(found);
     if (!found && !request.isPending) request.mutate();
   };
@@ -142,7 +150,7 @@ export function WithdrawModal({ balances, onClose }: { balances: Balances | unde
           <span>From</span>
           <select name="source" value={source} onChange={(e) => { setSource(e.target.value as Source); setProblem(null); }}>
             <option value="solana">Solana wallet</option>
-            <option value="hyperliquid">Hyperliquid account (to your EVM wallet)</option>
+            <option value="hyperliquid">Hyperliquid account (to an Arbitrum address)</option>
           </select>
         </label>
         {source === "solana" && (
@@ -165,13 +173,13 @@ export function WithdrawModal({ balances, onClose }: { balances: Balances | unde
             {" "}Funds of a live position stay where they are.
           </p>
         )}
-        {source === "solana" ? (
-          <label className="field">
-            <span>To (Solana address)</span>
-            <input name="to" value={to} spellCheck={false} onChange={(e) => { setTo(e.target.value); setProblem(null); }} />
-          </label>
-        ) : (
-          <p className="muted small">Hyperliquid pays out to your own EVM wallet on Arbitrum, less its 1 USDC fee.</p>
+        <label className="field">
+          <span>To ({source === "solana" ? "Solana address" : "Arbitrum address, 0x..."})</span>
+          <input name="to" value={to} spellCheck={false} onChange={(e) => { setTo(e.target.value); setProblem(null); }} />
+        </label>
+        {source === "hyperliquid" && (
+          <p className="muted small">Hyperliquid pays out USDC on Arbitrum, less its 1 USDC fee. Not to your dnbot EVM
+            wallet: that is your deposit address, and USDC there goes back to Hyperliquid.</p>
         )}
         <FormEnd error={problem ?? errorOf(request.error)} pending={request.isPending} busy="Requesting" idle="Email me a code" />
       </form>

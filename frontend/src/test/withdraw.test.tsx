@@ -5,9 +5,11 @@ import { freeText, validateWithdrawal, WithdrawModal } from "../components/Withd
 import { mockApi, renderWithClient } from "./utils";
 
 const TO = "9xQeWvG816bUx9EPjHmaT23yvVM2ZWbrrpZb9PusVFin";
+const OWN_EVM = "0xc6775b5206f3f887E027ebef437a8Ae6Be0dc35b";
+const PAYEE = "0xabababababababababababababababababababab";
 const BALANCES = {
   solana: { address: "So1", sol: "1", usdc: "5000" },
-  evm: { address: "0xabc", usdc: "100" },
+  evm: { address: OWN_EVM, usdc: "100" },
   hyperliquid: { account_value_usd: "5000" },
 } as unknown as Balances;
 const CREATED = { withdrawal_id: "w1", status: "confirm_by_email", asset: "USDC", amount: "25", to: TO,
@@ -19,6 +21,11 @@ describe("validateWithdrawal", () => {
     expect(validateWithdrawal("solana", "11", TO, "10")).toMatch(/Only 10/);
     expect(validateWithdrawal("solana", "5", "0xnotsolana", "10")).toMatch(/Solana wallet address/);
     expect(validateWithdrawal("hyperliquid", "1", "", "10")).toMatch(/1 USDC fee/);
+    expect(validateWithdrawal("solana", "1.0000001", TO, "10")).toMatch(/6 decimals/);
+    expect(validateWithdrawal("solana", "0.0000001", TO, "10", "SOL")).toBeNull();
+    expect(validateWithdrawal("hyperliquid", "5", TO, "10")).toMatch(/Arbitrum address/);
+    expect(validateWithdrawal("hyperliquid", "5", OWN_EVM.toLowerCase(), "10", "USDC", OWN_EVM)).toMatch(/deposit address/);
+    expect(validateWithdrawal("hyperliquid", "5", PAYEE, "10", "USDC", OWN_EVM)).toBeNull();
     expect(validateWithdrawal("solana", "5", TO, "10")).toBeNull();
   });
 });
@@ -69,14 +76,18 @@ describe("WithdrawModal", () => {
     expect(screen.getByText("5sig")).toBeInTheDocument();
   });
 
-  it("withdraws from Hyperliquid to the user's own wallet without asking for an address", async () => {
+  it("withdraws from Hyperliquid to an Arbitrum address the user gives, never their deposit wallet", async () => {
     const { calls } = mockApi({ "POST /withdrawals": { status: 400, body: { error: { code: "insufficient_funds", message: "Only 10 USDC is free to withdraw from Hyperliquid." } } } });
     renderWithClient(<WithdrawModal balances={BALANCES} onClose={() => {}} />);
     fireEvent.change(screen.getByRole("combobox", { name: "From" }), { target: { value: "hyperliquid" } });
-    expect(screen.queryByRole("textbox", { name: /To/ })).not.toBeInTheDocument();
     fireEvent.change(screen.getByRole("textbox", { name: /Amount/ }), { target: { value: "50" } });
+    fireEvent.change(screen.getByRole("textbox", { name: /To/ }), { target: { value: OWN_EVM } });
     fireEvent.click(screen.getByRole("button", { name: "Email me a code" }));
-    expect(await screen.findByRole("alert")).toHaveTextContent("Only 10 USDC");
-    expect(calls[0]?.body).toEqual({ asset: "USDC", amount: "50", source: "hyperliquid" });
+    expect(await screen.findByRole("alert")).toHaveTextContent("deposit address");
+    expect(calls).toHaveLength(0);
+    fireEvent.change(screen.getByRole("textbox", { name: /To/ }), { target: { value: PAYEE } });
+    fireEvent.click(screen.getByRole("button", { name: "Email me a code" }));
+    await waitFor(() => expect(screen.getByRole("alert")).toHaveTextContent("Only 10 USDC"));
+    expect(calls[0]?.body).toEqual({ asset: "USDC", amount: "50", source: "hyperliquid", to: PAYEE });
   });
 });

@@ -138,9 +138,10 @@ class WithdrawalRequest(Strict):
                             description="in the asset's units (USDC: 6 decimals, SOL: 9)")
     to: str | None = Field(default=None, min_length=32, max_length=44,
                            pattern=r"^([1-9A-HJ-NP-Za-km-z]{32,44}|0x[0-9a-fA-F]{40})$",
-                           description="a Solana wallet address (base58); for Hyperliquid, the account's EVM wallet")
+                           description="a Solana wallet address (base58); for Hyperliquid, an Arbitrum address "
+                                       "(not the account's own EVM wallet: its deposit address)")
     source: Literal["solana", "hyperliquid"] = Field(
-        default="solana", description="the user's Solana wallet, or their Hyperliquid account (to their EVM wallet)")
+        default="solana", description="the user's Solana wallet, or their Hyperliquid account (USDC, paid on Arbitrum)")
 
 
 class WithdrawalConfirm(Strict):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 import uuid
 from collections.abc import Callable
@@ -54,6 +55,8 @@ SOL_FEE_RESERVE = Decimal("0.01")  # SOL kept for transaction fees: a SOL withdr
 HYPERLIQUID_FEE_USDC = Decimal(1)  # kept by Hyperliquid's bridge on every withdrawal
 MIN_AMOUNT = {"USDC": Decimal("0.01"), "SOL": Decimal("0.000001")}
 DECIMALS = {"USDC": 6, "SOL": 9}  # the smallest unit each asset moves in (USDC on Solana and Arbitrum: 6)
+EVM_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+HYPERLIQUID_BRIDGE = "0x2df1c51e09aecf9cacb7bc98cb1742757f163df7"  # a transfer there is a deposit
 # positions whose short is (or may be) on the Hyperliquid account: its margin is not free while one is
 SHORT_HELD = (PositionStatus.PENDING, PositionStatus.OPEN, PositionStatus.CLOSING, PositionStatus.NEEDS_ATTENTION)
 
@@ -141,11 +144,17 @@ class WithdrawalService:
                 source: WithdrawalSource = "solana", client: str = "") -> Withdrawal:
         if self._sender is None or self._starter is None:
             raise Unavailable("Withdrawals are not configured on this deployment.", code="withdrawals_unavailable")
-        if source == "hyperliquid":  # out of Hyperliquid: USDC, to the account's own EVM wallet only
-            if asset != "USDC" or not user.evm_address or (to or user.evm_address).lower() != user.evm_address.lower():
-                raise ServiceError("Hyperliquid pays USDC out to this account's own EVM wallet only.",
-                                   code="bad_address")
-            to = user.evm_address
+        if source == "hyperliquid":  # out of Hyperliquid: USDC, to an Arbitrum address of the user's
+            if asset != "USDC":
+                raise ServiceError("Hyperliquid pays out USDC only.", code="bad_asset")
+            if not user.evm_address:
+                raise ServiceError("This account has no Hyperliquid account yet.", code="no_hyperliquid_account")
+            if to is None or not EVM_ADDRESS.fullmatch(to) or to.lower() == HYPERLIQUID_BRIDGE:
+                raise ServiceError("Give the Arbitrum address (0x...) Hyperliquid should pay.", code="bad_address")
+            if to.lower() == user.evm_address.lower():
+                # the deposit sweep moves USDC on this wallet back to Hyperliquid: it would pay the fee for nothing
+                raise ServiceError("That is this account's own EVM wallet, its deposit address: USDC there goes "
+                                   "back to Hyperliquid. Give an Arbitrum address of yours.", code="bad_address")
             if amount <= HYPERLIQUID_FEE_USDC:
                 raise ServiceError(f"Hyperliquid keeps a {HYPERLIQUID_FEE_USDC} USDC fee: withdraw more than that.",
                                    code="amount_too_small")
@@ -284,7 +293,7 @@ class WithdrawalService:
             try:
                 wallet_before = self._check_free(user, withdrawal.asset, withdrawal.amount, withdrawal.source)
                 signed = executor.sign_transfer(user_id, withdrawal.asset, withdrawal.amount, withdrawal.to)
-            except (ServiceError, ValueError) as refused:  # nothing signed or sent: it fails, never hangs
+            except (ServiceError, VenueRejected, ValueError) as refused:  # nothing signed or sent: it fails
                 return self._finish(withdrawal, "approved", status="failed", error=str(refused))
             sending = replace(withdrawal, status="sending", signed_transaction=signed, updated_at=self._clock.now())
             if not self._store.move_withdrawal(sending, expected="approved"):

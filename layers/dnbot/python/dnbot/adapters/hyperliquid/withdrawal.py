@@ -1,10 +1,12 @@
-"""Hyperliquid -> the user's own EVM wallet: `withdraw3`, a user-signed action (EIP-712, the SDK's withdraw
+"""Hyperliquid -> an Arbitrum address the user gave (never their own EVM wallet, the deposit address the sweep
+empties back into Hyperliquid): `withdraw3`, a user-signed action (EIP-712, the SDK's withdraw
 payload), signed by the user's Privy EVM wallet. The agent wallet that trades cannot sign it: Hyperliquid only
 accepts the account's own signature for withdrawals. The bridge pays out on Arbitrum, less Hyperliquid's $1 fee."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -17,6 +19,7 @@ from dnbot.adapters.hyperliquid.trading import signature_parts
 from dnbot.ports import EvmTypedDataSigner, NonceSource, TransientVenueError, VenueRejected
 
 WITHDRAW_FEE_USDC = Decimal(1)
+EVM_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 
 
 class HyperliquidWithdrawals:
@@ -31,9 +34,10 @@ class HyperliquidWithdrawals:
         self._nonces = nonces
 
     def sign_transfer(self, user_id: str, asset: Any, amount: Decimal, to: str) -> str:
-        if asset != "USDC" or to.lower() != self._address_of(user_id).lower():
-            raise VenueRejected("Hyperliquid withdrawals go to the account's own EVM wallet, in USDC")
-        nonce = self._nonces.next_nonce(to.lower())
+        if asset != "USDC" or not EVM_ADDRESS.fullmatch(to) or to.lower() == self._address_of(user_id).lower():
+            # the account's own wallet is its deposit address: the sweep would send the USDC straight back
+            raise VenueRejected("Hyperliquid withdrawals pay USDC to an Arbitrum address other than the account's")
+        nonce = self._nonces.next_nonce(self._address_of(user_id).lower())  # the signer's nonces
         action = {"type": "withdraw3", "hyperliquidChain": "Mainnet" if self._mainnet else "Testnet",
                   "signatureChainId": "0x66eee", "destination": to, "amount": format(amount.normalize(), "f"),
                   "time": nonce}
