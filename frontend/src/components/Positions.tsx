@@ -212,8 +212,8 @@ export function ClosePositionModal({ position, onDone }: { position: Position; o
       ) : (
         <>
           <p>
-            Close both legs of this {usd(position.notional_usd)} position ({protocolName(position.protocol)} long, Hyperliquid
-            short)? The bot closes them in the safer order.
+            Close both legs of this {position.asset} position ({usd(position.notional_usd)} per leg: the {protocolName(position.protocol)} long
+            and the Hyperliquid short)? The bot closes them in the safer order.
             {position.pnl_usd !== null && <> Unrealized PnL now: <strong>{signedUsd(position.pnl_usd)}</strong>.</>}
           </p>
           {close.error && <p className="field-error" role="alert">{errorText(close.error, "Could not close. Check your connection and try again.")}</p>}

@@ -97,7 +97,10 @@ export function AsgardRatesTable({ markets }: { markets: Market[] }) {
   );
 }
 
-export function OpportunitiesTable({ opportunities, onOpen }: { opportunities: Opportunity[]; onOpen?: (o: Opportunity) => void }) {
+/** `openBlocked`: why nothing can be opened now (the kill switch), shown on the disabled Open buttons. */
+export function OpportunitiesTable({ opportunities, onOpen, openBlocked = null }: {
+  opportunities: Opportunity[]; onOpen?: (o: Opportunity) => void; openBlocked?: string | null;
+}) {
   if (opportunities.length === 0) return <Notice kind="empty">No opportunities at this leverage.</Notice>;
   return (
     <div className="table-wrap">
@@ -132,7 +135,8 @@ export function OpportunitiesTable({ opportunities, onOpen }: { opportunities: O
               <td className={`num strong ${signClass(o.net_apy)}`}>{signedPct(o.net_apy)}</td>
               {onOpen && (
                 <td className="num">
-                  <button type="button" className="btn btn-small" onClick={() => onOpen(o)} aria-label={`Open ${o.asset} on ${protocolName(o.protocol)}`}>
+                  <button type="button" className="btn btn-small" onClick={() => onOpen(o)} aria-label={`Open ${o.asset} on ${protocolName(o.protocol)}`}
+                    disabled={openBlocked !== null} title={openBlocked ?? undefined}>
                     Open
                   </button>
                 </td>
@@ -180,10 +184,11 @@ interface RatesSectionProps {
   leverage: string;
   onLeverage: (v: string) => void;
   onOpen?: (o: Opportunity) => void;
+  openBlocked?: string | null;
 }
 
 /** Asgard rates and the ranked opportunities at the chosen leverage. */
-export function MarketsSection({ rates, error, loading, fetching, leverage, onLeverage, onOpen }: RatesSectionProps) {
+export function MarketsSection({ rates, error, loading, fetching, leverage, onLeverage, onOpen, openBlocked = null }: RatesSectionProps) {
   return (
     <>
       <section className="card" aria-labelledby="opps-title">
@@ -200,7 +205,7 @@ export function MarketsSection({ rates, error, loading, fetching, leverage, onLe
           leverage (the Asgard table below is per unit of each asset). Sorted by net APY.
         </p>
         {rates ? (
-          <OpportunitiesTable opportunities={rates.opportunities} onOpen={onOpen} />
+          <OpportunitiesTable opportunities={rates.opportunities} onOpen={onOpen} openBlocked={openBlocked} />
         ) : loading ? (
           <Notice kind="loading">Loading opportunities…</Notice>
         ) : (

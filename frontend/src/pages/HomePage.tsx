@@ -102,6 +102,7 @@ export function HomePage({ user, onConnect, onDeposit }: HomePageProps) {
         leverage={leverage}
         onLeverage={setLeverage}
         onOpen={fromOpportunity}
+        openBlocked={loggedIn ? halted : null}
       />
 
       <section className="card" aria-labelledby="positions-title">

@@ -127,6 +127,10 @@ describe("ClosePositionModal", () => {
       },
     });
     renderWithClient(<ClosePositionModal position={OPEN} onDone={() => {}} />);
+    // $1,500.00 is each leg's notional, not the position's size ($500 of capital at 3x): said as such
+    const ask = screen.getByText(/Close both legs/);
+    expect(ask).toHaveTextContent("this jitoSOL position ($1,500.00 per leg: the Kamino long and the Hyperliquid short)");
+    expect(ask).not.toHaveTextContent("this $1,500.00 position");
     fireEvent.click(screen.getByRole("button", { name: "Close position" }));
     expect(await screen.findByText("Position closed.")).toBeInTheDocument();
     expect(screen.getByText("realized $12.40")).toBeInTheDocument();

@@ -1,6 +1,7 @@
 import { fireEvent, screen, waitFor, within } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
-import { fundingSignText, FundingPanel, AsgardRatesTable } from "../components/Rates";
+import { fundingSignText, FundingPanel, AsgardRatesTable, OpportunitiesTable } from "../components/Rates";
+import { Rates as RatesSchema } from "../api/schemas";
 import { HomePage } from "../pages/HomePage";
 import { mockApi, RATES, renderWithClient } from "./utils";
 
@@ -48,6 +49,19 @@ describe("AsgardRatesTable", () => {
     expect(rows[1]).toHaveTextContent("8.50%");
     expect(rows[1]).toHaveTextContent("4x");
     expect(rows[2]).toHaveTextContent(/SOL\s*Marginfi/);
+  });
+});
+
+describe("OpportunitiesTable", () => {
+  it("disables every row's Open while the kill switch halts trading, and says why", () => {
+    const { opportunities } = RatesSchema.parse(RATES);
+    const halted = "The operator halted trading: nothing new opens.";
+    const { rerender } = renderWithClient(<OpportunitiesTable opportunities={opportunities} onOpen={() => {}} openBlocked={halted} />);
+    const buttons = within(screen.getByRole("table", { name: "Opportunities" })).getAllByRole("button", { name: /^Open / });
+    expect(buttons).toHaveLength(opportunities.length);
+    buttons.forEach((b) => { expect(b).toBeDisabled(); expect(b).toHaveAttribute("title", halted); });
+    rerender(<OpportunitiesTable opportunities={opportunities} onOpen={() => {}} />);
+    screen.getAllByRole("button", { name: /^Open / }).forEach((b) => expect(b).toBeEnabled());
   });
 });
 
