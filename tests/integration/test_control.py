@@ -101,3 +101,26 @@ def test_a_refused_kill_switch_attempt_is_in_the_operators_audit_trail(system: L
                 and e["action"].endswith("_refused")]
     assert refusals[:2] == [("emergency_stop_refused", {"kill_switch": "close-all"}),
                             ("kill_switch_refused", {"kill_switch": "close-all"})]
+
+
+def test_a_settings_change_says_what_it_does_to_an_open_position(system: LocalSystem, gus: Client) -> None:
+    """The open position keeps its size and leverage (only new opens use the new settings); from the next tick
+    the new preset's exits watch it: the activity line says so when a position is open."""
+    system.functions.invoke("rates_poller", {})
+    job = gus.wait_job(gus.post("/api/v1/positions/open", {"asset": "SOL", "size_usd": "500"}).json()["job_id"])
+    assert job["status"] == "succeeded", job
+    try:
+        assert gus.post("/api/v1/settings", {"preset": "conservative", "leverage": "2"}).status_code == 200
+        line = gus.get("/api/v1/activity?limit=1").json()["events"][0]["message"]
+        assert line == ("Settings saved: conservative preset, 2x, at most $25000 per position. Your open position "
+                        "keeps its size and leverage; from the next tick the conservative preset's exits watch it.")
+        position = gus.get(f"/api/v1/positions/{job['position_id']}").json()
+        assert (position["status"], position["leverage"]) == ("open", "3")
+    finally:
+        closed = gus.wait_job(gus.post(f"/api/v1/positions/{job['position_id']}/close").json()["job_id"])
+        assert closed["status"] == "succeeded", closed
+        assert gus.post("/api/v1/settings/reset").status_code == 200
+    assert gus.post("/api/v1/settings", {"preset": "balanced"}).status_code == 200
+    line = gus.get("/api/v1/activity?limit=1").json()["events"][0]["message"]
+    assert line == "Settings saved: balanced preset, 3x, at most $50000 per position."
+    assert gus.post("/api/v1/settings/reset").status_code == 200

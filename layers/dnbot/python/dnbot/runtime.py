@@ -475,7 +475,7 @@ class Runtime:
     def account(self) -> AccountService:
         from dnbot.services.account import AccountService
 
-        return AccountService(self.store, self.balances, activity=self.activity)
+        return AccountService(self.store, self.balances, activity=self.activity, positions=self.store)
 
     @cached_property
     def live_updates(self) -> LiveUpdates:

@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 from dnbot.domain.presets import UserSettings
-from dnbot.ports import ActivityLog, BalanceReader, Balances, UserRecord, UserStore
+from dnbot.ports import ActivityLog, BalanceReader, Balances, PositionStore, UserRecord, UserStore
 from dnbot.services.errors import ServiceError
 
 
 class AccountService:
-    def __init__(self, users: UserStore, balances: BalanceReader, activity: ActivityLog | None = None) -> None:
+    def __init__(self, users: UserStore, balances: BalanceReader, activity: ActivityLog | None = None,
+                 positions: PositionStore | None = None) -> None:
+        self._positions = positions
         self._activity = activity
         self._users = users
         self._balances = balances
@@ -29,13 +31,28 @@ class AccountService:
         if self._activity is not None:
             self._activity.record(user.user_id, "settings",
                                   f"Settings saved: {settings.preset.name.value} preset, {settings.leverage}x, "
-                                  f"at most ${settings.max_position_usd} per position.")
+                                  f"at most ${settings.max_position_usd} per position.{self._on_open(user, settings)}")
         return settings
+
+    def _on_open(self, user: UserRecord, settings: UserSettings) -> str:
+        """What a settings change does to the user's live positions (the tick reads the settings afresh; the
+        positions are not re-sized or re-levered): said in the activity line when any is live."""
+        live = [p for p in self._positions.list_positions(user.user_id)
+                if p.status.is_live] if self._positions is not None else []
+        preset = settings.preset.name.value
+        if len(live) == 1:
+            return (" Your open position keeps its size and leverage; from the next tick the "
+                    f"{preset} preset's exits watch it.")
+        if live:
+            return (f" Your {len(live)} open positions keep their size and leverage; from the next tick the "
+                    f"{preset} preset's exits watch them.")
+        return ""
 
     def reset_settings(self, user: UserRecord) -> UserSettings:
         self._users.put_user(replace(user, settings=None))
         if self._activity is not None:
-            self._activity.record(user.user_id, "settings", "Settings reset to the balanced preset's defaults.")
+            self._activity.record(user.user_id, "settings", "Settings reset to the balanced preset's defaults."
+                                  + self._on_open(user, UserSettings.create()))
         return UserSettings.create()
 
     def balances(self, user: UserRecord) -> Balances:
