@@ -581,7 +581,7 @@ class Runtime:
     def deposit_planner(self) -> DepositPlanner:
         from dnbot.services.deposits import DepositPlanner
 
-        return DepositPlanner(self.balances, self.arbitrum.eth_balance)
+        return DepositPlanner(self.balances, self.arbitrum.eth_balance, self.hyperliquid_accounts.withdrawable_usd)
 
     @cached_property
     def pnl_book(self) -> PnlBook:

@@ -1,11 +1,14 @@
 """Capital planning: for a chosen capital and leverage, how much to send to each of the user's addresses.
 
-A position splits its capital as `domain.sizing.size_position` does: a share `margin_buffer` stays on Hyperliquid
-as extra margin, the rest is halved between the Asgard collateral (USDC on the Solana wallet) and the short's
-initial margin (USDC on Hyperliquid), so both legs carry notional = collateral x leverage. Hyperliquid margin
-arrives through the user's Arbitrum address: USDC sent there is swept through Hyperliquid's bridge (the bridge
-credits nothing under 5 USDC), and the sweep's transaction is paid in ETH from the same wallet. The Solana wallet
-also needs a little SOL for transaction fees.
+The capital is halved between the Solana wallet (the Asgard collateral) and Hyperliquid (the short's margin): an open
+of capital C is checked against 2 x the smaller of the two (`VenueBalances.free_capital_usd`), and a manual open
+puts C/2 on each leg. The bot's own opens size a capital as `domain.sizing.size_position` does: a share
+`margin_buffer` is not levered, so each leg carries notional = (C - buffer) / 2 x leverage and the buffer stays
+free, half on each venue (Hyperliquid's half is spare margin). Asking for the buffer on Hyperliquid alone (the
+plan did: 9,500 + 10,500 for 20,000) left the Solana half short of C/2, and the open of that capital was refused.
+Hyperliquid margin arrives through the user's Arbitrum address: USDC sent there is swept through Hyperliquid's
+bridge (the bridge credits nothing under 5 USDC), and the sweep's transaction is paid in ETH from the same wallet.
+The Solana wallet also needs a little SOL for transaction fees.
 
 Pure: the caller passes what the venues hold (None: unknown just now).
 """
@@ -79,18 +82,16 @@ class DepositPlan:
 
 def split_capital(capital_usd: Decimal, leverage: Decimal, margin_buffer: Decimal) -> tuple[Decimal, Decimal,
                                                                                               Decimal]:
-    """(Solana USDC collateral, Hyperliquid USDC margin incl. buffer, notional per leg), rounded up to cents."""
+    """(Solana USDC, Hyperliquid USDC, notional per leg of the bot's open), the halves rounded up to cents."""
     if capital_usd <= ZERO:
         raise ValueError("capital must be positive")
     if leverage <= ZERO:
         raise ValueError("leverage must be positive")
     if not ZERO <= margin_buffer < 1:
         raise ValueError("margin buffer must be in [0, 1)")
-    buffer = capital_usd * margin_buffer
-    collateral = (capital_usd - buffer) / 2
-    margin = collateral + buffer
-    return (collateral.quantize(CENT, ROUND_UP), margin.quantize(CENT, ROUND_UP),
-            (collateral * leverage).quantize(CENT))
+    half = (capital_usd / 2).quantize(CENT, ROUND_UP)  # what an open of this capital is checked for on each venue
+    collateral = (capital_usd - capital_usd * margin_buffer) / 2
+    return half, half, (collateral * leverage).quantize(CENT)
 
 
 def plan_deposits(capital_usd: Decimal, leverage: Decimal, margin_buffer: Decimal, *,

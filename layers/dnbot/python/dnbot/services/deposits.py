@@ -31,6 +31,7 @@ from dnbot.ports import (
     AmbiguousVenueError,
     ArbitrumBridge,
     BalanceReader,
+    Balances,
     Clock,
     DepositSweepLedger,
     EvmTransactionSigner,
@@ -183,9 +184,12 @@ class DepositSweep:
 class DepositPlanner:
     """GET /deposit-plan: the capital plan for a user, from what their addresses hold now."""
 
-    def __init__(self, balances: BalanceReader, arbitrum_eth: Callable[[str], Decimal]) -> None:
+    def __init__(self, balances: BalanceReader, arbitrum_eth: Callable[[str], Decimal],
+                 hyperliquid_free: Callable[[str], Decimal] | None = None) -> None:
         self._balances = balances
         self._arbitrum_eth = arbitrum_eth
+        # Hyperliquid's withdrawable: what an open counts there (a live short's margin is not free for the next)
+        self._hyperliquid_free = hyperliquid_free
 
     def plan(self, user: UserRecord, capital_usd: Decimal, preset: str | None = None,
              leverage: object | None = None) -> DepositPlan:
@@ -199,10 +203,21 @@ class DepositPlanner:
             held = self._balances.balances(user)
             return plan_deposits(capital_usd, settings.leverage, settings.preset.margin_buffer,
                                  solana_usdc=held.solana_usdc, solana_sol=held.solana_sol,
-                                 hyperliquid_usdc=held.hyperliquid_account_value_usd,
+                                 hyperliquid_usdc=self._hyperliquid_have(user.evm_address, held),
                                  arbitrum_usdc=held.evm_usdc, arbitrum_eth=self._read_eth(user.evm_address))
         except ValueError as invalid:
             raise ServiceError(str(invalid), code="invalid_plan") from invalid
+
+    def _hyperliquid_have(self, address: str | None, held: Balances) -> Decimal | None:
+        if self._hyperliquid_free is None:
+            return held.hyperliquid_account_value_usd
+        if not address:
+            return None
+        try:
+            return self._hyperliquid_free(address)
+        except Exception as error:  # unknown, never zero (as VenueBalances reads it): the plan shows "unknown"
+            logger.warning("could not read Hyperliquid's withdrawable: %s", error)
+            return None
 
     def _read_eth(self, address: str | None) -> Decimal | None:
         if not address:
