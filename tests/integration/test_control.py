@@ -3,6 +3,7 @@ against opens, and the operator's audit trail."""
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -124,3 +125,50 @@ def test_a_settings_change_says_what_it_does_to_an_open_position(system: LocalSy
     line = gus.get("/api/v1/activity?limit=1").json()["events"][0]["message"]
     assert line == "Settings saved: balanced preset, 3x, at most $50000 per position."
     assert gus.post("/api/v1/settings/reset").status_code == 200
+
+
+def test_launch_pause_stop_say_what_happens_to_open_positions(gus: Client) -> None:
+    lines = []
+    for action, status in (("start", "running"), ("pause", "paused"), ("stop", "standby")):
+        reply = gus.post(f"/api/v1/control/{action}")
+        assert reply.status_code == 200 and reply.json()["bot_status"] == status
+        lines.append(gus.get("/api/v1/activity?limit=1").json()["events"][0]["message"])
+    assert lines == [
+        "Strategy launched: the bot opens and closes positions within your settings.",
+        "Strategy paused: open positions are kept and protected, no new ones open.",
+        "Strategy stopped: the bot is on standby and opens nothing on its own; open positions stay open, "
+        "protected by their risk exits, until you close them.",
+    ]
+    assert gus.post("/api/v1/control/restart").status_code == 422
+
+
+@pytest.mark.parametrize(("parameter", "shown"), [
+    ("maybe", "no-new-positions (the parameter reads 'maybe', not off, no-new-positions or close-all: "
+              "the bot reads it as no-new-positions)"),
+    (None, "no-new-positions (the parameter is missing: the bot reads it as no-new-positions)"),
+])
+def test_ops_status_shows_a_broken_kill_switch_as_the_bot_reads_it(system: LocalSystem, gus: Client,
+                                                                   capsys: pytest.CaptureFixture[str],
+                                                                   parameter: str | None, shown: str) -> None:
+    """An unknown or missing `/dnbot/kill-switch` stops new opens (fail safe): the operator's status says so, as
+    the API's status does, instead of echoing the raw value or failing on the missing parameter."""
+    from dnbot import cli, resources
+
+    assert system.cloud is not None and system.runtime is not None
+    ssm = system.cloud.client("ssm")
+    if parameter is None:
+        ssm.delete_parameter(Name=resources.KILL_SWITCH_PARAMETER)
+    else:
+        ssm.put_parameter(Name=resources.KILL_SWITCH_PARAMETER, Value=parameter, Type="String", Overwrite=True)
+    try:
+        assert system.runtime.kill_switch.kill_switch(fresh=True) is KillSwitch.NO_NEW_POSITIONS
+        code = cli.main(["ops", "--endpoint-url", system.cloud.endpoint_url, "status"])
+        out = capsys.readouterr().out
+        assert code == 0
+        assert f"kill switch        {shown}\n" in out
+        assert "attention          kill switch is no-new-positions" in out
+        code = cli.main(["ops", "--endpoint-url", system.cloud.endpoint_url, "--json", "status"])
+        assert (code, json.loads(capsys.readouterr().out)["kill_switch"]) == (0, "no-new-positions")
+    finally:
+        system.runtime.kill_switch.set_kill_switch(KillSwitch.OFF)
+    assert system.runtime.kill_switch.kill_switch(fresh=True) is KillSwitch.OFF

@@ -46,6 +46,7 @@ class Status:
     rates_at: str | None
     rates_age_seconds: int | None
     problems: list[str] = field(default_factory=list)
+    kill_switch_note: str | None = None  # why `kill_switch` is not the parameter's value (missing or unknown)
 
 
 class Clients:
@@ -101,7 +102,7 @@ def local_target(client: Clients) -> Target:
 
 def read_status(client: Clients, target: Target, now: datetime) -> Status:
     ssm, dynamodb = client("ssm"), client("dynamodb")
-    switch = ssm.get_parameter(Name=target.kill_switch_parameter)["Parameter"]["Value"]
+    switch, note = _read_kill_switch(ssm, target.kill_switch_parameter)
     positions = {status: _count_status(dynamodb, target.table, status) for status in POSITION_STATUSES}
     since = now - FAILED_EXECUTION_WINDOW
     failed = {name: _count_failed(client("stepfunctions"), arn, since) for name, arn in target.state_machines.items()}
@@ -115,7 +116,7 @@ def read_status(client: Clients, target: Target, now: datetime) -> Status:
                                Key={name: {"S": value} for name, value in latest_rates_key().items()}).get("Item")
     rates_at = latest["at"]["S"] if latest and "at" in latest else None
     age = int((now - datetime.fromisoformat(rates_at)).total_seconds()) if rates_at else None
-    status = Status(switch, positions, failed, depths, rates_at, age)
+    status = Status(switch, positions, failed, depths, rates_at, age, kill_switch_note=note)
     if switch != resources.KillSwitch.OFF.value:
         status.problems.append(f"kill switch is {switch}")
     if positions["needs_attention"]:
@@ -131,6 +132,21 @@ def read_status(client: Clients, target: Target, now: datetime) -> Status:
         if age > limit:
             status.problems.append(f"rates are {age} s old (> {limit} s: opens are refused)")
     return status
+
+
+def _read_kill_switch(ssm: Any, name: str) -> tuple[str, str | None]:
+    """The switch as every tick and Preflight read it (adapters/aws/ssm: a missing or unknown value is
+    no-new-positions, fail safe), and why when that is not the parameter's own value."""
+    safe = resources.KillSwitch.NO_NEW_POSITIONS.value
+    try:
+        value = str(ssm.get_parameter(Name=name)["Parameter"]["Value"]).strip()
+    except ssm.exceptions.ParameterNotFound:
+        return safe, f"the parameter is missing: the bot reads it as {safe}"
+    known = [switch.value for switch in resources.KillSwitch]
+    if value not in known:
+        return safe, (f"the parameter reads {value!r}, not {', '.join(known[:-1])} or {known[-1]}: "
+                      f"the bot reads it as {safe}")
+    return value, None
 
 
 def _count_status(dynamodb: Any, table: str, status: str) -> int:
@@ -159,7 +175,8 @@ def set_kill_switch(client: Clients, target: Target, value: str) -> str:
 
 
 def render(status: Status) -> str:
-    lines = [f"kill switch        {status.kill_switch}",
+    note = f" ({status.kill_switch_note})" if status.kill_switch_note else ""
+    lines = [f"kill switch        {status.kill_switch}{note}",
              "positions          " + "  ".join(f"{k}={v}" for k, v in status.positions.items())]
     lines.append("failed executions  " + ("  ".join(f"{k}={v}" for k, v in status.failed_executions.items())
                                           or "(no workflows found)") + "   (last 24 h)")

@@ -29,7 +29,8 @@ PNL_WINDOW = timedelta(hours=24)
 _BOT_MESSAGES: dict[BotAction, str] = {
     "start": "Strategy launched: the bot opens and closes positions within your settings.",
     "pause": "Strategy paused: open positions are kept and protected, no new ones open.",
-    "stop": "Strategy stopped: the bot is on standby.",
+    "stop": ("Strategy stopped: the bot is on standby and opens nothing on its own; open positions stay open, "
+             "protected by their risk exits, until you close them."),
 }
 
 
