@@ -390,6 +390,12 @@ def test_a_phone_reaches_the_position_its_risk_and_close_without_scrolling_sidew
         _log_in(page, dnbot_local)
         page.get_by_role("button", name="Go to dashboard").click()
         expect(page.get_by_test_id("funding-apy")).to_have_text(SIGNED_PCT_RE, timeout=60_000)
+        # the best opportunity's net APY and its Open button are on screen, not behind a sideways scroll
+        best = page.get_by_role("table", name="Opportunities").locator("tbody tr").first
+        open_best = best.get_by_role("button", name=re.compile("^Open "))
+        for what, locator in (("net APY", best.locator("td.strong")), ("Open", open_best)):
+            box = locator.bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], f"{what}: {box}"
         page.get_by_role("button", name="Open position", exact=True).first.click()
         dialog = page.get_by_role("dialog", name="Open position")
         dialog.get_by_label("Asset (long on Asgard)").select_option("SOL")
@@ -400,8 +406,8 @@ def test_a_phone_reaches_the_position_its_risk_and_close_without_scrolling_sidew
         progress.get_by_role("button", name="Close", exact=True).last.click()
 
         row = page.get_by_role("table", name="Active positions").locator("tbody tr").filter(has_text="open").first
-        expect(row.get_by_test_id("liquidation-price")).to_have_text(re.compile(r"^↓ \$[\d,]+\.\d{2} · ↑ \$[\d,]+\.\d{2}$"),
-                                                                    timeout=20_000)
+        both_prices = re.compile(r"^↓ \$[\d,]+\.\d{2} · ↑ \$[\d,]+\.\d{2}$")
+        expect(row.get_by_test_id("liquidation-price")).to_have_text(both_prices, timeout=20_000)
         close = row.get_by_role("button", name="Close SOL position")
         close.scroll_into_view_if_needed()
         for what, locator in (("Close button", close), ("liquidation prices", row.get_by_test_id("liquidation-price")),
@@ -414,7 +420,8 @@ def test_a_phone_reaches_the_position_its_risk_and_close_without_scrolling_sidew
         page.get_by_role("table", name="Active positions").screenshot(path=str(SCREENSHOTS / "10-phone-position.png"))
 
         page.get_by_role("tab", name="History").click()
-        expect(page.get_by_role("table", name="Position history").or_(page.get_by_text("No closed positions yet."))).to_be_visible()
+        history = page.get_by_role("table", name="Position history")
+        expect(history.or_(page.get_by_text("No closed positions yet."))).to_be_visible()
         _fits_the_width(page, "history")
         nav = page.get_by_role("navigation", name="Main")
         nav.get_by_role("button", name="Charts").click()

@@ -97,6 +97,13 @@ export function AsgardRatesTable({ markets }: { markets: Market[] }) {
   );
 }
 
+/** The net APY's parts in one line (a phone hides their columns; a tap or hover still tells them). */
+export function netApyTitle(o: Opportunity): string {
+  const c = o.components;
+  return `at ${leverageText(o.leverage)}: staking ${signedPct(c.staking)} · supply ${signedPct(c.supply)} · borrow ${signedPct(c.borrow)} · `
+    + `funding ${signedPct(c.funding)} = gross ${signedPct(o.gross_apy)}; net ${signedPct(o.net_apy)} after the round trip's fees`;
+}
+
 /** `openBlocked`: why nothing can be opened now (the kill switch), shown on the disabled Open buttons. */
 export function OpportunitiesTable({ opportunities, onOpen, openBlocked = null }: {
   opportunities: Opportunity[]; onOpen?: (o: Opportunity) => void; openBlocked?: string | null;
@@ -107,15 +114,15 @@ export function OpportunitiesTable({ opportunities, onOpen, openBlocked = null }
       <table className="table" aria-label="Opportunities">
         <thead>
           <tr>
-            <th>#</th>
+            <th className="hide-phone">#</th>
             <th>Asset</th>
             <th>Protocol</th>
-            <th className="num">Leverage</th>
-            <th className="num" title="Staking yield on the long">Staking</th>
-            <th className="num" title="Lending supply yield on the long">Supply</th>
-            <th className="num" title="USDC borrow cost on the long's debt">Borrow</th>
-            <th className="num" title="Hyperliquid funding earned (or paid) by the short">Funding</th>
-            <th className="num">Gross APY</th>
+            <th className="num hide-phone">Leverage</th>
+            <th className="num hide-phone" title="Staking yield on the long">Staking</th>
+            <th className="num hide-phone" title="Lending supply yield on the long">Supply</th>
+            <th className="num hide-phone" title="USDC borrow cost on the long's debt">Borrow</th>
+            <th className="num hide-phone" title="Hyperliquid funding earned (or paid) by the short">Funding</th>
+            <th className="num hide-phone">Gross APY</th>
             <th className="num">Net APY</th>
             {onOpen && <th aria-label="Actions" />}
           </tr>
@@ -123,16 +130,16 @@ export function OpportunitiesTable({ opportunities, onOpen, openBlocked = null }
         <tbody>
           {opportunities.map((o, i) => (
             <tr key={`${o.asset}-${o.protocol}-${o.leverage}`} className={i === 0 ? "best" : undefined}>
-              <td className="muted">{i + 1}</td>
+              <td className="muted hide-phone">{i + 1}</td>
               <td><strong>{o.asset}</strong>{i === 0 && <span className="chip chip-good">best</span>}</td>
               <td>{protocolName(o.protocol)}</td>
-              <td className="num">{leverageText(o.leverage)}</td>
-              <td className={`num ${signClass(o.components.staking)}`}>{signedPct(o.components.staking)}</td>
-              <td className={`num ${signClass(o.components.supply)}`}>{signedPct(o.components.supply)}</td>
-              <td className={`num ${signClass(o.components.borrow)}`}>{signedPct(o.components.borrow)}</td>
-              <td className={`num ${signClass(o.components.funding)}`}>{signedPct(o.components.funding)}</td>
-              <td className={`num ${signClass(o.gross_apy)}`}>{signedPct(o.gross_apy)}</td>
-              <td className={`num strong ${signClass(o.net_apy)}`}>{signedPct(o.net_apy)}</td>
+              <td className="num hide-phone">{leverageText(o.leverage)}</td>
+              <td className={`num hide-phone ${signClass(o.components.staking)}`}>{signedPct(o.components.staking)}</td>
+              <td className={`num hide-phone ${signClass(o.components.supply)}`}>{signedPct(o.components.supply)}</td>
+              <td className={`num hide-phone ${signClass(o.components.borrow)}`}>{signedPct(o.components.borrow)}</td>
+              <td className={`num hide-phone ${signClass(o.components.funding)}`}>{signedPct(o.components.funding)}</td>
+              <td className={`num hide-phone ${signClass(o.gross_apy)}`}>{signedPct(o.gross_apy)}</td>
+              <td className={`num strong ${signClass(o.net_apy)}`} title={netApyTitle(o)}>{signedPct(o.net_apy)}</td>
               {onOpen && (
                 <td className="num">
                   <button type="button" className="btn btn-small" onClick={() => onOpen(o)} aria-label={`Open ${o.asset} on ${protocolName(o.protocol)}`}

@@ -1,6 +1,6 @@
 import { fireEvent, screen, waitFor, within } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
-import { fundingSignText, FundingPanel, AsgardRatesTable, OpportunitiesTable } from "../components/Rates";
+import { fundingSignText, FundingPanel, AsgardRatesTable, netApyTitle, OpportunitiesTable } from "../components/Rates";
 import { Rates as RatesSchema } from "../api/schemas";
 import { HomePage } from "../pages/HomePage";
 import { mockApi, RATES, renderWithClient } from "./utils";
@@ -62,6 +62,18 @@ describe("OpportunitiesTable", () => {
     buttons.forEach((b) => { expect(b).toBeDisabled(); expect(b).toHaveAttribute("title", halted); });
     rerender(<OpportunitiesTable opportunities={opportunities} onOpen={() => {}} />);
     screen.getAllByRole("button", { name: /^Open / }).forEach((b) => expect(b).toBeEnabled());
+  });
+
+  it("keeps asset, protocol, net APY and Open for a phone; the net APY's title tells the hidden components", () => {
+    const { opportunities } = RatesSchema.parse(RATES);
+    renderWithClient(<OpportunitiesTable opportunities={opportunities} onOpen={() => {}} />);
+    const table = screen.getByRole("table", { name: "Opportunities" });
+    const shown = within(table).getAllByRole("columnheader").filter((th) => !th.classList.contains("hide-phone")).map((th) => th.textContent);
+    expect(shown).toEqual(["Asset", "Protocol", "Net APY", ""]);
+    const o = opportunities[0]!;
+    const net = within(within(table).getAllByRole("row")[1]!).getByText(/^\+\d+\.\d{2}%$/, { selector: "td.strong" });
+    expect(net).toHaveAttribute("title", netApyTitle(o));
+    expect(netApyTitle(o)).toMatch(/^at \d+(\.\d+)?x: staking [+-]?\d+\.\d{2}% · supply .* · borrow -\d+\.\d{2}% · funding .* = gross .*; net [+-]?\d+\.\d{2}% after the round trip's fees$/);
   });
 });
 
