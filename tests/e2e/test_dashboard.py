@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
@@ -378,6 +378,17 @@ def _fits_the_width(page: Page, where: str) -> None:
     assert widths[0] <= widths[1], f"{where}: the page is {widths[0]} px wide on a {widths[1]} px phone"
 
 
+def _inside(dialog: Locator, cells: Locator, what: str) -> None:
+    """Every cell ends inside the dialog's right edge: none is cut off by it (a dialog scrolls only vertically)."""
+    expect(cells.first).to_be_visible()
+    dialog_box = dialog.bounding_box()
+    assert dialog_box is not None
+    for i in range(cells.count()):
+        box = cells.nth(i).bounding_box()
+        assert box is not None and box["x"] + box["width"] <= dialog_box["x"] + dialog_box["width"] + 0.5, (
+            f"{what}: {cells.nth(i).inner_text()!r} is cut off: {box} in {dialog_box}")
+
+
 def test_a_phone_reaches_the_position_its_risk_and_close_without_scrolling_sideways(
         browser: Browser, dnbot_local: LocalSystem) -> None:
     """390 x 844: a position is a card (its Close button, both liquidation prices and PnL inside the screen), and no
@@ -388,6 +399,8 @@ def test_a_phone_reaches_the_position_its_risk_and_close_without_scrolling_sidew
     try:
         page.goto(dnbot_local.url)
         _log_in(page, dnbot_local)
+        welcome = page.get_by_role("dialog", name=re.compile("fund your wallets", re.I))
+        _inside(welcome, welcome.get_by_role("table", name="Deposit plan").locator("td"), "deposit plan")
         page.get_by_role("button", name="Go to dashboard").click()
         expect(page.get_by_test_id("funding-apy")).to_have_text(SIGNED_PCT_RE, timeout=60_000)
         # the best opportunity's net APY and its Open button are on screen, not behind a sideways scroll
@@ -400,6 +413,9 @@ def test_a_phone_reaches_the_position_its_risk_and_close_without_scrolling_sidew
         dialog = page.get_by_role("dialog", name="Open position")
         dialog.get_by_label("Asset (long on Asgard)").select_option("SOL")
         dialog.get_by_label("Size (USD)").fill("800")
+        figures = dialog.get_by_role("table", name="Order preview").locator("td")
+        expect(figures.first).to_have_text(MONEY_RE)
+        _inside(dialog, figures, "order preview")
         dialog.get_by_role("button", name="Open position").click()
         progress = page.get_by_role("dialog", name=re.compile(r"^Opening SOL"))
         expect(progress.get_by_role("status").filter(has_text="Position opened.")).to_be_visible(timeout=60_000)

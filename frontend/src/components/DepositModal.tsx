@@ -58,7 +58,8 @@ export function DepositPlanView({ plan }: { plan: DepositPlan }) {
       <p className="muted small">
         {usd(plan.capital_usd)} at {num(plan.leverage, 2)}x: {usd(plan.notional_usd)} on each leg.
       </p>
-      <table className="table">
+      <div className="table-wrap">
+      <table className="table table-wrapping" aria-label="Deposit plan">
         <thead>
           <tr><th>Where</th><th>Needs</th><th>Now</th><th>To do</th></tr>
         </thead>
@@ -89,6 +90,7 @@ export function DepositPlanView({ plan }: { plan: DepositPlan }) {
           </tr>
         </tbody>
       </table>
+      </div>
       <p className="muted small">
         USDC on Arbitrum moves to Hyperliquid by itself within a few minutes, at least {num(plan.arbitrum.minimum_usdc, 0)} USDC
         at a time (smaller amounts wait until more arrives); your Arbitrum wallet pays the gas, so keep a little ETH there.
