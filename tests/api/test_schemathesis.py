@@ -95,8 +95,8 @@ def test_emergency_stop_by_hand(app: FastAPI, terminal: Terminal, system: LocalS
 @pytest.mark.parametrize("leverage", ["2." + "1" * 40, "3" + "0" * 40, "1e-400", "NaN", "Infinity", "-0"])
 def test_numbers_out_of_digit_or_range_limits_are_422(app: FastAPI, logged_in: dict[str, Any], leverage: str) -> None:
     client = TestClient(app, cookies=logged_in["cookies"])
-    for path, body in (("/api/v1/settings", {"leverage": leverage}),
-                       ("/api/v1/settings", {"max_position_usd": leverage}),
+    for path, body in (("/api/v1/settings", {"preset": "balanced", "leverage": leverage}),
+                       ("/api/v1/settings", {"preset": "balanced", "max_position_usd": leverage}),
                        ("/api/v1/positions/open", {"asset": "SOL", "leverage": leverage, "size_usd": "100"}),
                        ("/api/v1/positions/open", {"asset": "SOL", "size_usd": leverage})):
         reply = client.post(path, json=body, headers=logged_in["headers"])

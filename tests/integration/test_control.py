@@ -86,6 +86,18 @@ def test_settings_amounts_are_plain_numbers(gus: Client) -> None:
         assert gus.post("/api/v1/settings/reset").status_code == 200
 
 
+def test_a_settings_body_without_its_preset_is_refused_and_changes_nothing(gus: Client) -> None:
+    """Settings are replaced whole: a body with only a leverage used to reset the preset to balanced silently."""
+    try:
+        assert gus.post("/api/v1/settings", {"preset": "conservative", "leverage": "2"}).status_code == 200
+        refused = gus.post("/api/v1/settings", {"leverage": "2.5"})
+        assert refused.status_code == 422 and refused.json()["error"]["code"] == "invalid_request", refused.text
+        kept = gus.get("/api/v1/settings").json()
+        assert (kept["preset"], kept["leverage"]) == ("conservative", "2")
+    finally:
+        assert gus.post("/api/v1/settings/reset").status_code == 200
+
+
 def test_a_refused_kill_switch_attempt_is_in_the_operators_audit_trail(system: LocalSystem, gus: Client,
                                                                        operator: Client) -> None:
     """A non-operator pressing the emergency stop or setting the switch gets a 403 and changes nothing; the

@@ -196,11 +196,11 @@ def test_a_paused_bot_still_protects_its_positions_but_trades_no_carry() -> None
     live = [LivePosition(position())]
     assert isinstance(decide(positions=live, funding_history_hourly=crash)[0], Close)  # running: it leaves
     kept, nothing_new = decide(positions=live, funding_history_hourly=crash, strategy_on=False)
-    assert isinstance(kept, Hold) and "paused" in kept.reason
+    assert isinstance(kept, Hold) and "bot not running" in kept.reason
     much = LendingMarket(Asset.JITOSOL, Protocol.DRIFT, D(0), D("-1.5"), D("0.07"))
     held = LendingMarket(Asset.JITOSOL, Protocol.KAMINO, D(0), D("0.06"), D("0.07"))
     assert isinstance(decide(positions=live, snapshot=snapshot(markets=(held, much)), strategy_on=False)[0], Hold)
-    assert isinstance(nothing_new, Hold) and "paused" in nothing_new.reason
+    assert isinstance(nothing_new, Hold) and "paused or stopped" in nothing_new.reason
     (idle,) = decide(strategy_on=False)  # free capital and a carry that clears the bar
     assert isinstance(idle, Hold) and "nothing new opens" in idle.reason
     assert isinstance(decide(kill_switch=KillSwitch.CLOSE_ALL, positions=live, strategy_on=False)[0], Close)

@@ -294,7 +294,10 @@ class KillSwitchBody(Strict):
 
 
 class SettingsBody(Strict):
-    preset: Literal["conservative", "balanced", "aggressive"] = "balanced"
+    """The whole settings, replaced at once: `preset` is required (a body with only a leverage used to reset the
+    trader's preset to balanced without a word); a missing leverage or size takes the preset's default."""
+
+    preset: Literal["conservative", "balanced", "aggressive"]
     leverage: Decimal | None = Field(default=None, ge=2, le=4, max_digits=LEVERAGE_DIGITS,
                                      decimal_places=LEVERAGE_PLACES)
     max_position_usd: Decimal | None = Field(default=None, gt=0, le=Decimal(10_000_000), max_digits=USD_DIGITS,

@@ -210,7 +210,7 @@ def _exit_for(live: LivePosition, snapshot: RatesSnapshot, outlook: CarryOutlook
         return Rebalance(position.position_id, verdict.explanation)
     suffix = "" if rates_fresh else " (rates stale: rate-based exits paused)"
     if not strategy_on:
-        suffix = " (bot paused: protected by the risk exits only)"
+        suffix = " (bot not running: protected by the risk exits only)"
     return Hold(verdict.explanation + suffix, position.position_id)
 
 
@@ -245,7 +245,7 @@ def decide_for_user(*, snapshot: RatesSnapshot, funding_history_hourly: Sequence
         decisions.append(Hold(f"operator kill switch: {kill_switch.value}, nothing new opens"))
         return TickDecision(tuple(decisions))
     if not strategy_on:
-        decisions.append(Hold("bot paused: nothing new opens"))
+        decisions.append(Hold("bot not running (paused or stopped): nothing new opens"))
         return TickDecision(tuple(decisions))
     if not rates_fresh:
         limit = settings.exits.max_data_age_seconds
