@@ -448,6 +448,8 @@ def test_a_phone_reaches_the_position_its_risk_and_close_without_scrolling_sidew
         _fits_the_width(page, "charts")
         nav.get_by_role("button", name="Settings").click()
         expect(page.get_by_role("button", name="Send a test message")).to_be_visible()
+        page.get_by_text("Everything the bot uses").click()
+        expect(page.get_by_text("Close once the position is this far down from its peak")).to_be_visible()
         _fits_the_width(page, "settings")
     finally:
         context.close()

@@ -2,7 +2,7 @@ import { useEffect, useState, type FormEvent } from "react";
 import { errorText, type SettingsUpdate } from "../api/client";
 import { usePresets, useResetSettings, useSaveSettings, useSettings } from "../api/hooks";
 import { PresetName, type Preset, type UserSettings } from "../api/schemas";
-import { humanize, leverageText, pct, usd } from "../format";
+import { humanize, leverageText, pct, ratio, usd } from "../format";
 import { LeverageSlider } from "../components/Rates";
 import { Notice } from "../components/Spinner";
 import { NotificationSettings } from "../components/NotificationSettings";
@@ -45,16 +45,41 @@ function toForm(settings: UserSettings): SettingsUpdate {
   return { preset: settings.preset, leverage: String(Number(settings.leverage)), max_position_usd: String(Number(settings.max_position_usd)) };
 }
 
+/** "0.05" -> "5%", "0.065" -> "6.5%": a fraction as the percentage it means, without trailing zeros. */
+const fractionPct = (v: string) => `${Number((Number(v) * 100).toFixed(4))}%`;
+/** The fields a trader reads: what each one does, in words, with its figure in its unit (not "max drawdown 0.05"). */
+const KNOWN_FIELDS: Record<string, [string, (v: string) => string]> = {
+  min_net_apy: ["Opportunity bar: net APY at least", (v) => `${fractionPct(v)} a year`],
+  persistence_hours: ["Entry counts on the median funding of the last", (v) => `${v} h`],
+  min_positive_share: ["Entry: share of recent hours that paid the short, at least", fractionPct],
+  expected_holding_hours: ["Fees spread over an expected holding of", (v) => `${v} h`],
+  "exits.min_health_factor": ["Close when the Asgard health factor falls under", (v) => ratio(v)],
+  "exits.rebalance_share": ["Rebalance when the SOL move to liquidation shrinks under this share of the open's", fractionPct],
+  "exits.max_margin_ratio": ["Close when the Hyperliquid margin ratio (maintenance / account value) exceeds", fractionPct],
+  "exits.max_drawdown": ["Close once the position is this far down from its peak", fractionPct],
+  "exits.max_depeg": ["Close when the LST trades under its SOL value by", fractionPct],
+  "exits.max_divergence": ["Hold when the venues' SOL prices differ by more than", fractionPct],
+  "exits.max_data_age_seconds": ["Hold on rates older than", (v) => (Number(v) % 60 === 0 ? `${Number(v) / 60} min` : `${v} s`)],
+};
+
+/** One server field as a row: a known one in words and its unit, any other one as the server named it. */
+export function settingRow(path: string, value: string): [string, string] {
+  const known = KNOWN_FIELDS[path];
+  if (known) return [known[0], known[1](value)];
+  const [outer, inner] = path.split(".");
+  return [inner === undefined ? humanize(outer ?? path) : `${humanize(outer ?? "")}: ${humanize(inner).toLowerCase()}`, value];
+}
+
 /** The server's other fields (entry thresholds, exit rules), flattened one level for a read-only list. */
 function extraFields(settings: UserSettings): [string, string][] {
   const out: [string, string][] = [];
   const scalar = (v: unknown) => typeof v === "string" || typeof v === "number" || typeof v === "boolean";
   for (const [key, value] of Object.entries(settings)) {
     if (["preset", "leverage", "max_position_usd"].includes(key)) continue;
-    if (scalar(value)) out.push([humanize(key), String(value)]);
+    if (scalar(value)) out.push(settingRow(key, String(value)));
     else if (value && typeof value === "object" && !Array.isArray(value)) {
       for (const [inner, v] of Object.entries(value as Record<string, unknown>)) {
-        if (scalar(v)) out.push([`${humanize(key)}: ${humanize(inner).toLowerCase()}`, String(v)]);
+        if (scalar(v)) out.push(settingRow(`${key}.${inner}`, String(v)));
       }
     }
   }
@@ -144,7 +169,7 @@ export function SettingsForm({ settings }: { settings: UserSettings }) {
       {extraFields(settings).length > 0 && (
         <details className="small">
           <summary>Everything the bot uses</summary>
-          <dl className="kv">{extraFields(settings).map(([k, v]) => <div key={k} className="kv-row"><dt>{k}</dt><dd>{v}</dd></div>)}</dl>
+          <dl className="kv kv-rules">{extraFields(settings).map(([k, v]) => <div key={k} className="kv-row"><dt>{k}</dt><dd>{v}</dd></div>)}</dl>
         </details>
       )}
     </form>

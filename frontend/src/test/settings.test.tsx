@@ -1,7 +1,7 @@
 import { fireEvent, screen, waitFor } from "@testing-library/react";
 import { describe, expect, it, vi } from "vitest";
 import { setCsrfToken } from "../api/client";
-import { SettingsPage, validateSettings } from "../pages/SettingsPage";
+import { settingRow, SettingsPage, validateSettings } from "../pages/SettingsPage";
 import { mockApi, renderWithClient } from "./utils";
 
 // GET /presets as the server answers it (dnbot.domain.presets through PresetOut)
@@ -25,6 +25,21 @@ describe("validateSettings", () => {
     expect(validateSettings({ preset: "balanced", leverage: "3", max_position_usd: "49.99" }).max_position_usd).toMatch(/at least \$50/);
     expect(validateSettings({ preset: "balanced", leverage: "3", max_position_usd: "-5" }).max_position_usd).toBeDefined();
     expect(validateSettings({ preset: "balanced", leverage: "3", max_position_usd: "1e5" }).max_position_usd).toBeDefined();
+  });
+});
+
+describe("settingRow", () => {
+  it("says what each rule does with its figure in its unit, not a raw fraction", () => {
+    expect(settingRow("exits.max_drawdown", "0.05")).toEqual(["Close once the position is this far down from its peak", "5%"]);
+    expect(settingRow("exits.max_margin_ratio", "0.65")[1]).toBe("65%");
+    expect(settingRow("exits.max_divergence", "0.015")[1]).toBe("1.5%");
+    expect(settingRow("exits.min_health_factor", "1.06")).toEqual(["Close when the Asgard health factor falls under", "1.06"]);
+    expect(settingRow("exits.max_data_age_seconds", "300")[1]).toBe("5 min");
+    expect(settingRow("exits.max_data_age_seconds", "90")[1]).toBe("90 s");
+    expect(settingRow("min_net_apy", "0.10")).toEqual(["Opportunity bar: net APY at least", "10% a year"]);
+    expect(settingRow("persistence_hours", "24")[1]).toBe("24 h");
+    // a field the page does not know yet is still shown, as the server names it
+    expect(settingRow("exits.max_funding_gap", "0.3")).toEqual(["Exits: max funding gap", "0.3"]);
   });
 });
 
