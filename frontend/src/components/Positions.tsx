@@ -24,9 +24,9 @@ function Leg({ leg, unit }: { leg: Position["long"]; unit: string }) {
     <span title={`entry ${usd(leg.entry_price)}`}>
       {num(leg.size, 4)} {unit} @ {usd(leg.entry_price)}
       {leg.value_usd !== null && (
-        <span className="muted small block">
-          now {usd(leg.value_usd)}{Number(leg.size) > 0 ? ` (${usd(String(Number(leg.value_usd) / Number(leg.size)))} per ${unit})` : ""}
-        </span>
+        // no price per unit derived from value / size: the value is a venue reading (cached for seconds) and the size
+        // the ledger's, so right after a rebalance they disagree (it showed SOL at $224 with SOL at $183)
+        <span className="muted small block">now {usd(leg.value_usd)}</span>
       )}
       {leg.debt_usd !== null && <span className="muted small block">debt {usd(leg.debt_usd)}</span>}
     </span>
@@ -94,6 +94,11 @@ function Risk({ p }: { p: Position }) {
   const stale = p.stale_since ? `Could not read ${p.unreadable.join(", ") || "a venue"} since ${timeAgo(p.stale_since)}` : null;
   return (
     <div className="risk">
+      {p.sol_price_usd !== null && (
+        <span title={`SOL price the liquidation prices and distance are measured from${p.figures_at ? `, read ${timeAgo(p.figures_at)}` : ""}`}>
+          SOL <strong data-testid="sol-price">{usd(p.sol_price_usd)}</strong>
+        </span>
+      )}
       <span title="Asgard health factor: 1.00 = liquidation">HF <strong data-testid="health-factor">{ratio(p.health_factor)}</strong></span>
       <span title="Hyperliquid maintenance margin / account value">Margin <strong data-testid="margin-ratio">{pct(p.margin_ratio, 1)}</strong></span>
       <span className="liquidations">

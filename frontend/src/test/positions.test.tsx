@@ -56,6 +56,16 @@ describe("PositionsTable", () => {
     expect(within(table).getByRole("button", { name: "Close jitoSOL position" }).closest("td")).toHaveClass("card-actions");
   });
 
+  it("derives no per-SOL price from a cached value and a rebalanced size; SOL's price comes from the reading", () => {
+    // just rebalanced: the ledger's size shrank (7.66 -> 6.69) while the cached venue value is the open's
+    const rebalanced: Position = { ...OPEN, long: { ...OPEN.long!, size: "6.6915" }, sol_price_usd: "183.46", figures_at: "2026-11-25T06:49:00Z" };
+    renderWithClient(<PositionsTable positions={[rebalanced]} onClose={() => {}} />);
+    const row = within(screen.getByRole("table", { name: "Active positions" })).getAllByRole("row")[1]!;
+    expect(row).toHaveTextContent("now $1,510.20");
+    expect(row).not.toHaveTextContent(/per (jitoSOL|SOL)/); // $1,510.20 / 6.6915 = $225.69 "per jitoSOL" was shown
+    expect(within(row).getByTestId("sol-price")).toHaveTextContent(/^\$183\.46$/);
+  });
+
   it("shows the live risk and the PnL split by source, and says when a venue could not be read", () => {
     renderWithClient(
       <PositionsTable positions={[OPEN, ASGARD_DOWN]} onClose={() => {}} />,
