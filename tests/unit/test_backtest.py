@@ -57,6 +57,8 @@ def test_flat_price_hold_matches_the_hand_computation(tmp_path: Path) -> None:
     assert abs(D(pnl["funding"]) - funding) < CENT  # 1.37 or 1.38: the cent goes where rounding lost most
     assert pnl["price"] == "0.00" and pnl["staking"] == "0.00"
     assert pnl["fees"] == "-29.04"
+    # the equity series (the chart) ends on the final equity, after the closing fees
+    assert result.series[-1].equity == result.final_equity_usd
 
 
 def test_negative_funding_is_paid_by_the_short(tmp_path: Path) -> None:

@@ -3,7 +3,7 @@ window; an unreadable venue leaves nulls and says since when; history pages and 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -82,6 +82,20 @@ def test_a_page_reads_each_live_position_once_per_cache_window() -> None:
     tick[0] = 16.0
     service.page("u1", "active")
     assert risk.calls == 10
+
+
+def test_a_rebalanced_position_reads_the_venues_again_within_the_window() -> None:
+    """A rebalance saved smaller legs (a new version of the position): its cached figures are the old legs'."""
+    positions = Positions([_position("p1", PositionStatus.OPEN, 1)])
+    risk, tick = Risk(), [0.0]
+    service = _service(positions, risk, Book(), MovableClock(T0), tick)
+    service.page("u1", "active")
+    service.page("u1", "active")
+    assert risk.calls == 1
+    positions.items[0] = replace(positions.items[0], version=positions.items[0].version + 1)
+    tick[0] = 1.0
+    service.page("u1", "active")
+    assert risk.calls == 2
 
 
 def test_a_clock_moved_on_reads_the_venues_again_within_the_window() -> None:

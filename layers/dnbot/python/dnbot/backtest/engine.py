@@ -322,6 +322,8 @@ class _Run:
         if self.book is not None and candles:
             last_hour, last_candle = candles[-1]
             self._close(last_hour, last_candle.close, "end of the backtest")
+            if record and self.series:  # the last hour's point is the final equity, after the closing fees
+                self.series[-1] = SeriesPoint(last_hour, self.cash, self.pnl)
         return BacktestResult(
             config=self.c, start=start, end=end, hours=len(candles), capital_usd=self.c.capital_usd,
             final_equity_usd=self.cash, pnl=self.pnl, max_drawdown=max_drawdown, trades=tuple(self.trades),

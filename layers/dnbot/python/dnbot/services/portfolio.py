@@ -121,7 +121,7 @@ class PortfolioService:
         self._cache_seconds = cache_seconds
         self._monotonic = monotonic
         self._lock = threading.Lock()
-        self._cache: dict[str, tuple[float, LiveFigures]] = {}
+        self._cache: dict[str, tuple[int, float, LiveFigures]] = {}  # position id -> (version, when, figures)
         self._failing_since: dict[str, datetime] = {}
 
     # --- pages -------------------------------------------------------------------------------------------
@@ -242,13 +242,15 @@ class PortfolioService:
         with self._lock:
             cached = self._cache.get(key)
             # fresh on both clocks: the process's, and the system's (a simulator's clock moved on by hours makes
-            # the venues' figures new at once: interest accrued, funding paid)
-            if cached is not None and self._monotonic() - cached[0] < self._cache_seconds \
-                    and abs((self._clock.now() - cached[1].read_at).total_seconds()) < self._cache_seconds:
-                return cached[1]
+            # the venues' figures new at once: interest accrued, funding paid); and read for this version of the
+            # position (a rebalance that resized its legs, a close that began, reads the venues afresh)
+            if cached is not None and cached[0] == position.version \
+                    and self._monotonic() - cached[1] < self._cache_seconds \
+                    and abs((self._clock.now() - cached[2].read_at).total_seconds()) < self._cache_seconds:
+                return cached[2]
         figures = self._read(position)
         with self._lock:
-            self._cache[key] = (self._monotonic(), figures)
+            self._cache[key] = (position.version, self._monotonic(), figures)
         return figures
 
     def _read(self, position: Position) -> LiveFigures:
