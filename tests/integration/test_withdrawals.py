@@ -303,3 +303,58 @@ def test_a_withdrawal_of_rebalance_cash_is_capital_returned(sim_system: LocalSys
     assert (after.rebalance_cash_usd, after.rebalance_collateral_usd, after.peak_equity_usd) == (
         Decimal(200), Decimal(180), Decimal(800))
     assert _balances(sim_system, me["wallets"]["solana"])["usdc"] == Decimal(200)
+
+
+def test_the_free_figure_is_the_largest_withdrawal_a_request_accepts(sim_system: LocalSystem,
+                                                                      terminal: Terminal) -> None:
+    """GET /withdrawals/free reads what the request checks: with a 3x position open, its Hyperliquid figure is
+    accepted and a cent more is refused. The replayed SOL price moves every second: an attempt counts only when the
+    figure read before and after the two requests is the same."""
+    assert sim_system.sim is not None and sim_system.runtime is not None
+    email = f"free-{uuid.uuid4().hex[:8]}@example.com"
+    trader = log_in(sim_system, terminal, email)
+    me = trader.get("/api/v1/auth/me").json()["user"]
+    opened = trader.wait_job(trader.post("/api/v1/positions/open", {
+        "asset": "SOL", "protocol": "drift", "leverage": "3", "size_usd": "3000"}).json()["job_id"], timeout=60)
+    assert opened["status"] == "succeeded", opened
+    position = sim_system.runtime.store.get_position(me["user_id"], opened["position_id"])
+    assert position is not None
+    distance = sim_system.runtime.risk.readings(position).liquidation_distance_at_open
+    assert distance is not None
+
+    for _ in range(3):  # at most 6 requests: within the 10 an hour a user may ask
+        read = trader.get("/api/v1/withdrawals/free")
+        assert read.status_code == 200, read.text
+        free = read.json()
+        assert free["unavailable"] == {}
+        assert Decimal(free["solana"]["USDC"]) == _balances(sim_system, me["wallets"]["solana"])["usdc"]
+        figure = Decimal(free["hyperliquid"]["USDC"])
+        assert free["hyperliquid"]["limited_by"] == f"keeps your open short {distance:.1%} from liquidation"
+        over = trader.post("/api/v1/withdrawals", {"asset": "USDC", "amount": str(figure + Decimal("0.01")),
+                                                   "source": "hyperliquid", "to": PAYEE})
+        exact = trader.post("/api/v1/withdrawals", {"asset": "USDC", "amount": str(figure),
+                                                    "source": "hyperliquid", "to": PAYEE})
+        if Decimal(trader.get("/api/v1/withdrawals/free").json()["hyperliquid"]["USDC"]) == figure:
+            break
+    else:
+        raise AssertionError("the SOL price moved during every attempt")
+    venue = httpx.get(f"{sim_system.sim.base_url}/sim/hyperliquid/accounts/{me['wallets']['evm']}").json()
+    assert Decimal(2) < figure < Decimal(venue["withdrawable"])  # less than the venue itself would let go
+    assert over.status_code == 400 and over.json()["error"]["code"] == "insufficient_funds", over.text
+    assert over.json()["error"]["message"].startswith(f"Only {figure} USDC is free to withdraw from Hyperliquid")
+    assert exact.status_code == 202, exact.text
+
+
+def test_the_free_read_answers_a_source_it_cannot_read_as_null(sim_system: LocalSystem, terminal: Terminal) -> None:
+    """Hyperliquid down: its figure is null with the reason; the Solana wallet's still answers (200, not a 5xx)."""
+    assert sim_system.sim is not None
+    trader = log_in(sim_system, terminal, f"free-down-{uuid.uuid4().hex[:8]}@example.com")
+    faults = f"{sim_system.sim.base_url}/sim/faults"
+    httpx.post(faults, json={"venue": "hyperliquid", "call": "*", "kind": "5xx", "times": 50})
+    try:
+        read = trader.get("/api/v1/withdrawals/free")
+    finally:
+        httpx.delete(faults)
+    assert read.status_code == 200, read.text
+    assert read.json()["hyperliquid"] is None and read.json()["solana"] is not None
+    assert "Hyperliquid" in read.json()["unavailable"]["hyperliquid"]

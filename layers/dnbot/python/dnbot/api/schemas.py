@@ -15,6 +15,7 @@ from dnbot.domain.rates import RatesSnapshot
 from dnbot.domain.strategy import Candidate
 from dnbot.domain.withdrawals import Withdrawal
 from dnbot.ports import Balances, UserRecord
+from dnbot.services.withdrawals import FreeFunds
 
 # Digit limits of every numeric input (DynamoDB keeps 38 significant digits; nothing here needs more than these).
 LEVERAGE_DIGITS, LEVERAGE_PLACES = 8, 4  # e.g. 3.2500
@@ -167,6 +168,34 @@ class WithdrawalOut(BaseModel):
 
 class WithdrawalsResponse(BaseModel):
     withdrawals: list[WithdrawalOut]
+
+
+class SolanaFreeOut(BaseModel):
+    USDC: Decimal
+    SOL: Decimal = Field(description="the balance less the SOL kept for transaction fees")
+
+
+class HyperliquidFreeOut(BaseModel):
+    USDC: Decimal
+    limited_by: str | None = Field(description="what the rest of the withdrawable does, e.g. 'keeps your open "
+                                               "short 21.6% from liquidation'; null when the venue's figure")
+
+
+class FreeToWithdrawResponse(BaseModel):
+    """What a withdrawal request from each source accepts now (the same rule it checks); a source that cannot be
+    read is null, with its reason in `unavailable`."""
+
+    solana: SolanaFreeOut | None
+    hyperliquid: HyperliquidFreeOut | None
+    unavailable: dict[str, str]
+
+    @classmethod
+    def build(cls, free: FreeFunds) -> FreeToWithdrawResponse:
+        solana = (SolanaFreeOut(USDC=free.solana["USDC"].amount, SOL=free.solana["SOL"].amount)
+                  if free.solana is not None else None)
+        hyperliquid = (HyperliquidFreeOut(USDC=free.hyperliquid.amount, limited_by=free.hyperliquid.limited_by)
+                       if free.hyperliquid is not None else None)
+        return cls(solana=solana, hyperliquid=hyperliquid, unavailable={str(k): v for k, v in free.unavailable.items()})
 
 
 class AuditEntryOut(BaseModel):

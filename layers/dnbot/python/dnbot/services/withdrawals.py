@@ -19,7 +19,7 @@ import re
 import secrets
 import uuid
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any, Protocol
@@ -32,6 +32,7 @@ from dnbot.domain.withdrawals import Withdrawal, WithdrawalAsset, WithdrawalSour
 from dnbot.ports import (
     ActivityLog,
     BalanceReader,
+    Balances,
     Clock,
     PositionConflict,
     PositionStore,
@@ -105,6 +106,25 @@ class TransferExecutor(Protocol):
     def send(self, signed_transaction: str) -> str:
         """Send (or resend) it; its signature."""
         ...
+
+
+@dataclass(frozen=True)
+class FreeAmount:
+    """What a withdrawal may take from a source now, and, when a rule keeps part of the balance, what that part
+    does ("keeps your open short 21.6% from liquidation")."""
+
+    amount: Decimal
+    limited_by: str | None = None
+    balance: Decimal | None = None  # the Solana wallet's balance it was read from (None on Hyperliquid)
+
+
+@dataclass(frozen=True)
+class FreeFunds:
+    """Each source's free amounts; a source that cannot be read is None, with its reason in `unavailable`."""
+
+    solana: dict[WithdrawalAsset, FreeAmount] | None
+    hyperliquid: FreeAmount | None
+    unavailable: dict[WithdrawalSource, str]
 
 
 def _code_digest(withdrawal_id: str, code: str) -> str:
@@ -217,36 +237,78 @@ class WithdrawalService:
     def of_user(self, user_id: str) -> list[Withdrawal]:
         return self._store.list_withdrawals(user_id)
 
+    def free_amount(self, user: UserRecord, asset: WithdrawalAsset, source: WithdrawalSource) -> FreeAmount:
+        """What a withdrawal of `asset` from `source` may take now: the one rule `request` and `execute` check
+        against (raises a ServiceError when it cannot be read, or funds are moving)."""
+        self._refuse_funds_in_motion(user)
+        if source == "hyperliquid":
+            return self._free_on_hyperliquid(user)
+        return self._free_in_wallet(self._funds.balances(user), asset)
+
+    def free_funds(self, user: UserRecord) -> FreeFunds:
+        """What is free to withdraw from each source, by `free_amount`'s rule; a source that cannot be read is
+        left out with the reason (the other one still answers)."""
+        solana: dict[WithdrawalAsset, FreeAmount] | None = None
+        hyperliquid: FreeAmount | None = None
+        unavailable: dict[WithdrawalSource, str] = {}
+        try:
+            self._refuse_funds_in_motion(user)
+        except ServiceError as moving:
+            return FreeFunds(None, None, {"solana": str(moving), "hyperliquid": str(moving)})
+        try:
+            balances = self._funds.balances(user)
+            solana = {"USDC": self._free_in_wallet(balances, "USDC"), "SOL": self._free_in_wallet(balances, "SOL")}
+        except ServiceError as unread:
+            unavailable["solana"] = str(unread)
+        try:
+            hyperliquid = self._free_on_hyperliquid(user)
+        except ServiceError as unread:
+            unavailable["hyperliquid"] = str(unread)
+        return FreeFunds(solana, hyperliquid, unavailable)
+
     def _check_free(self, user: UserRecord, asset: WithdrawalAsset, amount: Decimal,
                     source: WithdrawalSource) -> Decimal | None:
         """Refuses what is not free; the Solana wallet's balance of `asset` it read (None from Hyperliquid)."""
+        free = self.free_amount(user, asset, source)
+        if amount > free.amount:
+            where = " from Hyperliquid" if source == "hyperliquid" else ""
+            why = f": the rest {free.limited_by}" if free.limited_by else ""
+            raise ServiceError(f"Only {free.amount} {asset} is free to withdraw{where}{why}.",
+                               code="insufficient_funds")
+        return free.balance
+
+    def _refuse_funds_in_motion(self, user: UserRecord) -> None:
         if any(p.status in (PositionStatus.PENDING, PositionStatus.CLOSING)
                for p in self._positions.list_positions(user.user_id)):
             raise Conflict("A position is opening or closing: its funds are moving. Try again when it is done.",
                            code="funds_in_motion")
-        if source == "hyperliquid":  # withdrawable: the margin of live shorts is not free
-            if self._hyperliquid_withdrawable is None or not user.evm_address:
-                raise Unavailable("Hyperliquid withdrawals are not configured here.", code="withdrawals_unavailable")
-            free_usdc = self._hyperliquid_withdrawable(user.evm_address)
-            live = [p for p in self._positions.list_positions(user.user_id) if p.status in SHORT_HELD]
-            kept = self._spare_for_short(user.evm_address, live) if live else None
-            if kept is not None and kept[0] < free_usdc and amount > kept[0]:
-                spare, distance = kept
-                raise ServiceError(f"Only {spare} USDC is free to withdraw from Hyperliquid: the rest keeps your "
-                                   f"open short {distance:.1%} from liquidation.", code="insufficient_funds")
-            if amount > free_usdc:
-                raise ServiceError(f"Only {max(free_usdc, Decimal(0))} USDC is free to withdraw from Hyperliquid.",
-                                   code="insufficient_funds")
-            return None
-        balances = self._funds.balances(user)
+
+    def _free_in_wallet(self, balances: Balances, asset: WithdrawalAsset) -> FreeAmount:
         balance = balances.solana_sol if asset == "SOL" else balances.solana_usdc
         if balance is None:
             raise Unavailable("The wallet's balance cannot be read just now; try again in a minute.",
                               code="balance_unavailable")
         free = balance - SOL_FEE_RESERVE if asset == "SOL" else balance
-        if amount > free:
-            raise ServiceError(f"Only {max(free, Decimal(0))} {asset} is free to withdraw.", code="insufficient_funds")
-        return balance
+        limited_by = f"pays the transactions' fees ({SOL_FEE_RESERVE} SOL)" if asset == "SOL" else None
+        return FreeAmount(max(free, Decimal(0)), limited_by, balance)
+
+    def _free_on_hyperliquid(self, user: UserRecord) -> FreeAmount:
+        """The venue's withdrawable; with a live short, at most what keeps it at its rebalance distance."""
+        if not user.evm_address:
+            raise ServiceError("This account has no Hyperliquid account yet.", code="no_hyperliquid_account")
+        if self._hyperliquid_withdrawable is None:
+            raise Unavailable("Hyperliquid withdrawals are not configured here.", code="withdrawals_unavailable")
+        try:
+            free_usdc = self._hyperliquid_withdrawable(user.evm_address)
+        except (TransientVenueError, VenueRejected) as error:
+            raise Unavailable("Hyperliquid's account cannot be read just now; try again in a minute.",
+                              code="balance_unavailable") from error
+        live = [p for p in self._positions.list_positions(user.user_id) if p.status in SHORT_HELD]
+        kept = self._spare_for_short(user.evm_address, live) if live else None
+        if kept is not None and kept[0] < free_usdc:
+            spare, distance = kept
+            return FreeAmount(spare, f"keeps your open short {distance:.1%} from liquidation")
+        return FreeAmount(max(free_usdc, Decimal(0)))
 
     def _spare_for_short(self, address: str, live: list[Position]) -> tuple[Decimal, Decimal] | None:
         """(the account value a withdrawal may take, the distance it keeps the short from liquidation), or None
@@ -269,7 +331,7 @@ class WithdrawalService:
         rate = maintenance_rate_from(margin.account_value_usd, margin.short_sol, margin.price_usd,
                                      margin.liquidation_price_usd)
         spare = spare_margin_usd(margin.account_value_usd, margin.short_sol, margin.price_usd, rate, distance)
-        return spare.quantize(CENT, rounding=ROUND_DOWN), distance
+        return max(spare, Decimal(0)).quantize(CENT, rounding=ROUND_DOWN), distance
 
     def _target_distance(self, position: Position) -> Decimal:
         """The distance the tick's rebalance restores for this position (services.tick does the same): its

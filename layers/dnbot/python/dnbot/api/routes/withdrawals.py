@@ -4,7 +4,13 @@ from fastapi import APIRouter, Request
 
 from dnbot.api.deps import IdPath, RuntimeDep, UserDep
 from dnbot.api.edge import client_address
-from dnbot.api.schemas import WithdrawalConfirm, WithdrawalOut, WithdrawalRequest, WithdrawalsResponse
+from dnbot.api.schemas import (
+    FreeToWithdrawResponse,
+    WithdrawalConfirm,
+    WithdrawalOut,
+    WithdrawalRequest,
+    WithdrawalsResponse,
+)
 
 router = APIRouter(prefix="/withdrawals", tags=["withdrawals"])
 
@@ -27,6 +33,11 @@ def confirm_withdrawal(withdrawal_id: IdPath, body: WithdrawalConfirm, request: 
 def list_withdrawals(runtime: RuntimeDep, current: UserDep) -> WithdrawalsResponse:
     return WithdrawalsResponse(withdrawals=[WithdrawalOut.build(w)
                                             for w in runtime.withdrawals.of_user(current.user.user_id)])
+
+
+@router.get("/free")  # before /{withdrawal_id}: "free" is not an id
+def free_to_withdraw(runtime: RuntimeDep, current: UserDep) -> FreeToWithdrawResponse:
+    return FreeToWithdrawResponse.build(runtime.withdrawals.free_funds(current.user))
 
 
 @router.get("/{withdrawal_id}")
