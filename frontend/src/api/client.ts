@@ -134,5 +134,6 @@ export const api = {
     request("POST", "/withdrawals", S.Withdrawal, body),
   confirmWithdrawal: (withdrawalId: string, code: string) =>
     request("POST", `/withdrawals/${encodeURIComponent(withdrawalId)}/confirm`, S.Withdrawal, { code }),
+  freeToWithdraw: () => request("GET", "/withdrawals/free", S.FreeToWithdraw),
   withdrawal: (withdrawalId: string) => request("GET", `/withdrawals/${encodeURIComponent(withdrawalId)}`, S.Withdrawal),
 };

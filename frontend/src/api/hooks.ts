@@ -24,6 +24,7 @@ export const keys = {
   depositPlan: (capital: string) => ["deposit-plan", capital] as const,
   settings: ["settings"] as const,
   presets: ["presets"] as const,
+  freeToWithdraw: ["withdrawals", "free"] as const,
 };
 
 /** Do not hammer the server with retries for answers that will not change (401, 404 no_rates_yet, 4xx). */
@@ -116,6 +117,13 @@ export function useStatus(enabled: boolean) {
 
 export function useBalances(enabled: boolean) {
   return useQuery({ queryKey: keys.balances, queryFn: api.balances, refetchInterval: BALANCES_POLL_MS, enabled, retry: retryTransient });
+}
+
+/** What each source lets a withdrawal take now; re-read while the dialog is open (a short's spare margin moves
+ * with SOL's price). */
+export function useFreeToWithdraw(enabled: boolean) {
+  return useQuery({ queryKey: keys.freeToWithdraw, queryFn: api.freeToWithdraw, refetchInterval: RATES_POLL_MS,
+    staleTime: 0, enabled, retry: retryTransient });
 }
 
 export function useDepositPlan(capital: string, enabled: boolean) {

@@ -239,6 +239,15 @@ export const Withdrawal = z.object({
 });
 export type Withdrawal = z.infer<typeof Withdrawal>;
 
+// GET /withdrawals/free: what a withdrawal request from each source accepts now, by the rule the request is checked
+// against; a source that cannot be read is null, with its reason in `unavailable`.
+export const FreeToWithdraw = z.object({
+  solana: z.object({ USDC: Dec, SOL: Dec }).nullable(),
+  hyperliquid: z.object({ USDC: Dec, limited_by: z.string().nullable() }).nullable(),
+  unavailable: z.record(z.string(), z.string()),
+});
+export type FreeToWithdraw = z.infer<typeof FreeToWithdraw>;
+
 export const PresetName = z.enum(["conservative", "balanced", "aggressive"]);
 export type PresetName = z.infer<typeof PresetName>;
 

@@ -1,7 +1,8 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState, type FormEvent } from "react";
 import { api, errorText } from "../api/client";
-import type { Balances, Withdrawal } from "../api/schemas";
+import { keys, useFreeToWithdraw } from "../api/hooks";
+import type { Balances, FreeToWithdraw, Withdrawal } from "../api/schemas";
 import { Modal } from "./Modal";
 import { Spinner } from "./Spinner";
 
@@ -38,10 +39,27 @@ export function validateWithdrawal(source: Source, amount: string, to: string, f
   return null;
 }
 
-function freeOf(balances: Balances | undefined, source: Source, asset: string): string | null {
-  if (!balances) return null;
-  if (source === "hyperliquid") return balances.hyperliquid.account_value_usd;
-  return asset === "SOL" ? balances.solana.sol : balances.solana.usdc;
+/** What the chosen source lets a withdrawal take (the server's figure, by the rule the request is checked against),
+ * why part of it is kept, or why it cannot be read. */
+export function freeOf(free: FreeToWithdraw | undefined, source: Source, asset: string):
+  { amount: string | null; limitedBy: string | null; unavailable: string | null } {
+  const none = { amount: null, limitedBy: null };
+  if (!free) return { ...none, unavailable: null };
+  if (source === "hyperliquid") {
+    if (!free.hyperliquid) return { ...none, unavailable: free.unavailable.hyperliquid ?? "Hyperliquid cannot be read just now." };
+    return { amount: free.hyperliquid.USDC, limitedBy: free.hyperliquid.limited_by, unavailable: null };
+  }
+  if (!free.solana) return { ...none, unavailable: free.unavailable.solana ?? "The wallet cannot be read just now." };
+  return { amount: asset === "SOL" ? free.solana.SOL : free.solana.USDC, limitedBy: null, unavailable: null };
+}
+
+/** The amount Max fills: the free figure cut DOWN to the units the asset moves in (USDC 6 decimals, SOL 9). */
+export function maxAmount(free: string, unit: string): string {
+  const decimals = unit === "SOL" ? 9 : 6;
+  if (/e/i.test(free)) return (Math.floor(Number(free) * 10 ** decimals) / 10 ** decimals).toFixed(decimals).replace(/\.?0+$/, "");
+  const [whole, fraction = ""] = free.split(".");
+  const cut = fraction.slice(0, decimals).replace(/0+$/, "");
+  return cut ? `${whole}.${cut}` : (whole ?? "0");
 }
 
 /** A step's error line and its submit button, busy while the call runs. */
@@ -66,6 +84,7 @@ export function WithdrawModal({ balances, onClose }: { balances: Balances | unde
   const [withdrawal, setWithdrawal] = useState<Withdrawal | null>(null);
   const [confirmed, setConfirmed] = useState(false);
   const queryClient = useQueryClient();
+  const freeRead = useFreeToWithdraw(withdrawal === null);
 
   const request = useMutation({
     mutationFn: () => api.requestWithdrawal({
@@ -87,7 +106,9 @@ export function WithdrawModal({ balances, onClose }: { balances: Balances | unde
   const finished = progress.data && DONE.has(progress.data.status) ? progress.data : null;
   const finishedStatus = finished?.status;
   useEffect(() => {
-    if (finishedStatus) void queryClient.invalidateQueries({ queryKey: ["balances"] });
+    if (!finishedStatus) return;
+    void queryClient.invalidateQueries({ queryKey: keys.balances });
+    void queryClient.invalidateQueries({ queryKey: keys.freeToWithdraw });
   }, [finishedStatus, queryClient]);
 
   const errorOf = (error: unknown) => (error ? errorText(error, "Something went wrong.") : null);
@@ -135,7 +156,7 @@ export function WithdrawModal({ balances, onClose }: { balances: Balances | unde
     );
   }
 
-  const free = freeOf(balances, source, asset);
+  const { amount: free, limitedBy, unavailable } = freeOf(freeRead.data, source, asset);
   const unit = source === "hyperliquid" ? "USDC" : asset;
   const submit = (event: FormEvent) => {
     event.preventDefault();
@@ -166,11 +187,16 @@ export function WithdrawModal({ balances, onClose }: { balances: Balances | unde
           <span>Amount ({source === "hyperliquid" ? "USDC" : asset})</span>
           <input name="amount" inputMode="decimal" value={amount} onChange={(e) => { setAmount(e.target.value); setProblem(null); }} />
         </label>
-        {free !== null && (
+        {free !== null ? (
           <p className="muted small" data-testid="withdraw-free">
             Free to withdraw: {freeText(free, unit)}{" "}
-            <button type="button" className="btn btn-small" onClick={() => { setAmount(free); setProblem(null); }}>Max</button>
-            {" "}Funds of a live position stay where they are.
+            <button type="button" className="btn btn-small" onClick={() => { setAmount(maxAmount(free, unit)); setProblem(null); }}>Max</button>
+            {" "}{limitedBy ? `The rest ${limitedBy}.` : "Funds of a live position stay where they are."}
+          </p>
+        ) : (
+          <p className="muted small" data-testid="withdraw-free">
+            {unavailable ?? (freeRead.isError ? errorText(freeRead.error, "What is free cannot be read just now.")
+              : <><Spinner label="Reading" /> Reading what is free to withdraw…</>)}
           </p>
         )}
         <label className="field">

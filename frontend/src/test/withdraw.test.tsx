@@ -1,7 +1,7 @@
 import { fireEvent, screen, waitFor } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
 import type { Balances } from "../api/schemas";
-import { freeText, validateWithdrawal, WithdrawModal } from "../components/WithdrawModal";
+import { freeText, maxAmount, validateWithdrawal, WithdrawModal } from "../components/WithdrawModal";
 import { mockApi, renderWithClient } from "./utils";
 
 const TO = "9xQeWvG816bUx9EPjHmaT23yvVM2ZWbrrpZb9PusVFin";
@@ -12,6 +12,7 @@ const BALANCES = {
   evm: { address: OWN_EVM, usdc: "100" },
   hyperliquid: { account_value_usd: "5000" },
 } as unknown as Balances;
+const FREE = { solana: { USDC: "5000", SOL: "0.99" }, hyperliquid: { USDC: "5000", limited_by: null }, unavailable: {} };
 const CREATED = { withdrawal_id: "w1", status: "confirm_by_email", asset: "USDC", amount: "25", to: TO,
   created_at: "2026-12-01T10:00:00Z", signature: null, error: null, source: "solana" };
 
@@ -39,20 +40,57 @@ describe("freeText", () => {
     expect(validateWithdrawal("solana", "5000", TO, "4998.210548")).toBe("Only 4,998.21 USDC is free to withdraw.");
   });
 
-  it("shows the free balance formatted and Max fills the exact amount", () => {
-    mockApi({});
-    const odd = { ...BALANCES, solana: { ...BALANCES.solana, usdc: "4998.210548" } } as Balances;
-    renderWithClient(<WithdrawModal balances={odd} onClose={() => {}} />);
-    expect(screen.getByTestId("withdraw-free")).toHaveTextContent("Free to withdraw: 4,998.21 USDC");
+  it("shows the free balance formatted and Max fills the exact amount", async () => {
+    mockApi({ "GET /withdrawals/free": { status: 200, body: { ...FREE, solana: { USDC: "4998.210548", SOL: "0.99" } } } });
+    renderWithClient(<WithdrawModal balances={BALANCES} onClose={() => {}} />);
+    await waitFor(() => expect(screen.getByTestId("withdraw-free")).toHaveTextContent("Free to withdraw: 4,998.21 USDC"));
     expect(screen.getByTestId("withdraw-free")).not.toHaveTextContent("4998.210548");
     fireEvent.click(screen.getByRole("button", { name: "Max" }));
     expect(screen.getByLabelText("Amount (USDC)")).toHaveValue("4998.210548");
   });
 });
 
+describe("maxAmount", () => {
+  it("cuts the free figure down to the units the asset moves in", () => {
+    expect(maxAmount("852.12", "USDC")).toBe("852.12");
+    expect(maxAmount("1200.123456789", "USDC")).toBe("1200.123456"); // never rounded up past what is free
+    expect(maxAmount("0.9900000001", "SOL")).toBe("0.99");
+    expect(maxAmount("40", "USDC")).toBe("40");
+  });
+});
+
+describe("what is free to withdraw", () => {
+  it("shows Hyperliquid's figure the request accepts, not the account value, and why the rest stays", async () => {
+    mockApi({ "GET /withdrawals/free": { status: 200, body: { ...FREE,
+      hyperliquid: { USDC: "852.12", limited_by: "keeps your open short 21.6% from liquidation" } } } });
+    renderWithClient(<WithdrawModal balances={BALANCES} onClose={() => {}} />);
+    fireEvent.change(screen.getByRole("combobox", { name: "From" }), { target: { value: "hyperliquid" } });
+    await waitFor(() => expect(screen.getByTestId("withdraw-free")).toHaveTextContent(
+      "Free to withdraw: 852.12 USDC Max The rest keeps your open short 21.6% from liquidation."));
+    expect(screen.getByTestId("withdraw-free")).not.toHaveTextContent("5,000");
+    fireEvent.click(screen.getByRole("button", { name: "Max" }));
+    expect(screen.getByLabelText("Amount (USDC)")).toHaveValue("852.12");
+    fireEvent.change(screen.getByRole("textbox", { name: /Amount/ }), { target: { value: "852.13" } });
+    fireEvent.change(screen.getByRole("textbox", { name: /To/ }), { target: { value: PAYEE } });
+    fireEvent.click(screen.getByRole("button", { name: "Email me a code" }));
+    expect(await screen.findByRole("alert")).toHaveTextContent("Only 852.12 USDC is free to withdraw.");
+  });
+
+  it("says why a source cannot be read, with no Max, while the other source still answers", async () => {
+    mockApi({ "GET /withdrawals/free": { status: 200, body: { ...FREE, hyperliquid: null,
+      unavailable: { hyperliquid: "Hyperliquid's margin cannot be read just now; try again in a minute." } } } });
+    renderWithClient(<WithdrawModal balances={BALANCES} onClose={() => {}} />);
+    await waitFor(() => expect(screen.getByTestId("withdraw-free")).toHaveTextContent("Free to withdraw: 5,000.00 USDC"));
+    fireEvent.change(screen.getByRole("combobox", { name: "From" }), { target: { value: "hyperliquid" } });
+    expect(screen.getByTestId("withdraw-free")).toHaveTextContent("Hyperliquid's margin cannot be read just now");
+    expect(screen.queryByRole("button", { name: "Max" })).toBeNull();
+  });
+});
+
 describe("WithdrawModal", () => {
   it("requests, confirms with the emailed code, and shows the payment", async () => {
     const { calls } = mockApi({
+      "GET /withdrawals/free": { status: 200, body: FREE },
       "POST /withdrawals": { status: 202, body: CREATED },
       "POST /withdrawals/w1/confirm": [
         { status: 401, body: { error: { code: "invalid_code", message: "That code is wrong." } } },
@@ -77,17 +115,17 @@ describe("WithdrawModal", () => {
   });
 
   it("withdraws from Hyperliquid to an Arbitrum address the user gives, never their deposit wallet", async () => {
-    const { calls } = mockApi({ "POST /withdrawals": { status: 400, body: { error: { code: "insufficient_funds", message: "Only 10 USDC is free to withdraw from Hyperliquid." } } } });
+    const { calls } = mockApi({ "GET /withdrawals/free": { status: 200, body: FREE }, "POST /withdrawals": { status: 400, body: { error: { code: "insufficient_funds", message: "Only 10 USDC is free to withdraw from Hyperliquid." } } } });
     renderWithClient(<WithdrawModal balances={BALANCES} onClose={() => {}} />);
     fireEvent.change(screen.getByRole("combobox", { name: "From" }), { target: { value: "hyperliquid" } });
     fireEvent.change(screen.getByRole("textbox", { name: /Amount/ }), { target: { value: "50" } });
     fireEvent.change(screen.getByRole("textbox", { name: /To/ }), { target: { value: OWN_EVM } });
     fireEvent.click(screen.getByRole("button", { name: "Email me a code" }));
     expect(await screen.findByRole("alert")).toHaveTextContent("deposit address");
-    expect(calls).toHaveLength(0);
+    expect(calls.filter((c) => c.method === "POST")).toHaveLength(0);
     fireEvent.change(screen.getByRole("textbox", { name: /To/ }), { target: { value: PAYEE } });
     fireEvent.click(screen.getByRole("button", { name: "Email me a code" }));
     await waitFor(() => expect(screen.getByRole("alert")).toHaveTextContent("Only 10 USDC"));
-    expect(calls[0]?.body).toEqual({ asset: "USDC", amount: "50", source: "hyperliquid", to: PAYEE });
+    expect(calls.find((c) => c.method === "POST")?.body).toEqual({ asset: "USDC", amount: "50", source: "hyperliquid", to: PAYEE });
   });
 });
