@@ -47,6 +47,7 @@ class _Fakes:
         self.positions = positions
         self.withdrawable = withdrawable
         self.margin_down = margin_down
+        self.withdrawable_down = False
         self.wallet = balances or Balances(D("1.5"), D("40.25"), None, None)
         self.created: list[Withdrawal] = []
 
@@ -59,6 +60,11 @@ class _Fakes:
 
     def readings(self, position: Position) -> RiskReadings:
         return RiskReadings(liquidation_distance_at_open=D("0.216"))
+
+    def withdrawable_of(self, address: str) -> Decimal:
+        if self.withdrawable_down:
+            raise TransientVenueError("hyperliquid: timeout")
+        return self.withdrawable
 
     def margin(self, address: str) -> ShortMargin:
         if self.margin_down:
@@ -85,7 +91,7 @@ class _Fakes:
 
     def service(self) -> WithdrawalService:
         return WithdrawalService(self, self, self, self, self, self, self, self, self, self,  # type: ignore[arg-type]
-                                 hyperliquid_withdrawable=lambda _: self.withdrawable,
+                                 hyperliquid_withdrawable=self.withdrawable_of,
                                  hyperliquid_margin=self.margin, risk=self)
 
 
@@ -123,7 +129,13 @@ def test_free_funds_answers_each_source_and_names_the_one_it_cannot_read() -> No
     assert down.hyperliquid is None and down.solana == free.solana
     assert down.unavailable == {"hyperliquid": "Hyperliquid's margin cannot be read just now; try again in a minute."}
 
-    fakes.margin_down, fakes.wallet = False, Balances(None, None, None, None)
+    fakes.margin_down, fakes.withdrawable_down = False, True
+    assert fakes.service().free_funds(USER).unavailable == {
+        "hyperliquid": "Hyperliquid's account cannot be read just now; try again in a minute."}
+    with pytest.raises(TransientVenueError):  # the request's check lets it through: a paying step retries it
+        fakes.service().free_amount(USER, "USDC", "hyperliquid")
+
+    fakes.withdrawable_down, fakes.wallet = False, Balances(None, None, None, None)
     assert fakes.service().free_funds(USER).unavailable == {
         "solana": "The wallet's balance cannot be read just now; try again in a minute."}
 

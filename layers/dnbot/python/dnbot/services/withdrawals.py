@@ -264,6 +264,8 @@ class WithdrawalService:
             hyperliquid = self._free_on_hyperliquid(user)
         except ServiceError as unread:
             unavailable["hyperliquid"] = str(unread)
+        except (TransientVenueError, VenueRejected):
+            unavailable["hyperliquid"] = "Hyperliquid's account cannot be read just now; try again in a minute."
         return FreeFunds(solana, hyperliquid, unavailable)
 
     def _check_free(self, user: UserRecord, asset: WithdrawalAsset, amount: Decimal,
@@ -298,11 +300,7 @@ class WithdrawalService:
             raise ServiceError("This account has no Hyperliquid account yet.", code="no_hyperliquid_account")
         if self._hyperliquid_withdrawable is None:
             raise Unavailable("Hyperliquid withdrawals are not configured here.", code="withdrawals_unavailable")
-        try:
-            free_usdc = self._hyperliquid_withdrawable(user.evm_address)
-        except (TransientVenueError, VenueRejected) as error:
-            raise Unavailable("Hyperliquid's account cannot be read just now; try again in a minute.",
-                              code="balance_unavailable") from error
+        free_usdc = self._hyperliquid_withdrawable(user.evm_address)  # a venue error propagates: the step retries
         live = [p for p in self._positions.list_positions(user.user_id) if p.status in SHORT_HELD]
         kept = self._spare_for_short(user.evm_address, live) if live else None
         if kept is not None and kept[0] < free_usdc:
