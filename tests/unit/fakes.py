@@ -1,10 +1,11 @@
-"""In-memory fakes the service tests share: a clock stopped at NOW, an alert sink that keeps what it was sent, and
-a positions ledger with DynamoDB's versioned conditional save."""
+"""In-memory fakes the service tests share: a clock stopped at NOW, an alert sink that keeps what it was sent, a
+positions ledger with DynamoDB's versioned conditional save, and a long venue's reading of one long."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from dnbot.domain.positions import Position
@@ -56,3 +57,14 @@ class Ledger:
             raise PositionConflict(position.position_id)
         self.items[position.position_id] = saved = replace(position, version=position.version + 1)
         return saved
+
+
+@dataclass(frozen=True)
+class Long:
+    """A long venue's reading of one long (dnbot.domain.position_risk.LongReading)."""
+
+    value_usd: Decimal
+    debt_usdc: Decimal
+    size: Decimal
+    drop_to_liquidation: Decimal = Decimal("0.3")
+    health_factor: Decimal | None = None

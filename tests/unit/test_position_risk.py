@@ -3,7 +3,7 @@ checked here on worked examples and properties, without a venue (the reader's wi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -22,18 +22,10 @@ from dnbot.domain.position_risk import (
 )
 from dnbot.domain.positions import Leg, Position, PositionStatus
 from dnbot.domain.rebalance import long_drop
+from tests.unit.fakes import Long
 
 D = Decimal
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class Long:
-    value_usd: Decimal
-    debt_usdc: Decimal
-    size: Decimal
-    drop_to_liquidation: Decimal = Decimal("0.3")
-    health_factor: Decimal | None = None
 
 
 def _position(asset: Asset = Asset.JITOSOL, *, leverage: Decimal = D(3), long_entry: Decimal = D("172.5"),

@@ -4,7 +4,7 @@ own USDC goes first; what it takes of the cash is capital returned, so the equit
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -16,19 +16,11 @@ from dnbot.domain.positions import Leg, Position, PositionStatus
 from dnbot.domain.presets import PRESETS, PresetName
 from dnbot.domain.rebalance_cash import cash_paid_out, rebalance_cash_taken
 from dnbot.domain.risk import ExitReason, assess
+from tests.unit.fakes import Long
 
 D = Decimal
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 RULES = PRESETS[PresetName.CONSERVATIVE].exits  # 3% drawdown
-
-
-@dataclass(frozen=True)
-class Long:
-    value_usd: Decimal
-    debt_usdc: Decimal
-    size: Decimal
-    drop_to_liquidation: Decimal = Decimal("0.3")
-    health_factor: Decimal | None = None
 
 
 def _rebalanced(position_id: str = "p1", *, cash: Decimal = D(800), age_hours: int = 0) -> Position:
