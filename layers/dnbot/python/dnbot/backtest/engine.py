@@ -477,7 +477,7 @@ class _Run:
         assert book is not None
         fees = self.c.fees
         fixed = fees.bridge_usd + fees.jito_tip_usd
-        reduce_rate = fees.hyperliquid_taker_rate + fees.swap_slippage_rate + fees.asgard_close_rate
+        reduce_rate = fees.reduce_rate
         plan = size_bridge_rebalance(self._legs(book, price), book.dist_open, transfer_cost_usd=fixed,
                                      reduce_cost_rate=reduce_rate)
         if plan is None:

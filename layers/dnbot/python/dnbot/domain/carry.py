@@ -115,11 +115,16 @@ class FeeSchedule:
         per_notional = self.hyperliquid_taker_rate + self.asgard_close_rate + self.swap_slippage_rate
         return notional_usd * per_notional + self.jito_tip_usd
 
+    @property
+    def reduce_rate(self) -> Decimal:
+        """Per USD of notional shrunk in place: a reduce-only taker order on the short, a swap and the Asgard close
+        fee on the long's part."""
+        return self.hyperliquid_taker_rate + self.swap_slippage_rate + self.asgard_close_rate
+
     def reduce_usd(self, notional_change_usd: Decimal) -> Decimal:
-        """Shrinking both legs by `notional_change_usd` in place (a rebalance): a reduce-only taker order on the
-        short, a swap and the Asgard close fee on the long's part, one Solana transaction."""
-        per_notional = self.hyperliquid_taker_rate + self.swap_slippage_rate + self.asgard_close_rate
-        return abs(notional_change_usd) * per_notional + self.jito_tip_usd
+        """Shrinking both legs by `notional_change_usd` in place (a rebalance): `reduce_rate` on it and one
+        Solana transaction."""
+        return abs(notional_change_usd) * self.reduce_rate + self.jito_tip_usd
 
 
 DEFAULT_FEES = FeeSchedule()
