@@ -266,12 +266,16 @@ class PositionRebalancer:
         ledger's short still shows its size before, so a later close (the reconciler's, an operator's) counts only
         what is left of it. Unreadable: 0 and a warning (flagging the position comes first)."""
         try:
-            return sum((self._short.step_filled(position.user_id, position.position_id, f"{step}-{intent.number}")
-                        .realized_usd for step in ("rebalance", "restore")), Decimal(0))
+            return self._short_realized_usd(position, intent)
         except Exception as error:  # any venue failure: the operator's alert says the rest
             logger.warning("rebalance %s of %s: the short's fills unreadable (%s); its realized PnL is not "
                            "recorded", intent.number, position.position_id, error)
             return Decimal(0)
+
+    def _short_realized_usd(self, position: Position, intent: RebalanceInFlight) -> Decimal:
+        """What this rebalance's short orders (buy-back, and restore if any) realized after fees."""
+        return sum((self._short.step_filled(position.user_id, position.position_id, f"{step}-{intent.number}")
+                    .realized_usd for step in ("rebalance", "restore")), Decimal(0))
 
     # --- records -----------------------------------------------------------------------------------------
 
@@ -339,8 +343,7 @@ class PositionRebalancer:
     def _undone(self, position: Position, intent: RebalanceInFlight, why: str) -> None:
         fresh = self._positions.get_position(position.user_id, position.position_id) or position
         # a buy-back sold back again costs its fees (and whatever the price did in between): kept with the rest
-        traded = sum((self._short.step_filled(position.user_id, position.position_id, f"{step}-{intent.number}")
-                      .realized_usd for step in ("rebalance", "restore")), Decimal(0))
+        traded = self._short_realized_usd(position, intent)
         self._save(fresh, {"rebalancing": None,
                            "rebalance_cash_usd": (fresh.rebalance_cash_usd + traded).quantize(CENT),
                            "rebalance_pnl_usd": (fresh.rebalance_pnl_usd + traded).quantize(CENT)})
