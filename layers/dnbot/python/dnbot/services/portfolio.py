@@ -76,11 +76,6 @@ class PositionsPage:
     cursor: str | None
 
 
-def debt_of(position: Position) -> Decimal:
-    """The USDC the long borrowed at its open (the borrow estimate's principal; the debt now is Asgard's)."""
-    return position.long_debt_at_open_usd
-
-
 FUNDING_EXPORT_DEFAULT_DAYS = 31
 FUNDING_EXPORT_MAX_DAYS = 366
 FundingSharesOf = Callable[[str, Sequence[Position], datetime, datetime | None], list[FundingShare]]
@@ -281,7 +276,7 @@ class PortfolioService:
         assert long_leg is not None and short_leg is not None
         long_fill = LegFill(long_leg.size, long_leg.entry_price, long_leg.fees_usd)
         short_fill = LegFill(short_leg.size, short_leg.entry_price, short_leg.fees_usd)
-        debt = debt_of(position)
+        debt = position.long_debt_at_open_usd  # the borrow estimate's principal
         # the long's value and debt now are Asgard's own (its units with the supply interest, its debt with the
         # borrow interest): unknown when Asgard cannot be read, never the ledger's figures at the open
         long_value = _cents(readings.long_value_usd) if readings.long_value_usd else None
@@ -374,7 +369,7 @@ class PositionJournal:
               closing_fees: Decimal = Decimal(0)) -> PnlBreakdown:
         fees = sum((leg.fees_usd for leg in (position.long_leg, position.short_leg) if leg), abs(closing_fees))
         long_value = position.long_leg.notional_usd if position.long_leg else Decimal(0)
-        parts = realized(total_usd=total, funding_usd=funding, fees_usd=fees, debt_usd=debt_of(position),
+        parts = realized(total_usd=total, funding_usd=funding, fees_usd=fees, debt_usd=position.long_debt_at_open_usd,
                          long_value_at_entry_usd=long_value,
                          hours_held=hours_between(position.created_at, self._clock.now()),
                          rates=carry_rates(self._rates.latest_snapshot(), position))
