@@ -13,7 +13,7 @@ import httpx
 import pytest
 from solders.keypair import Keypair
 
-from dnbot.domain.positions import PositionStatus
+from dnbot.domain.positions import Position, PositionStatus
 from dnbot.domain.rebalance import maintenance_rate_from, short_rise, spare_margin_usd
 from dnbot.local.system import LocalSystem
 from tests.integration.helpers import Client, Terminal, log_in
@@ -50,6 +50,21 @@ def _wait(client: Client, withdrawal_id: str) -> dict[str, Any]:
             return dict(state)
         time.sleep(0.1)
     raise AssertionError(f"withdrawal {withdrawal_id} still {state['status']}")
+
+
+def _trader_with_a_3x_position(system: LocalSystem, terminal: Terminal,
+                               prefix: str) -> tuple[Client, str, dict[str, Any], Position]:
+    """A new user logged in with a 3x, $3,000 SOL position open on Drift: (client, email, /auth/me user, position)."""
+    assert system.runtime is not None
+    email = f"{prefix}-{uuid.uuid4().hex[:8]}@example.com"
+    trader = log_in(system, terminal, email)
+    me: dict[str, Any] = trader.get("/api/v1/auth/me").json()["user"]
+    opened = trader.wait_job(trader.post("/api/v1/positions/open", {
+        "asset": "SOL", "protocol": "drift", "leverage": "3", "size_usd": "3000"}).json()["job_id"], timeout=60)
+    assert opened["status"] == "succeeded", opened
+    position = system.runtime.store.get_position(me["user_id"], opened["position_id"])
+    assert position is not None
+    return trader, email, me, position
 
 
 def test_usdc_withdrawal_pays_once_with_the_emailed_code(sim_system: LocalSystem, terminal: Terminal,
@@ -209,15 +224,8 @@ def test_hyperliquid_withdrawals_keep_an_open_short_at_its_rebalance_distance(si
     keeps the short at the position's rebalance target distance (its distance at the open). The replayed SOL price
     moves a little every second, so figures read here are compared to the cent."""
     assert sim_system.sim is not None and sim_system.runtime is not None
-    email = f"keeper-{uuid.uuid4().hex[:8]}@example.com"
-    trader = log_in(sim_system, terminal, email)
-    me = trader.get("/api/v1/auth/me").json()["user"]
+    trader, email, me, position = _trader_with_a_3x_position(sim_system, terminal, "keeper")
     evm, base = me["wallets"]["evm"], sim_system.sim.base_url
-    opened = trader.wait_job(trader.post("/api/v1/positions/open", {
-        "asset": "SOL", "protocol": "drift", "leverage": "3", "size_usd": "3000"}).json()["job_id"], timeout=60)
-    assert opened["status"] == "succeeded", opened
-    position = sim_system.runtime.store.get_position(me["user_id"], opened["position_id"])
-    assert position is not None
     distance = sim_system.runtime.risk.readings(position).liquidation_distance_at_open
     assert distance is not None and Decimal("0.1") < distance < Decimal("0.5")  # the 3x long's, at the open
 
@@ -278,15 +286,8 @@ def test_a_withdrawal_of_rebalance_cash_is_capital_returned(sim_system: LocalSys
     cash, collateral basis and peak drop alike), so its equity reading stops counting money that is gone without
     the drawdown breaker reading a loss, and its realized PnL (cash - collateral) stays."""
     assert sim_system.sim is not None and sim_system.runtime is not None
-    email = f"cash-{uuid.uuid4().hex[:8]}@example.com"
-    trader = log_in(sim_system, terminal, email)
-    me = trader.get("/api/v1/auth/me").json()["user"]
-    opened = trader.wait_job(trader.post("/api/v1/positions/open", {
-        "asset": "SOL", "protocol": "drift", "leverage": "3", "size_usd": "3000"}).json()["job_id"], timeout=60)
-    assert opened["status"] == "succeeded", opened
+    trader, email, me, position = _trader_with_a_3x_position(sim_system, terminal, "cash")
     store = sim_system.runtime.store
-    position = store.get_position(me["user_id"], opened["position_id"])
-    assert position is not None
     # as a partial close of a third of the long would have left it: 500 paid to the wallet, 480 of collateral
     # the smaller ledger long no longer shows, a peak the tick stored
     store.save_position(replace(position, rebalance_cash_usd=Decimal(500), rebalance_collateral_usd=Decimal(480),
@@ -298,7 +299,7 @@ def test_a_withdrawal_of_rebalance_cash_is_capital_returned(sim_system: LocalSys
     assert asked.status_code == 202, asked.text
     trader.post(f"/api/v1/withdrawals/{asked.json()['withdrawal_id']}/confirm", {"code": _code(terminal, email)})
     assert _wait(trader, asked.json()["withdrawal_id"])["status"] == "sent"
-    after = store.get_position(me["user_id"], opened["position_id"])
+    after = store.get_position(me["user_id"], position.position_id)
     assert after is not None and after.status is PositionStatus.OPEN
     assert (after.rebalance_cash_usd, after.rebalance_collateral_usd, after.peak_equity_usd) == (
         Decimal(200), Decimal(180), Decimal(800))
@@ -311,14 +312,7 @@ def test_the_free_figure_is_the_largest_withdrawal_a_request_accepts(sim_system:
     accepted and a cent more is refused. The replayed SOL price moves every second: an attempt counts only when the
     figure read before and after the two requests is the same."""
     assert sim_system.sim is not None and sim_system.runtime is not None
-    email = f"free-{uuid.uuid4().hex[:8]}@example.com"
-    trader = log_in(sim_system, terminal, email)
-    me = trader.get("/api/v1/auth/me").json()["user"]
-    opened = trader.wait_job(trader.post("/api/v1/positions/open", {
-        "asset": "SOL", "protocol": "drift", "leverage": "3", "size_usd": "3000"}).json()["job_id"], timeout=60)
-    assert opened["status"] == "succeeded", opened
-    position = sim_system.runtime.store.get_position(me["user_id"], opened["position_id"])
-    assert position is not None
+    trader, _, me, position = _trader_with_a_3x_position(sim_system, terminal, "free")
     distance = sim_system.runtime.risk.readings(position).liquidation_distance_at_open
     assert distance is not None
 
