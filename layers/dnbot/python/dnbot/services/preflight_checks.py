@@ -9,6 +9,7 @@ of what its users may open.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
 
@@ -30,13 +31,17 @@ def _max_depeg(user_id: str, users: UserStore | None) -> Decimal:
     return settings.exits.max_depeg
 
 
-def lst_fair_sol_rates(rates: RatesStore, latest: RatesSnapshot) -> dict[Asset, Decimal]:
+def lst_fair_sol_rates(rates: RatesStore, latest: RatesSnapshot,
+                       hourly: Sequence[RatesSnapshot] | None = None) -> dict[Asset, Decimal]:
     """Each LST's fair SOL rate at `latest.at`: the best rate of the last `DEPEG_LOOKBACK` (and `latest`'s), grown
     by the staking APY since. The rates: each hour's best that the poller keeps (`RatesStore.peg_quotes`, so a
     depeg after the first poll of a fresh deploy's first hour still has that poll's healthy rate to compare
-    with), and the stored hourly snapshots' (the hours polled before the poller kept its best)."""
+    with), and the stored hourly snapshots' (the hours polled before the poller kept its best). `hourly`: those
+    snapshots if the caller has read them already (the tick, for its strategy history), else they are read."""
     since = latest.at - DEPEG_LOOKBACK
-    quotes = [quote for snapshot in rates.hourly_snapshots(since) for quote in peg_quotes(snapshot)]
+    first_hour = since.replace(minute=0, second=0, microsecond=0)  # as RatesStore.hourly_snapshots(since) reads
+    week = rates.hourly_snapshots(since) if hourly is None else [s for s in hourly if s.at >= first_hour]
+    quotes = [quote for snapshot in week for quote in peg_quotes(snapshot)]
     return fair_lst_sol_rates([*rates.peg_quotes(since), *quotes, *peg_quotes(latest)], latest.at)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -77,7 +78,12 @@ class StrategyHistory:
 def strategy_history(store: RatesStore, now: datetime, hours: int = STRATEGY_HISTORY_HOURS) -> StrategyHistory:
     """From the poller's hourly snapshots: each hour's Hyperliquid rate (read at the hour's last poll) and
     each market's mean rates over the lookback."""
-    snapshots = store.hourly_snapshots(now - timedelta(hours=hours))
+    return history_of(store.hourly_snapshots(now - timedelta(hours=hours)))
+
+
+def history_of(snapshots: Sequence[RatesSnapshot]) -> StrategyHistory:
+    """`strategy_history` of hourly snapshots already read (oldest first): the tick reads them once for this and
+    for the LST peg reference."""
     return StrategyHistory([s.funding.funding_hourly for s in snapshots],
                            mean_markets(s.markets for s in snapshots[-MARKET_MEAN_HOURS:]))
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -55,12 +55,13 @@ from dnbot.ports import (
 from dnbot.services.positions import OpenInFlight, PositionService
 from dnbot.services.preflight_checks import lst_fair_sol_rates
 from dnbot.services.rates import (
+    STRATEGY_HISTORY_HOURS,
     StrategyHistory,
+    history_of,
     markets_from_json,
     markets_to_json,
     outlook_from_json,
     outlook_to_json,
-    strategy_history,
 )
 
 logger = logging.getLogger(__name__)
@@ -126,14 +127,16 @@ class StrategyTick:
             logger.exception("funding history unavailable")
             report.errors["funding_history"] = f"{type(error).__name__}: {error}"
             history = []
+        hourly = None  # the stored hourly snapshots, read once for the strategy history and the peg reference
         try:
-            stored = strategy_history(self._rates, self._clock.now())
+            hourly = self._rates.hourly_snapshots(self._clock.now() - timedelta(hours=STRATEGY_HISTORY_HOURS))
+            stored = history_of(hourly)
         except Exception as error:  # the venue's 20 days still give the strategy a (shorter) horizon
             logger.exception("stored rates history unavailable")
             report.errors["rates_history"] = f"{type(error).__name__}: {error}"
             stored = StrategyHistory([], ())
         try:
-            fair = lst_fair_sol_rates(self._rates, snapshot)
+            fair = lst_fair_sol_rates(self._rates, snapshot, hourly)
         except Exception as error:  # the open's preflight still refuses a depegged LST
             logger.exception("LST peg reference unavailable")
             report.errors["lst_peg"] = f"{type(error).__name__}: {error}"
