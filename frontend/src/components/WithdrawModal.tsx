@@ -41,7 +41,7 @@ export function validateWithdrawal(source: Source, amount: string, to: string, f
 
 /** What the chosen source lets a withdrawal take (the server's figure, by the rule the request is checked against),
  * why part of it is kept, or why it cannot be read. */
-export function freeOf(free: FreeToWithdraw | undefined, source: Source, asset: string):
+function freeOf(free: FreeToWithdraw | undefined, source: Source, asset: string):
   { amount: string | null; limitedBy: string | null; unavailable: string | null } {
   const none = { amount: null, limitedBy: null };
   if (!free) return { ...none, unavailable: null };
@@ -85,11 +85,11 @@ export function WithdrawModal({ balances, onClose }: { balances: Balances | unde
   const [confirmed, setConfirmed] = useState(false);
   const queryClient = useQueryClient();
   const freeRead = useFreeToWithdraw(withdrawal === null);
+  const unit = source === "hyperliquid" ? "USDC" : asset; // Hyperliquid pays out USDC only
 
   const request = useMutation({
     mutationFn: () => api.requestWithdrawal({
-      asset: source === "hyperliquid" ? "USDC" : asset, amount: amount.trim(), source,
-      to: to.trim(),
+      asset: unit, amount: amount.trim(), source, to: to.trim(),
     }),
     onSuccess: (created) => setWithdrawal(created),
   });
@@ -157,7 +157,6 @@ export function WithdrawModal({ balances, onClose }: { balances: Balances | unde
   }
 
   const { amount: free, limitedBy, unavailable } = freeOf(freeRead.data, source, asset);
-  const unit = source === "hyperliquid" ? "USDC" : asset;
   const submit = (event: FormEvent) => {
     event.preventDefault();
     const found = validateWithdrawal(source, amount, to, free, unit, balances?.evm.address ?? null);
@@ -184,7 +183,7 @@ export function WithdrawModal({ balances, onClose }: { balances: Balances | unde
           </label>
         )}
         <label className="field">
-          <span>Amount ({source === "hyperliquid" ? "USDC" : asset})</span>
+          <span>Amount ({unit})</span>
           <input name="amount" inputMode="decimal" value={amount} onChange={(e) => { setAmount(e.target.value); setProblem(null); }} />
         </label>
         {free !== null ? (

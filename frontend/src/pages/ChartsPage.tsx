@@ -1,7 +1,6 @@
 import { useQuery } from "@tanstack/react-query";
 import { useMemo, useState, type FormEvent } from "react";
-import { api } from "../api/client";
-import { errorText } from "../api/client";
+import { api, errorText } from "../api/client";
 import { Notice } from "../components/Spinner";
 import { equitySeries, fundingMarkers, fundingSeries, SOURCE_LABELS, stackedSeries, type PnlPoint } from "../charts/data";
 import { TimeChart, type SeriesSpec } from "../charts/TimeChart";
