@@ -378,6 +378,13 @@ def _fits_the_width(page: Page, where: str) -> None:
     assert widths[0] <= widths[1], f"{where}: the page is {widths[0]} px wide on a {widths[1]} px phone"
 
 
+def _on_screen(locator: Locator, what: str) -> None:
+    """The element lies within the phone's width: reachable without a sideways scroll."""
+    box = locator.bounding_box()
+    assert box is not None, what
+    assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], f"{what} is off-screen: {box}"
+
+
 def _inside(dialog: Locator, cells: Locator, what: str) -> None:
     """Every cell ends inside the dialog's right edge: none is cut off by it (a dialog scrolls only vertically)."""
     expect(cells.first).to_be_visible()
@@ -406,9 +413,8 @@ def test_a_phone_reaches_the_position_its_risk_and_close_without_scrolling_sidew
         # the best opportunity's net APY and its Open button are on screen, not behind a sideways scroll
         best = page.get_by_role("table", name="Opportunities").locator("tbody tr").first
         open_best = best.get_by_role("button", name=re.compile("^Open "))
-        for what, locator in (("net APY", best.locator("td.strong")), ("Open", open_best)):
-            box = locator.bounding_box()
-            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], f"{what}: {box}"
+        _on_screen(best.locator("td.strong"), "net APY")
+        _on_screen(open_best, "Open")
         page.get_by_role("button", name="Open position", exact=True).first.click()
         dialog = page.get_by_role("dialog", name="Open position")
         dialog.get_by_label("Asset (long on Asgard)").select_option("SOL")
@@ -428,9 +434,7 @@ def test_a_phone_reaches_the_position_its_risk_and_close_without_scrolling_sidew
         close.scroll_into_view_if_needed()
         for what, locator in (("Close button", close), ("liquidation prices", row.get_by_test_id("liquidation-price")),
                               ("PnL", row.get_by_test_id("pnl-total")), ("fees", row.get_by_test_id("pnl-fees_usd"))):
-            box = locator.bounding_box()
-            assert box is not None, what
-            assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], f"{what} is off-screen: {box}"
+            _on_screen(locator, what)
         _fits_the_width(page, "dashboard")
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.get_by_role("table", name="Active positions").screenshot(path=str(SCREENSHOTS / "10-phone-position.png"))
@@ -443,8 +447,7 @@ def test_a_phone_reaches_the_position_its_risk_and_close_without_scrolling_sidew
         nav.get_by_role("button", name="Charts").click()
         run = page.get_by_role("button", name="Run backtest")
         expect(run).to_be_visible()
-        box = run.bounding_box()
-        assert box is not None and box["x"] + box["width"] <= PHONE["width"], f"Run backtest is off-screen: {box}"
+        _on_screen(run, "Run backtest")
         _fits_the_width(page, "charts")
         nav.get_by_role("button", name="Settings").click()
         expect(page.get_by_role("button", name="Send a test message")).to_be_visible()
