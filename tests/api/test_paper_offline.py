@@ -15,6 +15,8 @@ from tests.integration.helpers import Terminal
 
 pytestmark = pytest.mark.xdist_group("moto")
 
+PAYEE = "0x" + "ab" * 20  # an Arbitrum address of the user's own, outside dnbot
+
 
 def test_paper_settings_point_every_venue_nowhere(system: LocalSystem) -> None:
     assert system.runtime is not None
@@ -32,9 +34,9 @@ def test_a_hyperliquid_withdrawal_is_answered_from_the_paper_account(app: FastAP
     assert free == Decimal(5000)  # half of the paper capital, no position
     asked = client.post("/api/v1/withdrawals", headers=csrf,
                         json={"asset": "USDC", "amount": "100", "source": "hyperliquid",
-                              "to": "0x" + "ab" * 20})
+                              "to": PAYEE})
     assert asked.status_code == 202, asked.text
     too_much = client.post("/api/v1/withdrawals", headers=csrf,
                            json={"asset": "USDC", "amount": "5000.01", "source": "hyperliquid",
-                                 "to": "0x" + "ab" * 20})
+                                 "to": PAYEE})
     assert too_much.status_code == 400 and too_much.json()["error"]["code"] == "insufficient_funds", too_much.text
