@@ -45,6 +45,16 @@ class SimClock:
     def now_ms(self) -> int:
         return int(self.now().timestamp() * 1000)
 
+    def set_speed(self, speed: float) -> datetime:
+        """Run the clock at `speed` from now on (0 holds it still: every price the replay serves stays put); the
+        time it reads does not jump."""
+        if speed < 0:
+            raise ValueError("the simulator's clock only moves forward")
+        with self._lock:
+            now = self.start + timedelta(seconds=(self._wall() - self._wall_at_start) * self.speed)
+            self.start, self._wall_at_start, self.speed = now, self._wall(), speed
+        return self.now()
+
     def advance(self, delta: timedelta) -> datetime:
         if delta < timedelta(0):
             raise ValueError("the simulator's clock only moves forward")
