@@ -64,6 +64,16 @@ class RebalanceSize:
     close_percentage: Decimal | None = None
 
 
+# the distance a rebalance restores when the open's is unknown (a fraction of the SOL price)
+DEFAULT_REBALANCE_DISTANCE = Decimal("0.3")
+
+
+def rebalance_target(distance_at_open: Decimal | None) -> Decimal:
+    """The liquidation distance a rebalance restores: the position's at its open, else the default. What the tick
+    asks the rebalance for, and what a Hyperliquid withdrawal must leave the short."""
+    return distance_at_open or DEFAULT_REBALANCE_DISTANCE
+
+
 class CannotRebalance(Exception):
     """No in-place reduction restores the distance (it would take the whole position): close instead."""
 

@@ -33,6 +33,7 @@ from dnbot.domain.lst_peg import depegged_lsts
 from dnbot.domain.positions import Position, PositionStatus, reserved_capital_usd
 from dnbot.domain.presets import UserSettings
 from dnbot.domain.rates import RatesSnapshot
+from dnbot.domain.rebalance import rebalance_target
 from dnbot.domain.risk import RiskReadings
 from dnbot.domain.risk_warnings import RISK_WARNING, assess_warnings, decode_warned, encode_warned
 from dnbot.domain.strategy import Close, Hold, LivePosition, Open, Rebalance, decide_for_user
@@ -71,8 +72,6 @@ logger = logging.getLogger(__name__)
 FUNDING_HISTORY_HOURS = 480
 USERS_PER_PAGE = 100  # per page message: one query and ten SendMessageBatch calls
 CLOSE_ALL_REASON = "operator kill switch: close-all"
-# the distance a rebalance restores when the open's is unknown (a fraction of the SOL price)
-DEFAULT_REBALANCE_DISTANCE = Decimal("0.3")
 PEAK_WRITE_STEP = Decimal("0.001")  # the stored peak equity moves by at least 0.1 % a write
 
 Message = dict[str, Any]
@@ -270,7 +269,7 @@ class TickWorker:
             elif isinstance(item, Rebalance) and self._rebalances is not None:
                 # the rebalance workflow shrinks both legs in place; if it cannot (no reduction restores the
                 # distance, a venue refused), it asks for the close through this queue
-                target = readings[item.position_id].liquidation_distance_at_open or DEFAULT_REBALANCE_DISTANCE
+                target = rebalance_target(readings[item.position_id].liquidation_distance_at_open)
                 outcome.rebalanced[item.position_id] = self._rebalances.start_rebalance(
                     by_id[item.position_id], item.reason, target)
             elif isinstance(item, Close | Rebalance):

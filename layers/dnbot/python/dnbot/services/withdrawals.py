@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 from dnbot.domain.pnl import CENT
 from dnbot.domain.positions import Position, PositionStatus
-from dnbot.domain.rebalance import maintenance_rate_from, spare_margin_usd
+from dnbot.domain.rebalance import maintenance_rate_from, rebalance_target, spare_margin_usd
 from dnbot.domain.rebalance_cash import cash_paid_out, rebalance_cash_taken
 from dnbot.domain.withdrawals import Withdrawal, WithdrawalAsset, WithdrawalSource, WithdrawalStatus
 from dnbot.ports import (
@@ -45,7 +45,6 @@ from dnbot.ports import (
 )
 from dnbot.services.auth import AuditTrail, RateLimiter, limit
 from dnbot.services.errors import Conflict, NotFound, ServiceError, Unauthorized, Unavailable
-from dnbot.services.tick import DEFAULT_REBALANCE_DISTANCE
 
 logger = logging.getLogger(__name__)
 
@@ -332,11 +331,9 @@ class WithdrawalService:
         return max(spare, Decimal(0)).quantize(CENT, rounding=ROUND_DOWN), distance
 
     def _target_distance(self, position: Position) -> Decimal:
-        """The distance the tick's rebalance restores for this position (services.tick does the same): its
-        distance at the open, or DEFAULT_REBALANCE_DISTANCE when that cannot be read."""
+        """The distance the tick's rebalance restores for this position (`rebalance_target`)."""
         readings = self._risk.readings(position) if self._risk is not None else None
-        at_open = readings.liquidation_distance_at_open if readings is not None else None
-        return at_open or DEFAULT_REBALANCE_DISTANCE
+        return rebalance_target(readings.liquidation_distance_at_open if readings is not None else None)
 
     # --- the trading side (the withdraw workflow's step) -----------------------------------------------------
 
