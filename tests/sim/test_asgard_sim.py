@@ -4,7 +4,7 @@ balances on the Solana ledger, interest and liquidation on the replayed price pa
 from __future__ import annotations
 
 import base64
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -141,7 +141,9 @@ def test_rate_limit_without_a_key() -> None:
 
 
 def test_interest_accrues_hourly_and_a_drop_liquidates_on_the_recorded_low() -> None:
-    world = SimWorld.create()
+    # A still clock at an instant whose position meets the edge case: the recorded low of 2026-12-04 01:00 breaks
+    # the position only with its accrued interest (1.00005 x the debt without it).
+    world = SimWorld.create(start=datetime(2026, 12, 1, 21, 13, 5, tzinfo=UTC), speed=0)
     client = TestClient(asgard_sim.build_app(world))
     sim: asgard_sim.AsgardSim = client.app.state.asgard  # type: ignore[attr-defined]
     wallet = funded(world)
@@ -153,10 +155,22 @@ def test_interest_accrues_hourly_and_a_drop_liquidates_on_the_recorded_low() -> 
     position = sim.positions[record["positionPda"]]
     size, debt = position.size, position.debt
     threshold = position.market.liquidation_threshold
-    # The first hour whose recorded low (ignoring the small interest) breaks size x low x LT >= debt.
     start = position.accrued_to
-    hour = next(start + timedelta(hours=k) for k in range(24 * 200)
-                if size * world.market.candle(start + timedelta(hours=k)).low * threshold < debt)
+
+    def first_breaking_hour() -> datetime:
+        # The first hour whose recorded low breaks size x low x LT >= debt, both compounded hourly at the
+        # venue's rates up to and including that hour.
+        grown_size, grown_debt = size, debt
+        for k in range(24 * 200):
+            at = start + timedelta(hours=k)
+            supply_apy, _ = sim.asset_rates(position.market, at)
+            grown_size *= 1 + supply_apy / 8760
+            grown_debt *= 1 + sim.usdc_borrow_apy(position.market, at) / 8760
+            if grown_size * world.market.candle(at).low * threshold < grown_debt:
+                return at
+        raise AssertionError("no recorded low breaks the position")
+
+    hour = first_breaking_hour()
     before = hour - start
     world.clock.advance(before - (world.clock.now() - start) - timedelta(minutes=1))
     refreshed = client.post("/refresh-positions", headers=KEY, json={"positionPDAs": [
