@@ -5,6 +5,7 @@ Venue ports speak domain types (Decimal money, named rate periods) so that a ser
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,6 +13,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from dnbot.domain.assets import Asset
+from dnbot.domain.bridge import BridgeTransfer
 from dnbot.domain.kill_switch import KillSwitch
 from dnbot.domain.lst_peg import PegQuote
 from dnbot.domain.pnl import FundingShare
@@ -772,4 +774,141 @@ class UserLease(Protocol):
 
     def release_user_lease(self, scope: str, user_id: str, holder: str) -> None:
         """Give the lease back if `holder` still holds it."""
+        ...
+
+
+# --- the USDC bridge: Circle's attestation service (docs/bridge.md "Attestation (Iris)") ------------------------
+
+
+class VenueRateLimited(TransientVenueError):
+    """The venue refused for rate (HTTP 429): retry, but not before `retry_after_seconds`."""
+
+    def __init__(self, message: str, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class AttestationPending(TransientVenueError):
+    """The burn is not attested yet (not observed, or awaiting confirmations): poll again later."""
+
+
+@dataclass(frozen=True, slots=True)
+class AttestedMessage:
+    """A burn as Circle attested it: mint with exactly these bytes (the nonce is Circle's, not the source chain's)."""
+
+    message: bytes
+    attestation: bytes
+    nonce: bytes  # 32 bytes
+    fee_executed_raw: int  # USDC base units (6 decimals) the destination keeps from the burned amount
+    finality_threshold_executed: int  # 1000 (Fast, confirmed) or 2000 (Standard, finalized)
+
+
+class AttestationService(Protocol):
+    def attested(self, source_domain: int, transaction: str) -> list[AttestedMessage]:
+        """Every CCTP message of the source transaction, attested; raises AttestationPending until all are."""
+        ...
+
+    def fast_fee_bps(self, source_domain: int, destination_domain: int) -> Decimal:
+        """The Fast Transfer fee (finality 1000) in basis points of the amount, for that route."""
+        ...
+
+    def reattest(self, nonce: bytes) -> None:
+        """Ask for a pre-finality message to be re-signed as finalized (an expired Fast message)."""
+        ...
+
+
+# --- the USDC bridge: one durable record per CCTP transfer (docs/bridge.md section 5) ---------------------------
+
+
+class BridgeTransferExists(Exception):
+    """A bridge transfer with this id is already recorded (a retried workflow: read it and resume)."""
+
+
+class BridgeTransferConflict(Exception):
+    """A save lost: the stored record is not at the version the writer advanced from."""
+
+
+class BridgeTransferStore(Protocol):
+    def create(self, record: BridgeTransfer) -> None:
+        """Record a planned transfer before anything is sent; raises BridgeTransferExists if its id is taken."""
+        ...
+
+    def get(self, user_id: str, transfer_id: str) -> BridgeTransfer | None: ...
+
+    def save(self, record: BridgeTransfer) -> None:
+        """Store a record `domain.bridge.advance` returned, only over the stored version `record.version - 1`;
+        another writer in between (or no such record) -> BridgeTransferConflict."""
+        ...
+
+    def list_for_user(self, user_id: str) -> list[BridgeTransfer]:
+        """Every bridge transfer of the user, oldest first."""
+        ...
+
+
+# --- the CCTP bridge on Arbitrum (dnbot.adapters.evm.cctp.ArbitrumCctp; docs/bridge.md) ----------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SignedEvmTx:
+    """One signed EVM transaction, not necessarily sent: its bytes resend safely ("already known")."""
+
+    tx_hash: str
+    nonce: int
+    raw: str  # 0x-hex
+
+
+@dataclass(frozen=True, slots=True)
+class SignedEvmBurn:
+    """A CCTP burn on Arbitrum, signed before anything is sent: the USDC approve of TokenMessengerV2 (None when the
+    allowance already covered the amount) at `approve_nonce`, then depositForBurn at `burn_nonce`. Stored as
+    `encode()` in the transfer record before sending; the burn's nonce refuses any other burn once one lands."""
+
+    burn_raw: str
+    burn_hash: str
+    burn_nonce: int
+    approve_raw: str | None = None
+    approve_hash: str | None = None
+    approve_nonce: int | None = None
+
+    def raws(self) -> list[str]:
+        """The raw transactions in sending order (the approve first)."""
+        return [raw for raw in (self.approve_raw, self.burn_raw) if raw is not None]
+
+    def encode(self) -> str:
+        return json.dumps({name: getattr(self, name) for name in self.__slots__}, sort_keys=True)
+
+    @classmethod
+    def decode(cls, text: str) -> SignedEvmBurn:
+        return cls(**json.loads(text))
+
+
+class ArbitrumCctpPort(Protocol):
+    """Circle CCTP V2 on Arbitrum One: burn the user's USDC towards Solana, mint what Solana burned to the user."""
+
+    def sign_burn(self, user_id: str, owner: str, amount_raw: int, solana_recipient_ata: str, max_fee_raw: int,
+                  min_finality: int) -> SignedEvmBurn:
+        """Sign (not send) approve(TokenMessengerV2, amount) when the allowance is short, then depositForBurn to
+        Solana (domain 5) minting to `solana_recipient_ata` (the user's USDC token account)."""
+        ...
+
+    def decode_burn(self, encoded: str) -> SignedEvmBurn: ...
+
+    def send(self, raw: str) -> str:
+        """Send signed bytes; returns the transaction hash (sending them again is fine)."""
+        ...
+
+    def receipt_status(self, tx_hash: str) -> str:
+        """"landed" | "failed" (reverted) | "unknown" (not mined, or unknown to the node)."""
+        ...
+
+    def sign_receive(self, user_id: str, owner: str, message: bytes, attestation: bytes) -> SignedEvmTx:
+        """Sign MessageTransmitterV2.receiveMessage(message, attestation) from the user's wallet."""
+        ...
+
+    def nonce_used(self, nonce: bytes) -> bool:
+        """MessageTransmitterV2.usedNonces(nonce) != 0: that message was minted (by anyone)."""
+        ...
+
+    def allowance(self, owner: str) -> int:
+        """USDC raw units `owner` lets TokenMessengerV2 spend."""
         ...
