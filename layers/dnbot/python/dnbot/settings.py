@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dnbot import resources
+from dnbot.cctp import IRIS_MAINNET_URL
 
 
 class Settings(BaseSettings):
@@ -67,6 +68,7 @@ class Settings(BaseSettings):
     solana_rpc_url: str = "https://api.mainnet-beta.solana.com"
     arbitrum_rpc_url: str = "https://arb1.arbitrum.io/rpc"
     privy_base_url: str = "https://api.privy.io"
+    iris_url: str = IRIS_MAINNET_URL  # Circle CCTP attestation (DNBOT_IRIS_URL; testnet: https://iris-api-sandbox.circle.com)
 
     # Rates
     rates_stale_after_seconds: int = 300

@@ -195,7 +195,7 @@ class LocalSystem:
             **common, market_source="sim",
             hyperliquid_base_url=sim.url("hyperliquid"), asgard_base_url=sim.url("asgard"),
             asgard_api_key=LOCAL_ASGARD_API_KEY, solana_rpc_url=sim.url("solana"),
-            arbitrum_rpc_url=sim.url("arbitrum"), privy_base_url=sim.url("privy"),
+            arbitrum_rpc_url=sim.url("arbitrum"), privy_base_url=sim.url("privy"), iris_url=sim.url("iris"),
             privy_app_id=LOCAL_PRIVY_APP_ID, privy_app_secret=LOCAL_PRIVY_APP_SECRET,
         )
         runtime = Runtime(settings, clock=self.world.clock, boto_session=self.cloud.session())
@@ -211,7 +211,7 @@ class LocalSystem:
         # balance read) must fail here, at once, and never reach the real venue over the internet
         settings = Settings(**common, market_source="replay", hyperliquid_base_url=PAPER_NOWHERE,
                             asgard_base_url=PAPER_NOWHERE, solana_rpc_url=PAPER_NOWHERE,
-                            arbitrum_rpc_url=PAPER_NOWHERE, privy_base_url=PAPER_NOWHERE)
+                            arbitrum_rpc_url=PAPER_NOWHERE, privy_base_url=PAPER_NOWHERE, iris_url=PAPER_NOWHERE)
         runtime = Runtime(settings, clock=self.world.clock, boto_session=self.cloud.session())
         self.markets = markets = ReplayMarkets(self.world)
         self.paper = paper = PaperVenues(self.world)

@@ -5,6 +5,7 @@
     /solana                     Solana JSON-RPC                          (dnbot.sim.solana_rpc)
     /arbitrum                   Arbitrum JSON-RPC (USDC, the HL bridge)  (dnbot.sim.arbitrum)
     /privy/...                  Privy's wallet API                       (dnbot.sim.privy)
+    /iris/...                   Circle's CCTP attestation service (V2)   (dnbot.sim.iris)
     /sim/...                    controls: clock, faults, and each venue's own (fund an account, ...)
 
 Every venue shares one SimWorld: one clock, one replayed market, one fault injector.
@@ -41,6 +42,7 @@ VENUE_MODULES: dict[str, str] = {
     "solana": "dnbot.sim.solana_rpc",
     "arbitrum": "dnbot.sim.arbitrum",
     "privy": "dnbot.sim.privy",
+    "iris": "dnbot.sim.iris",
 }
 
 
@@ -63,7 +65,7 @@ class MarketMove(BaseModel):
 
 class FaultRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    venue: Literal["hyperliquid", "asgard", "solana", "arbitrum", "privy"]
+    venue: Literal["hyperliquid", "asgard", "solana", "arbitrum", "privy", "iris"]
     call: str = Field(min_length=1, description="the venue's operation name, or * for any")
     kind: FaultKind
     times: int = Field(default=1, ge=1, le=1000)
