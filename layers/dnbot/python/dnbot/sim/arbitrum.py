@@ -1,8 +1,13 @@
 """`/arbitrum`: an Arbitrum One JSON-RPC node holding USDC balances, with Hyperliquid's bridge.
 
 Methods: eth_chainId (0xa4b1), net_version, eth_blockNumber, eth_getBalance, eth_getTransactionCount,
-eth_gasPrice, eth_maxPriorityFeePerGas, eth_estimateGas, eth_call (USDC `balanceOf`, `decimals`, `symbol`),
-eth_sendRawTransaction, eth_getTransactionReceipt, eth_getTransactionByHash.
+eth_gasPrice, eth_maxPriorityFeePerGas, eth_estimateGas, eth_call (USDC `balanceOf`, `decimals`, `symbol`,
+`allowance`; MessageTransmitterV2 `usedNonces`), eth_sendRawTransaction, eth_getTransactionReceipt,
+eth_getTransactionByHash.
+
+Circle CCTP V2 (`dnbot.sim.arbitrum_cctp`): USDC `approve`, TokenMessengerV2 `depositForBurn` (its message goes to
+the simulated attesters, `dnbot.sim.cctp`) and MessageTransmitterV2 `receiveMessage`; eth_estimateGas and eth_call
+run them dry and answer "execution reverted: <reason>" when they would revert.
 
 eth_sendRawTransaction accepts signed EIP-1559 (type 2) and legacy EIP-155 transactions: it recovers the
 sender from the signature (eth-account), checks the chain id and the sender's nonce, and executes a USDC
@@ -38,6 +43,7 @@ from fastapi.responses import Response
 from hexbytes import HexBytes
 from pydantic import BaseModel, field_validator
 
+from dnbot.sim import arbitrum_cctp
 from dnbot.sim.solana_rpc import AnyPath, JsonRpcError, parse_decimal, serve_jsonrpc
 
 VENUE = "arbitrum"
@@ -62,6 +68,9 @@ class ArbitrumLedger:
     usdc: dict[str, int] = field(default_factory=dict)  # lowercase address -> raw units
     eth: dict[str, int] = field(default_factory=dict)  # lowercase address -> wei
     nonces: dict[str, int] = field(default_factory=dict)
+    allowances: dict[tuple[str, str], int] = field(default_factory=dict)  # USDC (owner, spender) -> raw units
+    used_nonces: dict[bytes, int] = field(default_factory=dict)  # CCTP MessageTransmitterV2.usedNonces
+    revert_reasons: dict[str, str] = field(default_factory=dict)  # tx hash -> why it reverted (a debugger's view)
     receipts: dict[str, dict[str, Any]] = field(default_factory=dict)
     transactions: dict[str, dict[str, Any]] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
@@ -123,15 +132,37 @@ class ArbitrumNode:
 
     def estimate_gas(self, params: list[Any]) -> str:
         call = params[0]
-        if _address(call.get("to", "0x" + "0" * 40)) == USDC_CONTRACT:
+        target = _address(call.get("to", "0x" + "0" * 40))
+        data = bytes.fromhex(str(call.get("data") or call.get("input") or "0x")[2:])
+        if arbitrum_cctp.handles(target, data):
+            self._dry_run(call, target, data)
+            return hex(arbitrum_cctp.gas_for(target, data) or TRANSFER_GAS)
+        if target == USDC_CONTRACT:
             return hex(TRANSFER_GAS)
         return hex(21_000)
 
+    def _dry_run(self, call: dict[str, Any], target: str, data: bytes) -> bytes:
+        """A CCTP call run without changing anything: its return data, or the node's "execution reverted"."""
+        sender = _address(call.get("from") or "0x" + "0" * 40)
+        with self.ledger.lock:
+            try:
+                result, _ = arbitrum_cctp.execute(self.world, self.ledger, sender, target, data, "0x", dry=True)
+            except arbitrum_cctp.Revert as revert:
+                raise JsonRpcError(3, f"execution reverted: {revert.reason}", "0x") from None
+        return result
+
     def call(self, params: list[Any]) -> str:
         call = params[0]
-        if _address(call.get("to")) != USDC_CONTRACT:
-            return "0x"  # no contract code there
+        target = _address(call.get("to"))
         data = bytes.fromhex(str(call.get("data") or call.get("input") or "0x")[2:])
+        with self.ledger.lock:
+            view = arbitrum_cctp.read(self.ledger, target, data)
+        if view is not None:
+            return "0x" + view.hex()
+        if arbitrum_cctp.handles(target, data):
+            return "0x" + self._dry_run(call, target, data).hex()
+        if target != USDC_CONTRACT:
+            return "0x"  # no contract code there
         if data[:4] == BALANCE_OF:
             (owner,) = abi_decode(["address"], data[4:])
             return "0x" + abi_encode(["uint256"], [self.ledger.usdc.get(owner.lower(), 0)]).hex()
@@ -175,9 +206,18 @@ class ArbitrumNode:
             if value:
                 raise JsonRpcError(-32000, "the simulator moves USDC only, not ETH")
             self.ledger.nonces[sender] = expected + 1
-            self.ledger.eth[sender] -= TRANSFER_GAS * GAS_PRICE_WEI
-            status, logs = 1, []
-            if target == USDC_CONTRACT and data[:4] == TRANSFER:
+            gas_used = arbitrum_cctp.gas_for(target, data) or TRANSFER_GAS
+            status, logs = 1, list[dict[str, Any]]()
+            if arbitrum_cctp.handles(target, data) and gas_limit < gas_used:
+                status, gas_used = 0, gas_limit  # out of gas: the limit is spent
+                self.ledger.revert_reasons[tx_hash] = "out of gas"
+            elif arbitrum_cctp.handles(target, data):
+                try:
+                    _, logs = arbitrum_cctp.execute(self.world, self.ledger, sender, target, data, tx_hash)
+                except arbitrum_cctp.Revert as revert:
+                    status = 0
+                    self.ledger.revert_reasons[tx_hash] = revert.reason
+            elif target == USDC_CONTRACT and data[:4] == TRANSFER:
                 recipient, amount = abi_decode(["address", "uint256"], data[4:])
                 recipient = recipient.lower()
                 if self.ledger.usdc.get(sender, 0) < amount:
@@ -195,13 +235,15 @@ class ArbitrumNode:
                     # under the minimum the bridge keeps the USDC and credits nothing: lost, as documented
             elif target == USDC_CONTRACT:
                 status = 0
+            self.ledger.eth[sender] -= gas_used * GAS_PRICE_WEI
             block = self.ledger.block_number()
             block_hash = "0x" + keccak(text=f"dnbot-sim-arbitrum-{block}").hex()
             self.ledger.receipts[tx_hash] = {
                 "transactionHash": tx_hash, "transactionIndex": "0x1", "blockHash": block_hash,
-                "blockNumber": hex(block), "from": sender, "to": target, "cumulativeGasUsed": hex(TRANSFER_GAS),
-                "gasUsed": hex(TRANSFER_GAS), "effectiveGasPrice": hex(GAS_PRICE_WEI), "contractAddress": None,
-                "logs": [dict(log, blockNumber=hex(block), blockHash=block_hash) for log in logs],
+                "blockNumber": hex(block), "from": sender, "to": target, "cumulativeGasUsed": hex(gas_used),
+                "gasUsed": hex(gas_used), "effectiveGasPrice": hex(GAS_PRICE_WEI), "contractAddress": None,
+                "logs": [dict(log, logIndex=hex(index), transactionHash=tx_hash, blockNumber=hex(block),
+                              blockHash=block_hash) for index, log in enumerate(logs)],
                 "logsBloom": "0x" + "0" * 512, "status": hex(status), "type": hex(raw[0] if raw[0] <= 0x7F else 0)}
             self.ledger.transactions[tx_hash] = {"hash": tx_hash, "from": sender, "to": target, "nonce": hex(nonce),
                                                  "input": "0x" + data.hex(), "blockNumber": hex(block),

@@ -20,7 +20,7 @@ from eth_abi.abi import encode as abi_encode
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
-from dnbot.ports import AmbiguousVenueError, EvmTransactionSigner, TransientVenueError, VenueRejected
+from dnbot.ports import AmbiguousVenueError, EvmTransactionSigner, SignedEvmTx, TransientVenueError, VenueRejected
 from dnbot.security.evm_validator import (
     ARBITRUM_CHAIN_ID,
     ARBITRUM_USDC,
@@ -49,6 +49,11 @@ class SignedDeposit:
     nonce: int
     raw: str
     usdc: Decimal
+
+
+def transaction_hash(raw: str) -> str:
+    """The hash of a signed raw transaction (0x-hex): keccak256 of its bytes."""
+    return "0x" + keccak(hexstr=raw).hex().removeprefix("0x")
 
 
 class ArbitrumClient:
@@ -105,7 +110,7 @@ class ArbitrumClient:
 
     def receipt_status(self, tx_hash: str) -> bool | None:
         """True mined, False reverted, None not mined (pending, or unknown to the node)."""
-        receipt = self._rpc("eth_getTransactionReceipt", [tx_hash])
+        receipt = self.receipt(tx_hash)
         return None if receipt is None else int(receipt["status"], 16) == 1
 
     def sign_bridge_deposit(self, user_id: str, address: str, usdc: Decimal, signer: EvmTransactionSigner,
@@ -119,22 +124,39 @@ class ArbitrumClient:
         if balance < usdc:
             raise VenueRejected(f"the wallet holds {balance} USDC on Arbitrum, less than {usdc}")
         raw_amount = int(usdc.scaleb(USDC_DECIMALS).to_integral_value(ROUND_DOWN))
-        data = "0x" + (_TRANSFER + abi_encode(["address", "uint256"],
-                                              [to_checksum_address(HYPERLIQUID_BRIDGE), raw_amount])).hex()
-        sender = to_checksum_address(address)
-        call = {"from": sender, "to": to_checksum_address(ARBITRUM_USDC), "data": data}
-        gas = int(int(self._rpc("eth_estimateGas", [call]), 16) * GAS_HEADROOM)
+        data = _TRANSFER + abi_encode(["address", "uint256"], [to_checksum_address(HYPERLIQUID_BRIDGE), raw_amount])
+        signed = self.sign_call(user_id, address, ARBITRUM_USDC, data, signer, nonce=nonce)
+        return SignedDeposit(tx_hash=signed.tx_hash, nonce=signed.nonce, raw=signed.raw, usdc=usdc)
+
+    def sign_call(self, user_id: str, sender: str, to: str, data: bytes, signer: EvmTransactionSigner, *,
+                  nonce: int | None = None, gas: int | None = None) -> SignedEvmTx:
+        """Sign (not send) a call of contract `to` with `data` from `sender`, at `nonce` (default: the next one)
+        with `gas` (default: the node's estimate x GAS_HEADROOM; a call the node sees revert is refused here)."""
+        sender = to_checksum_address(sender)
+        hex_data = "0x" + data.hex()
+        if gas is None:
+            call = {"from": sender, "to": to_checksum_address(to), "data": hex_data}
+            gas = int(int(self._rpc("eth_estimateGas", [call]), 16) * GAS_HEADROOM)
         gas_price = int(self._rpc("eth_gasPrice", []), 16)
         if nonce is None:
             nonce = int(self._rpc("eth_getTransactionCount", [sender, "pending"]), 16)
         transaction = {
             "chainId": ARBITRUM_CHAIN_ID, "nonce": nonce,
-            "from": sender, "to": to_checksum_address(ARBITRUM_USDC), "value": 0, "data": data, "gas": gas,
+            "from": sender, "to": to_checksum_address(to), "value": 0, "data": hex_data, "gas": gas,
             "maxFeePerGas": gas_price * FEE_CAP_FACTOR, "maxPriorityFeePerGas": 0, "type": 2,
         }
         raw = signer.sign_transaction(user_id, transaction)
-        tx_hash = "0x" + keccak(hexstr=raw).hex().removeprefix("0x")
-        return SignedDeposit(tx_hash=tx_hash, nonce=nonce, raw=raw, usdc=usdc)
+        return SignedEvmTx(tx_hash=transaction_hash(raw), nonce=nonce, raw=raw)
+
+    def eth_call(self, to: str, data: bytes) -> bytes:
+        """A read-only contract call at the latest block; returns the ABI-encoded result."""
+        result = self._rpc("eth_call", [{"to": to_checksum_address(to), "data": "0x" + data.hex()}, "latest"])
+        return bytes.fromhex(str(result).removeprefix("0x"))
+
+    def receipt(self, tx_hash: str) -> dict[str, Any] | None:
+        """The transaction's receipt (None while not mined, or unknown to the node)."""
+        receipt = self._rpc("eth_getTransactionReceipt", [tx_hash])
+        return None if receipt is None else dict(receipt)
 
     def send(self, deposit: SignedDeposit) -> str:
         return self.send_raw(deposit.tx_hash, deposit.raw)

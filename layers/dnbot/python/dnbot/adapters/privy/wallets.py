@@ -236,7 +236,8 @@ def privy_evm_transaction(transaction: dict[str, Any]) -> dict[str, Any]:
 
 
 class PrivyEvmTransactionSigner:
-    """Implements EvmTransactionSigner (the Arbitrum bridge deposit) with the user's Privy EVM wallet.
+    """Implements EvmTransactionSigner (the Arbitrum bridge deposit, CCTP burns and mints) with the user's Privy
+    EVM wallet (a burn to Solana may only mint to the user's Privy Solana wallet's USDC account).
 
     The transaction passes dnbot.security.evm_validator first; the signed transaction that comes back must
     recover to the user's wallet and carry the same chain, nonce, recipient, value and calldata.
@@ -247,7 +248,7 @@ class PrivyEvmTransactionSigner:
 
     def sign_transaction(self, user_id: str, transaction: dict[str, Any]) -> str:
         record = self._wallets._record(user_id)
-        validate_evm_transaction(transaction, record.evm_address)
+        validate_evm_transaction(transaction, record.evm_address, record.solana_address)
         params = privy_evm_transaction(transaction)
         canonical = json.dumps(params, sort_keys=True, separators=(",", ":"), default=str)
         with _venue_errors("sign the EVM transaction"):
