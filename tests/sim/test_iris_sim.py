@@ -75,6 +75,8 @@ def test_a_burn_is_unknown_then_pending_then_attested_and_verifies(sim: RunningS
         _hub(sim).verify(emitted, attested.attestation)  # what the chain emitted is not what Circle signed
     assert iris.attested(SOLANA_DOMAIN, signature) == [attested]  # attested once
 
+    by_nonce = httpx.get(sim.url("iris") + "/v2/messages/5", params={"nonce": "0x" + attested.nonce.hex()}).json()
+    assert by_nonce["messages"][0]["message"] == "0x" + attested.message.hex()  # Iris's other query
     listed = httpx.get(sim.base_url + "/sim/iris/burns").json()["burns"]
     [row] = [burn for burn in listed if burn["transaction"] == signature]
     assert row["status"] == "complete" and row["nonce"] == "0x" + attested.nonce.hex()
@@ -137,3 +139,6 @@ def test_injected_faults_surface_as_the_clients_errors(sim: RunningSim, iris: Ir
         iris.fast_fee_bps(SOLANA_DOMAIN, ARBITRUM_DOMAIN)
     assert limited.value.retry_after_seconds == 300
     assert len(iris.attested(SOLANA_DOMAIN, signature)) == 1  # each fault once
+    sim.world.faults.inject(Fault(venue="iris", call="messages", kind=FaultKind.TIMEOUT, delay_seconds=1.0))
+    with IrisClient(sim.url("iris"), timeout=0.3) as impatient, pytest.raises(TransientVenueError, match="timed out"):
+        impatient.attested(SOLANA_DOMAIN, signature)
