@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dnbot.domain.assets import Asset
 from dnbot.domain.bridge import BridgeTransfer
@@ -21,6 +21,9 @@ from dnbot.domain.positions import Job, Position, PositionStatus
 from dnbot.domain.rates import FundingQuote, LendingMarket, RatesSnapshot
 from dnbot.domain.reconcile import VenueTruth
 from dnbot.domain.risk import RiskReadings
+
+if TYPE_CHECKING:
+    from solders.keypair import Keypair
 
 # --- time --------------------------------------------------------------------------------------------------
 
@@ -911,4 +914,51 @@ class ArbitrumCctpPort(Protocol):
 
     def allowance(self, owner: str) -> int:
         """USDC raw units `owner` lets TokenMessengerV2 spend."""
+        ...
+
+
+# --- the CCTP bridge on Solana (dnbot.adapters.solana.cctp.SolanaCctp; docs/bridge.md) -----------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SignedSolanaBurn:
+    """A CCTP deposit_for_burn on Solana, signed by the wallet and the event account, not necessarily sent. Store
+    it (`encode()`) and the event keypair before sending: resend the same bytes while the blockhash is valid; a
+    rebuilt burn must reuse the event keypair, whose account can be created once, so two burns cannot land."""
+
+    signature: str
+    tx_base64: str
+    event_account: str
+
+    def encode(self) -> str:
+        return json.dumps({name: getattr(self, name) for name in self.__slots__}, sort_keys=True)
+
+    @classmethod
+    def decode(cls, text: str) -> SignedSolanaBurn:
+        return cls(**json.loads(text))
+
+
+class SolanaCctpPort(Protocol):
+    """Circle CCTP V2 on Solana: burn the user's USDC towards Arbitrum, mint what Arbitrum burned to the user."""
+
+    def sign_burn(self, user_id: str, amount_raw: int, evm_recipient: str, max_fee_raw: int, min_finality: int,
+                  event_keypair: Keypair) -> SignedSolanaBurn:
+        """Sign (not send) deposit_for_burn of the user's USDC to Arbitrum (domain 3), minting to
+        `evm_recipient` (the signing policy refuses any address but the user's own). Raises TransactionRefused."""
+        ...
+
+    def sign_receive(self, user_id: str, message: bytes, attestation: bytes) -> str:
+        """A signed receive_message (base64) minting the attested message to the user's USDC account."""
+        ...
+
+    def send(self, tx_base64: str) -> str:
+        """Send a signed transaction; its signature ("already been processed" = it landed before)."""
+        ...
+
+    def status(self, signature: str) -> str:
+        """"landed" | "failed" | "unknown" (getSignatureStatuses)."""
+        ...
+
+    def nonce_used(self, nonce: bytes) -> bool:
+        """Whether the message with this 32-byte nonce was received on Solana (its used_nonce PDA exists)."""
         ...

@@ -33,6 +33,9 @@ from solders.transaction import Transaction, VersionedTransaction
 from spl.token.instructions import decode_transfer as decode_spl_transfer
 from spl.token.instructions import decode_transfer_checked as decode_spl_transfer_checked
 
+from dnbot.cctp import ARBITRUM_DOMAIN, SOLANA_DOMAIN
+from dnbot.cctp import solana as cctp
+from dnbot.cctp.message import CctpMessage, MalformedMessage, evm_to_bytes32
 from dnbot.domain.assets import USDC, Asset
 
 SYSTEM_PROGRAM = Pubkey.from_string("11111111111111111111111111111111")
@@ -71,8 +74,12 @@ DEFAULT_ALLOWED_PROGRAMS: frozenset[Pubkey] = frozenset(
         SOLEND_PROGRAM,
         DRIFT_PROGRAM,
         JUPITER_V6_PROGRAM,
+        # Circle CCTP V2 (the USDC bridge): every instruction of theirs is decoded (_check_cctp)
+        *cctp.CCTP_PROGRAMS,
     }
 )
+# The most a CCTP burn may offer to pay for a Fast transfer: 0.2 % of the amount (docs/bridge.md section 2).
+MAX_CCTP_FEE_BPS = 20
 
 # Jito's published tip payment accounts (jito-foundation docs, "on-chain addresses").
 JITO_TIP_ACCOUNTS: frozenset[Pubkey] = frozenset(
@@ -146,6 +153,8 @@ class SigningPolicy:
     max_tip_lamports: int = 10_000_000  # 0.01 SOL: a generous Jito tip, not a drain
     max_priority_fee_lamports: int = 10_000_000
     max_rent_lamports: int = 50_000_000  # account creations the user pays rent for (positions, ATAs)
+    # The user's own EVM address: the only mint recipient a CCTP burn may name (None: no burn is signed).
+    evm_address: str | None = None
     own_token_accounts: frozenset[Pubkey] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -161,6 +170,7 @@ class SigningPolicy:
         extra_programs: Iterable[str | Pubkey] = (),
         extra_recipients: Iterable[str | Pubkey] = (),
         extra_token_accounts: Iterable[str | Pubkey] = (),
+        evm_address: str | None = None,
     ) -> SigningPolicy:
         def keys(values: Iterable[str | Pubkey]) -> frozenset[Pubkey]:
             return frozenset(v if isinstance(v, Pubkey) else Pubkey.from_string(v) for v in values)
@@ -170,6 +180,7 @@ class SigningPolicy:
             allowed_programs=DEFAULT_ALLOWED_PROGRAMS | keys(extra_programs),
             allowed_recipients=keys(extra_recipients),
             allowed_token_accounts=keys(extra_token_accounts),
+            evm_address=evm_address,
         )
 
 
@@ -268,6 +279,8 @@ def validate_transaction(
             refusals += _check_system(view, policy)
         elif program in (TOKEN_PROGRAM, TOKEN_2022_PROGRAM):
             refusals += _check_token(view, policy)
+        elif program in cctp.CCTP_PROGRAMS:
+            refusals += _check_cctp(view, policy)
         elif program == COMPUTE_BUDGET_PROGRAM and view.data:
             if view.data[0] == _CB_SET_LIMIT and len(view.data) >= 5:
                 compute_units = struct.unpack_from("<I", view.data, 1)[0]
@@ -428,6 +441,88 @@ def _check_token(view: InstructionView, policy: SigningPolicy) -> list[Refusal]:
     if tag in (*_SPL_INIT_ACCOUNTS, _SPL_REVOKE, _SPL_SYNC_NATIVE):
         return []
     return [Refusal(f"token instruction {tag} is not permitted", view.index, program)]
+
+
+def _check_cctp(view: InstructionView, policy: SigningPolicy) -> list[Refusal]:
+    """Circle CCTP V2: only a burn of the user's USDC to the user's own EVM address (Arbitrum, no designated
+    caller, a bounded fee) and a receive minting to the user's own USDC account; any other instruction of
+    MessageTransmitterV2 or TokenMessengerMinterV2 is refused."""
+    program = str(view.program_id)
+    if any(a is None for a in view.accounts):
+        return [Refusal("a CCTP instruction whose accounts come from a lookup table cannot be verified",
+                        view.index, program)]
+    own_usdc = cctp.usdc_account(policy.wallet)
+    if view.program_id == cctp.TOKEN_MESSENGER_MINTER and view.data[:8] == cctp.DEPOSIT_FOR_BURN:
+        return _check_cctp_burn(view, policy, own_usdc)
+    if view.program_id == cctp.MESSAGE_TRANSMITTER and view.data[:8] == cctp.RECEIVE_MESSAGE:
+        return _check_cctp_receive(view, policy, own_usdc)
+    return [Refusal("a CCTP instruction other than deposit_for_burn or receive_message", view.index, program)]
+
+
+def _check_cctp_burn(view: InstructionView, policy: SigningPolicy, own_usdc: Pubkey) -> list[Refusal]:
+    program = str(view.program_id)
+    try:
+        params = cctp.DepositForBurnParams.decode(view.data)
+    except MalformedMessage as bad:
+        return [Refusal(str(bad), view.index, program)]
+    if len(view.accounts) != cctp.BURN_ACCOUNT_COUNT:
+        return [Refusal(f"deposit_for_burn with {len(view.accounts)} accounts, expected {cctp.BURN_ACCOUNT_COUNT}",
+                        view.index, program)]
+    refusals = []
+
+    def refuse(reason: str, account: Pubkey | None = None) -> None:
+        refusals.append(Refusal(reason, view.index, program, None if account is None else str(account)))
+
+    owner, payer = view.account(cctp.BURN_OWNER), view.account(cctp.BURN_RENT_PAYER)
+    if owner != policy.wallet or payer != policy.wallet:
+        refuse("burns for another owner (or has another account pay the event rent)", owner)
+    burn_account = view.account(cctp.BURN_TOKEN_ACCOUNT)
+    if burn_account != own_usdc:
+        refuse("burns from a token account that is not the user's USDC account", burn_account)
+    if view.account(cctp.BURN_MINT) != cctp.USDC_MINT:
+        refuse("burns a token other than USDC", view.account(cctp.BURN_MINT))
+    remote = view.account(cctp.BURN_REMOTE_TOKEN_MESSENGER)
+    if params.destination_domain != ARBITRUM_DOMAIN or remote != cctp.remote_token_messenger(ARBITRUM_DOMAIN):
+        refuse(f"burns towards domain {params.destination_domain}, not Arbitrum ({ARBITRUM_DOMAIN})", remote)
+    if policy.evm_address is None:
+        refuse("the signing policy names no EVM address of the user's to mint to")
+    elif params.mint_recipient != evm_to_bytes32(policy.evm_address):
+        refuse(f"mints to 0x{params.mint_recipient.hex()}, not the user's EVM address {policy.evm_address}")
+    if params.destination_caller != bytes(32):
+        refuse("names a destination caller: only that caller could mint")
+    if params.amount <= 0 or params.max_fee * 10_000 > params.amount * MAX_CCTP_FEE_BPS:
+        refuse(f"offers a fee of up to {params.max_fee} on {params.amount} base units, over the "
+               f"{MAX_CCTP_FEE_BPS / 100} % cap")
+    return refusals
+
+
+def _check_cctp_receive(view: InstructionView, policy: SigningPolicy, own_usdc: Pubkey) -> list[Refusal]:
+    program = str(view.program_id)
+    try:
+        params = cctp.ReceiveMessageParams.decode(view.data)
+        message = CctpMessage.decode(params.message)
+        burn = message.burn
+    except MalformedMessage as bad:
+        return [Refusal(str(bad), view.index, program)]
+    if len(view.accounts) != cctp.RECEIVE_ACCOUNT_COUNT:
+        return [Refusal(f"receive_message with {len(view.accounts)} accounts, expected "
+                        f"{cctp.RECEIVE_ACCOUNT_COUNT}", view.index, program)]
+    refusals = []
+    receiver = view.account(cctp.RECEIVE_RECEIVER)
+    if receiver != cctp.TOKEN_MESSENGER_MINTER or message.recipient != bytes(cctp.TOKEN_MESSENGER_MINTER):
+        refusals.append(Refusal("the message is not for TokenMessengerMinterV2", view.index, program,
+                                str(receiver)))
+    if message.destination_domain != SOLANA_DOMAIN:
+        refusals.append(Refusal(f"the message is for domain {message.destination_domain}, not Solana",
+                                view.index, program))
+    recipient = view.account(cctp.RECEIVE_RECIPIENT_TOKEN_ACCOUNT)
+    if recipient != own_usdc or burn.mint_recipient != bytes(own_usdc):
+        refusals.append(Refusal("mints to a token account that is not the user's USDC account", view.index,
+                                program, str(recipient)))
+    if view.account(cctp.RECEIVE_PAYER) != policy.wallet:
+        refusals.append(Refusal("another account pays the nonce's rent", view.index, program,
+                                str(view.account(cctp.RECEIVE_PAYER))))
+    return refusals
 
 
 # The name the ports' docstrings use.

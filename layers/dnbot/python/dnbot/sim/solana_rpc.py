@@ -33,6 +33,8 @@ from solders.pubkey import Pubkey
 from solders.token.state import TokenAccount, TokenAccountState
 from solders.transaction import Transaction, VersionedTransaction
 
+from dnbot.cctp import SOLANA_DOMAIN
+from dnbot.cctp.solana import CCTP_PROGRAMS
 from dnbot.security.transaction_validator import (
     ASSOCIATED_TOKEN_PROGRAM,
     COMPUTE_BUDGET_PROGRAM,
@@ -41,6 +43,7 @@ from dnbot.security.transaction_validator import (
     TOKEN_PROGRAM,
     instructions_of,
 )
+from dnbot.sim.solana_cctp import SolanaCctpPrograms, programs_for
 from dnbot.sim.solana_ledger import (
     FEE_LAMPORTS_PER_SIGNATURE,
     TOKEN_ACCOUNT_RENT_LAMPORTS,
@@ -53,6 +56,7 @@ from dnbot.sim.solana_ledger import (
 VENUE = "solana"
 U64_MAX = 2**64 - 1  # the rentEpoch of rent-exempt accounts on current nodes
 JsonRpcHandler = Callable[[list[Any]], Any]
+MAX_TRANSACTION_BYTES = 1232  # a packet: nodes refuse bigger transactions
 
 
 # --- JSON-RPC plumbing shared with the Arbitrum venue --------------------------------------------------------
@@ -151,8 +155,9 @@ def parse_decimal(value: Any, name: str) -> Decimal | None:
 
 
 class SolanaNode:
-    def __init__(self, ledger: SolanaLedger) -> None:
+    def __init__(self, ledger: SolanaLedger, cctp: SolanaCctpPrograms | None = None) -> None:
         self.ledger = ledger
+        self.cctp = cctp  # Circle CCTP V2's programs (dnbot.sim.solana_cctp); None: refused like any other
         self._methods: dict[str, JsonRpcHandler] = {
             "getBalance": self.get_balance,
             "getAccountInfo": self.get_account_info,
@@ -240,8 +245,18 @@ class SolanaNode:
         config = params[1] if len(params) > 1 and isinstance(params[1], dict) else {}
         encoding = config.get("encoding", "base64")
         token = self.ledger.token_account(address)
+        program_account = self.cctp.account(address) if self.cctp is not None else None
         value: dict[str, Any] | None
-        if token is not None:
+        if program_account is not None:
+            value = {
+                "data": [base64.b64encode(program_account.data).decode(), "base64"],
+                "executable": False,
+                "lamports": program_account.lamports,
+                "owner": program_account.owner,
+                "rentEpoch": U64_MAX,
+                "space": len(program_account.data),
+            }
+        elif token is not None:
             owner, mint, raw = token
             value = self._token_account_json(address, owner, mint, raw, encoding)
         elif self.ledger.balance_lamports(address) > 0:
@@ -322,6 +337,9 @@ class SolanaNode:
             raw = base64.b64decode(params[0], validate=True)
         except ValueError as exc:
             raise JsonRpcError(-32602, f"invalid transaction: {exc}") from exc
+        if len(raw) > MAX_TRANSACTION_BYTES:
+            raise JsonRpcError(-32602, "base64 encoded solana_sdk::transaction::versioned::VersionedTransaction "
+                               f"too large: {len(raw)} bytes (max: encoded/raw 1644/{MAX_TRANSACTION_BYTES})")
         return decode_transaction(raw)
 
     def send_transaction(self, params: list[Any]) -> str:
@@ -360,6 +378,8 @@ class SolanaNode:
         """Apply the transaction atomically (or only check it, for a simulation); returns the program logs."""
         ledger = self.ledger
         saved = (copy.copy(ledger.lamports), copy.copy(ledger.tokens), copy.copy(ledger.token_accounts))
+        saved_cctp = self.cctp.snapshot() if self.cctp is not None else {}
+        emitted: list[bytes] = []  # CCTP messages sent, handed to the attesters once the transaction commits
         message = tx.message
         if not isinstance(message, Message | MessageV0):
             raise LedgerError("unsupported transaction version", code=-32602)
@@ -401,6 +421,10 @@ class SolanaNode:
                     if ledger.token_account(ata) is None:
                         ledger.debit_lamports(accounts[0], TOKEN_ACCOUNT_RENT_LAMPORTS)
                         ledger.credit_token(owner, mint, 0)
+                elif self.cctp is not None and program in CCTP_PROGRAMS:
+                    message_sent = self.cctp.execute(view, signers)
+                    if message_sent is not None:
+                        emitted.append(message_sent)
                 elif program not in (COMPUTE_BUDGET_PROGRAM, MEMO_PROGRAM):
                     raise LedgerError(
                         f"Attempt to load a program that does not exist (the simulator does not run {program}; "
@@ -410,9 +434,16 @@ class SolanaNode:
                 logs.append(f"Program {program} success")
         except LedgerError:
             ledger.lamports, ledger.tokens, ledger.token_accounts = saved
+            if self.cctp is not None:
+                self.cctp.restore(saved_cctp)
             raise
         if dry_run:
             ledger.lamports, ledger.tokens, ledger.token_accounts = saved
+            if self.cctp is not None:
+                self.cctp.restore(saved_cctp)
+        elif self.cctp is not None:
+            for message_sent in emitted:
+                self.cctp.hub.burned(SOLANA_DOMAIN, str(tx.signatures[0]), message_sent)
         return logs
 
     def _token_transfer(
@@ -464,7 +495,7 @@ class FundRequest(BaseModel):
 
 
 def build_app(world: Any) -> AnyPath:
-    node = SolanaNode(ledger_for(world))
+    node = SolanaNode(ledger_for(world), cctp=programs_for(world))
     app = FastAPI(title="dnbot sim: Solana JSON-RPC", openapi_url=None)
 
     @app.post("/")

@@ -18,6 +18,7 @@ from solders.hash import Hash
 from solders.pubkey import Pubkey
 from solders.rpc.config import RpcAccountInfoConfig, RpcTokenAccountsFilterMint
 from solders.rpc.requests import (
+    GetAccountInfo,
     GetBalance,
     GetLatestBlockhash,
     GetSignatureStatuses,
@@ -25,6 +26,7 @@ from solders.rpc.requests import (
     IsBlockhashValid,
 )
 from solders.rpc.responses import (
+    GetAccountInfoResp,
     GetBalanceResp,
     GetLatestBlockhashResp,
     GetSignatureStatusesResp,
@@ -127,6 +129,12 @@ class SolanaRpc:
             return None
         confirmation = str(status.confirmation_status).split(".")[-1].lower() if status.confirmation_status else None
         return SignatureState(int(status.slot), confirmation, None if status.err is None else str(status.err))
+
+    def account_data(self, address: str) -> bytes | None:
+        """An account's data (getAccountInfo, base64), None if the account does not exist."""
+        request = GetAccountInfo(Pubkey.from_string(address), RpcAccountInfoConfig(encoding=UiAccountEncoding.Base64))
+        account = self._value(self._parse(GetAccountInfoResp, self._post(request.to_json())))
+        return None if account is None else bytes(account.data)
 
     def blockhash_valid(self, blockhash: str) -> bool:
         """Whether a transaction signed over `blockhash` can still land (isBlockhashValid)."""
