@@ -36,7 +36,7 @@ from dnbot.cctp import (
     SOLANA_USDC_MINT,
 )
 from dnbot.cctp.message import BurnBody, CctpMessage, evm_to_bytes32, sign_attestation, solana_to_bytes32
-from dnbot.ports import VenueRejected
+from dnbot.ports import ArbitrumCctpPort, VenueRejected
 from dnbot.security.evm_validator import solana_usdc_account
 from dnbot.security.transaction_validator import TransactionRefusedError
 from dnbot.sim.arbitrum import GAS_PRICE_WEI, ledger_for
@@ -59,7 +59,10 @@ def _user(sim: RunningSim, usdc: str) -> tuple[LocalAccount, str, ArbitrumCctp, 
     solana_wallet = str(Keypair().pubkey())
     httpx.post(f"{sim.base_url}/sim/arbitrum/fund", json={"address": account.address, "usdc": usdc, "eth": "0.01"})
     client = ArbitrumClient(f"{sim.base_url}/arbitrum")
-    return account, solana_wallet, ArbitrumCctp(client, LocalEvmSigner({"u": account}, {"u": solana_wallet})), client
+    cctp = ArbitrumCctp(client, LocalEvmSigner({"u": account}, {"u": solana_wallet}))
+    port: ArbitrumCctpPort = cctp  # mypy: the adapter implements the port
+    assert port is cctp
+    return account, solana_wallet, cctp, client
 
 
 def _signed_raw(account: LocalAccount, nonce: int, to: str, data: bytes) -> str:

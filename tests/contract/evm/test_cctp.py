@@ -124,6 +124,7 @@ STRANGER_EVM = "0x" + "13" * 20
                                                                 destination_caller=b"\x01" * 32)),
      "destination caller"),
     (_tx(ARBITRUM_TOKEN_MESSENGER_V2, deposit_for_burn_calldata(100_000_000, ATA, 200_001, 1000)), "over the"),
+    (_tx(ARBITRUM_TOKEN_MESSENGER_V2, deposit_for_burn_calldata(0, ATA, 0, 1000)), "burns nothing"),
     (_tx(ARBITRUM_TOKEN_MESSENGER_V2, deposit_for_burn_calldata(100_000_000, ATA, 0, 1000, destination_domain=0)),
      "not Solana"),
     (_tx(ARBITRUM_TOKEN_MESSENGER_V2, deposit_for_burn_calldata(100_000_000, ATA, 0, 1000,

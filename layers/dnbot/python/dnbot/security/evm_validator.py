@@ -122,7 +122,9 @@ def _deposit_for_burn(data: bytes, solana_wallet: str | None) -> list[Refusal]:
     if caller != EMPTY_BYTES32:
         refusals.append(Refusal("sets a destination caller: only that caller could mint, the bot lets anyone mint to "
                                 "the user", program=messenger, account="0x" + caller.hex()))
-    if amount <= 0 or Decimal(max_fee) > Decimal(amount) * MAX_FEE_CAP_RATE:
+    if amount <= 0:
+        refusals.append(Refusal("burns nothing", program=messenger))
+    elif Decimal(max_fee) > Decimal(amount) * MAX_FEE_CAP_RATE:
         refusals.append(Refusal(f"a max fee of {max_fee} on {amount} raw USDC is over the "
                                 f"{MAX_FEE_CAP_RATE:%} cap", program=messenger))
     if solana_wallet is None:
