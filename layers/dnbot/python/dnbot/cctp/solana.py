@@ -99,7 +99,7 @@ def usdc_account(owner: Pubkey) -> Pubkey:
 
 # --- deposit_for_burn -----------------------------------------------------------------------------------
 
-_BURN_PARAMS = struct.Struct("<QI32s32sQI")  # Borsh DepositForBurnParams: 96 bytes
+_BURN_PARAMS = struct.Struct("<QI32s32sQI")  # Borsh DepositForBurnParams: 88 bytes
 
 
 @dataclass(frozen=True, slots=True)
