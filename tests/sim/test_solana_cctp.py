@@ -9,6 +9,7 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -221,3 +222,31 @@ def test_the_node_refuses_a_receive_too_large_for_a_packet(bridge: Bridge) -> No
     with pytest.raises(VenueRejected, match="too large: 1300 bytes"):
         bridge.cctp.send(signed)
     assert bridge.usdc_raw(record.solana_address) == 1_000_000
+
+
+def test_the_event_account_rent_comes_back_after_five_days(bridge: Bridge) -> None:
+    # last in this module: it moves the shared clock by days
+    record = bridge.user("reclaimer", usdc="10")
+    event = Keypair()
+    burn = bridge.cctp.sign_burn("reclaimer", 4_000_000, record.evm_address, 800, 1000, event)
+    bridge.cctp.send(burn.tx_base64)
+    rent = bridge.rpc.sol_balance(record.solana_address)
+    bridge.tick(8)
+    [attested] = hub_for(bridge.sim.world).messages(5, burn.signature)
+    assert attested.attested is not None and attested.attestation is not None
+    destination = attested.attested.encode()
+    with pytest.raises(VenueRejected, match="EventAccountWindowNotExpired"):
+        bridge.cctp.send(bridge.cctp.sign_reclaim("reclaimer", burn.event_account, attested.attestation, destination))
+    bridge.tick(5 * 24 * 3600)
+    other = arbitrum_burn(bridge, record, 1_000_000, "0x" + "77" * 32)[0]  # attested, but not this burn's
+    with pytest.raises(VenueRejected, match="InvalidDestinationMessage"):
+        bridge.cctp.send(bridge.cctp.sign_reclaim("reclaimer", burn.event_account, attested.attestation, other))
+    with pytest.raises(VenueRejected, match="ConstraintRaw"):  # only the rent payer gets the rent back
+        bridge.user("thief")
+        bridge.cctp.send(bridge.cctp.sign_reclaim("thief", burn.event_account, attested.attestation, destination))
+    signature = bridge.cctp.send(
+        bridge.cctp.sign_reclaim("reclaimer", burn.event_account, attested.attestation, destination))
+    assert bridge.cctp.status(signature) == "landed"
+    assert bridge.rpc.account_data(burn.event_account) is None
+    back = bridge.rpc.sol_balance(record.solana_address) - rent
+    assert back == (Decimal(8 + 32 + 8 + 4 + len(destination) + 128) * 6960 - 5_000) / 1_000_000_000

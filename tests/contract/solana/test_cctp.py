@@ -196,11 +196,37 @@ def test_the_policy_refuses_a_receive_for_another_program_or_chain() -> None:
                                                         FEE_ACCOUNT)), policy())
 
 
+def test_reclaim_event_account_bytes_and_policy() -> None:
+    attestation, destination = b"\x07" * 130, inbound_message()
+    ix = cctp.reclaim_event_account_ix(WALLET, EVENT, attestation, destination)
+    assert ix.program_id == cctp.MESSAGE_TRANSMITTER
+    assert bytes(ix.data) == (bytes.fromhex("5ec6b49f83ec0fae") + struct.pack("<I", 130) + attestation
+                              + struct.pack("<I", len(destination)) + destination)
+    assert [(m.pubkey, m.is_signer, m.is_writable) for m in ix.accounts] == [
+        (WALLET, True, True), (cctp.MESSAGE_TRANSMITTER_STATE, False, True), (EVENT, False, True)]
+    validate_transaction(tx(ix), policy())
+    stranger = Keypair().pubkey()
+    theirs = cctp.reclaim_event_account_ix(stranger, EVENT, attestation, destination)
+    with pytest.raises(TransactionRefusedError, match="rent for another account"):
+        validate_transaction(tx(theirs), policy())
+
+
+def test_source_fields_ignore_what_the_attesters_fill_in() -> None:
+    source = CctpMessage.decode(inbound_message())
+    attested = source.attested(b"\x05" * 32, 1000, 321).encode()
+    source_bytes = CctpMessage(source.source_domain, source.destination_domain, source.sender, source.recipient,
+                               source.destination_caller, source.min_finality_threshold, source.body).encode()
+    assert cctp.source_fields(attested) == cctp.source_fields(source_bytes)
+    other = CctpMessage(source.source_domain, source.destination_domain, source.sender, source.recipient,
+                        b"\x01" * 32, source.min_finality_threshold, source.body).encode()
+    assert cctp.source_fields(other) != cctp.source_fields(source_bytes)
+
+
 def test_any_other_cctp_instruction_is_refused() -> None:
-    reclaim = Instruction(cctp.MESSAGE_TRANSMITTER, hashlib.sha256(b"global:reclaim_event_account").digest()[:8],
+    reclaim = Instruction(cctp.MESSAGE_TRANSMITTER, hashlib.sha256(b"global:send_message").digest()[:8],
                           [AccountMeta(WALLET, is_signer=True, is_writable=True)])
     hook = Instruction(cctp.TOKEN_MESSENGER_MINTER, hashlib.sha256(b"global:deposit_for_burn_with_hook").digest()[:8],
                        [AccountMeta(WALLET, is_signer=True, is_writable=True)])
     for ix in (reclaim, hook):
-        with pytest.raises(TransactionRefusedError, match="other than deposit_for_burn or receive_message"):
+        with pytest.raises(TransactionRefusedError, match="other than deposit_for_burn, receive_message or reclaim"):
             validate_transaction(tx(ix), policy())

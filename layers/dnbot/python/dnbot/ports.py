@@ -951,6 +951,10 @@ class SolanaCctpPort(Protocol):
         """A signed receive_message (base64) minting the attested message to the user's USDC account."""
         ...
 
+    def sign_reclaim(self, user_id: str, event_account: str, attestation: bytes, destination_message: bytes) -> str:
+        """A signed reclaim_event_account (base64): the burn's event account rent back to the wallet (>= 5 days)."""
+        ...
+
     def send(self, tx_base64: str) -> str:
         """Send a signed transaction; its signature ("already been processed" = it landed before)."""
         ...

@@ -34,6 +34,7 @@ def anchor_discriminator(namespace: str, name: str) -> bytes:
 
 DEPOSIT_FOR_BURN = anchor_discriminator("global", "deposit_for_burn")  # d73c3d2e723780b0
 RECEIVE_MESSAGE = anchor_discriminator("global", "receive_message")  # 26907fe11fe1ee19
+RECLAIM_EVENT_ACCOUNT = anchor_discriminator("global", "reclaim_event_account")  # 5ec6b49f83ec0fae
 TOKEN_MESSENGER_ACCOUNT = anchor_discriminator("account", "TokenMessenger")
 USED_NONCE_ACCOUNT = anchor_discriminator("account", "UsedNonce")
 MESSAGE_SENT_ACCOUNT = anchor_discriminator("account", "MessageSent")
@@ -43,6 +44,8 @@ BURN_OWNER, BURN_RENT_PAYER, BURN_TOKEN_ACCOUNT, BURN_REMOTE_TOKEN_MESSENGER = 0
 BURN_MINT, BURN_EVENT_ACCOUNT, BURN_ACCOUNT_COUNT = 10, 11, 18
 RECEIVE_PAYER, RECEIVE_USED_NONCE, RECEIVE_RECEIVER = 0, 4, 5
 RECEIVE_FEE_RECIPIENT_TOKEN_ACCOUNT, RECEIVE_RECIPIENT_TOKEN_ACCOUNT, RECEIVE_ACCOUNT_COUNT = 14, 15, 20
+RECLAIM_PAYEE, RECLAIM_EVENT_ACCOUNT_INDEX, RECLAIM_ACCOUNT_COUNT = 0, 2, 3
+EVENT_ACCOUNT_WINDOW_SECONDS = 5 * 24 * 3600  # an event account can be closed once this old
 
 
 # --- PDAs -----------------------------------------------------------------------------------------------
@@ -160,21 +163,14 @@ class ReceiveMessageParams:
     attestation: bytes
 
     def encode(self) -> bytes:  # Borsh: two Vec<u8> (u32 length + bytes)
-        return (RECEIVE_MESSAGE + struct.pack("<I", len(self.message)) + self.message
-                + struct.pack("<I", len(self.attestation)) + self.attestation)
+        return RECEIVE_MESSAGE + _vec(self.message) + _vec(self.attestation)
 
     @classmethod
     def decode(cls, data: bytes) -> ReceiveMessageParams:
-        if data[:8] != RECEIVE_MESSAGE or len(data) < 16:
-            raise MalformedMessage("not a receive_message instruction (discriminator or length)")
-        (size,) = struct.unpack_from("<I", data, 8)
-        message_end = 12 + size
-        if len(data) < message_end + 4:
-            raise MalformedMessage("receive_message: truncated message")
-        (attestation_size,) = struct.unpack_from("<I", data, message_end)
-        if len(data) != message_end + 4 + attestation_size:
-            raise MalformedMessage("receive_message: the attestation's length does not match the data")
-        return cls(data[12:message_end], data[message_end + 4:])
+        if data[:8] != RECEIVE_MESSAGE:
+            raise MalformedMessage("not a receive_message instruction")
+        message, attestation = _read_vecs(data, 2)
+        return cls(message, attestation)
 
 
 def receive_message_ix(payer: Pubkey, message: bytes, attestation: bytes,
@@ -209,6 +205,61 @@ def receive_message_ix(payer: Pubkey, message: bytes, attestation: bytes,
         AccountMeta(TOKEN_MESSENGER_MINTER, is_signer=False, is_writable=False),
     ]
     return Instruction(MESSAGE_TRANSMITTER, ReceiveMessageParams(message, attestation).encode(), metas)
+
+
+# --- reclaim_event_account ------------------------------------------------------------------------------
+
+
+def _vec(value: bytes) -> bytes:
+    return struct.pack("<I", len(value)) + value
+
+
+def _read_vecs(data: bytes, count: int) -> list[bytes]:
+    values, offset = [], 8
+    for _ in range(count):
+        if len(data) < offset + 4:
+            raise MalformedMessage("truncated instruction data")
+        (size,) = struct.unpack_from("<I", data, offset)
+        if len(data) < offset + 4 + size:
+            raise MalformedMessage("truncated instruction data")
+        values.append(data[offset + 4:offset + 4 + size])
+        offset += 4 + size
+    if offset != len(data):
+        raise MalformedMessage("trailing bytes after the instruction's parameters")
+    return values
+
+
+@dataclass(frozen=True, slots=True)
+class ReclaimEventAccountParams:
+    attestation: bytes
+    destination_message: bytes  # the attested message (from Iris) of the burn stored in the event account
+
+    def encode(self) -> bytes:
+        return RECLAIM_EVENT_ACCOUNT + _vec(self.attestation) + _vec(self.destination_message)
+
+    @classmethod
+    def decode(cls, data: bytes) -> ReclaimEventAccountParams:
+        if data[:8] != RECLAIM_EVENT_ACCOUNT:
+            raise MalformedMessage("not a reclaim_event_account instruction")
+        attestation, destination_message = _read_vecs(data, 2)
+        return cls(attestation, destination_message)
+
+
+def reclaim_event_account_ix(payee: Pubkey, event_account: Pubkey, attestation: bytes,
+                             destination_message: bytes) -> Instruction:
+    """MessageTransmitterV2.reclaim_event_account: closes a burn's event account (5 days old at least) and returns
+    its rent to `payee`, who must be the account's rent payer."""
+    metas = [AccountMeta(payee, is_signer=True, is_writable=True),
+             AccountMeta(MESSAGE_TRANSMITTER_STATE, is_signer=False, is_writable=True),
+             AccountMeta(event_account, is_signer=False, is_writable=True)]
+    return Instruction(MESSAGE_TRANSMITTER, ReclaimEventAccountParams(attestation, destination_message).encode(),
+                       metas)
+
+
+def source_fields(message: bytes) -> bytes:
+    """What MessageTransmitterV2's `hash_source_fields` covers: the fields the source chain set (not the nonce nor
+    the finality executed) and the length: a destination message matches its source message on these."""
+    return message[0:12] + message[44:144] + len(message).to_bytes(8, "big")
 
 
 # --- account states ---------------------------------------------------------------------------------------

@@ -445,8 +445,9 @@ def _check_token(view: InstructionView, policy: SigningPolicy) -> list[Refusal]:
 
 def _check_cctp(view: InstructionView, policy: SigningPolicy) -> list[Refusal]:
     """Circle CCTP V2: only a burn of the user's USDC to the user's own EVM address (Arbitrum, no designated
-    caller, a bounded fee) and a receive minting to the user's own USDC account; any other instruction of
-    MessageTransmitterV2 or TokenMessengerMinterV2 is refused."""
+    caller, a bounded fee), a receive minting to the user's own USDC account and the reclaim of an event
+    account's rent by the user's wallet; any other instruction of MessageTransmitterV2 or TokenMessengerMinterV2
+    is refused."""
     program = str(view.program_id)
     if any(a is None for a in view.accounts):
         return [Refusal("a CCTP instruction whose accounts come from a lookup table cannot be verified",
@@ -456,7 +457,18 @@ def _check_cctp(view: InstructionView, policy: SigningPolicy) -> list[Refusal]:
         return _check_cctp_burn(view, policy, own_usdc)
     if view.program_id == cctp.MESSAGE_TRANSMITTER and view.data[:8] == cctp.RECEIVE_MESSAGE:
         return _check_cctp_receive(view, policy, own_usdc)
-    return [Refusal("a CCTP instruction other than deposit_for_burn or receive_message", view.index, program)]
+    if view.program_id == cctp.MESSAGE_TRANSMITTER and view.data[:8] == cctp.RECLAIM_EVENT_ACCOUNT:
+        try:
+            cctp.ReclaimEventAccountParams.decode(view.data)
+        except MalformedMessage as bad:
+            return [Refusal(str(bad), view.index, program)]
+        payee = view.account(cctp.RECLAIM_PAYEE)
+        if len(view.accounts) != cctp.RECLAIM_ACCOUNT_COUNT or payee != policy.wallet:
+            return [Refusal("reclaims an event account's rent for another account", view.index, program,
+                            str(payee))]
+        return []
+    return [Refusal("a CCTP instruction other than deposit_for_burn, receive_message or reclaim_event_account",
+                    view.index, program)]
 
 
 def _check_cctp_burn(view: InstructionView, policy: SigningPolicy, own_usdc: Pubkey) -> list[Refusal]:

@@ -65,6 +65,7 @@ _MT_ERRORS = [
     "InvalidUsedNoncesAccount", "InvalidRecipientProgram", "InvalidNonce", "NonceAlreadyUsed",
     "MessageTooShort", "MalformedMessage", "InvalidSignatureOrderOrDupe", "InvalidAttesterSignature",
     "InvalidAttestationLength", "InvalidSignatureRecoveryId", "InvalidSignatureSValue", "InvalidMessageHash",
+    "InvalidDestinationMessage", "EventAccountWindowNotExpired", "DestinationDomainIsLocalDomain",
 ]
 
 
@@ -117,6 +118,9 @@ class SolanaCctpPrograms:
             return self._deposit_for_burn(view, signers)
         if view.program_id == cctp.MESSAGE_TRANSMITTER and view.data[:8] == cctp.RECEIVE_MESSAGE:
             self._receive_message(view, signers)
+            return None
+        if view.program_id == cctp.MESSAGE_TRANSMITTER and view.data[:8] == cctp.RECLAIM_EVENT_ACCOUNT:
+            self._reclaim_event_account(view, signers)
             return None
         raise _anchor(view, "InstructionFallbackNotFound", "Fallback functions are not supported")
 
@@ -256,6 +260,37 @@ class SolanaCctpPrograms:
         if burn.fee_executed:
             self.ledger.credit_token(str(self.token_messenger.fee_recipient), str(cctp.USDC_MINT), burn.fee_executed)
         self.ledger.credit_token(found[0], str(cctp.USDC_MINT), burn.amount - burn.fee_executed)
+
+    def _reclaim_event_account(self, view: InstructionView, signers: set[str]) -> None:
+        try:
+            params = cctp.ReclaimEventAccountParams.decode(view.data)
+        except MalformedMessage:
+            raise _anchor(view, "InstructionDidNotDeserialize", "The program could not deserialize the "
+                          "given instruction", code=102) from None
+        accounts = _accounts(view, cctp.RECLAIM_ACCOUNT_COUNT)
+        payee, address = accounts[cctp.RECLAIM_PAYEE], accounts[cctp.RECLAIM_EVENT_ACCOUNT_INDEX]
+        if payee not in signers:
+            raise _anchor(view, "AccountNotSigner", "payee: the account is not a signer")
+        _expect(view, accounts, {1: cctp.MESSAGE_TRANSMITTER_STATE})
+        event = self.accounts.get(address)
+        if event is None or event.data[:8] != cctp.MESSAGE_SENT_ACCOUNT:
+            raise _anchor(view, "AccountNotInitialized", "message_sent_event_data: the account is not initialized")
+        rent_payer = str(Pubkey.from_bytes(event.data[8:40]))
+        (created_at,) = struct.unpack_from("<q", event.data, 40)
+        message = event.data[52:]
+        if rent_payer != payee:
+            raise _anchor(view, "ConstraintRaw", "message_sent_event_data: rent_payer == payee")
+        if self.ledger.clock_now().timestamp() < created_at + cctp.EVENT_ACCOUNT_WINDOW_SECONDS:
+            raise _program(view, _MT_ERRORS, "EventAccountWindowNotExpired")
+        if len(params.destination_message) < 148 or cctp.source_fields(message) != cctp.source_fields(
+                params.destination_message):
+            raise _program(view, _MT_ERRORS, "InvalidDestinationMessage")
+        try:
+            self.hub.verify(params.destination_message, params.attestation)
+        except InvalidAttestation:
+            raise _program(view, _MT_ERRORS, "InvalidAttesterSignature") from None
+        del self.accounts[address]  # `close = payee`: the rent goes back to the payee
+        self.ledger.credit_lamports(payee, event.lamports)
 
     def _min_fee(self, amount: int) -> int:
         if self.token_messenger.min_fee == 0:

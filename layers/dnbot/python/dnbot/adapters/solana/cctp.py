@@ -39,6 +39,7 @@ from dnbot.cctp.solana import (
     TokenMessengerState,
     deposit_for_burn_ix,
     receive_message_ix,
+    reclaim_event_account_ix,
     usdc_account,
     used_nonce,
 )
@@ -104,6 +105,15 @@ class SolanaCctp:
         fee_account = self.fee_recipient_token_account()
         compiled = self._compile(owner, [receive_message_ix(owner, message, attestation, fee_account)])
         return wallets.sign_transaction(user_id, encode(_unsigned(compiled)), policy)
+
+    def sign_reclaim(self, user_id: str, event_account: str, attestation: bytes, destination_message: bytes) -> str:
+        """A reclaim_event_account (base64, signed by the wallet) returning a burn's event account rent to the wallet;
+        the program accepts it once the account is 5 days old, with the burn's attested message and attestation."""
+        wallets = self._wallets()
+        record = wallets.wallet_record(user_id)
+        owner = Pubkey.from_string(record.solana_address)
+        ix = reclaim_event_account_ix(owner, Pubkey.from_string(event_account), attestation, destination_message)
+        return wallets.sign_transaction(user_id, encode(_unsigned(self._compile(owner, [ix]))), self._policy(record))
 
     def fee_recipient_token_account(self) -> Pubkey:
         """The USDC account of TokenMessengerMinterV2's fee recipient (read from its TokenMessenger account)."""
