@@ -34,7 +34,7 @@ from dnbot.ports import PrivyWalletRecord, VenueRejected
 from dnbot.security.transaction_validator import SigningPolicy, TransactionRefusedError
 from dnbot.sim.cctp import hub_for
 from dnbot.sim.server import RunningSim, start_in_thread
-from dnbot.sim.solana_cctp import SIM_FEE_RECIPIENT
+from dnbot.sim.solana_cctp import SIM_FEE_RECIPIENT, programs_for
 from dnbot.sim.solana_ledger import ledger_for
 
 APP_ID, APP_SECRET = "cm-sim-cctp-0001", "sim-secret-cctp"
@@ -99,6 +99,7 @@ def test_a_burn_to_arbitrum_is_debited_and_attested(bridge: Bridge) -> None:
     event = Keypair()
     signed = bridge.cctp.sign_burn("burner", 10_000_000, record.evm_address, 2_000, 1000, event)
     assert signed.event_account == str(event.pubkey())
+    assert bridge.cctp.min_fee_raw(10_000_000) == 0  # the simulated TokenMessenger's min_fee is 0
     assert bridge.cctp.status(signed.signature) == "unknown"  # signed, not sent
     assert bridge.cctp.send(signed.tx_base64) == signed.signature
     assert bridge.cctp.send(signed.tx_base64) == signed.signature  # a resend of what landed
@@ -148,6 +149,23 @@ def test_a_burn_over_the_fee_cap_or_the_balance_debits_nothing(bridge: Bridge) -
     with pytest.raises(VenueRejected, match="insufficient funds"):
         bridge.cctp.send(bridge.cctp.sign_burn("edgy", 2_000_000, record.evm_address, 100, 1000, Keypair()).tx_base64)
     assert bridge.usdc_raw(record.solana_address) == 1_000_000
+
+
+def test_a_burn_offering_less_than_the_minimum_fee_reverts(bridge: Bridge) -> None:
+    record = bridge.user("stingy", usdc="10")
+    programs = programs_for(bridge.sim.world)
+    original = programs.token_messenger
+    programs.token_messenger = replace(original, min_fee=1_000)  # 1 bp
+    try:
+        assert bridge.cctp.min_fee_raw(10_000_000) == 1_000
+        signed = bridge.cctp.sign_burn("stingy", 10_000_000, record.evm_address, 999, 1000, Keypair())
+        with pytest.raises(VenueRejected, match="InsufficientMaxFee"):
+            bridge.cctp.send(signed.tx_base64)
+        bridge.cctp.send(bridge.cctp.sign_burn("stingy", 10_000_000, record.evm_address, 1_000, 1000, Keypair())
+                         .tx_base64)
+    finally:
+        programs.token_messenger = original
+    assert bridge.usdc_raw(record.solana_address) == 0
 
 
 def test_an_arbitrum_burn_is_received_once_less_the_fee(bridge: Bridge) -> None:

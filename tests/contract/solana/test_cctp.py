@@ -230,3 +230,11 @@ def test_any_other_cctp_instruction_is_refused() -> None:
     for ix in (reclaim, hook):
         with pytest.raises(TransactionRefusedError, match="other than deposit_for_burn, receive_message or reclaim"):
             validate_transaction(tx(ix), policy())
+
+
+def test_the_minimum_fee_follows_get_min_fee_amount() -> None:
+    state = cctp.TokenMessengerState(WALLET, WALLET, Pubkey.default(), 1, 254, WALLET, WALLET, 0)
+    assert state.min_fee_amount(10_000_000) == 0
+    one_bp = cctp.TokenMessengerState(WALLET, WALLET, Pubkey.default(), 1, 254, WALLET, WALLET, 1_000)
+    assert one_bp.min_fee_amount(10_000_000) == 1_000  # 1000 / 10^7 = 1 bp of 10 USDC
+    assert one_bp.min_fee_amount(5) == 1  # never below one base unit

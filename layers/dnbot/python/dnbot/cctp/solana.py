@@ -46,6 +46,7 @@ RECEIVE_PAYER, RECEIVE_USED_NONCE, RECEIVE_RECEIVER = 0, 4, 5
 RECEIVE_FEE_RECIPIENT_TOKEN_ACCOUNT, RECEIVE_RECIPIENT_TOKEN_ACCOUNT, RECEIVE_ACCOUNT_COUNT = 14, 15, 20
 RECLAIM_PAYEE, RECLAIM_EVENT_ACCOUNT_INDEX, RECLAIM_ACCOUNT_COUNT = 0, 2, 3
 EVENT_ACCOUNT_WINDOW_SECONDS = 5 * 24 * 3600  # an event account can be closed once this old
+MIN_FEE_MULTIPLIER = 10_000_000  # TokenMessenger.min_fee is in 1/1000 of a basis point
 
 
 # --- PDAs -----------------------------------------------------------------------------------------------
@@ -292,6 +293,12 @@ class TokenMessengerState:
         fields = _TOKEN_MESSENGER_STATE.unpack_from(data, 8)
         return cls(Pubkey.from_bytes(fields[0]), Pubkey.from_bytes(fields[1]), Pubkey.from_bytes(fields[2]),
                    fields[3], fields[4], Pubkey.from_bytes(fields[5]), Pubkey.from_bytes(fields[6]), fields[7])
+
+    def min_fee_amount(self, amount: int) -> int:
+        """The least max_fee a burn of `amount` may offer (`get_min_fee_amount`): 0 when min_fee is 0."""
+        if self.min_fee == 0:
+            return 0
+        return max(1, amount * self.min_fee // MIN_FEE_MULTIPLIER)
 
     @property
     def fee_recipient_token_account(self) -> Pubkey:

@@ -161,7 +161,7 @@ class SolanaCctpPrograms:
             raise _program(view, _TMM_ERRORS, "InvalidMintRecipient")
         if params.amount <= params.max_fee:
             raise _program(view, _TMM_ERRORS, "MaxFeeMustBeLessThanAmount")
-        if params.max_fee < self._min_fee(params.amount):
+        if params.max_fee < self.token_messenger.min_fee_amount(params.amount):
             raise _program(view, _TMM_ERRORS, "InsufficientMaxFee")
         if found[2] < params.amount:
             raise _spl(view, "insufficient funds", 1)
@@ -291,11 +291,6 @@ class SolanaCctpPrograms:
             raise _program(view, _MT_ERRORS, "InvalidAttesterSignature") from None
         del self.accounts[address]  # `close = payee`: the rent goes back to the payee
         self.ledger.credit_lamports(payee, event.lamports)
-
-    def _min_fee(self, amount: int) -> int:
-        if self.token_messenger.min_fee == 0:
-            return 0
-        return max(1, amount * self.token_messenger.min_fee // 10_000_000)  # MIN_FEE_MULTIPLIER
 
     def _init(self, view: InstructionView, address: str, payer: str, owner: str, data: bytes) -> None:
         """Anchor `init`: the system program creates the account, which must not exist yet; the payer pays rent."""

@@ -117,10 +117,18 @@ class SolanaCctp:
 
     def fee_recipient_token_account(self) -> Pubkey:
         """The USDC account of TokenMessengerMinterV2's fee recipient (read from its TokenMessenger account)."""
+        return self._token_messenger().fee_recipient_token_account
+
+    def min_fee_raw(self, amount_raw: int) -> int:
+        """The least max_fee Solana accepts on a burn of `amount_raw` (TokenMessenger.min_fee; 0 today): a burn
+        offering less reverts whatever Iris would charge."""
+        return self._token_messenger().min_fee_amount(amount_raw)
+
+    def _token_messenger(self) -> TokenMessengerState:
         data = self._rpc.account_data(str(TOKEN_MESSENGER))
         if data is None:
             raise VenueRejected(f"the TokenMessenger account {TOKEN_MESSENGER} does not exist on this chain")
-        return TokenMessengerState.decode(data).fee_recipient_token_account
+        return TokenMessengerState.decode(data)
 
     def _ensure_usdc_account(self, user_id: str, owner: Pubkey, wallets: CctpWallets,
                              policy: SigningPolicy) -> None:
