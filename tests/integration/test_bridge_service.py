@@ -1,0 +1,155 @@
+"""The USDC bridge's use case end to end (dnbot.services.bridge): the production adapters (SolanaCctp,
+ArbitrumCctp, IrisClient) against the simulator's chains and attesters, the user's Privy wallets, the record in
+DynamoDB (moto). Each direction moves the money once; a lost answer, a retried step and an attestation not yet
+signed never burn or mint twice; a burn that can never land is abandoned with nothing burned."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+import httpx
+import pytest
+from privy import PrivyClient
+from solders.pubkey import Pubkey
+
+from dnbot.adapters.aws.bridge_transfers import DynamoBridgeTransferStore
+from dnbot.adapters.evm.arbitrum import ArbitrumClient
+from dnbot.adapters.evm.cctp import ArbitrumCctp
+from dnbot.adapters.iris import IrisClient
+from dnbot.adapters.privy.authorization import LocalAuthorizationSigner
+from dnbot.adapters.privy.wallets import InMemoryWalletDirectory, PrivyEvmTransactionSigner, PrivyWallets
+from dnbot.adapters.solana.cctp import SolanaCctp
+from dnbot.adapters.solana.rpc import SolanaRpc
+from dnbot.cctp.solana import usdc_account
+from dnbot.domain.assets import USDC
+from dnbot.domain.bridge import BridgeDirection, BridgeState, in_flight_usd
+from dnbot.ports import AttestationPending, TransientVenueError, UserWallets
+from dnbot.services.bridge import BridgeChains, BridgeService
+from dnbot.sim.arbitrum import ledger_for as arbitrum_ledger
+from dnbot.sim.server import RunningSim, start_in_thread
+from dnbot.sim.solana_ledger import ledger_for as solana_ledger
+from dnbot.sim.world import Fault, FaultKind
+from tests.contract.aws.test_dynamodb_store import moto_table
+
+APP_ID, APP_SECRET = "cm-sim-bridge-0001", "sim-secret-bridge"
+
+
+@dataclass
+class System:
+    sim: RunningSim
+    wallets: PrivyWallets
+    service: BridgeService
+    store: DynamoBridgeTransferStore
+
+    def user(self, user_id: str, *, solana_usdc: str = "0", arbitrum_usdc: str = "0") -> UserWallets:
+        record = self.wallets.wallet_record(user_id)
+        assert httpx.post(f"{self.sim.base_url}/sim/solana/fund", json={
+            "address": record.solana_address, "sol": "1", "usdc": solana_usdc}).status_code == 200
+        assert httpx.post(f"{self.sim.base_url}/sim/arbitrum/fund", json={
+            "address": record.evm_address, "usdc": arbitrum_usdc, "eth": "0.01"}).status_code == 200
+        return UserWallets(record.solana_address, record.evm_address)
+
+    def solana_usdc(self, wallets: UserWallets) -> Decimal:
+        return solana_ledger(self.sim.world).token_ui(wallets.solana_address, USDC.mint)
+
+    def arbitrum_usdc(self, wallets: UserWallets) -> Decimal:
+        return arbitrum_ledger(self.sim.world).usdc_ui(wallets.evm_address)
+
+    def seconds(self, seconds: float) -> None:
+        self.sim.world.clock.advance(timedelta(seconds=seconds))
+
+
+@pytest.fixture(scope="module")
+def system() -> Iterator[System]:
+    sim = start_in_thread(speed=0)  # the clock moves only when a test advances it
+    signer = LocalAuthorizationSigner.generate()
+    assert httpx.post(f"{sim.base_url}/sim/privy/apps", json={
+        "app_id": APP_ID, "app_secret": APP_SECRET,
+        "authorization_public_key": signer.public_key_base64()}).status_code == 200
+    client = PrivyClient(app_id=APP_ID, app_secret=APP_SECRET, base_url=f"{sim.base_url}/privy")
+    wallets = PrivyWallets(client, signer, signer.public_key_base64(), InMemoryWalletDirectory())
+    rpc = SolanaRpc(f"{sim.base_url}/solana")
+    chains = BridgeChains(
+        solana=SolanaCctp(rpc, lambda: wallets),
+        arbitrum=ArbitrumCctp(ArbitrumClient(f"{sim.base_url}/arbitrum"), PrivyEvmTransactionSigner(wallets)),
+        iris=IrisClient(f"{sim.base_url}/iris"))
+
+    def wallets_of(user_id: str) -> UserWallets:
+        record = wallets.wallet_record(user_id)
+        return UserWallets(record.solana_address, record.evm_address)
+
+    with moto_table() as table:
+        store = DynamoBridgeTransferStore(table)
+        yield System(sim, wallets, BridgeService(store, chains, wallets_of, sim.world.clock), store)
+    rpc.close()
+    client.close()
+    sim.stop()
+
+
+def test_solana_to_arbitrum_moves_the_usdc_once_less_the_fast_fee(system: System) -> None:
+    wallets = system.user("rally", solana_usdc="100")
+    service = system.service
+    planned = service.plan("rally", "pos1", 1, BridgeDirection.TO_SHORT, Decimal("40"))
+    assert planned.mint_recipient == wallets.evm_address and planned.max_fee_usd == Decimal("0.008")
+    assert service.plan("rally", "pos1", 1, BridgeDirection.TO_SHORT, Decimal("40")) == planned  # found, not new
+
+    burned = service.burn("rally", planned.transfer_id)
+    assert burned.state is BridgeState.BURNED and system.solana_usdc(wallets) == Decimal(60)
+    assert service.burn("rally", planned.transfer_id) == burned  # a retried step burns nothing more
+    assert system.solana_usdc(wallets) == Decimal(60)
+    assert in_flight_usd([burned]) == Decimal("39.992")  # counted at the most the fee can be
+
+    with pytest.raises(AttestationPending):  # Fast from Solana: ~8 s
+        service.attest("rally", planned.transfer_id)
+    system.seconds(8)
+    attested = service.attest("rally", planned.transfer_id)
+    assert attested.state is BridgeState.ATTESTED and attested.fee_executed_usd == Decimal("0.004")  # 1 bp
+
+    minted = service.mint("rally", planned.transfer_id)
+    assert minted.state is BridgeState.MINTED and minted.minted_usd == Decimal("39.996")
+    assert system.arbitrum_usdc(wallets) == Decimal("39.996")
+    assert service.mint("rally", planned.transfer_id) == minted  # no second mint
+    assert system.arbitrum_usdc(wallets) == Decimal("39.996")
+    assert system.store.get("rally", planned.transfer_id) == minted
+
+
+def test_arbitrum_to_solana_approves_exactly_burns_and_mints_to_the_usdc_account(system: System) -> None:
+    wallets = system.user("fall", arbitrum_usdc="30")
+    service = system.service
+    planned = service.plan("fall", "pos2", 1, BridgeDirection.TO_LONG, Decimal("25"))
+    assert planned.mint_recipient == str(usdc_account(Pubkey.from_string(wallets.solana_address)))
+    burned = service.burn("fall", planned.transfer_id)
+    assert burned.state is BridgeState.BURNED and burned.evm_nonce is not None
+    assert system.arbitrum_usdc(wallets) == Decimal(5)
+    system.seconds(8)
+    service.attest("fall", planned.transfer_id)
+    minted = service.mint("fall", planned.transfer_id)
+    assert minted.minted_usd == Decimal("24.9975") and system.solana_usdc(wallets) == Decimal("24.9975")
+
+
+def test_a_lost_burn_answer_is_resolved_by_asking_the_chain_not_by_burning_again(system: System) -> None:
+    wallets = system.user("lost", solana_usdc="50")
+    service = system.service
+    planned = service.plan("lost", "pos3", 1, BridgeDirection.TO_SHORT, Decimal("20"))
+    system.sim.world.faults.inject(Fault("solana", "sendTransaction", FaultKind.LOSE_RESPONSE))
+    with pytest.raises(TransientVenueError):
+        service.burn("lost", planned.transfer_id)
+    signed = system.store.get("lost", planned.transfer_id)
+    assert signed is not None and signed.state is BridgeState.BURN_SIGNED  # stored before it was sent
+    assert system.solana_usdc(wallets) == Decimal(30)  # the chain acted
+    retried = service.burn("lost", planned.transfer_id)
+    assert retried.state is BridgeState.BURNED and system.solana_usdc(wallets) == Decimal(30)  # once
+
+
+def test_a_burn_refused_before_landing_is_abandoned_with_nothing_burned(system: System) -> None:
+    wallets = system.user("refused", solana_usdc="10")
+    service = system.service
+    planned = service.plan("refused", "pos4", 1, BridgeDirection.TO_SHORT, Decimal("8"))
+    system.sim.world.faults.inject(Fault("solana", "sendTransaction", FaultKind.REJECT))
+    abandoned = service.burn("refused", planned.transfer_id)
+    assert abandoned.state is BridgeState.ABANDONED and "never landed" in (abandoned.error or "")
+    assert system.solana_usdc(wallets) == Decimal(10)
+    assert in_flight_usd([abandoned]) == Decimal(0)
