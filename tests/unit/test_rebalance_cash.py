@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dnbot.adapters.risk import VenueRiskReader
 from dnbot.domain.assets import Asset, Protocol
@@ -75,3 +77,45 @@ def test_the_drawdown_breaker_does_not_read_a_withdrawal_as_a_loss() -> None:
     # had the reading counted only the cash still in the wallet (min(cash, wallet)), the peak unchanged:
     counted_gone = replace(before, equity_usd=D(2400))
     assert assess(counted_gone, RULES).reason is ExitReason.DRAWDOWN  # the withdrawal would close the position
+
+
+# --- a bridge rebalance moves USDC between the venues: the PnL changes by the bridge's cost only --------------
+
+def _pnl(position: Position, long_equity: Decimal) -> Decimal:
+    """Equity (the long's, the flat short's and the cash) less the equity at the open (position_risk)."""
+    from dnbot.domain.position_risk import equity_at_open_usd
+
+    basis = equity_at_open_usd(position)
+    assert basis is not None
+    return long_equity + position.rebalance_cash_usd - basis
+
+
+@given(st.decimals(D(0), D(800), places=6), st.decimals(D(0), D(5), places=6))
+def test_a_bridge_to_the_short_costs_the_pnl_only_its_fees(burned: Decimal, cost: Decimal) -> None:
+    from dnbot.domain.rebalance_cash import bridged_to_short
+
+    position, arrived = _rebalanced(), max(D(0), burned - cost)
+    after = bridged_to_short(position, burned, arrived)
+    assert _pnl(after, D(2400)) == _pnl(position, D(2400)) - (burned - arrived)  # the long is untouched
+    assert after.rebalance_pnl_usd == position.rebalance_pnl_usd - (burned - arrived)
+    assert after.peak_equity_usd == D(3300) - burned  # the breaker does not read the margin it fed as a loss
+
+
+@given(st.decimals(D(1), D(2000), places=6), st.decimals(D(0), D(5), places=6))
+def test_a_bridge_to_the_long_costs_the_pnl_only_its_fees(left: Decimal, cost: Decimal) -> None:
+    from dnbot.domain.rebalance_cash import bridged_to_long
+
+    position, added = _rebalanced(), max(D(0), left - cost)
+    after = bridged_to_long(position, left, added)
+    # the long's debt fell by what was added: its equity rose by it; the Hyperliquid margin is outside the equity
+    assert _pnl(after, D(2400) + added) == _pnl(position, D(2400)) - (left - added)
+    assert after.rebalance_pnl_usd == position.rebalance_pnl_usd - (left - added)
+
+
+def test_a_bridge_cannot_arrive_with_more_than_left() -> None:
+    from dnbot.domain.rebalance_cash import bridged_to_long, bridged_to_short
+
+    with pytest.raises(ValueError):
+        bridged_to_short(_rebalanced(), D(10), D(11))
+    with pytest.raises(ValueError):
+        bridged_to_long(_rebalanced(), D(10), D(-1))

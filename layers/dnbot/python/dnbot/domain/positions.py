@@ -95,6 +95,12 @@ class RebalanceInFlight:
     long_equity_before: Decimal = Decimal(0)  # the long's value - debt before: what left it is known after
     long_debt_before: Decimal | None = None  # Asgard's debt before: the USDC the update repaid is known after
     long_size_before: Decimal | None = None  # Asgard's units before (with their supply interest): what it sold
+    # A bridge rebalance (domain.rebalance.size_bridge_rebalance; services/bridge_rebalance.py) moves USDC between
+    # the venues: "to_long" after a fall (`bridge_usd` leaves the Hyperliquid account for the long's collateral,
+    # nothing is traded: reduce_sol 0), "to_short" after a rally (the partial close's USDC goes to the Hyperliquid
+    # account; `bridge_usd` is the planned figure, the close's payout is what moves). None: a shrink.
+    bridge: str | None = None
+    bridge_usd: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,3 +55,34 @@ def cash_paid_out(position: Position, usd: Decimal) -> Position:
     return replace(position, rebalance_cash_usd=position.rebalance_cash_usd - usd,
                    rebalance_collateral_usd=position.rebalance_collateral_usd - usd,
                    peak_equity_usd=None if position.peak_equity_usd is None else position.peak_equity_usd - usd)
+
+
+# --- a bridge rebalance moves USDC between the venues (services/bridge_rebalance.py) -------------------------
+# The position's equity counts the long's value less its debt, the short's PnL and its rebalance cash; the
+# Hyperliquid account's margin is outside it (docs/bridge.md). So USDC that moves between the margin and the long or
+# the cash moves the equity, and the collateral basis moves with it: the position's PnL changes by the bridge's cost
+# only (fees: Hyperliquid's withdrawal fee, the Fast fee, gas), which the rebalances' realized PnL records.
+
+
+def bridged_to_short(position: Position, burned_usd: Decimal, arrived_usd: Decimal) -> Position:
+    """After a rally: `burned_usd` of the position's rebalance cash (a partial close's payout) left the Solana
+    wallet and `arrived_usd` reached the Hyperliquid account. Cash and peak drop by what left (as a withdrawal's),
+    the collateral basis by what arrived, so the PnL drops by the difference."""
+    if burned_usd < ZERO or not ZERO <= arrived_usd <= burned_usd:
+        raise ValueError(f"bridged {burned_usd} USDC must be >= what arrived, {arrived_usd}, >= 0")
+    cost = burned_usd - arrived_usd
+    return replace(position, rebalance_cash_usd=position.rebalance_cash_usd - burned_usd,
+                   rebalance_collateral_usd=position.rebalance_collateral_usd - arrived_usd,
+                   rebalance_pnl_usd=position.rebalance_pnl_usd - cost,
+                   peak_equity_usd=None if position.peak_equity_usd is None
+                   else position.peak_equity_usd - burned_usd)
+
+
+def bridged_to_long(position: Position, left_usd: Decimal, added_usd: Decimal) -> Position:
+    """After a fall: `left_usd` left the Hyperliquid account and `added_usd` was added to the long's collateral
+    (its debt falls by that much, its equity rises by it). The collateral basis rises by what left, so the PnL
+    drops by the difference."""
+    if left_usd < ZERO or not ZERO <= added_usd <= left_usd:
+        raise ValueError(f"moved {left_usd} USDC must be >= what was added, {added_usd}, >= 0")
+    return replace(position, rebalance_collateral_usd=position.rebalance_collateral_usd + left_usd,
+                   rebalance_pnl_usd=position.rebalance_pnl_usd - (left_usd - added_usd))

@@ -191,7 +191,8 @@ def _rebalance_to_item(intent: RebalanceInFlight | None) -> dict[str, Any] | Non
             "close_percentage": None if intent.close_percentage is None else str(intent.close_percentage),
             "long_equity_before": str(intent.long_equity_before),
             "long_debt_before": None if intent.long_debt_before is None else str(intent.long_debt_before),
-            "long_size_before": None if intent.long_size_before is None else str(intent.long_size_before)}
+            "long_size_before": None if intent.long_size_before is None else str(intent.long_size_before),
+            "bridge": intent.bridge, "bridge_usd": None if intent.bridge_usd is None else str(intent.bridge_usd)}
 
 
 def _rebalance_from_item(item: dict[str, Any] | None) -> RebalanceInFlight | None:
@@ -200,7 +201,8 @@ def _rebalance_from_item(item: dict[str, Any] | None) -> RebalanceInFlight | Non
     return RebalanceInFlight(int(item["number"]), Decimal(item["reduce_sol"]), Decimal(item["target_leverage"]),
                              int(item["long_updates_before"]), _dt(item["started_at"]), item.get("reason", ""),
                              _dec(item.get("close_percentage")), Decimal(item.get("long_equity_before", "0")),
-                             _dec(item.get("long_debt_before")), _dec(item.get("long_size_before")))
+                             _dec(item.get("long_debt_before")), _dec(item.get("long_size_before")),
+                             item.get("bridge"), _dec(item.get("bridge_usd")))
 
 
 def position_from_item(item: dict[str, Any]) -> Position:
