@@ -743,6 +743,36 @@ class LongDeleverager(Protocol):
         may still land."""
         ...
 
+    def repay_debt_once(self, user_id: str, position_id: str, usdc: Decimal, *, updates_before: int) -> LongState:
+        """Asgard's /position/repay-debt of `usdc` from the user's Solana wallet (the USDC a bridge rebalance
+        moved to the long: its debt falls by `usdc`, its SOL stays), once: when the position already has more
+        updates than `updates_before`, the earlier attempt landed and nothing is sent; while a signed repayment
+        whose answer was lost may still land, raises LongMayStillLand (never signs a second one). Returns the
+        long's state after."""
+        ...
+
+
+class MarginOut(Protocol):
+    """Hyperliquid margin -> the account's OWN Arbitrum wallet (the first leg of a bridge rebalance after a fall;
+    the bridge transfer it feeds must be planned before, so the deposit sweep leaves the USDC alone)."""
+
+    def withdrawable_usd(self, user_id: str) -> Decimal:
+        """What Hyperliquid lets the account withdraw now."""
+        ...
+
+    def withdraw_to_own_wallet(self, user_id: str, amount_usd: Decimal, nonce: int) -> str:
+        """`withdraw3` of `amount_usd` (the wallet receives it less Hyperliquid's 1 USDC fee) under the caller's
+        `nonce` (ms, within Hyperliquid's window: 2 days back, 1 day ahead); its reference. Once per nonce: a retry
+        with the same nonce withdraws nothing more (the ledger lists it, or Hyperliquid answers "duplicate
+        nonce"). Raises VenueRejected (e.g. more than withdrawable), TransientVenueError (retry)."""
+        ...
+
+
+class UsdcReservations(Protocol):
+    def reserved_usdc(self, user_id: str) -> Decimal:
+        """USDC on the user's Arbitrum wallet that a bridge transfer is about to burn: the deposit sweep leaves it."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class StepFill:

@@ -568,14 +568,18 @@ class Runtime:
 
     @cached_property
     def deposit_sweep(self) -> DepositSweep:
+        from dnbot.adapters.aws.bridge_transfers import DynamoBridgeTransferStore
         from dnbot.adapters.aws.deposits import DynamoDepositLedger
         from dnbot.adapters.privy.wallets import PrivyEvmTransactionSigner
-        from dnbot.services.deposits import DepositSweep
+        from dnbot.services.deposits import BridgeBurnReservations, DepositSweep
 
-        # the Privy signer is built at the first transfer: a run with nothing to move needs no Privy credentials
+        # the Privy signer is built at the first transfer: a run with nothing to move needs no Privy credentials;
+        # USDC a bridge transfer is about to burn stays on the wallet
         return DepositSweep(DynamoDepositLedger(self.state_table), self.arbitrum,
                             lambda: PrivyEvmTransactionSigner(self.privy_wallets), self.hyperliquid.deposits_since,
-                            self.activity, self.clock)
+                            self.activity, self.clock,
+                            reservations=BridgeBurnReservations(DynamoBridgeTransferStore(self.state_table)),
+                            address_of=self.evm_address_of)
 
     @cached_property
     def deposit_planner(self) -> DepositPlanner:

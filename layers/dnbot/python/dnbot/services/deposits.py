@@ -12,7 +12,15 @@ contract, credited to the same address on Hyperliquid within about a minute):
   open per user. A lost answer leaves it open; the next run looks for its receipt and, if the chain has not seen
   it, sends the very same bytes again (the node answers "already known", or mines it): never a second transfer;
 - when the credit shows on Hyperliquid (its ledger's deposit entry) the sweep closes with a "deposit" activity
-  line, which the notifier turns into a message.
+  line, which the notifier turns into a message;
+- never the USDC a bridge transfer is about to burn (a rebalance after a fall withdraws Hyperliquid margin to this
+  very wallet and bridges it to Solana): with `reservations`, only the balance above what the user's planned or
+  signed Arbitrum -> Solana transfers will burn is swept, and only when that is at least the 5 USDC minimum.
+  The balance is read before the reservations, so USDC that arrived for a transfer is seen with its record
+  (the rebalance records the transfer before it withdraws).
+
+`sweep_user` sweeps one user now (a rebalance credits a freshly minted transfer to Hyperliquid without waiting
+for the next run), through the same records: it never sends while that user's sweep is open.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from datetime import timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Protocol
 
+from dnbot.domain.bridge import BridgeDirection, BridgeState, BridgeTransfer, stage
 from dnbot.domain.deposit_plan import MIN_BRIDGE_DEPOSIT_USDC, DepositPlan, plan_deposits
 from dnbot.domain.presets import UserSettings
 from dnbot.ports import (
@@ -32,11 +41,13 @@ from dnbot.ports import (
     ArbitrumBridge,
     BalanceReader,
     Balances,
+    BridgeTransferStore,
     Clock,
     DepositSweepLedger,
     EvmTransactionSigner,
     SweepRecord,
     TransientVenueError,
+    UsdcReservations,
     UserRecord,
     VenueRejected,
 )
@@ -48,12 +59,31 @@ BACKFILL_PAGES_PER_RUN = 5  # Scan pages of the one-time wallet-list backfill pe
 # How far before the send a Hyperliquid deposit entry may be dated and still be this sweep's credit (clocks).
 CREDIT_CLOCK_SKEW = timedelta(minutes=2)
 DEPOSIT_KIND = "deposit"
+NOT_BURNED_YET = frozenset({BridgeState.PLANNED, BridgeState.BURN_SIGNED})
 
 logger = logging.getLogger(__name__)
 
 
 def _text(amount: Decimal) -> str:
     return format(amount.normalize(), "f")
+
+
+def reserved_for_burn_usd(transfers: list[BridgeTransfer]) -> Decimal:
+    """What the user's Arbitrum wallet must keep for its bridge burns: the amount of every Arbitrum -> Solana
+    transfer not burned yet (planned, or its burn signed and perhaps sent; a `needs_attention` one by its
+    evidence). Burned, abandoned and credited ones hold nothing there."""
+    return sum((t.amount_usd for t in transfers
+                if t.direction is BridgeDirection.TO_LONG and stage(t) in NOT_BURNED_YET), Decimal(0))
+
+
+class BridgeBurnReservations:
+    """Implements UsdcReservations from the users' bridge transfer records."""
+
+    def __init__(self, transfers: BridgeTransferStore) -> None:
+        self._transfers = transfers
+
+    def reserved_usdc(self, user_id: str) -> Decimal:
+        return reserved_for_burn_usd(self._transfers.list_for_user(user_id))
 
 
 class DepositCredits(Protocol):
@@ -69,6 +99,7 @@ class SweepReport:
     in_flight: dict[str, str] = field(default_factory=dict)  # user -> tx hash sent earlier, not credited yet
     below_minimum: dict[str, str] = field(default_factory=dict)  # user -> USDC waiting for more
     needs_gas: dict[str, str] = field(default_factory=dict)  # user -> ETH missing to pay the transfer
+    reserved: dict[str, str] = field(default_factory=dict)  # user -> USDC left for a bridge transfer to burn
     errors: dict[str, str] = field(default_factory=dict)
     backfilled: int | None = None  # wallets added to the sweep's list this run (None: the backfill is done)
 
@@ -76,7 +107,12 @@ class SweepReport:
 class DepositSweep:
     def __init__(self, ledger: DepositSweepLedger, bridge: ArbitrumBridge,
                  signer: Callable[[], EvmTransactionSigner], credits: DepositCredits, activity: ActivityLog,
-                 clock: Clock) -> None:
+                 clock: Clock, *, reservations: UsdcReservations | None = None,
+                 address_of: Callable[[str], str] | None = None) -> None:
+        """`reservations`: USDC the sweep must leave on a wallet (bridge burns to come); `address_of(user_id)`:
+        the user's EVM address, for `sweep_user`."""
+        self._reservations = reservations
+        self._address_of = address_of
         self._ledger = ledger
         self._bridge = bridge
         self._signer = signer  # built when first needed
@@ -102,6 +138,17 @@ class DepositSweep:
             if cursor is None:
                 return report
 
+    def sweep_user(self, user_id: str) -> SweepReport:
+        """Sweep one user now, as a run would (the same once-per-deposit records): this user's entries in the
+        report say what happened (sent and perhaps credited, in flight, waiting, reserved, needing gas). An open
+        sweep is followed, not doubled: USDC that arrived since waits for the next call. Venue errors raise (the
+        caller retries); LookupError without `address_of` or an EVM wallet."""
+        if self._address_of is None:
+            raise LookupError("this deposit sweep was built without address_of: it sweeps only whole runs")
+        report = SweepReport()
+        self.sweep(user_id, self._address_of(user_id), report)
+        return report
+
     def sweep(self, user_id: str, address: str, report: SweepReport) -> None:
         record = self._ledger.open_sweep(user_id)
         if record is not None:
@@ -110,6 +157,13 @@ class DepositSweep:
         balance = self._bridge.usdc_balance(address)
         if balance <= 0:
             return
+        if self._reservations is not None:  # read after the balance: USDC that arrived is seen with its record
+            reserved = self._reservations.reserved_usdc(user_id)
+            if reserved > 0:
+                report.reserved[user_id] = _text(reserved)
+                balance -= reserved
+                if balance <= 0:
+                    return
         if balance < MIN_BRIDGE_DEPOSIT_USDC:
             report.below_minimum[user_id] = _text(balance)
             return

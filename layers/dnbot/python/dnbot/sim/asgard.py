@@ -3,7 +3,7 @@
 Endpoints and bodies follow Asgard's published API documentation (github.com/asgard-finance/api-docs):
 GET /markets, /token-metadata, /token-metadata/{mint}; POST /create-position(-simulate),
 /submit-create-position-tx, /close-position(-simulate), /submit-close-position-tx, /refresh-positions,
-/positions, /positions/open, /positions/closed, /positions/by-pda, /position/deleverage,
+/positions, /positions/open, /positions/closed, /positions/by-pda, /position/deleverage, /position/repay-debt,
 /position/add-collateral, /position/partial-close, /submit-position-update-tx. Errors answer
 `{"error": {"name", "code", "message", "details"}}` (422 for logical errors, 429 rate limited, 500).
 
@@ -164,6 +164,7 @@ class UpdateRequestBody(_Body):
     collateralAmountNative: int | None = None  # noqa: N815
     collateralType: int | None = None  # noqa: N815
     collateralMint: str | None = None  # noqa: N815
+    repayAmountNative: int | None = None  # noqa: N815
     jitoTipLamport: int = 0  # noqa: N815
     slippageBps: int = 50  # noqa: N815
 
@@ -664,6 +665,13 @@ class AsgardSim:
                 else:
                     added = Decimal(collateral_native).scaleb(-USDC_DECIMALS) / price
                 new_size, new_debt, update_type = size + added, debt, 2
+            elif kind == "repay-debt":  # the debt token straight from the wallet: no swap, the size stays
+                if not body.repayAmountNative or body.repayAmountNative <= 0:
+                    raise _reject("INVALID_AMOUNT", "repayAmountNative must be positive")
+                repaid = Decimal(body.repayAmountNative).scaleb(-USDC_DECIMALS)
+                if repaid > debt:
+                    raise _reject("INVALID_AMOUNT", f"repayAmountNative exceeds the position's debt ({debt} USDC)")
+                new_size, new_debt, update_type = size, debt - repaid, 5
             else:  # partial-close
                 percentage = Decimal(str(body.closePercentage or 0))
                 if not Decimal(1) <= percentage <= Decimal(99):
@@ -689,7 +697,7 @@ class AsgardSim:
             self.remember(PendingTx("update", message, body.walletPubkey, position.pda, {
                 "new_size": new_size, "new_debt": new_debt, "withdrawn": withdrawn, "kind": kind,
                 "collateralType": body.collateralType, "collateralAmountNative": collateral_native,
-                "record": record_data}, body.jitoTipLamport))
+                "repayAmountNative": body.repayAmountNative, "record": record_data}, body.jitoTipLamport))
             return {"protocol": body.protocol, "walletPubkey": body.walletPubkey, "positionPDA": position.pda,
                     "leverageBefore": float(leverage_before), "leverageAfter": float(leverage_after),
                     "targetLeverage": body.targetLeverage, "closePercentage": body.closePercentage,
@@ -716,6 +724,8 @@ class AsgardSim:
                 if details["kind"] == "add-collateral":
                     mint = position.market.asset.token.mint if details["collateralType"] == 0 else USDC.mint
                     self.ledger.debit_token(pending.wallet, mint, int(details["collateralAmountNative"]))
+                if details["kind"] == "repay-debt":
+                    self.ledger.debit_token(pending.wallet, USDC.mint, int(details["repayAmountNative"]))
             except LedgerError as exc:
                 self.ledger.lamports, self.ledger.tokens = saved
                 raise _reject("INSUFFICIENT_FUNDS", f"transaction simulation failed: {exc.message}",
@@ -914,6 +924,7 @@ def build_app(world: Any, sim: AsgardSim | None = None, limiter: RateLimiter | N
             "add-collateral", UpdateRequestBody.model_validate(b))),
         "position/partial-close": ("POST", lambda b, f: venue.update(
             "partial-close", UpdateRequestBody.model_validate(b))),
+        "position/repay-debt": ("POST", lambda b, f: venue.update("repay-debt", UpdateRequestBody.model_validate(b))),
         "submit-position-update-tx": ("POST", lambda b, f: venue.submit_update(SubmitBody.model_validate(b))),
     }
 

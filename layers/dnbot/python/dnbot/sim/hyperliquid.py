@@ -141,7 +141,7 @@ class Account:
     settled_until: datetime | None = None  # funding paid for every hour before this
     fills: list[Fill] = field(default_factory=list)
     funding: list[dict[str, Any]] = field(default_factory=list)
-    ledger: list[dict[str, Any]] = field(default_factory=list)  # non-funding updates (bridge deposits)
+    ledger: list[dict[str, Any]] = field(default_factory=list)  # non-funding updates (bridge deposits, withdrawals)
     orders: dict[int, OrderRecord] = field(default_factory=dict)
     scheduled_cancel_ms: int | None = None
 
@@ -418,6 +418,10 @@ class HyperliquidSim:
         if amount > withdrawable:
             raise HyperliquidError("Insufficient balance for withdrawal")
         account.usdc -= amount
+        entry = len(account.ledger) + 1  # as Hyperliquid lists it: the USDC paid out, the fee, the nonce
+        account.ledger.append({"time": _ms(self.now()), "hash": "0x" + format(entry, "064x"), "delta": {
+            "type": "withdraw", "usdc": _s(amount - WITHDRAW_FEE_USDC), "nonce": nonce,
+            "fee": _s(WITHDRAW_FEE_USDC)}})
         from dnbot.sim.arbitrum import USDC_DECIMALS, ledger_for
 
         arbitrum = ledger_for(self.world)

@@ -133,8 +133,8 @@ class AsgardClient:
         return list(self._call("POST", "/positions", {"walletPubkey": wallet}))
 
     def position_update(self, kind: str, body: dict[str, Any]) -> dict[str, Any]:
-        """kind: 'deleverage' | 'add-collateral' | 'partial-close' (Kamino and Drift only)."""
-        if kind not in ("deleverage", "add-collateral", "partial-close"):
+        """kind: 'deleverage' | 'add-collateral' | 'partial-close' | 'repay-debt' (Kamino and Drift only)."""
+        if kind not in ("deleverage", "add-collateral", "partial-close", "repay-debt"):
             raise ValueError(f"unknown position update {kind!r}")
         return dict(self._call("POST", f"/position/{kind}", body))
 

@@ -19,6 +19,11 @@ class LongReference:
     close_signature: str | None = None
     # the blockhash the open transaction was signed over: until it expires, a submit whose answer was lost may land
     open_blockhash: str | None = None
+    # the last position update (repay-debt) signed for this long, kept while its answer is unknown: the update
+    # count it is meant to take the long past, its signature and blockhash (it may land until that expires)
+    update_after: int | None = None
+    update_signature: str | None = None
+    update_blockhash: str | None = None
 
 
 class LongReferenceStore(Protocol):

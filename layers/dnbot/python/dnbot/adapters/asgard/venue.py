@@ -222,7 +222,8 @@ class AsgardLongVenue:
     def health(self, user_id: str, position_id: str) -> LongHealth | None:
         return AsgardHealth(self.client, self.references).health(user_id, position_id)
 
-    def _update(self, user_id: str, position_id: str, kind: str, extra: dict[str, Any]) -> dict[str, Any]:
+    def _update(self, user_id: str, position_id: str, kind: str, extra: dict[str, Any], *,
+                before_submit: Callable[[LongReference, list[str]], None] | None = None) -> dict[str, Any]:
         found = self._record(user_id, position_id)
         if found is None or found[1].get("state") != 0:
             raise VenueRejected(f"no open Asgard long for position {position_id}")
@@ -232,6 +233,8 @@ class AsgardLongVenue:
             "jitoTipLamport": self.jito_tip_lamports, "slippageBps": self.slippage_bps, "useDirectRoute": False,
             **extra})
         signed = self._sign(user_id, list(built["signedTxs"]))
+        if before_submit is not None:
+            before_submit(reference, signed)
         submitted = self.client.submit_position_update({
             "protocol": reference.protocol, "walletPubkey": reference.wallet, "positionPDA": record["positionPda"],
             "positionId": record.get("id"), "tokenATokenMint": record.get("tokenATokenMint"),
@@ -283,6 +286,75 @@ class AsgardLongVenue:
         if state is None:
             raise VenueRejected(f"the Asgard long of {position_id} is gone after its update")
         return state if paid_out is None else replace(state, paid_out_usd=paid_out)
+
+    def repay_debt_once(self, user_id: str, position_id: str, usdc: Decimal, *, updates_before: int) -> LongState:
+        """Repay `usdc` of the long's USDC debt from the user's Solana wallet (Asgard's /position/repay-debt: the
+        debt token straight in, no swap, so the long's SOL and the hedge stay), once: when the position already
+        has more updates than `updates_before`, an earlier attempt landed and nothing is sent. Before it is
+        submitted, the signed update's signature and blockhash are kept on the long's reference; while a lost
+        answer's transaction may still land (not listed by Asgard, not failed on Solana, its blockhash valid)
+        every call raises LongMayStillLand instead of signing another. Returns the long's state after.
+
+        Not /position/add-collateral: in the debt token (USDC) Asgard swaps it into the long token first, which
+        grows the long's SOL (the short would have to follow) and leaves the debt as it was."""
+        if not usdc.is_finite() or usdc <= 0 or usdc != usdc.quantize(Decimal(1).scaleb(-USDC.decimals)):
+            raise VenueRejected(f"a debt repayment is a positive amount of whole micro-USDC, not {usdc}")
+        found = self._record(user_id, position_id)
+        if found is None or found[1].get("state") != 0:
+            raise VenueRejected(f"no open Asgard long for position {position_id}")
+        reference = found[0]
+        if int(found[1].get("updateCount") or 0) > updates_before:
+            self._forget_update(user_id, position_id, reference)  # it landed: nothing more to wait for
+        else:
+            if reference.update_after == updates_before and self._update_may_still_land(reference):
+                raise LongMayStillLand(f"the Asgard repayment {str(reference.update_signature)[:12]}... of "
+                                       f"{position_id} is not listed yet and may still land")
+            self._repay(user_id, position_id, usdc, updates_before)
+        state = self.long_state(user_id, position_id)
+        if state is None:
+            raise VenueRejected(f"the Asgard long of {position_id} is gone after its update")
+        return state
+
+    def _repay(self, user_id: str, position_id: str, usdc: Decimal, updates_before: int) -> None:
+        def keep(reference: LongReference, signed: list[str]) -> None:
+            self.references.put_reference(user_id, position_id, replace(
+                reference, update_after=updates_before, update_signature=signature_of(signed[0]),
+                update_blockhash=blockhash_of(signed[0])))
+
+        try:
+            self._update(user_id, position_id, "repay-debt",
+                         {"repayAmountNative": int(usdc.scaleb(USDC.decimals))}, before_submit=keep)
+        except AmbiguousVenueError as error:
+            again = self._record(user_id, position_id)
+            if again is None or int(again[1].get("updateCount") or 0) <= updates_before:
+                raise LongMayStillLand(f"the Asgard repayment of {position_id} is not listed yet and may still "
+                                       f"land ({error})") from error
+            self._forget_update(user_id, position_id, again[0])
+            return
+        except (VenueRejected, TransientVenueError):
+            # refused, or never sent: that transaction cannot land, so the next attempt need not wait for it
+            current = self.references.get_reference(user_id, position_id)
+            if current is not None:
+                self._forget_update(user_id, position_id, current)
+            raise
+        current = self.references.get_reference(user_id, position_id)
+        if current is not None:
+            self._forget_update(user_id, position_id, current)
+
+    def _forget_update(self, user_id: str, position_id: str, reference: LongReference) -> None:
+        if reference.update_signature is not None or reference.update_after is not None:
+            self.references.put_reference(user_id, position_id, replace(
+                reference, update_after=None, update_signature=None, update_blockhash=None))
+
+    def _update_may_still_land(self, reference: LongReference) -> bool:
+        if reference.update_signature is None:
+            return False
+        if self.solana is None:
+            return True  # nothing to prove otherwise with
+        status = self.solana.signature_status(reference.update_signature)
+        if status is not None:
+            return getattr(status, "error", None) is None  # landed (Asgard will count it) or failed for good
+        return reference.update_blockhash is None or self.solana.blockhash_valid(reference.update_blockhash)
 
     def deleverage(self, user_id: str, position_id: str, target_leverage: Decimal) -> dict[str, Any]:
         return self._update(user_id, position_id, "deleverage", {"targetLeverage": float(target_leverage)})

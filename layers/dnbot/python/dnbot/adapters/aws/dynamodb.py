@@ -485,7 +485,8 @@ class DynamoStateStore:
             "pk": f"USER#{user_id}", "sk": f"LONGREF#{position_id}", "type": "long_reference",
             "wallet": reference.wallet, "protocol": reference.protocol, "pda": reference.pda,
             "open_signature": reference.open_signature, "close_signature": reference.close_signature,
-            "open_blockhash": reference.open_blockhash}))
+            "open_blockhash": reference.open_blockhash, "update_after": reference.update_after,
+            "update_signature": reference.update_signature, "update_blockhash": reference.update_blockhash}))
 
     def long_references(self, user_id: str) -> dict[str, LongReference]:
         """position id -> where its long lives, for every position of the user that ever sent one to Asgard."""
@@ -528,7 +529,9 @@ class DynamoStateStore:
 def _reference_from_item(item: dict[str, Any]) -> LongReference:
     return LongReference(wallet=item["wallet"], protocol=int(item["protocol"]), pda=item["pda"],
                          open_signature=item.get("open_signature"), close_signature=item.get("close_signature"),
-                         open_blockhash=item.get("open_blockhash"))
+                         open_blockhash=item.get("open_blockhash"),
+                         update_after=None if item.get("update_after") is None else int(item["update_after"]),
+                         update_signature=item.get("update_signature"), update_blockhash=item.get("update_blockhash"))
 
 
 def _user_from_item(item: dict[str, Any]) -> UserRecord:
