@@ -20,8 +20,10 @@ def terminal() -> Terminal:
 
 @pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory, terminal: Terminal) -> Iterator[LocalSystem]:
-    """One `dnbot local` per module, every venue through its production adapter against the simulator."""
-    with embedded_system(tmp_path_factory.mktemp("state"), terminal, "sim") as local:
+    """One `dnbot local` per module, every venue through its production adapter against the simulator. Its
+    rebalances shrink both legs (the scenarios of that path and of its faults); test_rebalance_bridge.py runs the
+    product's default, which may move USDC over the bridge instead."""
+    with embedded_system(tmp_path_factory.mktemp("state"), terminal, "sim", bridge_rebalance=False) as local:
         yield local
 
 

@@ -182,7 +182,7 @@ def test_rally_drifts_the_short_toward_liquidation_the_tick_rebalances_in_place(
     execution = trader.wait_execution(name)
     assert execution.status == "SUCCEEDED" and execution.output["outcome"] == "rebalanced", execution
     assert execution.states == ["RebalancePreflight", "Started", "RebalanceShort", "RebalanceLong",
-                                "MarkRebalanced"], execution
+                                "MarkRebalanced", "BridgeAfterShrink", "Rebalanced"], execution
     after_position = trader.position(position.position_id)
     assert after_position.status is PositionStatus.OPEN and after_position.rebalancing is None
     assert after_position.rebalances == 1

@@ -47,12 +47,19 @@ def _task(step: Callable[[State], State], spec: dict[str, Any], state: State, er
             used[retrier] += 1
 
 
+def _holds(rule: dict[str, Any], state: State) -> bool:
+    """One Choice rule: a StringEquals on a top-level field, or an And of such rules."""
+    if "And" in rule:
+        return all(_holds(part, state) for part in rule["And"])
+    variable = rule["Variable"]
+    assert variable.startswith("$.") and "." not in variable[2:] and set(rule) - {"Next"} == {
+        "Variable", "StringEquals"}, rule
+    return bool(state.get(variable[2:]) == rule["StringEquals"])
+
+
 def _choose(spec: dict[str, Any], state: State) -> str:
     for choice in spec["Choices"]:
-        variable = choice["Variable"]
-        assert variable.startswith("$.") and "." not in variable[2:] and set(choice) == {
-            "Variable", "StringEquals", "Next"}, choice
-        if state.get(variable[2:]) == choice["StringEquals"]:
+        if _holds(choice, state):
             return str(choice["Next"])
     return str(spec["Default"])
 

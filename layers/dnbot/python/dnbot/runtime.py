@@ -9,6 +9,7 @@ Parts are built lazily: the API and the poller never import the trading SDKs tha
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
         CapitalSource,
         Clock,
         ConnectionPusher,
+        EvmTransactionSigner,
         FundingSource,
         HyperliquidAccountReads,
         IdentityProvider,
@@ -51,6 +53,7 @@ if TYPE_CHECKING:
         PnlSnapshots,
         RiskReader,
         ShortVenue,
+        UserWallets,
         VenueTruthReader,
         WalletProvisioner,
         WebhookSender,
@@ -60,6 +63,8 @@ if TYPE_CHECKING:
     )
     from dnbot.services.account import AccountService
     from dnbot.services.auth import AuthService
+    from dnbot.services.bridge import BridgeService
+    from dnbot.services.bridge_rebalance import BridgeRebalancing
     from dnbot.services.charts import ChartsService
     from dnbot.services.control import ControlService
     from dnbot.services.deposits import DepositPlanner, DepositSweep
@@ -87,6 +92,17 @@ class PrivyCredentials:
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+
+class _LazyEvmSigner:
+    """An EvmTransactionSigner built at its first signature (the Privy EVM signer needs Privy's credentials, which
+    a Lambda that never signs should not load at its start)."""
+
+    def __init__(self, build: Callable[[], EvmTransactionSigner]) -> None:
+        self._build = build
+
+    def sign_transaction(self, user_id: str, transaction: dict[str, Any]) -> str:
+        return self._build().sign_transaction(user_id, transaction)
 
 
 class Runtime:
@@ -518,7 +534,47 @@ class Runtime:
         # a failed rebalance asks the workers for its close through the fan-out queue (set in AWS and `dnbot local`)
         closes = self.user_queue if self.settings.user_queue_url else None
         return PositionRebalancer(self.store, long, short, self.clock, activity=self.activity, alerts=self.alerts,
-                                  kill_switch=self.kill_switch, closes=closes)
+                                  kill_switch=self.kill_switch, closes=closes,
+                                  bridge=self.bridge_rebalancing if self.settings.bridge_rebalance else None)
+
+    @cached_property
+    def bridge(self) -> BridgeService:
+        """USDC between the user's Solana and Arbitrum wallets over Circle's CCTP (services/bridge.py). Built
+        without Privy credentials: the wallets are reached at the first signature."""
+        from dnbot.adapters.aws.bridge_transfers import DynamoBridgeTransferStore
+        from dnbot.adapters.evm.cctp import ArbitrumCctp
+        from dnbot.adapters.iris import IrisClient
+        from dnbot.adapters.privy.wallets import PrivyEvmTransactionSigner
+        from dnbot.adapters.solana.cctp import SolanaCctp
+        from dnbot.adapters.solana.rpc import SolanaRpc
+        from dnbot.services.bridge import BridgeChains, BridgeService
+
+        chains = BridgeChains(
+            solana=SolanaCctp(SolanaRpc(self.settings.solana_rpc_url), lambda: self.privy_wallets),
+            arbitrum=ArbitrumCctp(self.arbitrum, _LazyEvmSigner(lambda: PrivyEvmTransactionSigner(self.privy_wallets))),
+            iris=IrisClient(self.settings.iris_url))
+        return BridgeService(DynamoBridgeTransferStore(self.state_table), chains, self._user_wallets, self.clock)
+
+    def _user_wallets(self, user_id: str) -> UserWallets:
+        from dnbot.ports import UserWallets
+
+        record = self.privy_wallets.wallet_record(user_id)
+        return UserWallets(record.solana_address, record.evm_address)
+
+    @cached_property
+    def bridge_rebalancing(self) -> BridgeRebalancing:
+        from dnbot.adapters.asgard.venue import AsgardLongVenue
+        from dnbot.adapters.hyperliquid.withdrawal import HyperliquidMarginOut
+        from dnbot.services.bridge_rebalance import BridgeRebalancing
+
+        long = self.long_venue
+        assert isinstance(long, AsgardLongVenue)
+        margin_out = HyperliquidMarginOut(self.settings.hyperliquid_base_url, lambda: self.privy_wallets,
+                                          self.evm_address_of, self.hyperliquid)
+        return BridgeRebalancing(self.bridge, self.store, long, margin_out,
+                                 lambda user_id: self.arbitrum.usdc_balance(self.evm_address_of(user_id)),
+                                 self.deposit_sweep.sweep_user, self.clock, activity=self.activity,
+                                 alerts=self.alerts)
 
     @cached_property
     def user_queue(self) -> WorkQueue:

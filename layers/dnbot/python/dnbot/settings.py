@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     arbitrum_rpc_url: str = "https://arb1.arbitrum.io/rpc"
     privy_base_url: str = "https://api.privy.io"
     iris_url: str = IRIS_MAINNET_URL  # Circle CCTP attestation (DNBOT_IRIS_URL; testnet: https://iris-api-sandbox.circle.com)
+    # An in-place rebalance moves USDC between the venues over CCTP when that restores the distance
+    # (services/bridge_rebalance.py); off: every rebalance shrinks both legs (DNBOT_BRIDGE_REBALANCE=false).
+    bridge_rebalance: bool = True
 
     # Rates
     rates_stale_after_seconds: int = 300

@@ -91,6 +91,7 @@ class LocalSystem:
     # replayed market and paper venues without any wire protocol (fast tests that inject adapter failures)
     # "live" (`dnbot local --live`): today's public market data from the venues (no keys), paper legs
     venues: Literal["sim", "paper", "live"] = "sim"
+    bridge_rebalance: bool = True  # rebalances may move USDC over the (simulated) CCTP bridge; False: shrink only
     live_hyperliquid_url: str = HYPERLIQUID_URL  # --live's public endpoints (tests: the simulator's)
     live_asgard_url: str = ASGARD_URL
     paper: PaperVenues | None = None
@@ -196,6 +197,7 @@ class LocalSystem:
             hyperliquid_base_url=sim.url("hyperliquid"), asgard_base_url=sim.url("asgard"),
             asgard_api_key=LOCAL_ASGARD_API_KEY, solana_rpc_url=sim.url("solana"),
             arbitrum_rpc_url=sim.url("arbitrum"), privy_base_url=sim.url("privy"), iris_url=sim.url("iris"),
+            bridge_rebalance=self.bridge_rebalance,
             privy_app_id=LOCAL_PRIVY_APP_ID, privy_app_secret=LOCAL_PRIVY_APP_SECRET,
         )
         runtime = Runtime(settings, clock=self.world.clock, boto_session=self.cloud.session())

@@ -34,6 +34,7 @@ from dnbot.domain.bridge import (
     BridgeTransfer,
     Burned,
     BurnSigned,
+    Credited,
     Minted,
     NeedsAttention,
     advance,
@@ -48,6 +49,7 @@ from dnbot.ports import (
     BridgeTransferStore,
     Clock,
     SolanaCctpPort,
+    TransientVenueError,
     UserWallets,
     VenueRejected,
 )
@@ -63,7 +65,7 @@ def usdc_of(raw: int) -> Decimal:
     return Decimal(raw) / USDC_UNITS
 
 
-class NotConfirmedYet(Exception):
+class NotConfirmedYet(TransientVenueError):
     """A sent burn or mint the chain has not confirmed yet: the workflow retries the step, which asks again."""
 
 
@@ -201,6 +203,23 @@ class BridgeService:
         if not landed and not self._nonce_used(record, nonce):
             raise NotConfirmedYet(f"mint {tx} of {record.transfer_id} is sent and not confirmed yet")
         return self._save(record, Minted(tx if landed else None, arriving))
+
+    # --- after the mint ------------------------------------------------------------------------------------
+
+    def credited(self, user_id: str, transfer_id: str) -> BridgeTransfer:
+        """The venue holds what was minted (the caller booked it): the transfer ends."""
+        return self._save(self._get(user_id, transfer_id), Credited())
+
+    def abandon_if_planned(self, user_id: str, transfer_id: str, why: str) -> BridgeTransfer | None:
+        """A transfer nothing was signed for will never burn: abandoned (the deposit sweep may then take its
+        USDC). Anything further along is left as it is."""
+        record = self._store.get(user_id, transfer_id)
+        if record is None or record.state is not BridgeState.PLANNED:
+            return record
+        return self._save(record, Abandoned(why))
+
+    def record(self, user_id: str, transfer_id: str) -> BridgeTransfer:
+        return self._get(user_id, transfer_id)
 
     # --- plumbing --------------------------------------------------------------------------------------------
 

@@ -48,11 +48,13 @@ from dnbot.ports import (
     WorkQueue,
 )
 from dnbot.resources import KillSwitch
+from dnbot.services.bridge_rebalance import BridgeRebalancing, bridge_intent
 from dnbot.services.position_steps import _error_text
 
 logger = logging.getLogger(__name__)
 
 SAVE_ATTEMPTS = 3
+SHRINK = "shrink"  # the execution state's `method`: shrink | to_long | to_short (a bridge rebalance)
 
 
 State = dict[str, Any]
@@ -80,9 +82,13 @@ def _may_still_land(error: Exception) -> bool:
 class PositionRebalancer:
     def __init__(self, positions: PositionStore, long_venue: LongDeleverager, short_venue: ShortResizer,
                  clock: Clock, activity: ActivityLog | None = None, alerts: AlertSink | None = None,
-                 kill_switch: KillSwitchReader | None = None, closes: WorkQueue | None = None) -> None:
+                 kill_switch: KillSwitchReader | None = None, closes: WorkQueue | None = None,
+                 bridge: BridgeRebalancing | None = None) -> None:
         """`closes`: the fan-out queue; a rebalance that cannot be done asks the strategy worker for the close
-        it replaced (the steps do not start workflows). `kill_switch`: close-all refuses a new rebalance."""
+        it replaced (the steps do not start workflows). `kill_switch`: close-all refuses a new rebalance.
+        `bridge`: USDC moved between the venues when that restores the distance (services/bridge_rebalance.py);
+        None: every rebalance shrinks."""
+        self._bridge = bridge
         self._kill_switch = kill_switch
         self._closes = closes
         self._positions = positions
@@ -96,6 +102,11 @@ class PositionRebalancer:
 
     def size(self, position: Position, target_distance: Decimal) -> tuple[RebalanceSize, LongState]:
         """What the venues say now, sized (raises CannotRebalance when no in-place reduction restores it)."""
+        legs, long = self.legs_now(position)
+        return size_rebalance(legs, target_distance), long
+
+    def legs_now(self, position: Position) -> tuple[LegsNow, LongState]:
+        """Both legs as the venues report them now (raises CannotRebalance when one cannot be read)."""
         if position.short_leg is None or position.long_leg is None:
             raise CannotRebalance("a leg is missing")
         long = self._long.long_state(position.user_id, position.position_id)
@@ -111,7 +122,7 @@ class PositionRebalancer:
                        long_sol=long.value_usd / margin.price_usd, account_value_usd=margin.account_value_usd,
                        account_short_sol=margin.short_sol, maintenance_rate=rate, sol_price_usd=margin.price_usd,
                        position_short_sol=position.short_leg.size)
-        return size_rebalance(legs, target_distance), long
+        return legs, long
 
     def _intent(self, number: int, sized: RebalanceSize, long: LongState, reason: str) -> RebalanceInFlight:
         percentage = None if sized.close_percentage is None else sized.close_percentage.quantize(Decimal("0.0001"))
@@ -124,10 +135,15 @@ class PositionRebalancer:
     def steps(self) -> dict[str, Callable[[State], State]]:
         """The rebalance workflow's steps by name. Each takes the execution state {user_id, position_id, number,
         reason, target_distance} and returns it; `outcome` routes the state machine's Choice states."""
-        return {"rebalance_preflight": self.preflight_step, "rebalance_short": self.short_step,
-                "rebalance_long": self.long_step, "mark_rebalanced": self.mark_rebalanced_step,
-                "rebalance_restore": self.restore_step, "rebalance_close_instead": self.close_instead_step,
-                "rebalance_needs_attention": self.needs_attention_step}
+        steps: dict[str, Callable[[State], State]] = {
+            "rebalance_preflight": self.preflight_step, "rebalance_short": self.short_step,
+            "rebalance_long": self.long_step, "mark_rebalanced": self.mark_rebalanced_step,
+            "rebalance_restore": self.restore_step, "rebalance_close_instead": self.close_instead_step,
+            "rebalance_needs_attention": self.needs_attention_step,
+            "rebalance_fallback_shrink": self.fallback_shrink_step}
+        if self._bridge is not None:
+            steps.update(self._bridge.steps())
+        return steps
 
     @staticmethod
     def _ended(state: State, outcome: str, detail: str) -> State:
@@ -148,21 +164,54 @@ class PositionRebalancer:
         if position.rebalancing is not None:
             if position.rebalancing.number != number:
                 return self._ended(state, "refused", f"rebalance {position.rebalancing.number} is in flight")
+            state["method"] = position.rebalancing.bridge or SHRINK
             return self._ended(state, "started", f"resuming rebalance {number}")
         if position.rebalances >= number:
             return self._ended(state, "done", f"rebalance {number} already ended")
         if number != position.rebalances + 1:
             return self._ended(state, "refused", f"rebalance {number} is not the next ({position.rebalances + 1})")
+        target = Decimal(str(state["target_distance"]))
         try:
-            sized, long = self.size(position, Decimal(str(state["target_distance"])))
+            legs, long = self.legs_now(position)
+            plan = self._bridge.plan(legs, target) if self._bridge is not None else None
+            if plan is not None:  # USDC moved between the venues restores it: less (or nothing) is shrunk
+                intent = bridge_intent(number, plan, legs, long, self._clock.now(), str(state.get("reason", "")))
+                self._positions.save_position(replace(position, rebalancing=intent, rebalances=number,
+                                                      updated_at=self._clock.now()))
+                state["method"] = plan.direction
+                return self._ended(state, "started", intent.reason)
+            sized = size_rebalance(legs, target)
         except CannotRebalance as error:
             return self._ended(state, "cannot", str(error))
         if sized.reduce_sol <= 0:
             return self._ended(state, "not_needed", sized.explanation)
+        state["method"] = SHRINK
         intent = self._intent(number, sized, long, str(state.get("reason", "")))
         self._positions.save_position(replace(position, rebalancing=intent, rebalances=number,
                                               updated_at=self._clock.now()))
         return self._ended(state, "started", intent.reason)
+
+    def fallback_shrink_step(self, state: State) -> State:
+        """A bridge rebalance that could not move the USDC (a venue refused, the burn can never land, the bridge
+        ran out of retries): the same rebalance (same number) shrinks both legs instead, sized now. A transfer
+        that was only planned is abandoned (its USDC is then the sweep's again); one further along stays on its
+        record, which says where its USDC is."""
+        position, intent = self._in_flight(state)
+        cause = _error_text(state) or "the bridge could not move the USDC"
+        if self._bridge is not None:
+            self._bridge.abandon_if_planned(position.user_id, state.get("transfer_id"), f"fell back: {cause}")
+        try:
+            sized, long = self.size(position, Decimal(str(state["target_distance"])))
+        except CannotRebalance as error:
+            self._save(position, {"rebalancing": None})
+            return self._ended(state, "cannot", f"{cause}; {error}")
+        if sized.reduce_sol <= 0:
+            self._save(position, {"rebalancing": None})
+            return self._ended(state, "not_needed", sized.explanation)
+        shrink = self._intent(intent.number, sized, long, f"{intent.reason}; the bridge failed ({cause})")
+        self._save(position, {"rebalancing": shrink})
+        state["method"] = SHRINK
+        return self._ended(state, "started", shrink.reason)
 
     def _in_flight(self, state: State) -> tuple[Position, RebalanceInFlight]:
         position = self._positions.get_position(state["user_id"], state["position_id"])

@@ -32,7 +32,10 @@ _LAMBDA_SERVICE_ERRORS = [
     "Lambda.TooManyRequestsException",
 ]
 # Every concrete class name a step raises for "try again": TransientVenueError's subclasses are listed one by one.
-TRANSIENT_VENUE_ERRORS = ("TransientVenueError", "LegsStillOpen", "LongMayStillLand", "RebalanceLegPending")
+TRANSIENT_VENUE_ERRORS = ("TransientVenueError", "LegsStillOpen", "LongMayStillLand", "RebalanceLegPending",
+                          "VenueRateLimited", "AttestationPending", "NotConfirmedYet", "MarginNotArrived")
+# A bridge transfer waits on the chains and Circle's attesters (seconds to minutes): its steps retry these longer.
+BRIDGE_PENDING_ERRORS = ("AttestationPending", "NotConfirmedYet", "MarginNotArrived", "VenueRateLimited")
 WRITE_CONFLICT_ERRORS = ("PositionConflict",)
 # The position_steps function's timeout is 120 s (resources.FUNCTIONS); a Task waits a little longer than that.
 TASK_TIMEOUT_SECONDS = 150
@@ -69,6 +72,19 @@ _RETRY_LONG_MAY_STILL_LAND = {
     "IntervalSeconds": 5,
     "MaxAttempts": 8,
     "BackoffRate": 2.0,
+    "MaxDelaySeconds": 30,
+    "JitterStrategy": "FULL",
+}
+
+
+# ~20 minutes in all (5 s, then x1.5 up to 30 s a try): a Fast transfer is attested in seconds and Hyperliquid's
+# withdrawal reaches Arbitrum in minutes; past that the rebalance falls back to a shrink (to_long) or tells the
+# operator (to_short), and the transfer's record keeps where its USDC is.
+_RETRY_BRIDGE_PENDING = {
+    "ErrorEquals": list(BRIDGE_PENDING_ERRORS),
+    "IntervalSeconds": 5,
+    "MaxAttempts": 45,
+    "BackoffRate": 1.5,
     "MaxDelaySeconds": 30,
     "JitterStrategy": "FULL",
 }
@@ -192,6 +208,20 @@ def rebalance_position_definition() -> dict[str, Any]:
                 "Comment": "started: trade; cannot: no in-place reduction restores the distance, close instead; "
                            "refused / not_needed / done: nothing to do",
                 "Choices": [
+                    {"And": [{"Variable": "$.outcome", "StringEquals": "started"},
+                             {"Variable": "$.method", "StringEquals": "to_long"}], "Next": "BridgePlanLong"},
+                    {"Variable": "$.outcome", "StringEquals": "started", "Next": "RebalanceShort"},
+                    {"Variable": "$.outcome", "StringEquals": "cannot", "Next": "CloseInstead"},
+                ],
+                "Default": "NothingToDo",
+            },
+            **_bridge_to_long_states(),
+            "FallbackShrink": _task("rebalance_fallback_shrink", next_state="FellBack", retry_venue=True,
+                                    catch_to="RebalanceNeedsAttention",
+                                    comment="The bridge could not move the USDC: the same rebalance shrinks"),
+            "FellBack": {
+                "Type": "Choice",
+                "Choices": [
                     {"Variable": "$.outcome", "StringEquals": "started", "Next": "RebalanceShort"},
                     {"Variable": "$.outcome", "StringEquals": "cannot", "Next": "CloseInstead"},
                 ],
@@ -203,10 +233,18 @@ def rebalance_position_definition() -> dict[str, Any]:
             "RebalanceLong": _task("rebalance_long", next_state="MarkRebalanced", retry_venue=True,
                                    catch_to="RebalanceRestore", extra_retry=(_RETRY_LONG_MAY_STILL_LAND,),
                                    comment="Asgard deleverage (or partial close), once per counted update"),
-            "MarkRebalanced": _task("mark_rebalanced", next_state=None, catch_to="RebalanceNeedsAttention",
-                                    retry_any=True,
+            "MarkRebalanced": _task("mark_rebalanced", next_state="BridgeAfterShrink",
+                                    catch_to="RebalanceNeedsAttention", retry_any=True,
                                     comment="Ledger legs = the venues' sizes; activity event (trades nothing: "
                                             "rerun after any failure)"),
+            "BridgeAfterShrink": {
+                "Type": "Choice",
+                "Comment": "to_short: the partial close's USDC goes to the short's margin on Hyperliquid",
+                "Choices": [{"Variable": "$.method", "StringEquals": "to_short", "Next": "BridgePlanShort"}],
+                "Default": "Rebalanced",
+            },
+            **_bridge_to_short_states(),
+            "Rebalanced": {"Type": "Succeed"},
             "RebalanceRestore": _task("rebalance_restore", next_state="Restored", retry_venue=True,
                                       catch_to="RebalanceNeedsAttention",
                                       comment="Compensation: sell back the buy-back (restore-<n>) unless the "
@@ -231,6 +269,55 @@ def rebalance_position_definition() -> dict[str, Any]:
             "RebalanceFailed": {"Type": "Fail", "Error": "RebalanceFailed",
                                 "Cause": "See the position's activity and the operator's alerts"},
         },
+    }
+
+
+def _bridge_task(step: str, next_state: str | None, catch_to: str, comment: str,
+                 extra_retry: tuple[dict[str, Any], ...] = ()) -> dict[str, Any]:
+    return _task(step, next_state=next_state, retry_venue=True, catch_to=catch_to, comment=comment,
+                 extra_retry=(_RETRY_BRIDGE_PENDING, *extra_retry))
+
+
+def _bridge_to_long_states() -> dict[str, Any]:
+    """After a fall: the short's spare margin becomes the long's collateral (services/bridge_rebalance.py). Any
+    failure before the repayment lands falls back to the shrink."""
+    fallback = "FallbackShrink"
+    return {
+        "BridgePlanLong": _bridge_task("bridge_plan", "MarginOut", fallback,
+                                       "The transfer's record first: the deposit sweep leaves its USDC alone"),
+        "MarginOut": _bridge_task("margin_out", "MarginArrived", fallback,
+                                  "Hyperliquid withdraw3 to the user's own Arbitrum wallet (nonce fixed by the "
+                                  "intent: a resend is the same action)"),
+        "MarginArrived": _bridge_task("margin_arrived", "LongBurn", fallback, "The USDC is on Arbitrum"),
+        "LongBurn": _bridge_task("bridge_burn", "LongAttest", fallback, "CCTP depositForBurn on Arbitrum"),
+        "LongAttest": _bridge_task("bridge_attest", "LongMint", fallback, "Circle's attestation (Iris)"),
+        "LongMint": _bridge_task("bridge_mint", "RepayDebt", fallback,
+                                 "receive_message on Solana: to the user's USDC account"),
+        "RepayDebt": _bridge_task("repay_debt", "MarkBridgedLong", fallback,
+                                  "Asgard repay-debt with what arrived, once",
+                                  extra_retry=(_RETRY_LONG_MAY_STILL_LAND,)),
+        "MarkBridgedLong": _task("mark_bridged", next_state=None, catch_to="RebalanceNeedsAttention",
+                                 retry_any=True, comment="The books (basis moves with the USDC), the activity"),
+    }
+
+
+def _bridge_to_short_states() -> dict[str, Any]:
+    """After a rally's smaller partial close: its USDC to the short's margin. The legs are already equal and safe,
+    so a failure only tells the operator (the USDC stays rebalance cash; its record says where it is)."""
+    failed = "BridgeFailed"
+    return {
+        "BridgePlanShort": _bridge_task("bridge_plan", "Planned", failed, "The transfer's record"),
+        "Planned": {"Type": "Choice",
+                    "Choices": [{"Variable": "$.bridge_outcome", "StringEquals": "planned", "Next": "ShortBurn"}],
+                    "Default": "Rebalanced"},
+        "ShortBurn": _bridge_task("bridge_burn", "ShortAttest", failed, "CCTP deposit_for_burn on Solana"),
+        "ShortAttest": _bridge_task("bridge_attest", "ShortMint", failed, "Circle's attestation (Iris)"),
+        "ShortMint": _bridge_task("bridge_mint", "MarkBridgedShort", failed,
+                                  "receiveMessage on Arbitrum: to the user's wallet"),
+        "MarkBridgedShort": _task("mark_bridged", next_state=None, catch_to=failed, retry_any=True,
+                                  comment="The books, then the deposit into Hyperliquid (the sweep, now)"),
+        "BridgeFailed": _task("bridge_failed", next_state="Rebalanced", catch_to="Rebalanced",
+                              comment="Alert the operator: the legs are equal, the USDC is on its record"),
     }
 
 

@@ -179,6 +179,7 @@ def position_to_item(position: Position) -> dict[str, Any]:
         "rebalance_cash_usd": position.rebalance_cash_usd,
         "rebalance_collateral_usd": position.rebalance_collateral_usd,
         "rebalance_pnl_usd": position.rebalance_pnl_usd,
+        "bridge_booked": position.bridge_booked,
     }
 
 
@@ -230,6 +231,7 @@ def position_from_item(item: dict[str, Any]) -> Position:
         rebalance_cash_usd=Decimal(item.get("rebalance_cash_usd", 0)),
         rebalance_collateral_usd=Decimal(item.get("rebalance_collateral_usd", 0)),
         rebalance_pnl_usd=Decimal(item.get("rebalance_pnl_usd", 0)),
+        bridge_booked=item.get("bridge_booked"),
     )
 
 

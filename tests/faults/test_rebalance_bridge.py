@@ -1,0 +1,179 @@
+"""Hold and rebalance with the bridge (issue 9; docs/bridge.md): a position drifting toward a liquidation is
+re-centred by moving USDC between the venues over Circle's CCTP, through the production adapters against
+`dnbot sim` (its chains verify the simulated attesters' signatures) and the rebalance workflow in moto:
+- after a fall, the short's spare margin leaves Hyperliquid for the user's Arbitrum wallet, is burned there,
+  minted to the user's Solana USDC account and repays the long's debt: NOTHING is traded, both legs keep their size;
+- after a rally, a partial close smaller than a shrink's, the same buy-back of the short, then the partial close's
+  USDC bridged to Arbitrum and deposited into the Hyperliquid account;
+- a bridge that cannot move the USDC (Hyperliquid refuses the withdrawal) falls back to the shrink;
+and the close's realized total is what the user's venue balances gained, bridge fees included."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from dnbot.adapters.asgard.venue import AsgardLongVenue
+from dnbot.domain.bridge import BridgeState, BridgeTransfer
+from dnbot.domain.positions import PositionStatus
+from dnbot.domain.risk import Verdict, assess, joint_view
+from dnbot.local.system import LocalSystem
+from tests.faults.helpers import fault
+from tests.faults.test_rebalance_inplace import (
+    EXITS,
+    Trader,
+    _crash_until_rebalance,
+    _rally_until_rebalance,
+    distance,
+    move,
+)
+from tests.integration.helpers import Terminal, embedded_system
+
+pytestmark = pytest.mark.xdist_group("moto")
+
+D = Decimal
+CENT = D("0.01")
+_emails = iter(range(1000))
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory: pytest.TempPathFactory, terminal: Terminal) -> Iterator[LocalSystem]:
+    """The product's default: rebalances may move USDC over the (simulated) bridge."""
+    with embedded_system(tmp_path_factory.mktemp("state"), terminal, "sim", bridge_rebalance=True) as local:
+        yield local
+
+
+@pytest.fixture(autouse=True)
+def _calm_market(system: LocalSystem) -> Iterator[None]:
+    yield
+    assert system.sim is not None
+    httpx.delete(f"{system.sim.base_url}/sim/faults")
+    move(system, D(1))
+
+
+@pytest.fixture
+def trader(system: LocalSystem, terminal: Terminal) -> Trader:
+    return Trader(system, terminal, f"bridge{next(_emails)}@example.com")
+
+
+def _balances(trader: Trader) -> dict[str, Decimal]:
+    user = trader.user()
+    solana = httpx.get(f"{trader.sim}/sim/solana/balances/{user.solana_address}").json()
+    arbitrum = httpx.get(f"{trader.sim}/sim/arbitrum/balances/{user.evm_address}").json()
+    state = httpx.post(f"{trader.sim}/hyperliquid/info",
+                       json={"type": "clearinghouseState", "user": user.evm_address}).json()
+    return {"solana": D(solana["usdc"]), "arbitrum": D(arbitrum["usdc"]),
+            "hyperliquid": D(state["marginSummary"]["accountValue"])}
+
+
+def _money(trader: Trader) -> Decimal:
+    return sum(_balances(trader).values(), D(0))
+
+
+def _transfers(trader: Trader) -> list[BridgeTransfer]:
+    from dnbot.adapters.aws.bridge_transfers import DynamoBridgeTransferStore
+
+    return list(DynamoBridgeTransferStore(trader.runtime.state_table).list_for_user(trader.user_id))
+
+
+def _close_and_check(trader: Trader, position_id: str, before: Decimal, what: str) -> None:
+    job = trader.client.wait_job(trader.client.post(f"/api/v1/positions/{position_id}/close").json()["job_id"],
+                                 timeout=90)
+    assert job["status"] == "succeeded", job
+    closed = trader.client.get(f"/api/v1/positions/{position_id}").json()
+    assert closed["status"] == "closed" and closed["pnl_kind"] == "realized", closed
+    gained = _money(trader) - before
+    total = D(closed["pnl"]["total_usd"])
+    print(f"{what}: realized {total} vs the venue balances' change {gained:.6f}")
+    assert abs(total - gained) <= 3 * CENT, (total, gained)
+
+
+def test_a_fall_moves_the_short_s_spare_margin_to_the_long_and_trades_nothing(trader: Trader) -> None:
+    before = _money(trader)
+    position = trader.open(leverage="3")
+    readings = _crash_until_rebalance(trader, position.position_id)
+    assert joint_view(readings).first == "long"
+    venues = _balances(trader)
+    long_venue = trader.runtime.long_venue
+    assert isinstance(long_venue, AsgardLongVenue)
+    long_before = long_venue.long_state(trader.user_id, position.position_id)
+    assert long_before is not None
+    execution = trader.rebalance(position.position_id)
+    assert execution.status == "SUCCEEDED", execution
+    assert execution.states[:3] == ["RebalancePreflight", "Started", "BridgePlanLong"], execution
+    assert "RebalanceShort" not in execution.states and "FallbackShrink" not in execution.states, execution
+    assert execution.states[-3:] == ["LongMint", "RepayDebt", "MarkBridgedLong"], execution
+
+    [transfer] = _transfers(trader)
+    assert transfer.state is BridgeState.CREDITED and transfer.minted_usd is not None
+    after_position = trader.position(position.position_id)
+    assert after_position.rebalancing is None and after_position.rebalances == 1
+    assert after_position.short_leg == position.short_leg and after_position.long_leg == position.long_leg
+    assert trader.fills(position.position_id, "rebalance-1") == []  # no buy-back: nothing traded
+    long_after = long_venue.long_state(trader.user_id, position.position_id)
+    assert long_after is not None
+    assert long_after.size == long_before.size
+    repaid = long_before.debt_usd - long_after.debt_usd
+    assert abs(repaid - transfer.minted_usd) < CENT, (repaid, transfer)
+    moved = venues["hyperliquid"] - _balances(trader)["hyperliquid"]
+    after = trader.readings(position.position_id)
+    assert readings.liquidation_distance_at_open is not None
+    assert distance(after) >= readings.liquidation_distance_at_open * EXITS.rebalance_share
+    assert assess(after, EXITS).verdict is Verdict.HOLD
+    report = trader.invariant("a fall re-centred by the bridge: Hyperliquid margin -> the long's debt")
+    assert report.naked_legs == 0 and report.duplicate_orders == 0
+    print(f"bridge after a fall: distance {distance(readings):.1%} -> {distance(after):.1%}, ${moved:.2f} left "
+          f"Hyperliquid, ${repaid:.2f} repaid the long's debt, legs unchanged")
+    _close_and_check(trader, position.position_id, before, "bridge after a fall, then closed")
+
+
+def test_a_rally_shrinks_less_and_bridges_the_partial_close_to_the_short(trader: Trader) -> None:
+    before = _money(trader)
+    position = trader.open()
+    readings = _rally_until_rebalance(trader, position.position_id)
+    assert joint_view(readings).first == "short"
+    hyperliquid_before = _balances(trader)["hyperliquid"]
+    execution = trader.rebalance(position.position_id)
+    assert execution.status == "SUCCEEDED", execution
+    assert execution.states == ["RebalancePreflight", "Started", "RebalanceShort", "RebalanceLong", "MarkRebalanced",
+                                "BridgeAfterShrink", "BridgePlanShort", "Planned", "ShortBurn", "ShortAttest",
+                                "ShortMint", "MarkBridgedShort"], execution
+    [transfer] = _transfers(trader)
+    assert transfer.state is BridgeState.CREDITED, transfer
+    after_position = trader.position(position.position_id)
+    assert position.short_leg is not None and after_position.short_leg is not None
+    shed = position.short_leg.size - after_position.short_leg.size
+    assert shed > 0
+    # the partial close's USDC is in the Hyperliquid account now (deposited by the sweep), not idle in the wallet
+    assert after_position.rebalance_cash_usd < transfer.amount_usd
+    after = trader.readings(position.position_id)
+    assert readings.liquidation_distance_at_open is not None
+    assert distance(after) >= readings.liquidation_distance_at_open * EXITS.rebalance_share
+    report = trader.invariant("a rally re-centred by the bridge: partial close -> the short's margin")
+    assert report.naked_legs == 0 and report.duplicate_orders == 0
+    print(f"bridge after a rally: short -{shed} SOL, ${transfer.amount_usd} bridged, Hyperliquid account "
+          f"{hyperliquid_before:.2f} -> {_balances(trader)['hyperliquid']:.2f}, distance {distance(readings):.1%} -> "
+          f"{distance(after):.1%}")
+    _close_and_check(trader, position.position_id, before, "bridge after a rally, then closed")
+
+
+def test_a_refused_withdrawal_falls_back_to_the_shrink(system: LocalSystem, trader: Trader) -> None:
+    position = trader.open(leverage="3")
+    _crash_until_rebalance(trader, position.position_id)
+    fault(system, "hyperliquid", "withdraw3", "reject", times=5)
+    execution = trader.rebalance(position.position_id)
+    assert execution.status == "SUCCEEDED", execution
+    assert execution.states == ["RebalancePreflight", "Started", "BridgePlanLong", "MarginOut", "FallbackShrink",
+                                "FellBack", "RebalanceShort", "RebalanceLong", "MarkRebalanced",
+                                "BridgeAfterShrink", "Rebalanced"], execution
+    [transfer] = _transfers(trader)
+    assert transfer.state is BridgeState.ABANDONED, transfer
+    after_position = trader.position(position.position_id)
+    assert after_position.status is PositionStatus.OPEN and after_position.rebalancing is None
+    assert position.short_leg is not None and after_position.short_leg is not None
+    assert after_position.short_leg.size < position.short_leg.size  # shrunk instead
+    report = trader.invariant("a bridge refused at Hyperliquid's withdrawal: the shrink instead")
+    assert report.naked_legs == 0 and report.duplicate_orders == 0
