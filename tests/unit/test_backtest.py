@@ -112,9 +112,9 @@ def test_a_drop_through_the_longs_liquidation_price_liquidates_it(tmp_path: Path
 
 def test_the_bot_rebalances_through_a_slide_that_liquidates_a_hold(tmp_path: Path) -> None:
     """SOL slides 2% an hour for 20 hours, then drops 14.25% inside one hour (as on 2025-10-10). The hold at
-    3x is liquidated; the bot shrinks both legs on the way down (deleverages the long, buys back the short, as
-    the live rebalance workflow does) and is still more than 14.25% from its long's liquidation when the drop
-    comes."""
+    3x is liquidated; the bot re-centres on the way down and is still more than 14.25% from its long's
+    liquidation when the drop comes: with bridging off it shrinks both legs (deleverages the long, buys back the
+    short), by default it repays the long's debt from the short's gains (the live workflow's two modes)."""
     def price(i: int) -> tuple[str, str, str, str]:
         if i < 300:
             return ("100",) * 4
@@ -126,13 +126,13 @@ def test_the_bot_rebalances_through_a_slide_that_liquidates_a_hold(tmp_path: Pat
 
     root = write_recorded(tmp_path, hours=340, price=price, funding_hourly=lambda i: "0.00005")
     hold = run(root, **always(asset=Asset.JITOSOL, leverage="3"))
-    bot = run(root, policy="dnbot", preset=Preset.parse("balanced"))
+    bot = run(root, policy="dnbot", preset=Preset.parse("balanced"), rebalance="shrink")
     assert hold.liquidations == 1
     assert bot.liquidations == 0 and bot.rebalances >= 1 and len(bot.trades) == 1
     assert bot.total_pnl_usd > hold.total_pnl_usd
-    # the bridge what-if tops the long up from the short's gains instead: no trade, so the legs keep their size
-    # (the trade's notional is the open's) and each rebalance costs one transfer
-    bridged = run(root, policy="dnbot", preset=Preset.parse("balanced"), rebalance="bridge")
+    # the bridge tops the long up from the short's gains instead: no trade, so the legs keep their size (the
+    # trade's notional is the open's) and each rebalance costs one transfer
+    bridged = run(root, policy="dnbot", preset=Preset.parse("balanced"))
     assert bridged.liquidations == 0 and bridged.rebalances >= 1 and len(bridged.trades) == 1
     opened = bridged.trades[0].notional_usd
     assert bot.trades[0].notional_usd < opened
@@ -259,7 +259,7 @@ def test_backtest_json_contract_always(capsys: pytest.CaptureFixture[str]) -> No
     assert set(data) == {"start", "end", "hours", "capital", "final_equity", "total_pnl", "net_apy",
                          "max_drawdown", "trades", "hours_in_market", "rebalances", "liquidations", "rebalance",
                          "pnl"}
-    assert data["rebalance"] == "shrink"  # the default models what the live rebalance workflow does
+    assert data["rebalance"] == "bridge"  # the default models what the live rebalance workflow does
     assert data["hours"] == 31 * 24 and data["trades"] == 1 and data["capital"] == "20000.00"
     assert set(data["pnl"]) == {"funding", "staking", "lending", "borrow", "fees", "price"}
     assert sum(D(v) for v in data["pnl"].values()) == D(data["total_pnl"])
@@ -289,17 +289,15 @@ def test_walk_forward_json_contract_on_the_vendored_data(capsys: pytest.CaptureF
     assert all(D(data["total"]["bot"]) > D(pnl) for pnl in data["total"]["holds"].values())
 
 
-def test_a_usdc_bridge_between_the_venues_is_worth_more_than_a_round_trip_a_year(
+def test_the_usdc_bridge_between_the_venues_is_worth_more_than_a_round_trip_a_year(
         capsys: pytest.CaptureFixture[str]) -> None:
-    """What the live workflow does (shrink both legs in place) against the bridge what-if (USDC moved between
-    the venues with the operations Asgard and Hyperliquid offer): on the vendored span the bridge earns more than
-    a $10,000 position's round trip on top, with no liquidation either way. Issue 9's $521.63 floor was measured
-    by a backtester that let a rebalance borrow more against the long and bridge it, which neither the product
-    nor Asgard's API can do; neither model reaches it (docs/strategy.md)."""
-    code, out, _ = cli(capsys, "backtest", "--json", "--rebalance", "bridge")
+    """What the live workflow does by default (a rebalance moves USDC between the venues over the bridge, else
+    shrinks) against bridging off (every rebalance shrinks both legs in place): on the vendored span the bridge
+    earns more than a $10,000 position's round trip on top, with no liquidation either way."""
+    code, out, _ = cli(capsys, "backtest", "--json")
     assert code == 0
     bridge = json.loads(out)
-    code, out, _ = cli(capsys, "backtest", "--json")
+    code, out, _ = cli(capsys, "backtest", "--json", "--rebalance", "shrink")
     assert code == 0
     shrink = json.loads(out)
     assert shrink["rebalance"] == "shrink" and bridge["rebalance"] == "bridge"

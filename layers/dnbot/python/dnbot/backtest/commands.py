@@ -47,9 +47,9 @@ def register(subparsers: Any) -> None:
     backtest.add_argument("--leverage", default=None, help="2 to 4 (default: the preset's)")
     backtest.add_argument("--chart", default="backtest.png", help="PNG path when --json is absent")
     backtest.add_argument("--json", action="store_true", help="JSON on stdout")
-    backtest.add_argument("--rebalance", default="shrink",
-                          help="shrink (what the live workflow does: both legs shrink in place) | bridge (a "
-                               "what-if: USDC moved between the venues over a bridge the product lacks)")
+    backtest.add_argument("--rebalance", default="bridge",
+                          help="bridge (what the live workflow does: USDC moved between the venues over CCTP, "
+                               "else both legs shrink) | shrink (the workflow with bridging off)")
     backtest.add_argument("--walk-forward", action="store_true",
                           help="trade each calendar month from flat with only the past; compare with always-on "
                                "holds of each pair and the hindsight-optimal schedule (capture ratio)")

@@ -44,13 +44,13 @@ HOUR = timedelta(hours=1)
 ZERO = Decimal(0)
 ONE = Decimal(1)
 POLICIES = ("dnbot", "always")
-# How a Rebalance decision is carried out. "shrink" is what the live rebalance workflow does
-# (services/rebalance.py): both legs shrink by the SOL that `domain.rebalance.size_rebalance` says restores the
-# open's liquidation distance (an Asgard deleverage or partial close, a reduce-only buy-back); a partial
-# close's equity goes to the wallet and stays idle. "bridge" is a what-if: it also moves USDC between the venues
-# (`domain.rebalance.size_bridge_rebalance`: Hyperliquid margin to the long's collateral after a fall, a partial
-# close's equity to the short's margin after a rally), which needs a Solana <-> Arbitrum USDC bridge the product
-# lacks (docs/strategy.md); where no transfer helps it shrinks like "shrink".
+# How a Rebalance decision is carried out. "bridge" is what the live rebalance workflow does by default
+# (services/rebalance.py with services/bridge_rebalance.py): USDC moved between the venues over CCTP
+# (`domain.rebalance.size_bridge_rebalance`: Hyperliquid margin repays the long's debt after a fall, a smaller
+# partial close's equity goes to the short's margin after a rally), and where no transfer restores the distance,
+# the shrink. "shrink" is the workflow with bridging off (Settings.bridge_rebalance): both legs shrink by the SOL
+# that `domain.rebalance.size_rebalance` says restores the open's distance (an Asgard deleverage or partial close,
+# a reduce-only buy-back); a partial close's equity goes to the wallet and stays idle.
 REBALANCE_MODELS = ("shrink", "bridge")
 
 
@@ -71,7 +71,7 @@ class BacktestConfig:
     maintenance_margin_rate: Decimal = Decimal("0.025")
     liquidation_penalty: Decimal = Decimal("0.05")
     record_series: bool = True
-    rebalance: str = "shrink"  # one of REBALANCE_MODELS
+    rebalance: str = "bridge"  # one of REBALANCE_MODELS
 
     def settings(self) -> UserSettings:
         return UserSettings.create(self.preset, leverage=self.leverage)

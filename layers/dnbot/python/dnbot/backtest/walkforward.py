@@ -76,7 +76,7 @@ class WalkForward:
     leverage: Decimal
     capital_usd: Decimal
     windows: tuple[WindowResult, ...]
-    rebalance: str = "shrink"
+    rebalance: str = "bridge"
 
     def summary(self, held_out: bool | None) -> Summary:
         chosen = [w for w in self.windows if held_out is None or w.held_out is held_out]
@@ -208,7 +208,7 @@ def hindsight_optimum_usd(history: MarketHistory, start: datetime, end: datetime
 
 def walk_forward(history: MarketHistory, preset: Preset, *, leverage: Decimal | None = None,
                  capital_usd: Decimal = Decimal(10_000), held_out_months: int = 2,
-                 fees: FeeSchedule = DEFAULT_FEES, rebalance: str = "shrink") -> WalkForward:
+                 fees: FeeSchedule = DEFAULT_FEES, rebalance: str = "bridge") -> WalkForward:
     first = history.first_hour_with_markets()
     last = history.last_candle_hour()
     if first is None or last is None:

@@ -98,7 +98,7 @@ class FeeSchedule:
     asgard_close_rate: Decimal = Decimal("0.0005")
     swap_slippage_rate: Decimal = Decimal("0.0005")  # per swap; the long swaps USDC->asset and back
     jito_tip_usd: Decimal = Decimal("0.02")  # per Solana transaction; an open and a close are two
-    bridge_usd: Decimal = Decimal("1")  # moving USDC between Solana and Hyperliquid (the bridge what-if)
+    bridge_usd: Decimal = Decimal("1")  # one USDC transfer between the venues (Hyperliquid's withdrawal fee; CCTP gas)
 
     def round_trip_usd(self, notional_usd: Decimal) -> Decimal:
         """Everything paid to open and later close a position of `notional_usd` on each leg."""
