@@ -722,9 +722,10 @@ class Runtime:
             from dnbot.adapters.aws.sqs import SqsWorkQueue
 
             queue = SqsWorkQueue(self.client("sqs"), self.settings.reconcile_queue_url)
+        # the production venues' users may have CCTP transfers a workflow gave up on: resumed here (not paper's)
         return Reconciler(self.store, self.store, self.venue_truth, self.long_venue, self.short_venue,
                           self.account_trader, self.alerts, self.clock, limits, queue=queue, lease=self.starts,
-                          journal=self.journal)
+                          journal=self.journal, bridge=self.bridge if self.rebalance_in_place else None)
 
     # --- user notifications (webhooks through a queue) -----------------------------------------------------
 

@@ -9,13 +9,20 @@ truth, so any step may be retried or resumed after a crash without burning twice
 - `attest`: Circle's attestation (Iris) of the burn; `AttestationPending` until it is signed (retried);
 - `mint`: the destination chain's receive; a nonce already used means minted (by us or anyone: the USDC only
   ever goes to the recorded recipient).
+
+`resume` (the reconciler, per user) finishes what a workflow gave up on after its burn landed: it attests and
+mints the records no workflow has written for a while, never burns, abandons the planned ones whose rebalance
+ended, and ends the minted ones whose rebalance ended (the USDC is in the user's wallet); `overdue` names the
+ones to tell the operator about, once each (`report_overdue`).
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
 from solders.keypair import Keypair
@@ -26,6 +33,7 @@ from solders.transaction import VersionedTransaction
 from dnbot.cctp import SOLANA_USDC_MINT
 from dnbot.cctp.message import FAST_FINALITY, STANDARD_FINALITY, CctpMessage, solana_to_bytes32
 from dnbot.domain.bridge import (
+    FINAL,
     Abandoned,
     Attested,
     BridgeDirection,
@@ -43,9 +51,13 @@ from dnbot.domain.bridge import (
     new_transfer,
     stage,
 )
+from dnbot.domain.bridge import overdue as overdue_at
+from dnbot.domain.positions import Position
 from dnbot.ports import (
+    AmbiguousVenueError,
     ArbitrumCctpPort,
     AttestationService,
+    BridgeTransferConflict,
     BridgeTransferStore,
     Clock,
     SolanaCctpPort,
@@ -54,7 +66,16 @@ from dnbot.ports import (
     VenueRejected,
 )
 
+logger = logging.getLogger(__name__)
+
 USDC_UNITS = Decimal(10) ** 6
+# A record no one has written for this long is no workflow's any more: `resume` takes it over. Above the longest
+# wait between two of a rebalance's writes of it (one bridge Task's retry window, ~22 min, then the next's): the
+# reconciler passes its workflow grace (Settings.reconciler_workflow_grace_minutes), the same bound.
+RESUME_IDLE = timedelta(minutes=45)
+# The `error` of a record the operator was told is overdue (`report_overdue`): kept while it is not final, so
+# the alert is sent once per record, not every reconciler run.
+OVERDUE_REPORTED = "bridge_overdue"
 
 
 def usdc_raw(amount: Decimal) -> int:
@@ -221,6 +242,88 @@ class BridgeService:
     def record(self, user_id: str, transfer_id: str) -> BridgeTransfer:
         return self._get(user_id, transfer_id)
 
+    # --- resumption (the reconciler) -------------------------------------------------------------------------
+
+    def resume(self, user_id: str, positions: Iterable[Position], *,
+               idle: timedelta = RESUME_IDLE) -> list[BridgeTransfer]:
+        """The user's transfers a workflow gave up on, one attempt each; returns them as they are after it.
+
+        Only records not final and not written for `idle` are touched (a live workflow writes its record at every
+        step; a second writer would make its next save conflict). `positions`: the user's positions, whose
+        `rebalancing` says whether the transfer's rebalance (`<position>:<n>:<direction>`) is still in flight.
+        - burned / attested (or needs_attention with that evidence): attest, then mint, once; an attestation
+          still pending, a transaction not confirmed yet or any transient error leaves it for the next run, a
+          refusal records it as needs_attention (still resumable from its evidence). Anyone may mint an attested
+          message, and only to the recorded recipient: the USDC reaches the user's wallet.
+        - minted, its rebalance no longer in flight: marked credited. Credited then means "landed where it
+          belongs": the user's wallet, after the workflow fell back (to_long: the Solana USDC account; to_short:
+          the Arbitrum wallet, which the deposit sweep pays into Hyperliquid like any deposit). It no longer
+          counts as in flight (`in_flight_usd`) nor as overdue. A minted record whose rebalance is still in
+          flight stays minted: that workflow books and credits it (mark_bridged).
+        - planned, its rebalance no longer in flight: abandoned (nothing was signed; the sweep may take its USDC).
+        - burn_signed: left as it is. Only the workflow burns; resume never signs nor sends a burn.
+        """
+        now = self._clock.now()
+        in_flight = {p.position_id: p.rebalancing.number for p in positions if p.rebalancing is not None}
+        taken: list[BridgeTransfer] = []
+        for record in self._store.list_for_user(user_id):
+            if record.state in FINAL or now - record.updated_at < idle:
+                continue
+            try:
+                taken.append(self._resume_one(record, in_flight))
+            except (TransientVenueError, AmbiguousVenueError, BridgeTransferConflict) as error:
+                logger.info("bridge transfer %s: left for the next run (%s)", record.transfer_id, error)
+                taken.append(self._store.get(user_id, record.transfer_id) or record)
+            except Exception:  # one record's fault must not stop the others; `overdue` still reports it
+                logger.exception("resuming bridge transfer %s failed", record.transfer_id)
+                taken.append(self._store.get(user_id, record.transfer_id) or record)
+        return taken
+
+    def _resume_one(self, record: BridgeTransfer, in_flight: dict[str, int]) -> BridgeTransfer:
+        at, user_id, transfer_id = stage(record), record.user_id, record.transfer_id
+        rebalance_in_flight = in_flight.get(record.position_id) == _rebalance_of(record)
+        if at is BridgeState.PLANNED:
+            if rebalance_in_flight:
+                return record
+            return self._save(record, Abandoned(f"its rebalance {_rebalance_of(record)} ended before the burn "
+                                                "was signed: nothing was burned"))
+        if at in (BridgeState.BURNED, BridgeState.ATTESTED):
+            try:
+                resumed = self.mint(user_id, self.attest(user_id, transfer_id).transfer_id)
+            except VenueRejected as refused:
+                current = self._get(user_id, transfer_id)
+                resumed = self._save(current, NeedsAttention(_keep_report(current, f"resuming it: {refused}")))
+            resumed = self._keep_reported(record, resumed)
+            if stage(resumed) is not BridgeState.MINTED:
+                return resumed
+            record, at = resumed, BridgeState.MINTED
+        if at is BridgeState.MINTED and not rebalance_in_flight:
+            return self._save(record, Credited())
+        return record
+
+    def _keep_reported(self, before: BridgeTransfer, after: BridgeTransfer) -> BridgeTransfer:
+        """A step forward clears `error`: a record already reported overdue keeps the mark while not final."""
+        if not _reported(before) or _reported(after) or after.state in FINAL:
+            return after
+        return self._save(after, NeedsAttention(_keep_report(before, after.error or "")))
+
+    def overdue(self, records: Iterable[BridgeTransfer]) -> list[BridgeTransfer]:
+        """The records to tell the operator about: burned, not credited 30 min (Fast) / 2 h (Standard) later
+        (domain.bridge.overdue) and not reported yet. Give it what `resume` returned (records no workflow is
+        writing): reporting one writes it."""
+        now = self._clock.now()
+        return [r for r in records if overdue_at(r, now, self._fast) and not _reported(r)]
+
+    def report_overdue(self, record: BridgeTransfer) -> BridgeTransfer:
+        """Record that the operator was told (needs_attention, `error` starting with OVERDUE_REPORTED): the record
+        stays resumable from its evidence, and `overdue` does not name it again."""
+        current = self._get(record.user_id, record.transfer_id)
+        if _reported(current):
+            return current
+        at = stage(current).value
+        why = f"{OVERDUE_REPORTED}: not credited since its burn at {current.burned_at:%Y-%m-%d %H:%M} UTC ({at})"
+        return self._save(current, NeedsAttention(f"{why}; {current.error}" if current.error else why))
+
     # --- plumbing --------------------------------------------------------------------------------------------
 
     @property
@@ -242,6 +345,23 @@ class BridgeService:
         if moved is not record:
             self._store.save(moved)
         return moved
+
+
+def _rebalance_of(record: BridgeTransfer) -> int:
+    """The rebalance number in the transfer's id (`<position_id>:<n>:<direction>`, domain.bridge.transfer_id_for)."""
+    return int(record.transfer_id.split(":")[1])
+
+
+def _reported(record: BridgeTransfer) -> bool:
+    return (record.error or "").startswith(OVERDUE_REPORTED)
+
+
+def _keep_report(before: BridgeTransfer, reason: str) -> str:
+    """`reason`, under the overdue mark if `before` carried it."""
+    if not _reported(before) or reason.startswith(OVERDUE_REPORTED):
+        return reason
+    mark = (before.error or OVERDUE_REPORTED).split(";")[0]
+    return f"{mark}; {reason}" if reason else mark
 
 
 def _signature_of(tx_base64: str) -> str:

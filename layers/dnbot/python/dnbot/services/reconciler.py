@@ -6,6 +6,11 @@ Fan-out (however many users): the scheduled run only reads who to reconcile (key
 message per user (`enqueue_round`, SendMessageBatch ten a call); the reconcile queue's consumer reconciles one
 user per message (`reconcile_message`), partial batch failures. `run` is the same round in one process.
 
+USDC in the bridge (services/bridge.py, when configured): every pass first resumes the user's transfers a
+workflow gave up on after their burn (attest, mint; never a burn), and alerts `bridge_overdue` once per transfer
+still not credited 30 min (Fast) after its burn. A transfer is resumed only once no one has written it for the
+workflow grace, so the alert comes when both hold.
+
 Safe beside the workflows: a user with a workflow running (a position pending or closing, written within the
 grace period) is skipped, and the ledger is read again after the venues: if it changed meanwhile the user is
 skipped this round. Idempotent: a second run over the same state finds nothing (repairs are keyed, findings
@@ -21,7 +26,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
+from dnbot.domain.bridge import stage
 from dnbot.domain.pnl import CENT
 from dnbot.domain.positions import Position, PositionStatus
 from dnbot.domain.reconcile import (
@@ -51,6 +58,9 @@ from dnbot.ports import (
     WorkQueue,
 )
 from dnbot.services.portfolio import PositionJournal
+
+if TYPE_CHECKING:  # the bridge's chains (solders) are imported only where one is configured
+    from dnbot.services.bridge import BridgeService
 
 logger = logging.getLogger(__name__)
 
@@ -89,10 +99,13 @@ class Reconciler:
     def __init__(self, targets: ReconcileTargets, positions: PositionStore, truth: VenueTruthReader,
                  long_venue: LongVenue, short_venue: ShortVenue, trader: AccountShortTrader, alerts: AlertSink,
                  clock: Clock, limits: ReconcilerLimits, queue: WorkQueue | None = None,
-                 lease: UserLease | None = None, journal: PositionJournal | None = None) -> None:
+                 lease: UserLease | None = None, journal: PositionJournal | None = None,
+                 bridge: BridgeService | None = None) -> None:
         """`queue`: the reconcile queue `enqueue_round` hands the users to (None: only `run` and one user).
         `lease`: one reconcile per user at a time, however often the queue delivers its message.
-        `journal`: a position it closes gets its realized PnL by source and activity line, as a close's does."""
+        `journal`: a position it closes gets its realized PnL by source and activity line, as a close's does.
+        `bridge`: the user's CCTP transfers are resumed and the overdue ones alerted (None: paper venues)."""
+        self._bridge = bridge
         self._journal = journal
         self._queue = queue
         self._lease = lease
@@ -171,6 +184,7 @@ class Reconciler:
     def reconcile_user(self, user_id: str, report: ReconcileReport) -> ReconcilePlan | None:
         now = self._clock.now()
         positions = self._read(user_id)
+        self._resume_bridges(user_id, positions, report)
         # a rebalance in flight (services.rebalance) is a workflow too: its legs move between two writes
         running = [p for p in positions if (p.status in RUNNING or p.rebalancing is not None)
                    and now - p.updated_at < self._limits.workflow_grace]
@@ -195,6 +209,31 @@ class Reconciler:
                             unhedgeable=frozenset(unhedgeable))
             self._carry_out(user_id, plan, report, {p.position_id: p for p in positions})
         return plan
+
+    def _resume_bridges(self, user_id: str, positions: list[Position], report: ReconcileReport) -> None:
+        """The user's bridge transfers no workflow is driving any more, one attempt each (BridgeService.resume:
+        its own guard keeps it off a record a live workflow writes, so it runs even when the user is skipped),
+        then one `bridge_overdue` alert per transfer burned and still not credited past its window. A failure
+        here is reported and leaves the positions' reconciliation to go on."""
+        if self._bridge is None:
+            return
+        try:
+            resumed = self._bridge.resume(user_id, positions, idle=self._limits.workflow_grace)
+            for record in self._bridge.overdue(resumed):
+                where = stage(record).value
+                self._alerts.alert(
+                    "bridge_overdue",
+                    f"bridge transfer {record.transfer_id} ({record.direction.value}, {record.amount_usd} USDC) "
+                    f"is still {where} since its burn at {record.burned_at:%Y-%m-%d %H:%M} UTC",
+                    user_id=user_id, position_id=record.position_id,
+                    detail={"transfer_id": record.transfer_id, "stage": where, "burn_tx": record.burn_tx,
+                            "amount_usd": str(record.amount_usd), "error": record.error})
+                self._bridge.report_overdue(record)  # after the alert: at worst it is sent twice, never lost
+                report.drifts.append({"user_id": user_id, "kind": "bridge_overdue", "position_id": record.position_id,
+                                      "message": f"bridge transfer {record.transfer_id} is still {where}"})
+        except Exception as error:  # the bridge (chains, Iris, the store) must not stop the positions' round
+            logger.exception("resuming the bridge transfers of %s failed", user_id)
+            report.errors[user_id] = f"bridge: {type(error).__name__}: {error}"
 
     def _venue_truth(self, user_id: str, positions: list[Position], now: datetime) -> VenueTruth:
         live = [p.created_at for p in positions if p.status.is_live]
