@@ -31,6 +31,7 @@ from dnbot.ports import UserWallets
 from dnbot.services.bridge import OVERDUE_REPORTED, BridgeChains, BridgeService
 from dnbot.services.reconciler import Reconciler, ReconcilerLimits
 from dnbot.sim.server import start_in_thread
+from dnbot.sim.world import Fault, FaultKind
 from tests.contract.aws.test_dynamodb_store import moto_table
 from tests.integration.test_bridge_service import System
 from tests.unit.fakes import Alerts
@@ -212,3 +213,30 @@ def test_a_transfer_reported_overdue_keeps_its_mark_when_resume_moves_it_on(syst
     (minted,) = service.resume("marked", [position(system, "marked", "mk1", rebalancing=7)])
     assert stage(minted) is BridgeState.MINTED and system.arbitrum_usdc(wallets) == D("9.999")
     assert (minted.error or "").startswith(OVERDUE_REPORTED) and service.overdue([minted]) == []
+
+
+def test_a_mint_the_chain_refuses_needs_attention_and_is_retried_later(system: System) -> None:
+    """A node outage leaves the record for the next run; a refusal records it (needs_attention, still resumable
+    from its evidence); the next run after it mints once."""
+    wallets = system.user("refusal", arbitrum_usdc="20")
+    service = system.service
+    planned = service.plan("refusal", "rf1", 1, BridgeDirection.TO_LONG, D(10))
+    service.burn("refusal", planned.transfer_id)
+    system.seconds(GIVEN_UP.total_seconds())
+    ended = [position(system, "refusal", "rf1")]
+
+    system.sim.world.faults.inject(Fault("solana", "sendTransaction", FaultKind.SERVER_ERROR))
+    (outage,) = service.resume("refusal", ended)
+    assert outage.state is BridgeState.ATTESTED and outage.error is None  # attested; the mint waits
+    assert system.solana_usdc(wallets) == D(0)
+
+    system.seconds(GIVEN_UP.total_seconds())
+    system.sim.world.faults.inject(Fault("solana", "sendTransaction", FaultKind.REJECT))
+    (refused,) = service.resume("refusal", ended)
+    assert refused.state is BridgeState.NEEDS_ATTENTION and stage(refused) is BridgeState.ATTESTED
+    assert (refused.error or "").startswith("resuming it:") and system.solana_usdc(wallets) == D(0)
+
+    assert service.resume("refusal", ended) == []  # just written: the next attempt waits for the grace
+    system.seconds(GIVEN_UP.total_seconds())
+    (landed,) = service.resume("refusal", ended)
+    assert landed.state is BridgeState.CREDITED and system.solana_usdc(wallets) == D("9.999")
