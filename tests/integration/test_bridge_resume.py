@@ -240,3 +240,18 @@ def test_a_mint_the_chain_refuses_needs_attention_and_is_retried_later(system: S
     system.seconds(GIVEN_UP.total_seconds())
     (landed,) = service.resume("refusal", ended)
     assert landed.state is BridgeState.CREDITED and system.solana_usdc(wallets) == D("9.999")
+
+
+def test_a_reported_transfer_attested_while_its_mint_waits_keeps_its_mark(system: System) -> None:
+    system.user("waiting", arbitrum_usdc="20")
+    service = system.service
+    planned = service.plan("waiting", "wt1", 2, BridgeDirection.TO_LONG, D(10))
+    service.burn("waiting", planned.transfer_id)
+    system.seconds(GIVEN_UP.total_seconds())
+    (late,) = service.overdue([service.record("waiting", planned.transfer_id)])
+    service.report_overdue(late)
+    system.seconds(GIVEN_UP.total_seconds())
+    system.sim.world.faults.inject(Fault("solana", "sendTransaction", FaultKind.SERVER_ERROR))
+    (attested,) = service.resume("waiting", [position(system, "waiting", "wt1")])
+    assert stage(attested) is BridgeState.ATTESTED and attested.attestation is not None
+    assert (attested.error or "").startswith(OVERDUE_REPORTED) and service.overdue([attested]) == []

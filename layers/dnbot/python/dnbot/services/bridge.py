@@ -293,6 +293,9 @@ class BridgeService:
             except VenueRejected as refused:
                 current = self._get(user_id, transfer_id)
                 resumed = self._save(current, NeedsAttention(_keep_report(current, f"resuming it: {refused}")))
+            except (TransientVenueError, AmbiguousVenueError) as error:  # attested maybe: the mint waits
+                logger.info("bridge transfer %s: left for the next run (%s)", transfer_id, error)
+                resumed = self._get(user_id, transfer_id)
             resumed = self._keep_reported(record, resumed)
             if stage(resumed) is not BridgeState.MINTED:
                 return resumed
