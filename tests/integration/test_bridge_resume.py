@@ -27,6 +27,7 @@ from dnbot.adapters.solana.rpc import SolanaRpc
 from dnbot.domain.assets import Asset, Protocol
 from dnbot.domain.bridge import BridgeDirection, BridgeState, in_flight_usd, stage
 from dnbot.domain.positions import Leg, Position, PositionStatus, RebalanceInFlight
+from dnbot.domain.rebalance_cash import bridge_booked
 from dnbot.ports import UserWallets
 from dnbot.services.bridge import OVERDUE_REPORTED, BridgeChains, BridgeService
 from dnbot.services.reconciler import Reconciler, ReconcilerLimits
@@ -194,6 +195,12 @@ def test_the_reconciler_resumes_the_users_transfers_and_alerts_an_overdue_one_on
     assert reconciler.run().errors == {}
     done = system.store.get("recon", stuck.transfer_id)
     assert done is not None and done.state is BridgeState.CREDITED and len(alerts.sent) == 1
+    # its USDC left the rebalance cash for the Hyperliquid account: the live position's books say so, once
+    booked = ledger.items["rc1"]
+    assert bridge_booked(booked, stuck.transfer_id)
+    assert booked.rebalance_cash_usd == D(-20) and booked.rebalance_pnl_usd == -(D(20) - D("19.998"))
+    system.seconds(GIVEN_UP.total_seconds())
+    assert reconciler.run().errors == {} and ledger.items["rc1"] == booked
 
 
 def test_a_transfer_reported_overdue_keeps_its_mark_when_resume_moves_it_on(system: System) -> None:

@@ -27,7 +27,7 @@ from dnbot.cctp.solana import usdc_account
 from dnbot.domain.assets import USDC
 from dnbot.domain.bridge import BridgeDirection, BridgeState, in_flight_usd
 from dnbot.ports import AttestationPending, TransientVenueError, UserWallets
-from dnbot.services.bridge import BridgeChains, BridgeService
+from dnbot.services.bridge import BridgeChains, BridgeService, NotConfirmedYet
 from dnbot.sim.arbitrum import ledger_for as arbitrum_ledger
 from dnbot.sim.server import RunningSim, start_in_thread
 from dnbot.sim.solana_ledger import ledger_for as solana_ledger
@@ -144,12 +144,48 @@ def test_a_lost_burn_answer_is_resolved_by_asking_the_chain_not_by_burning_again
     assert retried.state is BridgeState.BURNED and system.solana_usdc(wallets) == Decimal(30)  # once
 
 
-def test_a_burn_refused_before_landing_is_abandoned_with_nothing_burned(system: System) -> None:
+def test_a_refused_burn_is_watched_while_it_can_land_and_abandoned_once_it_cannot(system: System) -> None:
     wallets = system.user("refused", solana_usdc="10")
     service = system.service
     planned = service.plan("refused", "pos4", 1, BridgeDirection.TO_SHORT, Decimal("8"))
-    system.sim.world.faults.inject(Fault("solana", "sendTransaction", FaultKind.REJECT))
+    system.sim.world.faults.inject(Fault("solana", "sendTransaction", FaultKind.REJECT, times=2))
+    with pytest.raises(NotConfirmedYet):  # refused, but its blockhash is valid: it could still be sent and land
+        service.burn("refused", planned.transfer_id)
+    system.seconds(120)  # past the blockhash's ~60 s
     abandoned = service.burn("refused", planned.transfer_id)
-    assert abandoned.state is BridgeState.ABANDONED and "never landed" in (abandoned.error or "")
+    assert abandoned.state is BridgeState.ABANDONED and "can no longer land" in (abandoned.error or "")
     assert system.solana_usdc(wallets) == Decimal(10)
     assert in_flight_usd([abandoned]) == Decimal(0)
+
+
+def test_a_refused_burn_whose_blockhash_is_valid_lands_when_sent_again(system: System) -> None:
+    wallets = system.user("second", solana_usdc="10")
+    service = system.service
+    planned = service.plan("second", "pos5", 1, BridgeDirection.TO_SHORT, Decimal("8"))
+    system.sim.world.faults.inject(Fault("solana", "sendTransaction", FaultKind.REJECT))
+    with pytest.raises(NotConfirmedYet):
+        service.burn("second", planned.transfer_id)
+    assert service.burn("second", planned.transfer_id).state is BridgeState.BURNED  # the same bytes, once
+    assert system.solana_usdc(wallets) == Decimal(2)
+
+
+def test_an_arbitrum_burn_whose_nonce_went_elsewhere_is_abandoned(system: System) -> None:
+    wallets = system.user("nonce", arbitrum_usdc="20")
+    service = system.service
+    planned = service.plan("nonce", "pos6", 1, BridgeDirection.TO_LONG, Decimal("10"))
+    system.sim.world.faults.inject(Fault("arbitrum", "eth_sendRawTransaction", FaultKind.REJECT))
+    with pytest.raises(NotConfirmedYet):  # refused, its nonce unused: it may still be sent
+        service.burn("nonce", planned.transfer_id)
+    signed = system.store.get("nonce", planned.transfer_id)
+    assert signed is not None and signed.state is BridgeState.BURN_SIGNED
+    # another transaction of the wallet takes the burn's nonces (the user sends USDC elsewhere)
+    arbitrum = ArbitrumClient(f"{system.sim.base_url}/arbitrum")
+    deposit = arbitrum.sign_bridge_deposit("nonce", wallets.evm_address, Decimal(5),
+                                           PrivyEvmTransactionSigner(system.wallets))
+    arbitrum.send(deposit)
+    second = arbitrum.sign_bridge_deposit("nonce", wallets.evm_address, Decimal(5),
+                                          PrivyEvmTransactionSigner(system.wallets))
+    arbitrum.send(second)
+    abandoned = service.burn("nonce", planned.transfer_id)
+    assert abandoned.state is BridgeState.ABANDONED and "went to another transaction" in (abandoned.error or "")
+    assert system.arbitrum_usdc(wallets) == Decimal(10)  # the two deposits left; nothing was burned

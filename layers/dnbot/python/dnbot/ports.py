@@ -942,6 +942,11 @@ class ArbitrumCctpPort(Protocol):
         """MessageTransmitterV2.usedNonces(nonce) != 0: that message was minted (by anyone)."""
         ...
 
+    def nonce_consumed(self, owner: str, nonce: int) -> bool:
+        """Whether `owner`'s account nonce `nonce` is used by a mined transaction (then no other transaction
+        signed with it can land)."""
+        ...
+
     def allowance(self, owner: str) -> int:
         """USDC raw units `owner` lets TokenMessengerV2 spend."""
         ...
@@ -995,4 +1000,8 @@ class SolanaCctpPort(Protocol):
 
     def nonce_used(self, nonce: bytes) -> bool:
         """Whether the message with this 32-byte nonce was received on Solana (its used_nonce PDA exists)."""
+        ...
+
+    def can_still_land(self, tx_base64: str) -> bool:
+        """Whether a signed transaction can still be included: its recent blockhash is still valid."""
         ...

@@ -142,8 +142,8 @@ class Position:
     # repaid + the equity it paid out - that part's cost at the entry price). The smaller legs' unrealized PnL no
     # longer holds it (domain/pnl_breakdown.unrealized adds it back; the close's realized total has it already).
     rebalance_pnl_usd: Decimal = Decimal(0)
-    # The last bridge transfer (services/bridge_rebalance.py) whose USDC these books hold: written with the books in
-    # one save, so a rerun of that step never books it twice.
+    # The bridge transfers (services/bridge_rebalance.py) whose USDC these books hold, comma-separated: written with
+    # the books in one save, so a rerun of that step (or the reconciler's resumption) never books one twice.
     bridge_booked: str | None = None
 
     @property

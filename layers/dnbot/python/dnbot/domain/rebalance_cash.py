@@ -86,3 +86,14 @@ def bridged_to_long(position: Position, left_usd: Decimal, added_usd: Decimal) -
         raise ValueError(f"moved {left_usd} USDC must be >= what was added, {added_usd}, >= 0")
     return replace(position, rebalance_collateral_usd=position.rebalance_collateral_usd + left_usd,
                    rebalance_pnl_usd=position.rebalance_pnl_usd - (left_usd - added_usd))
+
+
+def bridge_booked(position: Position, transfer_id: str) -> bool:
+    """Whether these books already hold that transfer (`Position.bridge_booked`: the ids, comma-separated)."""
+    return transfer_id in (position.bridge_booked or "").split(",")
+
+
+def with_bridge_booked(position: Position, transfer_id: str) -> Position:
+    """The position recording that its books hold the transfer (saved with the books, in one write)."""
+    booked = {t for t in (position.bridge_booked or "").split(",") if t} | {transfer_id}
+    return replace(position, bridge_booked=",".join(sorted(booked)))

@@ -151,29 +151,43 @@ class BridgeService:
         return self._save(record, BurnSigned(burn.encode(), evm_nonce=burn.burn_nonce))
 
     def _land_burn(self, record: BridgeTransfer) -> BridgeTransfer:
+        """The stored burn's fate, asked of its chain; unknown: the same bytes are sent again. Abandoned only when
+        it provably can never land: it reverted, or it was refused and can no longer be included (Solana: its
+        blockhash expired; Arbitrum: its account nonce was used by another transaction)."""
         assert record.signed_burn is not None
         if record.direction is BridgeDirection.TO_SHORT:
             solana = self._chains.solana
-            signature = _signature_of(record.signed_burn)
-            status = solana.status(signature)
+            tx = _signature_of(record.signed_burn)
+            status = solana.status(tx)
             if status == "unknown":
                 try:
                     solana.send(record.signed_burn)
                 except VenueRejected as refused:
-                    # Refused at the node's preflight (its blockhash expired, the USDC is short): it was not
-                    # forwarded, and only this record holds the bytes, which are never sent again.
-                    if solana.status(signature) != "landed":
-                        return self._save(record, Abandoned(f"the burn was refused and never landed: {refused}"))
-                status = solana.status(signature)
-            tx = signature
+                    if solana.status(tx) == "unknown" and not solana.can_still_land(record.signed_burn):
+                        return self._save(record, Abandoned(f"the burn was refused and can no longer land "
+                                                            f"(its blockhash expired): {refused}"))
+                    if solana.status(tx) == "unknown":
+                        raise NotConfirmedYet(f"burn {tx} refused ({refused}); its blockhash is still valid, so "
+                                              "it is watched until it can no longer land") from refused
+                status = solana.status(tx)
         else:
             arbitrum = self._chains.arbitrum
             burn = arbitrum.decode_burn(record.signed_burn)
             tx = burn.burn_hash
             status = arbitrum.receipt_status(tx)
             if status == "unknown":
-                for raw in burn.raws():
-                    arbitrum.send(raw)
+                try:
+                    for raw in burn.raws():
+                        arbitrum.send(raw)
+                except VenueRejected as refused:
+                    owner = self._wallets(record.user_id).evm_address
+                    if (arbitrum.receipt_status(tx) == "unknown"
+                            and arbitrum.nonce_consumed(owner, burn.burn_nonce)):
+                        return self._save(record, Abandoned(f"the burn was refused and its nonce {burn.burn_nonce} "
+                                                            f"went to another transaction: {refused}"))
+                    if arbitrum.receipt_status(tx) == "unknown":
+                        raise NotConfirmedYet(f"burn {tx} refused ({refused}); its nonce is unused, so it may still "
+                                              "be sent") from refused
                 status = arbitrum.receipt_status(tx)
         if status == "failed":
             return self._save(record, Abandoned(f"the burn {tx} reverted: nothing was burned"))
@@ -261,7 +275,8 @@ class BridgeService:
           counts as in flight (`in_flight_usd`) nor as overdue. A minted record whose rebalance is still in
           flight stays minted: that workflow books and credits it (mark_bridged).
         - planned, its rebalance no longer in flight: abandoned (nothing was signed; the sweep may take its USDC).
-        - burn_signed: left as it is. Only the workflow burns; resume never signs nor sends a burn.
+        - burn_signed: its chain is asked about the stored burn, which is sent again (the same bytes: never a new
+          burn) or, once it provably can never land, abandoned (so the deposit sweep may take its USDC again).
         """
         now = self._clock.now()
         in_flight = {p.position_id: p.rebalancing.number for p in positions if p.rebalancing is not None}
@@ -287,6 +302,11 @@ class BridgeService:
                 return record
             return self._save(record, Abandoned(f"its rebalance {_rebalance_of(record)} ended before the burn "
                                                 "was signed: nothing was burned"))
+        if at is BridgeState.BURN_SIGNED:  # the same signed bytes, asked about, resent or provably dead: no new burn
+            record = self._land_burn(record)
+            at = stage(record)
+            if at is not BridgeState.BURNED:
+                return record
         if at in (BridgeState.BURNED, BridgeState.ATTESTED):
             try:
                 resumed = self.mint(user_id, self.attest(user_id, transfer_id).transfer_id)

@@ -31,7 +31,7 @@ from dnbot.domain.carry import FeeSchedule
 from dnbot.domain.pnl import CENT
 from dnbot.domain.positions import Position, RebalanceInFlight
 from dnbot.domain.rebalance import TO_LONG, TO_SHORT, BridgeRebalance, LegsNow, size_bridge_rebalance
-from dnbot.domain.rebalance_cash import bridged_to_long, bridged_to_short
+from dnbot.domain.rebalance_cash import bridge_booked, bridged_to_long, bridged_to_short, with_bridge_booked
 from dnbot.ports import (
     ActivityLog,
     AlertSink,
@@ -48,6 +48,7 @@ logger = logging.getLogger(__name__)
 
 State = dict[str, Any]
 HYPERLIQUID_WITHDRAW_FEE_USD = Decimal(1)  # Hyperliquid keeps $1 of every withdraw3
+MIN_TO_SHORT_USD = Decimal(6)  # Hyperliquid's 5 USDC deposit minimum, with room for the Fast fee
 _MICRO = Decimal(1) / USDC_UNITS
 
 
@@ -108,6 +109,10 @@ class BridgeRebalancing:
                 return state
             amount = Decimal(str(paid))
         amount = amount.quantize(_MICRO, rounding=ROUND_DOWN)
+        if direction is BridgeDirection.TO_SHORT and amount < MIN_TO_SHORT_USD:
+            # Hyperliquid credits no deposit under 5 USDC: it would sit in the Arbitrum wallet; it stays cash
+            state["bridge_outcome"] = "skipped"
+            return state
         record = self._bridge.plan(state["user_id"], state["position_id"], int(state["number"]), direction, amount)
         state["transfer_id"] = record.transfer_id
         state["bridge_outcome"] = "planned"
@@ -165,8 +170,11 @@ class BridgeRebalancing:
         record = self._record(state)
         assert record.minted_usd is not None
         position = self._position(state)
-        if position.bridge_booked != record.transfer_id:
-            self._book(position, record, state)
+        if not bridge_booked(position, record.transfer_id):
+            if record.direction is BridgeDirection.TO_LONG:
+                self._book_to_long(position, record, state)
+            else:
+                book_to_short(self._positions, position, record, self._clock.now(), self._activity)
         if record.direction is BridgeDirection.TO_SHORT:
             try:
                 self._credit_short(state["user_id"])
@@ -177,26 +185,18 @@ class BridgeRebalancing:
         state["bridge_outcome"] = "credited"
         return state
 
-    def _book(self, position: Position, record: BridgeTransfer, state: State) -> None:
+    def _book_to_long(self, position: Position, record: BridgeTransfer, state: State) -> None:
         assert record.minted_usd is not None
-        now = self._clock.now()
-        if record.direction is BridgeDirection.TO_LONG:
-            intent = self._intent(state)
-            assert intent.bridge_usd is not None
-            booked = bridged_to_long(position, intent.bridge_usd, record.minted_usd)
-            self._positions.save_position(replace(booked, rebalancing=None, bridge_booked=record.transfer_id,
-                                                  updated_at=now))
-            text = (f"Moved ${intent.bridge_usd.quantize(CENT)} of the short's spare margin to the long's "
-                    f"collateral (${record.minted_usd.quantize(CENT)} arrived); both legs keep their size "
-                    f"({intent.reason}).")
-        else:
-            booked = bridged_to_short(position, record.amount_usd, record.minted_usd)
-            self._positions.save_position(replace(booked, bridge_booked=record.transfer_id, updated_at=now))
-            text = (f"Moved the rebalance's ${record.amount_usd.quantize(CENT)} to the short's margin on "
-                    f"Hyperliquid (${record.minted_usd.quantize(CENT)} arrived).")
+        intent = self._intent(state)
+        assert intent.bridge_usd is not None
+        booked = with_bridge_booked(bridged_to_long(position, intent.bridge_usd, record.minted_usd), record.transfer_id)
+        self._positions.save_position(replace(booked, rebalancing=None, updated_at=self._clock.now()))
         if self._activity is not None:
-            self._activity.record(position.user_id, "position_rebalanced", text, position.position_id,
-                                  bridge=record.direction.value, bridged_usd=str(record.amount_usd),
+            self._activity.record(position.user_id, "position_rebalanced",
+                                  f"Repaid ${record.minted_usd.quantize(CENT)} of the long's debt with the short's "
+                                  f"spare margin (${intent.bridge_usd.quantize(CENT)} left Hyperliquid); both legs "
+                                  f"keep their size ({intent.reason}).", position.position_id,
+                                  bridge=record.direction.value, bridged_usd=str(intent.bridge_usd),
                                   arrived_usd=str(record.minted_usd))
 
     def failed_step(self, state: State) -> State:
@@ -231,6 +231,24 @@ class BridgeRebalancing:
         if intent is None or intent.number != int(state["number"]) or intent.bridge != TO_LONG:
             raise LookupError(f"rebalance {state['number']} of {state['position_id']} is not a bridge in flight")
         return intent
+
+
+def book_to_short(positions: PositionStore, position: Position, record: BridgeTransfer, now: datetime,
+                  activity: ActivityLog | None = None) -> None:
+    """A to_short transfer's USDC left the position's rebalance cash for the Hyperliquid account: its books
+    (domain.rebalance_cash.bridged_to_short), once per transfer. Used by the rebalance workflow and by the
+    reconciler for a transfer it finished after the workflow gave up."""
+    assert record.minted_usd is not None
+    if bridge_booked(position, record.transfer_id):
+        return
+    booked = with_bridge_booked(bridged_to_short(position, record.amount_usd, record.minted_usd), record.transfer_id)
+    positions.save_position(replace(booked, updated_at=now))
+    if activity is not None:
+        activity.record(position.user_id, "position_rebalanced",
+                        f"Moved the rebalance's ${record.amount_usd.quantize(CENT)} to the short's margin on "
+                        f"Hyperliquid (${record.minted_usd.quantize(CENT)} arrived).", position.position_id,
+                        bridge=record.direction.value, bridged_usd=str(record.amount_usd),
+                        arrived_usd=str(record.minted_usd))
 
 
 def bridge_intent(number: int, plan: BridgeRebalance, legs: LegsNow, long: LongState, started_at: datetime,

@@ -200,6 +200,10 @@ class PositionRebalancer:
         cause = _error_text(state) or "the bridge could not move the USDC"
         if self._bridge is not None:
             self._bridge.abandon_if_planned(position.user_id, state.get("transfer_id"), f"fell back: {cause}")
+        if self._alerts is not None:  # the position is protected by the shrink; where the USDC is, its record says
+            self._alerts.alert("bridge_failed", f"rebalance {intent.number} of {position.position_id}: the bridge "
+                               f"could not move the USDC ({cause}); shrinking instead", user_id=position.user_id,
+                               position_id=position.position_id, detail={"transfer_id": state.get("transfer_id")})
         try:
             sized, long = self.size(position, Decimal(str(state["target_distance"])))
         except CannotRebalance as error:

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from dnbot.domain.bridge import stage
+from dnbot.domain.bridge import BridgeDirection, BridgeState, BridgeTransfer, stage
 from dnbot.domain.pnl import CENT
 from dnbot.domain.positions import Position, PositionStatus
 from dnbot.domain.reconcile import (
@@ -219,6 +219,7 @@ class Reconciler:
             return
         try:
             resumed = self._bridge.resume(user_id, positions, idle=self._limits.workflow_grace)
+            self._book_bridged(resumed, {p.position_id: p for p in positions})
             for record in self._bridge.overdue(resumed):
                 where = stage(record).value
                 self._alerts.alert(
@@ -234,6 +235,19 @@ class Reconciler:
         except Exception as error:  # the bridge (chains, Iris, the store) must not stop the positions' round
             logger.exception("resuming the bridge transfers of %s failed", user_id)
             report.errors[user_id] = f"bridge: {type(error).__name__}: {error}"
+
+    def _book_bridged(self, resumed: list[BridgeTransfer], by_id: dict[str, Position]) -> None:
+        """A to_short transfer this pass finished after its workflow gave up: its USDC left the position's
+        rebalance cash for the Hyperliquid account, so a live position's books say so (once per transfer). A
+        to_long one landed in the Solana wallet, and neither side of that move is in the position's equity."""
+        from dnbot.services.bridge_rebalance import book_to_short
+
+        for record in resumed:
+            position = by_id.get(record.position_id)
+            if (record.state is BridgeState.CREDITED and record.direction is BridgeDirection.TO_SHORT
+                    and position is not None and position.status.is_live):
+                fresh = self._positions.get_position(position.user_id, position.position_id) or position
+                book_to_short(self._positions, fresh, record, self._clock.now())
 
     def _venue_truth(self, user_id: str, positions: list[Position], now: datetime) -> VenueTruth:
         live = [p.created_at for p in positions if p.status.is_live]

@@ -108,6 +108,10 @@ class ArbitrumClient:
         gas = int(int(self._rpc("eth_estimateGas", [call]), 16) * GAS_HEADROOM)
         return Decimal(gas * int(self._rpc("eth_gasPrice", []), 16) * FEE_CAP_FACTOR).scaleb(-ETH_DECIMALS)
 
+    def transaction_count(self, address: str) -> int:
+        """The account's mined transactions (its next nonce at the latest block)."""
+        return int(self._rpc("eth_getTransactionCount", [address, "latest"]), 16)
+
     def receipt_status(self, tx_hash: str) -> bool | None:
         """True mined, False reverted, None not mined (pending, or unknown to the node)."""
         receipt = self.receipt(tx_hash)

@@ -84,6 +84,11 @@ class ArbitrumCctp:
         (used,) = abi_decode(["uint256"], self._client.eth_call(ARBITRUM_MESSAGE_TRANSMITTER_V2, USED_NONCES + nonce))
         return int(used) != 0
 
+    def nonce_consumed(self, owner: str, nonce: int) -> bool:
+        """The account's mined transaction count is past `nonce`: a transaction signed with it that never landed
+        never will."""
+        return self._client.transaction_count(owner) > nonce
+
     def receipt_status(self, tx_hash: str) -> str:
         status = self._client.receipt_status(tx_hash)
         return "unknown" if status is None else "landed" if status else "failed"

@@ -185,6 +185,11 @@ class SolanaCctp:
             return "failed"
         return "landed" if state.confirmation_status in ("confirmed", "finalized") else "unknown"
 
+    def can_still_land(self, tx_base64: str) -> bool:
+        """Whether the transaction's recent blockhash is still valid (isBlockhashValid): once it is not, a
+        transaction never seen by the chain can never land."""
+        return self._rpc.blockhash_valid(str(parse(tx_base64).message.recent_blockhash))
+
     def nonce_used(self, nonce: bytes) -> bool:
         """Whether a message with this 32-byte nonce has been received on Solana (its used_nonce PDA exists)."""
         return self._rpc.account_data(str(used_nonce(nonce))) is not None
