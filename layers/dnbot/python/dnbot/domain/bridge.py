@@ -27,7 +27,7 @@ ZERO = Decimal(0)
 
 class BridgeDirection(str, Enum):
     TO_SHORT = TO_SHORT  # after a rally: Solana -> Arbitrum (partial-close proceeds to the short's margin)
-    TO_LONG = TO_LONG  # after a fall: Arbitrum -> Solana (short margin to the long's collateral)
+    TO_LONG = TO_LONG  # after a fall: Arbitrum -> Solana (the short's spare margin repays the long's debt)
 
 
 class BridgeState(str, Enum):

@@ -1,8 +1,9 @@
 """How much an in-place rebalance shrinks both legs (pure; dnbot.services.rebalance trades it).
 
 The short is on Hyperliquid CROSS margin (the adapter opens with `isCross: true`): its margin is the account's
-whole value, so there is no isolated margin to top up and no USDC to move. The lever on both venues is therefore
-the same: shrink both legs by the same SOL amount (delta unchanged):
+whole value, so there is no isolated margin to top up. Without moving USDC between the venues (the bridge below:
+`size_bridge_rebalance`, what a rebalance tries first) the lever on both venues is the same: shrink both legs by
+the same SOL amount (delta unchanged):
 - Asgard: deleverage the long (Asgard's /position/deleverage: sell part of the long to repay debt, the equity
   stays in the position) to `target_leverage`; when the sale would exceed the debt (a rally: the long is safe,
   the short is not), a partial close of the long instead (/position/partial-close: size and debt shrink
@@ -171,7 +172,7 @@ def _leverage(value_usd: Decimal, debt_usd: Decimal) -> Decimal:
     return value_usd / equity if equity > ZERO else Decimal("Infinity")
 
 
-# --- with a USDC bridge between the venues (not in the product yet: docs/strategy.md) -----------------------
+# --- with a USDC bridge between the venues (Circle's CCTP: services/bridge_rebalance.py; docs/bridge.md) ------------
 
 TO_LONG = "to_long"
 TO_SHORT = "to_short"
@@ -180,13 +181,13 @@ TO_SHORT = "to_short"
 @dataclass(frozen=True, slots=True)
 class BridgeRebalance:
     """A rebalance that moves USDC between the venues, so that less (or nothing) is shrunk. It uses only what
-    the venues offer: Asgard's add-collateral and partial-close (it has no "borrow more" on a live long, so
+    the venues offer: Asgard's repay-debt and partial-close (it has no "borrow more" on a live long, so
     the long's surplus after a rally can leave it only with a share of the long), Hyperliquid's withdraw3 and
-    bridge deposit, and a USDC bridge between Solana and Arbitrum (e.g. Circle's CCTP), which dnbot lacks.
+    bridge deposit, and Circle's CCTP between Solana and Arbitrum (services/bridge_rebalance.py runs it).
 
     - TO_LONG, after a fall (the long is near liquidation, the short has margin to spare): `transfer_usd`
-      leaves the Hyperliquid account and is added to the long as USDC, the token it borrowed (Asgard
-      add-collateral), which is the same as repaying that much debt. No trade: both legs keep their size.
+      leaves the Hyperliquid account and repays that much of the long's USDC debt (Asgard repay-debt). No trade:
+      both legs keep their size.
     - TO_SHORT, after a rally (the short is near liquidation, the long is safe): the long closes
       `close_percentage` of itself (that share of its equity is paid to the wallet), the short buys back the
       same `reduce_sol`, and the paid equity is bridged into the Hyperliquid account. The short's margin grows
@@ -237,7 +238,7 @@ def size_bridge_rebalance(legs: LegsNow, target_distance: Decimal, *, transfer_c
         rise_after = short_rise(legs.account_value_usd - transfer, legs.account_short_sol, price,
                                 legs.maintenance_rate)
         return BridgeRebalance(TO_LONG, transfer, ZERO, None, drop_after, rise_after,
-                               f"${transfer:.2f} from Hyperliquid to the long's collateral: long "
+                               f"${transfer:.2f} from Hyperliquid repays the long's debt: long "
                                f"{legs.long_drop:.1%} -> {drop_after:.1%} from liquidation, short "
                                f"{legs.short_rise:.1%} -> {rise_after:.1%}")
     if short_at_risk and not long_at_risk:

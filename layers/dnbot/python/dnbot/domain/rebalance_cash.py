@@ -79,7 +79,7 @@ def bridged_to_short(position: Position, burned_usd: Decimal, arrived_usd: Decim
 
 
 def bridged_to_long(position: Position, left_usd: Decimal, added_usd: Decimal) -> Position:
-    """After a fall: `left_usd` left the Hyperliquid account and `added_usd` was added to the long's collateral
+    """After a fall: `left_usd` left the Hyperliquid account and `added_usd` repaid the long's debt
     (its debt falls by that much, its equity rises by it). The collateral basis rises by what left, so the PnL
     drops by the difference."""
     if left_usd < ZERO or not ZERO <= added_usd <= left_usd:
