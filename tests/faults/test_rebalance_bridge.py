@@ -10,6 +10,8 @@ and the close's realized total is what the user's venue balances gained, bridge 
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -24,6 +26,7 @@ from dnbot.local.system import LocalSystem
 from tests.faults.helpers import fault
 from tests.faults.test_rebalance_inplace import (
     EXITS,
+    Execution,
     Trader,
     _crash_until_rebalance,
     _rally_until_rebalance,
@@ -79,16 +82,46 @@ def _transfers(trader: Trader) -> list[BridgeTransfer]:
     return list(DynamoBridgeTransferStore(trader.runtime.state_table).list_for_user(trader.user_id))
 
 
-def _close_and_check(trader: Trader, position_id: str, before: Decimal, what: str) -> None:
+def _wait_close_execution(trader: Trader, position_id: str, timeout: float = 150) -> Execution:
+    arn = trader.runtime.settings.close_state_machine_arn.replace(":stateMachine:", ":execution:")
+    client = trader.runtime.client("stepfunctions")
+    deadline = time.monotonic() + timeout
+    while True:
+        described = client.describe_execution(executionArn=f"{arn}:close-{position_id}")
+        if described["status"] != "RUNNING":
+            history = client.get_execution_history(executionArn=f"{arn}:close-{position_id}",
+                                                   maxResults=1000)["events"]
+            entered = [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
+            return Execution(described["status"], json.loads(described.get("output") or "{}"), entered)
+        assert time.monotonic() < deadline, f"close of {position_id} still running after {timeout} s"
+        time.sleep(0.2)
+
+
+def _capital_fees(trader: Trader, position_id: str) -> Decimal:
+    """What the close's capital split paid (it is not the position's: it prepares the next one)."""
+    fees = D(0)
+    for transfer in _transfers(trader):
+        if transfer.position_id == position_id and transfer.transfer_id.split(":")[1] == "0":
+            assert transfer.state is BridgeState.CREDITED and transfer.minted_usd is not None, transfer
+            fees += transfer.amount_usd - transfer.minted_usd + (D(1) if transfer.direction.value == "to_long" else 0)
+    return fees
+
+
+def _close_and_check(trader: Trader, position_id: str, before: Decimal, what: str) -> Execution:
     job = trader.client.wait_job(trader.client.post(f"/api/v1/positions/{position_id}/close").json()["job_id"],
                                  timeout=90)
     assert job["status"] == "succeeded", job
+    execution = _wait_close_execution(trader, position_id)
+    assert execution.status == "SUCCEEDED" and "CapitalNotMoved" not in execution.states, execution
     closed = trader.client.get(f"/api/v1/positions/{position_id}").json()
     assert closed["status"] == "closed" and closed["pnl_kind"] == "realized", closed
-    gained = _money(trader) - before
+    gained = _money(trader) - before + _capital_fees(trader, position_id)
     total = D(closed["pnl"]["total_usd"])
-    print(f"{what}: realized {total} vs the venue balances' change {gained:.6f}")
+    venues = _balances(trader)
+    print(f"{what}: realized {total} vs the venue balances' change {gained:.6f} (the capital split's fees apart); "
+          f"after the close Solana {venues['solana']:.2f}, Hyperliquid {venues['hyperliquid']:.2f} USDC")
     assert abs(total - gained) <= 3 * CENT, (total, gained)
+    return execution
 
 
 def test_a_fall_moves_the_short_s_spare_margin_to_the_long_and_trades_nothing(trader: Trader) -> None:
@@ -177,3 +210,21 @@ def test_a_refused_withdrawal_falls_back_to_the_shrink(system: LocalSystem, trad
     assert after_position.short_leg.size < position.short_leg.size  # shrunk instead
     report = trader.invariant("a bridge refused at Hyperliquid's withdrawal: the shrink instead")
     assert report.naked_legs == 0 and report.duplicate_orders == 0
+
+
+def test_a_close_splits_the_capital_between_the_venues_again_for_the_next_open(trader: Trader) -> None:
+    """After a rally the long holds the gain and the short's account the loss: the close's capital split moves half
+    the difference to Hyperliquid, so the next open can use all of the capital (it sizes on twice the smaller
+    side)."""
+    before = _money(trader)
+    position = trader.open(leverage="2")
+    move(trader.system, D("1.12"))  # no rebalance at 2x, but the legs' equity now differ by about $1,900
+    execution = _close_and_check(trader, position.position_id, before, "a close after a 12% rally")
+    assert execution.states[-6:] == ["CapitalPlanned", "CapitalBurn", "CapitalAttest", "CapitalMint", "CapitalDone",
+                                     "Closed"], execution
+    venues = _balances(trader)
+    assert abs(venues["solana"] - venues["hyperliquid"]) < 25, venues  # split again (what is left is fees)
+    move(trader.system, D(1))
+    # $9,500 needs $4,750 on each venue: the Hyperliquid account alone held about $4,040 after the rally
+    reopened = trader.open(leverage="2", size_usd="9500")
+    assert reopened.status is PositionStatus.OPEN

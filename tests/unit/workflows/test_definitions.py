@@ -17,8 +17,14 @@ def _steps(definition: dict[str, Any]) -> dict[str, str]:
 
 @pytest.mark.parametrize("name", ["open_position", "close_position"])
 def test_every_task_is_a_known_step_and_every_target_exists(name: str) -> None:
+    from dnbot.services.bridge_rebalance import BridgeRebalancing
+    from dnbot.services.capital_balance import CapitalBalance
+
     definition = definition_for(name)
     known = {name for name in PositionSteps.__dict__ if not name.startswith("_")}
+    # the close's capital split runs the bridge's steps (registered when a bridge is configured)
+    known |= set(CapitalBalance.steps(CapitalBalance.__new__(CapitalBalance)))
+    known |= set(BridgeRebalancing.steps(BridgeRebalancing.__new__(BridgeRebalancing)))
     for state_name, step in _steps(definition).items():
         assert step in known, f"{state_name} calls unknown step {step}"
     states = definition["States"]
@@ -90,3 +96,14 @@ def test_task_timeout_exceeds_the_step_function_timeout() -> None:
     from dnbot.workflows.definitions import TASK_TIMEOUT_SECONDS
 
     assert function("position_steps").timeout_seconds < TASK_TIMEOUT_SECONDS
+
+
+def test_the_close_splits_the_capital_after_it_is_closed_and_never_fails_for_it() -> None:
+    states = definition_for("close_position")["States"]
+    assert states["MarkClosed"]["Next"] == "CapitalPlan"
+    capital = ("CapitalPlan", "CapitalMarginOut", "CapitalMarginArrived", "CapitalBurn", "CapitalAttest",
+               "CapitalMint", "CapitalDone")
+    for name in capital:  # the position is closed whatever happens to the capital's transfer
+        assert states[name]["Catch"][0]["Next"] == "CapitalNotMoved", name
+    assert states["CapitalNotMoved"]["Next"] == "Closed" and states["CapitalNotMoved"]["Catch"][0]["Next"] == "Closed"
+    assert states["Closed"]["Type"] == "Succeed"

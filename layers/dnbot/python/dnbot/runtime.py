@@ -39,6 +39,7 @@ if TYPE_CHECKING:
         ActivityLog,
         AlertSink,
         BalanceReader,
+        BridgeTransferStore,
         CapitalSource,
         Clock,
         ConnectionPusher,
@@ -65,6 +66,7 @@ if TYPE_CHECKING:
     from dnbot.services.auth import AuthService
     from dnbot.services.bridge import BridgeService
     from dnbot.services.bridge_rebalance import BridgeRebalancing
+    from dnbot.services.capital_balance import CapitalBalance
     from dnbot.services.charts import ChartsService
     from dnbot.services.control import ControlService
     from dnbot.services.deposits import DepositPlanner, DepositSweep
@@ -512,7 +514,14 @@ class Runtime:
         # the worker only STARTS a rebalance (the rebalance workflow runs it in position_steps): it signs nothing
         return TickWorker(self.store, self.store, self.store, self.store, self.capital, self.risk, self.starts,
                           self.positions, self.user_queue, self.clock,
-                          rebalances=self.workflows if self.rebalance_in_place else None, activity=self.activity)
+                          rebalances=self.workflows if self.rebalance_in_place else None, activity=self.activity,
+                          transfers=self.bridge_transfers if self.rebalance_in_place else None)
+
+    @cached_property
+    def bridge_transfers(self) -> BridgeTransferStore:
+        from dnbot.adapters.aws.bridge_transfers import DynamoBridgeTransferStore
+
+        return DynamoBridgeTransferStore(self.state_table)
 
     @cached_property
     def rebalance_in_place(self) -> bool:
@@ -541,7 +550,6 @@ class Runtime:
     def bridge(self) -> BridgeService:
         """USDC between the user's Solana and Arbitrum wallets over Circle's CCTP (services/bridge.py). Built
         without Privy credentials: the wallets are reached at the first signature."""
-        from dnbot.adapters.aws.bridge_transfers import DynamoBridgeTransferStore
         from dnbot.adapters.evm.cctp import ArbitrumCctp
         from dnbot.adapters.iris import IrisClient
         from dnbot.adapters.privy.wallets import PrivyEvmTransactionSigner
@@ -553,7 +561,7 @@ class Runtime:
             solana=SolanaCctp(SolanaRpc(self.settings.solana_rpc_url), lambda: self.privy_wallets),
             arbitrum=ArbitrumCctp(self.arbitrum, _LazyEvmSigner(lambda: PrivyEvmTransactionSigner(self.privy_wallets))),
             iris=IrisClient(self.settings.iris_url))
-        return BridgeService(DynamoBridgeTransferStore(self.state_table), chains, self._user_wallets, self.clock)
+        return BridgeService(self.bridge_transfers, chains, self._user_wallets, self.clock)
 
     def _user_wallets(self, user_id: str) -> UserWallets:
         from dnbot.ports import UserWallets
@@ -590,10 +598,23 @@ class Runtime:
 
         limits = StepLimits(self.settings.rates_stale_after_seconds, self.settings.price_consensus_tolerance,
                             self.settings.fill_delta_tolerance)
+        rebalancer = self.rebalancer
+        bridging = rebalancer is not None and self.settings.bridge_rebalance
         return PositionSteps(self.store, self.store, self.store, self.kill_switch, self.funding_source,
                              self.long_venue, self.short_venue, self.clock, limits, journal=self.journal,
                              guard=self.starts, alerts=self.alerts, capital=self.capital, users=self.store,
-                             rebalancer=self.rebalancer)
+                             rebalancer=rebalancer, capital_balance=self.capital_balance if bridging else None)
+
+    @cached_property
+    def capital_balance(self) -> CapitalBalance:
+        """After a close, the user's USDC split between the venues again over the bridge."""
+        from dnbot.adapters.solana.rpc import SolanaRpc
+        from dnbot.services.capital_balance import CapitalBalance
+
+        solana = SolanaRpc(self.settings.solana_rpc_url)
+        return CapitalBalance(self.bridge, self.bridge_rebalancing.margin_out,
+                              lambda user_id: solana.usdc_balance(self._user_wallets(user_id).solana_address),
+                              self.deposit_sweep.sweep_user, self.clock, activity=self.activity)
 
 
     # --- history, activity, live figures (the dashboard) ------------------------------------------------------
@@ -624,7 +645,6 @@ class Runtime:
 
     @cached_property
     def deposit_sweep(self) -> DepositSweep:
-        from dnbot.adapters.aws.bridge_transfers import DynamoBridgeTransferStore
         from dnbot.adapters.aws.deposits import DynamoDepositLedger
         from dnbot.adapters.privy.wallets import PrivyEvmTransactionSigner
         from dnbot.services.deposits import BridgeBurnReservations, DepositSweep
@@ -634,7 +654,7 @@ class Runtime:
         return DepositSweep(DynamoDepositLedger(self.state_table), self.arbitrum,
                             lambda: PrivyEvmTransactionSigner(self.privy_wallets), self.hyperliquid.deposits_since,
                             self.activity, self.clock,
-                            reservations=BridgeBurnReservations(DynamoBridgeTransferStore(self.state_table)),
+                            reservations=BridgeBurnReservations(self.bridge_transfers),
                             address_of=self.evm_address_of)
 
     @cached_property

@@ -321,7 +321,7 @@ class _Run:
                 self.series.append(SeriesPoint(hour, equity, self.pnl))
         if self.book is not None and candles:
             last_hour, last_candle = candles[-1]
-            self._close(last_hour, last_candle.close, "end of the backtest")
+            self._close(last_hour, last_candle.close, "end of the backtest", last=True)
             if record and self.series:  # the last hour's point is the final equity, after the closing fees
                 self.series[-1] = SeriesPoint(last_hour, self.cash, self.pnl)
         return BacktestResult(
@@ -415,10 +415,14 @@ class _Run:
                                  book.notional, book.open_reason, reason, self._pnl_total() - book.pnl_at_open))
         self.book = None
 
-    def _close(self, hour: datetime, price: Decimal, reason: str) -> None:
+    def _close(self, hour: datetime, price: Decimal, reason: str, *, last: bool = False) -> None:
+        """A close pays its fees and, as live (services/capital_balance.py), one transfer that splits the capital
+        between the venues again for the next open (the cash is then one pool); not at the backtest's end."""
         book = self.book
         assert book is not None
         fee = self.c.fees.close_usd(book.size * price)
+        if self.c.rebalance == "bridge" and not last:
+            fee += self.c.fees.bridge_usd + self.c.fees.jito_tip_usd
         self.cash += book.value(price) - fee
         self.fees -= fee
         self._finish(hour, reason)

@@ -70,7 +70,7 @@ class BridgeRebalancing:
         self._bridge = bridge
         self._positions = positions
         self._long = long_venue
-        self._margin_out = margin_out
+        self.margin_out = margin_out
         self._arbitrum_usdc = arbitrum_usdc
         self._credit_short = credit_short
         self._clock = clock
@@ -124,7 +124,7 @@ class BridgeRebalancing:
         intent = self._intent(state)
         assert intent.bridge_usd is not None
         nonce = int(intent.started_at.timestamp() * 1000)
-        state["margin_out"] = self._margin_out.withdraw_to_own_wallet(state["user_id"], intent.bridge_usd, nonce)
+        state["margin_out"] = self.margin_out.withdraw_to_own_wallet(state["user_id"], intent.bridge_usd, nonce)
         return state
 
     def margin_arrived_step(self, state: State) -> State:

@@ -56,6 +56,7 @@ from dnbot.services.portfolio import PositionJournal
 from dnbot.services.preflight_checks import lst_depeg_refusal
 
 if TYPE_CHECKING:
+    from dnbot.services.capital_balance import CapitalBalance
     from dnbot.services.rebalance import PositionRebalancer
 
 State = dict[str, Any]
@@ -89,7 +90,8 @@ class PositionSteps:
                  funding: FundingSource, long_venue: LongVenue, short_venue: ShortVenue, clock: Clock,
                  limits: StepLimits, journal: PositionJournal | None = None, guard: OpenGuard | None = None,
                  alerts: AlertSink | None = None, capital: CapitalSource | None = None,
-                 users: UserStore | None = None, rebalancer: PositionRebalancer | None = None) -> None:
+                 users: UserStore | None = None, rebalancer: PositionRebalancer | None = None,
+                 capital_balance: CapitalBalance | None = None) -> None:
         self._capital, self._users = capital, users  # Reserve: free capital minus other opens' reservations
         self._alerts = alerts  # the operator's alerts: every unwind and needs_attention (None: not sent)
         self._guard = guard  # the per-user "open in flight" lock and the failed-open back-off (None: not kept)
@@ -113,6 +115,15 @@ class PositionSteps:
         }
         if rebalancer is not None:  # the rebalance state machine's steps (services/rebalance.py)
             self._steps.update(rebalancer.steps())
+        self._steps["capital_plan"] = self.capital_plan
+        if capital_balance is not None:  # the close's capital split over the bridge (services/capital_balance.py)
+            self._steps.update(capital_balance.steps())
+
+    @staticmethod
+    def capital_plan(state: State) -> State:
+        """Without a bridge (the paper venues) the capital stays where the close left it."""
+        state["bridge_outcome"] = "skipped"
+        return state
 
     def run(self, step: str, state: State) -> State:
         handler = self._steps.get(step)

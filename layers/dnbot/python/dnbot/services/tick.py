@@ -28,6 +28,7 @@ from decimal import Decimal
 from typing import Any
 
 from dnbot.domain.assets import Asset
+from dnbot.domain.bridge import FINAL, BridgeState
 from dnbot.domain.kill_switch import KillSwitch
 from dnbot.domain.lst_peg import depegged_lsts
 from dnbot.domain.positions import Position, PositionStatus, reserved_capital_usd
@@ -39,6 +40,7 @@ from dnbot.domain.risk_warnings import RISK_WARNING, assess_warnings, decode_war
 from dnbot.domain.strategy import Close, Hold, LivePosition, Open, Rebalance, decide_for_user
 from dnbot.ports import (
     ActivityLog,
+    BridgeTransferStore,
     CapitalSource,
     Clock,
     FanOutReads,
@@ -71,6 +73,7 @@ logger = logging.getLogger(__name__)
 # poller's hourly store (rates.strategy_history) holds the strategy's full 60-day lookback once it has run that long
 FUNDING_HISTORY_HOURS = 480
 USERS_PER_PAGE = 100  # per page message: one query and ten SendMessageBatch calls
+TRANSIT_WAIT = timedelta(hours=1)  # an open waits this long at most for USDC moving between the venues
 CLOSE_ALL_REASON = "operator kill switch: close-all"
 PEAK_WRITE_STEP = Decimal("0.001")  # the stored peak equity moves by at least 0.1 % a write
 
@@ -170,10 +173,13 @@ class TickWorker:
     def __init__(self, users: UserStore, positions: PositionStore, pages: FanOutReads, rates: RatesStore,
                  capital: CapitalSource, risk: RiskReader, guard: OpenGuard, position_service: PositionService,
                  queue: WorkQueue, clock: Clock, rebalances: WorkflowStarter | None = None,
-                 activity: ActivityLog | None = None) -> None:
+                 activity: ActivityLog | None = None, transfers: BridgeTransferStore | None = None) -> None:
         """`rebalances`: a Rebalance decision starts the rebalance workflow (both legs shrink in place); without
         it the position closes (the next tick re-enters if the carry still clears the bar). `activity`: a risk
-        reading crossing its warning level is recorded there once (`risk_warning`)."""
+        reading crossing its warning level is recorded there once (`risk_warning`). `transfers`: the user's
+        bridge transfers; an open waits while one is in flight (the close's capital split: services/
+        capital_balance.py), so that it is sized on the capital where it lands."""
+        self._transfers = transfers
         self._rebalances = rebalances
         self._activity = activity
         self._users = users
@@ -278,7 +284,7 @@ class TickWorker:
                 reason = item.reason if isinstance(item, Close) else f"rebalance: {item.reason}"
                 outcome.closed.append(self._position_service.request_close(user_id, item.position_id, reason).job_id)
             elif isinstance(item, Open):
-                held = self._backing_off(user_id, now)
+                held = self._backing_off(user_id, now) or self._usdc_in_transit(user_id)
                 if held is not None:
                     outcome.held = held
                     continue
@@ -294,6 +300,20 @@ class TickWorker:
         if outcome.held is not None and outcome.left_out:
             outcome.held += " (left out: " + "; ".join(outcome.left_out.values()) + ")"
         return outcome
+
+    def _usdc_in_transit(self, user_id: str) -> str | None:
+        """Why an open waits: a bridge transfer of the user's is moving (its USDC is between the venues). One stuck
+        past TRANSIT_WAIT, or left to an operator, no longer holds opens back: the next is sized on what is free."""
+        if self._transfers is None:
+            return None
+        now = self._clock.now()
+        moving = [t for t in self._transfers.list_for_user(user_id)
+                  if t.state not in FINAL and t.state is not BridgeState.NEEDS_ATTENTION
+                  and now - t.updated_at < TRANSIT_WAIT]
+        if not moving:
+            return None
+        return (f"waiting for {len(moving)} USDC transfer(s) between the venues to land ({moving[0].transfer_id}) "
+                "before opening")
 
     def _open_markets(self, user_id: str, snapshot: RatesSnapshot, context: Message, settings: UserSettings,
                       live: list[LivePosition], outcome: WorkerOutcome) -> RatesSnapshot:

@@ -184,7 +184,8 @@ def close_position_definition() -> dict[str, Any]:
                                       catch_to="MarkCloseNeedsAttention"),
             "Reconcile": _task("reconcile", next_state="MarkClosed", retry_venue=True,
                                catch_to="MarkCloseNeedsAttention"),
-            "MarkClosed": _task("mark_closed", next_state=None, catch_to="MarkCloseNeedsAttention"),
+            "MarkClosed": _task("mark_closed", next_state="CapitalPlan", catch_to="MarkCloseNeedsAttention"),
+            **_capital_states(),
             "MarkCloseNeedsAttention": _task("mark_needs_attention", next_state="CloseFailed",
                                              catch_to="CloseFailed"),
             "CloseFailed": {"Type": "Fail", "Error": "CloseFailed", "Cause": "See the position's failure record"},
@@ -318,6 +319,37 @@ def _bridge_to_short_states() -> dict[str, Any]:
                                   comment="The books, then the deposit into Hyperliquid (the sweep, now)"),
         "BridgeFailed": _task("bridge_failed", next_state="Rebalanced", catch_to="Rebalanced",
                               comment="Alert the operator: the legs are equal, the USDC is on its record"),
+    }
+
+
+def _capital_states() -> dict[str, Any]:
+    """After the close: the user's USDC split between the venues again over the bridge (services/capital_balance.py),
+    so the next open can use all of it. The position is closed whatever happens here: a failure leaves the capital
+    where it is (its transfer's record says where USDC in flight is)."""
+    failed = "CapitalNotMoved"
+    return {
+        "CapitalPlan": _bridge_task("capital_plan", "CapitalPlanned", failed,
+                                    "Half the difference between the venues' free USDC, if worth a transfer"),
+        "CapitalPlanned": {
+            "Type": "Choice",
+            "Choices": [
+                {"And": [{"Variable": "$.bridge_outcome", "StringEquals": "planned"},
+                         {"Variable": "$.method", "StringEquals": "to_long"}], "Next": "CapitalMarginOut"},
+                {"Variable": "$.bridge_outcome", "StringEquals": "planned", "Next": "CapitalBurn"},
+            ],
+            "Default": "Closed",
+        },
+        "CapitalMarginOut": _bridge_task("capital_margin_out", "CapitalMarginArrived", failed,
+                                         "Hyperliquid withdraw3 to the user's own Arbitrum wallet, once"),
+        "CapitalMarginArrived": _bridge_task("margin_arrived", "CapitalBurn", failed, "The USDC is on Arbitrum"),
+        "CapitalBurn": _bridge_task("bridge_burn", "CapitalAttest", failed, "CCTP burn on the richer chain"),
+        "CapitalAttest": _bridge_task("bridge_attest", "CapitalMint", failed, "Circle's attestation (Iris)"),
+        "CapitalMint": _bridge_task("bridge_mint", "CapitalDone", failed, "The mint to the user's wallet"),
+        "CapitalDone": _task("capital_done", next_state="Closed", catch_to=failed, retry_any=True,
+                             comment="to_short: deposited into Hyperliquid; the transfer ends"),
+        "CapitalNotMoved": _task("capital_failed", next_state="Closed", catch_to="Closed",
+                                 comment="The capital stays split as it is; the next open is smaller"),
+        "Closed": {"Type": "Succeed"},
     }
 
 
