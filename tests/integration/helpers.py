@@ -94,3 +94,28 @@ class SteadyFunding:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
+
+
+@contextmanager
+def sim_with_privy_wallets(app_id: str, app_secret: str) -> Iterator[tuple[Any, Any, Any]]:
+    """The simulator on a still clock (a test moves it) with a Privy app registered whose authorization key signs
+    here: (the running sim, the Privy client, the user's PrivyWallets with an in-memory wallet directory)."""
+    from privy import PrivyClient
+
+    from dnbot.adapters.privy.authorization import LocalAuthorizationSigner
+    from dnbot.adapters.privy.wallets import InMemoryWalletDirectory, PrivyWallets
+    from dnbot.sim.server import start_in_thread
+
+    sim = start_in_thread(speed=0)
+    try:
+        signer = LocalAuthorizationSigner.generate()
+        registered = httpx.post(f"{sim.base_url}/sim/privy/apps", json={
+            "app_id": app_id, "app_secret": app_secret, "authorization_public_key": signer.public_key_base64()})
+        assert registered.status_code == 200, registered.text
+        client = PrivyClient(app_id=app_id, app_secret=app_secret, base_url=f"{sim.base_url}/privy")
+        try:
+            yield sim, client, PrivyWallets(client, signer, signer.public_key_base64(), InMemoryWalletDirectory())
+        finally:
+            client.close()
+    finally:
+        sim.stop()

@@ -12,29 +12,16 @@ from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
-import httpx
 import pytest
-from privy import PrivyClient
 
-from dnbot.adapters.aws.bridge_transfers import DynamoBridgeTransferStore
-from dnbot.adapters.evm.arbitrum import ArbitrumClient
-from dnbot.adapters.evm.cctp import ArbitrumCctp
-from dnbot.adapters.iris import IrisClient
-from dnbot.adapters.privy.authorization import LocalAuthorizationSigner
-from dnbot.adapters.privy.wallets import InMemoryWalletDirectory, PrivyEvmTransactionSigner, PrivyWallets
-from dnbot.adapters.solana.cctp import SolanaCctp
-from dnbot.adapters.solana.rpc import SolanaRpc
 from dnbot.domain.assets import Asset, Protocol
 from dnbot.domain.bridge import BridgeDirection, BridgeState, in_flight_usd, stage
 from dnbot.domain.positions import Leg, Position, PositionStatus, RebalanceInFlight
 from dnbot.domain.rebalance_cash import bridge_booked
-from dnbot.ports import UserWallets
-from dnbot.services.bridge import OVERDUE_REPORTED, BridgeChains, BridgeService
+from dnbot.services.bridge import OVERDUE_REPORTED
 from dnbot.services.reconciler import Reconciler, ReconcilerLimits
-from dnbot.sim.server import start_in_thread
 from dnbot.sim.world import Fault, FaultKind
-from tests.contract.aws.test_dynamodb_store import moto_table
-from tests.integration.test_bridge_service import System
+from tests.integration.test_bridge_service import System, bridge_system
 from tests.unit.fakes import Alerts
 from tests.unit.test_reconcile_service import Ledger, Venues
 
@@ -46,29 +33,8 @@ GRACE = timedelta(minutes=45)
 
 @pytest.fixture(scope="module")
 def system() -> Iterator[System]:
-    sim = start_in_thread(speed=0)  # the clock moves only when a test advances it
-    signer = LocalAuthorizationSigner.generate()
-    assert httpx.post(f"{sim.base_url}/sim/privy/apps", json={
-        "app_id": APP_ID, "app_secret": APP_SECRET,
-        "authorization_public_key": signer.public_key_base64()}).status_code == 200
-    client = PrivyClient(app_id=APP_ID, app_secret=APP_SECRET, base_url=f"{sim.base_url}/privy")
-    wallets = PrivyWallets(client, signer, signer.public_key_base64(), InMemoryWalletDirectory())
-    rpc = SolanaRpc(f"{sim.base_url}/solana")
-    chains = BridgeChains(
-        solana=SolanaCctp(rpc, lambda: wallets),
-        arbitrum=ArbitrumCctp(ArbitrumClient(f"{sim.base_url}/arbitrum"), PrivyEvmTransactionSigner(wallets)),
-        iris=IrisClient(f"{sim.base_url}/iris"))
-
-    def wallets_of(user_id: str) -> UserWallets:
-        record = wallets.wallet_record(user_id)
-        return UserWallets(record.solana_address, record.evm_address)
-
-    with moto_table() as table:
-        store = DynamoBridgeTransferStore(table)
-        yield System(sim, wallets, BridgeService(store, chains, wallets_of, sim.world.clock), store)
-    rpc.close()
-    client.close()
-    sim.stop()
+    with bridge_system(APP_ID, APP_SECRET) as system:
+        yield system
 
 
 def position(system: System, user_id: str, pid: str, rebalancing: int | None = None) -> Position:

@@ -6,21 +6,20 @@ signed never burn or mint twice; a burn that can never land is abandoned with no
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
 import httpx
 import pytest
-from privy import PrivyClient
 from solders.pubkey import Pubkey
 
 from dnbot.adapters.aws.bridge_transfers import DynamoBridgeTransferStore
 from dnbot.adapters.evm.arbitrum import ArbitrumClient
 from dnbot.adapters.evm.cctp import ArbitrumCctp
 from dnbot.adapters.iris import IrisClient
-from dnbot.adapters.privy.authorization import LocalAuthorizationSigner
-from dnbot.adapters.privy.wallets import InMemoryWalletDirectory, PrivyEvmTransactionSigner, PrivyWallets
+from dnbot.adapters.privy.wallets import PrivyEvmTransactionSigner, PrivyWallets
 from dnbot.adapters.solana.cctp import SolanaCctp
 from dnbot.adapters.solana.rpc import SolanaRpc
 from dnbot.cctp.solana import usdc_account
@@ -29,10 +28,11 @@ from dnbot.domain.bridge import BridgeDirection, BridgeState, in_flight_usd
 from dnbot.ports import AttestationPending, TransientVenueError, UserWallets
 from dnbot.services.bridge import BridgeChains, BridgeService, NotConfirmedYet
 from dnbot.sim.arbitrum import ledger_for as arbitrum_ledger
-from dnbot.sim.server import RunningSim, start_in_thread
+from dnbot.sim.server import RunningSim
 from dnbot.sim.solana_ledger import ledger_for as solana_ledger
 from dnbot.sim.world import Fault, FaultKind
 from tests.contract.aws.test_dynamodb_store import moto_table
+from tests.integration.helpers import sim_with_privy_wallets
 
 APP_ID, APP_SECRET = "cm-sim-bridge-0001", "sim-secret-bridge"
 
@@ -62,31 +62,30 @@ class System:
         self.sim.world.clock.advance(timedelta(seconds=seconds))
 
 
+@contextmanager
+def bridge_system(app_id: str, app_secret: str) -> Iterator[System]:
+    """BridgeService through the production adapters against the simulator, Privy wallets, records on moto."""
+    with sim_with_privy_wallets(app_id, app_secret) as (sim, _client, wallets):
+        rpc = SolanaRpc(f"{sim.base_url}/solana")
+        chains = BridgeChains(
+            solana=SolanaCctp(rpc, lambda: wallets),
+            arbitrum=ArbitrumCctp(ArbitrumClient(f"{sim.base_url}/arbitrum"), PrivyEvmTransactionSigner(wallets)),
+            iris=IrisClient(f"{sim.base_url}/iris"))
+
+        def wallets_of(user_id: str) -> UserWallets:
+            record = wallets.wallet_record(user_id)
+            return UserWallets(record.solana_address, record.evm_address)
+
+        with moto_table() as table:
+            store = DynamoBridgeTransferStore(table)
+            yield System(sim, wallets, BridgeService(store, chains, wallets_of, sim.world.clock), store)
+        rpc.close()
+
+
 @pytest.fixture(scope="module")
 def system() -> Iterator[System]:
-    sim = start_in_thread(speed=0)  # the clock moves only when a test advances it
-    signer = LocalAuthorizationSigner.generate()
-    assert httpx.post(f"{sim.base_url}/sim/privy/apps", json={
-        "app_id": APP_ID, "app_secret": APP_SECRET,
-        "authorization_public_key": signer.public_key_base64()}).status_code == 200
-    client = PrivyClient(app_id=APP_ID, app_secret=APP_SECRET, base_url=f"{sim.base_url}/privy")
-    wallets = PrivyWallets(client, signer, signer.public_key_base64(), InMemoryWalletDirectory())
-    rpc = SolanaRpc(f"{sim.base_url}/solana")
-    chains = BridgeChains(
-        solana=SolanaCctp(rpc, lambda: wallets),
-        arbitrum=ArbitrumCctp(ArbitrumClient(f"{sim.base_url}/arbitrum"), PrivyEvmTransactionSigner(wallets)),
-        iris=IrisClient(f"{sim.base_url}/iris"))
-
-    def wallets_of(user_id: str) -> UserWallets:
-        record = wallets.wallet_record(user_id)
-        return UserWallets(record.solana_address, record.evm_address)
-
-    with moto_table() as table:
-        store = DynamoBridgeTransferStore(table)
-        yield System(sim, wallets, BridgeService(store, chains, wallets_of, sim.world.clock), store)
-    rpc.close()
-    client.close()
-    sim.stop()
+    with bridge_system(APP_ID, APP_SECRET) as system:
+        yield system
 
 
 def test_solana_to_arbitrum_moves_the_usdc_once_less_the_fast_fee(system: System) -> None:

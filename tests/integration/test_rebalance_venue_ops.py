@@ -13,21 +13,20 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from privy import PrivyClient
 
 from dnbot.adapters.asgard import AsgardClient
 from dnbot.adapters.asgard.venue import AsgardLongVenue, LongMayStillLand
 from dnbot.adapters.hyperliquid.info import HyperliquidInfo
 from dnbot.adapters.hyperliquid.withdrawal import HyperliquidMarginOut, send_withdraw3, sign_withdraw3
-from dnbot.adapters.privy.authorization import LocalAuthorizationSigner
-from dnbot.adapters.privy.wallets import InMemoryWalletDirectory, PrivyWallets
+from dnbot.adapters.privy.wallets import PrivyWallets
 from dnbot.adapters.solana.rpc import SolanaRpc
 from dnbot.domain.assets import USDC, Asset, Protocol
 from dnbot.ports import LongDeleverager, LongOpenRequest, MarginOut, TransientVenueError, VenueRejected
 from dnbot.sim.arbitrum import ledger_for as arbitrum_ledger
-from dnbot.sim.server import RunningSim, start_in_thread
+from dnbot.sim.server import RunningSim
 from dnbot.sim.solana_ledger import ledger_for as solana_ledger
 from dnbot.sim.world import Fault, FaultKind
+from tests.integration.helpers import sim_with_privy_wallets
 
 APP_ID, APP_SECRET = "cm-sim-rebalance-ops-01", "sim-secret-rebalance-ops"
 
@@ -71,30 +70,22 @@ class System:
 
 @pytest.fixture(scope="module")
 def system() -> Iterator[System]:
-    sim = start_in_thread(speed=0)  # the clock moves only when a test advances it
-    signer = LocalAuthorizationSigner.generate()
-    assert httpx.post(f"{sim.base_url}/sim/privy/apps", json={
-        "app_id": APP_ID, "app_secret": APP_SECRET,
-        "authorization_public_key": signer.public_key_base64()}).status_code == 200
-    client = PrivyClient(app_id=APP_ID, app_secret=APP_SECRET, base_url=f"{sim.base_url}/privy")
-    wallets = PrivyWallets(client, signer, signer.public_key_base64(), InMemoryWalletDirectory())
-    info = HyperliquidInfo(f"{sim.base_url}/hyperliquid")
-    rpc = SolanaRpc(f"{sim.base_url}/solana")
+    with sim_with_privy_wallets(APP_ID, APP_SECRET) as (sim, _client, wallets):
+        info = HyperliquidInfo(f"{sim.base_url}/hyperliquid")
+        rpc = SolanaRpc(f"{sim.base_url}/solana")
 
-    def evm_of(user_id: str) -> str:
-        return wallets.wallet_record(user_id).evm_address
+        def evm_of(user_id: str) -> str:
+            return wallets.wallet_record(user_id).evm_address
 
-    def solana_of(user_id: str) -> str:
-        return wallets.wallet_record(user_id).solana_address
+        def solana_of(user_id: str) -> str:
+            return wallets.wallet_record(user_id).solana_address
 
-    margin_out = HyperliquidMarginOut(f"{sim.base_url}/hyperliquid", lambda: wallets, evm_of, info)
-    long = AsgardLongVenue(AsgardClient(f"{sim.base_url}/asgard/margin-trading", api_key="k"), wallets, solana_of,
-                           solana=rpc)
-    yield System(sim, wallets, info, margin_out, long)
-    rpc.close()
-    info.close()
-    client.close()
-    sim.stop()
+        margin_out = HyperliquidMarginOut(f"{sim.base_url}/hyperliquid", lambda: wallets, evm_of, info)
+        long = AsgardLongVenue(AsgardClient(f"{sim.base_url}/asgard/margin-trading", api_key="k"), wallets,
+                               solana_of, solana=rpc)
+        yield System(sim, wallets, info, margin_out, long)
+        rpc.close()
+        info.close()
 
 
 def _now_ms() -> int:
