@@ -62,6 +62,11 @@ class Protocol(IntEnum):
         """The lowercase name the API and CLI speak."""
         return self.name.lower()
 
+    @property
+    def display_name(self) -> str:
+        """The protocol's own spelling, for sentences a trader reads (marginfi writes itself in lower case)."""
+        return {"MARGINFI": "marginfi", "KAMINO": "Kamino", "SOLEND": "Solend", "DRIFT": "Drift"}[self.name]
+
     @classmethod
     def parse(cls, text: str) -> Protocol:
         try:

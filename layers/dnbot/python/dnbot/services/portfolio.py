@@ -319,7 +319,7 @@ class PositionJournal:
 
     def requested(self, position: Position, what: str, reason: str) -> None:
         self._activity.record(position.user_id, f"{what}_requested",
-                              f"{what.capitalize()} {position.asset.value} on {position.protocol.label} "
+                              f"{what.capitalize()} {position.asset.value} on {position.protocol.display_name} "
                               f"({position.leverage}x, ${position.target_notional_usd:,.2f} per leg): {reason}.",
                               position.position_id)
 
@@ -327,8 +327,8 @@ class PositionJournal:
         long_leg = position.long_leg
         size = f"${long_leg.notional_usd if long_leg else position.target_notional_usd:,.2f}"
         self._activity.record(position.user_id, "position_opened",
-                              f"Opened {position.asset.value} long on {position.protocol.label} and SOL-PERP short "
-                              f"on Hyperliquid, {size} per leg at {position.leverage}x.", position.position_id)
+                              f"Opened {position.asset.value} long on {position.protocol.display_name} and SOL-PERP "
+                              f"short on Hyperliquid, {size} per leg at {position.leverage}x.", position.position_id)
 
     def unwound(self, position: Position, reason: str) -> None:
         self._activity.record(position.user_id, "unwind",

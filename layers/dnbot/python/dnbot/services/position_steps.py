@@ -169,7 +169,7 @@ class PositionSteps:
         if age > self._limits.rates_stale_after_seconds:
             raise StepRefused(f"rates are {age:.0f} s old (limit {self._limits.rates_stale_after_seconds} s)")
         if snapshot.market(position.asset, position.protocol) is None:
-            raise StepRefused(f"{position.asset.value} on {position.protocol.label} is no longer offered")
+            raise StepRefused(f"{position.asset.value} on {position.protocol.display_name} is no longer offered")
         if (depegged := lst_depeg_refusal(position, snapshot, self._rates, self._users)) is not None:
             raise StepRefused(depegged)
         consensus = price_consensus([("Asgard", snapshot.sol_price_usd),
@@ -248,7 +248,7 @@ class PositionSteps:
             position = self._save(position, replace(position, long_leg=leg, updated_at=self._clock.now()))
         assert position.long_leg is not None
         self._stage(state, "open_long", StageStatus.DONE,
-                    f"{position.long_leg.size} {position.asset.value} @ {position.long_leg.entry_price}")
+                    f"{position.long_leg.size:.4f} {position.asset.value} at ${position.long_leg.entry_price:,.2f}")
         return state
 
     def open_short(self, state: State) -> State:
@@ -270,7 +270,7 @@ class PositionSteps:
             position = self._save(position, replace(position, short_leg=leg, updated_at=self._clock.now()))
         assert position.short_leg is not None
         self._stage(state, "open_short", StageStatus.DONE,
-                    f"{position.short_leg.size} SOL @ {position.short_leg.entry_price}")
+                    f"{position.short_leg.size:.2f} SOL at ${position.short_leg.entry_price:,.2f}")
         return state
 
     def validate_fills(self, state: State) -> State:

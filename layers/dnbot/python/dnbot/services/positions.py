@@ -81,13 +81,13 @@ class PositionService:
         if snapshot is None:
             raise Unavailable("No rates yet; try again in a minute.", code="no_rates_yet")
         offered = [m for m in snapshot.markets if m.asset is asset and (protocol is None or m.protocol is protocol)]
-        where = f" on {protocol.label}" if protocol else ""
+        where = f" on {protocol.display_name}" if protocol else ""
         if not offered:
             raise ServiceError(f"{asset.value}{where} is not offered by Asgard right now.", code="no_market")
         ranked = rank_markets(offered, snapshot.funding.funding_hourly, leverage, DEFAULT_FEES,
                               Preset.parse("balanced").expected_holding_hours, size_usd)
         if not ranked:
-            caps = ", ".join(f"{m.protocol.label} {m.max_leverage}x" for m in offered if m.max_leverage)
+            caps = ", ".join(f"{m.protocol.display_name} {m.max_leverage}x" for m in offered if m.max_leverage)
             raise ServiceError(f"{asset.value}{where} cannot take {leverage}x at ${size_usd}"
                                + (f" (max leverage: {caps})" if caps else " (capacity)"), code="over_market_limits")
         return self.start_open(user_id, asset, ranked[0].market.protocol, leverage, notional, "requested by user")

@@ -384,11 +384,13 @@ class PositionRebalancer:
                                       "rebalance_cash_usd": cash, "rebalance_collateral_usd": collateral,
                                       "rebalance_pnl_usd": rebalance_pnl,
                                       "target_notional_usd": short_leg.notional_usd})
-        detail = (f"both legs -{intent.reduce_sol} SOL: long {long.size} {position.asset.value} at "
+        detail = (f"both legs -{intent.reduce_sol} SOL: long {long.size:.4f} {position.asset.value} at "
                   f"{intent.target_leverage}x, short {short_size} SOL")
-        if self._activity is not None:
+        if self._activity is not None:  # the intent's reason says why and how much; the sizes are what is left
             self._activity.record(saved.user_id, "position_rebalanced",
-                                  f"Rebalanced {position.asset.value} in place: {detail} ({intent.reason}).",
+                                  f"Rebalanced {position.asset.value} in place ({intent.reason}). Now long "
+                                  f"{long.size:.4f} {position.asset.value} at {intent.target_leverage}x, short "
+                                  f"{short_size} SOL.",
                                   saved.position_id, reduce_sol=str(intent.reduce_sol),
                                   target_leverage=str(intent.target_leverage), number=intent.number)
         return detail
