@@ -473,10 +473,10 @@ class _Run:
                        sol_price_usd=price, position_short_sol=book.size)
 
     def _bridge(self, hour: datetime, price: Decimal) -> None:
-        """The what-if (`rebalance="bridge"`): `size_bridge_rebalance` moves USDC between the venues (one
-        transfer: `bridge_usd` and a Solana transaction's tip) so that a fall costs no trade and a rally a
-        smaller partial close than a shrink; when no transfer helps, the shrink. A transfer is counted as done
-        within the hour (CCTP takes seconds from Solana, about 15-20 minutes from Arbitrum)."""
+        """As the live workflow does by default (`rebalance="bridge"`): `size_bridge_rebalance` moves USDC between
+        the venues (one transfer: `bridge_usd` and a Solana transaction's tip) so that a fall costs no trade and a
+        rally a smaller partial close than a shrink; when no transfer helps, the shrink. A transfer is counted as
+        done within the hour (CCTP takes seconds from Solana, about 15-20 minutes from Arbitrum)."""
         book = self.book
         assert book is not None
         fees = self.c.fees

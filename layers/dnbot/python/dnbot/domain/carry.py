@@ -98,7 +98,9 @@ class FeeSchedule:
     asgard_close_rate: Decimal = Decimal("0.0005")
     swap_slippage_rate: Decimal = Decimal("0.0005")  # per swap; the long swaps USDC->asset and back
     jito_tip_usd: Decimal = Decimal("0.02")  # per Solana transaction; an open and a close are two
-    bridge_usd: Decimal = Decimal("1")  # one USDC transfer between the venues (Hyperliquid's withdrawal fee; CCTP gas)
+    # one USDC transfer between the venues: Hyperliquid's $1 withdraw3 fee only; CCTP's gas and rent are unmeasured
+    # and not counted (docs/bridge.md section 4)
+    bridge_usd: Decimal = Decimal("1")
 
     def round_trip_usd(self, notional_usd: Decimal) -> Decimal:
         """Everything paid to open and later close a position of `notional_usd` on each leg."""

@@ -239,9 +239,9 @@ class WithdrawalService:
     def free_amount(self, user: UserRecord, asset: WithdrawalAsset, source: WithdrawalSource) -> FreeAmount:
         """What a withdrawal of `asset` from `source` may take now: the one rule `request` and `execute` check
         against (raises a ServiceError when it cannot be read, or funds are moving)."""
-        self._refuse_funds_in_motion(user)
+        positions = self._refuse_funds_in_motion(user)
         if source == "hyperliquid":
-            return self._free_on_hyperliquid(user)
+            return self._free_on_hyperliquid(user, positions)
         return self._free_in_wallet(self._funds.balances(user), asset)
 
     def free_funds(self, user: UserRecord) -> FreeFunds:
@@ -251,7 +251,7 @@ class WithdrawalService:
         hyperliquid: FreeAmount | None = None
         unavailable: dict[WithdrawalSource, str] = {}
         try:
-            self._refuse_funds_in_motion(user)
+            positions = self._refuse_funds_in_motion(user)
         except ServiceError as moving:
             return FreeFunds(None, None, {"solana": str(moving), "hyperliquid": str(moving)})
         try:
@@ -260,7 +260,7 @@ class WithdrawalService:
         except ServiceError as unread:
             unavailable["solana"] = str(unread)
         try:
-            hyperliquid = self._free_on_hyperliquid(user)
+            hyperliquid = self._free_on_hyperliquid(user, positions)
         except ServiceError as unread:
             unavailable["hyperliquid"] = str(unread)
         except (TransientVenueError, VenueRejected):
@@ -278,11 +278,13 @@ class WithdrawalService:
                                code="insufficient_funds")
         return free.balance
 
-    def _refuse_funds_in_motion(self, user: UserRecord) -> None:
-        if any(p.status in (PositionStatus.PENDING, PositionStatus.CLOSING)
-               for p in self._positions.list_positions(user.user_id)):
+    def _refuse_funds_in_motion(self, user: UserRecord) -> list[Position]:
+        """The user's positions (read once per check), unless one is opening or closing."""
+        positions = self._positions.list_positions(user.user_id)
+        if any(p.status in (PositionStatus.PENDING, PositionStatus.CLOSING) for p in positions):
             raise Conflict("A position is opening or closing: its funds are moving. Try again when it is done.",
                            code="funds_in_motion")
+        return positions
 
     def _free_in_wallet(self, balances: Balances, asset: WithdrawalAsset) -> FreeAmount:
         balance = balances.solana_sol if asset == "SOL" else balances.solana_usdc
@@ -293,14 +295,14 @@ class WithdrawalService:
         limited_by = f"pays the transactions' fees ({SOL_FEE_RESERVE} SOL)" if asset == "SOL" else None
         return FreeAmount(max(free, Decimal(0)), limited_by, balance)
 
-    def _free_on_hyperliquid(self, user: UserRecord) -> FreeAmount:
+    def _free_on_hyperliquid(self, user: UserRecord, positions: list[Position]) -> FreeAmount:
         """The venue's withdrawable; with a live short, at most what keeps it at its rebalance distance."""
         if not user.evm_address:
             raise ServiceError("This account has no Hyperliquid account yet.", code="no_hyperliquid_account")
         if self._hyperliquid_withdrawable is None:
             raise Unavailable("Hyperliquid withdrawals are not configured here.", code="withdrawals_unavailable")
         free_usdc = self._hyperliquid_withdrawable(user.evm_address)  # a venue error propagates: the step retries
-        live = [p for p in self._positions.list_positions(user.user_id) if p.status in SHORT_HELD]
+        live = [p for p in positions if p.status in SHORT_HELD]
         kept = self._spare_for_short(user.evm_address, live) if live else None
         if kept is not None and kept[0] < free_usdc:
             spare, distance = kept
