@@ -16,7 +16,6 @@ from eth_abi.abi import decode as abi_decode
 from eth_abi.exceptions import DecodingError
 from eth_utils.crypto import keccak
 from solders.pubkey import Pubkey
-from solders.token.associated import get_associated_token_address
 
 from dnbot.cctp import (
     ARBITRUM_DOMAIN,
@@ -24,14 +23,15 @@ from dnbot.cctp import (
     ARBITRUM_TOKEN_MESSENGER_V2,
     SOLANA_DOMAIN,
     SOLANA_TOKEN_MESSENGER_MINTER_V2,
-    SOLANA_USDC_MINT,
 )
+from dnbot.cctp import ARBITRUM_USDC as _ARBITRUM_USDC_CHECKSUMMED
 from dnbot.cctp.message import EMPTY_BYTES32, CctpMessage, MalformedMessage, evm_to_bytes32, solana_to_bytes32
+from dnbot.cctp.solana import usdc_account
 from dnbot.domain.bridge import MAX_FEE_CAP_RATE
 from dnbot.security.transaction_validator import Refusal, TransactionRefusedError
 
 ARBITRUM_CHAIN_ID = 42161
-ARBITRUM_USDC = "0xaf88d065e77c8cc2239327c5edb3a432268e5831"
+ARBITRUM_USDC = _ARBITRUM_USDC_CHECKSUMMED.lower()
 HYPERLIQUID_BRIDGE = "0x2df1c51e09aecf9cacb7bc98cb1742757f163df7"
 MIN_BRIDGE_DEPOSIT_USDC = Decimal(5)  # Hyperliquid: smaller deposits are not credited and are lost
 TOKEN_MESSENGER_V2 = ARBITRUM_TOKEN_MESSENGER_V2.lower()
@@ -39,10 +39,11 @@ MESSAGE_TRANSMITTER_V2 = ARBITRUM_MESSAGE_TRANSMITTER_V2.lower()
 # An approval this large is "unlimited" (wallets show 2**256 - 1 as such): more USDC than will ever exist.
 UNLIMITED_APPROVAL = 2**128
 _TRANSFER = bytes.fromhex("a9059cbb")
-_APPROVE = keccak(text="approve(address,uint256)")[:4]
-_DEPOSIT_FOR_BURN = keccak(text="depositForBurn(uint256,uint32,bytes32,address,bytes32,uint256,uint32)")[:4]
-_RECEIVE_MESSAGE = keccak(text="receiveMessage(bytes,bytes)")[:4]
-_BURN_ARGS = ["uint256", "uint32", "bytes32", "address", "bytes32", "uint256", "uint32"]
+# The CCTP calls (also what dnbot.adapters.evm.cctp encodes): keccak256 of circlefin/evm-cctp-contracts' signatures.
+APPROVE = keccak(text="approve(address,uint256)")[:4]
+DEPOSIT_FOR_BURN = keccak(text="depositForBurn(uint256,uint32,bytes32,address,bytes32,uint256,uint32)")[:4]
+RECEIVE_MESSAGE = keccak(text="receiveMessage(bytes,bytes)")[:4]
+BURN_ARGS = ["uint256", "uint32", "bytes32", "address", "bytes32", "uint256", "uint32"]
 
 
 def _data(transaction: dict[str, Any]) -> bytes:
@@ -52,7 +53,7 @@ def _data(transaction: dict[str, Any]) -> bytes:
 
 def solana_usdc_account(solana_wallet: str) -> bytes:
     """The 32 bytes of the wallet's USDC associated token account (a Solana mint's recipient, docs/bridge.md 3)."""
-    return bytes(get_associated_token_address(Pubkey.from_string(solana_wallet), Pubkey.from_string(SOLANA_USDC_MINT)))
+    return bytes(usdc_account(Pubkey.from_string(solana_wallet)))
 
 
 def validate_evm_transaction(transaction: dict[str, Any], wallet: str, solana_wallet: str | None = None) -> None:
@@ -83,11 +84,11 @@ def validate_evm_transaction(transaction: dict[str, Any], wallet: str, solana_wa
 
 def _usdc_call(data: bytes) -> list[Refusal]:
     usdc = ARBITRUM_USDC
-    if len(data) != 68 or data[:4] not in (_TRANSFER, _APPROVE):
+    if len(data) != 68 or data[:4] not in (_TRANSFER, APPROVE):
         return [Refusal("calls a USDC function other than transfer(address,uint256) or approve(address,uint256)",
                         program=usdc)]
     counterparty, amount = abi_decode(["address", "uint256"], data[4:])
-    if data[:4] == _APPROVE:
+    if data[:4] == APPROVE:
         if counterparty.lower() != TOKEN_MESSENGER_V2:
             return [Refusal(f"approves {counterparty} to spend USDC, not CCTP's TokenMessengerV2", program=usdc,
                             account=counterparty)]
@@ -107,11 +108,11 @@ def _usdc_call(data: bytes) -> list[Refusal]:
 
 def _deposit_for_burn(data: bytes, solana_wallet: str | None) -> list[Refusal]:
     messenger = TOKEN_MESSENGER_V2
-    if data[:4] != _DEPOSIT_FOR_BURN or len(data) != 4 + 32 * len(_BURN_ARGS):
+    if data[:4] != DEPOSIT_FOR_BURN or len(data) != 4 + 32 * len(BURN_ARGS):
         return [Refusal("calls a TokenMessengerV2 function other than depositForBurn (without hook)",
                         program=messenger)]
     try:
-        amount, domain, recipient, burn_token, caller, max_fee, _finality = abi_decode(_BURN_ARGS, data[4:])
+        amount, domain, recipient, burn_token, caller, max_fee, _finality = abi_decode(BURN_ARGS, data[4:])
     except DecodingError as bad:
         return [Refusal(f"depositForBurn arguments do not decode: {bad}", program=messenger)]
     refusals: list[Refusal] = []
@@ -139,7 +140,7 @@ def _deposit_for_burn(data: bytes, solana_wallet: str | None) -> list[Refusal]:
 
 def _receive_message(data: bytes, wallet: str) -> list[Refusal]:
     transmitter = MESSAGE_TRANSMITTER_V2
-    if data[:4] != _RECEIVE_MESSAGE:
+    if data[:4] != RECEIVE_MESSAGE:
         return [Refusal("calls a MessageTransmitterV2 function other than receiveMessage", program=transmitter)]
     try:
         raw_message, _attestation = abi_decode(["bytes", "bytes"], data[4:])

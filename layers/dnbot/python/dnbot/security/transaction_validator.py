@@ -37,6 +37,7 @@ from dnbot.cctp import ARBITRUM_DOMAIN, SOLANA_DOMAIN
 from dnbot.cctp import solana as cctp
 from dnbot.cctp.message import CctpMessage, MalformedMessage, evm_to_bytes32
 from dnbot.domain.assets import USDC, Asset
+from dnbot.domain.bridge import MAX_FEE_CAP_RATE
 
 SYSTEM_PROGRAM = Pubkey.from_string("11111111111111111111111111111111")
 TOKEN_PROGRAM = Pubkey.from_string("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA")
@@ -78,8 +79,6 @@ DEFAULT_ALLOWED_PROGRAMS: frozenset[Pubkey] = frozenset(
         *cctp.CCTP_PROGRAMS,
     }
 )
-# The most a CCTP burn may offer to pay for a Fast transfer: 0.2 % of the amount (docs/bridge.md section 2).
-MAX_CCTP_FEE_BPS = 20
 
 # Jito's published tip payment accounts (jito-foundation docs, "on-chain addresses").
 JITO_TIP_ACCOUNTS: frozenset[Pubkey] = frozenset(
@@ -502,9 +501,9 @@ def _check_cctp_burn(view: InstructionView, policy: SigningPolicy, own_usdc: Pub
         refuse(f"mints to 0x{params.mint_recipient.hex()}, not the user's EVM address {policy.evm_address}")
     if params.destination_caller != bytes(32):
         refuse("names a destination caller: only that caller could mint")
-    if params.amount <= 0 or params.max_fee * 10_000 > params.amount * MAX_CCTP_FEE_BPS:
+    if params.amount <= 0 or params.max_fee > params.amount * MAX_FEE_CAP_RATE:
         refuse(f"offers a fee of up to {params.max_fee} on {params.amount} base units, over the "
-               f"{MAX_CCTP_FEE_BPS / 100} % cap")
+               f"{MAX_FEE_CAP_RATE * 100:.1f} % cap")
     return refusals
 
 

@@ -23,12 +23,10 @@ from dnbot.cctp import (
 )
 from dnbot.cctp.message import EMPTY_BYTES32, solana_to_bytes32
 from dnbot.ports import EvmTransactionSigner, SignedEvmBurn, SignedEvmTx, VenueRejected
+from dnbot.security.evm_validator import APPROVE, BURN_ARGS, DEPOSIT_FOR_BURN, RECEIVE_MESSAGE
 
-APPROVE = keccak(text="approve(address,uint256)")[:4]
 ALLOWANCE = keccak(text="allowance(address,address)")[:4]
 BALANCE_OF = keccak(text="balanceOf(address)")[:4]
-DEPOSIT_FOR_BURN = keccak(text="depositForBurn(uint256,uint32,bytes32,address,bytes32,uint256,uint32)")[:4]
-RECEIVE_MESSAGE = keccak(text="receiveMessage(bytes,bytes)")[:4]
 USED_NONCES = keccak(text="usedNonces(bytes32)")[:4]
 MESSAGE_SENT_TOPIC = "0x" + keccak(text="MessageSent(bytes)").hex().removeprefix("0x")
 # The gas limit of a depositForBurn signed together with the approve it needs: the node cannot estimate a burn
@@ -49,7 +47,7 @@ def deposit_for_burn_calldata(amount_raw: int, mint_recipient: bytes, max_fee_ra
                               destination_domain: int = SOLANA_DOMAIN, burn_token: str = ARBITRUM_USDC,
                               destination_caller: bytes = EMPTY_BYTES32) -> bytes:
     return DEPOSIT_FOR_BURN + abi_encode(
-        ["uint256", "uint32", "bytes32", "address", "bytes32", "uint256", "uint32"],
+        BURN_ARGS,
         [amount_raw, destination_domain, mint_recipient, to_checksum_address(burn_token), destination_caller,
          max_fee_raw, min_finality])
 
