@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-SOLANA_DOMAIN = 5
-ARBITRUM_DOMAIN = 3
+# The CCTP domain ids are defined once, in the (pure) domain that plans transfers between them.
+from dnbot.domain.bridge import ARBITRUM_DOMAIN as ARBITRUM_DOMAIN
+from dnbot.domain.bridge import SOLANA_DOMAIN as SOLANA_DOMAIN
 
 ARBITRUM_TOKEN_MESSENGER_V2 = "0x28b5a0e9C621a5BadaA536219b3a228C8168cf5d"
 ARBITRUM_MESSAGE_TRANSMITTER_V2 = "0x81D40F21F12A8F0E3252Bccb954D722d4c464B64"

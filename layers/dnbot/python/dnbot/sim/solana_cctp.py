@@ -19,8 +19,9 @@ from __future__ import annotations
 import copy
 import hashlib
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
@@ -42,6 +43,7 @@ from dnbot.sim.solana_ledger import LedgerError, SolanaLedger
 SIM_FEE_RECIPIENT = Keypair.from_seed(hashlib.sha256(b"dnbot-sim-cctp-fee-recipient").digest()).pubkey()
 REMOTE_TOKEN_MESSENGERS: dict[int, bytes] = {ARBITRUM_DOMAIN: evm_to_bytes32(ARBITRUM_TOKEN_MESSENGER_V2)}
 REMOTE_USDC: dict[int, bytes] = {ARBITRUM_DOMAIN: evm_to_bytes32(ARBITRUM_USDC)}
+_Params = TypeVar("_Params")  # an instruction's decoded arguments
 
 _ANCHOR_ERRORS = {"InstructionFallbackNotFound": 101, "ConstraintHasOne": 2001, "ConstraintRaw": 2003,
                   "ConstraintSeeds": 2006, "ConstraintAssociated": 2009, "ConstraintAddress": 2012,
@@ -125,18 +127,12 @@ class SolanaCctpPrograms:
         raise _anchor(view, "InstructionFallbackNotFound", "Fallback functions are not supported")
 
     def _deposit_for_burn(self, view: InstructionView, signers: set[str]) -> bytes:
-        try:
-            params = cctp.DepositForBurnParams.decode(view.data)
-        except MalformedMessage:
-            raise _anchor(view, "InstructionDidNotDeserialize", "The program could not deserialize the "
-                          "given instruction", code=102) from None
+        params = _decode(view, cctp.DepositForBurnParams.decode)
         accounts = _accounts(view, cctp.BURN_ACCOUNT_COUNT)
         owner, payer, token_account, event_account = (accounts[cctp.BURN_OWNER], accounts[cctp.BURN_RENT_PAYER],
                                                        accounts[cctp.BURN_TOKEN_ACCOUNT],
                                                        accounts[cctp.BURN_EVENT_ACCOUNT])
-        for name, key in (("owner", owner), ("event_rent_payer", payer), ("message_sent_event_data", event_account)):
-            if key not in signers:
-                raise _anchor(view, "AccountNotSigner", f"{name}: the account is not a signer")
+        _require_signers(view, signers, owner=owner, event_rent_payer=payer, message_sent_event_data=event_account)
         _expect(view, accounts, {2: cctp.SENDER_AUTHORITY, 4: cctp.denylist_account(Pubkey.from_string(owner)),
                                  5: cctp.MESSAGE_TRANSMITTER_STATE, 6: cctp.TOKEN_MESSENGER, 8: cctp.TOKEN_MINTER,
                                  9: cctp.LOCAL_TOKEN_USDC, 10: cctp.USDC_MINT, 12: cctp.MESSAGE_TRANSMITTER,
@@ -180,16 +176,10 @@ class SolanaCctpPrograms:
         return message
 
     def _receive_message(self, view: InstructionView, signers: set[str]) -> None:
-        try:
-            params = cctp.ReceiveMessageParams.decode(view.data)
-        except MalformedMessage:
-            raise _anchor(view, "InstructionDidNotDeserialize", "The program could not deserialize the "
-                          "given instruction", code=102) from None
+        params = _decode(view, cctp.ReceiveMessageParams.decode)
         accounts = _accounts(view, cctp.RECEIVE_ACCOUNT_COUNT)
         payer = accounts[cctp.RECEIVE_PAYER]
-        for name, key in (("payer", payer), ("caller", accounts[1])):
-            if key not in signers:
-                raise _anchor(view, "AccountNotSigner", f"{name}: the account is not a signer")
+        _require_signers(view, signers, payer=payer, caller=accounts[1])
         _expect(view, accounts, {3: cctp.MESSAGE_TRANSMITTER_STATE, 6: cctp.SYSTEM_PROGRAM,
                                  7: cctp.MT_EVENT_AUTHORITY, 8: cctp.MESSAGE_TRANSMITTER})
         receiver = accounts[cctp.RECEIVE_RECEIVER]
@@ -262,15 +252,10 @@ class SolanaCctpPrograms:
         self.ledger.credit_token(found[0], str(cctp.USDC_MINT), burn.amount - burn.fee_executed)
 
     def _reclaim_event_account(self, view: InstructionView, signers: set[str]) -> None:
-        try:
-            params = cctp.ReclaimEventAccountParams.decode(view.data)
-        except MalformedMessage:
-            raise _anchor(view, "InstructionDidNotDeserialize", "The program could not deserialize the "
-                          "given instruction", code=102) from None
+        params = _decode(view, cctp.ReclaimEventAccountParams.decode)
         accounts = _accounts(view, cctp.RECLAIM_ACCOUNT_COUNT)
         payee, address = accounts[cctp.RECLAIM_PAYEE], accounts[cctp.RECLAIM_EVENT_ACCOUNT_INDEX]
-        if payee not in signers:
-            raise _anchor(view, "AccountNotSigner", "payee: the account is not a signer")
+        _require_signers(view, signers, payee=payee)
         _expect(view, accounts, {1: cctp.MESSAGE_TRANSMITTER_STATE})
         event = self.accounts.get(address)
         if event is None or event.data[:8] != cctp.MESSAGE_SENT_ACCOUNT:
@@ -304,6 +289,22 @@ class SolanaCctpPrograms:
                                f"{rent}", {"Custom": 1})
         self.ledger.debit_lamports(payer, rent)
         self.accounts[address] = ProgramAccount(owner, data, rent)
+
+
+def _decode(view: InstructionView, decode: Callable[[bytes], _Params]) -> _Params:
+    """The instruction's arguments, or Anchor's error for data that does not deserialize."""
+    try:
+        return decode(view.data)
+    except MalformedMessage:
+        raise _anchor(view, "InstructionDidNotDeserialize", "The program could not deserialize the given instruction",
+                      code=102) from None
+
+
+def _require_signers(view: InstructionView, signers: set[str], **accounts: str) -> None:
+    """Anchor's `Signer` constraint on each named account, in order."""
+    for name, key in accounts.items():
+        if key not in signers:
+            raise _anchor(view, "AccountNotSigner", f"{name}: the account is not a signer")
 
 
 def _accounts(view: InstructionView, count: int) -> list[str]:
