@@ -23,6 +23,7 @@ from eth_abi.exceptions import DecodingError
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
+from dnbot.adapters.evm.cctp import ALLOWANCE, MESSAGE_SENT_TOPIC, USED_NONCES  # the client's selectors
 from dnbot.cctp import (
     ARBITRUM_DOMAIN,
     ARBITRUM_MESSAGE_TRANSMITTER_V2,
@@ -44,6 +45,7 @@ from dnbot.cctp.message import (
     evm_to_bytes32,
     solana_to_bytes32,
 )
+from dnbot.security.evm_validator import APPROVE, DEPOSIT_FOR_BURN, RECEIVE_MESSAGE
 from dnbot.sim.cctp import hub_for
 
 USDC = ARBITRUM_USDC.lower()
@@ -55,14 +57,8 @@ REMOTE_TOKEN_MESSENGERS = {SOLANA_DOMAIN: solana_to_bytes32(SOLANA_TOKEN_MESSENG
 TOKEN_PAIRS = {(SOLANA_DOMAIN, solana_to_bytes32(SOLANA_USDC_MINT)): USDC}
 MIN_UNFINALIZED_THRESHOLD = 500  # TokenMessengerV2.TOKEN_MESSENGER_MIN_FINALITY_THRESHOLD
 
-APPROVE = keccak(text="approve(address,uint256)")[:4]
-ALLOWANCE = keccak(text="allowance(address,address)")[:4]
-DEPOSIT_FOR_BURN = keccak(text="depositForBurn(uint256,uint32,bytes32,address,bytes32,uint256,uint32)")[:4]
-RECEIVE_MESSAGE = keccak(text="receiveMessage(bytes,bytes)")[:4]
-USED_NONCES = keccak(text="usedNonces(bytes32)")[:4]
 TRANSFER_TOPIC = "0x" + keccak(text="Transfer(address,address,uint256)").hex()
 APPROVAL_TOPIC = "0x" + keccak(text="Approval(address,address,uint256)").hex()
-MESSAGE_SENT_TOPIC = "0x" + keccak(text="MessageSent(bytes)").hex()
 MESSAGE_RECEIVED_TOPIC = "0x" + keccak(text="MessageReceived(address,uint32,bytes32,bytes32,uint32,bytes)").hex()
 # Gas used, as the node charges it (modelled: Arbitrum's real figures, L1 data included, are unverified).
 GAS = {(USDC, APPROVE): 55_000, (TOKEN_MESSENGER, DEPOSIT_FOR_BURN): 160_000,
