@@ -158,6 +158,25 @@ def deposit_for_burn_ix(owner: Pubkey, event_account: Pubkey, params: DepositFor
 
 # --- receive_message ------------------------------------------------------------------------------------
 
+def _vec(value: bytes) -> bytes:
+    return struct.pack("<I", len(value)) + value
+
+
+def _read_vecs(data: bytes, count: int) -> list[bytes]:
+    values, offset = [], 8
+    for _ in range(count):
+        if len(data) < offset + 4:
+            raise MalformedMessage("truncated instruction data")
+        (size,) = struct.unpack_from("<I", data, offset)
+        if len(data) < offset + 4 + size:
+            raise MalformedMessage("truncated instruction data")
+        values.append(data[offset + 4:offset + 4 + size])
+        offset += 4 + size
+    if offset != len(data):
+        raise MalformedMessage("trailing bytes after the instruction's parameters")
+    return values
+
+
 @dataclass(frozen=True, slots=True)
 class ReceiveMessageParams:
     message: bytes
@@ -209,26 +228,6 @@ def receive_message_ix(payer: Pubkey, message: bytes, attestation: bytes,
 
 
 # --- reclaim_event_account ------------------------------------------------------------------------------
-
-
-def _vec(value: bytes) -> bytes:
-    return struct.pack("<I", len(value)) + value
-
-
-def _read_vecs(data: bytes, count: int) -> list[bytes]:
-    values, offset = [], 8
-    for _ in range(count):
-        if len(data) < offset + 4:
-            raise MalformedMessage("truncated instruction data")
-        (size,) = struct.unpack_from("<I", data, offset)
-        if len(data) < offset + 4 + size:
-            raise MalformedMessage("truncated instruction data")
-        values.append(data[offset + 4:offset + 4 + size])
-        offset += 4 + size
-    if offset != len(data):
-        raise MalformedMessage("trailing bytes after the instruction's parameters")
-    return values
-
 
 @dataclass(frozen=True, slots=True)
 class ReclaimEventAccountParams:
