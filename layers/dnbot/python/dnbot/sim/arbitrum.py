@@ -57,7 +57,6 @@ GAS_PRICE_WEI = 10_000_000  # 0.01 gwei, Arbitrum's usual base fee
 TRANSFER_GAS = 65_000
 BALANCE_OF, TRANSFER, DECIMALS, SYMBOL = (bytes.fromhex(s) for s in ("70a08231", "a9059cbb", "313ce567",
                                                                       "95d89b41"))
-TRANSFER_TOPIC = "0x" + keccak(text="Transfer(address,address,uint256)").hex()
 _GENESIS_BLOCK = 280_000_000
 
 
@@ -226,7 +225,7 @@ class ArbitrumNode:
                     self.ledger.usdc[sender] -= amount
                     self.ledger.usdc[recipient] = self.ledger.usdc.get(recipient, 0) + amount
                     logs.append({"address": to_checksum_address(USDC_CONTRACT), "topics": [
-                        TRANSFER_TOPIC, "0x" + "0" * 24 + sender[2:], "0x" + "0" * 24 + recipient[2:]],
+                        arbitrum_cctp.TRANSFER_TOPIC, "0x" + "0" * 24 + sender[2:], "0x" + "0" * 24 + recipient[2:]],
                         "data": "0x" + abi_encode(["uint256"], [amount]).hex(), "logIndex": "0x0",
                         "transactionHash": tx_hash, "removed": False})
                     usdc = Decimal(amount).scaleb(-USDC_DECIMALS)
