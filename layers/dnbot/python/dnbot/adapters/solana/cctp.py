@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-import httpx
 from solders.hash import Hash
 from solders.instruction import Instruction
 from solders.keypair import Keypair
@@ -159,22 +158,7 @@ class SolanaCctp:
 
     def send(self, tx_base64: str) -> str:
         """Send a signed transaction; its signature. A resend of one that landed answers its signature too."""
-        body = {"jsonrpc": "2.0", "id": 1, "method": "sendTransaction",
-                "params": [tx_base64, {"encoding": "base64", "preflightCommitment": "confirmed"}]}
-        try:
-            response = httpx.post(self._rpc.url, json=body, timeout=15)
-        except httpx.HTTPError as exc:
-            raise TransientVenueError(f"Solana RPC unreachable while sending: {exc}") from exc
-        if response.status_code == 429 or response.status_code >= 500:
-            raise TransientVenueError(f"Solana RPC answered {response.status_code} while sending")
-        payload = response.json()
-        if payload.get("error"):
-            error = payload["error"]
-            text = str(error.get("message", error)) if isinstance(error, dict) else str(error)
-            if "already been processed" in text:  # the same bytes landed before: same signature
-                return str(parse(tx_base64).signatures[0])
-            raise VenueRejected(f"Solana refused the CCTP transaction: {text}")
-        return str(payload["result"])
+        return self._rpc.send_transaction(tx_base64, "the CCTP transaction")
 
     def status(self, signature: str) -> str:
         """"landed" (confirmed or finalized without error), "failed" (landed with an error) or "unknown"."""

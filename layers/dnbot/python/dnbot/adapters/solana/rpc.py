@@ -6,6 +6,7 @@ synchronous httpx client because the ports are synchronous; solana-py 0.41 ships
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 from decimal import Decimal
@@ -34,6 +35,7 @@ from solders.rpc.responses import (
     IsBlockhashValidResp,
 )
 from solders.signature import Signature
+from solders.transaction import VersionedTransaction
 
 from dnbot.domain.assets import USDC, Asset
 from dnbot.ports import TransientVenueError, VenueRejected
@@ -92,6 +94,24 @@ class SolanaRpc:
         if not hasattr(parsed, "value"):  # an error variant (errors were mostly caught in _parse)
             raise TransientVenueError(f"Solana RPC error: {parsed}")
         return parsed.value
+
+    def send_transaction(self, tx_base64: str, what: str) -> str:
+        """sendTransaction of signed bytes; their signature. The same bytes sent again after they landed ("already
+        been processed") answer their signature too; any other refusal is VenueRejected naming `what`."""
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "sendTransaction",
+                           "params": [tx_base64, {"encoding": "base64", "preflightCommitment": "confirmed"}]})
+        text = self._post(body)
+        try:
+            envelope = json.loads(text)
+        except ValueError as exc:
+            raise TransientVenueError(f"Solana RPC: not JSON while sending: {text[:200]}") from exc
+        error = envelope.get("error")
+        if error:
+            message = str(error.get("message", error)) if isinstance(error, dict) else str(error)
+            if "already been processed" in message:
+                return str(VersionedTransaction.from_bytes(base64.b64decode(tx_base64)).signatures[0])
+            raise VenueRejected(f"Solana refused {what}: {message}")
+        return str(envelope["result"])
 
     def sol_balance(self, owner: str) -> Decimal:
         text = self._post(GetBalance(Pubkey.from_string(owner)).to_json())

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-import httpx
 from solders.hash import Hash
 from solders.instruction import Instruction
 from solders.message import MessageV0
@@ -24,7 +23,6 @@ from spl.token.models import TransferCheckedParams
 from dnbot.adapters.privy.wallets import PrivyWallets
 from dnbot.adapters.solana.rpc import SolanaRpc
 from dnbot.domain.assets import USDC
-from dnbot.ports import TransientVenueError, VenueRejected
 from dnbot.security.transaction_validator import (
     DEFAULT_ALLOWED_PROGRAMS,
     TOKEN_PROGRAM,
@@ -59,10 +57,9 @@ def valid_solana_address(address: str) -> bool:
 class SolanaWithdrawals:
     """Implements TransferExecutor (and AddressCheck for the API side, which never signs)."""
 
-    def __init__(self, rpc: SolanaRpc, wallets: Callable[[], PrivyWallets], rpc_url: str) -> None:
+    def __init__(self, rpc: SolanaRpc, wallets: Callable[[], PrivyWallets]) -> None:
         self._rpc = rpc
         self._wallets = wallets
-        self._url = rpc_url
 
     def valid_address(self, address: str) -> bool:
         return valid_solana_address(address)
@@ -88,16 +85,4 @@ class SolanaWithdrawals:
             raise ServiceError(str(refused), code="withdrawal_refused") from refused
 
     def send(self, signed_transaction: str) -> str:
-        body = {"jsonrpc": "2.0", "id": 1, "method": "sendTransaction",
-                "params": [signed_transaction, {"encoding": "base64", "preflightCommitment": "confirmed"}]}
-        try:
-            response = httpx.post(self._url, json=body, timeout=15)
-        except httpx.HTTPError as exc:
-            raise TransientVenueError(f"Solana RPC unreachable while sending: {exc}") from exc
-        payload = response.json()
-        if payload.get("error"):
-            message = str(payload["error"].get("message", payload["error"]))
-            if "already been processed" in message:  # a resend of a transaction that landed: same signature
-                return str(VersionedTransaction.from_bytes(base64.b64decode(signed_transaction)).signatures[0])
-            raise VenueRejected(f"Solana refused the withdrawal: {message}")
-        return str(payload["result"])
+        return self._rpc.send_transaction(signed_transaction, "the withdrawal")
