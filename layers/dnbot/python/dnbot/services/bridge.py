@@ -131,8 +131,8 @@ class BridgeService:
     # --- burn --------------------------------------------------------------------------------------------
 
     def burn(self, user_id: str, transfer_id: str) -> BridgeTransfer:
-        record = self._get(user_id, transfer_id)
-        if stage(record) is BridgeState.PLANNED and record.state is BridgeState.PLANNED:
+        record = self.record(user_id, transfer_id)
+        if record.state is BridgeState.PLANNED:
             record = self._sign_burn(record)
         if stage(record) is BridgeState.BURN_SIGNED:
             record = self._land_burn(record)
@@ -163,13 +163,15 @@ class BridgeService:
                 try:
                     solana.send(record.signed_burn)
                 except VenueRejected as refused:
-                    if solana.status(tx) == "unknown" and not solana.can_still_land(record.signed_burn):
-                        return self._save(record, Abandoned(f"the burn was refused and can no longer land "
-                                                            f"(its blockhash expired): {refused}"))
-                    if solana.status(tx) == "unknown":
+                    status = solana.status(tx)
+                    if status == "unknown":
+                        if not solana.can_still_land(record.signed_burn):
+                            return self._save(record, Abandoned(f"the burn was refused and can no longer land "
+                                                                f"(its blockhash expired): {refused}"))
                         raise NotConfirmedYet(f"burn {tx} refused ({refused}); its blockhash is still valid, so "
                                               "it is watched until it can no longer land") from refused
-                status = solana.status(tx)
+                else:
+                    status = solana.status(tx)
         else:
             arbitrum = self._chains.arbitrum
             burn = arbitrum.decode_burn(record.signed_burn)
@@ -180,15 +182,17 @@ class BridgeService:
                     for raw in burn.raws():
                         arbitrum.send(raw)
                 except VenueRejected as refused:
-                    owner = self._wallets(record.user_id).evm_address
-                    if (arbitrum.receipt_status(tx) == "unknown"
-                            and arbitrum.nonce_consumed(owner, burn.burn_nonce)):
-                        return self._save(record, Abandoned(f"the burn was refused and its nonce {burn.burn_nonce} "
-                                                            f"went to another transaction: {refused}"))
-                    if arbitrum.receipt_status(tx) == "unknown":
+                    status = arbitrum.receipt_status(tx)
+                    if status == "unknown":
+                        owner = self._wallets(record.user_id).evm_address
+                        if arbitrum.nonce_consumed(owner, burn.burn_nonce):
+                            return self._save(record, Abandoned(f"the burn was refused and its nonce "
+                                                                f"{burn.burn_nonce} went to another transaction: "
+                                                                f"{refused}"))
                         raise NotConfirmedYet(f"burn {tx} refused ({refused}); its nonce is unused, so it may still "
                                               "be sent") from refused
-                status = arbitrum.receipt_status(tx)
+                else:
+                    status = arbitrum.receipt_status(tx)
         if status == "failed":
             return self._save(record, Abandoned(f"the burn {tx} reverted: nothing was burned"))
         if status != "landed":
@@ -199,7 +203,7 @@ class BridgeService:
 
     def attest(self, user_id: str, transfer_id: str) -> BridgeTransfer:
         """Iris's signed message for the burn (AttestationPending, a transient error, until it is ready)."""
-        record = self._get(user_id, transfer_id)
+        record = self.record(user_id, transfer_id)
         if stage(record) is not BridgeState.BURNED:
             return record
         assert record.burn_tx is not None
@@ -214,7 +218,7 @@ class BridgeService:
             f"Iris has no message for burn {record.burn_tx} with {record.amount_usd} USDC to {record.mint_recipient}"))
 
     def mint(self, user_id: str, transfer_id: str) -> BridgeTransfer:
-        record = self._get(user_id, transfer_id)
+        record = self.record(user_id, transfer_id)
         if stage(record) is not BridgeState.ATTESTED:
             return record
         assert record.message is not None and record.attestation is not None and record.cctp_nonce is not None
@@ -243,7 +247,7 @@ class BridgeService:
 
     def credited(self, user_id: str, transfer_id: str) -> BridgeTransfer:
         """The venue holds what was minted (the caller booked it): the transfer ends."""
-        return self._save(self._get(user_id, transfer_id), Credited())
+        return self._save(self.record(user_id, transfer_id), Credited())
 
     def abandon_if_planned(self, user_id: str, transfer_id: str, why: str) -> BridgeTransfer | None:
         """A transfer nothing was signed for will never burn: abandoned (the deposit sweep may then take its
@@ -252,9 +256,6 @@ class BridgeService:
         if record is None or record.state is not BridgeState.PLANNED:
             return record
         return self._save(record, Abandoned(why))
-
-    def record(self, user_id: str, transfer_id: str) -> BridgeTransfer:
-        return self._get(user_id, transfer_id)
 
     # --- resumption (the reconciler) -------------------------------------------------------------------------
 
@@ -311,11 +312,11 @@ class BridgeService:
             try:
                 resumed = self.mint(user_id, self.attest(user_id, transfer_id).transfer_id)
             except VenueRejected as refused:
-                current = self._get(user_id, transfer_id)
+                current = self.record(user_id, transfer_id)
                 resumed = self._save(current, NeedsAttention(_keep_report(current, f"resuming it: {refused}")))
             except (TransientVenueError, AmbiguousVenueError) as error:  # attested maybe: the mint waits
                 logger.info("bridge transfer %s: left for the next run (%s)", transfer_id, error)
-                resumed = self._get(user_id, transfer_id)
+                resumed = self.record(user_id, transfer_id)
             resumed = self._keep_reported(record, resumed)
             if stage(resumed) is not BridgeState.MINTED:
                 return resumed
@@ -340,7 +341,7 @@ class BridgeService:
     def report_overdue(self, record: BridgeTransfer) -> BridgeTransfer:
         """Record that the operator was told (needs_attention, `error` starting with OVERDUE_REPORTED): the record
         stays resumable from its evidence, and `overdue` does not name it again."""
-        current = self._get(record.user_id, record.transfer_id)
+        current = self.record(record.user_id, record.transfer_id)
         if _reported(current):
             return current
         at = stage(current).value
@@ -357,7 +358,8 @@ class BridgeService:
         chain = self._chains.arbitrum if record.direction is BridgeDirection.TO_SHORT else self._chains.solana
         return chain.nonce_used(nonce)
 
-    def _get(self, user_id: str, transfer_id: str) -> BridgeTransfer:
+    def record(self, user_id: str, transfer_id: str) -> BridgeTransfer:
+        """The transfer's record (LookupError when there is none)."""
         record = self._store.get(user_id, transfer_id)
         if record is None:
             raise LookupError(f"no bridge transfer {transfer_id} for user {user_id}")

@@ -30,7 +30,7 @@ from dnbot.domain.bridge import BridgeDirection, BridgeState, BridgeTransfer, st
 from dnbot.domain.carry import FeeSchedule
 from dnbot.domain.pnl import CENT
 from dnbot.domain.positions import Position, RebalanceInFlight
-from dnbot.domain.rebalance import TO_LONG, TO_SHORT, BridgeRebalance, LegsNow, size_bridge_rebalance
+from dnbot.domain.rebalance import TO_LONG, BridgeRebalance, LegsNow, size_bridge_rebalance
 from dnbot.domain.rebalance_cash import bridge_booked, bridged_to_long, bridged_to_short, with_bridge_booked
 from dnbot.ports import (
     ActivityLog,
@@ -176,11 +176,7 @@ class BridgeRebalancing:
             else:
                 book_to_short(self._positions, position, record, self._clock.now(), self._activity)
         if record.direction is BridgeDirection.TO_SHORT:
-            try:
-                self._credit_short(state["user_id"])
-            except Exception as error:  # the scheduled sweep deposits it within a minute anyway
-                logger.warning("depositing the bridged USDC of %s now failed (%s); the sweep will",
-                               record.transfer_id, error)
+            credit_short_now(self._credit_short, state["user_id"], record.transfer_id)
         self._bridge.credited(state["user_id"], state["transfer_id"])
         state["bridge_outcome"] = "credited"
         return state
@@ -233,6 +229,15 @@ class BridgeRebalancing:
         return intent
 
 
+def credit_short_now(credit_short: Callable[[str], Any], user_id: str, transfer_id: str) -> None:
+    """Deposit the user's bridged Arbitrum USDC into Hyperliquid now, best effort: the scheduled deposit sweep
+    deposits it within a minute anyway."""
+    try:
+        credit_short(user_id)
+    except Exception as error:
+        logger.warning("depositing the bridged USDC of %s now failed (%s); the sweep will", transfer_id, error)
+
+
 def book_to_short(positions: PositionStore, position: Position, record: BridgeTransfer, now: datetime,
                   activity: ActivityLog | None = None) -> None:
     """A to_short transfer's USDC left the position's rebalance cash for the Hyperliquid account: its books
@@ -266,5 +271,3 @@ def bridge_intent(number: int, plan: BridgeRebalance, legs: LegsNow, long: LongS
                              started_at, f"{reason}; {plan.explanation}", percentage, equity, long.debt_usd,
                              long.size, plan.direction, plan.transfer_usd.quantize(_MICRO, rounding=ROUND_DOWN))
 
-
-__all__ = ["TO_SHORT", "BridgeAbandoned", "BridgeRebalancing", "MarginNotArrived", "bridge_intent"]

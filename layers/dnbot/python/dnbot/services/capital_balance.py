@@ -23,7 +23,7 @@ from dnbot.domain.bridge import BridgeDirection, BridgeState
 from dnbot.domain.pnl import CENT
 from dnbot.ports import ActivityLog, Clock, MarginOut
 from dnbot.services.bridge import USDC_UNITS, BridgeService
-from dnbot.services.bridge_rebalance import HYPERLIQUID_WITHDRAW_FEE_USD, MIN_TO_SHORT_USD
+from dnbot.services.bridge_rebalance import HYPERLIQUID_WITHDRAW_FEE_USD, MIN_TO_SHORT_USD, credit_short_now
 
 logger = logging.getLogger(__name__)
 
@@ -88,10 +88,7 @@ class CapitalBalance:
         minted = record.minted_usd
         if record.state is not BridgeState.CREDITED and minted is not None:
             if record.direction is BridgeDirection.TO_SHORT:
-                try:
-                    self._credit_short(state["user_id"])  # the sweep: into the Hyperliquid account, now
-                except Exception as error:  # the scheduled sweep deposits it within a minute anyway
-                    logger.warning("depositing %s now failed (%s); the sweep will", record.transfer_id, error)
+                credit_short_now(self._credit_short, state["user_id"], record.transfer_id)
             record = self._bridge.credited(state["user_id"], state["transfer_id"])
             if self._activity is not None:
                 where = "Solana to Hyperliquid" if record.direction is BridgeDirection.TO_SHORT \
