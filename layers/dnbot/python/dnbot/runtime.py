@@ -407,8 +407,7 @@ class Runtime:
         from dnbot.adapters.solana.rpc import SolanaRpc
         from dnbot.adapters.solana.withdrawal import SolanaWithdrawals
 
-        return SolanaWithdrawals(SolanaRpc(self.settings.solana_rpc_url), lambda: self.privy_wallets,
-                                 self.settings.solana_rpc_url)
+        return SolanaWithdrawals(SolanaRpc(self.settings.solana_rpc_url), lambda: self.privy_wallets)
 
     @cached_property
     def withdrawals(self) -> WithdrawalService:
