@@ -66,14 +66,13 @@ class CapitalBalance:
             direction, amount = BridgeDirection.TO_SHORT, half_gap
         else:
             direction, amount = BridgeDirection.TO_LONG, -half_gap - HYPERLIQUID_WITHDRAW_FEE_USD
-            state["margin_usd"] = str(-half_gap)
-            state["margin_nonce"] = int(self._clock.now().timestamp() * 1000)  # fixed now: a retry resends it
         if amount < MIN_TO_SHORT_USD:
             state["bridge_outcome"] = "skipped"
             return state
         record = self._bridge.plan(user_id, state["position_id"], CAPITAL_TRANSFER_NUMBER, direction, amount)
         if record.direction is BridgeDirection.TO_LONG:  # a retried plan finds the first one's record: its amount
             state["margin_usd"] = str(record.amount_usd + HYPERLIQUID_WITHDRAW_FEE_USD)
+            state["margin_nonce"] = int(self._clock.now().timestamp() * 1000)  # fixed now: a retry resends it
         state.update(method=record.direction.value, transfer_id=record.transfer_id, bridge_outcome="planned")
         return state
 
