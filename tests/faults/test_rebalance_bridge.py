@@ -228,3 +228,17 @@ def test_a_close_splits_the_capital_between_the_venues_again_for_the_next_open(t
     # $9,500 needs $4,750 on each venue: the Hyperliquid account alone held about $4,040 after the rally
     reopened = trader.open(leverage="2", size_usd="9500")
     assert reopened.status is PositionStatus.OPEN
+
+
+def test_a_close_after_a_fall_moves_the_short_s_gain_back_to_solana(trader: Trader) -> None:
+    """The other direction: after a fall the Hyperliquid account holds the short's gain, so the close's capital
+    split withdraws half the difference to the user's own Arbitrum wallet (once, Hyperliquid's $1 fee) and bridges
+    it to the Solana wallet."""
+    before = _money(trader)
+    position = trader.open(leverage="2")
+    move(trader.system, D("0.88"))  # no rebalance at 2x, but the short's account now holds about $960 more
+    execution = _close_and_check(trader, position.position_id, before, "a close after a 12% fall")
+    assert execution.states[-9:] == ["CapitalPlan", "CapitalPlanned", "CapitalMarginOut", "CapitalMarginArrived",
+                                     "CapitalBurn", "CapitalAttest", "CapitalMint", "CapitalDone", "Closed"], execution
+    venues = _balances(trader)
+    assert abs(venues["solana"] - venues["hyperliquid"]) < 25 and venues["arbitrum"] < 1, venues
