@@ -492,7 +492,8 @@ class Runtime:
     def account(self) -> AccountService:
         from dnbot.services.account import AccountService
 
-        return AccountService(self.store, self.balances, activity=self.activity, positions=self.store)
+        return AccountService(self.store, self.balances, activity=self.activity, positions=self.store,
+                              transfers=self.bridge_transfers, clock=self.clock)
 
     @cached_property
     def live_updates(self) -> LiveUpdates:

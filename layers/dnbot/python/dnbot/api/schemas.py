@@ -14,7 +14,8 @@ from dnbot.domain.presets import ExitRules, Preset, UserSettings
 from dnbot.domain.rates import RatesSnapshot
 from dnbot.domain.strategy import Candidate
 from dnbot.domain.withdrawals import Withdrawal
-from dnbot.ports import Balances, UserRecord
+from dnbot.ports import UserRecord
+from dnbot.services.account import AccountBalances, TransferOnItsWay
 from dnbot.services.withdrawals import FreeFunds
 
 # Digit limits of every numeric input (DynamoDB keeps 38 significant digits; nothing here needs more than these).
@@ -68,6 +69,7 @@ class MarketOut(BaseModel):
     usdc_borrow_apy: Decimal
     staking_apy: Decimal
     max_leverage: Decimal | None
+    rebalances_in_place: bool  # False: Asgard cannot re-centre a long there (marginfi, Solend): it closes instead
 
 
 class ComponentsOut(BaseModel):
@@ -84,6 +86,7 @@ class OpportunityOut(BaseModel):
     gross_apy: Decimal
     net_apy: Decimal
     components: ComponentsOut
+    rebalances_in_place: bool  # False: the bot does not open there itself
 
 
 class RatesResponse(BaseModel):
@@ -105,12 +108,14 @@ class RatesResponse(BaseModel):
                 oracle_price=funding.oracle_price),
             asgard=[MarketOut(asset=m.asset.value, protocol=m.protocol.label, supply_apy=m.supply_apy,
                               usdc_borrow_apy=m.usdc_borrow_apy, staking_apy=m.staking_apy,
-                              max_leverage=m.max_leverage) for m in snapshot.markets],
+                              max_leverage=m.max_leverage, rebalances_in_place=m.protocol.rebalances_in_place)
+                    for m in snapshot.markets],
             opportunities=[OpportunityOut(
                 asset=r.market.asset.value, protocol=r.market.protocol.label, leverage=leverage,
                 gross_apy=r.components.gross, net_apy=r.net_apy,
                 components=ComponentsOut(staking=r.components.staking, supply=r.components.supply,
-                                         borrow=r.components.borrow, funding=r.components.funding))
+                                         borrow=r.components.borrow, funding=r.components.funding),
+                rebalances_in_place=r.market.protocol.rebalances_in_place)
                 for r in rated],
         )
 
@@ -391,14 +396,45 @@ class HyperliquidBalanceOut(BaseModel):
     account_value_usd: Decimal | None
 
 
+class TransferOnItsWayOut(BaseModel):
+    """USDC moving between the venues over CCTP (or stuck): gone from one balance, not yet in the other."""
+
+    transfer_id: str
+    direction: Literal["to_short", "to_long"]
+    source: Literal["Solana wallet", "Hyperliquid"]
+    destination: Literal["Solana wallet", "Hyperliquid"]
+    amount_usd: Decimal = Field(description="USDC that left the source (the burn)")
+    arriving_usd: Decimal = Field(description="what reaches the destination, less the Fast fee (at most its cap "
+                                              "until attested)")
+    state: Literal["burn_signed", "burned", "attested", "minted", "needs_attention"]
+    stage: Literal["burn_signed", "burned", "attested", "minted"] = Field(
+        description="the step its evidence proves; a minted transfer is already in the destination wallet")
+    since: datetime = Field(description="the burn, else the transfer's record")
+    overdue: bool = Field(description="not credited 30 min after its burn")
+    operator_alerted: bool = Field(description="the operator was sent the bridge_overdue alert")
+
+    @classmethod
+    def build(cls, transfer: TransferOnItsWay) -> TransferOnItsWayOut:
+        return cls.model_validate({
+            "transfer_id": transfer.transfer_id, "direction": transfer.direction.value, "source": transfer.source,
+            "destination": transfer.destination, "amount_usd": transfer.amount_usd,
+            "arriving_usd": transfer.arriving_usd, "state": transfer.state.value, "stage": transfer.stage.value,
+            "since": transfer.since, "overdue": transfer.overdue, "operator_alerted": transfer.operator_alerted})
+
+
 class BalancesResponse(BaseModel):
     solana: SolanaBalanceOut
     evm: EvmBalanceOut
     hyperliquid: HyperliquidBalanceOut
+    transfers: list[TransferOnItsWayOut] = Field(description="USDC on its way between the venues, oldest first")
+    in_transit_usd: Decimal = Field(description="USDC in none of the balances above: the transfers not yet minted")
 
     @classmethod
-    def build(cls, user: UserRecord, balances: Balances) -> BalancesResponse:
+    def build(cls, user: UserRecord, account: AccountBalances) -> BalancesResponse:
+        balances = account.balances
         return cls(solana=SolanaBalanceOut(address=user.solana_address, sol=balances.solana_sol,
                                            usdc=balances.solana_usdc),
                    evm=EvmBalanceOut(address=user.evm_address, usdc=balances.evm_usdc),
-                   hyperliquid=HyperliquidBalanceOut(account_value_usd=balances.hyperliquid_account_value_usd))
+                   hyperliquid=HyperliquidBalanceOut(account_value_usd=balances.hyperliquid_account_value_usd),
+                   transfers=[TransferOnItsWayOut.build(t) for t in account.transfers],
+                   in_transit_usd=account.in_transit_usd)

@@ -1,17 +1,88 @@
-"""A user's strategy settings and balances (the dashboard's Settings tab and wallet panel)."""
+"""A user's strategy settings and balances (the dashboard's Settings tab and wallet panel), with the USDC on its
+way between the venues (a CCTP transfer moving or stuck: gone from one balance, not yet in the other)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
 
+from dnbot.domain.bridge import (
+    FINAL,
+    BridgeDirection,
+    BridgeState,
+    BridgeTransfer,
+    expected_arrival_usd,
+    overdue,
+    stage,
+)
 from dnbot.domain.presets import UserSettings
-from dnbot.ports import ActivityLog, BalanceReader, Balances, PositionStore, UserRecord, UserStore
+from dnbot.ports import (
+    ActivityLog,
+    BalanceReader,
+    Balances,
+    BridgeTransferStore,
+    Clock,
+    PositionStore,
+    UserRecord,
+    UserStore,
+)
+from dnbot.services.bridge import OVERDUE_REPORTED
 from dnbot.services.errors import ServiceError
+
+SOLANA_WALLET, HYPERLIQUID = "Solana wallet", "Hyperliquid"
+# (from, to) in the trader's words: a to_short transfer funds the short's margin, a to_long one the long's wallet
+ROUTE = {BridgeDirection.TO_SHORT: (SOLANA_WALLET, HYPERLIQUID), BridgeDirection.TO_LONG: (HYPERLIQUID, SOLANA_WALLET)}
+# a burn signed (it lands within seconds) up to minted; `planned` has moved nothing, credited/abandoned are done
+MOVING = frozenset({BridgeState.BURN_SIGNED, BridgeState.BURNED, BridgeState.ATTESTED, BridgeState.MINTED})
+
+
+@dataclass(frozen=True, slots=True)
+class TransferOnItsWay:
+    """A transfer the user sees as "USDC on its way"."""
+
+    transfer_id: str
+    direction: BridgeDirection
+    source: str  # SOLANA_WALLET / HYPERLIQUID
+    destination: str
+    amount_usd: Decimal  # USDC that left the source (the burn)
+    arriving_usd: Decimal  # what reaches the destination: less the Fast fee (at most the max fee until attested)
+    state: BridgeState  # the record's state (needs_attention included)
+    stage: BridgeState  # the step its evidence proves: a minted one already shows in the destination wallet
+    since: datetime  # the burn, else the record's creation
+    overdue: bool  # not credited 30 min after its burn (domain.bridge.overdue, the reconciler's alert threshold)
+    operator_alerted: bool  # the reconciler sent `bridge_overdue` for it
+
+
+@dataclass(frozen=True, slots=True)
+class AccountBalances:
+    balances: Balances
+    transfers: tuple[TransferOnItsWay, ...]  # oldest first
+    in_transit_usd: Decimal  # USDC in no balance: the transfers burned (or being burned) and not yet minted
+
+
+def on_their_way(records: Iterable[BridgeTransfer], now: datetime) -> tuple[tuple[TransferOnItsWay, ...], Decimal]:
+    """The transfers moving or stuck (not planned, credited or abandoned; a `needs_attention` one whose evidence
+    shows no signed burn moved nothing and is left out), and the USDC in no balance: their amounts until minted
+    (a minted one is in the destination wallet: the balances above already count it)."""
+    moving = [r for r in records if r.state not in FINAL and stage(r) in MOVING]
+    shown = tuple(TransferOnItsWay(
+        transfer_id=r.transfer_id, direction=r.direction, source=ROUTE[r.direction][0],
+        destination=ROUTE[r.direction][1], amount_usd=r.amount_usd, arriving_usd=expected_arrival_usd(r),
+        state=r.state, stage=stage(r), since=r.burned_at or r.created_at, overdue=overdue(r, now),
+        operator_alerted=(r.error or "").startswith(OVERDUE_REPORTED)) for r in moving)
+    in_transit = sum((t.amount_usd for t in shown if t.stage is not BridgeState.MINTED), Decimal(0))
+    return shown, in_transit
 
 
 class AccountService:
     def __init__(self, users: UserStore, balances: BalanceReader, activity: ActivityLog | None = None,
-                 positions: PositionStore | None = None) -> None:
+                 positions: PositionStore | None = None, transfers: BridgeTransferStore | None = None,
+                 clock: Clock | None = None) -> None:
+        if (transfers is None) != (clock is None):
+            raise ValueError("the bridge transfers and the clock come together")
+        self._transfers, self._clock = transfers, clock
         self._positions = positions
         self._activity = activity
         self._users = users
@@ -55,5 +126,10 @@ class AccountService:
                                   + self._on_open(user, UserSettings.create()))
         return UserSettings.create()
 
-    def balances(self, user: UserRecord) -> Balances:
-        return self._balances.balances(user)
+    def balances(self, user: UserRecord) -> AccountBalances:
+        """What the venues hold, and the USDC on its way between them (none without a transfer store)."""
+        held = self._balances.balances(user)
+        if self._transfers is None or self._clock is None:
+            return AccountBalances(held, (), Decimal(0))
+        transfers, in_transit = on_their_way(self._transfers.list_for_user(user.user_id), self._clock.now())
+        return AccountBalances(held, transfers, in_transit)
