@@ -8,6 +8,7 @@ export const POSITIONS_POLL_MS = 5_000;
 export const JOB_POLL_MS = 1_000;
 export const STATUS_POLL_MS = 5_000;
 export const BALANCES_POLL_MS = 30_000;
+export const TRANSFERS_POLL_MS = 10_000; // balances while USDC is on its way between the venues (seconds to ~20 min)
 export const ACTIVITY_POLL_MS = 15_000;
 
 export const keys = {
@@ -116,7 +117,8 @@ export function useStatus(enabled: boolean) {
 }
 
 export function useBalances(enabled: boolean) {
-  return useQuery({ queryKey: keys.balances, queryFn: api.balances, refetchInterval: BALANCES_POLL_MS, enabled, retry: retryTransient });
+  return useQuery({ queryKey: keys.balances, queryFn: api.balances, enabled, retry: retryTransient,
+    refetchInterval: (query) => (query.state.data?.transfers.length ? TRANSFERS_POLL_MS : BALANCES_POLL_MS) });
 }
 
 /** What each source lets a withdrawal take now; re-read while the dialog is open (a short's spare margin moves

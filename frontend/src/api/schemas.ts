@@ -41,6 +41,8 @@ export const Market = z.object({
   usdc_borrow_apy: Dec,
   staking_apy: Dec,
   max_leverage: Dec.nullable().optional().default(null),
+  /** false on marginfi and Solend: Asgard cannot re-centre a long there, so it closes instead of rebalancing */
+  rebalances_in_place: z.boolean(),
 });
 export type Market = z.infer<typeof Market>;
 
@@ -51,6 +53,7 @@ export const Opportunity = z.object({
   gross_apy: Dec,
   net_apy: Dec,
   components: z.object({ staking: Dec, supply: Dec, borrow: Dec, funding: Dec }),
+  rebalances_in_place: z.boolean(),
 });
 export type Opportunity = z.infer<typeof Opportunity>;
 
@@ -201,10 +204,29 @@ export const Status = z.object({
 export type Status = z.infer<typeof Status>;
 
 // A venue that could not be read just now is null: the card says so instead of failing.
+// USDC moving between the venues over CCTP (or stuck): gone from one balance, not yet in the other.
+const Venue = z.enum(["Solana wallet", "Hyperliquid"]);
+export const TransferOnItsWay = z.object({
+  transfer_id: z.string(),
+  direction: z.enum(["to_short", "to_long"]),
+  source: Venue,
+  destination: Venue,
+  amount_usd: Dec, // left the source (the burn)
+  arriving_usd: Dec, // reaches the destination, less the Fast fee
+  state: z.enum(["burn_signed", "burned", "attested", "minted", "needs_attention"]),
+  stage: z.enum(["burn_signed", "burned", "attested", "minted"]), // minted: already in the destination wallet
+  since: z.string(), // the burn, else the transfer's record (ISO 8601)
+  overdue: z.boolean(), // not credited 30 min after its burn
+  operator_alerted: z.boolean(),
+});
+export type TransferOnItsWay = z.infer<typeof TransferOnItsWay>;
 export const Balances = z.object({
   solana: z.object({ address: z.string().nullable(), sol: Dec.nullable(), usdc: Dec.nullable() }),
   evm: z.object({ address: z.string().nullable(), usdc: Dec.nullable() }),
   hyperliquid: z.object({ account_value_usd: Dec.nullable() }),
+  // an older API sends neither: nothing on its way
+  transfers: z.array(TransferOnItsWay).optional().default([]),
+  in_transit_usd: Dec.optional().default("0"), // in none of the balances: the transfers not yet minted
 });
 export type Balances = z.infer<typeof Balances>;
 

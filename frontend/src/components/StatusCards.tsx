@@ -1,7 +1,7 @@
 import { useState } from "react";
 import { errorText } from "../api/client";
 import { useControl, useDepositPlan } from "../api/hooks";
-import type { Balances, Status } from "../api/schemas";
+import type { Balances, Status, TransferOnItsWay } from "../api/schemas";
 import { num, signClass, signedUsd, timeAgo, usd } from "../format";
 import { ConfirmModal } from "./Controls";
 import { Notice } from "./Spinner";
@@ -116,11 +116,71 @@ function ProportionWarning({ balances }: { balances: Balances }) {
   );
 }
 
+/** "14:02" (local time) today, else "Dec 1, 14:02". */
+export function sinceText(iso: string, now: number = Date.now()): string {
+  const t = new Date(iso);
+  if (Number.isNaN(t.getTime())) return iso;
+  const time = t.toLocaleTimeString("en-US", { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+  if (t.toDateString() === new Date(now).toDateString()) return time;
+  return `${t.toLocaleDateString("en-US", { month: "short", day: "numeric" })}, ${time}`;
+}
+
+/** Where a transfer stands, in the trader's words (a to_short one mints on Arbitrum, a to_long one on Solana). */
+export function transferStep(t: TransferOnItsWay): string {
+  const chain = t.direction === "to_short" ? "Arbitrum" : "Solana";
+  switch (t.stage) {
+    case "burn_signed": return "being sent";
+    case "burned": return "waiting for Circle's attestation";
+    case "attested": return `being minted on ${chain}`;
+    case "minted": return t.direction === "to_short"
+      ? "arrived in your Arbitrum wallet, being deposited to Hyperliquid"
+      : "arrived in your Solana wallet, being credited";
+  }
+}
+
+/** A warning for a transfer overdue or needing a retry, else null. */
+export function transferWarning(t: TransferOnItsWay): string | null {
+  if (t.overdue) {
+    return t.operator_alerted
+      ? "taking longer than usual: the operator has been alerted"
+      : "taking longer than usual: the bot keeps trying and alerts the operator if it stays stuck";
+  }
+  if (t.state === "needs_attention") return "a step failed: the bot retries it on its own";
+  return null;
+}
+
+/** USDC moving between the venues (CCTP): gone from one balance and not yet in the other, so say where it is. */
+export function TransfersOnTheirWay({ balances, now }: { balances: Balances; now?: number }) {
+  const transfers = balances.transfers;
+  if (transfers.length === 0) return null;
+  return (
+    <div className="transfers" data-testid="transfers-on-their-way">
+      {transfers.map((t) => {
+        const warning = transferWarning(t);
+        return (
+          <p key={t.transfer_id} className={warning ? "warning small" : "transfer small"} role={warning ? "alert" : "status"}
+            data-testid="transfer-on-its-way" title={`${usd(t.arriving_usd)} arrives after Circle's fee`}>
+            USDC on its way: <strong>{usd(t.amount_usd)}</strong> {t.source} → {t.destination} (since {sinceText(t.since, now)})
+            <span className="muted">: {transferStep(t)}</span>
+            {warning && <>. <strong>{warning[0].toUpperCase() + warning.slice(1)}.</strong></>}
+          </p>
+        );
+      })}
+      {transfers.length > 1 && (
+        <p className="muted small" data-testid="in-transit-total">
+          In transit, in none of the balances below: {usd(balances.in_transit_usd)}
+        </p>
+      )}
+    </div>
+  );
+}
+
 export function BalancesCard({ balances, error, loading }: { balances: Balances | undefined; error: unknown; loading: boolean }) {
   return (
     <section className="card" aria-labelledby="balances-title">
       <div className="card-head"><h2 id="balances-title">Wallet balances</h2>{balances && <WithdrawButton balances={balances} />}</div>
       {balances && <ProportionWarning balances={balances} />}
+      {balances && <TransfersOnTheirWay balances={balances} />}
       {balances ? (
         <table className="table compact" aria-label="Wallet balances">
           <tbody>

@@ -74,6 +74,7 @@ describe("DepositModal", () => {
 describe("holdsNothing (who sees the deposit dialog at login)", () => {
   const balances = (usdc: string | null, sol: string, evm: string, hl: string) => ({
     solana: { address: "S", sol, usdc }, evm: { address: "E", usdc: evm }, hyperliquid: { account_value_usd: hl },
+    transfers: [], in_transit_usd: "0",
   });
   it("is true only when every venue was read and holds zero", () => {
     expect(holdsNothing(balances("0", "0", "0", "0"))).toBe(true);
@@ -86,7 +87,7 @@ describe("holdsNothing (who sees the deposit dialog at login)", () => {
 describe("BalancesCard's proportion warning", () => {
   const balances = {
     solana: { address: "S", sol: "0.1", usdc: "5000" }, evm: { address: "E", usdc: "0" },
-    hyperliquid: { account_value_usd: "0" },
+    hyperliquid: { account_value_usd: "0" }, transfers: [], in_transit_usd: "0",
   };
   it("asks for the plan of the money held and warns when the venues are out of proportion", async () => {
     const { calls } = mockApi({
