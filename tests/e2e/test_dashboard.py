@@ -8,6 +8,7 @@ prints; the tests click through the dashboard exactly as a user would. `make tes
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import queue
 import re
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, Route, expect, sync_playwright
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
@@ -456,3 +457,30 @@ def test_a_phone_reaches_the_position_its_risk_and_close_without_scrolling_sidew
         _fits_the_width(page, "settings")
     finally:
         context.close()
+
+
+def test_usdc_on_its_way_is_shown_in_the_balances_card(page: Page, dnbot_local: LocalSystem) -> None:
+    """The built dashboard renders GET /balances' transfers (the real answer, with one overdue transfer added: the
+    paper venues of `dnbot local` never bridge; tests/integration/test_balances_in_transit.py covers the server),
+    and drops the line once the server lists none (balances are re-read every 10 s while a transfer moves)."""
+    overdue = {"transfer_id": "p1:2:to_short", "direction": "to_short", "source": "Solana wallet",
+               "destination": "Hyperliquid", "amount_usd": "300.000000", "arriving_usd": "299.950000",
+               "state": "needs_attention", "stage": "attested", "since": "2026-12-01T14:02:00+00:00",
+               "overdue": True, "operator_alerted": True}
+
+    def with_a_transfer(route: Route) -> None:
+        answer = route.fetch()
+        body = {**answer.json(), "transfers": [overdue], "in_transit_usd": "300.000000"}
+        route.fulfill(response=answer, body=json.dumps(body))
+
+    page.route("**/api/v1/balances", with_a_transfer)
+    _log_in(page, dnbot_local)
+    page.get_by_role("button", name="Go to dashboard").click()
+    card = page.get_by_role("region", name="Wallet balances")
+    line = card.get_by_test_id("transfer-on-its-way")
+    expect(line).to_contain_text(re.compile(r"USDC on its way: \$300\.00 Solana wallet → Hyperliquid \(since .+\)"))
+    expect(line).to_contain_text("Taking longer than usual: the operator has been alerted.")
+    expect(line).to_have_class(re.compile(r"\bwarning\b"))
+    page.unroute("**/api/v1/balances")
+    expect(card.get_by_test_id("transfer-on-its-way")).to_have_count(0, timeout=20_000)
+    expect(card.get_by_role("table", name="Wallet balances")).to_be_visible()
