@@ -197,9 +197,10 @@ def test_opportunities_json_contract(capsys: pytest.CaptureFixture[str]) -> None
     nets = [D(o["net_apy"]) for o in found]
     assert nets == sorted(nets, reverse=True)
     for o in found:
-        assert set(o) == {"asset", "protocol", "leverage", "gross_apy", "net_apy", "components"}
+        assert set(o) == {"asset", "protocol", "leverage", "gross_apy", "net_apy", "components", "rebalances_in_place"}
         assert o["asset"] in {"SOL", "jitoSOL", "jupSOL", "INF"}
         assert o["protocol"] in {"marginfi", "kamino", "solend", "drift"}
+        assert o["rebalances_in_place"] is (o["protocol"] in {"kamino", "drift"})
         parts = {k: D(v) for k, v in o["components"].items()}
         assert set(parts) == {"staking", "supply", "borrow", "funding"}
         assert sum(parts.values()) == D(o["gross_apy"])

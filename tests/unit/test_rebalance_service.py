@@ -242,6 +242,20 @@ def test_a_lost_answer_stays_in_flight_and_the_retry_finishes_once(where: str, c
     assert w.venues.updates == 1 and list(w.venues.steps) == ["rebalance-1"]
 
 
+def test_a_long_asgard_cannot_update_in_place_closes_without_trading_either_leg() -> None:
+    """Asgard's position updates exist on Kamino and Drift only: on marginfi the short's buy-back would trade, the
+    long's deleverage be refused and the short be sold back, two taker fees for nothing. The preflight says so
+    first and the position closes, as when no reduction restores the distance."""
+    w = Workflow(D(70))
+    w.ledger.items["p1"] = replace(w.ledger.items["p1"], protocol=Protocol.MARGINFI)
+    run = w.run()
+    assert run.state["outcome"] == "cannot", run
+    assert run.entered == [*START, "CloseInstead"]
+    assert w.venues.steps == {} and w.venues.updates == 0 and w.ledger.items["p1"].rebalances == 0
+    (close,) = w.queue.sent
+    assert close["kind"] == "close" and "cannot re-centre a marginfi long in place" in close["reason"]
+
+
 def test_a_position_that_is_not_open_is_left_alone() -> None:
     w = Workflow(D(70))
     w.ledger.items["p1"] = replace(w.ledger.items["p1"], status=PositionStatus.CLOSING)

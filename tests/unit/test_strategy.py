@@ -147,11 +147,33 @@ def test_switching_pays_a_round_trip_so_only_a_large_gain_switches() -> None:
     switch = decide(positions=live, snapshot=snapshot(markets=(held, much)))[0]
     assert isinstance(switch, Close) and switch.reason.startswith("switch: jitoSOL/drift")
     # the reason names the best candidate, the one the next tick's entry ranks first, not the first that passes
-    better = LendingMarket(Asset.SOL, Protocol.MARGINFI, D("0.05"), D("-2"), D(0))
+    better = LendingMarket(Asset.SOL, Protocol.KAMINO, D("0.05"), D("-2"), D(0))
     switch = decide(positions=live, snapshot=snapshot(markets=(held, much, better)))[0]
-    assert isinstance(switch, Close) and switch.reason.startswith("switch: SOL/marginfi")
+    assert isinstance(switch, Close) and switch.reason.startswith("switch: SOL/kamino")
     (opened,) = decide(snapshot=snapshot(markets=(held, much, better)))
-    assert isinstance(opened, Open) and (opened.asset, opened.protocol) == (Asset.SOL, Protocol.MARGINFI)
+    assert isinstance(opened, Open) and (opened.asset, opened.protocol) == (Asset.SOL, Protocol.KAMINO)
+
+
+def test_the_bot_enters_and_switches_only_where_asgard_can_rebalance_the_long_in_place() -> None:
+    """Asgard's position updates exist on Kamino and Drift only: a marginfi or Solend long can only be closed, so
+    the best carry there is neither opened nor switched to, and a position there (opened by hand) that drifts
+    toward liquidation closes where one on Kamino would rebalance."""
+    held = LendingMarket(Asset.JITOSOL, Protocol.KAMINO, D(0), D("0.06"), D("0.07"))
+    richer = (LendingMarket(Asset.SOL, Protocol.MARGINFI, D("0.05"), D("-2"), D(0)),
+              LendingMarket(Asset.JITOSOL, Protocol.SOLEND, D("0.05"), D("-2"), D("0.07")))
+    (opened,) = decide(snapshot=snapshot(markets=(held, *richer)))
+    assert isinstance(opened, Open) and opened.protocol is Protocol.KAMINO
+    assert isinstance(decide(positions=[LivePosition(position())], snapshot=snapshot(markets=(held, *richer)))[0],
+                       Hold)
+    (nothing,) = decide(snapshot=snapshot(markets=richer))
+    assert isinstance(nothing, Hold) and "rebalanced in place" in nothing.reason
+
+    drifting = RiskReadings(health_factor=D("1.08"), liquidation_distance_at_open=D("0.2"))
+    on_marginfi = Position("p2", "u1", Asset.SOL, Protocol.MARGINFI, D(3), D(15_000), PositionStatus.OPEN, NOW, NOW)
+    close = decide(positions=[LivePosition(on_marginfi, drifting)])[0]
+    assert isinstance(close, Close) and close.exit_reason is ExitReason.LIQUIDATION_DISTANCE
+    assert "cannot re-centre a marginfi long in place" in close.reason
+    assert isinstance(decide(positions=[LivePosition(position(), drifting)])[0], Rebalance)
 
 
 def test_a_one_hour_rate_spike_neither_opens_nor_switches_when_the_lookbacks_mean_is_known() -> None:

@@ -77,10 +77,14 @@ export function OpenPositionModal({ rates, defaults, maxPositionUsd, balances, o
   const [jobId, setJobId] = useState<string | null>(null);
   const open = useOpenPosition();
 
-  const protocols = rates ? [...new Set(rates.asgard.filter((m) => m.asset === asset).map((m) => m.protocol))] : [];
-  const estimate = rates?.opportunities.find(
+  const markets = rates ? rates.asgard.filter((m) => m.asset === asset) : [];
+  const protocols = [...new Set(markets.map((m) => m.protocol))];
+  const noRebalance = new Set(markets.filter((m) => !m.rebalances_in_place).map((m) => m.protocol));
+  const offered = rates?.opportunities.filter(
     (o) => o.asset === asset && (protocol === "" || o.protocol === protocol) && Number(o.leverage) === Number(leverage),
-  );
+  ) ?? [];
+  // "Best available" is what the server picks: the best protocol where Asgard can rebalance the long in place
+  const estimate = (protocol === "" ? offered.find((o) => o.rebalances_in_place) : undefined) ?? offered[0];
 
   const submit = (event: FormEvent) => {
     event.preventDefault();
@@ -119,9 +123,17 @@ export function OpenPositionModal({ rates, defaults, maxPositionUsd, balances, o
           <span>Protocol</span>
           <select name="protocol" value={protocol} onChange={(e) => setProtocol(e.target.value)}>
             <option value="">Best available</option>
-            {protocols.map((p) => <option key={p} value={p}>{protocolName(p)}</option>)}
+            {protocols.map((p) => (
+              <option key={p} value={p}>{protocolName(p)}{noRebalance.has(p) ? " (closes instead of rebalancing)" : ""}</option>
+            ))}
           </select>
         </label>
+        {noRebalance.has(protocol) && (
+          <p className="muted small" role="note">
+            Asgard cannot re-centre a long on {protocolName(protocol)}: if this position drifts toward liquidation,
+            the bot closes it instead of rebalancing it.
+          </p>
+        )}
         <LeverageSlider id="open-leverage" label="Leverage" value={leverage} onChange={setLeverage} />
         <label className="field">
           <span>Size (USD)</span>

@@ -64,6 +64,19 @@ export function FundingPanel({ funding, at, source, solPrice }: { funding: Fundi
   );
 }
 
+const NO_REBALANCE_TITLE = "Asgard cannot re-centre a long on this protocol: a position that drifts toward liquidation "
+  + "closes instead of rebalancing, so the bot does not open here itself.";
+
+/** A protocol's name, marked when Asgard cannot rebalance a long there in place. */
+function ProtocolCell({ protocol, inPlace }: { protocol: string; inPlace: boolean }) {
+  return (
+    <td>
+      {protocolName(protocol)}
+      {!inPlace && <span className="chip chip-muted" title={NO_REBALANCE_TITLE}>no rebalance</span>}
+    </td>
+  );
+}
+
 export function AsgardRatesTable({ markets }: { markets: Market[] }) {
   if (markets.length === 0) return <Notice kind="empty">Asgard reported no markets in the last poll.</Notice>;
   const rows = [...markets].sort((a, b) => a.asset.localeCompare(b.asset) || a.protocol.localeCompare(b.protocol));
@@ -84,7 +97,7 @@ export function AsgardRatesTable({ markets }: { markets: Market[] }) {
           {rows.map((m) => (
             <tr key={`${m.asset}-${m.protocol}`}>
               <td><strong>{m.asset}</strong></td>
-              <td>{protocolName(m.protocol)}</td>
+              <ProtocolCell protocol={m.protocol} inPlace={m.rebalances_in_place} />
               <td className="num">{pct(m.staking_apy)}</td>
               <td className="num">{pct(m.supply_apy)}</td>
               <td className="num">{pct(m.usdc_borrow_apy)}</td>
@@ -132,7 +145,7 @@ export function OpportunitiesTable({ opportunities, onOpen, openBlocked = null }
             <tr key={`${o.asset}-${o.protocol}-${o.leverage}`} className={i === 0 ? "best" : undefined}>
               <td className="muted hide-phone">{i + 1}</td>
               <td><strong>{o.asset}</strong>{i === 0 && <span className="chip chip-good">best</span>}</td>
-              <td>{protocolName(o.protocol)}</td>
+              <ProtocolCell protocol={o.protocol} inPlace={o.rebalances_in_place} />
               <td className="num hide-phone">{leverageText(o.leverage)}</td>
               <td className={`num hide-phone ${signClass(o.components.staking)}`}>{signedPct(o.components.staking)}</td>
               <td className={`num hide-phone ${signClass(o.components.supply)}`}>{signedPct(o.components.supply)}</td>

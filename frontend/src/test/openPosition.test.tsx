@@ -105,6 +105,15 @@ describe("OpenPositionModal", () => {
     expect(calls.filter((c) => c.path === "/positions/jobs/job-1").length).toBe(polls);
   }, 10_000);
 
+  it("tells the trader a protocol without in-place rebalancing closes instead, before they open there", () => {
+    renderWithClient(<OpenPositionModal rates={RATES as never} defaults={{ asset: "SOL" }} maxPositionUsd={null} onClose={() => {}} />);
+    const protocol = screen.getByLabelText("Protocol");
+    expect(within(protocol).getAllByRole("option").map((o) => o.textContent)).toEqual(["Best available", "Marginfi (closes instead of rebalancing)"]);
+    expect(screen.queryByRole("note")).toBeNull();
+    fireEvent.change(protocol, { target: { value: "marginfi" } });
+    expect(screen.getByRole("note")).toHaveTextContent("the bot closes it instead of rebalancing it");
+  });
+
   it("sends protocol null for Best available and refuses a size under the minimum", async () => {
     const { calls } = mockApi({
       "POST /positions/open": { status: 400, body: { error: { code: "insufficient_balance", message: "Not enough USDC on Solana." } } },

@@ -50,6 +50,15 @@ describe("AsgardRatesTable", () => {
     expect(rows[1]).toHaveTextContent("4x");
     expect(rows[2]).toHaveTextContent(/SOL\s*Marginfi/);
   });
+
+  it("marks the protocols where Asgard cannot rebalance a long in place, and says what that means", () => {
+    renderWithClient(<AsgardRatesTable markets={RATES.asgard.map((m) => ({ ...m }))} />);
+    const rows = within(screen.getByRole("table", { name: "Asgard rates" })).getAllByRole("row").slice(1);
+    expect(within(rows[0]!).queryByText("no rebalance")).toBeNull();
+    expect(within(rows[1]!).queryByText("no rebalance")).toBeNull();
+    const chip = within(rows[2]!).getByText("no rebalance");
+    expect(chip).toHaveAttribute("title", expect.stringMatching(/closes instead of rebalancing, so the bot does not open here itself/));
+  });
 });
 
 describe("OpportunitiesTable", () => {

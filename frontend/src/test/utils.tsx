@@ -72,13 +72,13 @@ export const RATES = {
     oracle_price: "142.33",
   },
   asgard: [
-    { asset: "jitoSOL", protocol: "kamino", supply_apy: "0.0012", usdc_borrow_apy: "0.0850", staking_apy: "0.0780", max_leverage: "4" },
-    { asset: "jitoSOL", protocol: "drift", supply_apy: "0.0009", usdc_borrow_apy: "0.0910", staking_apy: "0.0780", max_leverage: null },
-    { asset: "SOL", protocol: "marginfi", supply_apy: "0.0450", usdc_borrow_apy: "0.0700", staking_apy: "0", max_leverage: "5" },
+    { asset: "jitoSOL", protocol: "kamino", supply_apy: "0.0012", usdc_borrow_apy: "0.0850", staking_apy: "0.0780", max_leverage: "4", rebalances_in_place: true },
+    { asset: "jitoSOL", protocol: "drift", supply_apy: "0.0009", usdc_borrow_apy: "0.0910", staking_apy: "0.0780", max_leverage: null, rebalances_in_place: true },
+    { asset: "SOL", protocol: "marginfi", supply_apy: "0.0450", usdc_borrow_apy: "0.0700", staking_apy: "0", max_leverage: "5", rebalances_in_place: false },
   ],
   opportunities: [
-    { asset: "jitoSOL", protocol: "kamino", leverage: "3", gross_apy: "0.5820", net_apy: "0.4110", components: { staking: "0.2340", supply: "0.0036", borrow: "-0.1700", funding: "0.3285" } },
-    { asset: "SOL", protocol: "marginfi", leverage: "3", gross_apy: "0.4635", net_apy: "0.3050", components: { staking: "0", supply: "0.1350", borrow: "-0.1400", funding: "0.3285" } },
+    { asset: "jitoSOL", protocol: "kamino", leverage: "3", gross_apy: "0.5820", net_apy: "0.4110", components: { staking: "0.2340", supply: "0.0036", borrow: "-0.1700", funding: "0.3285" }, rebalances_in_place: true },
+    { asset: "SOL", protocol: "marginfi", leverage: "3", gross_apy: "0.4635", net_apy: "0.3050", components: { staking: "0", supply: "0.1350", borrow: "-0.1400", funding: "0.3285" }, rebalances_in_place: false },
   ],
 };
 

@@ -45,6 +45,7 @@ class Opportunity:
             "components": {name: _text(value) for name, value in (
                 ("staking", self.components.staking), ("supply", self.components.supply),
                 ("borrow", self.components.borrow), ("funding", self.components.funding))},
+            "rebalances_in_place": self.protocol.rebalances_in_place,
         }
 
 

@@ -23,9 +23,11 @@ def opportunities_table(at: str, found: Sequence[Opportunity]) -> str:
         c = o.components
         lines.append(f"{o.asset.value:8} {o.protocol.label:9} {o.leverage!s:>4} {_pct(c.staking)} "
                      f"{_pct(c.supply)} {_pct(c.borrow)} {_pct(c.funding)} {_pct(o.gross_apy)} "
-                     f"{_pct(o.net_apy)}")
+                     f"{_pct(o.net_apy)}" + ("" if o.protocol.rebalances_in_place else "  no in-place rebalance"))
     if not found:
         lines.append("(no pair has recorded data at this hour)")
+    elif not all(o.protocol.rebalances_in_place for o in found):
+        lines.append("no in-place rebalance: Asgard cannot re-centre a long there; the bot does not open it itself")
     return "\n".join(lines)
 
 

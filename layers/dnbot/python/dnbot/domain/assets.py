@@ -63,6 +63,13 @@ class Protocol(IntEnum):
         return self.name.lower()
 
     @property
+    def rebalances_in_place(self) -> bool:
+        """Asgard's position updates (deleverage, add-collateral, partial-close, repay-debt) exist on Kamino and
+        Drift only: a marginfi or Solend long can only be closed, so a position there cannot be re-centred in
+        place when it drifts toward liquidation."""
+        return self in (Protocol.KAMINO, Protocol.DRIFT)
+
+    @property
     def display_name(self) -> str:
         """The protocol's own spelling, for sentences a trader reads (marginfi writes itself in lower case)."""
         return {"MARGINFI": "marginfi", "KAMINO": "Kamino", "SOLEND": "Solend", "DRIFT": "Drift"}[self.name]

@@ -37,7 +37,9 @@ The rule (docs/strategy.md), every term estimated from the past only:
 - REBALANCE when the joint liquidation distance falls under the preset's share of the open's: the workflow
   (services/rebalance.py) shrinks both legs in place back to the open's distance, far cheaper than a round trip,
   so liquidation is never the exit.
-Capacity limits (Asgard deposit/borrow) and the market's max leverage must allow the position.
+Capacity limits (Asgard deposit/borrow) and the market's max leverage must allow the position, and the bot
+enters or switches only where Asgard can re-centre the long in place (Kamino, Drift: `Protocol.rebalances_in_place`);
+a position elsewhere (opened by hand) closes where another would rebalance.
 """
 
 from __future__ import annotations
@@ -194,6 +196,8 @@ def _exit_for(live: LivePosition, snapshot: RatesSnapshot, outlook: CarryOutlook
         for other in snapshot.markets:
             if other.asset is position.asset and other.protocol is position.protocol:
                 continue
+            if not other.protocol.rebalances_in_place:
+                continue
             if other.max_leverage is not None and position.leverage > other.max_leverage:
                 continue
             counted_other = expected_market(other, means.get((other.asset, other.protocol)))
@@ -207,6 +211,10 @@ def _exit_for(live: LivePosition, snapshot: RatesSnapshot, outlook: CarryOutlook
                              f"switch: {_label(best, position.leverage)} earns ${gain:.2f} more over "
                              f"{horizon} h >= {1 + preset.margin_of_safety} x the ${round_trip:.2f} round trip")
     if verdict.verdict is Verdict.REBALANCE:
+        if not position.protocol.rebalances_in_place:
+            return Close(position.position_id, ExitReason.LIQUIDATION_DISTANCE,
+                         f"{verdict.explanation}; Asgard cannot re-centre a {position.protocol.display_name} long "
+                         f"in place (its position updates exist on Kamino and Drift only): closing instead")
         return Rebalance(position.position_id, verdict.explanation)
     suffix = "" if rates_fresh else " (rates stale: rate-based exits paused)"
     if not strategy_on:
@@ -268,10 +276,12 @@ def decide_for_user(*, snapshot: RatesSnapshot, funding_history_hourly: Sequence
     predicted = snapshot.funding.predicted_funding_hourly
     if predicted is not None and predicted < funding:
         funding = predicted  # the venue expects less for the next hour: count on that
-    markets = [expected_market(m, means.get((m.asset, m.protocol))) for m in snapshot.markets]
+    markets = [expected_market(m, means.get((m.asset, m.protocol))) for m in snapshot.markets
+               if m.protocol.rebalances_in_place]
     ranked = rank_markets(markets, funding, settings.leverage, fees, horizon, capital)
     if not ranked:
-        decisions.append(Hold("no market has data, capacity and leverage for this position"))
+        decisions.append(Hold("no market where a position can be rebalanced in place (Kamino, Drift) has data, "
+                              "capacity and leverage for this position"))
         return TickDecision(tuple(decisions))
     best = ranked[0]
     label = _label(best.market, settings.leverage)

@@ -84,13 +84,22 @@ class PositionService:
         where = f" on {protocol.display_name}" if protocol else ""
         if not offered:
             raise ServiceError(f"{asset.value}{where} is not offered by Asgard right now.", code="no_market")
-        ranked = rank_markets(offered, snapshot.funding.funding_hourly, leverage, DEFAULT_FEES,
+        # "best" prefers a protocol where Asgard can re-centre the long in place (Kamino, Drift); a protocol the
+        # user names is theirs to choose, and the reason says what it means
+        in_place = [m for m in offered if m.protocol.rebalances_in_place]
+        ranked = rank_markets(in_place if protocol is None and in_place else offered,
+                              snapshot.funding.funding_hourly, leverage, DEFAULT_FEES,
                               Preset.parse("balanced").expected_holding_hours, size_usd)
         if not ranked:
             caps = ", ".join(f"{m.protocol.display_name} {m.max_leverage}x" for m in offered if m.max_leverage)
             raise ServiceError(f"{asset.value}{where} cannot take {leverage}x at ${size_usd}"
                                + (f" (max leverage: {caps})" if caps else " (capacity)"), code="over_market_limits")
-        return self.start_open(user_id, asset, ranked[0].market.protocol, leverage, notional, "requested by user")
+        chosen = ranked[0].market.protocol
+        reason = "requested by user"
+        if not chosen.rebalances_in_place:
+            reason += (f" (on {chosen.display_name} Asgard cannot re-centre the long in place: if it drifts toward "
+                       "liquidation the bot closes it instead of rebalancing)")
+        return self.start_open(user_id, asset, chosen, leverage, notional, reason)
 
     def _refuse_if_killed(self) -> None:
         """The operator's kill switch refuses a user's open here, before anything is recorded (the open's

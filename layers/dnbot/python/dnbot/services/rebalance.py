@@ -161,6 +161,10 @@ class PositionRebalancer:
         position = self._positions.get_position(state["user_id"], state["position_id"])
         if position is None or position.status is not PositionStatus.OPEN:
             return self._ended(state, "refused", "the position is not open")
+        if position.rebalancing is None and not position.protocol.rebalances_in_place:
+            # nothing is traded or moved: Asgard would refuse the long's half after the short's had traded
+            return self._ended(state, "cannot", f"Asgard cannot re-centre a {position.protocol.display_name} long "
+                               "in place (its position updates exist on Kamino and Drift only)")
         if position.rebalancing is not None:
             if position.rebalancing.number != number:
                 return self._ended(state, "refused", f"rebalance {position.rebalancing.number} is in flight")

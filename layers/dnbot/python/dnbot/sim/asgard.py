@@ -77,7 +77,6 @@ COMPUTE_UNIT_LIMIT = 400_000
 COMPUTE_UNIT_PRICE_MICRO_LAMPORTS = 10_000
 PRIORITY_FEE_LAMPORTS = COMPUTE_UNIT_LIMIT * COMPUTE_UNIT_PRICE_MICRO_LAMPORTS // 1_000_000
 USDC_DECIMALS = USDC.decimals
-DE_RISK_PROTOCOLS = {Protocol.KAMINO, Protocol.DRIFT}
 _Q = Decimal("0.000000001")
 
 
@@ -641,7 +640,7 @@ class AsgardSim:
     def update(self, kind: str, body: UpdateRequestBody) -> dict[str, Any]:
         with self.lock:
             position = self.owned_position(body.positionPDA, body.walletPubkey, body.protocol)
-            if position.market.protocol not in DE_RISK_PROTOCOLS:
+            if not position.market.protocol.rebalances_in_place:
                 raise _reject("UNSUPPORTED_PROTOCOL", f"{kind} is supported on Kamino (1) and Drift (3) only")
             self.settle(position)
             price = self.price(position.market.asset)
