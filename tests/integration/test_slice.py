@@ -4,11 +4,13 @@ poller -> snapshot -> GET /rates; login; POST /positions/open -> the open state 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from decimal import Decimal
 
 import httpx
 import pytest
 
+from dnbot.domain.assets import Asset, Protocol
 from dnbot.domain.kill_switch import KillSwitch
 from dnbot.domain.rates import HOURS_PER_YEAR
 from dnbot.local.system import LocalSystem
@@ -254,3 +256,34 @@ def test_an_unwind_whose_long_cannot_close_keeps_the_short(system: LocalSystem, 
     user_id = alice.get("/api/v1/auth/me").json()["user"]["user_id"]
     assert system.paper.find_long(user_id, job["position_id"]) is not None
     assert system.paper.find_short(user_id, job["position_id"]) is not None  # the hedge is still there
+
+
+def test_best_available_opens_only_where_asgard_can_rebalance_the_long(system: LocalSystem, alice: Client) -> None:
+    """Asgard's position updates exist on Kamino and Drift only. With SOL on marginfi paying by far the most,
+    "best available" still opens on a protocol where a drifting position can be re-centred; naming marginfi is
+    the user's choice, and the job says what it means."""
+    assert system.runtime is not None
+    system.functions.invoke("rates_poller", {"source": "aws.events"})
+    store = system.runtime.store
+    latest = store.latest_snapshot()
+    assert latest is not None
+    rich = tuple(replace(m, supply_apy=Decimal("0.9")) if (m.asset, m.protocol) == (Asset.SOL, Protocol.MARGINFI)
+                 else m for m in latest.markets)
+    store.put_snapshot(replace(latest, markets=rich))
+    rates = httpx.get(f"{system.url}/api/v1/rates", params={"leverage": "3"}).json()
+    first = next(o for o in rates["opportunities"] if o["asset"] == "SOL")
+    assert (first["protocol"], first["rebalances_in_place"]) == ("marginfi", False)  # the richest SOL pair
+
+    best = alice.wait_job(alice.post("/api/v1/positions/open", {"asset": "SOL", "size_usd": "600"}).json()["job_id"])
+    assert best["status"] == "succeeded", best
+    opened = alice.get(f"/api/v1/positions/{best['position_id']}").json()
+    assert opened["protocol"] in {"kamino", "drift"}
+    assert alice.wait_job(alice.post(f"/api/v1/positions/{best['position_id']}/close").json()["job_id"])[
+        "status"] == "succeeded"
+
+    named = alice.post("/api/v1/positions/open", {"asset": "SOL", "protocol": "marginfi", "size_usd": "600"})
+    job = alice.wait_job(named.json()["job_id"])
+    assert job["stages"][0]["name"] == "queued"
+    assert "the bot closes it instead of rebalancing" in job["stages"][0]["detail"]
+    if job["status"] == "succeeded":
+        alice.wait_job(alice.post(f"/api/v1/positions/{job['position_id']}/close").json()["job_id"])
