@@ -29,6 +29,7 @@ from dnbot.domain.bridge import (
     IllegalBridgeTransition,
     Minted,
     NeedsAttention,
+    Reattested,
     advance,
     fee_within_cap,
     in_flight_usd,
@@ -181,6 +182,34 @@ def test_a_burn_rebuilt_with_the_same_guard_and_a_reattestation_are_moves() -> N
         advance(attested, Attested(MESSAGE, ATTESTATION, NONCE_B, D(0)), T0)
 
 
+def test_an_expired_fast_message_goes_back_to_burned_once_and_comes_back_with_its_nonce() -> None:
+    attested = run(planned(), [signed(BridgeDirection.TO_SHORT), Burned("tx"),
+                               Attested(MESSAGE, ATTESTATION, NONCE_A, D("0.02"))])
+    asked = T0 + timedelta(hours=3)
+    waiting = advance(attested, Reattested(), asked)
+    assert waiting.state is S.BURNED and stage(waiting) is S.BURNED and waiting.version == attested.version + 1
+    assert waiting.reattested_at == asked and waiting.attestation is None and waiting.message is None
+    assert waiting.cctp_nonce == NONCE_A and waiting.fee_executed_usd == D("0.02")  # the same burn, the fee kept
+    assert waiting.burned_at == attested.burned_at and in_flight_usd([waiting]) == D("249.98")
+    assert advance(waiting, Reattested(), asked + timedelta(minutes=1)) is waiting  # a retried step: no-op
+    with pytest.raises(IllegalBridgeTransition):  # nothing to mint until Iris re-signs it
+        advance(waiting, Minted("m", D("249.98")), asked)
+    with pytest.raises(IllegalBridgeTransition):  # a burn has one nonce: another message is not this one
+        advance(waiting, Attested(MESSAGE, ATTESTATION, NONCE_B, D("0.02")), asked)
+    finalized = advance(waiting, Attested(MESSAGE + "ff", "0x" + "44" * 130, NONCE_A, D("0.02")), asked)
+    assert finalized.state is S.ATTESTED and finalized.reattested_at == asked  # the evidence stays
+    with pytest.raises(IllegalBridgeTransition, match="re-attested already"):  # once per record
+        advance(finalized, Reattested(), asked + timedelta(hours=1))
+    assert advance(finalized, Minted("m", D("249.98")), asked).state is S.MINTED
+    stuck = advance(waiting, NeedsAttention("bridge_overdue"), asked)
+    assert stage(stuck) is S.BURNED  # a reported record resumes at the new attestation, not the expired one
+    assert advance(stuck, Attested(MESSAGE + "ff", ATTESTATION, NONCE_A, D("0.02")), asked).state is S.ATTESTED
+    burned = run(planned(), [signed(BridgeDirection.TO_SHORT), Burned("tx")])
+    for before in (planned(), burned, run(attested, [Minted("m", D("249.98"))])):
+        with pytest.raises(IllegalBridgeTransition):  # only an attested message can be re-attested
+            advance(before, Reattested(), asked)
+
+
 def test_needs_attention_resumes_from_its_evidence() -> None:
     burned = run(planned(), [signed(BridgeDirection.TO_SHORT), Burned("tx")])
     stuck = advance(burned, NeedsAttention("attestation slow"), T0 + timedelta(hours=1))
@@ -251,6 +280,7 @@ EVENTS: st.SearchStrategy[BridgeEvent] = st.one_of(
               st.sampled_from([NONCE_A, NONCE_B]), st.sampled_from([D(0), D("0.01"), D("0.03")])),
     st.builds(Minted, st.sampled_from([None, "m1", "m2"]), st.sampled_from([D("99.99"), D(100), D("99.97")])),
     st.just(Credited()),
+    st.just(Reattested()),
     st.builds(Abandoned, st.sampled_from(["r1", "r2"])),
     st.builds(NeedsAttention, st.sampled_from(["r1", "r2"])),
 )
@@ -266,7 +296,9 @@ def consistent(record: BridgeTransfer) -> None:
     assert reached is not None
     assert (record.signed_burn is not None) == (reached >= 1)
     assert (record.burn_tx is not None) == (record.burned_at is not None) == (reached >= 2)
-    assert (record.attestation is not None) == (record.cctp_nonce is not None) == (reached >= 3)
+    assert (record.attestation is not None) == (record.message is not None) == (reached >= 3)
+    assert (record.cctp_nonce is not None) == (reached >= 3 or record.reattested_at is not None)
+    assert record.reattested_at is None or reached >= 2
     assert (record.minted_usd is not None) == (reached >= 4)
     assert (record.credited_at is not None) == (reached >= 5)
     assert (record.error is not None) == (record.state is S.NEEDS_ATTENTION)
@@ -295,6 +327,8 @@ def test_any_event_sequence_keeps_the_record_consistent(direction: BridgeDirecti
             moves += 1
             assert record.updated_at == at and before.state not in (S.CREDITED, S.ABANDONED)
             assert before.burned_at is None or record.burned_at == before.burned_at
+            assert before.cctp_nonce is None or record.cctp_nonce == before.cctp_nonce  # one burn, one nonce
+            assert before.reattested_at is None or record.reattested_at == before.reattested_at  # once
         consistent(record)
         assert record.version == moves
         flight = in_flight_usd([record])

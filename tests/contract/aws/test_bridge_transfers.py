@@ -22,6 +22,7 @@ from dnbot.domain.bridge import (
     Credited,
     Minted,
     NeedsAttention,
+    Reattested,
     advance,
     new_transfer,
 )
@@ -68,6 +69,23 @@ def test_every_state_round_trips_exactly(table: Any, direction: BridgeDirection)
     assert item["type"] == "bridge_transfer" and item["amount_usd"] == D("1234.567891")
     assert item["burned_at"] == "2026-01-01T12:06:00+00:00" and "error" not in item  # None is not stored
     assert store.get("u1", "p1:9:to_long") is None and store.get("u2", record.transfer_id) is None
+
+
+def test_a_re_attested_transfer_keeps_when_it_was_re_attested(table: Any) -> None:
+    store = DynamoBridgeTransferStore(table)
+    record = _planned()
+    store.create(record)
+    for k, event in enumerate([*_path(BridgeDirection.TO_SHORT)[:3], Reattested()]):
+        record = advance(record, event, T0 + timedelta(minutes=5 + k))
+        store.save(record)
+    assert record.state is BridgeState.BURNED and record.attestation is None and record.cctp_nonce == NONCE
+    assert store.get("u1", record.transfer_id) == record
+    item = table.get_item(Key={"pk": "USER#u1", "sk": f"BRIDGE#{record.transfer_id}"})["Item"]
+    assert item["reattested_at"] == "2026-01-01T12:08:00+00:00" and "attestation" not in item
+    finalized = advance(record, Attested("0x" + "0c" * 248, "0x" + "1d" * 130, NONCE, D("0.123457")),
+                        T0 + timedelta(minutes=9))
+    store.save(finalized)
+    assert store.get("u1", record.transfer_id) == finalized and finalized.reattested_at == record.reattested_at
 
 
 def test_a_transfer_is_recorded_once(table: Any) -> None:

@@ -1,19 +1,26 @@
 """CCTP V2 calls on Arbitrum: calldata bytes and selectors as TokenMessengerV2 / MessageTransmitterV2 decode them
 (circlefin/evm-cctp-contracts src/v2), and the signing policy (dnbot.security.evm_validator) accepting exactly
-dnbot's own transfers between the user's wallets."""
+dnbot's own transfers between the user's wallets; a receive the node refuses is typed by its revert reason (an
+expired Fast message is MessageExpired)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from typing import Any
 
+import httpx
 import pytest
+from eth_abi.abi import encode as abi_encode
 from eth_account import Account
 from eth_utils.crypto import keccak
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
+from dnbot.adapters.evm.arbitrum import ArbitrumClient
 from dnbot.adapters.evm.cctp import (
+    ArbitrumCctp,
+    NonceAlreadyUsed,
     approve_calldata,
     deposit_for_burn_calldata,
     receive_message_calldata,
@@ -29,6 +36,7 @@ from dnbot.cctp import (
     SOLANA_USDC_MINT,
 )
 from dnbot.cctp.message import BurnBody, CctpMessage, evm_to_bytes32, solana_to_bytes32
+from dnbot.ports import MessageExpired, VenueRejected
 from dnbot.security.evm_validator import solana_usdc_account, validate_evm_transaction
 from dnbot.security.transaction_validator import TransactionRefusedError
 
@@ -168,3 +176,31 @@ def test_a_burn_is_refused_when_the_users_solana_wallet_is_unknown() -> None:
         LocalEvmSigner({"u": USER}).sign_transaction("u", burn)
     with pytest.raises(TransactionRefusedError, match="not the user's USDC account"):
         LocalEvmSigner({"u": USER}, {"u": str(Keypair.from_seed(b"\x99" * 32).pubkey())}).sign_transaction("u", burn)
+
+
+# --- the node's answer to a receive of an expired Fast message ---------------------------------------------------
+
+def _node_refusing_the_receive(reason: str) -> httpx.MockTransport:
+    """An Arbitrum node whose eth_estimateGas of receiveMessage reverts with `reason` (Solidity Error(string))."""
+    revert = "0x08c379a0" + abi_encode(["string"], [reason]).hex()
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        assert body["method"] == "eth_estimateGas" and body["params"][0]["to"] == ARBITRUM_MESSAGE_TRANSMITTER_V2
+        return httpx.Response(200, json={"jsonrpc": "2.0", "id": body["id"], "error": {
+            "code": 3, "message": f"execution reverted: {reason}", "data": revert}})
+
+    return httpx.MockTransport(answer)
+
+
+@pytest.mark.parametrize(("reason", "error"), [
+    ("Message expired and must be re-signed", MessageExpired),  # TokenMessengerV2._validatedReceivedMessage
+    ("Nonce already used", NonceAlreadyUsed),
+    ("Invalid signature: not enough signatures", VenueRejected),
+])
+def test_a_receive_refused_by_the_node_is_typed_by_its_revert_reason(reason: str, error: type[Exception]) -> None:
+    cctp = ArbitrumCctp(ArbitrumClient("http://arbitrum.test", transport=_node_refusing_the_receive(reason)),
+                        LocalEvmSigner({"u1": USER}))
+    with pytest.raises(error, match=reason) as raised:
+        cctp.sign_receive("u1", USER.address, b"\x00" * 148, b"\x01" * 130)
+    assert (raised.type is MessageExpired) == (reason.startswith("Message expired"))

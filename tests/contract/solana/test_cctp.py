@@ -1,12 +1,15 @@
 """CCTP V2 on Solana: PDAs, instruction bytes and account order (docs/bridge.md sections 1-3), and the signing
-policy on them: our burn and receive pass, a tampered one is refused before anything is signed."""
+policy on them: our burn and receive pass, a tampered one is refused before anything is signed; a receive the node
+refuses as expired (MessageExpired) is typed as such."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import struct
 
+import httpx
 import pytest
 from solders.hash import Hash
 from solders.instruction import AccountMeta, Instruction
@@ -17,9 +20,12 @@ from solders.signature import Signature
 from solders.transaction import VersionedTransaction
 from spl.token.instructions import create_idempotent_associated_token_account
 
+from dnbot.adapters.solana.cctp import SolanaCctp
+from dnbot.adapters.solana.rpc import SolanaRpc
 from dnbot.cctp import ARBITRUM_TOKEN_MESSENGER_V2, ARBITRUM_USDC
 from dnbot.cctp import solana as cctp
 from dnbot.cctp.message import BurnBody, CctpMessage, evm_to_bytes32
+from dnbot.ports import MessageExpired, VenueRejected
 from dnbot.security.transaction_validator import SigningPolicy, TransactionRefusedError, validate_transaction
 
 WALLET = Keypair.from_seed(hashlib.sha256(b"cctp-contract-wallet").digest()).pubkey()
@@ -238,3 +244,37 @@ def test_the_minimum_fee_follows_get_min_fee_amount() -> None:
     one_bp = cctp.TokenMessengerState(WALLET, WALLET, Pubkey.default(), 1, 254, WALLET, WALLET, 1_000)
     assert one_bp.min_fee_amount(10_000_000) == 1_000  # 1000 / 10^7 = 1 bp of 10 USDC
     assert one_bp.min_fee_amount(5) == 1  # never below one base unit
+
+
+# --- the node's answer to a receive of an expired Fast message ---------------------------------------------------
+
+def _node_refusing_the_send(message: str, logs: list[str]) -> httpx.MockTransport:
+    """A Solana node whose preflight of the sent transaction fails (-32002, as sendTransaction reports it)."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        assert body["method"] == "sendTransaction"
+        return httpx.Response(200, json={"jsonrpc": "2.0", "id": body["id"], "error": {
+            "code": -32002, "message": message, "data": {
+                "err": {"InstructionError": [0, {"Custom": int(message.rsplit("0x", 1)[-1], 16)}]}
+                if "0x" in message else None, "logs": logs, "accounts": None, "unitsConsumed": 0,
+                "returnData": None}}})
+
+    return httpx.MockTransport(answer)
+
+
+@pytest.mark.parametrize(("message", "expired"), [
+    # a node's own words: the failing instruction's custom error (TokenMessengerMinterV2 MessageExpired = 6016)
+    ("Transaction simulation failed: Error processing Instruction 0: custom program error: 0x1780", True),
+    # the simulator's, which names the Anchor error as the program's log does
+    ("Transaction simulation failed: AnchorError: Error Code: MessageExpired. Error Number: 6016.", True),
+    ("Transaction simulation failed: Error processing Instruction 0: custom program error: 0x1781", False),
+    ("Transaction simulation failed: Blockhash not found", False),
+])
+def test_a_receive_refused_as_expired_is_message_expired(message: str, expired: bool) -> None:
+    logs = ["Program CCTPV2vPZJS2u2BBsUoscuikbYjnpFmbFsvVuJdgUMQe invoke [1]", message]
+    cctp_on_solana = SolanaCctp(SolanaRpc("http://solana.test", transport=_node_refusing_the_send(message, logs)),
+                                lambda: None)  # type: ignore[arg-type,return-value]  # send needs no wallet
+    with pytest.raises(VenueRejected, match="Transaction simulation failed") as raised:
+        cctp_on_solana.send(tx(create_idempotent_associated_token_account(WALLET, WALLET, cctp.USDC_MINT)))
+    assert (raised.type is MessageExpired) == expired

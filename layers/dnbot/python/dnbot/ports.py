@@ -826,6 +826,11 @@ class AttestationPending(TransientVenueError):
     """The burn is not attested yet (not observed, or awaiting confirmations): poll again later."""
 
 
+class MessageExpired(VenueRejected):
+    """The destination chain refuses to mint an attested Fast message past its `expirationBlock` (EVM: "Message
+    expired and must be re-signed"; Solana: MessageExpired): Iris must re-attest it (`reattest`) before a mint."""
+
+
 @dataclass(frozen=True, slots=True)
 class AttestedMessage:
     """A burn as Circle attested it: mint with exactly these bytes (the nonce is Circle's, not the source chain's)."""

@@ -2,7 +2,10 @@
 
 The record is written before anything is sent and moves `planned -> burn_signed -> burned -> attested -> minted ->
 credited` (plus `abandoned`: provably never burned, and `needs_attention`), each step storing the evidence that
-lets a retry resume without burning twice (docs/bridge.md section 5). Pure: no I/O; money in Decimal USDC.
+lets a retry resume without burning twice (docs/bridge.md section 5). One step goes back: `attested -> burned`
+when the destination chain refused the Fast message as expired and Iris was asked to re-attest it (`Reattested`,
+once per record: `reattested_at`); the next `Attested` must carry the same CCTP nonce. Pure: no I/O; money in
+Decimal USDC.
 """
 
 from __future__ import annotations
@@ -110,6 +113,8 @@ class BridgeTransfer:
     attestation: str | None = None  # hex
     cctp_nonce: str | None = None  # hex, 32 bytes
     fee_executed_usd: Decimal | None = None
+    # re-attestation asked for: the Fast message expired before its mint (kept once the new attestation is in)
+    reattested_at: datetime | None = None
     # minted
     mint_tx: str | None = None  # None when found minted by reading the nonce ("nonce already used")
     minted_usd: Decimal | None = None
@@ -159,6 +164,12 @@ class Attested:
 
 
 @dataclass(frozen=True, slots=True)
+class Reattested:
+    """The destination chain refused the attested Fast message as expired and Iris accepted to re-sign it as
+    finalized: the record waits for the new attestation (of the same nonce) at `burned`."""
+
+
+@dataclass(frozen=True, slots=True)
 class Minted:
     mint_tx: str | None
     minted_usd: Decimal
@@ -179,7 +190,7 @@ class NeedsAttention:
     reason: str
 
 
-BridgeEvent = BurnSigned | Burned | Attested | Minted | Credited | Abandoned | NeedsAttention
+BridgeEvent = BurnSigned | Burned | Attested | Reattested | Minted | Credited | Abandoned | NeedsAttention
 
 _PROGRESS = (BridgeState.PLANNED, BridgeState.BURN_SIGNED, BridgeState.BURNED, BridgeState.ATTESTED,
              BridgeState.MINTED)
@@ -247,12 +258,22 @@ def _rule(record: BridgeTransfer, event: BridgeEvent, at: datetime) -> _Rule:
         fee = event.fee_executed_usd
         if not _whole_micro(fee) or not ZERO <= fee <= record.max_fee_usd:
             raise IllegalBridgeTransition(f"fee executed {fee} USDC is outside 0..max fee {record.max_fee_usd}")
+        if record.cctp_nonce is not None and event.cctp_nonce != record.cctp_nonce:
+            raise IllegalBridgeTransition(f"cctp nonce {event.cctp_nonce} is not the burn's {record.cctp_nonce}")
         sources = {BridgeState.BURNED}
         if event.cctp_nonce == record.cctp_nonce:
             sources.add(BridgeState.ATTESTED)  # re-attested (POST /v2/reattest): same burn, new signatures
         return _Rule(BridgeState.ATTESTED, frozenset(sources),
                      {"message": event.message, "attestation": event.attestation, "cctp_nonce": event.cctp_nonce,
                       "fee_executed_usd": fee}, progress)
+    if isinstance(event, Reattested):  # back to burned: the expired attestation is dropped, its nonce and fee kept
+        if record.cctp_nonce is None:
+            raise IllegalBridgeTransition(f"bridge transfer {record.transfer_id} has no attested message to re-attest")
+        if record.reattested_at is not None and record.attestation is not None:
+            raise IllegalBridgeTransition(f"bridge transfer {record.transfer_id} was re-attested already at "
+                                          f"{record.reattested_at:%Y-%m-%d %H:%M:%S} UTC")
+        return _Rule(BridgeState.BURNED, frozenset({BridgeState.ATTESTED}),
+                     {"message": None, "attestation": None}, {**progress, "reattested_at": record.reattested_at or at})
     if isinstance(event, Minted):
         minted = event.minted_usd
         if event.mint_tx == "" or not _whole_micro(minted) or not ZERO < minted <= record.amount_usd:
@@ -275,7 +296,8 @@ def advance(record: BridgeTransfer, event: BridgeEvent, at: datetime) -> BridgeT
     with the same evidence (a workflow retry). Raises IllegalBridgeTransition for an event its state does not
     allow (e.g. Minted before Attested, anything after credited/abandoned, Abandoned once burned) or different
     evidence for a step already taken. Two repeats are moves, not conflicts: a burn rebuilt with the same event
-    account / EVM nonce (only one can land) and a re-attestation of the same CCTP nonce. A `needs_attention`
+    account / EVM nonce (only one can land) and a re-attestation of the same CCTP nonce. One move goes back,
+    once per record: Reattested (attested -> burned, the expired attestation dropped). A `needs_attention`
     record resumes from the step its evidence proves."""
     rule = _rule(record, event, at)
     held = all(getattr(record, name) == value for name, value in rule.evidence.items())

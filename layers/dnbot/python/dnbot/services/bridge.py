@@ -8,7 +8,9 @@ truth, so any step may be retried or resumed after a crash without burning twice
   when they can provably never land (their blockhash expired unseen, or the chain refused them), abandons;
 - `attest`: Circle's attestation (Iris) of the burn; `AttestationPending` until it is signed (retried);
 - `mint`: the destination chain's receive; a nonce already used means minted (by us or anyone: the USDC only
-  ever goes to the recorded recipient).
+  ever goes to the recorded recipient). A Fast message the chain refuses as expired (past its expirationBlock)
+  is re-attested by Iris, once per record (`reattested_at`; the record goes back to `burned`), then attested
+  again (finalized: no expiry) and minted; `AttestationPending` until Iris has re-signed it, or if Iris refuses.
 
 `resume` (the reconciler, per user) finishes what a workflow gave up on after its burn landed: it attests and
 mints the records no workflow has written for a while, never burns, abandons the planned ones whose rebalance
@@ -45,6 +47,7 @@ from dnbot.domain.bridge import (
     Credited,
     Minted,
     NeedsAttention,
+    Reattested,
     advance,
     domains,
     max_fee_usd,
@@ -56,10 +59,12 @@ from dnbot.domain.positions import Position
 from dnbot.ports import (
     AmbiguousVenueError,
     ArbitrumCctpPort,
+    AttestationPending,
     AttestationService,
     BridgeTransferConflict,
     BridgeTransferStore,
     Clock,
+    MessageExpired,
     SolanaCctpPort,
     TransientVenueError,
     UserWallets,
@@ -212,15 +217,51 @@ class BridgeService:
             body = message.burn
             if (body.amount == usdc_raw(record.amount_usd) and _recipient_matches(record, body.mint_recipient)
                     and message.destination_domain == record.destination_domain):
+                if record.reattested_at is not None and found.finality_threshold_executed < STANDARD_FINALITY:
+                    raise AttestationPending(
+                        f"Iris still serves the expired Fast attestation of {record.transfer_id} (nonce "
+                        f"0x{found.nonce.hex()}); its re-attestation was asked for at "
+                        f"{record.reattested_at:%Y-%m-%d %H:%M:%S} UTC")
                 return self._save(record, Attested(found.message.hex(), found.attestation.hex(), found.nonce.hex(),
                                                    usdc_of(found.fee_executed_raw)))
         return self._save(record, NeedsAttention(
             f"Iris has no message for burn {record.burn_tx} with {record.amount_usd} USDC to {record.mint_recipient}"))
 
     def mint(self, user_id: str, transfer_id: str) -> BridgeTransfer:
+        """The destination chain's receive of the attested message, once. A re-attested record (`reattested_at`,
+        back at `burned`) is attested first; an expired Fast message is re-attested (`_reattest`), then minted."""
         record = self.record(user_id, transfer_id)
+        if stage(record) is BridgeState.BURNED and record.reattested_at is not None:
+            record = self.attest(user_id, transfer_id)  # the re-signed message; AttestationPending until then
         if stage(record) is not BridgeState.ATTESTED:
             return record
+        try:
+            return self._mint(record)
+        except MessageExpired as expired:
+            self._reattest(record, expired)
+        return self.mint(user_id, transfer_id)
+
+    def _reattest(self, record: BridgeTransfer, expired: MessageExpired) -> BridgeTransfer:
+        """Iris is asked to re-sign the expired Fast message as finalized (expirationBlock 0), once per record:
+        the record goes back to `burned` with `reattested_at`. A refusal (or a second expiry) raises
+        AttestationPending and leaves the record attested: the step is retried, the reconciler resumes it."""
+        assert record.cctp_nonce is not None
+        nonce = record.cctp_nonce.removeprefix("0x")
+        if record.reattested_at is not None:
+            raise AttestationPending(f"the message of {record.transfer_id} (nonce 0x{nonce}) expired again after "
+                                     f"its re-attestation at {record.reattested_at:%Y-%m-%d %H:%M:%S} UTC: "
+                                     f"{expired}")
+        try:
+            self._chains.iris.reattest(bytes.fromhex(nonce))
+        except VenueRejected as refused:
+            raise AttestationPending(f"the Fast message of {record.transfer_id} expired before its mint ({expired}) "
+                                     f"and Iris refused to re-attest nonce 0x{nonce}: {refused}") from refused
+        logger.warning("bridge transfer %s: its Fast message expired before the mint; Iris re-attests nonce 0x%s",
+                       record.transfer_id, nonce)
+        return self._save(record, Reattested())
+
+    def _mint(self, record: BridgeTransfer) -> BridgeTransfer:
+        user_id = record.user_id
         assert record.message is not None and record.attestation is not None and record.cctp_nonce is not None
         message, attestation = bytes.fromhex(record.message), bytes.fromhex(record.attestation)
         nonce = bytes.fromhex(record.cctp_nonce)
@@ -269,7 +310,8 @@ class BridgeService:
         - burned / attested (or needs_attention with that evidence): attest, then mint, once; an attestation
           still pending, a transaction not confirmed yet or any transient error leaves it for the next run, a
           refusal records it as needs_attention (still resumable from its evidence). Anyone may mint an attested
-          message, and only to the recorded recipient: the USDC reaches the user's wallet.
+          message, and only to the recorded recipient: the USDC reaches the user's wallet. An expired Fast message
+          is re-attested here as in `mint` (then the record, written, waits `idle` again unless already re-signed).
         - minted, its rebalance no longer in flight: marked credited. Credited then means "landed where it
           belongs": the user's wallet, after the workflow fell back (to_long: the Solana USDC account; to_short:
           the Arbitrum wallet, which the deposit sweep pays into Hyperliquid like any deposit). It no longer

@@ -189,15 +189,18 @@ def _receive_message(world: Any, ledger: Any, sender: str, data: bytes,
     body = message.burn
     if body.version != BURN_BODY_VERSION:
         raise Revert("Invalid message body version")
-    fee = 0
-    if message.finality_threshold_executed < STANDARD_FINALITY:
-        if message.finality_threshold_executed < MIN_UNFINALIZED_THRESHOLD:
-            raise Revert("Unsupported finality threshold")
-        if body.expiration_block and body.expiration_block <= ledger.block_number():
-            raise Revert("Message expired and must be re-signed")
-        fee = body.fee_executed
-        if fee and fee >= body.amount:
-            raise Revert("Fee equals or exceeds amount")
+    if (message.finality_threshold_executed < STANDARD_FINALITY
+            and message.finality_threshold_executed < MIN_UNFINALIZED_THRESHOLD):
+        raise Revert("Unsupported finality threshold")
+    # TokenMessengerV2._validatedReceivedMessage, for finalized and unfinalized messages alike: the expiry (a
+    # re-attested message carries expirationBlock 0) and the fee (a re-attested Fast message still pays it)
+    if body.expiration_block and body.expiration_block <= ledger.block_number():
+        raise Revert("Message expired and must be re-signed")
+    fee = body.fee_executed
+    if fee and fee >= body.amount:
+        raise Revert("Fee equals or exceeds amount")
+    if fee > body.max_fee:
+        raise Revert("Fee exceeds max fee")
     token = TOKEN_PAIRS.get((message.source_domain, body.burn_token))
     if token is None:
         raise Revert("Mint token not supported")

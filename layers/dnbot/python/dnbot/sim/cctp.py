@@ -3,7 +3,10 @@
 A source chain's simulator calls `burned(...)` when a depositForBurn lands, with the message exactly as the chain
 emitted it (empty nonce, no fee executed). The hub plays Circle's attesters: once the message's finality has been
 reached on the simulated clock it assigns a 32-byte nonce, fills in the finality reached and the Fast fee, and
-signs keccak256(message) with its attester keys (eth-account, threshold 2), as mainnet does. A destination chain's
+signs keccak256(message) with its attester keys (eth-account, threshold 2), as mainnet does. A Fast (pre-finality)
+message gets an `expirationBlock`: the destination chain's height when attested plus `FAST_EXPIRY_BLOCKS` (about
+two hours of its blocks: modelled, Circle's window is **unverified**), past which the destination refuses it until
+Iris re-attests it (`dnbot.sim.iris`; the world's clock moves both chains' heights). A destination chain's
 simulator calls `verify(message, attestation)` before it mints, which checks the signatures exactly as
 MessageTransmitterV2 does (`dnbot.cctp.message.verify_attestation`), so a byte-wrong message fails as on mainnet.
 """
@@ -12,7 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,6 +37,8 @@ ATTESTATION_DELAY: dict[tuple[int, int], timedelta] = {
     (SOLANA_DOMAIN, FAST_FINALITY): timedelta(seconds=8), (SOLANA_DOMAIN, STANDARD_FINALITY): timedelta(seconds=25),
     (ARBITRUM_DOMAIN, FAST_FINALITY): timedelta(seconds=8),
     (ARBITRUM_DOMAIN, STANDARD_FINALITY): timedelta(minutes=16)}
+# A Fast message's life on its destination, in that chain's blocks (Arbitrum ~250 ms, Solana 400 ms slots): ~2 h.
+FAST_EXPIRY_BLOCKS: dict[int, int] = {ARBITRUM_DOMAIN: 28_800, SOLANA_DOMAIN: 18_000}
 
 
 @dataclass
@@ -53,6 +59,8 @@ class CctpHub:
     threshold: int = ATTESTER_THRESHOLD
     _next_nonce: int = 1
     lock: threading.RLock = field(default_factory=threading.RLock)
+    # destination domain -> its current block number / slot; a domain without one gets no expirationBlock
+    heights: dict[int, Callable[[], int]] = field(default_factory=dict)
 
     @property
     def attesters(self) -> set[str]:
@@ -89,6 +97,10 @@ class CctpHub:
         nonce = hashlib.sha256(f"dnbot-sim-nonce-{self._next_nonce}".encode()).digest()
         self._next_nonce += 1
         attested = burn.message.attested(nonce, FAST_FINALITY if fast else STANDARD_FINALITY, min(fee, body.max_fee))
+        height = self.heights.get(attested.destination_domain)
+        if fast and height is not None:
+            expiry = height() + FAST_EXPIRY_BLOCKS[attested.destination_domain]
+            attested = replace(attested, body=replace(attested.burn, expiration_block=expiry).encode())
         burn.attested = attested
         burn.attestation = sign_attestation(attested.encode(), list(self.attester_keys))
 
@@ -101,7 +113,20 @@ def hub_for(world: Any) -> CctpHub:
     """The world's CCTP hub, created on first use (like the chain ledgers)."""
     hub = getattr(world, "cctp_hub", None)
     if hub is None:
-        hub = CctpHub(clock_now=world.clock.now)
+        hub = CctpHub(clock_now=world.clock.now, heights={ARBITRUM_DOMAIN: lambda: _arbitrum_block(world),
+                                                          SOLANA_DOMAIN: lambda: _solana_slot(world)})
         world.cctp_hub = hub
     assert isinstance(hub, CctpHub)
     return hub
+
+
+def _arbitrum_block(world: Any) -> int:
+    from dnbot.sim.arbitrum import ledger_for  # the chain simulators import this module
+
+    return ledger_for(world).block_number()
+
+
+def _solana_slot(world: Any) -> int:
+    from dnbot.sim.solana_ledger import ledger_for
+
+    return ledger_for(world).slot()

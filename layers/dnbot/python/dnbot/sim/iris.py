@@ -8,7 +8,8 @@ CCTP hub (`dnbot.sim.cctp.hub_for`), in Iris's JSON shapes (docs/bridge.md "Atte
   a `decodedMessage` (numbers as strings, addresses as 0x + 32 bytes).
 - `GET /v2/burn/USDC/fees/{src}/{dst}`: `[{"finalityThreshold": 1000, "minimumFee": <bps>}, {"finalityThreshold":
   2000, "minimumFee": 0}]` from `FAST_FEE_BPS`.
-- `POST /v2/reattest/{nonce}`: a Fast (pre-finality) message is re-signed as finalized (2000, the fee kept) once
+- `POST /v2/reattest/{nonce}`: a Fast (pre-finality) message is re-signed as finalized (2000, the fee kept, its
+  expirationBlock 0: Circle's "broadcast expired fast burns, by setting expiration block to 0") once
   the source's Standard finality delay has passed since its burn; meanwhile it shows "pending_confirmations".
   Unknown nonce: 404; already finalized: 400.
 
@@ -110,7 +111,8 @@ class IrisSim:
             if self.world.clock.now() < due:
                 return True
             del self.reattest_due[burn.attested.nonce]
-        finalized = replace(burn.attested, finality_threshold_executed=STANDARD_FINALITY)
+        finalized = replace(burn.attested, finality_threshold_executed=STANDARD_FINALITY,
+                            body=replace(burn.attested.burn, expiration_block=0).encode())
         burn.attested = finalized
         burn.attestation = sign_attestation(finalized.encode(), list(self.hub.attester_keys))
         return False

@@ -14,7 +14,7 @@ from dnbot.adapters.aws.paging import query_all
 from dnbot.domain.bridge import BridgeDirection, BridgeState, BridgeTransfer
 from dnbot.ports import BridgeTransferConflict, BridgeTransferExists
 
-_TIMES = ("created_at", "updated_at", "burned_at", "credited_at")
+_TIMES = ("created_at", "updated_at", "burned_at", "reattested_at", "credited_at")
 _AMOUNTS = ("amount_usd", "max_fee_usd", "fee_executed_usd", "minted_usd")
 _INTS = ("source_domain", "destination_domain", "version", "evm_nonce")
 _TEXTS = ("transfer_id", "user_id", "position_id", "mint_recipient", "signed_burn", "event_account", "burn_tx",

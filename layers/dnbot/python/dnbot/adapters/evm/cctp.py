@@ -22,7 +22,7 @@ from dnbot.cctp import (
     SOLANA_DOMAIN,
 )
 from dnbot.cctp.message import EMPTY_BYTES32, solana_to_bytes32
-from dnbot.ports import EvmTransactionSigner, SignedEvmBurn, SignedEvmTx, VenueRejected
+from dnbot.ports import EvmTransactionSigner, MessageExpired, SignedEvmBurn, SignedEvmTx, VenueRejected
 from dnbot.security.evm_validator import APPROVE, BURN_ARGS, DEPOSIT_FOR_BURN, RECEIVE_MESSAGE
 
 ALLOWANCE = keccak(text="allowance(address,address)")[:4]
@@ -33,6 +33,8 @@ MESSAGE_SENT_TOPIC = "0x" + keccak(text="MessageSent(bytes)").hex().removeprefix
 # whose allowance is not granted yet (it would revert). Arbitrum's gas units include the L1 data cost, so this is
 # a generous ceiling (gas used is what is paid); the burn's actual gas on mainnet is **unverified**.
 BURN_GAS_LIMIT_UNESTIMATED = 1_000_000
+# TokenMessengerV2's revert of a Fast (unfinalized) message past its expirationBlock [E1]: Iris must re-attest it.
+MESSAGE_EXPIRED_REASON = "message expired and must be re-signed"
 
 
 class NonceAlreadyUsed(VenueRejected):
@@ -139,13 +141,17 @@ class ArbitrumCctp:
     def sign_receive(self, user_id: str, owner: str, message: bytes, attestation: bytes, *,
                      nonce: int | None = None) -> SignedEvmTx:
         """Sign (not send) receiveMessage(message, attestation) from the user's wallet. The node's gas estimate
-        runs the call: a message minted already raises NonceAlreadyUsed, a bad attestation VenueRejected."""
+        runs the call: a message minted already raises NonceAlreadyUsed, a Fast message past its expirationBlock
+        MessageExpired, a bad attestation VenueRejected."""
         try:
             return self._client.sign_call(user_id, owner, ARBITRUM_MESSAGE_TRANSMITTER_V2,
                                           receive_message_calldata(message, attestation), self._signer, nonce=nonce)
         except VenueRejected as refused:
-            if "nonce already used" in str(refused).lower():
+            reason = str(refused).lower()
+            if "nonce already used" in reason:
                 raise NonceAlreadyUsed(str(refused)) from refused
+            if MESSAGE_EXPIRED_REASON in reason:
+                raise MessageExpired(str(refused)) from refused
             raise
 
     def send(self, raw: str) -> str:

@@ -42,12 +42,17 @@ from dnbot.cctp.solana import (
     usdc_account,
     used_nonce,
 )
-from dnbot.ports import PrivyWalletRecord, SignedSolanaBurn, TransientVenueError, VenueRejected
+from dnbot.ports import MessageExpired, PrivyWalletRecord, SignedSolanaBurn, TransientVenueError, VenueRejected
 from dnbot.security.transaction_validator import SigningPolicy
 
 # A packet's worth: nodes refuse a bigger transaction. A receive_message (a 376-byte message, a two-signature
 # attestation and 20 accounts) takes ~1226 bytes: no room for another instruction in the same transaction.
 MAX_TRANSACTION_BYTES = 1232
+# TokenMessengerMinterV2's MessageExpired (a Fast message past its expiration_block, checked against the slot [S3]),
+# as a node reports a refused receive_message: the Anchor error name in the program's log, or its number (6016,
+# from the program's error enum as the simulator lists it; **unverified** against a mainnet answer) in the
+# preflight's "custom program error". MessageTransmitterV2's error 6016 (SenderNotPermitted) is send_message's only.
+MESSAGE_EXPIRED_MARKS = ("Error Code: MessageExpired", "custom program error: 0x1780")
 
 
 class CctpWallets(Protocol):
@@ -157,8 +162,14 @@ class SolanaCctp:
     # --- the chain ----------------------------------------------------------------------------------------
 
     def send(self, tx_base64: str) -> str:
-        """Send a signed transaction; its signature. A resend of one that landed answers its signature too."""
-        return self._rpc.send_transaction(tx_base64, "the CCTP transaction")
+        """Send a signed transaction; its signature. A resend of one that landed answers its signature too. A
+        receive of a Fast message past its expiration_block raises MessageExpired (the preflight's answer)."""
+        try:
+            return self._rpc.send_transaction(tx_base64, "the CCTP transaction")
+        except VenueRejected as refused:
+            if any(mark in str(refused) for mark in MESSAGE_EXPIRED_MARKS):
+                raise MessageExpired(str(refused)) from refused
+            raise
 
     def status(self, signature: str) -> str:
         """"landed" (confirmed or finalized without error), "failed" (landed with an error) or "unknown"."""
