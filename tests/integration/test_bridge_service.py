@@ -335,3 +335,23 @@ def test_a_refused_re_attestation_leaves_the_transfer_resumable_and_resume_mints
     assert system.arbitrum_usdc(wallets) == Decimal("9.999")
     system.seconds(46 * 60)
     assert system.service.resume("expired-refused", []) == [] and system.arbitrum_usdc(wallets) == Decimal("9.999")
+
+
+def test_a_re_attestation_whose_answer_was_lost_is_not_asked_for_forever(system: System) -> None:
+    wallets = system.user("expired-lost", solana_usdc="30")
+    attested = _attested(system, "expired-lost", "pos10", BridgeDirection.TO_SHORT, Decimal(12))
+    system.seconds(EXPIRED)
+    iris = CountingIris(IrisClient(f"{system.sim.base_url}/iris"))
+    service = system.with_iris(iris)
+    system.sim.world.faults.inject(Fault("iris", "reattest", FaultKind.LOSE_RESPONSE))  # Iris acts, the answer is lost
+    with pytest.raises(TransientVenueError):
+        service.mint("expired-lost", attested.transfer_id)
+    assert system.store.get("expired-lost", attested.transfer_id) == attested  # nothing recorded: it may not have
+    assert attested.burn_tx is not None
+    (finalized,) = system.chains.iris.attested(5, attested.burn_tx)  # meanwhile Iris re-signed it
+    assert finalized.finality_threshold_executed == STANDARD_FINALITY
+
+    minted = service.mint("expired-lost", attested.transfer_id)  # Iris refuses a second re-attestation: taken as done
+
+    assert len(iris.reattested) == 2 and minted.state is BridgeState.MINTED and minted.reattested_at is not None
+    assert minted.minted_usd == Decimal("11.9988") and system.arbitrum_usdc(wallets) == Decimal("11.9988")

@@ -254,11 +254,25 @@ class BridgeService:
         try:
             self._chains.iris.reattest(bytes.fromhex(nonce))
         except VenueRejected as refused:
-            raise AttestationPending(f"the Fast message of {record.transfer_id} expired before its mint ({expired}) "
-                                     f"and Iris refused to re-attest nonce 0x{nonce}: {refused}") from refused
+            if not self._finalized_at_iris(record):  # else re-attested already (a lost answer): take it
+                raise AttestationPending(f"the Fast message of {record.transfer_id} expired before its mint "
+                                         f"({expired}) and Iris refused to re-attest nonce 0x{nonce}: "
+                                         f"{refused}") from refused
         logger.warning("bridge transfer %s: its Fast message expired before the mint; Iris re-attests nonce 0x%s",
                        record.transfer_id, nonce)
         return self._save(record, Reattested())
+
+    def _finalized_at_iris(self, record: BridgeTransfer) -> bool:
+        """Iris already serves the record's message re-signed as finalized (an earlier re-attestation whose answer
+        was lost: Iris refuses to re-attest a finalized message)."""
+        assert record.burn_tx is not None and record.cctp_nonce is not None
+        try:
+            found = self._chains.iris.attested(record.source_domain, record.burn_tx)
+        except (TransientVenueError, VenueRejected):
+            return False
+        return any(m.nonce.hex() == record.cctp_nonce.removeprefix("0x")
+                   and m.finality_threshold_executed >= STANDARD_FINALITY
+                   for m in found)
 
     def _mint(self, record: BridgeTransfer) -> BridgeTransfer:
         user_id = record.user_id
