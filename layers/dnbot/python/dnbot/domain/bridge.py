@@ -25,6 +25,9 @@ USDC_MICRO = Decimal("0.000001")  # USDC has 6 decimals on both chains: amounts 
 MAX_FEE_CAP_RATE = Decimal("0.002")  # a burn's max_fee above 0.2 % of its amount is refused
 FAST_OVERDUE = timedelta(minutes=30)  # not credited this long after the burn: a drift (`bridge_overdue`)
 STANDARD_OVERDUE = timedelta(hours=2)
+# The start of `error` on a record the operator was told is overdue (services.bridge `report_overdue`): kept while
+# it is not final, so the alert is sent once per record; readers (the balances view) test it without the service.
+OVERDUE_REPORTED = "bridge_overdue"
 ZERO = Decimal(0)
 
 

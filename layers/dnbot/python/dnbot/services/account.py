@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from dnbot.domain.bridge import (
     FINAL,
+    OVERDUE_REPORTED,
     BridgeDirection,
     BridgeState,
     BridgeTransfer,
@@ -28,7 +29,6 @@ from dnbot.ports import (
     UserRecord,
     UserStore,
 )
-from dnbot.services.bridge import OVERDUE_REPORTED
 from dnbot.services.errors import ServiceError
 
 SOLANA_WALLET, HYPERLIQUID = "Solana wallet", "Hyperliquid"

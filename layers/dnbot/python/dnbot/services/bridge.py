@@ -36,6 +36,7 @@ from dnbot.cctp import SOLANA_USDC_MINT
 from dnbot.cctp.message import FAST_FINALITY, STANDARD_FINALITY, CctpMessage, solana_to_bytes32
 from dnbot.domain.bridge import (
     FINAL,
+    OVERDUE_REPORTED,
     Abandoned,
     Attested,
     BridgeDirection,
@@ -78,9 +79,6 @@ USDC_UNITS = Decimal(10) ** 6
 # wait between two of a rebalance's writes of it (one bridge Task's retry window, ~22 min, then the next's): the
 # reconciler passes its workflow grace (Settings.reconciler_workflow_grace_minutes), the same bound.
 RESUME_IDLE = timedelta(minutes=45)
-# The `error` of a record the operator was told is overdue (`report_overdue`): kept while it is not final, so
-# the alert is sent once per record, not every reconciler run.
-OVERDUE_REPORTED = "bridge_overdue"
 
 
 def usdc_raw(amount: Decimal) -> int:
