@@ -72,7 +72,8 @@ function ProtocolCell({ protocol, inPlace }: { protocol: string; inPlace: boolea
   return (
     <td>
       {protocolName(protocol)}
-      {!inPlace && <span className="chip chip-muted" title={NO_REBALANCE_TITLE}>no rebalance</span>}
+      {/* a phone keeps the row narrow: the open dialog still says it */}
+      {!inPlace && <span className="chip chip-muted hide-phone" title={NO_REBALANCE_TITLE}>no rebalance</span>}
     </td>
   );
 }
