@@ -6,7 +6,8 @@ re-centred by moving USDC between the venues over Circle's CCTP, through the pro
 - after a rally, a partial close smaller than a shrink's, the same buy-back of the short, then the partial close's
   USDC bridged to Arbitrum and deposited into the Hyperliquid account;
 - a bridge that cannot move the USDC (Hyperliquid refuses the withdrawal) falls back to the shrink;
-and the close's realized total is what the user's venue balances gained, bridge fees included."""
+and the close's realized total is what the user's venue balances gained, bridge fees included (the rebalances'
+transfers and the close's capital split)."""
 
 from __future__ import annotations
 
@@ -98,7 +99,7 @@ def _wait_close_execution(trader: Trader, position_id: str, timeout: float = 150
 
 
 def _capital_fees(trader: Trader, position_id: str) -> Decimal:
-    """What the close's capital split paid (it is not the position's: it prepares the next one)."""
+    """What the close's capital split paid (booked on the closed position once its USDC arrived)."""
     fees = D(0)
     for transfer in _transfers(trader):
         if transfer.position_id == position_id and transfer.transfer_id.split(":")[1] == "0":
@@ -115,12 +116,16 @@ def _close_and_check(trader: Trader, position_id: str, before: Decimal, what: st
     assert execution.status == "SUCCEEDED" and "CapitalNotMoved" not in execution.states, execution
     closed = trader.client.get(f"/api/v1/positions/{position_id}").json()
     assert closed["status"] == "closed" and closed["pnl_kind"] == "realized", closed
-    gained = _money(trader) - before + _capital_fees(trader, position_id)
+    gained = _money(trader) - before
+    split_fees = _capital_fees(trader, position_id)
     total = D(closed["pnl"]["total_usd"])
     venues = _balances(trader)
-    print(f"{what}: realized {total} vs the venue balances' change {gained:.6f} (the capital split's fees apart); "
-          f"after the close Solana {venues['solana']:.2f}, Hyperliquid {venues['hyperliquid']:.2f} USDC")
+    print(f"{what}: realized {total} vs the venue balances' change {gained:.6f} (the capital split's "
+          f"${split_fees:.2f} of fees included); after the close Solana {venues['solana']:.2f}, Hyperliquid "
+          f"{venues['hyperliquid']:.2f} USDC")
     assert abs(total - gained) <= 3 * CENT, (total, gained)
+    ledger = trader.runtime.store.get_position(trader.user_id, position_id)
+    assert ledger is not None and ledger.realized_pnl_usd == total  # the breakdown (shown) and the ledger agree
     return execution
 
 

@@ -614,7 +614,8 @@ class Runtime:
         solana = SolanaRpc(self.settings.solana_rpc_url)
         return CapitalBalance(self.bridge, self.bridge_rebalancing.margin_out,
                               lambda user_id: solana.usdc_balance(self._user_wallets(user_id).solana_address),
-                              self.deposit_sweep.sweep_user, self.clock, activity=self.activity)
+                              self.deposit_sweep.sweep_user, self.clock, activity=self.activity,
+                              positions=self.store, pnl_book=self.pnl_book)
 
 
     # --- history, activity, live figures (the dashboard) ------------------------------------------------------
@@ -745,7 +746,8 @@ class Runtime:
         # the production venues' users may have CCTP transfers a workflow gave up on: resumed here (not paper's)
         return Reconciler(self.store, self.store, self.venue_truth, self.long_venue, self.short_venue,
                           self.account_trader, self.alerts, self.clock, limits, queue=queue, lease=self.starts,
-                          journal=self.journal, bridge=self.bridge if self.rebalance_in_place else None)
+                          journal=self.journal, bridge=self.bridge if self.rebalance_in_place else None,
+                          pnl_book=self.pnl_book)
 
     # --- user notifications (webhooks through a queue) -----------------------------------------------------
 

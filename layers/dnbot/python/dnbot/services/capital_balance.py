@@ -10,18 +10,25 @@ CapitalDone, the shared bridge steps of services/bridge_rebalance.py on a transf
 position (`<position>:0:<direction>`; rebalances are numbered from 1). A failure leaves the capital where it is:
 the close is done, the next open is smaller, the transfer's record says where any USDC in flight is (the
 reconciler finishes it). The strategy worker opens nothing while a transfer is in flight.
+
+The transfer's fees (Hyperliquid's $1 withdraw fee, Circle's Fast fee) are the closed position's: once the USDC
+has arrived, its realized PnL and the fees part of its breakdown take them (`book_capital_fees`, once per transfer),
+so a position's realized total is what the user's venue balances gained.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from dnbot.domain.bridge import BridgeDirection, BridgeState
-from dnbot.domain.pnl import CENT
-from dnbot.ports import ActivityLog, Clock, MarginOut
+from dnbot.domain.bridge import BridgeDirection, BridgeState, BridgeTransfer
+from dnbot.domain.pnl import CENT, SOURCES
+from dnbot.domain.rebalance_cash import bridge_booked, with_bridge_booked
+from dnbot.ports import ActivityLog, Clock, MarginOut, PnlBook, PositionStore
 from dnbot.services.bridge import USDC_UNITS, BridgeService
 from dnbot.services.bridge_rebalance import HYPERLIQUID_WITHDRAW_FEE_USD, MIN_TO_SHORT_USD, credit_short_now
 
@@ -36,11 +43,53 @@ MIN_MOVE_SHARE = Decimal("0.02")
 _MICRO = Decimal(1) / USDC_UNITS
 
 
+def is_capital_transfer(record: BridgeTransfer) -> bool:
+    """A close's capital transfer (`<position>:0:<direction>`), not a rebalance's."""
+    return record.transfer_id.split(":")[1] == str(CAPITAL_TRANSFER_NUMBER)
+
+
+def capital_fees_usd(record: BridgeTransfer) -> Decimal:
+    """What a credited capital transfer cost, in cents: what left the source venue less what arrived (a to_long
+    transfer left Hyperliquid with its $1 withdraw fee on top of the amount burned)."""
+    assert record.minted_usd is not None
+    withdraw_fee = HYPERLIQUID_WITHDRAW_FEE_USD if record.direction is BridgeDirection.TO_LONG else Decimal(0)
+    return (record.amount_usd + withdraw_fee - record.minted_usd).quantize(CENT)
+
+
+def book_capital_fees(positions: PositionStore, pnl_book: PnlBook | None, record: BridgeTransfer,
+                      now: datetime) -> Decimal | None:
+    """The closed position's realized PnL less the capital transfer's fees, once per transfer (the id is saved with
+    the new total in one conditional write); then its breakdown's fees part takes whatever its parts no longer sum
+    to, so a rerun after a crash between the two writes completes the breakdown instead of booking twice.
+    Returns the position's realized total, or None when there is nothing to book on (no such closed position)."""
+    position = positions.get_position(record.user_id, record.position_id)
+    if position is None or position.realized_pnl_usd is None or record.minted_usd is None:
+        return None
+    if not bridge_booked(position, record.transfer_id):
+        booked = with_bridge_booked(position, record.transfer_id)
+        position = replace(booked, realized_pnl_usd=position.realized_pnl_usd - capital_fees_usd(record),
+                           updated_at=now)
+        positions.save_position(position)
+    realized = position.realized_pnl_usd
+    assert realized is not None
+    parts = pnl_book.realized_of(record.user_id).get(record.position_id) if pnl_book is not None else None
+    if parts is not None and pnl_book is not None:
+        missing = realized - sum((parts.get(name, Decimal(0)) for name in SOURCES), Decimal(0))
+        if missing:
+            pnl_book.put_realized(record.user_id, record.position_id,
+                                  {**parts, "fees": parts.get("fees", Decimal(0)) + missing})
+    return realized
+
+
 class CapitalBalance:
     def __init__(self, bridge: BridgeService, margin_out: MarginOut, solana_usdc: Callable[[str], Decimal],
-                 credit_short: Callable[[str], Any], clock: Clock, activity: ActivityLog | None = None) -> None:
+                 credit_short: Callable[[str], Any], clock: Clock, activity: ActivityLog | None = None, *,
+                 positions: PositionStore | None = None, pnl_book: PnlBook | None = None) -> None:
         """`solana_usdc(user_id)`: the user's USDC in their Solana wallet; `credit_short(user_id)`: deposit the
-        user's Arbitrum USDC into Hyperliquid now (the deposit sweep for one user)."""
+        user's Arbitrum USDC into Hyperliquid now (the deposit sweep for one user); `positions` and `pnl_book`:
+        where the transfer's fees are booked on the closed position (None: not booked)."""
+        self._positions = positions
+        self._pnl_book = pnl_book
         self._bridge = bridge
         self._margin_out = margin_out
         self._solana_usdc = solana_usdc
@@ -89,15 +138,25 @@ class CapitalBalance:
             if record.direction is BridgeDirection.TO_SHORT:
                 credit_short_now(self._credit_short, state["user_id"], record.transfer_id)
             record = self._bridge.credited(state["user_id"], state["transfer_id"])
+            realized = self._book(record)
             if self._activity is not None:
                 where = "Solana to Hyperliquid" if record.direction is BridgeDirection.TO_SHORT \
                     else "Hyperliquid to Solana"
+                booked = "" if realized is None else (
+                    f"; its ${capital_fees_usd(record)} of fees are the closed position's: realized now ${realized}")
                 self._activity.record(record.user_id, "capital_balanced",
                                       f"Moved ${record.amount_usd.quantize(CENT)} from {where} so that the next "
                                       f"position can use all of your capital (${minted.quantize(CENT)} "
-                                      "arrived).", record.position_id, transfer_id=record.transfer_id)
+                                      f"arrived){booked}.", record.position_id, transfer_id=record.transfer_id)
+        elif record.state is BridgeState.CREDITED:
+            self._book(record)  # a rerun after the credit: completes a booking a crash interrupted
         state["bridge_outcome"] = "credited"
         return state
+
+    def _book(self, record: BridgeTransfer) -> Decimal | None:
+        if self._positions is None:
+            return None
+        return book_capital_fees(self._positions, self._pnl_book, record, self._clock.now())
 
     def failed_step(self, state: State) -> State:
         """The close is done; the capital stays split as it is (the next open is smaller) and any USDC in flight

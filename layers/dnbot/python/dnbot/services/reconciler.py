@@ -48,6 +48,7 @@ from dnbot.ports import (
     AmbiguousVenueError,
     Clock,
     LongVenue,
+    PnlBook,
     PositionStore,
     ReconcileTargets,
     ShortVenue,
@@ -100,11 +101,13 @@ class Reconciler:
                  long_venue: LongVenue, short_venue: ShortVenue, trader: AccountShortTrader, alerts: AlertSink,
                  clock: Clock, limits: ReconcilerLimits, queue: WorkQueue | None = None,
                  lease: UserLease | None = None, journal: PositionJournal | None = None,
-                 bridge: BridgeService | None = None) -> None:
+                 bridge: BridgeService | None = None, pnl_book: PnlBook | None = None) -> None:
         """`queue`: the reconcile queue `enqueue_round` hands the users to (None: only `run` and one user).
         `lease`: one reconcile per user at a time, however often the queue delivers its message.
         `journal`: a position it closes gets its realized PnL by source and activity line, as a close's does.
-        `bridge`: the user's CCTP transfers are resumed and the overdue ones alerted (None: paper venues)."""
+        `bridge`: the user's CCTP transfers are resumed and the overdue ones alerted (None: paper venues);
+        `pnl_book`: where a close's capital transfer it finished books its fees on the closed position."""
+        self._pnl_book = pnl_book
         self._bridge = bridge
         self._journal = journal
         self._queue = queue
@@ -239,13 +242,18 @@ class Reconciler:
     def _book_bridged(self, resumed: list[BridgeTransfer], by_id: dict[str, Position]) -> None:
         """A to_short transfer this pass finished after its workflow gave up: its USDC left the position's
         rebalance cash for the Hyperliquid account, so a live position's books say so (once per transfer). A
-        to_long one landed in the Solana wallet, and neither side of that move is in the position's equity."""
+        to_long one landed in the Solana wallet, and neither side of that move is in the position's equity. A
+        close's capital transfer (number 0) books its fees on the closed position, as the close's last step does."""
         from dnbot.services.bridge_rebalance import book_to_short
+        from dnbot.services.capital_balance import book_capital_fees, is_capital_transfer
 
         for record in resumed:
             position = by_id.get(record.position_id)
-            if (record.state is BridgeState.CREDITED and record.direction is BridgeDirection.TO_SHORT
-                    and position is not None and position.status.is_live):
+            if record.state is not BridgeState.CREDITED or position is None:
+                continue
+            if is_capital_transfer(record) and not position.status.is_live:
+                book_capital_fees(self._positions, self._pnl_book, record, self._clock.now())
+            elif record.direction is BridgeDirection.TO_SHORT and position.status.is_live:
                 fresh = self._positions.get_position(position.user_id, position.position_id) or position
                 book_to_short(self._positions, fresh, record, self._clock.now())
 
