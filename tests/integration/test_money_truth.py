@@ -72,6 +72,15 @@ def test_the_long_debt_and_value_are_asgards_and_the_realized_pnl_is_what_the_ve
     assert abs(Decimal(live["long"]["value_usd"]) - asgard["value"]) <= Decimal("0.05"), (live["long"], asgard)
     assert asgard["size"] > Decimal(live["long"]["size"])  # the supply interest grew the units the ledger shows
 
+    # the open position's PnL is what the venues hold for the user now: the Solana USDC and the Hyperliquid account
+    # value (its short at Hyperliquid's own mark) changed by this much, and Asgard holds the long's equity
+    now = _venue_money(sim_system, wallets)
+    held = (now["usdc"] - before["usdc"] + now["hyperliquid"] - before["hyperliquid"]
+            + asgard["value"] - asgard["debt"])
+    unrealized = Decimal(live["pnl"]["total_usd"])
+    print(f"open: unrealized {unrealized} vs the venues' {held:.6f}")
+    assert live["pnl_kind"] == "unrealized" and abs(unrealized - held) <= Decimal("0.06"), (unrealized, held)
+
     paid = httpx.post(f"{sim_system.sim.url('hyperliquid')}/info",
                       json={"type": "userFunding", "user": wallets["evm"], "startTime": 0}).json()
     funding = sum((Decimal(p["delta"]["usdc"]) for p in paid), Decimal(0))

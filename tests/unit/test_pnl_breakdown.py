@@ -9,7 +9,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dnbot.domain.pnl import CENT, PnlBreakdown
-from dnbot.domain.pnl_breakdown import CarryRates, LegFill, accrued_usd, long_price_now, realized, unrealized
+from dnbot.domain.pnl_breakdown import (
+    CarryRates,
+    LegFill,
+    accrued_usd,
+    long_price_now,
+    realized,
+    unrealized,
+    unrealized_at_venues,
+)
 
 D = Decimal
 money = st.decimals(min_value=D("-5000"), max_value=D("5000"), places=6, allow_nan=False, allow_infinity=False)
@@ -84,3 +92,20 @@ def test_an_lst_moves_with_sol_so_its_staking_is_not_counted_twice() -> None:
 def test_a_part_under_half_a_cent_below_zero_reads_zero_not_minus_zero() -> None:
     parts = PnlBreakdown(borrow=Decimal("-0.001"), fees=Decimal("-0.95")).to_cents().as_strings()
     assert parts["borrow"] == "0.00" and parts["fees"] == "-0.95"
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=st.decimals(min_value=D("100"), max_value=D("30000"), places=6), debt=st.decimals(
+    min_value=D("0"), max_value=D("20000"), places=6), mark=price, funding=money, cash=money, held=hours)
+def test_measured_unrealized_is_what_a_close_now_would_realize_before_its_fees(
+        value: Decimal, debt: Decimal, mark: Decimal, funding: Decimal, cash: Decimal, held: Decimal) -> None:
+    """The total is mark_closed's formula with the long's equity at Asgard and the short at Hyperliquid's mark; the
+    measured parts are the venues' (funding, the open's fees), the price part is what the total leaves."""
+    long, short = LegFill(D(60), D(150), D("6.75")), LegFill(D("59.9"), D("150.02"), D("4.05"))
+    pnl = unrealized_at_venues(long_value_usd=value, long_debt_usd=debt, long_collateral_usd=D(3002.25), long=long,
+                               short=short, short_price_now_usd=mark, funding_usd=funding, rebalanced_cash_usd=cash,
+                               debt_at_open_usd=D(6000), hours_held=held,
+                               rates=CarryRates(D("0.07"), D("0.03"), D("0.09")))
+    total = value - debt - D(3002.25) + cash + D("59.9") * (D("150.02") - mark) - D("4.05") + funding
+    assert pnl.total == total.quantize(CENT) == _parts_sum(pnl)
+    assert pnl.funding == funding.quantize(CENT) and pnl.fees == D("-10.80")

@@ -52,3 +52,27 @@ def test_readings_combine_both_venues_and_unknowns_stay_none() -> None:
     blind = VenueRiskReader(lambda u, p: None, down, lambda u: "0xabc", lambda: Decimal(150), lambda: Decimal(150))
     assert blind.readings(POSITION).margin_ratio is None and blind.readings(POSITION).health_factor is None
     assert blind.readings(POSITION).long_debt_usd is None and blind.readings(POSITION).long_value_usd is None
+
+
+def test_the_short_is_valued_at_the_price_hyperliquid_itself_uses() -> None:
+    """positionValue / |szi| is Hyperliquid's mark: on a recorded real clearinghouseState the SOL position's
+    unrealizedPnl is exactly its size x (that price - entryPx), the figure its account value holds."""
+    import json
+    from pathlib import Path
+
+    import yaml
+
+    from dnbot.adapters.risk import short_from_clearinghouse
+
+    cassette = Path(__file__).parents[2] / ("fixtures/recorded/hyperliquid/sdk_recordings/tests/cassettes/info_test/"
+                                            "test_get_user_state.yaml")
+    state = json.loads(yaml.safe_load(cassette.read_text())["interactions"][0]["response"]["body"]["string"])
+    sol = next(p["position"] for p in state["assetPositions"] if p["position"]["coin"] == "SOL")
+    read = short_from_clearinghouse(state)
+    assert read is not None
+    size, mark = read
+    assert size == abs(Decimal(sol["szi"])) and mark * Decimal(sol["szi"]) == Decimal(sol["positionValue"])
+    assert (Decimal(sol["szi"]) * (mark - Decimal(sol["entryPx"]))).quantize(Decimal("0.000001")) == Decimal(
+        sol["unrealizedPnl"])
+    assert short_from_clearinghouse(STATE) is None  # no positionValue: the oracle stands in
+    assert short_from_clearinghouse(state, coin="DOGE") is None

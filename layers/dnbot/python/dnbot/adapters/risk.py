@@ -46,6 +46,20 @@ def margin_from_clearinghouse(state: dict[str, Any], coin: str = "SOL") -> tuple
     return ratio, liquidation
 
 
+def short_from_clearinghouse(state: dict[str, Any], coin: str = "SOL") -> tuple[Decimal, Decimal] | None:
+    """The coin's position as Hyperliquid holds it: (its size, the price it values it at: positionValue / |szi|,
+    its mark), None without one."""
+    for entry in state.get("assetPositions", []):
+        position = entry.get("position", {})
+        if position.get("coin") != coin:
+            continue
+        size = abs(Decimal(str(position.get("szi") or "0")))
+        value = position.get("positionValue")
+        if size > 0 and value not in (None, ""):
+            return size, Decimal(str(value)) / size
+    return None
+
+
 class VenueRiskReader:
     """Implements RiskReader."""
 
@@ -66,6 +80,8 @@ class VenueRiskReader:
         health = _read("Asgard health", lambda: self._long_health(position.user_id, position.position_id))
         state = _read("Hyperliquid margin", lambda: self._clearinghouse(self._address_of(position.user_id)))
         ratio, liquidation = margin_from_clearinghouse(state) if state is not None else (None, None)
+        short = short_from_clearinghouse(state) if state is not None else None
+        mark = short[1] if short is not None else None
         oracle = _read("Hyperliquid oracle", self._oracle)
         long_sol_price = _read("Asgard SOL price", self._long_price)
         return RiskReadings(
@@ -75,12 +91,14 @@ class VenueRiskReader:
             oracle_price_usd=oracle,
             long_venue_sol_price_usd=long_sol_price,
             lst_depeg=lst_depeg_since_open(position, health, long_sol_price),
-            equity_usd=known_sum(known_sum(legs_equity_usd(position, health, oracle), self._funding(position)),
+            equity_usd=known_sum(known_sum(legs_equity_usd(position, health, mark or oracle), self._funding(position)),
                                  position.rebalance_cash_usd),
             peak_equity_usd=peak_equity_usd(position),
             liquidation_distance_at_open=liquidation_distance_at_open(position, health, liquidation),
             long_value_usd=health.value_usd if health is not None else None,
             long_debt_usd=health.debt_usdc if health is not None else None,
+            short_mark_price_usd=mark,
+            short_size_sol=short[0] if short is not None else None,
         )
 
     def _funding(self, position: Position) -> Decimal | None:

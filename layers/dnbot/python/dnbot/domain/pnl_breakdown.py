@@ -2,7 +2,13 @@
 
 Pure: amounts in, a `PnlBreakdown` (domain/pnl.py) out, in cents summing exactly to the total in cents.
 
-Open position (unrealized), with the legs as filled and the prices now:
+Open position (unrealized), measured (`unrealized_at_venues`, when Asgard and Hyperliquid were read): the total is
+what a close now would realize before its own fees, by the close's own formula, with Asgard's equity of the long
+(its value less its debt, interest in) and the short at the price Hyperliquid values it (its mark); funding and the
+open's fees are measured, the carry parts are accrued estimates, and `price` is what the total leaves, as for a
+closed position. So the total is the change in what the venues hold for the user.
+
+Open position, estimated (`unrealized`, when Asgard cannot be read), with the legs as filled and the prices now:
 - price: the long's units x (its price now - its entry price) + the short's size x (its entry - the mark now);
   an LST leg is valued at its entry price moved with SOL (entry x SOL now / SOL at entry), so its staking yield
   is not counted twice (it is in `staking`); plus what in-place rebalances realized on the part they sold;
@@ -77,6 +83,22 @@ def unrealized(*, long: LegFill, short: LegFill, long_price_now_usd: Decimal, sh
         + short.size * (short.entry_price_usd - short_mark_now_usd) + rebalanced_usd,
     )
     return exact.to_cents(fixed=("funding",))
+
+
+def unrealized_at_venues(*, long_value_usd: Decimal, long_debt_usd: Decimal, long_collateral_usd: Decimal,
+                         long: LegFill, short: LegFill, short_price_now_usd: Decimal, funding_usd: Decimal,
+                         rebalanced_cash_usd: Decimal, debt_at_open_usd: Decimal, hours_held: Decimal,
+                         rates: CarryRates) -> PnlBreakdown:
+    """An open position's PnL as the venues hold it now: position_steps.mark_closed's formula (the long's proceeds -
+    its collateral + what rebalances took out + the short's PnL - its opening fee + funding) with the long's
+    equity at Asgard (`long_value_usd - long_debt_usd`) for its proceeds and the short's size x (entry - the price
+    Hyperliquid values it at) for its PnL, before the close's fees. `rebalanced_cash_usd`: the position's
+    rebalance cash less the collateral its smaller ledger long no longer shows. Split as `realized` splits."""
+    total = (long_value_usd - long_debt_usd - long_collateral_usd + rebalanced_cash_usd
+             + short.size * (short.entry_price_usd - short_price_now_usd) - abs(short.fees_usd) + funding_usd)
+    return realized(total_usd=total, funding_usd=funding_usd, fees_usd=abs(long.fees_usd) + abs(short.fees_usd),
+                    debt_usd=debt_at_open_usd, long_value_at_entry_usd=long.size * long.entry_price_usd,
+                    hours_held=hours_held, rates=rates)
 
 
 def realized(*, total_usd: Decimal, funding_usd: Decimal, fees_usd: Decimal, debt_usd: Decimal,

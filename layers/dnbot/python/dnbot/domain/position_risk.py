@@ -60,13 +60,14 @@ def lst_depeg_since_open(position: Position, long: LongReading | None,
     return lst_depeg(long.value_usd / long.size, sol_price_usd, rate_at_open)
 
 
-def legs_equity_usd(position: Position, long: LongReading | None, oracle_price_usd: Decimal | None) -> Decimal | None:
+def legs_equity_usd(position: Position, long: LongReading | None, short_price_usd: Decimal | None) -> Decimal | None:
     """The position's equity at the venues now: the long's value less its debt (Asgard) plus the short's
-    unrealized PnL (its own size x (entry - oracle)). The funding the short collected and the cash a rebalance
-    took out are added by the caller (`known_sum`): the venues do not hold them on the legs."""
-    if long is None or oracle_price_usd is None or position.short_leg is None or long.value_usd <= 0:
+    unrealized PnL (its own size x (entry - the price Hyperliquid values it at: its mark, else the oracle)). The
+    funding the short collected and the cash a rebalance took out are added by the caller (`known_sum`): the venues
+    do not hold them on the legs."""
+    if long is None or short_price_usd is None or position.short_leg is None or long.value_usd <= 0:
         return None
-    short_pnl = position.short_leg.size * (position.short_leg.entry_price - oracle_price_usd)
+    short_pnl = position.short_leg.size * (position.short_leg.entry_price - short_price_usd)
     return long.value_usd - long.debt_usdc + short_pnl
 
 

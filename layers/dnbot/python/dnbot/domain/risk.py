@@ -54,6 +54,10 @@ class RiskReadings:
     liquidation_distance_at_open: Decimal | None = None
     long_value_usd: Decimal | None = None  # Asgard: the long's units now (supply interest in) x its price now
     long_debt_usd: Decimal | None = None  # Asgard: the long's USDC debt now (borrow interest in)
+    # Hyperliquid's own valuation price of the short (its positionValue / size: the mark), which its account value,
+    # unrealized PnL and liquidation use; None when not read (the oracle stands in)
+    short_mark_price_usd: Decimal | None = None
+    short_size_sol: Decimal | None = None  # Hyperliquid: the short's size now (the ledger's may lag a failed rebalance)
 
 
 @dataclass(frozen=True, slots=True)

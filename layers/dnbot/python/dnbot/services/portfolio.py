@@ -18,7 +18,14 @@ from decimal import Decimal
 from typing import Literal
 
 from dnbot.domain.pnl import CENT, SOURCES, FundingShare, PnlBreakdown
-from dnbot.domain.pnl_breakdown import CarryRates, LegFill, long_price_now, realized, unrealized
+from dnbot.domain.pnl_breakdown import (
+    CarryRates,
+    LegFill,
+    long_price_now,
+    realized,
+    unrealized,
+    unrealized_at_venues,
+)
 from dnbot.domain.positions import Position, PositionStatus
 from dnbot.domain.rates import RatesSnapshot
 from dnbot.domain.risk import LegName, RiskReadings, joint_view, liquidation_prices
@@ -282,15 +289,28 @@ class PortfolioService:
         long_value = _cents(readings.long_value_usd) if readings.long_value_usd else None
         long_debt = _cents(readings.long_debt_usd)
         short_value = pnl = None
-        if sol_now is not None:
-            long_now = long_price_now(long_fill, short_leg.entry_price, sol_now, position.asset.is_lst,
-                                      None if position.asset.is_lst else readings.long_venue_sol_price_usd)
-            short_value = (short_leg.size * sol_now).quantize(CENT)
-            if funding is not None:
+        # the short at the price Hyperliquid values it (its mark: its account value and PnL use it), else the oracle
+        short_price = readings.short_mark_price_usd or sol_now
+        if short_price is not None and sol_now is not None:
+            short_value = (short_leg.size * short_price).quantize(CENT)
+            hours, rates = hours_between(position.created_at, now), carry_rates(snapshot, position)
+            if funding is not None and readings.long_value_usd and readings.long_debt_usd is not None:
+                # what the venues hold now, by the close's own formula: the total is the balances' change
+                # the short's size at Hyperliquid: a rebalance that failed halfway bought part of it back already
+                short_now = LegFill(readings.short_size_sol or short_leg.size, short_leg.entry_price,
+                                    short_leg.fees_usd)
+                pnl = unrealized_at_venues(
+                    long_value_usd=readings.long_value_usd, long_debt_usd=readings.long_debt_usd,
+                    long_collateral_usd=position.long_collateral_usd, long=long_fill, short=short_now,
+                    short_price_now_usd=short_price, funding_usd=funding,
+                    rebalanced_cash_usd=position.rebalance_cash_usd - position.rebalance_collateral_usd,
+                    debt_at_open_usd=debt, hours_held=hours, rates=rates)
+            elif funding is not None:  # Asgard unread: the long priced from its fill and SOL now, carry estimated
+                long_now = long_price_now(long_fill, short_leg.entry_price, sol_now, position.asset.is_lst,
+                                          None if position.asset.is_lst else readings.long_venue_sol_price_usd)
                 pnl = unrealized(long=long_fill, short=short_fill, long_price_now_usd=long_now,
-                                 short_mark_now_usd=sol_now, funding_usd=funding, debt_usd=debt,
-                                 hours_held=hours_between(position.created_at, now),
-                                 rates=carry_rates(snapshot, position), rebalanced_usd=position.rebalance_pnl_usd)
+                                 short_mark_now_usd=short_price, funding_usd=funding, debt_usd=debt,
+                                 hours_held=hours, rates=rates, rebalanced_usd=position.rebalance_pnl_usd)
         with self._lock:
             if unreadable:
                 stale_since = self._failing_since.setdefault(position.position_id, now)
