@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -105,6 +106,21 @@ def test_users_to_reconcile_are_those_with_live_or_recent_positions(aws: None) -
         store.create_position(_position(user, pid, status, at))
     assert store.user_ids_to_reconcile(NOW - timedelta(hours=24)) == [
         "attention-user", "open-user", "pending-user", "recent-close", "recent-failure"]
+
+    # a transfer still moving (or stuck) keeps its user in the round however long ago they last traded, until it
+    # is credited (or abandoned): the reconciler resumes it
+    from dnbot.adapters.aws.bridge_transfers import DynamoBridgeTransferStore
+    from dnbot.domain.bridge import BridgeDirection, BridgeState, new_transfer
+
+    transfers = DynamoBridgeTransferStore(table)
+    stuck = replace(new_transfer(user_id="old-close", position_id="f", n=0, direction=BridgeDirection.TO_LONG,
+                                 amount_usd=Decimal(500), max_fee=Decimal("0.06"), mint_recipient="wallet",
+                                 at=old), state=BridgeState.BURNED)
+    transfers.create(stuck)
+    assert "old-close" in store.user_ids_to_reconcile(NOW - timedelta(hours=24))
+    transfers.save(replace(stuck, state=BridgeState.CREDITED, minted_usd=Decimal("499.95"),
+                           version=stuck.version + 1))
+    assert "old-close" not in store.user_ids_to_reconcile(NOW - timedelta(hours=24))
 
     store.put_reference("open-user", "a", LongReference("wallet1", 3, "pda-a", open_signature="sig-a"))
     store.put_reference("open-user", "z", LongReference("wallet1", 3, "", open_signature="sig-z"))

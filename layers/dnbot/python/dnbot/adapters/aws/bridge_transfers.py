@@ -10,8 +10,9 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
+from dnbot.adapters.aws.dynamodb import UNFINISHED_BRIDGE_KEY
 from dnbot.adapters.aws.paging import query_all
-from dnbot.domain.bridge import BridgeDirection, BridgeState, BridgeTransfer
+from dnbot.domain.bridge import FINAL, BridgeDirection, BridgeState, BridgeTransfer
 from dnbot.ports import BridgeTransferConflict, BridgeTransferExists
 
 _TIMES = ("created_at", "updated_at", "burned_at", "reattested_at", "credited_at")
@@ -31,6 +32,9 @@ def _item(t: BridgeTransfer) -> dict[str, Any]:
     item.update({name: getattr(t, name) for name in _AMOUNTS + _INTS + _TEXTS})
     item.update({name: value.astimezone(UTC).isoformat() for name in _TIMES
                  if (value := getattr(t, name)) is not None})
+    if t.state not in FINAL:  # in the sparse index until done: the reconciler's round finds its user (a save
+        # replaces the whole item, so a final record leaves the index)
+        item.update(gsi1pk=UNFINISHED_BRIDGE_KEY, gsi1sk=f"{t.user_id}#{t.transfer_id}")
     return {k: v for k, v in item.items() if v is not None}
 
 

@@ -17,6 +17,9 @@ Item types (pk / sk):
     BLOB#<key> / BLOB                   an envelope-encrypted secret (agent wallet keys)
     USER#<id> / LONGREF#<pid>           where a position's long lives at Asgard (its PDA, tx signatures)
     NONCE#<signer> / NONCE              the last Hyperliquid nonce a signer used (every Lambda shares it)
+    USER#<id> / BRIDGE#<transfer id>    a CCTP transfer (adapters/aws/bridge_transfers.py); gsi1 = BRIDGE#UNFINISHED /
+                                        <user id>#<transfer id> until it is credited or abandoned (a sparse index:
+                                        the reconciler visits their users however long ago they last traded)
 """
 
 from __future__ import annotations
@@ -47,6 +50,8 @@ from dnbot.domain.positions import (
 )
 from dnbot.domain.rates import FundingQuote, LendingMarket, RatesSnapshot
 from dnbot.ports import PositionConflict, PrivyWalletRecord, UserRecord
+
+UNFINISHED_BRIDGE_KEY = "BRIDGE#UNFINISHED"  # gsi1 partition of the bridge transfers not credited or abandoned
 
 
 def latest_rates_key() -> dict[str, str]:
@@ -411,16 +416,19 @@ class DynamoStateStore:
             self._table, IndexName="gsi1", KeyConditionExpression=Key("gsi1pk").eq(f"STATUS#{status.value}"))]
 
     def user_ids_to_reconcile(self, failed_since: datetime) -> list[str]:
-        """Every user with a live position, or one failed or closed since `failed_since` (the reconciler's round).
+        """Every user with a live position, or one failed or closed since `failed_since`, or a bridge transfer
+        not credited or abandoned, however old (the reconciler's round: it resumes the transfer).
 
-        One gsi1 query per status (STATUS#<status>, sort key <user id>#<position id>, keys only): the users come
-        from the index keys, so no position item is read; failed and closed ones are limited to the recent by a
-        filter on updated_at (projected: the index holds every attribute)."""
+        One gsi1 query per status (STATUS#<status>, sort key <user id>#<position id>, keys only) and one of the
+        unfinished transfers (BRIDGE#UNFINISHED): the users come from the index keys, so no item is read; failed
+        and closed positions are limited to the recent by a filter on updated_at (projected: the index holds every
+        attribute)."""
         users: set[str] = set()
-        for status in PositionStatus:
+        partitions = [(f"STATUS#{status.value}", status.is_live) for status in PositionStatus]
+        for partition, every in [*partitions, (UNFINISHED_BRIDGE_KEY, True)]:
             kwargs: dict[str, Any] = {"IndexName": "gsi1", "ProjectionExpression": "gsi1sk",
-                                      "KeyConditionExpression": Key("gsi1pk").eq(f"STATUS#{status.value}")}
-            if not status.is_live:
+                                      "KeyConditionExpression": Key("gsi1pk").eq(partition)}
+            if not every:
                 kwargs["FilterExpression"] = Attr("updated_at").gte(_iso(failed_since))
             users.update(str(item["gsi1sk"]).split("#", 1)[0] for item in query_all(self._table, **kwargs))
         return sorted(users)
