@@ -386,3 +386,60 @@ def test_in_flight_is_never_negative_and_counts_only_burned_to_minted(
     assert sum((r.amount_usd - r.max_fee_usd for r in counted), D(0)) <= total <= sum(
         (r.amount_usd for r in counted), D(0))
     assert in_flight_usd(r for r in records if r not in counted) == 0
+
+
+# --- the event account's rent ----------------------------------------------------------------------------------
+
+
+def test_a_credited_solana_burns_rent_is_reclaimable_once_five_days_old_and_once() -> None:
+    from dnbot.cctp.solana import EVENT_ACCOUNT_WINDOW_SECONDS
+    from dnbot.domain.bridge import (
+        EVENT_ACCOUNT_WINDOW,
+        RECLAIM_MARGIN,
+        reclaim_refused,
+        reclaim_signed,
+        rent_reclaimable,
+        rent_reclaimed,
+        rent_to_reclaim,
+    )
+
+    assert EVENT_ACCOUNT_WINDOW.total_seconds() == EVENT_ACCOUNT_WINDOW_SECONDS  # the program's window
+    events = happy_path(planned())
+    done = run(planned(), events)
+    burned_at = T0 + timedelta(minutes=2)
+    assert done.burned_at == burned_at and rent_to_reclaim(done)
+    window = burned_at + EVENT_ACCOUNT_WINDOW + RECLAIM_MARGIN
+    assert not rent_reclaimable(done, window - timedelta(seconds=1))
+    assert not rent_reclaimable(done, burned_at + EVENT_ACCOUNT_WINDOW)  # the chain's clock may be behind ours
+    assert rent_reclaimable(done, window) and rent_reclaimable(done, window + timedelta(days=30))
+
+    # not credited yet (minted: the reconciler may still book it), or Arbitrum-sourced: nothing to reclaim
+    minted = run(planned(), events[:-1])
+    assert not rent_to_reclaim(minted) and not rent_reclaimable(minted, window)
+    to_long = run(planned(BridgeDirection.TO_LONG), happy_path(planned(BridgeDirection.TO_LONG)))
+    assert to_long.state is S.CREDITED and not rent_reclaimable(to_long, window)
+    abandoned = advance(planned(), Abandoned("never burned"), T0)
+    assert not rent_reclaimable(abandoned, window)
+
+    # signed, stored, then reclaimed: no longer reclaimable; the same answer again is a no-op
+    at = window + timedelta(minutes=1)
+    stored = reclaim_signed(done, "AQID-reclaim", at)
+    assert (stored.signed_reclaim, stored.version, stored.updated_at) == ("AQID-reclaim", done.version + 1, at)
+    assert stored.state is S.CREDITED and rent_reclaimable(stored, at)
+    assert reclaim_signed(stored, "AQID-reclaim", at) is stored
+    back = rent_reclaimed(stored, "tx-reclaim", at)
+    assert (back.reclaim_tx, back.rent_reclaimed_at, back.version) == ("tx-reclaim", at, stored.version + 1)
+    assert not rent_to_reclaim(back) and not rent_reclaimable(back, at + timedelta(days=1))
+    assert rent_reclaimed(back, "tx-reclaim", at + timedelta(days=1)) is back
+    for illegal in (lambda: reclaim_signed(back, "AQID-again", at), lambda: rent_reclaimed(back, None, at),
+                    lambda: rent_reclaimed(minted, "tx", at), lambda: reclaim_signed(to_long, "AQID", at),
+                    lambda: reclaim_signed(done, "", at), lambda: reclaim_refused(done, "", at)):
+        with pytest.raises(IllegalBridgeTransition):
+            illegal()
+    found_closed = rent_reclaimed(done, None, at)  # the account was closed already: no tx of ours
+    assert found_closed.reclaim_tx is None and found_closed.rent_reclaimed_at == at
+
+    # refused for good by the program: the rent stays and nothing retries it
+    refused = reclaim_refused(stored, "reclaim refused: InvalidDestinationMessage", at)
+    assert refused.reclaim_error is not None and refused.rent_reclaimed_at is None
+    assert not rent_to_reclaim(refused) and not rent_reclaimable(refused, at + timedelta(days=1))

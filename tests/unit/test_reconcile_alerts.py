@@ -122,6 +122,18 @@ def test_users_to_reconcile_are_those_with_live_or_recent_positions(aws: None) -
                            version=stuck.version + 1))
     assert "old-close" not in store.user_ids_to_reconcile(NOW - timedelta(hours=24))
 
+    # a credited Solana burn keeps its user in the round until its event account's rent is back (5 days on)
+    from dnbot.domain.bridge import rent_reclaimed
+
+    burned = replace(new_transfer(user_id="old-failure", position_id="e", n=0, direction=BridgeDirection.TO_SHORT,
+                                  amount_usd=Decimal(300), max_fee=Decimal("0.04"), mint_recipient="0xuser",
+                                  at=old), state=BridgeState.CREDITED, event_account="Ev1", burned_at=old,
+                     message="00" * 200, attestation="11" * 130, minted_usd=Decimal("299.97"))
+    transfers.create(burned)
+    assert "old-failure" in store.user_ids_to_reconcile(NOW - timedelta(hours=24))
+    transfers.save(rent_reclaimed(burned, "5xReclaim", NOW))
+    assert "old-failure" not in store.user_ids_to_reconcile(NOW - timedelta(hours=24))
+
     store.put_reference("open-user", "a", LongReference("wallet1", 3, "pda-a", open_signature="sig-a"))
     store.put_reference("open-user", "z", LongReference("wallet1", 3, "", open_signature="sig-z"))
     assert store.long_references("open-user") == {

@@ -134,3 +134,38 @@ def test_list_for_user_reads_every_page(table: Any) -> None:
     assert listed[0] == records[0]
     assert paged.queries >= 3  # six items, two a page
     assert [r.user_id for r in store.list_for_user("u2")] == ["u2"] and store.list_for_user("u3") == []
+
+
+def test_a_credited_solana_burn_stays_unfinished_until_its_event_account_rent_is_back(table: Any) -> None:
+    from dnbot.adapters.aws.dynamodb import UNFINISHED_BRIDGE_KEY
+    from dnbot.domain.bridge import reclaim_refused, reclaim_signed, rent_reclaimed
+
+    store = DynamoBridgeTransferStore(table)
+
+    def indexed(record: BridgeTransfer) -> bool:
+        item = table.get_item(Key={"pk": f"USER#{record.user_id}", "sk": f"BRIDGE#{record.transfer_id}"})["Item"]
+        return item.get("gsi1pk") == UNFINISHED_BRIDGE_KEY
+
+    records = {}
+    for n, direction in [(1, BridgeDirection.TO_SHORT), (2, BridgeDirection.TO_LONG), (3, BridgeDirection.TO_SHORT)]:
+        record = _planned(n, direction)
+        store.create(record)
+        for k, event in enumerate(_path(direction)):
+            record = advance(record, event, T0 + timedelta(minutes=5 + k))
+            store.save(record)
+        records[n] = record
+    assert indexed(records[1]) and indexed(records[3])  # credited, the event account's rent still locked
+    assert not indexed(records[2])  # an Arbitrum burn has no event account: final is done
+
+    at = T0 + timedelta(days=6)
+    signed = reclaim_signed(records[1], "AQID" * 30, at)
+    store.save(signed)
+    assert store.get("u1", signed.transfer_id) == signed and indexed(signed)
+    back = rent_reclaimed(signed, "5xReclaim", at + timedelta(seconds=1))
+    store.save(back)
+    assert store.get("u1", back.transfer_id) == back and not indexed(back)
+    assert back.reclaim_tx == "5xReclaim" and back.rent_reclaimed_at == at + timedelta(seconds=1)
+
+    refused = reclaim_refused(records[3], "reclaim refused: InvalidDestinationMessage", at)
+    store.save(refused)
+    assert store.get("u1", refused.transfer_id) == refused and not indexed(refused)  # cannot be: it leaves

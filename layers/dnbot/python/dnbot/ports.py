@@ -831,6 +831,11 @@ class MessageExpired(VenueRejected):
     expired and must be re-signed"; Solana: MessageExpired): Iris must re-attest it (`reattest`) before a mint."""
 
 
+class EventAccountWindowOpen(VenueRejected):
+    """Solana's MessageTransmitterV2 refuses to close a burn's event account before it is 5 days old
+    (EventAccountWindowNotExpired): the reclaim of its rent is tried again later."""
+
+
 @dataclass(frozen=True, slots=True)
 class AttestedMessage:
     """A burn as Circle attested it: mint with exactly these bytes (the nonce is Circle's, not the source chain's)."""
@@ -994,6 +999,10 @@ class SolanaCctpPort(Protocol):
 
     def sign_reclaim(self, user_id: str, event_account: str, attestation: bytes, destination_message: bytes) -> str:
         """A signed reclaim_event_account (base64): the burn's event account rent back to the wallet (>= 5 days)."""
+        ...
+
+    def event_account_open(self, address: str) -> bool:
+        """Whether a burn's event account still exists (its rent not reclaimed yet)."""
         ...
 
     def send(self, tx_base64: str) -> str:

@@ -28,6 +28,10 @@ STANDARD_OVERDUE = timedelta(hours=2)
 # The start of `error` on a record the operator was told is overdue (services.bridge `report_overdue`): kept while
 # it is not final, so the alert is sent once per record; readers (the balances view) test it without the service.
 OVERDUE_REPORTED = "bridge_overdue"
+# MessageTransmitterV2 closes a burn's event account (its rent back to the payer) only once it is this old
+# (EVENT_ACCOUNT_WINDOW_SECONDS, dnbot.cctp.solana); the margin covers the chain's clock against ours.
+EVENT_ACCOUNT_WINDOW = timedelta(days=5)
+RECLAIM_MARGIN = timedelta(minutes=10)
 ZERO = Decimal(0)
 
 
@@ -124,6 +128,11 @@ class BridgeTransfer:
     # credited
     credited_at: datetime | None = None
     error: str | None = None  # why abandoned / needs attention
+    # after credited, a Solana burn's event account rent (paid by the user's wallet) is reclaimed once 5 days old:
+    signed_reclaim: str | None = None  # the signed reclaim_event_account (base64), stored before it is sent
+    reclaim_tx: str | None = None  # the reclaim that landed (None when the account was found closed already)
+    rent_reclaimed_at: datetime | None = None
+    reclaim_error: str | None = None  # the program refused the reclaim for good: the rent stays (operator)
 
 
 def new_transfer(*, user_id: str, position_id: str, n: int, direction: BridgeDirection, amount_usd: Decimal,
@@ -338,3 +347,54 @@ def overdue(record: BridgeTransfer, now: datetime, fast: bool = True) -> bool:
     if record.burned_at is None or record.state in FINAL:
         return False
     return now - record.burned_at > (FAST_OVERDUE if fast else STANDARD_OVERDUE)
+
+
+# --- the event account's rent (a Solana burn's), after the transfer ----------------------------------------------
+
+
+def rent_to_reclaim(record: BridgeTransfer) -> bool:
+    """A credited Solana burn whose event account's rent has not come back yet and still can: its event account,
+    attested message and attestation are known, and the program has not refused the reclaim for good. Such a
+    record keeps its user in the reconciler's round (it stays in the unfinished-transfers index)."""
+    return (record.state is BridgeState.CREDITED and record.source_domain == SOLANA_DOMAIN
+            and bool(record.event_account) and bool(record.message) and bool(record.attestation)
+            and record.burned_at is not None and record.rent_reclaimed_at is None and record.reclaim_error is None)
+
+
+def rent_reclaimable(record: BridgeTransfer, now: datetime) -> bool:
+    """`rent_to_reclaim` and the burn is 5 days old (plus a margin) at `now`: the program accepts the reclaim.
+    `burned_at` is when the record saw the burn land, never before the event account's own `created_at`."""
+    return (rent_to_reclaim(record) and record.burned_at is not None
+            and now - record.burned_at >= EVENT_ACCOUNT_WINDOW + RECLAIM_MARGIN)
+
+
+def _reclaim_step(record: BridgeTransfer, at: datetime, **changes: Any) -> BridgeTransfer:
+    if not rent_to_reclaim(record):
+        raise IllegalBridgeTransition(f"bridge transfer {record.transfer_id} has no event account rent to reclaim")
+    return replace(record, **changes, version=record.version + 1, updated_at=at)
+
+
+def reclaim_signed(record: BridgeTransfer, signed_reclaim: str, at: datetime) -> BridgeTransfer:
+    """The signed reclaim is stored before it is sent: a lost answer is then resolved by asking the chain about
+    it (a second reclaim of a closed account only fails)."""
+    if not signed_reclaim:
+        raise IllegalBridgeTransition("signed reclaim is empty")
+    if record.signed_reclaim == signed_reclaim and rent_to_reclaim(record):
+        return record
+    return _reclaim_step(record, at, signed_reclaim=signed_reclaim)
+
+
+def rent_reclaimed(record: BridgeTransfer, reclaim_tx: str | None, at: datetime) -> BridgeTransfer:
+    """The event account is closed, its rent back in the wallet: by `reclaim_tx`, or found closed (None)."""
+    if record.rent_reclaimed_at is not None and record.reclaim_tx == reclaim_tx:
+        return record
+    if reclaim_tx == "":
+        raise IllegalBridgeTransition("reclaim tx is empty")
+    return _reclaim_step(record, at, reclaim_tx=reclaim_tx, rent_reclaimed_at=at)
+
+
+def reclaim_refused(record: BridgeTransfer, reason: str, at: datetime) -> BridgeTransfer:
+    """The program refused the reclaim for a reason time does not cure: the rent stays, nothing retries it."""
+    if not reason:
+        raise IllegalBridgeTransition("a reason is required")
+    return _reclaim_step(record, at, reclaim_error=reason)

@@ -15,7 +15,8 @@ truth, so any step may be retried or resumed after a crash without burning twice
 `resume` (the reconciler, per user) finishes what a workflow gave up on after its burn landed: it attests and
 mints the records no workflow has written for a while, never burns, abandons the planned ones whose rebalance
 ended, and ends the minted ones whose rebalance ended (the USDC is in the user's wallet); `overdue` names the
-ones to tell the operator about, once each (`report_overdue`).
+ones to tell the operator about, once each (`report_overdue`). `reclaim_rent` (the reconciler too) closes the
+event account of each credited Solana burn once it is 5 days old: its rent comes back to the user's wallet.
 """
 
 from __future__ import annotations
@@ -53,6 +54,10 @@ from dnbot.domain.bridge import (
     domains,
     max_fee_usd,
     new_transfer,
+    reclaim_refused,
+    reclaim_signed,
+    rent_reclaimable,
+    rent_reclaimed,
     stage,
 )
 from dnbot.domain.bridge import overdue as overdue_at
@@ -65,6 +70,7 @@ from dnbot.ports import (
     BridgeTransferConflict,
     BridgeTransferStore,
     Clock,
+    EventAccountWindowOpen,
     MessageExpired,
     SolanaCctpPort,
     TransientVenueError,
@@ -79,6 +85,9 @@ USDC_UNITS = Decimal(10) ** 6
 # wait between two of a rebalance's writes of it (one bridge Task's retry window, ~22 min, then the next's): the
 # reconciler passes its workflow grace (Settings.reconciler_workflow_grace_minutes), the same bound.
 RESUME_IDLE = timedelta(minutes=45)
+# A refusal by the program itself (an Anchor error, or its number in the preflight's answer), which no retry cures;
+# anything else a node refuses (the fee payer's SOL, a stale blockhash) is tried again.
+PROGRAM_REFUSAL_MARKS = ("Error Code:", "custom program error")
 
 
 def usdc_raw(amount: Decimal) -> int:
@@ -401,6 +410,77 @@ class BridgeService:
         at = stage(current).value
         why = f"{OVERDUE_REPORTED}: not credited since its burn at {current.burned_at:%Y-%m-%d %H:%M} UTC ({at})"
         return self._save(current, NeedsAttention(f"{why}; {current.error}" if current.error else why))
+
+    # --- the event accounts' rent (after the transfer) ---------------------------------------------------------
+
+    def reclaim_rent(self, user_id: str) -> list[BridgeTransfer]:
+        """The rent of the user's Solana burns' event accounts back to their wallet: for each record
+        `rent_reclaimable` (credited, burned 5 days ago and more), one reclaim_event_account, signed and stored on
+        the record before it is sent; returns the records settled by this run (rent back, or refused for good).
+
+        A record whose stored reclaim landed, or whose event account is closed already (a lost answer, anyone's
+        reclaim), is marked reclaimed without sending; a second reclaim of a closed account could only fail. The
+        chain refusing it as too young (EventAccountWindowOpen), a reclaim sent and not confirmed yet and any
+        transient error leave it for the next run; another refusal records `reclaim_error` (the rent stays: the
+        operator looks). Never touches USDC."""
+        now = self._clock.now()
+        settled: list[BridgeTransfer] = []
+        for record in self._store.list_for_user(user_id):
+            if not rent_reclaimable(record, now):
+                continue
+            try:
+                after = self._reclaim_one(record)
+            except (TransientVenueError, AmbiguousVenueError, BridgeTransferConflict, EventAccountWindowOpen) as error:
+                logger.info("bridge transfer %s: its event account's rent is left for the next run (%s)",
+                            record.transfer_id, error)
+                continue
+            except Exception:  # one record's fault must not stop the others
+                logger.exception("reclaiming the event account rent of bridge transfer %s failed", record.transfer_id)
+                continue
+            if after.rent_reclaimed_at is not None or after.reclaim_error is not None:
+                settled.append(after)
+        return settled
+
+    def _reclaim_one(self, record: BridgeTransfer) -> BridgeTransfer:
+        solana = self._chains.solana
+        account = record.event_account
+        assert account is not None and record.message is not None and record.attestation is not None
+        if record.signed_reclaim is not None:
+            tx = _signature_of(record.signed_reclaim)
+            if solana.status(tx) == "landed":
+                return self._keep(record, rent_reclaimed(record, tx, self._clock.now()))
+        if not solana.event_account_open(account):
+            return self._keep(record, rent_reclaimed(record, None, self._clock.now()))
+        signed = solana.sign_reclaim(record.user_id, account, bytes.fromhex(record.attestation),
+                                     bytes.fromhex(record.message))
+        record = self._keep(record, reclaim_signed(record, signed, self._clock.now()))
+        tx = _signature_of(signed)
+        try:
+            solana.send(signed)
+        except EventAccountWindowOpen:
+            raise
+        except VenueRejected as refused:
+            if solana.status(tx) == "landed":  # an earlier send of these bytes landed
+                return self._keep(record, rent_reclaimed(record, tx, self._clock.now()))
+            if not solana.event_account_open(account):
+                return self._keep(record, rent_reclaimed(record, None, self._clock.now()))
+            if not any(mark in str(refused) for mark in PROGRAM_REFUSAL_MARKS):  # the node's (funds, blockhash)
+                raise NotConfirmedYet(f"reclaim {tx} of {record.transfer_id} refused ({refused}): tried again "
+                                      "next run") from refused
+            logger.warning("bridge transfer %s: the reclaim of its event account %s was refused; its rent stays: %s",
+                           record.transfer_id, record.event_account, refused)
+            return self._keep(record, reclaim_refused(record, f"reclaim refused: {refused}", self._clock.now()))
+        if solana.status(tx) != "landed":
+            raise NotConfirmedYet(f"reclaim {tx} of {record.transfer_id} is sent and not confirmed yet")
+        logger.info("bridge transfer %s: the rent of event account %s is back (%s)", record.transfer_id,
+                    record.event_account, tx)
+        return self._keep(record, rent_reclaimed(record, tx, self._clock.now()))
+
+    def _keep(self, before: BridgeTransfer, moved: BridgeTransfer) -> BridgeTransfer:
+        """Save a record a reclaim step moved (the domain returns the record itself when nothing changed)."""
+        if moved is not before:
+            self._store.save(moved)
+        return moved
 
     # --- plumbing --------------------------------------------------------------------------------------------
 

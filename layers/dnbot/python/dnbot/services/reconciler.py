@@ -216,7 +216,8 @@ class Reconciler:
     def _resume_bridges(self, user_id: str, positions: list[Position], report: ReconcileReport) -> None:
         """The user's bridge transfers no workflow is driving any more, one attempt each (BridgeService.resume:
         its own guard keeps it off a record a live workflow writes, so it runs even when the user is skipped),
-        then one `bridge_overdue` alert per transfer burned and still not credited past its window. A failure
+        then one `bridge_overdue` alert per transfer burned and still not credited past its window, then the rent
+        of its credited Solana burns' event accounts back to the wallet once 5 days old (`reclaim_rent`). A failure
         here is reported and leaves the positions' reconciliation to go on."""
         if self._bridge is None:
             return
@@ -235,6 +236,7 @@ class Reconciler:
                 self._bridge.report_overdue(record)  # after the alert: at worst it is sent twice, never lost
                 report.drifts.append({"user_id": user_id, "kind": "bridge_overdue", "position_id": record.position_id,
                                       "message": f"bridge transfer {record.transfer_id} is still {where}"})
+            self._bridge.reclaim_rent(user_id)  # credited Solana burns 5 days old: their event account's rent back
         except Exception as error:  # the bridge (chains, Iris, the store) must not stop the positions' round
             logger.exception("resuming the bridge transfers of %s failed", user_id)
             report.errors[user_id] = f"bridge: {type(error).__name__}: {error}"

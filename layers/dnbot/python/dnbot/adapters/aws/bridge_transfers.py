@@ -1,5 +1,7 @@
 """CCTP bridge transfers in the state table (USER#<id> / BRIDGE#<transfer_id>, docs/bridge.md section 5): created
-with a conditional put before anything is sent, saved only over the version the writer read."""
+with a conditional put before anything is sent, saved only over the version the writer read. A record not final,
+or credited with its Solana event account's rent still to reclaim, is also in gsi1's BRIDGE#UNFINISHED partition
+(the reconciler's round visits its user)."""
 
 from __future__ import annotations
 
@@ -12,14 +14,15 @@ from botocore.exceptions import ClientError
 
 from dnbot.adapters.aws.dynamodb import UNFINISHED_BRIDGE_KEY
 from dnbot.adapters.aws.paging import query_all
-from dnbot.domain.bridge import FINAL, BridgeDirection, BridgeState, BridgeTransfer
+from dnbot.domain.bridge import FINAL, BridgeDirection, BridgeState, BridgeTransfer, rent_to_reclaim
 from dnbot.ports import BridgeTransferConflict, BridgeTransferExists
 
-_TIMES = ("created_at", "updated_at", "burned_at", "reattested_at", "credited_at")
+_TIMES = ("created_at", "updated_at", "burned_at", "reattested_at", "credited_at", "rent_reclaimed_at")
 _AMOUNTS = ("amount_usd", "max_fee_usd", "fee_executed_usd", "minted_usd")
 _INTS = ("source_domain", "destination_domain", "version", "evm_nonce")
 _TEXTS = ("transfer_id", "user_id", "position_id", "mint_recipient", "signed_burn", "event_account", "burn_tx",
-          "message", "attestation", "cctp_nonce", "mint_tx", "error")
+          "message", "attestation", "cctp_nonce", "mint_tx", "error", "signed_reclaim", "reclaim_tx",
+          "reclaim_error")
 
 
 def _key(user_id: str, transfer_id: str) -> dict[str, str]:
@@ -32,8 +35,9 @@ def _item(t: BridgeTransfer) -> dict[str, Any]:
     item.update({name: getattr(t, name) for name in _AMOUNTS + _INTS + _TEXTS})
     item.update({name: value.astimezone(UTC).isoformat() for name in _TIMES
                  if (value := getattr(t, name)) is not None})
-    if t.state not in FINAL:  # in the sparse index until done: the reconciler's round finds its user (a save
-        # replaces the whole item, so a final record leaves the index)
+    if t.state not in FINAL or rent_to_reclaim(t):  # in the sparse index until done: the reconciler's round
+        # finds its user (a save replaces the whole item, so a final record leaves the index; a credited Solana
+        # burn only once its event account's rent is back, or cannot come back)
         item.update(gsi1pk=UNFINISHED_BRIDGE_KEY, gsi1sk=f"{t.user_id}#{t.transfer_id}")
     return {k: v for k, v in item.items() if v is not None}
 

@@ -42,7 +42,14 @@ from dnbot.cctp.solana import (
     usdc_account,
     used_nonce,
 )
-from dnbot.ports import MessageExpired, PrivyWalletRecord, SignedSolanaBurn, TransientVenueError, VenueRejected
+from dnbot.ports import (
+    EventAccountWindowOpen,
+    MessageExpired,
+    PrivyWalletRecord,
+    SignedSolanaBurn,
+    TransientVenueError,
+    VenueRejected,
+)
 from dnbot.security.transaction_validator import SigningPolicy
 
 # A packet's worth: nodes refuse a bigger transaction. A receive_message (a 376-byte message, a two-signature
@@ -53,6 +60,10 @@ MAX_TRANSACTION_BYTES = 1232
 # from the program's error enum as the simulator lists it; **unverified** against a mainnet answer) in the
 # preflight's "custom program error". MessageTransmitterV2's error 6016 (SenderNotPermitted) is send_message's only.
 MESSAGE_EXPIRED_MARKS = ("Error Code: MessageExpired", "custom program error: 0x1780")
+# MessageTransmitterV2's EventAccountWindowNotExpired (reclaim_event_account before the event account is 5 days
+# old): the Anchor error name, or its number (6033 in the program's error enum as the simulator lists it;
+# **unverified** against a mainnet answer).
+EVENT_WINDOW_MARKS = ("Error Code: EventAccountWindowNotExpired", "custom program error: 0x1791")
 
 
 class CctpWallets(Protocol):
@@ -163,12 +174,15 @@ class SolanaCctp:
 
     def send(self, tx_base64: str) -> str:
         """Send a signed transaction; its signature. A resend of one that landed answers its signature too. A
-        receive of a Fast message past its expiration_block raises MessageExpired (the preflight's answer)."""
+        receive of a Fast message past its expiration_block raises MessageExpired, a reclaim of an event account
+        not 5 days old EventAccountWindowOpen (the preflight's answers)."""
         try:
             return self._rpc.send_transaction(tx_base64, "the CCTP transaction")
         except VenueRejected as refused:
             if any(mark in str(refused) for mark in MESSAGE_EXPIRED_MARKS):
                 raise MessageExpired(str(refused)) from refused
+            if any(mark in str(refused) for mark in EVENT_WINDOW_MARKS):
+                raise EventAccountWindowOpen(str(refused)) from refused
             raise
 
     def status(self, signature: str) -> str:
@@ -188,6 +202,10 @@ class SolanaCctp:
     def nonce_used(self, nonce: bytes) -> bool:
         """Whether a message with this 32-byte nonce has been received on Solana (its used_nonce PDA exists)."""
         return self._rpc.account_data(str(used_nonce(nonce))) is not None
+
+    def event_account_open(self, address: str) -> bool:
+        """Whether a burn's event account still exists: reclaim_event_account closes it (its rent to the payer)."""
+        return self._rpc.account_data(address) is not None
 
 
 def _unsigned(message: MessageV0) -> VersionedTransaction:
