@@ -365,3 +365,39 @@ def test_the_free_read_answers_a_source_it_cannot_read_as_null(sim_system: Local
     assert read.status_code == 200, read.text
     assert read.json()["hyperliquid"] is None and read.json()["solana"] is not None
     assert "Hyperliquid" in read.json()["unavailable"]["hyperliquid"]
+
+
+def test_no_withdrawal_while_usdc_is_on_its_way_between_the_venues_or_a_rebalance_moves_it(
+        sim_system: LocalSystem, terminal: Terminal) -> None:
+    """A to_long transfer's USDC is minted to the Solana wallet and waits there for the long's repayment; a planned
+    burn's USDC is reserved: a withdrawal in between could take it. Both are refused (409, nothing stored) until
+    the transfer is credited, and so is one while a rebalance is in flight."""
+    from dnbot.domain.bridge import BridgeDirection, BridgeState, new_transfer
+    from dnbot.domain.positions import RebalanceInFlight
+
+    assert sim_system.runtime is not None
+    trader, _, me, position = _trader_with_a_3x_position(sim_system, terminal, "in-motion")
+    body = {"asset": "USDC", "amount": "10", "to": OUTSIDE}
+    transfers = sim_system.runtime.bridge_transfers
+    moving = replace(new_transfer(user_id=me["user_id"], position_id=position.position_id, n=1,
+                                  direction=BridgeDirection.TO_LONG, amount_usd=Decimal(300), max_fee=Decimal("0.04"),
+                                  mint_recipient=me["wallets"]["solana"], at=position.created_at),
+                     state=BridgeState.MINTED, minted_usd=Decimal("299.97"))
+    transfers.create(moving)
+    refused = trader.post("/api/v1/withdrawals", body)
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "funds_in_motion", refused.text
+    assert "on its way" in refused.json()["error"]["message"]
+    assert trader.get("/api/v1/withdrawals").json()["withdrawals"] == []
+    transfers.save(replace(moving, state=BridgeState.CREDITED, version=moving.version + 1))
+
+    store = sim_system.runtime.store
+    current = store.get_position(me["user_id"], position.position_id)
+    assert current is not None
+    store.save_position(replace(current, rebalancing=RebalanceInFlight(
+        1, Decimal("1.5"), Decimal(2), 0, current.created_at, "test")))
+    refused = trader.post("/api/v1/withdrawals", body)
+    assert refused.status_code == 409 and "rebalance" in refused.json()["error"]["message"], refused.text
+    current = store.get_position(me["user_id"], position.position_id)
+    assert current is not None
+    store.save_position(replace(current, rebalancing=None))
+    assert trader.post("/api/v1/withdrawals", body).status_code == 202

@@ -421,7 +421,8 @@ class Runtime:
                                  self.balances, self.solana_withdrawals, self.session_store, self.clock,
                                  audit=self.audit, activity=self.activity,
                                  hyperliquid_withdrawable=self.hyperliquid_accounts.withdrawable_usd,
-                                 hyperliquid_margin=self.hyperliquid_accounts.short_margin, risk=self.risk)
+                                 hyperliquid_margin=self.hyperliquid_accounts.short_margin, risk=self.risk,
+                                 transfers=self.bridge_transfers)
 
     @cached_property
     def withdrawal_executors(self) -> dict[str, TransferExecutor]:

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any, Protocol
 
+from dnbot.domain.bridge import BridgeState
 from dnbot.domain.pnl import CENT
 from dnbot.domain.positions import Position, PositionStatus
 from dnbot.domain.rebalance import maintenance_rate_from, rebalance_target, spare_margin_usd
@@ -33,6 +34,7 @@ from dnbot.ports import (
     ActivityLog,
     BalanceReader,
     Balances,
+    BridgeTransferStore,
     Clock,
     PositionConflict,
     PositionStore,
@@ -52,6 +54,9 @@ CODE_LIFETIME = timedelta(minutes=10)
 MAX_CODE_CHECKS = 5
 WITHDRAWALS_PER_USER_PER_HOUR = 10
 SOL_FEE_RESERVE = Decimal("0.01")  # SOL kept for transaction fees: a SOL withdrawal cannot drain the wallet
+# a transfer in these states holds USDC a withdrawal could take (`needs_attention` is left to the operator)
+_MOVING = frozenset({BridgeState.PLANNED, BridgeState.BURN_SIGNED, BridgeState.BURNED, BridgeState.ATTESTED,
+                     BridgeState.MINTED})
 HYPERLIQUID_FEE_USDC = Decimal(1)  # kept by Hyperliquid's bridge on every withdrawal
 MIN_AMOUNT = {"USDC": Decimal("0.01"), "SOL": Decimal("0.000001")}
 DECIMALS = {"USDC": 6, "SOL": 9}  # the smallest unit each asset moves in (USDC on Solana and Arbitrum: 6)
@@ -137,10 +142,12 @@ class WithdrawalService:
                  activity: ActivityLog | None = None,
                  hyperliquid_withdrawable: Callable[[str], Decimal] | None = None,
                  hyperliquid_margin: Callable[[str], ShortMargin] | None = None,
-                 risk: RiskReader | None = None) -> None:
+                 risk: RiskReader | None = None, transfers: BridgeTransferStore | None = None) -> None:
         """`hyperliquid_withdrawable(evm address)`: the venue's withdrawable; `hyperliquid_margin(evm address)`:
         the account's value, short, mark and liquidation price; `risk`: each live position's distance to
-        liquidation at its open (the rebalance target) — a withdrawal leaves the short at least that far."""
+        liquidation at its open (the rebalance target) — a withdrawal leaves the short at least that far;
+        `transfers`: the user's bridge transfers (USDC on its way between the venues is not withdrawn under it)."""
+        self._transfers = transfers
         self._hyperliquid_margin = hyperliquid_margin
         self._risk = risk
         self._store = store
@@ -279,11 +286,19 @@ class WithdrawalService:
         return free.balance
 
     def _refuse_funds_in_motion(self, user: UserRecord) -> list[Position]:
-        """The user's positions (read once per check), unless one is opening or closing."""
+        """The user's positions (read once per check), unless one is opening or closing, a rebalance is moving a
+        position's funds, or USDC is on its way between the venues (a to_long transfer's USDC waits in the Solana
+        wallet for the long's repayment; a planned burn's is reserved): a withdrawal then could take it."""
         positions = self._positions.list_positions(user.user_id)
         if any(p.status in (PositionStatus.PENDING, PositionStatus.CLOSING) for p in positions):
             raise Conflict("A position is opening or closing: its funds are moving. Try again when it is done.",
                            code="funds_in_motion")
+        if any(p.rebalancing is not None and p.status.is_live for p in positions):
+            raise Conflict("A rebalance is moving a position's funds between the venues. Try again when it is "
+                           "done.", code="funds_in_motion")
+        if self._transfers is not None and any(t.state in _MOVING for t in self._transfers.list_for_user(user.user_id)):
+            raise Conflict("USDC is on its way between your Solana wallet and Hyperliquid. Try again when it has "
+                           "arrived.", code="funds_in_motion")
         return positions
 
     def _free_in_wallet(self, balances: Balances, asset: WithdrawalAsset) -> FreeAmount:
