@@ -15,10 +15,9 @@ from decimal import Decimal
 import pytest
 
 from dnbot.domain.assets import Asset, Protocol
-from dnbot.domain.bridge import BridgeDirection, BridgeState, in_flight_usd, stage
+from dnbot.domain.bridge import OVERDUE_REPORTED, BridgeDirection, BridgeState, in_flight_usd, stage
 from dnbot.domain.positions import Leg, Position, PositionStatus, RebalanceInFlight
 from dnbot.domain.rebalance_cash import bridge_booked
-from dnbot.services.bridge import OVERDUE_REPORTED
 from dnbot.services.reconciler import Reconciler, ReconcilerLimits
 from dnbot.sim.world import Fault, FaultKind
 from tests.integration.test_bridge_service import System, bridge_system

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 import httpx
 import pytest
@@ -54,6 +55,7 @@ class System:
     store: DynamoBridgeTransferStore
     chains: BridgeChains
     wallets_of: Callable[[str], UserWallets]
+    table: Any = None  # the moto state table holding the records
 
     def user(self, user_id: str, *, solana_usdc: str = "0", arbitrum_usdc: str = "0") -> UserWallets:
         record = self.wallets.wallet_record(user_id)
@@ -112,7 +114,7 @@ def bridge_system(app_id: str, app_secret: str) -> Iterator[System]:
         with moto_table() as table:
             store = DynamoBridgeTransferStore(table)
             yield System(sim, wallets, BridgeService(store, chains, wallets_of, sim.world.clock), store, chains,
-                         wallets_of)
+                         wallets_of, table)
         rpc.close()
 
 

@@ -3,6 +3,7 @@ every move its table does not allow, repeats are idempotent, in-flight USDC coun
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -431,11 +432,13 @@ def test_a_credited_solana_burns_rent_is_reclaimable_once_five_days_old_and_once
     assert (back.reclaim_tx, back.rent_reclaimed_at, back.version) == ("tx-reclaim", at, stored.version + 1)
     assert not rent_to_reclaim(back) and not rent_reclaimable(back, at + timedelta(days=1))
     assert rent_reclaimed(back, "tx-reclaim", at + timedelta(days=1)) is back
-    for illegal in (lambda: reclaim_signed(back, "AQID-again", at), lambda: rent_reclaimed(back, None, at),
-                    lambda: rent_reclaimed(minted, "tx", at), lambda: reclaim_signed(to_long, "AQID", at),
-                    lambda: reclaim_signed(done, "", at), lambda: reclaim_refused(done, "", at)):
+    illegal: list[Callable[[], BridgeTransfer]] = [
+        lambda: reclaim_signed(back, "AQID-again", at), lambda: rent_reclaimed(back, None, at),
+        lambda: rent_reclaimed(minted, "tx", at), lambda: reclaim_signed(to_long, "AQID", at),
+        lambda: reclaim_signed(done, "", at), lambda: reclaim_refused(done, "", at)]
+    for move in illegal:
         with pytest.raises(IllegalBridgeTransition):
-            illegal()
+            move()
     found_closed = rent_reclaimed(done, None, at)  # the account was closed already: no tx of ours
     assert found_closed.reclaim_tx is None and found_closed.rent_reclaimed_at == at
 

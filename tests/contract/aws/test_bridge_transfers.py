@@ -144,7 +144,7 @@ def test_a_credited_solana_burn_stays_unfinished_until_its_event_account_rent_is
 
     def indexed(record: BridgeTransfer) -> bool:
         item = table.get_item(Key={"pk": f"USER#{record.user_id}", "sk": f"BRIDGE#{record.transfer_id}"})["Item"]
-        return item.get("gsi1pk") == UNFINISHED_BRIDGE_KEY
+        return bool(item.get("gsi1pk") == UNFINISHED_BRIDGE_KEY)
 
     records = {}
     for n, direction in [(1, BridgeDirection.TO_SHORT), (2, BridgeDirection.TO_LONG), (3, BridgeDirection.TO_SHORT)]:
