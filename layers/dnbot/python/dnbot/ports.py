@@ -1020,3 +1020,13 @@ class SolanaCctpPort(Protocol):
     def can_still_land(self, tx_base64: str) -> bool:
         """Whether a signed transaction can still be included: its recent blockhash is still valid."""
         ...
+
+
+class StakePoolReader(Protocol):
+    """An LST's stake pool read on chain (adapters/solana/stake_pool.py): the open preflight's and the tick's fair
+    reference for its peg (domain.stake_pool, domain.lst_peg)."""
+
+    def redemption_rate(self, asset: Asset) -> Decimal | None:
+        """SOL per LST its stake pool redeems at now; None for an LST with no stake pool to read (INF). Raises
+        TransientVenueError / VenueRejected when the chain cannot be read or the account is not that pool's."""
+        ...

@@ -54,6 +54,7 @@ if TYPE_CHECKING:
         PnlSnapshots,
         RiskReader,
         ShortVenue,
+        StakePoolReader,
         UserWallets,
         VenueTruthReader,
         WalletProvisioner,
@@ -503,10 +504,19 @@ class Runtime:
         return LiveUpdates(self.store, self.pusher)
 
     @cached_property
+    def stake_pools(self) -> StakePoolReader:
+        """jitoSOL's and jupSOL's stake pools on chain: the LST depeg check's fair rate (preflight and tick)."""
+        from dnbot.adapters.solana.rpc import SolanaRpc
+        from dnbot.adapters.solana.stake_pool import SolanaStakePools
+
+        return SolanaStakePools(SolanaRpc(self.settings.solana_rpc_url, timeout_seconds=5.0))
+
+    @cached_property
     def tick(self) -> StrategyTick:
         from dnbot.services.tick import StrategyTick
 
-        return StrategyTick(self.store, self.funding_source, self.kill_switch, self.user_queue, self.clock)
+        return StrategyTick(self.store, self.funding_source, self.kill_switch, self.user_queue, self.clock,
+                            stake_pools=self.stake_pools)
 
     @cached_property
     def tick_worker(self) -> TickWorker:
@@ -604,7 +614,8 @@ class Runtime:
         return PositionSteps(self.store, self.store, self.store, self.kill_switch, self.funding_source,
                              self.long_venue, self.short_venue, self.clock, limits, journal=self.journal,
                              guard=self.starts, alerts=self.alerts, capital=self.capital, users=self.store,
-                             rebalancer=rebalancer, capital_balance=self.capital_balance if bridging else None)
+                             rebalancer=rebalancer, capital_balance=self.capital_balance if bridging else None,
+                             stake_pools=self.stake_pools)
 
     @cached_property
     def capital_balance(self) -> CapitalBalance:

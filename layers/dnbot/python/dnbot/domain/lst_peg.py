@@ -1,12 +1,14 @@
 """An LST's peg before an open: its market LST/SOL rate at Asgard against its fair (redemption) rate.
 
 The breaker on an open position (domain.risk, `max_depeg`) takes the rate the long paid at its open as the fair
-rate. A new open has no such rate, so it takes the best rate Asgard quoted over the lookback the caller reads
-(`PegQuote`s: the poller keeps each LST's best rate of every hour), each grown by the staking APY since: a
-redemption rate only grows, at the staking yield, so a market rate under that is the market discounting the LST.
+rate. A new open has no such rate. Its reference (`PegReference`) is the stake pool's redemption rate read on chain
+(domain.stake_pool: jitoSOL, jupSOL) when the caller could read it; otherwise (INF, which is no stake pool, or the
+chain unreadable) the best rate Asgard quoted over the lookback the caller reads (`PegQuote`s: the poller keeps
+each LST's best rate of every hour), each grown by the staking APY since: a redemption rate only grows, at the
+staking yield, so a market rate under that is the market discounting the LST.
 The depeg itself is the breaker's reading (`risk.lst_depeg`), from one venue's prices (Asgard's LST and SOL), so a
-SOL move cancels out. A discount older than the lookback, or older than the first prices polled, is not seen: the
-check then lets the open through, like a missing reading.
+SOL move cancels out. Against the market reference, a discount older than the lookback, or older than the first
+prices polled, is not seen: the check then lets the open through, like a missing reading.
 
 Two callers, one reference: the open's preflight refuses a depegged LST (services.preflight_checks), and the
 strategy tick leaves its markets out of what a user may open (services.tick, `depegged_lsts`).
@@ -18,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 
 from dnbot.domain.assets import Asset
 from dnbot.domain.rates import HOURS_PER_YEAR, LendingMarket, RatesSnapshot
@@ -26,6 +29,19 @@ from dnbot.domain.risk import lst_depeg
 ONE = Decimal(1)
 ZERO = Decimal(0)
 SECONDS_PER_HOUR = Decimal(3600)
+
+
+class PegReference(StrEnum):
+    """Where an LST's fair rate came from."""
+
+    STAKE_POOL = "stake_pool"  # its stake pool's redemption rate, read on chain
+    MARKET = "market"  # the best rate Asgard quoted over the lookback, grown by the staking APY
+
+    @property
+    def described(self) -> str:
+        if self is PegReference.STAKE_POOL:
+            return "by its stake pool's redemption rate on chain"
+        return "by the best rate Asgard quoted over the last week, grown by the staking APY"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +58,9 @@ class PegQuote:
 class PegReading:
     asset: Asset
     market_rate: Decimal  # SOL per LST at Asgard now: its LST price / its SOL price
-    fair_rate: Decimal  # the best rate quoted over the lookback, grown by the staking APY since
+    fair_rate: Decimal  # the reference's rate (or the market rate if higher)
     depeg: Decimal  # 1 - market / fair, never negative (risk.lst_depeg)
+    reference: PegReference = PegReference.MARKET
 
 
 def _priced(snapshot: RatesSnapshot, asset: Asset) -> LendingMarket | None:
@@ -83,10 +100,11 @@ def fair_lst_sol_rates(quotes: Iterable[PegQuote], now: datetime) -> dict[Asset,
     return {asset: rate for asset, rate in fair.items() if rate is not None}
 
 
-def lst_peg(asset: Asset, latest: RatesSnapshot, fair_rate: Decimal | None) -> PegReading | None:
-    """The LST's depeg in `latest` against `fair_rate` (its fair rate at about `latest.at`: `fair_lst_sol_rate`;
-    `latest`'s own rate if higher, or if there is none); None for SOL, or when Asgard's prices are missing
-    (nothing to compare)."""
+def lst_peg(asset: Asset, latest: RatesSnapshot, fair_rate: Decimal | None,
+            reference: PegReference = PegReference.MARKET) -> PegReading | None:
+    """The LST's depeg in `latest` against `fair_rate` (its fair rate at about `latest.at`, from `reference`: the
+    stake pool's redemption rate, or `fair_lst_sol_rate`; `latest`'s own rate if higher, or if there is none);
+    None for SOL, or when Asgard's prices are missing (nothing to compare)."""
     if not asset.is_lst:
         return None
     market = _priced(latest, asset)
@@ -94,7 +112,7 @@ def lst_peg(asset: Asset, latest: RatesSnapshot, fair_rate: Decimal | None) -> P
         return None
     market_rate = market.price_usd / latest.sol_price_usd
     fair = market_rate if fair_rate is None else max(fair_rate, market_rate)
-    return PegReading(asset, market_rate, fair, lst_depeg(market.price_usd, latest.sol_price_usd, fair))
+    return PegReading(asset, market_rate, fair, lst_depeg(market.price_usd, latest.sol_price_usd, fair), reference)
 
 
 def depeg_refusal(reading: PegReading | None, max_depeg: Decimal) -> str | None:
@@ -102,16 +120,18 @@ def depeg_refusal(reading: PegReading | None, max_depeg: Decimal) -> str | None:
     if reading is None or reading.depeg <= max_depeg:
         return None
     return (f"{reading.asset.value} trades {reading.depeg:.2%} below its fair SOL value (Asgard "
-            f"{reading.market_rate:.6f} SOL against {reading.fair_rate:.6f}), over the {max_depeg:.2%} depeg limit "
-            "of your preset: no new position in it until it recovers")
+            f"{reading.market_rate:.6f} SOL against {reading.fair_rate:.6f}) {reading.reference.described}, over the "
+            f"{max_depeg:.2%} depeg limit of your preset: no new position in it until it recovers")
 
 
-def depegged_lsts(snapshot: RatesSnapshot, fair_rates: Mapping[Asset, Decimal],
-                  max_depeg: Decimal) -> dict[Asset, str]:
-    """Every LST in `snapshot` depegged past `max_depeg` against `fair_rates`, with the preflight's refusal."""
+def depegged_lsts(snapshot: RatesSnapshot, fair_rates: Mapping[Asset, Decimal], max_depeg: Decimal,
+                  references: Mapping[Asset, PegReference] | None = None) -> dict[Asset, str]:
+    """Every LST in `snapshot` depegged past `max_depeg` against `fair_rates` (each from its `references` entry,
+    the market's where none), with the preflight's refusal."""
     refused: dict[Asset, str] = {}
     for asset in dict.fromkeys(m.asset for m in snapshot.markets if m.asset.is_lst):
-        reason = depeg_refusal(lst_peg(asset, snapshot, fair_rates.get(asset)), max_depeg)
+        reference = (references or {}).get(asset, PegReference.MARKET)
+        reason = depeg_refusal(lst_peg(asset, snapshot, fair_rates.get(asset), reference), max_depeg)
         if reason is not None:
             refused[asset] = reason
     return refused

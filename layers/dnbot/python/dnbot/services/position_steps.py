@@ -48,6 +48,7 @@ from dnbot.ports import (
     PositionStore,
     RatesStore,
     ShortVenue,
+    StakePoolReader,
     TransientVenueError,
     UserStore,
 )
@@ -91,7 +92,8 @@ class PositionSteps:
                  limits: StepLimits, journal: PositionJournal | None = None, guard: OpenGuard | None = None,
                  alerts: AlertSink | None = None, capital: CapitalSource | None = None,
                  users: UserStore | None = None, rebalancer: PositionRebalancer | None = None,
-                 capital_balance: CapitalBalance | None = None) -> None:
+                 capital_balance: CapitalBalance | None = None, stake_pools: StakePoolReader | None = None) -> None:
+        self._stake_pools = stake_pools  # the LSTs' redemption rates on chain, the depeg check's reference
         self._capital, self._users = capital, users  # Reserve: free capital minus other opens' reservations
         self._alerts = alerts  # the operator's alerts: every unwind and needs_attention (None: not sent)
         self._guard = guard  # the per-user "open in flight" lock and the failed-open back-off (None: not kept)
@@ -170,7 +172,8 @@ class PositionSteps:
             raise StepRefused(f"rates are {age:.0f} s old (limit {self._limits.rates_stale_after_seconds} s)")
         if snapshot.market(position.asset, position.protocol) is None:
             raise StepRefused(f"{position.asset.value} on {position.protocol.display_name} is no longer offered")
-        if (depegged := lst_depeg_refusal(position, snapshot, self._rates, self._users)) is not None:
+        if (depegged := lst_depeg_refusal(position, snapshot, self._rates, self._users,
+                                          self._stake_pools)) is not None:
             raise StepRefused(depegged)
         consensus = price_consensus([("Asgard", snapshot.sol_price_usd),
                                      ("Hyperliquid", snapshot.funding.oracle_price)],

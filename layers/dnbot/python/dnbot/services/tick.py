@@ -2,8 +2,9 @@
 bar, for every running user, with a bounded amount of work per Lambda invocation however many users there are.
 
 - The tick reads the kill switch, the rates snapshot and the funding history ONCE, and enqueues two messages with
-  that context (and each LST's fair SOL rate, the open preflight's peg reference: a user's message leaves out
-  the LSTs depegged past that user's `max_depeg`): the first page of running users, and the first page of open
+  that context (and each LST's fair SOL rate, the open preflight's peg reference: its stake pool's redemption
+  rate read on chain, else the market's; a user's message leaves out the LSTs depegged past that user's
+  `max_depeg`): the first page of running users, and the first page of open
   positions (their users' positions are protected even when the bot is paused or stopped: the risk breakers and
   rebalances, not the carry). Under the kill
   switch's close-all it enqueues the first page of open positions instead (close-all reaches paused users too).
@@ -30,7 +31,7 @@ from typing import Any
 from dnbot.domain.assets import Asset
 from dnbot.domain.bridge import FINAL, BridgeState
 from dnbot.domain.kill_switch import KillSwitch
-from dnbot.domain.lst_peg import depegged_lsts
+from dnbot.domain.lst_peg import PegReference, depegged_lsts
 from dnbot.domain.positions import Position, PositionStatus, reserved_capital_usd
 from dnbot.domain.presets import UserSettings
 from dnbot.domain.rates import RatesSnapshot
@@ -51,12 +52,13 @@ from dnbot.ports import (
     PositionStore,
     RatesStore,
     RiskReader,
+    StakePoolReader,
     UserStore,
     WorkflowStarter,
     WorkQueue,
 )
 from dnbot.services.positions import OpenInFlight, PositionService
-from dnbot.services.preflight_checks import lst_fair_sol_rates
+from dnbot.services.preflight_checks import lst_fair_references
 from dnbot.services.rates import (
     STRATEGY_HISTORY_HOURS,
     StrategyHistory,
@@ -105,7 +107,9 @@ class StrategyTick:
     """O(1) per invocation: a few reads and two messages."""
 
     def __init__(self, rates: RatesStore, funding: FundingSource, kill_switch: KillSwitchReader, queue: WorkQueue,
-                 clock: Clock) -> None:
+                 clock: Clock, stake_pools: StakePoolReader | None = None) -> None:
+        """`stake_pools`: the LSTs' redemption rates on chain, the peg reference (None: the market's only)."""
+        self._stake_pools = stake_pools
         self._rates = rates
         self._funding = funding
         self._kill_switch = kill_switch
@@ -137,13 +141,14 @@ class StrategyTick:
             logger.exception("stored rates history unavailable")
             report.errors["rates_history"] = f"{type(error).__name__}: {error}"
             stored = StrategyHistory([], ())
+        references: dict[Asset, PegReference] = {}
         try:
-            fair = lst_fair_sol_rates(self._rates, snapshot, hourly)
+            fair, references = lst_fair_references(self._rates, snapshot, hourly, self._stake_pools)
         except Exception as error:  # the open's preflight still refuses a depegged LST
             logger.exception("LST peg reference unavailable")
             report.errors["lst_peg"] = f"{type(error).__name__}: {error}"
             fair = {}
-        context = tick_context(switch, snapshot, history, self._clock.now(), stored, fair)
+        context = tick_context(switch, snapshot, history, self._clock.now(), stored, fair, references)
         self._queue.send_batch([{"kind": "users_page", "cursor": None, "context": context},
                                 {"kind": "protect_page", "cursor": None, "context": context}])
         report.enqueued = 2
@@ -152,11 +157,12 @@ class StrategyTick:
 
 def tick_context(switch: KillSwitch, snapshot: RatesSnapshot, history: list[Decimal], now: datetime,
                  stored: StrategyHistory | None = None,
-                 lst_fair_rates: dict[Asset, Decimal] | None = None) -> Message:
+                 lst_fair_rates: dict[Asset, Decimal] | None = None,
+                 lst_references: dict[Asset, PegReference] | None = None) -> Message:
     """What the tick read once, handed to every user's message: the strategy's outlook per preset window
     (computed here once, from the longer of the stored and the venue's funding history), each market's
-    mean over the lookback and each LST's fair SOL rate (`lst_fair_sol_rates`); the last two days of funding
-    ride along for the record."""
+    mean over the lookback and each LST's fair SOL rate and its reference (`lst_fair_references`); the last two
+    days of funding ride along for the record."""
     longer = stored.funding_history_hourly if stored and len(stored.funding_history_hourly) > len(history) \
         else history
     both = StrategyHistory(longer, stored.market_means if stored else ())
@@ -164,7 +170,8 @@ def tick_context(switch: KillSwitch, snapshot: RatesSnapshot, history: list[Deci
             "funding_history_hourly": [str(rate) for rate in history[-48:]], "tick_at": now.isoformat(),
             "outlooks": {str(hours): outlook_to_json(o) for hours, o in both.outlooks().items()},
             "market_means": markets_to_json(both.market_means),
-            "lst_fair_sol_rates": {asset.value: str(rate) for asset, rate in (lst_fair_rates or {}).items()}}
+            "lst_fair_sol_rates": {asset.value: str(rate) for asset, rate in (lst_fair_rates or {}).items()},
+            "lst_fair_sol_references": {asset.value: ref.value for asset, ref in (lst_references or {}).items()}}
 
 
 class TickWorker:
@@ -324,7 +331,9 @@ class TickWorker:
         if live:
             return snapshot
         fair = {Asset.parse(asset): Decimal(rate) for asset, rate in context.get("lst_fair_sol_rates", {}).items()}
-        depegged = depegged_lsts(snapshot, fair, settings.exits.max_depeg)
+        references = {Asset.parse(asset): PegReference(ref)
+                      for asset, ref in context.get("lst_fair_sol_references", {}).items()}
+        depegged = depegged_lsts(snapshot, fair, settings.exits.max_depeg, references)
         if not depegged:
             return snapshot
         outcome.left_out = {asset.value: reason for asset, reason in depegged.items()}

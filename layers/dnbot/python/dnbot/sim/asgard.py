@@ -62,6 +62,7 @@ from dnbot.domain.assets import USDC, Asset, Protocol
 from dnbot.marketdata.recorded import HOUR, hour_floor
 from dnbot.security.transaction_validator import JITO_TIP_ACCOUNTS, PROTOCOL_PROGRAMS
 from dnbot.sim.solana_ledger import FEE_LAMPORTS_PER_SIGNATURE, LedgerError, SolanaLedger, ledger_for
+from dnbot.sim.stake_pools import stake_pools_for
 from dnbot.sim.world import Fault, FaultKind
 
 VENUE = "asgard"
@@ -257,7 +258,6 @@ class AsgardSim:
         self.positions: dict[str, SimPosition] = {}
         self.pending: dict[str, PendingTx] = {}  # by sha256 of the message
         self._ids = itertools.count(1)
-        self._exchange_rates: dict[Asset, tuple[datetime, Decimal]] = {}
         # controls (`POST /sim/asgard/price`, `/sim/asgard/lst-rate`): Asgard's SOL price alone x this (a venue
         # price divergence), and an LST's market price x its factor (a depeg: below its redemption value)
         self.sol_price_factor = Decimal(1)
@@ -311,20 +311,9 @@ class AsgardSim:
         return Decimal(value) if value is not None else Decimal(0)
 
     def exchange_rate(self, asset: Asset, at: datetime) -> Decimal:
-        """LST per SOL value: 1 at the simulator's start, accruing the recorded staking APY hourly."""
-        if not asset.is_lst:
-            return Decimal(1)
-        with self.lock:
-            start = hour_floor(self.world.clock.start)
-            hour, rate = self._exchange_rates.get(asset, (start, Decimal(1)))
-            target = hour_floor(at)
-            if target < hour:  # an earlier instant than cached: recompute from the start
-                hour, rate = start, Decimal(1)
-            while hour < target:
-                rate *= 1 + self.staking_apy(asset, hour) / 8760
-                hour += HOUR
-            self._exchange_rates[asset] = (hour, rate)
-            return rate.quantize(Decimal("0.000000000001"))
+        """SOL per LST: its stake pool's redemption rate (sim/stake_pools.py: 1 at the simulator's start, accruing
+        the recorded staking APY hourly), which the Solana node's pool accounts serve too."""
+        return stake_pools_for(self.world).redemption_rate(asset, at)
 
     def price(self, asset: Asset, at: datetime | None = None) -> Decimal:
         moment = at or self.now()

@@ -4,6 +4,8 @@ It answers the methods the adapters and solana-py's client use, in the shapes of
 (tests/fixtures/recorded/solana/rpc_recordings): getBalance, getAccountInfo, getTokenAccountsByOwner,
 getTokenAccountBalance, getLatestBlockhash, isBlockhashValid, getSignatureStatuses, sendTransaction,
 simulateTransaction, getSlot, getBlockHeight, getMinimumBalanceForRentExemption, getHealth, getVersion.
+getAccountInfo also serves jitoSOL's and jupSOL's stake pool accounts (dnbot.sim.stake_pools: their redemption
+rate, which Asgard's LST prices follow unless `/sim/asgard/lst-rate` moves the market under it).
 Batches (a JSON array of requests) are answered with an array.
 
 sendTransaction verifies every signature and the blockhash, charges the base fee, and executes what the
@@ -43,7 +45,7 @@ from dnbot.security.transaction_validator import (
     TOKEN_PROGRAM,
     instructions_of,
 )
-from dnbot.sim.solana_cctp import SolanaCctpPrograms, programs_for
+from dnbot.sim.solana_cctp import ProgramAccount, SolanaCctpPrograms, programs_for
 from dnbot.sim.solana_ledger import (
     FEE_LAMPORTS_PER_SIGNATURE,
     TOKEN_ACCOUNT_RENT_LAMPORTS,
@@ -52,6 +54,7 @@ from dnbot.sim.solana_ledger import (
     decode_transaction,
     ledger_for,
 )
+from dnbot.sim.stake_pools import SimStakePools, stake_pools_for
 
 VENUE = "solana"
 U64_MAX = 2**64 - 1  # the rentEpoch of rent-exempt accounts on current nodes
@@ -155,9 +158,11 @@ def parse_decimal(value: Any, name: str) -> Decimal | None:
 
 
 class SolanaNode:
-    def __init__(self, ledger: SolanaLedger, cctp: SolanaCctpPrograms | None = None) -> None:
+    def __init__(self, ledger: SolanaLedger, cctp: SolanaCctpPrograms | None = None,
+                 stake_pools: SimStakePools | None = None) -> None:
         self.ledger = ledger
         self.cctp = cctp  # Circle CCTP V2's programs (dnbot.sim.solana_cctp); None: refused like any other
+        self.stake_pools = stake_pools  # jitoSOL's and jupSOL's pool accounts (dnbot.sim.stake_pools); None: absent
         self._methods: dict[str, JsonRpcHandler] = {
             "getBalance": self.get_balance,
             "getAccountInfo": self.get_account_info,
@@ -246,6 +251,9 @@ class SolanaNode:
         encoding = config.get("encoding", "base64")
         token = self.ledger.token_account(address)
         program_account = self.cctp.account(address) if self.cctp is not None else None
+        pool = self.stake_pools.account(address) if self.stake_pools is not None else None
+        if pool is not None:
+            program_account = ProgramAccount(*pool)
         value: dict[str, Any] | None
         if program_account is not None:
             value = {
@@ -495,7 +503,7 @@ class FundRequest(BaseModel):
 
 
 def build_app(world: Any) -> AnyPath:
-    node = SolanaNode(ledger_for(world), cctp=programs_for(world))
+    node = SolanaNode(ledger_for(world), cctp=programs_for(world), stake_pools=stake_pools_for(world))
     app = FastAPI(title="dnbot sim: Solana JSON-RPC", openapi_url=None)
 
     @app.post("/")
