@@ -18,8 +18,9 @@ Item types (pk / sk):
     USER#<id> / LONGREF#<pid>           where a position's long lives at Asgard (its PDA, tx signatures)
     NONCE#<signer> / NONCE              the last Hyperliquid nonce a signer used (every Lambda shares it)
     USER#<id> / BRIDGE#<transfer id>    a CCTP transfer (adapters/aws/bridge_transfers.py); gsi1 = BRIDGE#UNFINISHED /
-                                        <user id>#<transfer id> until it is credited or abandoned (a sparse index:
-                                        the reconciler visits their users however long ago they last traded)
+                                        <user id>#<transfer id> until it is credited or abandoned and, for a burn
+                                        on Solana, its event account's rent is reclaimed (a sparse index: the
+                                        reconciler visits their users however long ago they last traded)
 """
 
 from __future__ import annotations
@@ -417,7 +418,8 @@ class DynamoStateStore:
 
     def user_ids_to_reconcile(self, failed_since: datetime) -> list[str]:
         """Every user with a live position, or one failed or closed since `failed_since`, or a bridge transfer
-        not credited or abandoned, however old (the reconciler's round: it resumes the transfer).
+        unfinished however old (not credited or abandoned, or a Solana burn's rent not reclaimed yet: the
+        reconciler's round resumes it).
 
         One gsi1 query per status (STATUS#<status>, sort key <user id>#<position id>, keys only) and one of the
         unfinished transfers (BRIDGE#UNFINISHED): the users come from the index keys, so no item is read; failed
