@@ -504,8 +504,9 @@ class Runtime:
         return LiveUpdates(self.store, self.pusher)
 
     @cached_property
-    def stake_pools(self) -> StakePoolReader:
-        """jitoSOL's and jupSOL's stake pools on chain: the LST depeg check's fair rate (preflight and tick)."""
+    def stake_pools(self) -> StakePoolReader | None:
+        """jitoSOL's and jupSOL's stake pools on chain: the LST depeg check's fair rate (preflight and tick). None
+        (`dnbot local`'s paper venues: no chain): the market-based reference alone."""
         from dnbot.adapters.solana.rpc import SolanaRpc
         from dnbot.adapters.solana.stake_pool import SolanaStakePools
 

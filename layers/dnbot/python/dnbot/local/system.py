@@ -223,6 +223,7 @@ class LocalSystem:
         return runtime.override(
             lending_markets=markets, funding_source=markets, long_venue=paper, short_venue=paper,
             capital=paper, risk=paper, balances=paper, rebalance_in_place=False,
+            stake_pools=None,  # no chain to read: the LST peg keeps the market-based reference
             # paper users have no Arbitrum wallet: no ETH, and no call to a real Arbitrum node
             deposit_planner=DepositPlanner(paper, lambda address: Decimal(0)),
             identity=LocalEmailCodes(runtime.session_store, runtime.clock.now, self._announce_code),
