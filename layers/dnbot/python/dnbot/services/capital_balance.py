@@ -143,7 +143,8 @@ class CapitalBalance:
                 where = "Solana to Hyperliquid" if record.direction is BridgeDirection.TO_SHORT \
                     else "Hyperliquid to Solana"
                 booked = "" if realized is None else (
-                    f"; its ${capital_fees_usd(record)} of fees are the closed position's: realized now ${realized}")
+                    f"; its ${capital_fees_usd(record)} of fees are the closed position's: realized now "
+                    + (f"-${-realized:,.2f}" if realized < 0 else f"${realized:,.2f}"))
                 self._activity.record(record.user_id, "capital_balanced",
                                       f"Moved ${record.amount_usd.quantize(CENT)} from {where} so that the next "
                                       f"position can use all of your capital (${minted.quantize(CENT)} "
