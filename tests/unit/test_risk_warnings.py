@@ -52,6 +52,16 @@ def test_a_reading_past_its_warning_but_short_of_its_exit_warns_before_the_bot_a
     assert state.new[0].explanation
 
 
+def test_the_distance_warning_says_what_the_bot_does_there() -> None:
+    """A Kamino or Drift long is rebalanced at the distance's exit; a marginfi or Solend one is closed."""
+    drifting = RiskReadings(health_factor=Decimal(3), short_liquidation_price=Decimal(198),
+                            oracle_price_usd=Decimal(150), liquidation_distance_at_open=Decimal("0.5"))
+    (warning,) = assess_warnings(drifting, RULES, NONE).new
+    assert "(the bot rebalances under 25.0%)" in warning.explanation
+    (warning,) = assess_warnings(drifting, RULES, NONE, rebalances_in_place=False).new
+    assert "(the bot closes under 25.0%: no in-place rebalance on this protocol)" in warning.explanation
+
+
 def test_one_warning_per_crossing_until_the_reading_recovers_past_the_band() -> None:
     warned = NONE
     announced = []

@@ -90,24 +90,30 @@ def levels(readings: RiskReadings, rules: ExitRules) -> list[Level]:
     return found
 
 
-def _explain(level: Level) -> str:
+def _explain(level: Level, rebalances_in_place: bool) -> str:
     if level.check is ExitReason.HEALTH_FACTOR:
         return f"Asgard health factor {level.reading:.3f} (the bot closes under {level.exit})"
     if level.check is ExitReason.MARGIN_RATIO:
         return f"Hyperliquid margin ratio {level.reading:.1%} (the bot closes over {level.exit:.0%})"
     if level.check is ExitReason.LIQUIDATION_DISTANCE:
+        if not rebalances_in_place:
+            return (f"a {level.reading:.1%} SOL move liquidates a leg (the bot closes under {level.exit:.1%}: no "
+                    "in-place rebalance on this protocol)")
         return f"a {level.reading:.1%} SOL move liquidates a leg (the bot rebalances under {level.exit:.1%})"
     if level.check is ExitReason.DEPEG:
         return f"the LST is {level.reading:.2%} below its SOL value (the bot closes over {level.exit:.2%})"
     return f"the venues disagree on SOL by {level.reading:.3%} (the bot closes over {level.exit:.3%})"
 
 
-def assess_warnings(readings: RiskReadings, rules: ExitRules, warned: frozenset[str]) -> WarningState:
-    """Which checks are warned now, and which of them crossed their warning level since the last reading."""
+def assess_warnings(readings: RiskReadings, rules: ExitRules, warned: frozenset[str], *,
+                    rebalances_in_place: bool = True) -> WarningState:
+    """Which checks are warned now, and which of them crossed their warning level since the last reading.
+    `rebalances_in_place`: False for a long Asgard cannot re-centre (the distance's exit is a close)."""
     now = {level.check.value: level for level in levels(readings, rules)}
     kept = {check for check in warned if check not in now or not now[check].recovered}
     crossing = {check for check, level in now.items() if level.crossed}
-    new = tuple(RiskWarning(level.check, level.reading, level.warning, level.exit, _explain(level))
+    new = tuple(RiskWarning(level.check, level.reading, level.warning, level.exit,
+                            _explain(level, rebalances_in_place))
                 for check, level in now.items() if check in crossing and check not in kept)
     return WarningState(frozenset(kept | crossing), new)
 

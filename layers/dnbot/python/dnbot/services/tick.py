@@ -367,7 +367,8 @@ class TickWorker:
         only the writer that won records the event (a message delivered twice, or two workers, warn once)."""
         if self._activity is None:
             return
-        state = assess_warnings(readings, settings.exits, decode_warned(position.risk_warned))
+        state = assess_warnings(readings, settings.exits, decode_warned(position.risk_warned),
+                                rebalances_in_place=position.protocol.rebalances_in_place)
         stored = encode_warned(state.warned)
         if stored == position.risk_warned:
             return
