@@ -329,14 +329,13 @@ class AsgardLongVenue:
             if again is None or int(again[1].get("updateCount") or 0) <= updates_before:
                 raise LongMayStillLand(f"the Asgard repayment of {position_id} is not listed yet and may still "
                                        f"land ({error})") from error
-            self._forget_update(user_id, position_id, again[0])
-            return
         except (VenueRejected, TransientVenueError):
             # refused, or never sent: that transaction cannot land, so the next attempt need not wait for it
-            current = self.references.get_reference(user_id, position_id)
-            if current is not None:
-                self._forget_update(user_id, position_id, current)
+            self._forget_stored_update(user_id, position_id)
             raise
+        self._forget_stored_update(user_id, position_id)  # landed: nothing more to wait for
+
+    def _forget_stored_update(self, user_id: str, position_id: str) -> None:
         current = self.references.get_reference(user_id, position_id)
         if current is not None:
             self._forget_update(user_id, position_id, current)
