@@ -25,7 +25,7 @@ from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from dnbot.domain.bridge import BridgeDirection, BridgeState, BridgeTransfer
+from dnbot.domain.bridge import BridgeDirection, BridgeState, BridgeTransfer, transfer_id_for
 from dnbot.domain.pnl import CENT, SOURCES
 from dnbot.domain.rebalance_cash import bridge_booked, with_bridge_booked
 from dnbot.ports import ActivityLog, Clock, MarginOut, PnlBook, PositionStore
@@ -44,8 +44,9 @@ _MICRO = Decimal(1) / USDC_UNITS
 
 
 def is_capital_transfer(record: BridgeTransfer) -> bool:
-    """A close's capital transfer (`<position>:0:<direction>`), not a rebalance's."""
-    return record.transfer_id.split(":")[1] == str(CAPITAL_TRANSFER_NUMBER)
+    """A close's capital transfer (`<position>:0:<direction>`), not a rebalance's: its id is the one
+    domain.bridge.transfer_id_for gives transfer 0 of its position (no parsing of the id's format here)."""
+    return record.transfer_id == transfer_id_for(record.position_id, CAPITAL_TRANSFER_NUMBER, record.direction)
 
 
 def capital_fees_usd(record: BridgeTransfer) -> Decimal:

@@ -211,8 +211,7 @@ def rebalance_position_definition() -> dict[str, Any]:
                 "Choices": [
                     {"And": [{"Variable": "$.outcome", "StringEquals": "started"},
                              {"Variable": "$.method", "StringEquals": "to_long"}], "Next": "BridgePlanLong"},
-                    {"Variable": "$.outcome", "StringEquals": "started", "Next": "RebalanceShort"},
-                    {"Variable": "$.outcome", "StringEquals": "cannot", "Next": "CloseInstead"},
+                    *_shrink_choices(),
                 ],
                 "Default": "NothingToDo",
             },
@@ -222,10 +221,7 @@ def rebalance_position_definition() -> dict[str, Any]:
                                     comment="The bridge could not move the USDC: the same rebalance shrinks"),
             "FellBack": {
                 "Type": "Choice",
-                "Choices": [
-                    {"Variable": "$.outcome", "StringEquals": "started", "Next": "RebalanceShort"},
-                    {"Variable": "$.outcome", "StringEquals": "cannot", "Next": "CloseInstead"},
-                ],
+                "Choices": _shrink_choices(),
                 "Default": "NothingToDo",
             },
             "RebalanceShort": _task("rebalance_short", next_state="RebalanceLong", retry_venue=True,
@@ -271,6 +267,12 @@ def rebalance_position_definition() -> dict[str, Any]:
                                 "Cause": "See the position's activity and the operator's alerts"},
         },
     }
+
+
+def _shrink_choices() -> list[dict[str, Any]]:
+    """A preflight's (or a fallback's) outcome: started -> the shrink's trades; cannot -> close instead."""
+    return [{"Variable": "$.outcome", "StringEquals": "started", "Next": "RebalanceShort"},
+            {"Variable": "$.outcome", "StringEquals": "cannot", "Next": "CloseInstead"}]
 
 
 def _bridge_task(step: str, next_state: str | None, catch_to: str, comment: str,
