@@ -165,13 +165,20 @@ def test_arbitrum_to_solana_approves_exactly_burns_and_mints_to_the_usdc_account
     assert minted.minted_usd == Decimal("24.9975") and system.solana_usdc(wallets) == Decimal("24.9975")
 
 
+def _burn_failing(system: System, user_id: str, position_id: str, amount: Decimal, fault: FaultKind,
+                  raises: type[Exception], *, times: int = 1) -> BridgeTransfer:
+    """A to_short transfer planned, its burn tried while Solana's sendTransaction fails `times` as `fault`."""
+    planned = system.service.plan(user_id, position_id, 1, BridgeDirection.TO_SHORT, amount)
+    system.sim.world.faults.inject(Fault("solana", "sendTransaction", fault, times=times))
+    with pytest.raises(raises):
+        system.service.burn(user_id, planned.transfer_id)
+    return planned
+
+
 def test_a_lost_burn_answer_is_resolved_by_asking_the_chain_not_by_burning_again(system: System) -> None:
     wallets = system.user("lost", solana_usdc="50")
     service = system.service
-    planned = service.plan("lost", "pos3", 1, BridgeDirection.TO_SHORT, Decimal("20"))
-    system.sim.world.faults.inject(Fault("solana", "sendTransaction", FaultKind.LOSE_RESPONSE))
-    with pytest.raises(TransientVenueError):
-        service.burn("lost", planned.transfer_id)
+    planned = _burn_failing(system, "lost", "pos3", Decimal("20"), FaultKind.LOSE_RESPONSE, TransientVenueError)
     signed = system.store.get("lost", planned.transfer_id)
     assert signed is not None and signed.state is BridgeState.BURN_SIGNED  # stored before it was sent
     assert system.solana_usdc(wallets) == Decimal(30)  # the chain acted
@@ -182,10 +189,8 @@ def test_a_lost_burn_answer_is_resolved_by_asking_the_chain_not_by_burning_again
 def test_a_refused_burn_is_watched_while_it_can_land_and_abandoned_once_it_cannot(system: System) -> None:
     wallets = system.user("refused", solana_usdc="10")
     service = system.service
-    planned = service.plan("refused", "pos4", 1, BridgeDirection.TO_SHORT, Decimal("8"))
-    system.sim.world.faults.inject(Fault("solana", "sendTransaction", FaultKind.REJECT, times=2))
-    with pytest.raises(NotConfirmedYet):  # refused, but its blockhash is valid: it could still be sent and land
-        service.burn("refused", planned.transfer_id)
+    # refused, but its blockhash is valid: it could still be sent and land
+    planned = _burn_failing(system, "refused", "pos4", Decimal("8"), FaultKind.REJECT, NotConfirmedYet, times=2)
     system.seconds(120)  # past the blockhash's ~60 s
     abandoned = service.burn("refused", planned.transfer_id)
     assert abandoned.state is BridgeState.ABANDONED and "can no longer land" in (abandoned.error or "")
@@ -196,10 +201,7 @@ def test_a_refused_burn_is_watched_while_it_can_land_and_abandoned_once_it_canno
 def test_a_refused_burn_whose_blockhash_is_valid_lands_when_sent_again(system: System) -> None:
     wallets = system.user("second", solana_usdc="10")
     service = system.service
-    planned = service.plan("second", "pos5", 1, BridgeDirection.TO_SHORT, Decimal("8"))
-    system.sim.world.faults.inject(Fault("solana", "sendTransaction", FaultKind.REJECT))
-    with pytest.raises(NotConfirmedYet):
-        service.burn("second", planned.transfer_id)
+    planned = _burn_failing(system, "second", "pos5", Decimal("8"), FaultKind.REJECT, NotConfirmedYet)
     assert service.burn("second", planned.transfer_id).state is BridgeState.BURNED  # the same bytes, once
     assert system.solana_usdc(wallets) == Decimal(2)
 

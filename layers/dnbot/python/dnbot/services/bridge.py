@@ -477,7 +477,7 @@ class BridgeService:
         return self._keep(record, rent_reclaimed(record, tx, self._clock.now()))
 
     def _keep(self, before: BridgeTransfer, moved: BridgeTransfer) -> BridgeTransfer:
-        """Save a record a reclaim step moved (the domain returns the record itself when nothing changed)."""
+        """Save a record a step moved (the domain returns the record itself when nothing changed)."""
         if moved is not before:
             self._store.save(moved)
         return moved
@@ -500,10 +500,7 @@ class BridgeService:
         return record
 
     def _save(self, record: BridgeTransfer, event: BridgeEvent) -> BridgeTransfer:
-        moved = advance(record, event, self._clock.now())
-        if moved is not record:
-            self._store.save(moved)
-        return moved
+        return self._keep(record, advance(record, event, self._clock.now()))
 
 
 def _rebalance_of(record: BridgeTransfer) -> int:

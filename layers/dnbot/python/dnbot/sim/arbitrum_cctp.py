@@ -36,7 +36,6 @@ from dnbot.cctp import (
 from dnbot.cctp.message import (
     BURN_BODY_VERSION,
     MESSAGE_VERSION,
-    STANDARD_FINALITY,
     BurnBody,
     CctpMessage,
     InvalidAttestation,
@@ -189,8 +188,7 @@ def _receive_message(world: Any, ledger: Any, sender: str, data: bytes,
     body = message.burn
     if body.version != BURN_BODY_VERSION:
         raise Revert("Invalid message body version")
-    if (message.finality_threshold_executed < STANDARD_FINALITY
-            and message.finality_threshold_executed < MIN_UNFINALIZED_THRESHOLD):
+    if message.finality_threshold_executed < MIN_UNFINALIZED_THRESHOLD:
         raise Revert("Unsupported finality threshold")
     # TokenMessengerV2._validatedReceivedMessage, for finalized and unfinalized messages alike: the expiry (a
     # re-attested message carries expirationBlock 0) and the fee (a re-attested Fast message still pays it)
