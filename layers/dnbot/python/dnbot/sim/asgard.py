@@ -305,10 +305,7 @@ class AsgardSim:
                 self._snapshot_rate(market, market.token_a_bank, "borrowingRate"))
 
     def staking_apy(self, asset: Asset, at: datetime) -> Decimal:
-        if not asset.is_lst:
-            return Decimal(0)
-        value = self.world.market.staking_apy(asset, at)
-        return Decimal(value) if value is not None else Decimal(0)
+        return stake_pools_for(self.world).staking_apy(asset, at)
 
     def exchange_rate(self, asset: Asset, at: datetime) -> Decimal:
         """SOL per LST: its stake pool's redemption rate (sim/stake_pools.py: 1 at the simulator's start, accruing
