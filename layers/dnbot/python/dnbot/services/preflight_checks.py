@@ -69,13 +69,14 @@ def stake_pool_rates(stake_pools: StakePoolReader | None, assets: Iterable[Asset
 
 
 def lst_fair_references(rates: RatesStore, latest: RatesSnapshot, hourly: Sequence[RatesSnapshot] | None = None,
-                        stake_pools: StakePoolReader | None = None,
+                        stake_pools: StakePoolReader | None = None, assets: Iterable[Asset] | None = None,
                         ) -> tuple[dict[Asset, Decimal], dict[Asset, PegReference]]:
     """Each LST's fair SOL rate in `latest` and where it came from: its stake pool's redemption rate where
-    `stake_pools` reads it, else `lst_fair_sol_rates` (the market's)."""
+    `stake_pools` reads it, else `lst_fair_sol_rates` (the market's). `assets`: the LSTs whose pools are read
+    (default: every one in `latest`)."""
     fair = lst_fair_sol_rates(rates, latest, hourly)
     references = dict.fromkeys(fair, PegReference.MARKET)
-    on_chain = stake_pool_rates(stake_pools, (m.asset for m in latest.markets))
+    on_chain = stake_pool_rates(stake_pools, (m.asset for m in latest.markets) if assets is None else assets)
     fair.update(on_chain)
     references.update(dict.fromkeys(on_chain, PegReference.STAKE_POOL))
     return fair, references
@@ -88,9 +89,7 @@ def lst_depeg_refusal(position: Position, snapshot: RatesSnapshot, rates: RatesS
     pool's redemption rate read from `stake_pools`, else (INF, the chain unreadable, no reader) the market's."""
     if not position.asset.is_lst:
         return None
-    on_chain = stake_pool_rates(stake_pools, [position.asset]).get(position.asset)
-    if on_chain is not None:
-        reading = lst_peg(position.asset, snapshot, on_chain, PegReference.STAKE_POOL)
-    else:
-        reading = lst_peg(position.asset, snapshot, lst_fair_sol_rates(rates, snapshot).get(position.asset))
+    fair, references = lst_fair_references(rates, snapshot, stake_pools=stake_pools, assets=[position.asset])
+    reading = lst_peg(position.asset, snapshot, fair.get(position.asset),
+                      references.get(position.asset, PegReference.MARKET))
     return depeg_refusal(reading, _max_depeg(position.user_id, users))
