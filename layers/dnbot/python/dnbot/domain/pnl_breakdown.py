@@ -85,6 +85,14 @@ def unrealized(*, long: LegFill, short: LegFill, long_price_now_usd: Decimal, sh
     return exact.to_cents(fixed=("funding",))
 
 
+def position_pnl_usd(*, long_proceeds_usd: Decimal, long_collateral_usd: Decimal, rebalanced_cash_usd: Decimal,
+                     short_pnl_usd: Decimal, short_open_fee_usd: Decimal, funding_usd: Decimal) -> Decimal:
+    """A position's PnL from what its legs return: the long's proceeds - its collateral + what rebalances took out
+    + the short's PnL - its opening fee + the funding it collected (position_steps.mark_closed's formula)."""
+    return (long_proceeds_usd - long_collateral_usd + rebalanced_cash_usd + short_pnl_usd - short_open_fee_usd
+            + funding_usd)
+
+
 def unrealized_at_venues(*, long_value_usd: Decimal, long_debt_usd: Decimal, long_collateral_usd: Decimal,
                          long: LegFill, short: LegFill, short_price_now_usd: Decimal, funding_usd: Decimal,
                          rebalanced_cash_usd: Decimal, debt_at_open_usd: Decimal, hours_held: Decimal,
@@ -94,8 +102,10 @@ def unrealized_at_venues(*, long_value_usd: Decimal, long_debt_usd: Decimal, lon
     equity at Asgard (`long_value_usd - long_debt_usd`) for its proceeds and the short's size x (entry - the price
     Hyperliquid values it at) for its PnL, before the close's fees. `rebalanced_cash_usd`: the position's
     rebalance cash less the collateral its smaller ledger long no longer shows. Split as `realized` splits."""
-    total = (long_value_usd - long_debt_usd - long_collateral_usd + rebalanced_cash_usd
-             + short.size * (short.entry_price_usd - short_price_now_usd) - abs(short.fees_usd) + funding_usd)
+    total = position_pnl_usd(long_proceeds_usd=long_value_usd - long_debt_usd, long_collateral_usd=long_collateral_usd,
+                             rebalanced_cash_usd=rebalanced_cash_usd,
+                             short_pnl_usd=short.size * (short.entry_price_usd - short_price_now_usd),
+                             short_open_fee_usd=abs(short.fees_usd), funding_usd=funding_usd)
     return realized(total_usd=total, funding_usd=funding_usd, fees_usd=abs(long.fees_usd) + abs(short.fees_usd),
                     debt_usd=debt_at_open_usd, long_value_at_entry_usd=long.size * long.entry_price_usd,
                     hours_held=hours_held, rates=rates)
