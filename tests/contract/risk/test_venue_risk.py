@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
-from dnbot.adapters.risk import VenueRiskReader, margin_from_clearinghouse
+import yaml
+
+from dnbot.adapters.risk import VenueRiskReader, margin_from_clearinghouse, short_from_clearinghouse
 from dnbot.domain.assets import Asset, Protocol
 from dnbot.domain.positions import Position, PositionStatus
 from dnbot.ports import TransientVenueError
@@ -57,13 +61,6 @@ def test_readings_combine_both_venues_and_unknowns_stay_none() -> None:
 def test_the_short_is_valued_at_the_price_hyperliquid_itself_uses() -> None:
     """positionValue / |szi| is Hyperliquid's mark: on a recorded real clearinghouseState the SOL position's
     unrealizedPnl is exactly its size x (that price - entryPx), the figure its account value holds."""
-    import json
-    from pathlib import Path
-
-    import yaml
-
-    from dnbot.adapters.risk import short_from_clearinghouse
-
     cassette = Path(__file__).parents[2] / ("fixtures/recorded/hyperliquid/sdk_recordings/tests/cassettes/info_test/"
                                             "test_get_user_state.yaml")
     state = json.loads(yaml.safe_load(cassette.read_text())["interactions"][0]["response"]["body"]["string"])
