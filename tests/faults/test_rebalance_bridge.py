@@ -29,6 +29,7 @@ from tests.faults.test_rebalance_inplace import (
     EXITS,
     Execution,
     Trader,
+    _calm_market,  # noqa: F401  (an autouse fixture: faults cleared, the price back after each test)
     _crash_until_rebalance,
     _rally_until_rebalance,
     distance,
@@ -48,14 +49,6 @@ def system(tmp_path_factory: pytest.TempPathFactory, terminal: Terminal) -> Iter
     """The product's default: rebalances may move USDC over the (simulated) bridge."""
     with embedded_system(tmp_path_factory.mktemp("state"), terminal, "sim", bridge_rebalance=True) as local:
         yield local
-
-
-@pytest.fixture(autouse=True)
-def _calm_market(system: LocalSystem) -> Iterator[None]:
-    yield
-    assert system.sim is not None
-    httpx.delete(f"{system.sim.base_url}/sim/faults")
-    move(system, D(1))
 
 
 @pytest.fixture
