@@ -373,7 +373,8 @@ class BridgeService:
                 return record
         if at in (BridgeState.BURNED, BridgeState.ATTESTED):
             try:
-                resumed = self.mint(user_id, self.attest(user_id, transfer_id).transfer_id)
+                self.attest(user_id, transfer_id)
+                resumed = self.mint(user_id, transfer_id)
             except VenueRejected as refused:
                 current = self.record(user_id, transfer_id)
                 resumed = self._save(current, NeedsAttention(_keep_report(current, f"resuming it: {refused}")))
@@ -445,25 +446,20 @@ class BridgeService:
         solana = self._chains.solana
         account = record.event_account
         assert account is not None and record.message is not None and record.attestation is not None
-        if record.signed_reclaim is not None:
-            tx = _signature_of(record.signed_reclaim)
-            if solana.status(tx) == "landed":
-                return self._keep(record, rent_reclaimed(record, tx, self._clock.now()))
-        if not solana.event_account_open(account):
-            return self._keep(record, rent_reclaimed(record, None, self._clock.now()))
+        stored = None if record.signed_reclaim is None else _signature_of(record.signed_reclaim)
+        if (back := self._found_reclaimed(record, stored)) is not None:
+            return back
         signed = solana.sign_reclaim(record.user_id, account, bytes.fromhex(record.attestation),
                                      bytes.fromhex(record.message))
         record = self._keep(record, reclaim_signed(record, signed, self._clock.now()))
         tx = _signature_of(signed)
         try:
             solana.send(signed)
-        except EventAccountWindowOpen:
+        except EventAccountWindowOpen:  # a VenueRejected, but not for good: reclaim_rent leaves it for later
             raise
         except VenueRejected as refused:
-            if solana.status(tx) == "landed":  # an earlier send of these bytes landed
-                return self._keep(record, rent_reclaimed(record, tx, self._clock.now()))
-            if not solana.event_account_open(account):
-                return self._keep(record, rent_reclaimed(record, None, self._clock.now()))
+            if (back := self._found_reclaimed(record, tx)) is not None:  # an earlier send landed, or anyone's
+                return back
             if not any(mark in str(refused) for mark in PROGRAM_REFUSAL_MARKS):  # the node's (funds, blockhash)
                 raise NotConfirmedYet(f"reclaim {tx} of {record.transfer_id} refused ({refused}): tried again "
                                       "next run") from refused
@@ -475,6 +471,17 @@ class BridgeService:
         logger.info("bridge transfer %s: the rent of event account %s is back (%s)", record.transfer_id,
                     record.event_account, tx)
         return self._keep(record, rent_reclaimed(record, tx, self._clock.now()))
+
+    def _found_reclaimed(self, record: BridgeTransfer, tx: str | None) -> BridgeTransfer | None:
+        """The record marked reclaimed when the chain says the rent is back: our reclaim `tx` landed, or the event
+        account is closed already (anyone's reclaim); None when it is still open."""
+        solana = self._chains.solana
+        if tx is not None and solana.status(tx) == "landed":
+            return self._keep(record, rent_reclaimed(record, tx, self._clock.now()))
+        assert record.event_account is not None
+        if not solana.event_account_open(record.event_account):
+            return self._keep(record, rent_reclaimed(record, None, self._clock.now()))
+        return None
 
     def _keep(self, before: BridgeTransfer, moved: BridgeTransfer) -> BridgeTransfer:
         """Save a record a step moved (the domain returns the record itself when nothing changed)."""
