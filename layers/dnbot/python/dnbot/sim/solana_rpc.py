@@ -45,7 +45,7 @@ from dnbot.security.transaction_validator import (
     TOKEN_PROGRAM,
     instructions_of,
 )
-from dnbot.sim.solana_cctp import ProgramAccount, SolanaCctpPrograms, programs_for
+from dnbot.sim.solana_cctp import SolanaCctpPrograms, programs_for
 from dnbot.sim.solana_ledger import (
     FEE_LAMPORTS_PER_SIGNATURE,
     TOKEN_ACCOUNT_RENT_LAMPORTS,
@@ -250,10 +250,8 @@ class SolanaNode:
         config = params[1] if len(params) > 1 and isinstance(params[1], dict) else {}
         encoding = config.get("encoding", "base64")
         token = self.ledger.token_account(address)
-        program_account = self.cctp.account(address) if self.cctp is not None else None
         pool = self.stake_pools.account(address) if self.stake_pools is not None else None
-        if pool is not None:
-            program_account = ProgramAccount(*pool)
+        program_account = pool or (self.cctp.account(address) if self.cctp is not None else None)
         value: dict[str, Any] | None
         if program_account is not None:
             value = {

@@ -19,6 +19,7 @@ from solders.pubkey import Pubkey
 from dnbot.domain.assets import Asset
 from dnbot.domain.stake_pool import POOL_PROGRAMS, STAKE_POOLS, StakePoolState, encode_stake_pool
 from dnbot.marketdata.recorded import HOUR, hour_floor
+from dnbot.sim.solana_cctp import ProgramAccount
 
 # What the simulated pools hold: 10 million LST in circulation (9 decimals), the SOL behind them at the rate.
 POOL_TOKEN_SUPPLY = 10_000_000 * 10**9
@@ -56,8 +57,8 @@ class SimStakePools:
             self._rates[asset] = (hour, rate)
             return rate.quantize(Decimal("0.000000000001"))
 
-    def account(self, address: str) -> tuple[str, bytes, int] | None:
-        """(owner program, data, lamports) of the stake pool account at `address` now, None if it is not one."""
+    def account(self, address: str) -> ProgramAccount | None:
+        """The stake pool account at `address` now (its owner program, data, lamports), None if it is not one."""
         asset = next((a for a, pool in STAKE_POOLS.items() if pool == address), None)
         if asset is None:
             return None
@@ -65,7 +66,7 @@ class SimStakePools:
         total = int((self.redemption_rate(asset, now) * POOL_TOKEN_SUPPLY).to_integral_value())
         epoch = FIRST_EPOCH + int((now - self.world.clock.start) / timedelta(hours=EPOCH_HOURS))
         state = StakePoolState(bytes(Pubkey.from_string(asset.token.mint)), total, POOL_TOKEN_SUPPLY, epoch)
-        return POOL_PROGRAMS[asset], encode_stake_pool(state, ACCOUNT_SIZE), ACCOUNT_LAMPORTS
+        return ProgramAccount(POOL_PROGRAMS[asset], encode_stake_pool(state, ACCOUNT_SIZE), ACCOUNT_LAMPORTS)
 
 
 def stake_pools_for(world: Any) -> SimStakePools:
