@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 
 from dnbot.domain.bridge import (
+    OVERDUE_REPORTED,
     Abandoned,
     Attested,
     BridgeDirection,
@@ -26,7 +27,6 @@ from dnbot.domain.bridge import (
     new_transfer,
 )
 from dnbot.local.system import LocalSystem
-from dnbot.services.bridge import OVERDUE_REPORTED
 from tests.integration.helpers import Client, Terminal, log_in
 
 pytestmark = pytest.mark.xdist_group("moto")

@@ -13,7 +13,8 @@ import httpx
 import pytest
 from solders.keypair import Keypair
 
-from dnbot.domain.positions import Position, PositionStatus
+from dnbot.domain.bridge import BridgeDirection, BridgeState, new_transfer
+from dnbot.domain.positions import Position, PositionStatus, RebalanceInFlight
 from dnbot.domain.rebalance import maintenance_rate_from, short_rise, spare_margin_usd
 from dnbot.local.system import LocalSystem
 from tests.integration.helpers import Client, Terminal, log_in
@@ -372,9 +373,6 @@ def test_no_withdrawal_while_usdc_is_on_its_way_between_the_venues_or_a_rebalanc
     """A to_long transfer's USDC is minted to the Solana wallet and waits there for the long's repayment; a planned
     burn's USDC is reserved: a withdrawal in between could take it. Both are refused (409, nothing stored) until
     the transfer is credited, and so is one while a rebalance is in flight."""
-    from dnbot.domain.bridge import BridgeDirection, BridgeState, new_transfer
-    from dnbot.domain.positions import RebalanceInFlight
-
     assert sim_system.runtime is not None
     trader, _, me, position = _trader_with_a_3x_position(sim_system, terminal, "in-motion")
     body = {"asset": "USDC", "amount": "10", "to": OUTSIDE}

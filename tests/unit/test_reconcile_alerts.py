@@ -18,8 +18,10 @@ from moto import mock_aws
 from dnbot import resources
 from dnbot.adapters.asgard.references import LongReference
 from dnbot.adapters.aws.alerts import LoggedAlerts, SnsAlerts, alert_line, subject_of
+from dnbot.adapters.aws.bridge_transfers import DynamoBridgeTransferStore
 from dnbot.adapters.aws.dynamodb import DynamoStateStore
 from dnbot.domain.assets import Asset, Protocol
+from dnbot.domain.bridge import BridgeDirection, BridgeState, new_transfer, rent_reclaimed
 from dnbot.domain.positions import Position, PositionStatus
 from dnbot.local.alerts import TerminalAlerts
 from dnbot.local.cloud import create_state_table
@@ -109,9 +111,6 @@ def test_users_to_reconcile_are_those_with_live_or_recent_positions(aws: None) -
 
     # a transfer still moving (or stuck) keeps its user in the round however long ago they last traded, until it
     # is credited (or abandoned): the reconciler resumes it
-    from dnbot.adapters.aws.bridge_transfers import DynamoBridgeTransferStore
-    from dnbot.domain.bridge import BridgeDirection, BridgeState, new_transfer
-
     transfers = DynamoBridgeTransferStore(table)
     stuck = replace(new_transfer(user_id="old-close", position_id="f", n=0, direction=BridgeDirection.TO_LONG,
                                  amount_usd=Decimal(500), max_fee=Decimal("0.06"), mint_recipient="wallet",
@@ -123,8 +122,6 @@ def test_users_to_reconcile_are_those_with_live_or_recent_positions(aws: None) -
     assert "old-close" not in store.user_ids_to_reconcile(NOW - timedelta(hours=24))
 
     # a credited Solana burn keeps its user in the round until its event account's rent is back (5 days on)
-    from dnbot.domain.bridge import rent_reclaimed
-
     burned = replace(new_transfer(user_id="old-failure", position_id="e", n=0, direction=BridgeDirection.TO_SHORT,
                                   amount_usd=Decimal(300), max_fee=Decimal("0.04"), mint_recipient="0xuser",
                                   at=old), state=BridgeState.CREDITED, event_account="Ev1", burned_at=old,
