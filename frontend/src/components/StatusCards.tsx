@@ -126,7 +126,7 @@ export function sinceText(iso: string, now: number = Date.now()): string {
 }
 
 /** Where a transfer stands, in the trader's words (a to_short one mints on Arbitrum, a to_long one on Solana). */
-export function transferStep(t: TransferOnItsWay): string {
+function transferStep(t: TransferOnItsWay): string {
   const chain = t.direction === "to_short" ? "Arbitrum" : "Solana";
   switch (t.stage) {
     case "burn_signed": return "being sent";
@@ -138,14 +138,14 @@ export function transferStep(t: TransferOnItsWay): string {
   }
 }
 
-/** A warning for a transfer overdue or needing a retry, else null. */
-export function transferWarning(t: TransferOnItsWay): string | null {
+/** A warning sentence for a transfer overdue or needing a retry, else null. */
+function transferWarning(t: TransferOnItsWay): string | null {
   if (t.overdue) {
     return t.operator_alerted
-      ? "taking longer than usual: the operator has been alerted"
-      : "taking longer than usual: the bot keeps trying and alerts the operator if it stays stuck";
+      ? "Taking longer than usual: the operator has been alerted."
+      : "Taking longer than usual: the bot keeps trying and alerts the operator if it stays stuck.";
   }
-  if (t.state === "needs_attention") return "a step failed: the bot retries it on its own";
+  if (t.state === "needs_attention") return "A step failed: the bot retries it on its own.";
   return null;
 }
 
@@ -162,7 +162,7 @@ export function TransfersOnTheirWay({ balances, now }: { balances: Balances; now
             data-testid="transfer-on-its-way" title={`${usd(t.arriving_usd)} arrives after Circle's fee`}>
             USDC on its way: <strong>{usd(t.amount_usd)}</strong> {t.source} → {t.destination} (since {sinceText(t.since, now)})
             <span className="muted">: {transferStep(t)}</span>
-            {warning && <>. <strong>{warning[0].toUpperCase() + warning.slice(1)}.</strong></>}
+            {warning && <>. <strong>{warning}</strong></>}
           </p>
         );
       })}
