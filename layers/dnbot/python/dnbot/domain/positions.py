@@ -147,6 +147,12 @@ class Position:
     bridge_booked: str | None = None
 
     @property
+    def rebalanced_cash_usd(self) -> Decimal:
+        """What in-place rebalances took out of the legs less the collateral the smaller ledger long no longer shows:
+        what a close (or the live PnL) adds to the legs' own figures."""
+        return self.rebalance_cash_usd - self.rebalance_collateral_usd
+
+    @property
     def long_collateral_usd(self) -> Decimal:
         """The USDC the ledger long was opened with: the notional it bought BEFORE Asgard's open fee (the leg's
         `notional_usd` is size x entry price, what the fill holds after the fee) over the leverage. 0 before the

@@ -303,7 +303,7 @@ class PortfolioService:
                     long_value_usd=readings.long_value_usd, long_debt_usd=readings.long_debt_usd,
                     long_collateral_usd=position.long_collateral_usd, long=long_fill, short=short_now,
                     short_price_now_usd=short_price, funding_usd=funding,
-                    rebalanced_cash_usd=position.rebalance_cash_usd - position.rebalance_collateral_usd,
+                    rebalanced_cash_usd=position.rebalanced_cash_usd,
                     debt_at_open_usd=debt, hours_held=hours, rates=rates)
             elif funding is not None:  # Asgard unread: the long priced from its fill and SOL now, carry estimated
                 long_now = long_price_now(long_fill, short_leg.entry_price, sol_now, position.asset.is_lst,

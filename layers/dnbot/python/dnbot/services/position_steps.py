@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from dnbot.domain.fills import price_consensus, validate_fills
 from dnbot.domain.pnl import CENT
+from dnbot.domain.pnl_breakdown import position_pnl_usd
 from dnbot.domain.positions import (
     OPEN_BACKOFF_BASE,
     OPEN_BACKOFF_CAP,
@@ -438,13 +439,13 @@ class PositionSteps:
         opening fee + the funding it collected while open."""
         position = self._position(state)
         now = self._clock.now()
-        collateral = position.long_collateral_usd
-        short_open_fee = position.short_leg.fees_usd if position.short_leg else Decimal(0)
         funding = self._short.funding_usd(position.user_id, position.position_id, position.created_at)
-        # in-place rebalances: what they took out of the legs, and the collateral the smaller ledger long hides
-        rebalanced = position.rebalance_cash_usd - position.rebalance_collateral_usd
-        realized = (Decimal(state.get("long_proceeds_usd", "0")) - collateral + rebalanced
-                    + Decimal(state.get("short_pnl_usd", "0")) - short_open_fee + funding).quantize(CENT)
+        realized = position_pnl_usd(
+            long_proceeds_usd=Decimal(state.get("long_proceeds_usd", "0")),
+            long_collateral_usd=position.long_collateral_usd, rebalanced_cash_usd=position.rebalanced_cash_usd,
+            short_pnl_usd=Decimal(state.get("short_pnl_usd", "0")),
+            short_open_fee_usd=position.short_leg.fees_usd if position.short_leg else Decimal(0),
+            funding_usd=funding).quantize(CENT)
         closing_fees = self._closing_fees(position) if self._journal is not None else Decimal(0)
         closed = self._save(position, position.moved_to(PositionStatus.CLOSED, now, realized_pnl_usd=realized))
         job = self._job(state).with_stage("closed", StageStatus.DONE, now,

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from dnbot.domain.bridge import BridgeDirection, BridgeState, BridgeTransfer, stage
 from dnbot.domain.pnl import CENT
+from dnbot.domain.pnl_breakdown import position_pnl_usd
 from dnbot.domain.positions import Position, PositionStatus
 from dnbot.domain.reconcile import (
     CloseLong,
@@ -334,13 +335,13 @@ class Reconciler:
         changes: dict[str, object] = {"drift": action.reason}
         funding = Decimal(0)
         if action.status is PositionStatus.CLOSED:
-            # in-place rebalances: what they took out of the legs less the collateral the smaller leg hides
-            collateral = current.long_collateral_usd + current.rebalance_collateral_usd - current.rebalance_cash_usd
-            opening_fee = current.short_leg.fees_usd if current.short_leg else Decimal(0)
             funding = self._short.funding_usd(current.user_id, pid, current.created_at) if current.short_leg \
                 else Decimal(0)
-            realized = long_proceeds.get(pid, Decimal(0)) - collateral + short_pnl.get(pid, Decimal(0)) \
-                - opening_fee + funding
+            realized = position_pnl_usd(  # the close's own formula (position_steps.mark_closed)
+                long_proceeds_usd=long_proceeds.get(pid, Decimal(0)), long_collateral_usd=current.long_collateral_usd,
+                rebalanced_cash_usd=current.rebalanced_cash_usd, short_pnl_usd=short_pnl.get(pid, Decimal(0)),
+                short_open_fee_usd=current.short_leg.fees_usd if current.short_leg else Decimal(0),
+                funding_usd=funding)
             changes.update(realized_pnl_usd=realized.quantize(CENT), close_reason=action.reason)
         else:
             changes["failure"] = action.reason
