@@ -46,7 +46,8 @@ FIRST_USE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
                       "dnbot.adapters.aws.dynamodb"), ("dynamodb",)),
     "strategy_tick": (("dnbot.services.tick", "dnbot.services.positions", "dnbot.adapters.aws.dynamodb",
                        "dnbot.adapters.aws.ssm", "dnbot.adapters.aws.stepfunctions", "dnbot.adapters.hyperliquid.info",
-                       "dnbot.adapters.asgard.health", "dnbot.adapters.risk", "dnbot.adapters.balances"),
+                       "dnbot.adapters.asgard.health", "dnbot.adapters.risk", "dnbot.adapters.balances",
+                       "dnbot.adapters.solana.stake_pool", "dnbot.adapters.solana.rpc"),  # the LST peg's stake pools
                       ("dynamodb", "ssm", "stepfunctions")),
     "ws_connections": (("dnbot.services.auth", "dnbot.services.live_updates", "dnbot.adapters.aws.dynamodb"),
                        ("dynamodb",)),

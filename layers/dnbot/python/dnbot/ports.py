@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
 from dnbot.domain.assets import Asset
+from dnbot.domain.bridge import BridgeTransfer
 from dnbot.domain.kill_switch import KillSwitch
 from dnbot.domain.lst_peg import PegQuote
 from dnbot.domain.pnl import FundingShare
@@ -23,8 +24,6 @@ from dnbot.domain.risk import RiskReadings
 
 if TYPE_CHECKING:
     from solders.keypair import Keypair
-
-    from dnbot.domain.bridge import BridgeTransfer  # the API never loads the bridge's record type
 
 # --- time --------------------------------------------------------------------------------------------------
 
