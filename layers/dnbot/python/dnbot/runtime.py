@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from dnbot.adapters.hyperliquid.info import HyperliquidInfo
     from dnbot.adapters.hyperliquid.positions import AccountFunding
     from dnbot.adapters.privy.wallets import PrivyWallets
+    from dnbot.adapters.solana.rpc import SolanaRpc
     from dnbot.adapters.solana.withdrawal import SolanaWithdrawals
     from dnbot.ports import (
         AccessTokenVerifier,
@@ -213,11 +214,10 @@ class Runtime:
     @cached_property
     def asgard(self) -> AsgardLongVenue:
         from dnbot.adapters.asgard.venue import AsgardLongVenue, wallet_from_directory
-        from dnbot.adapters.solana.rpc import SolanaRpc
 
         # Solana's signature status resolves an Asgard submit whose answer was lost
         return AsgardLongVenue(self.asgard_client, self.privy_wallets, wallet_from_directory(self.store), self.store,
-                               solana=SolanaRpc(self.settings.solana_rpc_url))
+                               solana=self.solana_rpc)
 
     @cached_property
     def lending_markets(self) -> LendingMarketSource:
@@ -277,9 +277,8 @@ class Runtime:
     def venue_balances(self) -> VenueBalances:
         from dnbot.adapters.balances import VenueBalances
         from dnbot.adapters.evm.arbitrum import ArbitrumClient
-        from dnbot.adapters.solana.rpc import SolanaRpc
 
-        return VenueBalances(SolanaRpc(self.settings.solana_rpc_url), ArbitrumClient(self.settings.arbitrum_rpc_url),
+        return VenueBalances(self.solana_rpc, ArbitrumClient(self.settings.arbitrum_rpc_url),
                              self.hyperliquid.account_value_usd, self.hyperliquid.withdrawable_usd)
 
     @cached_property
@@ -405,10 +404,9 @@ class Runtime:
 
     @cached_property
     def solana_withdrawals(self) -> SolanaWithdrawals:
-        from dnbot.adapters.solana.rpc import SolanaRpc
         from dnbot.adapters.solana.withdrawal import SolanaWithdrawals
 
-        return SolanaWithdrawals(SolanaRpc(self.settings.solana_rpc_url), lambda: self.privy_wallets)
+        return SolanaWithdrawals(self.solana_rpc, lambda: self.privy_wallets)
 
     @cached_property
     def withdrawals(self) -> WithdrawalService:
@@ -504,6 +502,13 @@ class Runtime:
         return LiveUpdates(self.store, self.pusher)
 
     @cached_property
+    def solana_rpc(self) -> SolanaRpc:
+        """One Solana JSON-RPC client (one connection pool) for every adapter that reads or sends on Solana."""
+        from dnbot.adapters.solana.rpc import SolanaRpc
+
+        return SolanaRpc(self.settings.solana_rpc_url)
+
+    @cached_property
     def stake_pools(self) -> StakePoolReader | None:
         """jitoSOL's and jupSOL's stake pools on chain: the LST depeg check's fair rate (preflight and tick). None
         (`dnbot local`'s paper venues: no chain): the market-based reference alone."""
@@ -566,11 +571,10 @@ class Runtime:
         from dnbot.adapters.iris import IrisClient
         from dnbot.adapters.privy.wallets import PrivyEvmTransactionSigner
         from dnbot.adapters.solana.cctp import SolanaCctp
-        from dnbot.adapters.solana.rpc import SolanaRpc
         from dnbot.services.bridge import BridgeChains, BridgeService
 
         chains = BridgeChains(
-            solana=SolanaCctp(SolanaRpc(self.settings.solana_rpc_url), lambda: self.privy_wallets),
+            solana=SolanaCctp(self.solana_rpc, lambda: self.privy_wallets),
             arbitrum=ArbitrumCctp(self.arbitrum, _LazyEvmSigner(lambda: PrivyEvmTransactionSigner(self.privy_wallets))),
             iris=IrisClient(self.settings.iris_url))
         return BridgeService(self.bridge_transfers, chains, self._user_wallets, self.clock)
@@ -621,12 +625,10 @@ class Runtime:
     @cached_property
     def capital_balance(self) -> CapitalBalance:
         """After a close, the user's USDC split between the venues again over the bridge."""
-        from dnbot.adapters.solana.rpc import SolanaRpc
         from dnbot.services.capital_balance import CapitalBalance
 
-        solana = SolanaRpc(self.settings.solana_rpc_url)
         return CapitalBalance(self.bridge, self.bridge_rebalancing.margin_out,
-                              lambda user_id: solana.usdc_balance(self._user_wallets(user_id).solana_address),
+                              lambda user_id: self.solana_rpc.usdc_balance(self._user_wallets(user_id).solana_address),
                               self.deposit_sweep.sweep_user, self.clock, activity=self.activity,
                               positions=self.store, pnl_book=self.pnl_book)
 
