@@ -53,6 +53,9 @@ class BridgeState(str, Enum):
 
 FINAL = frozenset({BridgeState.CREDITED, BridgeState.ABANDONED})
 IN_FLIGHT = frozenset({BridgeState.BURNED, BridgeState.ATTESTED, BridgeState.MINTED})
+# a workflow or the reconciler is still moving the transfer's USDC (planned: reserved; later: on its way); not
+# final, and not left to an operator: a new open waits for it, a withdrawal could take it
+MOVING = frozenset(BridgeState) - FINAL - {BridgeState.NEEDS_ATTENTION}
 
 
 class IllegalBridgeTransition(Exception):

@@ -35,7 +35,7 @@ SOLANA_WALLET, HYPERLIQUID = "Solana wallet", "Hyperliquid"
 # (from, to) in the trader's words: a to_short transfer funds the short's margin, a to_long one the long's wallet
 ROUTE = {BridgeDirection.TO_SHORT: (SOLANA_WALLET, HYPERLIQUID), BridgeDirection.TO_LONG: (HYPERLIQUID, SOLANA_WALLET)}
 # a burn signed (it lands within seconds) up to minted; `planned` has moved nothing, credited/abandoned are done
-MOVING = IN_FLIGHT | {BridgeState.BURN_SIGNED}
+ON_ITS_WAY = IN_FLIGHT | {BridgeState.BURN_SIGNED}  # not domain.bridge.MOVING: that holds `planned` too
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +66,7 @@ def on_their_way(records: Iterable[BridgeTransfer], now: datetime) -> tuple[tupl
     """The transfers moving or stuck (not planned, credited or abandoned; a `needs_attention` one whose evidence
     shows no signed burn moved nothing and is left out), and the USDC in no balance: their amounts until minted
     (a minted one is in the destination wallet: the balances above already count it)."""
-    moving = [r for r in records if stage(r) in MOVING]  # stage: a needs_attention one by its evidence
+    moving = [r for r in records if stage(r) in ON_ITS_WAY]  # stage: a needs_attention one by its evidence
     shown = tuple(TransferOnItsWay(
         transfer_id=r.transfer_id, direction=r.direction, source=ROUTE[r.direction][0],
         destination=ROUTE[r.direction][1], amount_usd=r.amount_usd, arriving_usd=expected_arrival_usd(r),

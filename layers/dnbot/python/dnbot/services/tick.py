@@ -29,7 +29,7 @@ from decimal import Decimal
 from typing import Any
 
 from dnbot.domain.assets import Asset
-from dnbot.domain.bridge import FINAL, BridgeState
+from dnbot.domain.bridge import MOVING
 from dnbot.domain.kill_switch import KillSwitch
 from dnbot.domain.lst_peg import PegReference, depegged_lsts
 from dnbot.domain.positions import Position, PositionStatus, reserved_capital_usd
@@ -315,8 +315,7 @@ class TickWorker:
             return None
         now = self._clock.now()
         moving = [t for t in self._transfers.list_for_user(user_id)
-                  if t.state not in FINAL and t.state is not BridgeState.NEEDS_ATTENTION
-                  and now - t.updated_at < TRANSIT_WAIT]
+                  if t.state in MOVING and now - t.updated_at < TRANSIT_WAIT]
         if not moving:
             return None
         return (f"waiting for {len(moving)} USDC transfer(s) between the venues to land ({moving[0].transfer_id}) "

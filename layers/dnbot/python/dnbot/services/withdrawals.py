@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any, Protocol
 
-from dnbot.domain.bridge import FINAL, BridgeState
+from dnbot.domain.bridge import MOVING
 from dnbot.domain.pnl import CENT
 from dnbot.domain.positions import Position, PositionStatus
 from dnbot.domain.rebalance import maintenance_rate_from, rebalance_target, spare_margin_usd
@@ -54,8 +54,6 @@ CODE_LIFETIME = timedelta(minutes=10)
 MAX_CODE_CHECKS = 5
 WITHDRAWALS_PER_USER_PER_HOUR = 10
 SOL_FEE_RESERVE = Decimal("0.01")  # SOL kept for transaction fees: a SOL withdrawal cannot drain the wallet
-# a transfer in these states holds USDC a withdrawal could take (`needs_attention` is left to the operator)
-_MOVING = frozenset(BridgeState) - FINAL - {BridgeState.NEEDS_ATTENTION}
 HYPERLIQUID_FEE_USDC = Decimal(1)  # kept by Hyperliquid's bridge on every withdrawal
 MIN_AMOUNT = {"USDC": Decimal("0.01"), "SOL": Decimal("0.000001")}
 DECIMALS = {"USDC": 6, "SOL": 9}  # the smallest unit each asset moves in (USDC on Solana and Arbitrum: 6)
@@ -295,7 +293,7 @@ class WithdrawalService:
         if any(p.rebalancing is not None and p.status.is_live for p in positions):
             raise Conflict("A rebalance is moving a position's funds between the venues. Try again when it is "
                            "done.", code="funds_in_motion")
-        if self._transfers is not None and any(t.state in _MOVING for t in self._transfers.list_for_user(user.user_id)):
+        if self._transfers is not None and any(t.state in MOVING for t in self._transfers.list_for_user(user.user_id)):
             raise Conflict("USDC is on its way between your Solana wallet and Hyperliquid. Try again when it has "
                            "arrived.", code="funds_in_motion")
         return positions
