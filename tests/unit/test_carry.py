@@ -131,25 +131,34 @@ BAD = D("-0.0001")
 
 
 def test_the_horizon_starts_from_the_long_run_rate_and_no_episode_lengthens_it() -> None:
-    # the prior: one carry-off episode per 345 h (the training span's rate), worth 720 h of evidence
-    assert carry_outlook([GOOD], lookback_hours=1440).horizon_hours == 345  # a fresh start: the long-run rate
+    # the prior: one carry-off episode per 655 h (the training span's rate), worth 720 h of evidence
+    assert carry_outlook([GOOD], lookback_hours=1440).horizon_hours == 655  # a fresh start: the long-run rate
     outlook = carry_outlook([GOOD] * 500, lookback_hours=240)
     assert (outlook.lookback_hours, outlook.carry_off_episodes) == (240, 0)
-    assert outlook.horizon_hours == 460  # (720 + 240) h / (720 / 345) episodes
-    assert carry_outlook([GOOD] * 1500, lookback_hours=1440).horizon_hours == 1035  # 60 quiet days
+    assert outlook.horizon_hours == 873  # (720 + 240) h / (720 / 655) episodes
+    assert carry_outlook([GOOD] * 1500, lookback_hours=1440).horizon_hours == 1965  # 60 quiet days
     assert outlook.expected_funding_hourly == GOOD and outlook.recent_funding_hourly == GOOD
     assert carry_outlook([], lookback_hours=1440).horizon_hours == 0  # nothing recorded: nothing to count on
 
 
-def test_each_day_long_negative_spell_shortens_the_horizon() -> None:
-    # two spells of 30 negative hours (their day means stay negative for 30 + 23 hours, minus recovery)
+def test_each_two_day_negative_spell_shortens_the_horizon() -> None:
+    # two spells of 30 negative hours (their day means stay negative for 30 + 21 hours: more than two days)
     history = [GOOD] * 100 + [BAD] * 30 + [GOOD] * 200 + [BAD] * 30 + [GOOD] * 200
     outlook = carry_outlook(history, lookback_hours=537)
     assert (outlook.lookback_hours, outlook.carry_off_episodes) == (537, 2)
-    assert outlook.horizon_hours == 307  # (720 + 537) h / (720 / 345 + 2) episodes
-    # a spell shorter than a day of negative day means is a dip, not an episode
+    assert outlook.horizon_hours == 405  # (720 + 537) h / (720 / 655 + 2) episodes
+    # a short dip is not an episode
     dip = carry_outlook([GOOD] * 300 + [BAD] * 4 + [GOOD] * 300, lookback_hours=480)
-    assert dip.carry_off_episodes == 0 and dip.horizon_hours == 575
+    assert dip.carry_off_episodes == 0 and dip.horizon_hours == 1091
+
+
+def test_a_negative_day_that_the_bot_stays_through_does_not_end_the_carry() -> None:
+    # 20 bad hours keep the day mean negative for 39 hours: an episode when a day counted, not now (the bot
+    # leaves only when a spell costs a round trip, so such a day does not end its position)
+    history = [GOOD] * 300 + [BAD] * 20 + [GOOD] * 300
+    assert carry_outlook(history, lookback_hours=480, min_episode_hours=24).carry_off_episodes == 1
+    assert carry_outlook(history, lookback_hours=480).carry_off_episodes == 0
+    assert carry_outlook(history, lookback_hours=480).negative_spell_hours == 39  # the exit still sees it
 
 
 def test_the_entry_funding_ignores_a_spike_and_remembers_the_last_three_days() -> None:

@@ -61,8 +61,8 @@ def test_opens_the_best_market_and_explains_why() -> None:
     assert (decision.asset, decision.protocol, decision.leverage) == (Asset.JITOSOL, Protocol.KAMINO, D(3))
     # capital 10000 less the 5% margin buffer, x 3 / 2, rounded down to Hyperliquid's 0.01 SOL lot at $150
     assert decision.notional_usd == D("14250.00")
-    # 60 quiet days on top of the long-run prior (720 h at one episode per 345 h): (720 + 1440) x 345 / 720
-    assert "jitoSOL/kamino" in decision.reason and "1035 h horizon" in decision.reason
+    # 60 quiet days on top of the long-run prior (720 h at one episode per 655 h): (720 + 1440) x 655 / 720
+    assert "jitoSOL/kamino" in decision.reason and "1965 h horizon" in decision.reason
     assert "round trip" in decision.reason
 
 
@@ -92,18 +92,18 @@ def test_one_hours_spike_does_not_open() -> None:
 
 def test_a_short_history_starts_from_the_long_run_horizon() -> None:
     (fresh,) = decide(funding_history_hourly=[GOOD] * 48)
-    # 48 h = 25 day means, no episode: (720 + 25) x 345 / 720 h, about the long-run 345 h between episodes
-    assert isinstance(fresh, Open) and "356 h horizon" in fresh.reason
+    # 48 h = 25 day means, no episode: (720 + 25) x 655 / 720 h, about the long-run 655 h between episodes
+    assert isinstance(fresh, Open) and "677 h horizon" in fresh.reason
     (held,) = decide(funding_history_hourly=[])
     assert isinstance(held, Hold) and "no funding history" in held.reason
 
 
 def test_carry_off_episodes_shorten_the_horizon_and_can_block_the_entry() -> None:
-    day_off = [D("-0.00002")] * 48 + [GOOD] * 48  # 48 h of a negative day mean, then recovery
-    history = ([GOOD] * 200 + day_off) * 14 + [GOOD] * 120
+    day_off = [D("-0.00002")] * 72 + [GOOD] * 48  # three negative days (67 h of negative day means), recovery
+    history = ([GOOD] * 176 + day_off) * 14 + [GOOD] * 120
     outlook = carry_outlook(history[-LONG:], lookback_hours=1440)
     assert outlook.carry_off_episodes >= 3
-    assert outlook.horizon_hours == (720 + 1440) * 345 // (720 + 345 * outlook.carry_off_episodes)
+    assert outlook.horizon_hours == (720 + 1440) * 655 // (720 + 655 * outlook.carry_off_episodes)
     (decision,) = decide(funding_history_hourly=history, snapshot=snapshot(markets=SOL_DRIFT))
     full = decide(snapshot=snapshot(markets=SOL_DRIFT))[0]
     assert isinstance(full, Open)
@@ -241,8 +241,8 @@ def test_opens_exactly_when_the_expected_carry_covers_the_round_trip(funding: De
                          settings=UserSettings.create(preset))
     capital = D(10_000)
     horizon = carry_outlook(history, lookback_hours=chosen.lookback_hours).horizon_hours
-    # 60 days without an episode, or one running all along, on top of the 720 h prior at 345 h per episode
-    assert horizon == (1035 if funding >= 0 else 699)
+    # 60 days without an episode, or one running all along, on top of the 720 h prior at 655 h per episode
+    assert horizon == (1965 if funding >= 0 else 1028)
     deployed = capital * (1 - chosen.margin_buffer)  # the buffer earns nothing
     carry = expected_carry_usd(carry_components(markets[0], funding, chosen.leverage), deployed, horizon)
     notional = deployed * chosen.leverage / 2

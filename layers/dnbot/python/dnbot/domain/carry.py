@@ -158,11 +158,12 @@ class CarryOutlook:
     settled UP TO NOW (oldest first): appending later hours cannot change an outlook already computed.
 
     - `horizon_hours`: the expected holding period. A "carry-off episode" is a spell of at least
-      `min_episode_hours` hours during which funding averaged over the previous day was negative (the short
-      paid). With E such episodes in the T hours observed (at most `lookback_hours`), a position is expected
-      to last (720 + T) / (720 / 345 + E) hours: the mean time between episodes, starting from the training
-      span's one episode per 345 hours worth 720 hours of evidence (`PRIOR_*`). A spell still running counts
-      once it is a day long. No history at all: 345 h; 60 quiet days: 1,035 h; 8 episodes in 60 days: 214 h.
+      `min_episode_hours` (two days) during which funding averaged over the previous day was negative (the
+      short paid). With E such episodes in the T hours observed (at most `lookback_hours`), a position is
+      expected to last (720 + T) / (720 / 655 + E) hours: the mean time between episodes, starting from the
+      training span's one episode per 655 hours worth 720 hours of evidence (`PRIOR_*`). A spell still running
+      counts once it is two days long. No history at all: 655 h; 60 quiet days: 1,965 h; 4 episodes in 60
+      days: 423 h.
     - `negative_spell_hours`: the mean length of the spells of negative day-mean funding: how long staying in
       through one is expected to cost.
     - `expected_funding_hourly`: the rate an entry counts on: the lowest of the median of the last
@@ -184,12 +185,19 @@ SMOOTHING_HOURS = 24
 # included). A week (the window before) held entries back for days after a negative regime had ended (May
 # 2025); three days still spans a typical negative spell (12-43 h on the recording).
 RECENT_MEAN_HOURS = 72
+# What ends a carry: two days of negative day-mean funding. The bot stays through a negative day (it leaves only
+# when a spell costs more than a round trip, `decide_for_user`), so a day-long dip does not end its position and
+# counting one shortened the horizon below how long positions last: after April 2025's dips the balanced
+# walk-forward waited until May 9 to enter. Chosen on the training months only (walk-forward 2025-04 .. 09, all
+# three presets summed: a day 1,211.37, two days 1,247.56, three 1,259.19, four 1,118.59, five 1,023.59; from
+# four days on the bot entered April's negative regime), in the middle of the plateau (docs/strategy.md).
+MIN_EPISODE_HOURS = 48
 # The horizon's prior. On the training span (Hyperliquid SOL funding 2025-01-01 .. 2025-09-30, 6,552 hours)
-# a carry-off episode began every 345 hours on average (19 episodes). The estimate starts from that rate,
+# a carry-off episode began every 655 hours on average (10 episodes). The estimate starts from that rate,
 # worth one month of evidence, and the recorded lookback updates it (the posterior mean of a Gamma-Poisson
-# rate): a fresh deployment or a short history gets the long-run 345 h instead of no horizon at all, and two
-# quiet months no longer promise the whole lookback (60 days without an episode: 1,035 h, not 1,440 h).
-PRIOR_HOURS_PER_EPISODE = 345
+# rate): a fresh deployment or a short history gets the long-run 655 h instead of no horizon at all, and two
+# quiet months no longer promise more than that rate allows (60 days without an episode: 1,965 h).
+PRIOR_HOURS_PER_EPISODE = 655
 PRIOR_WEIGHT_HOURS = 720
 
 
@@ -200,7 +208,8 @@ def _median(values: list[Decimal]) -> Decimal:
 
 
 def carry_outlook(funding_history_hourly: list[Decimal] | tuple[Decimal, ...], *, lookback_hours: int = 1440,
-                  recent_hours: int = 24, exit_hours: int = 6, min_episode_hours: int = 24) -> CarryOutlook:
+                  recent_hours: int = 24, exit_hours: int = 6,
+                  min_episode_hours: int = MIN_EPISODE_HOURS) -> CarryOutlook:
     """The outlook from `funding_history_hourly` (oldest first; POSITIVE = the short earned). Uses the last
     `lookback_hours` day means (so lookback + 23 hours); shorter histories give shorter horizons."""
     if lookback_hours <= 0 or recent_hours <= 0 or exit_hours <= 0:
@@ -235,7 +244,7 @@ def carry_outlook(funding_history_hourly: list[Decimal] | tuple[Decimal, ...], *
         episodes += 1  # the running spell counts once it is long enough: the carry is off now
     if run:
         spells += 1
-    # (prior hours + observed) / (prior episodes + episodes), the prior's episodes being 720 / 345: in integers
+    # (prior hours + observed) / (prior episodes + episodes), the prior's episodes being 720 / 655: in integers
     horizon = ((PRIOR_WEIGHT_HOURS + observed) * PRIOR_HOURS_PER_EPISODE
                // (PRIOR_WEIGHT_HOURS + episodes * PRIOR_HOURS_PER_EPISODE))
     spell = Decimal(negative_hours) / spells if spells else ONE
