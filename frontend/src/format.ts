@@ -72,7 +72,7 @@ export function timeAgo(iso: string, now: number = Date.now()): string {
 const PROTOCOL_NAMES: Record<string, string> = {
   kamino: "Kamino",
   drift: "Drift",
-  marginfi: "Marginfi",
+  marginfi: "marginfi", // the protocol writes itself in lower case (as domain.assets.Protocol.display_name)
   solend: "Solend",
 };
 export function protocolName(p: string | null | undefined): string {

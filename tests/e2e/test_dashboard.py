@@ -186,7 +186,7 @@ def test_page_shows_sol_funding_and_asgard_rates(page: Page) -> None:
     assert rows.count() >= 4, asgard.inner_text()
     table_text = asgard.inner_text()
     assert "jitoSOL" in table_text
-    assert re.search(r"Kamino|Drift|Marginfi|Solend", table_text)
+    assert re.search(r"Kamino|Drift|marginfi|Solend", table_text)
     assert re.search(r"\d+\.\d{2}%", table_text)
 
     opportunities = page.get_by_role("table", name="Opportunities")

@@ -108,7 +108,7 @@ describe("OpenPositionModal", () => {
   it("tells the trader a protocol without in-place rebalancing closes instead, before they open there", () => {
     renderWithClient(<OpenPositionModal rates={RATES as never} defaults={{ asset: "SOL" }} maxPositionUsd={null} onClose={() => {}} />);
     const protocol = screen.getByLabelText("Protocol");
-    expect(within(protocol).getAllByRole("option").map((o) => o.textContent)).toEqual(["Best available", "Marginfi (closes instead of rebalancing)"]);
+    expect(within(protocol).getAllByRole("option").map((o) => o.textContent)).toEqual(["Best available", "marginfi (closes instead of rebalancing)"]);
     expect(screen.queryByRole("note")).toBeNull();
     fireEvent.change(protocol, { target: { value: "marginfi" } });
     expect(screen.getByRole("note")).toHaveTextContent("the bot closes it instead of rebalancing it");

@@ -48,7 +48,7 @@ describe("AsgardRatesTable", () => {
     expect(rows[1]).toHaveTextContent("7.80%");
     expect(rows[1]).toHaveTextContent("8.50%");
     expect(rows[1]).toHaveTextContent("4x");
-    expect(rows[2]).toHaveTextContent(/SOL\s*Marginfi/);
+    expect(rows[2]).toHaveTextContent(/SOL\s*marginfi/);
   });
 
   it("marks the protocols where Asgard cannot rebalance a long in place, and says what that means", () => {
