@@ -110,6 +110,17 @@ def test_carry_off_episodes_shorten_the_horizon_and_can_block_the_entry() -> Non
     assert f"{outlook.horizon_hours} h horizon" in decision.reason  # type: ignore[attr-defined]
 
 
+def test_leaving_prices_the_close_at_todays_notional_not_the_entrys() -> None:
+    crash = ([GOOD] * 170 + [D("-0.0001")] * 30) * 7 + [GOOD] * 64 + [D("-0.001")] * 6
+    ledger = LivePosition(position())  # $15,000 per leg at the entry; no venue reading
+    (left,) = decide(positions=[ledger], funding_history_hourly=crash)[:1]
+    assert isinstance(left, Close) and f"the ${DEFAULT_FEES.round_trip_usd(D(15_000)):.2f} round trip" in left.reason
+    # after a rally: Hyperliquid reports 100 SOL short at $200, so a close now pays fees on $20,000 per leg
+    rallied = LivePosition(position(), RiskReadings(short_size_sol=D(100), oracle_price_usd=D(200)))
+    (left,) = decide(positions=[rallied], funding_history_hourly=crash)[:1]
+    assert isinstance(left, Close) and f"the ${DEFAULT_FEES.round_trip_usd(D(20_000)):.2f} round trip" in left.reason
+
+
 def test_a_negative_prediction_blocks_the_entry() -> None:
     (held,) = decide(snapshot=snapshot(predicted=D("-0.00005"), markets=SOL_DRIFT))
     assert isinstance(held, Hold)

@@ -216,6 +216,7 @@ class _Book:
             equity_usd=self.equity(price),
             peak_equity_usd=self.peak,
             liquidation_distance_at_open=self.dist_open,
+            short_size_sol=self.size,  # as Hyperliquid reports it live (the exit prices its close on it)
         )
 
     def distance(self, price: Decimal, ltv: Decimal, mmr: Decimal) -> Decimal:

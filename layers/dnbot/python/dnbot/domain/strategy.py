@@ -169,6 +169,16 @@ def _expected_components(market: LendingMarket, outlook: CarryOutlook, leverage:
     return carry_components(market, outlook.expected_funding_hourly, leverage)
 
 
+def _notional_now(live: LivePosition) -> Decimal:
+    """Each leg's notional at the oracle price, on the short's size at Hyperliquid: what a close now pays fees on
+    (after a rally it is larger than the ledger's notional, which stays at the entry price); the ledger's when the
+    venue's size or price is not known."""
+    size, price = live.readings.short_size_sol, live.readings.oracle_price_usd
+    if size is None or not price:
+        return live.position.target_notional_usd
+    return size * price
+
+
 def _exit_for(live: LivePosition, snapshot: RatesSnapshot, outlook: CarryOutlook, settings: UserSettings,
               rates_fresh: bool, fees: FeeSchedule, means: dict[tuple[Asset, Protocol], LendingMarket],
               strategy_on: bool = True) -> Decision:
@@ -179,8 +189,9 @@ def _exit_for(live: LivePosition, snapshot: RatesSnapshot, outlook: CarryOutlook
         return Close(position.position_id, verdict.reason, verdict.explanation)
     market = snapshot.market(position.asset, position.protocol)
     if strategy_on and rates_fresh and market is not None:
-        round_trip = fees.round_trip_usd(position.target_notional_usd)
-        capital = 2 * position.target_notional_usd / position.leverage
+        notional = _notional_now(live)
+        round_trip = fees.round_trip_usd(notional)
+        capital = 2 * notional / position.leverage  # what the carry's APYs on capital apply to
         now = carry_components(market, outlook.recent_funding_hourly, position.leverage)
         spell = outlook.negative_spell_hours
         staying = expected_carry_usd(now, capital, spell)
