@@ -3,23 +3,13 @@ fault suite uses to make one venue disagree on SOL and an LST depeg (tests/fault
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 
 import httpx
 import pytest
 
 from dnbot.domain.assets import Asset
-from dnbot.sim.server import RunningSim, start_in_thread
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[RunningSim]:
-    running = start_in_thread()
-    try:
-        yield running
-    finally:
-        running.stop()
+from dnbot.sim.server import RunningSim
 
 
 def _price(sim: RunningSim, asset: Asset) -> Decimal:

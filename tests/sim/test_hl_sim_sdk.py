@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 
 import eth_account
@@ -14,14 +13,7 @@ from hyperliquid.info import Info
 from hyperliquid.utils.signing import get_timestamp_ms
 from hyperliquid.utils.types import Cloid
 
-from dnbot.sim.server import RunningSim, start_in_thread
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[RunningSim]:
-    running = start_in_thread()
-    yield running
-    running.stop()
+from dnbot.sim.server import RunningSim
 
 
 @pytest.fixture(scope="module")

@@ -4,19 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from dnbot.sim.server import RunningSim, start_in_thread
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[RunningSim]:
-    running = start_in_thread()
-    yield running
-    running.stop()
+from dnbot.sim.server import RunningSim
 
 
 def test_every_built_venue_is_mounted_under_its_prefix(sim: RunningSim) -> None:

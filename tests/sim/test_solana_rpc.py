@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -21,26 +20,19 @@ from spl.token.instructions import transfer_checked
 from spl.token.models import TransferCheckedParams
 
 from dnbot.domain.assets import USDC, Asset
-from dnbot.sim.server import start_in_thread
+from dnbot.sim.server import RunningSim
 from dnbot.sim.solana_ledger import ledger_for
-from dnbot.sim.world import Fault, FaultKind, SimWorld
+from dnbot.sim.world import Fault, FaultKind
 
 TOKEN_PROGRAM = Pubkey.from_string("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA")
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[tuple[str, SimWorld]]:
-    running = start_in_thread()
-    yield running.base_url, running.world
-    running.stop()
 
 
 def run(coro: Any) -> Any:
     return asyncio.run(coro)
 
 
-def test_solana_py_reads_sol_usdc_and_lst_balances(sim: tuple[str, SimWorld]) -> None:
-    base_url, _ = sim
+def test_solana_py_reads_sol_usdc_and_lst_balances(sim: RunningSim) -> None:
+    base_url = sim.base_url
     owner = Keypair().pubkey()
     funded = httpx.post(
         f"{base_url}/sim/solana/fund", json={"address": str(owner), "sol": "1.5", "usdc": 250.25}
@@ -80,8 +72,8 @@ def test_solana_py_reads_sol_usdc_and_lst_balances(sim: tuple[str, SimWorld]) ->
     assert token_balance.value.ui_amount_string == "250.25" and token_balance.value.decimals == 6
 
 
-def test_blockhash_send_transfer_and_signature_status(sim: tuple[str, SimWorld]) -> None:
-    base_url, world = sim
+def test_blockhash_send_transfer_and_signature_status(sim: RunningSim) -> None:
+    base_url, world = sim.base_url, sim.world
     alice, bob = Keypair(), Keypair()
     httpx.post(f"{base_url}/sim/solana/fund", json={"address": str(alice.pubkey()), "sol": 2, "usdc": 100})
     httpx.post(f"{base_url}/sim/solana/fund", json={"address": str(bob.pubkey()), "usdc": "0.000001"})
@@ -134,8 +126,8 @@ def test_blockhash_send_transfer_and_signature_status(sim: tuple[str, SimWorld])
     assert status is not None and status["err"] is None and status["confirmationStatus"] == "confirmed"
 
 
-def test_forged_signature_and_unknown_signature(sim: tuple[str, SimWorld]) -> None:
-    base_url, _ = sim
+def test_forged_signature_and_unknown_signature(sim: RunningSim) -> None:
+    base_url = sim.base_url
     alice, mallory = Keypair(), Keypair()
     httpx.post(f"{base_url}/sim/solana/fund", json={"address": str(alice.pubkey()), "sol": 1})
     blockhash = httpx.post(
@@ -178,8 +170,8 @@ def _msg(message: MessageV0) -> bytes:
     return to_bytes_versioned(message)
 
 
-def test_batch_with_bom_and_injected_faults(sim: tuple[str, SimWorld]) -> None:
-    base_url, world = sim
+def test_batch_with_bom_and_injected_faults(sim: RunningSim) -> None:
+    base_url, world = sim.base_url, sim.world
     owner = str(Keypair().pubkey())
     batch = (f'[{{"method":"getBalance","params":["{owner}"],"jsonrpc":"2.0","id":0}},'
              '{"method":"getSlot","jsonrpc":"2.0","id":1}]')

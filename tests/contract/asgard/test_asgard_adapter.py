@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 
@@ -20,15 +19,8 @@ from dnbot.adapters.solana.signer import LocalKeypairSigner
 from dnbot.domain.assets import Asset, Protocol
 from dnbot.marketdata.recorded import default_data_dir
 from dnbot.ports import AmbiguousVenueError, LongOpenRequest, TransientVenueError, VenueRejected
-from dnbot.sim.server import start_in_thread
-from dnbot.sim.world import Fault, FaultKind, SimWorld
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[tuple[str, SimWorld]]:
-    running = start_in_thread()
-    yield running.base_url, running.world
-    running.stop()
+from dnbot.sim.server import RunningSim
+from dnbot.sim.world import Fault, FaultKind
 
 
 def make_venue(base_url: str, user: str, keypair: Keypair, **client_args: object) -> AsgardLongVenue:
@@ -43,8 +35,8 @@ def funded_user(base_url: str, usdc: str = "1000", sol: str = "0.2") -> Keypair:
     return keypair
 
 
-def test_open_health_and_close_a_long_end_to_end(sim: tuple[str, SimWorld]) -> None:
-    base_url, world = sim
+def test_open_health_and_close_a_long_end_to_end(sim: RunningSim) -> None:
+    base_url, world = sim.base_url, sim.world
     keypair = funded_user(base_url)
     wallet = str(keypair.pubkey())
     venue = make_venue(base_url, "u1", keypair)
@@ -89,8 +81,8 @@ def test_open_health_and_close_a_long_end_to_end(sim: tuple[str, SimWorld]) -> N
     assert venue.close_long("u1", "never-opened") == 0  # closing an absent long is a no-op
 
 
-def test_deleverage_and_partial_close_on_kamino(sim: tuple[str, SimWorld]) -> None:
-    base_url, _ = sim
+def test_deleverage_and_partial_close_on_kamino(sim: RunningSim) -> None:
+    base_url = sim.base_url
     keypair = funded_user(base_url)
     venue = make_venue(base_url, "u2", keypair)
     venue.open_long(LongOpenRequest("u2", "pos-2", Asset.SOL, int(Protocol.KAMINO), Decimal(300), Decimal(3)))
@@ -106,8 +98,8 @@ def test_deleverage_and_partial_close_on_kamino(sim: tuple[str, SimWorld]) -> No
         venue.deleverage("u2", "pos-3", Decimal("1.5"))
 
 
-def test_errors_map_to_transient_rejected_and_ambiguous(sim: tuple[str, SimWorld]) -> None:
-    base_url, world = sim
+def test_errors_map_to_transient_rejected_and_ambiguous(sim: RunningSim) -> None:
+    base_url, world = sim.base_url, sim.world
     keypair = funded_user(base_url)
     venue = make_venue(base_url, "u4", keypair, timeout_seconds=1.0)
     request = LongOpenRequest("u4", "pos-4", Asset.SOL, int(Protocol.DRIFT), Decimal(100), Decimal(2))
@@ -147,8 +139,8 @@ def test_errors_map_to_transient_rejected_and_ambiguous(sim: tuple[str, SimWorld
     assert venue.close_long("u4", "pos-4") == paid  # a retry reports what the landed close paid out
 
 
-def test_rate_limit_without_key_is_paced_by_the_client(sim: tuple[str, SimWorld]) -> None:
-    base_url, _ = sim
+def test_rate_limit_without_key_is_paced_by_the_client(sim: RunningSim) -> None:
+    base_url = sim.base_url
     client = AsgardClient(f"{base_url}/asgard/margin-trading")  # no key: 1 request per second
     started = time.monotonic()
     for _ in range(2):

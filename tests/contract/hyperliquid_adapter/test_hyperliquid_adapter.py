@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -31,7 +30,7 @@ from dnbot.adapters.hyperliquid.trading import (
 )
 from dnbot.adapters.reconciliation import VenueTruthAdapter
 from dnbot.ports import ShortMargin, VenueRejected
-from dnbot.sim.server import RunningSim, start_in_thread
+from dnbot.sim.server import RunningSim
 
 CASSETTES = Path(__file__).parents[2] / "fixtures/recorded/hyperliquid/sdk_recordings"
 
@@ -149,13 +148,6 @@ class Wallets:
     def sign_typed_data(self, user_id: str, typed_data: dict[str, Any]) -> str:
         signed = self.accounts[user_id].sign_message(encode_typed_data(full_message=typed_data))
         return "0x" + bytes(signed.signature).hex()
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[RunningSim]:
-    running = start_in_thread()
-    yield running
-    running.stop()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ simulator."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,9 +16,9 @@ from solders.keypair import Keypair
 from dnbot.adapters.solana.rpc import SolanaRpc
 from dnbot.domain.assets import Asset
 from dnbot.ports import TransientVenueError
-from dnbot.sim.server import start_in_thread
+from dnbot.sim.server import RunningSim
 from dnbot.sim.solana_ledger import ledger_for
-from dnbot.sim.world import Fault, FaultKind, SimWorld
+from dnbot.sim.world import Fault, FaultKind
 
 RECORDINGS = (Path(__file__).resolve().parents[2] / "fixtures" / "recorded" / "solana" / "rpc_recordings" / "test"
               / "Solnet.Rpc.Test" / "Resources" / "Http")
@@ -106,13 +105,6 @@ def covers(actual: Any, expected: Any, path: str = "") -> list[str]:
     return [f"{path}: {actual} instead of {expected}"]
 
 
-@pytest.fixture(scope="module")
-def sim() -> Iterator[tuple[str, SimWorld]]:
-    running = start_in_thread()
-    yield running.base_url, running.world
-    running.stop()
-
-
 @pytest.mark.parametrize(("request_file", "response_file"), [
     ("GetBalanceRequest.json", "GetBalanceResponse.json"),
     ("Blocks/GetLatestBlockhashRequest.json", "Blocks/GetLatestBlockhashResponse.json"),
@@ -123,9 +115,9 @@ def sim() -> Iterator[tuple[str, SimWorld]]:
     ("Transaction/SimulateTransactionRequest.json", "Transaction/SimulateTransactionResponse.json"),
     ("Transaction/SimulateTransactionRequest.json", "Transaction/SimulateTransactionInsufficientLamportsResponse.json"),
 ])
-def test_simulator_answers_in_the_recorded_shapes(sim: tuple[str, SimWorld], request_file: str,
+def test_simulator_answers_in_the_recorded_shapes(sim: RunningSim, request_file: str,
                                                   response_file: str) -> None:
-    base_url, world = sim
+    base_url, world = sim.base_url, sim.world
     ledger = ledger_for(world)
     for owner in ("hoakwpFB8UoLnPpLC56gsjpY7XbVwaCuRQRMQzN5TVh", "9we6kjtbcZ2vy3GSLLsZTEhbAqXPTRvEyoxa8wxSqKp5"):
         ledger.fund(owner, sol=Decimal(1), usdc=Decimal(5))
@@ -138,8 +130,8 @@ def test_simulator_answers_in_the_recorded_shapes(sim: tuple[str, SimWorld], req
     assert problems == [], problems
 
 
-def test_adapter_against_the_simulator(sim: tuple[str, SimWorld]) -> None:
-    base_url, _ = sim
+def test_adapter_against_the_simulator(sim: RunningSim) -> None:
+    base_url = sim.base_url
     owner = str(Keypair().pubkey())
     httpx.post(f"{base_url}/sim/solana/fund", json={"address": owner, "sol": "0.75", "usdc": "12.5"})
     httpx.post(f"{base_url}/sim/solana/fund", json={"address": owner, "mint": "INF", "amount": "2.25"})
@@ -152,8 +144,8 @@ def test_adapter_against_the_simulator(sim: tuple[str, SimWorld]) -> None:
     assert rpc.signature_status(str(Keypair().sign_message(b"never sent"))) is None
 
 
-def test_adapter_maps_simulator_faults(sim: tuple[str, SimWorld]) -> None:
-    base_url, world = sim
+def test_adapter_maps_simulator_faults(sim: RunningSim) -> None:
+    base_url, world = sim.base_url, sim.world
     world.faults.inject(Fault("solana", "getBalance", FaultKind.REJECT))
     with pytest.raises(TransientVenueError):
         SolanaRpc(f"{base_url}/solana").sol_balance(str(Keypair().pubkey()))

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,9 +18,9 @@ from dnbot.adapters.solana.stake_pool import SolanaStakePools
 from dnbot.domain.assets import Asset
 from dnbot.domain.stake_pool import POOL_PROGRAMS, STAKE_POOLS
 from dnbot.ports import StakePoolReader, TransientVenueError, VenueRejected
-from dnbot.sim.server import start_in_thread
+from dnbot.sim.server import RunningSim
 from dnbot.sim.stake_pools import stake_pools_for
-from dnbot.sim.world import Fault, FaultKind, SimWorld
+from dnbot.sim.world import Fault, FaultKind
 
 RECORDED = Path(__file__).resolve().parents[2] / "fixtures" / "recorded" / "solana" / "stake_pools"
 JUPSOL_ACCOUNT = json.loads((RECORDED / "jupsol-stake-pool.json").read_text())["account"]
@@ -76,19 +75,12 @@ def test_a_node_down_is_transient() -> None:
         reader(httpx.MockTransport(lambda r: httpx.Response(503))).redemption_rate(Asset.JITOSOL)
 
 
-@pytest.fixture(scope="module")
-def sim() -> Iterator[tuple[str, SimWorld]]:
-    running = start_in_thread()
-    yield running.base_url, running.world
-    running.stop()
-
-
 def _sim_reader(base_url: str) -> SolanaStakePools:
     return SolanaStakePools(SolanaRpc(f"{base_url}/solana"))
 
 
-def test_the_simulators_pools_redeem_at_the_rate_asgard_prices_follow(sim: tuple[str, SimWorld]) -> None:
-    base_url, world = sim
+def test_the_simulators_pools_redeem_at_the_rate_asgard_prices_follow(sim: RunningSim) -> None:
+    base_url, world = sim.base_url, sim.world
     httpx.post(f"{base_url}/sim/clock", json={"advance_hours": 72}).raise_for_status()  # the staking APY accrues
     pools = _sim_reader(base_url)
     for asset in (Asset.JITOSOL, Asset.JUPSOL):
@@ -103,8 +95,8 @@ def test_the_simulators_pools_redeem_at_the_rate_asgard_prices_follow(sim: tuple
     assert pools.redemption_rate(Asset.INF) is None
 
 
-def test_a_depeg_moves_asgards_price_not_the_pools_rate(sim: tuple[str, SimWorld]) -> None:
-    base_url, _ = sim
+def test_a_depeg_moves_asgards_price_not_the_pools_rate(sim: RunningSim) -> None:
+    base_url = sim.base_url
     pools = _sim_reader(base_url)
     before = pools.redemption_rate(Asset.JITOSOL)
     moved = httpx.post(f"{base_url}/sim/asgard/lst-rate", json={"asset": "jitoSOL", "factor": "0.95"})
@@ -115,8 +107,8 @@ def test_a_depeg_moves_asgards_price_not_the_pools_rate(sim: tuple[str, SimWorld
         httpx.post(f"{base_url}/sim/asgard/lst-rate", json={"asset": "jitoSOL", "factor": "1"})
 
 
-def test_a_node_fault_reaches_the_reader(sim: tuple[str, SimWorld]) -> None:
-    base_url, world = sim
+def test_a_node_fault_reaches_the_reader(sim: RunningSim) -> None:
+    base_url, world = sim.base_url, sim.world
     world.faults.inject(Fault("solana", "getAccountInfo", FaultKind.SERVER_ERROR))
     try:
         with pytest.raises(TransientVenueError):
