@@ -511,7 +511,9 @@ class Runtime:
     @cached_property
     def stake_pools(self) -> StakePoolReader | None:
         """jitoSOL's and jupSOL's stake pools on chain: the LST depeg check's fair rate (preflight and tick). None
-        (`dnbot local`'s paper venues: no chain): the market-based reference alone."""
+        (`dnbot local`'s paper venues: no chain): the market-based reference alone. Its own client, not
+        `solana_rpc`: a 5 s timeout, because the tick reads it once a minute and falls back to the market's
+        reference when the node is slow, where a transaction's reads may wait the full 10 s."""
         from dnbot.adapters.solana.rpc import SolanaRpc
         from dnbot.adapters.solana.stake_pool import SolanaStakePools
 
