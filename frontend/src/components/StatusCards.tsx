@@ -175,11 +175,15 @@ export function TransfersOnTheirWay({ balances, now }: { balances: Balances; now
   );
 }
 
-export function BalancesCard({ balances, error, loading }: { balances: Balances | undefined; error: unknown; loading: boolean }) {
+/** `positionLive`: the user's capital is in a position, so the balances are not the next open's split (the
+ * Hyperliquid account holds the short's margin): no proportion warning then. */
+export function BalancesCard({ balances, error, loading, positionLive = false }: {
+  balances: Balances | undefined; error: unknown; loading: boolean; positionLive?: boolean;
+}) {
   return (
     <section className="card" aria-labelledby="balances-title">
       <div className="card-head"><h2 id="balances-title">Wallet balances</h2>{balances && <WithdrawButton balances={balances} />}</div>
-      {balances && <ProportionWarning balances={balances} />}
+      {balances && !positionLive && <ProportionWarning balances={balances} />}
       {balances && <TransfersOnTheirWay balances={balances} />}
       {balances ? (
         <table className="table compact" aria-label="Wallet balances">

@@ -78,7 +78,8 @@ export function HomePage({ user, onConnect, onDeposit }: HomePageProps) {
           <section className="card"><div className="card-head"><h2>Trade status</h2></div><ConnectPrompt what="your bot" onConnect={onConnect} /></section>
         )}
         {loggedIn ? (
-          <BalancesCard balances={balances.data} error={balances.error} loading={balances.isLoading} />
+          <BalancesCard balances={balances.data} error={balances.error} loading={balances.isLoading}
+            positionLive={(status.data?.positions_open ?? 0) > 0} />
         ) : (
           <section className="card"><div className="card-head"><h2>Wallet balances</h2></div><ConnectPrompt what="your balances" onConnect={onConnect} /></section>
         )}

@@ -104,4 +104,13 @@ describe("BalancesCard's proportion warning", () => {
     expect(screen.queryByTestId("proportion-warning")).not.toBeInTheDocument();
     expect(deployableUsd({ ...balances, hyperliquid: { account_value_usd: null } })).toBeNull();
   });
+  it("says nothing while a position holds the capital (the Hyperliquid account is the short's margin)", async () => {
+    const { calls } = mockApi({
+      "GET /deposit-plan?capital_usd=5000.00": { status: 200, body: { ...PLAN, out_of_proportion: true } },
+    });
+    renderWithClient(<BalancesCard balances={balances} error={null} loading={false} positionLive />);
+    expect(await screen.findByRole("table", { name: "Wallet balances" })).toBeInTheDocument();
+    expect(screen.queryByTestId("proportion-warning")).not.toBeInTheDocument();
+    expect(calls).toHaveLength(0);
+  });
 });
